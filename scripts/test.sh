@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# `npm test`: every test. Installs the Debian packages the tests drive when it can (root), otherwise names them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# command → Debian package providing it
+declare -A NEEDS=(
+  [chromium]=chromium
+  [openssl]=openssl
+  [sfdisk]=fdisk
+  [mcopy]=mtools
+  [mkfs.vfat]=dosfstools
+  [debugfs]=e2fsprogs
+  [curl]=curl
+)
+missing=()
+for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done
+if ((${#missing[@]})); then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null; then
+    echo "Installing test dependencies: ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "Missing system packages for the tests: ${missing[*]}"
+    echo "Install them with: sudo apt-get install -y ${missing[*]}"
+    exit 1
+  fi
+fi
+
+npm run build
+npx vitest run "$@"

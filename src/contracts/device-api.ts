@@ -1,0 +1,73 @@
+// The device listener's payloads. Compatible with the original Python installer: it sends null for what it
+// does not know and a numeric timestamp, and reads `version` from the config answer.
+import { Type, type Static } from 'typebox';
+import { ProductType, REPORTABLE_STATUSES } from './domain.js';
+
+const Optional = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
+
+export const MAC_PATTERN = '^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$';
+
+export const ConfigRequest = Type.Object(
+  {
+    product_type: Optional(ProductType),
+    venue_code: Optional(Type.String({ maxLength: 16 })),
+    serial_number: Optional(Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9]+$' })),
+    mac_address: Optional(Type.String({ pattern: MAC_PATTERN })),
+    model: Optional(Type.String({ maxLength: 200 })),
+    timestamp: Optional(Type.Union([Type.Number(), Type.String({ maxLength: 64 })])),
+  },
+  { additionalProperties: false },
+);
+export type ConfigRequest = Static<typeof ConfigRequest>;
+
+export const ConfigResponse = Type.Object({
+  hostname: Type.String(),
+  product_type: ProductType,
+  venue_code: Type.String(),
+  image_url: Type.String(),
+  image_size: Type.Integer(),
+  image_checksum: Type.String({ description: 'SHA-256 of the image, hex' }),
+  version: Type.String(),
+  timestamp: Type.String(),
+  deployment_id: Type.Integer(),
+  batch_id: Type.Union([Type.Integer(), Type.Null()]),
+  /** Where to send status reports; the same listener that answered. */
+  status_url: Type.String(),
+});
+export type ConfigResponse = Static<typeof ConfigResponse>;
+
+export const StatusRequest = Type.Object(
+  {
+    status: Type.Union(REPORTABLE_STATUSES.map((s) => Type.Literal(s))),
+    hostname: Optional(Type.String({ maxLength: 64 })),
+    serial: Optional(Type.String({ maxLength: 64 })),
+    serial_number: Optional(Type.String({ maxLength: 64 })),
+    mac_address: Optional(Type.String({ pattern: MAC_PATTERN })),
+    deployment_id: Optional(Type.Integer({ minimum: 1 })),
+    progress: Optional(Type.Number({ minimum: 0, maximum: 100 })),
+    bytes_done: Optional(Type.Integer({ minimum: 0 })),
+    bytes_total: Optional(Type.Integer({ minimum: 0 })),
+    rate_bps: Optional(Type.Integer({ minimum: 0 })),
+    message: Optional(Type.String({ maxLength: 2000 })),
+    error_message: Optional(Type.String({ maxLength: 2000 })),
+    ip_address: Optional(Type.String({ maxLength: 64 })),
+    timestamp: Optional(Type.Union([Type.Number(), Type.String({ maxLength: 64 })])),
+  },
+  { additionalProperties: false },
+);
+export type StatusRequest = Static<typeof StatusRequest>;
+
+export const StatusResponse = Type.Object({
+  received: Type.Boolean(),
+  hostname: Type.String(),
+  deployment_id: Type.Integer(),
+  status: Type.String(),
+});
+export type StatusResponse = Static<typeof StatusResponse>;
+
+export const HealthResponse = Type.Object({
+  status: Type.Literal('ok'),
+  version: Type.String(),
+  uptime_s: Type.Number(),
+});
+export type HealthResponse = Static<typeof HealthResponse>;

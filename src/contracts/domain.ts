@@ -1,0 +1,176 @@
+// Domain entities as they cross every boundary: API answers, socket events, CLI output, the UI.
+// Field names are snake_case because the original installer and dashboard speak that way.
+import { Type, type Static } from 'typebox';
+
+export const PRODUCT_TYPES = ['KXP2', 'RXP2'] as const;
+export const ProductType = Type.Union(PRODUCT_TYPES.map((p) => Type.Literal(p)));
+export type ProductType = (typeof PRODUCT_TYPES)[number];
+
+export const VENUE_CODE_PATTERN = '^[A-Za-z0-9]{4}$';
+export const VenueCode = Type.String({ pattern: VENUE_CODE_PATTERN, description: '4 letters or digits, case-insensitive' });
+
+const Timestamp = Type.String({ description: 'ISO 8601, UTC' });
+const NullableString = Type.Union([Type.String(), Type.Null()]);
+const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);
+const NullableInteger = Type.Union([Type.Integer(), Type.Null()]);
+
+export const Venue = Type.Object({
+  code: Type.String(),
+  name: Type.String(),
+  location: NullableString,
+  contact_email: NullableString,
+  created_at: Timestamp,
+});
+export type Venue = Static<typeof Venue>;
+
+export const HOSTNAME_STATUSES = ['available', 'assigned', 'retired'] as const;
+export type HostnameStatus = (typeof HOSTNAME_STATUSES)[number];
+export const HostnameStatus = Type.Union(HOSTNAME_STATUSES.map((s) => Type.Literal(s)));
+
+export const KART_NUMBER_MIN = 1;
+export const KART_NUMBER_MAX = 9999;
+
+/** One hostname a venue owns: a KXP2 kart number from the pool, or an RXP2 name derived from a serial. */
+export const PoolEntry = Type.Object({
+  id: Type.Integer(),
+  venue_code: Type.String(),
+  product_type: ProductType,
+  kart_number: NullableInteger,
+  hostname: Type.String(),
+  status: HostnameStatus,
+  mac_address: NullableString,
+  serial_number: NullableString,
+  batch_id: NullableInteger,
+  assigned_at: NullableTimestamp,
+  created_at: Timestamp,
+});
+export type PoolEntry = Static<typeof PoolEntry>;
+
+export const PoolCounts = Type.Object({
+  available: Type.Integer(),
+  assigned: Type.Integer(),
+  retired: Type.Integer(),
+  total: Type.Integer(),
+});
+export type PoolCounts = Static<typeof PoolCounts>;
+
+export const VenueStats = Type.Intersect([
+  PoolCounts,
+  Type.Object({
+    /** Available kart numbers not yet promised to open KXP2 batches. */
+    unreserved: Type.Integer(),
+    by_product: Type.Object({ KXP2: PoolCounts, RXP2: PoolCounts }),
+  }),
+]);
+export type VenueStats = Static<typeof VenueStats>;
+
+export const BATCH_STATUSES = ['pending', 'active', 'paused', 'completed', 'cancelled'] as const;
+export type BatchStatus = (typeof BATCH_STATUSES)[number];
+export const BatchStatus = Type.Union(BATCH_STATUSES.map((s) => Type.Literal(s)));
+export const OPEN_BATCH_STATUSES: readonly BatchStatus[] = ['pending', 'active', 'paused'];
+
+export const Batch = Type.Object({
+  id: Type.Integer(),
+  venue_code: Type.String(),
+  product_type: ProductType,
+  name: NullableString,
+  notes: NullableString,
+  total_count: Type.Integer(),
+  remaining_count: Type.Integer(),
+  priority: Type.Integer(),
+  status: BatchStatus,
+  created_at: Timestamp,
+  started_at: NullableTimestamp,
+  completed_at: NullableTimestamp,
+});
+export type Batch = Static<typeof Batch>;
+
+export const MasterImage = Type.Object({
+  id: Type.Integer(),
+  product_type: ProductType,
+  version: Type.String(),
+  filename: Type.String(),
+  size_bytes: Type.Integer(),
+  sha256: Type.String(),
+  description: NullableString,
+  uploaded_at: Timestamp,
+  active: Type.Boolean(),
+});
+export type MasterImage = Static<typeof MasterImage>;
+
+export const DEPLOYMENT_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing', 'completed', 'failed'] as const;
+export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
+export const DeploymentStatus = Type.Union(DEPLOYMENT_STATUSES.map((s) => Type.Literal(s)));
+export const FINAL_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['completed', 'failed'];
+/** Words the original Python installer sends, and what they mean here. */
+export const LEGACY_STATUS_ALIASES = { starting: 'assigned', success: 'completed' } as const satisfies Record<string, DeploymentStatus>;
+export const REPORTABLE_STATUSES = [...DEPLOYMENT_STATUSES, ...(Object.keys(LEGACY_STATUS_ALIASES) as Array<keyof typeof LEGACY_STATUS_ALIASES>)] as const;
+
+export const Deployment = Type.Object({
+  id: Type.Integer(),
+  hostname: Type.String(),
+  mac_address: NullableString,
+  serial_number: NullableString,
+  ip_address: NullableString,
+  product_type: ProductType,
+  venue_code: Type.String(),
+  batch_id: NullableInteger,
+  image_id: NullableInteger,
+  image_version: NullableString,
+  image_checksum: NullableString,
+  status: DeploymentStatus,
+  progress: Type.Number({ minimum: 0, maximum: 100 }),
+  bytes_done: Type.Integer(),
+  bytes_total: Type.Integer(),
+  /** Transfer rate the device last reported, bytes per second. */
+  rate_bps: Type.Integer(),
+  message: NullableString,
+  error_message: NullableString,
+  started_at: Timestamp,
+  updated_at: Timestamp,
+  completed_at: NullableTimestamp,
+});
+export type Deployment = Static<typeof Deployment>;
+
+export const Stats = Type.Object({
+  active_deployments: Type.Integer(),
+  completed_today: Type.Integer(),
+  failed_today: Type.Integer(),
+  /** Devices currently holding a hostname. */
+  total_devices: Type.Integer(),
+});
+export type Stats = Static<typeof Stats>;
+
+export const ROLES = ['admin', 'operator', 'viewer'] as const;
+export type Role = (typeof ROLES)[number];
+export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+
+export const User = Type.Object({
+  id: Type.Integer(),
+  username: Type.String(),
+  role: Role,
+  created_at: Timestamp,
+});
+export type User = Static<typeof User>;
+
+export const ApiToken = Type.Object({
+  id: Type.Integer(),
+  name: Type.String(),
+  user_id: Type.Integer(),
+  username: Type.String(),
+  /** First characters of the token, so a person can tell tokens apart; the secret itself is shown once. */
+  prefix: Type.String(),
+  created_at: Timestamp,
+  last_used_at: NullableTimestamp,
+});
+export type ApiToken = Static<typeof ApiToken>;
+
+export const AuditEntry = Type.Object({
+  id: Type.Integer(),
+  at: Timestamp,
+  actor: Type.String(),
+  action: Type.String(),
+  target: NullableString,
+  details: NullableString,
+});
+export type AuditEntry = Static<typeof AuditEntry>;

@@ -1,0 +1,74 @@
+// Every event the server pushes to dashboards, with its payload. Used by `new Server<…>()` on the server and
+// `io()` in the web app, so both ends agree at compile time.
+import type { Batch, Deployment, MasterImage, Stats, PoolCounts, ProductType } from './domain.js';
+
+export interface DeploymentStatusEvent {
+  deployment_id: number;
+  status: Deployment['status'];
+  progress: number;
+  deployment: Deployment;
+}
+
+export interface HostnameAssignedEvent {
+  hostname: string;
+  venue_code: string;
+  product_type: ProductType;
+  mac_address: string | null;
+  serial_number: string | null;
+  batch_id: number | null;
+  timestamp: string;
+}
+
+export interface BatchEvent {
+  batch_id: number;
+  batch: Batch;
+}
+
+export interface BatchProgressEvent {
+  batch_id: number;
+  status: Batch['status'];
+  total_count: number;
+  remaining_count: number;
+}
+
+export interface ImageEvent {
+  image_id: number;
+  image: MasterImage;
+}
+
+export interface PoolChangedEvent {
+  venue_code: string;
+  counts: PoolCounts;
+}
+
+export interface ServerEvents {
+  deployment_status: DeploymentStatusEvent;
+  hostname_assigned: HostnameAssignedEvent;
+  batch_created: BatchEvent;
+  batch_started: BatchEvent;
+  batch_paused: BatchEvent;
+  batch_completed: BatchEvent;
+  batch_cancelled: BatchEvent;
+  /** Any batch field changed that is not a status move: priority, remaining count. */
+  batch_updated: BatchEvent;
+  batch_progress: BatchProgressEvent;
+  image_uploaded: ImageEvent;
+  image_activated: ImageEvent;
+  image_deleted: { image_id: number };
+  venue_changed: { venue_code: string; deleted: boolean };
+  pool_changed: PoolChangedEvent;
+  stats_update: Stats;
+}
+
+export type ServerEventName = keyof ServerEvents;
+
+/** Socket.IO's shape for the same map: one listener signature per event. */
+export type ServerToClientEvents = { [K in ServerEventName]: (payload: ServerEvents[K]) => void };
+export type ClientToServerEvents = Record<string, never>;
+
+/** Where the domain core announces what happened; transports decide who hears it. */
+export interface EventSink {
+  emit<K extends ServerEventName>(name: K, payload: ServerEvents[K]): void;
+}
+
+export const silentEvents: EventSink = { emit: () => undefined };

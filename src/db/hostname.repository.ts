@@ -1,0 +1,91 @@
+import type { HostnameStatus, PoolCounts, PoolEntry, ProductType } from '../contracts/domain.js';
+import type { PagedResult, PoolQuery } from '../contracts/api.js';
+import type { Db } from './database.js';
+
+export interface DeviceIdentity {
+  serial_number: string | null;
+  mac_address: string | null;
+}
+
+export interface Claim extends DeviceIdentity {
+  assigned_at: string;
+  batch_id: number | null;
+}
+
+export function createHostnameRepository(db: Db) {
+  const byId = db.prepare<[number], PoolEntry>('SELECT * FROM hostnames WHERE id = ?');
+  const byHostname = db.prepare<[string], PoolEntry>('SELECT * FROM hostnames WHERE hostname = ?');
+  const heldBySerial = db.prepare<[string], PoolEntry>("SELECT * FROM hostnames WHERE status = 'assigned' AND serial_number = ?");
+  const heldByMac = db.prepare<[string], PoolEntry>("SELECT * FROM hostnames WHERE status = 'assigned' AND serial_number IS NULL AND mac_address = ?");
+  const existingNumbers = db.prepare<[string], { kart_number: number }>("SELECT kart_number FROM hostnames WHERE venue_code = ? AND product_type = 'KXP2'");
+  const insertKart = db.prepare<{ venue_code: string; kart_number: number; hostname: string; created_at: string }>(
+    "INSERT INTO hostnames (venue_code, product_type, kart_number, hostname, status, created_at) VALUES (@venue_code, 'KXP2', @kart_number, @hostname, 'available', @created_at)",
+  );
+  // One statement: find the lowest free number and take it, so no reader can see it free in between.
+  const claimLowest = db.prepare<Claim & { venue_code: string }, PoolEntry>(`
+    UPDATE hostnames SET status = 'assigned', serial_number = @serial_number, mac_address = @mac_address,
+           assigned_at = @assigned_at, batch_id = @batch_id
+     WHERE id = (SELECT id FROM hostnames WHERE venue_code = @venue_code AND status = 'available' AND product_type = 'KXP2'
+                  ORDER BY kart_number LIMIT 1)
+    RETURNING *`);
+  const insertAssigned = db.prepare<Claim & { venue_code: string; product_type: ProductType; hostname: string }, PoolEntry>(`
+    INSERT INTO hostnames (venue_code, product_type, kart_number, hostname, status, serial_number, mac_address, batch_id, assigned_at, created_at)
+    VALUES (@venue_code, @product_type, NULL, @hostname, 'assigned', @serial_number, @mac_address, @batch_id, @assigned_at, @assigned_at)
+    RETURNING *`);
+  const setStatus = db.prepare<{ id: number; status: HostnameStatus }, PoolEntry>(`
+    UPDATE hostnames SET status = @status, serial_number = NULL, mac_address = NULL, assigned_at = NULL, batch_id = NULL
+     WHERE id = @id RETURNING *`);
+  const remove = db.prepare<[number]>('DELETE FROM hostnames WHERE id = ?');
+  const counts = db.prepare<[string], { product_type: ProductType; status: HostnameStatus; n: number }>(
+    'SELECT product_type, status, count(*) AS n FROM hostnames WHERE venue_code = ? GROUP BY product_type, status',
+  );
+  const availableKart = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM hostnames WHERE venue_code = ? AND product_type = 'KXP2' AND status = 'available'");
+  const assignedTotal = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM hostnames WHERE status = 'assigned'");
+
+  return {
+    find: (id: number): PoolEntry | undefined => byId.get(id),
+    findByHostname: (hostname: string): PoolEntry | undefined => byHostname.get(hostname),
+    /** The hostname a device already holds: by serial when it has one, else by MAC. */
+    findHeldBy: ({ serial_number, mac_address }: DeviceIdentity): PoolEntry | undefined =>
+      serial_number ? heldBySerial.get(serial_number) : mac_address ? heldByMac.get(mac_address) : undefined,
+    kartNumbers: (venue: string): Set<number> => new Set(existingNumbers.all(venue).map((r) => r.kart_number)),
+    insertKartNumber: (row: { venue_code: string; kart_number: number; hostname: string; created_at: string }): void => void insertKart.run(row),
+    claimLowestKartNumber: (venue_code: string, claim: Claim): PoolEntry | undefined => claimLowest.get({ venue_code, ...claim }),
+    insertAssigned: (row: Claim & { venue_code: string; product_type: ProductType; hostname: string }): PoolEntry => insertAssigned.get(row)!,
+    setUnassigned: (id: number, status: 'available' | 'retired'): PoolEntry => setStatus.get({ id, status })!,
+    delete: (id: number): void => void remove.run(id),
+    availableKartCount: (venue: string): number => availableKart.get(venue)!.n,
+    assignedCount: (): number => assignedTotal.get()!.n,
+    counts: (venue: string): Record<ProductType, PoolCounts> => {
+      const empty = (): PoolCounts => ({ available: 0, assigned: 0, retired: 0, total: 0 });
+      const result: Record<ProductType, PoolCounts> = { KXP2: empty(), RXP2: empty() };
+      for (const row of counts.all(venue)) {
+        result[row.product_type][row.status] = row.n;
+        result[row.product_type].total += row.n;
+      }
+      return result;
+    },
+    list: (query: PoolQuery): PagedResult<PoolEntry> => {
+      const where: string[] = [];
+      const params: Record<string, unknown> = {};
+      if (query.venue) (where.push('venue_code = @venue'), (params.venue = query.venue.toUpperCase()));
+      if (query.product) (where.push('product_type = @product'), (params.product = query.product));
+      if (query.status) (where.push('status = @status'), (params.status = query.status));
+      if (query.search) {
+        where.push("(hostname LIKE @search ESCAPE '\\' OR serial_number LIKE @search ESCAPE '\\' OR mac_address LIKE @search ESCAPE '\\')");
+        params.search = `%${escapeLike(query.search)}%`;
+      }
+      const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      const page = query.page ?? 1;
+      const limit = query.limit ?? 50;
+      const total = (db.prepare(`SELECT count(*) AS n FROM hostnames ${clause}`).get(params) as { n: number }).n;
+      const items = db
+        .prepare(`SELECT * FROM hostnames ${clause} ORDER BY venue_code, product_type, kart_number, hostname LIMIT @limit OFFSET @offset`)
+        .all({ ...params, limit, offset: (page - 1) * limit }) as PoolEntry[];
+      return { items, total, page, limit };
+    },
+  };
+}
+export type HostnameRepository = ReturnType<typeof createHostnameRepository>;
+
+export const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);
