@@ -38,7 +38,7 @@ export type ConfigResponse = Static<typeof ConfigResponse>;
 
 export const StatusRequest = Type.Object(
   {
-    status: Type.Union(REPORTABLE_STATUSES.map((s) => Type.Literal(s))),
+    status: Type.Enum(REPORTABLE_STATUSES),
     hostname: Optional(Type.String({ maxLength: 64 })),
     serial: Optional(Type.String({ maxLength: 64 })),
     serial_number: Optional(Type.String({ maxLength: 64 })),

@@ -3,7 +3,7 @@
 import { Type, type Static } from 'typebox';
 
 export const PRODUCT_TYPES = ['KXP2', 'RXP2'] as const;
-export const ProductType = Type.Union(PRODUCT_TYPES.map((p) => Type.Literal(p)));
+export const ProductType = Type.Enum(PRODUCT_TYPES);
 export type ProductType = (typeof PRODUCT_TYPES)[number];
 
 export const VENUE_CODE_PATTERN = '^[A-Za-z0-9]{4}$';
@@ -25,7 +25,7 @@ export type Venue = Static<typeof Venue>;
 
 export const HOSTNAME_STATUSES = ['available', 'assigned', 'retired'] as const;
 export type HostnameStatus = (typeof HOSTNAME_STATUSES)[number];
-export const HostnameStatus = Type.Union(HOSTNAME_STATUSES.map((s) => Type.Literal(s)));
+export const HostnameStatus = Type.Enum(HOSTNAME_STATUSES);
 
 export const KART_NUMBER_MIN = 1;
 export const KART_NUMBER_MAX = 9999;
@@ -66,7 +66,7 @@ export type VenueStats = Static<typeof VenueStats>;
 
 export const BATCH_STATUSES = ['pending', 'active', 'paused', 'completed', 'cancelled'] as const;
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
-export const BatchStatus = Type.Union(BATCH_STATUSES.map((s) => Type.Literal(s)));
+export const BatchStatus = Type.Enum(BATCH_STATUSES);
 export const OPEN_BATCH_STATUSES: readonly BatchStatus[] = ['pending', 'active', 'paused'];
 
 export const Batch = Type.Object({
@@ -100,7 +100,7 @@ export type MasterImage = Static<typeof MasterImage>;
 
 export const DEPLOYMENT_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing', 'completed', 'failed'] as const;
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
-export const DeploymentStatus = Type.Union(DEPLOYMENT_STATUSES.map((s) => Type.Literal(s)));
+export const DeploymentStatus = Type.Enum(DEPLOYMENT_STATUSES);
 export const FINAL_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['completed', 'failed'];
 /** Words the original Python installer sends, and what they mean here. */
 export const LEGACY_STATUS_ALIASES = { starting: 'assigned', success: 'completed' } as const satisfies Record<string, DeploymentStatus>;
@@ -143,7 +143,7 @@ export type Stats = Static<typeof Stats>;
 
 export const ROLES = ['admin', 'operator', 'viewer'] as const;
 export type Role = (typeof ROLES)[number];
-export const Role = Type.Union(ROLES.map((r) => Type.Literal(r)));
+export const Role = Type.Enum(ROLES);
 
 export const User = Type.Object({
   id: Type.Integer(),

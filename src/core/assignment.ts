@@ -1,0 +1,79 @@
+// Hostname assignment: atomic (inside the caller's write transaction) and idempotent per device.
+import type { Batch, PoolEntry, ProductType } from '../contracts/domain.js';
+import { AppError } from '../contracts/errors.js';
+import { isoOf, type CoreContext, type Emit } from './context.js';
+import type { Identity } from './identity.js';
+import { serialHostname } from './kart-numbers.js';
+
+export interface AssignRequest {
+  venue_code: string;
+  product_type: ProductType;
+  identity: Identity;
+  /** The active batch serving this device, decremented when a new hostname is handed out. */
+  batch: Batch | null;
+}
+
+export interface Assignment {
+  entry: PoolEntry;
+  /** True when the device already held this hostname and nothing new was consumed. */
+  reused: boolean;
+  batch: Batch | null;
+}
+
+/** Must run inside `ctx.write`: the lookup, the claim and the batch decrement commit together or not at all. */
+export function assignHostname(ctx: CoreContext, emit: Emit, request: AssignRequest): Assignment {
+  const { repos } = ctx;
+  const { identity, venue_code, product_type } = request;
+  if (!identity.serial_number && !identity.mac_address) {
+    throw new AppError('VALIDATION', 'A device must identify itself with a serial number or a MAC address.');
+  }
+  const held = repos.hostnames.findHeldBy(identity);
+  if (held) return { entry: held, reused: true, batch: request.batch };
+
+  const now = isoOf(ctx.now());
+  const claim = { ...identity, assigned_at: now, batch_id: request.batch?.id ?? null };
+  let entry: PoolEntry;
+  if (product_type === 'KXP2') {
+    // Without a batch, numbers promised to open batches stay theirs.
+    if (!request.batch) {
+      const available = repos.hostnames.availableKartCount(venue_code);
+      const reserved = repos.batches.reservedCount(venue_code, 'KXP2');
+      if (available > 0 && available <= reserved) {
+        throw new AppError('POOL_EXHAUSTED', `All ${available} available kart numbers at ${venue_code} are reserved by open batches.`);
+      }
+    }
+    const claimed = repos.hostnames.claimLowestKartNumber(venue_code, claim);
+    if (!claimed) throw new AppError('POOL_EXHAUSTED', `No kart numbers are available at ${venue_code}: import more or release some.`);
+    entry = claimed;
+  } else {
+    if (!identity.serial_number) throw new AppError('VALIDATION', 'An RXP2 hostname is made from the serial number, and none was given.');
+    const hostname = serialHostname(venue_code, identity.serial_number);
+    const existing = repos.hostnames.findByHostname(hostname);
+    if (existing?.status === 'retired') throw new AppError('CONFLICT', `Hostname ${hostname} is retired and is never handed out again.`);
+    if (existing) {
+      throw new AppError('CONFLICT', `Hostname ${hostname} is already held by another device (serial ${existing.serial_number}); serials sharing their last 8 characters collide.`);
+    }
+    entry = repos.hostnames.insertAssigned({ ...claim, venue_code, product_type, hostname });
+  }
+
+  let batch = request.batch;
+  if (batch) {
+    const decremented = repos.batches.decrement(batch.id, now);
+    // The batch was read in this same transaction as active with devices remaining, so this cannot miss.
+    if (!decremented) throw new Error(`Batch ${batch.id} could not be decremented`);
+    batch = decremented;
+    emit('batch_progress', { batch_id: batch.id, status: batch.status, total_count: batch.total_count, remaining_count: batch.remaining_count });
+    if (batch.status === 'completed') emit('batch_completed', { batch_id: batch.id, batch });
+  }
+  emit('hostname_assigned', {
+    hostname: entry.hostname,
+    venue_code,
+    product_type,
+    mac_address: entry.mac_address,
+    serial_number: entry.serial_number,
+    batch_id: entry.batch_id,
+    timestamp: now,
+  });
+  emit('pool_changed', { venue_code, counts: repos.hostnames.counts(venue_code)[product_type] });
+  return { entry, reused: false, batch };
+}

@@ -1,0 +1,55 @@
+// What every domain service is built from: repositories over one connection, an event sink and a clock.
+import type { EventSink, ServerEventName, ServerEvents } from '../contracts/events.js';
+import { inWriteTransaction, type Db } from '../db/database.js';
+import { createBatchRepository } from '../db/batch.repository.js';
+import { createDeploymentRepository } from '../db/deployment.repository.js';
+import { createHostnameRepository } from '../db/hostname.repository.js';
+import { createImageRepository } from '../db/image.repository.js';
+import { createVenueRepository } from '../db/venue.repository.js';
+import type { Stats } from '../contracts/domain.js';
+
+export function createRepositories(db: Db) {
+  return {
+    venues: createVenueRepository(db),
+    hostnames: createHostnameRepository(db),
+    batches: createBatchRepository(db),
+    images: createImageRepository(db),
+    deployments: createDeploymentRepository(db),
+  };
+}
+export type Repositories = ReturnType<typeof createRepositories>;
+
+export type Emit = <K extends ServerEventName>(name: K, payload: ServerEvents[K]) => void;
+
+export interface CoreContext {
+  db: Db;
+  repos: Repositories;
+  events: EventSink;
+  now: () => Date;
+  /**
+   * Runs `work` in one write transaction. Events it emits are held back until the commit, so nobody hears of a
+   * change that was rolled back; `statsChanged` marks that dashboard numbers moved.
+   */
+  write<T>(work: (emit: Emit, markStatsChanged: () => void) => T): T;
+}
+
+export function createContext(db: Db, events: EventSink, now: () => Date, computeStats: (ctx: CoreContext) => Stats): CoreContext {
+  const ctx: CoreContext = {
+    db,
+    repos: createRepositories(db),
+    events,
+    now,
+    write(work) {
+      const pending: Array<[ServerEventName, unknown]> = [];
+      let statsChanged = false;
+      const emit: Emit = (name, payload) => void pending.push([name, payload]);
+      const result = inWriteTransaction(db, () => work(emit, () => (statsChanged = true)));
+      for (const [name, payload] of pending) events.emit(name, payload as never);
+      if (statsChanged) events.emit('stats_update', computeStats(ctx));
+      return result;
+    },
+  };
+  return ctx;
+}
+
+export const isoOf = (date: Date): string => date.toISOString();

@@ -1,0 +1,136 @@
+import type { Deployment, DeploymentStatus } from '../contracts/domain.js';
+import type { PagedResult } from '../contracts/api.js';
+import type { Db } from './database.js';
+import { escapeLike } from './hostname.repository.js';
+
+export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'message' | 'error_message' | 'completed_at'>;
+
+export interface DeploymentProgress {
+  id: number;
+  status: DeploymentStatus;
+  progress: number;
+  bytes_done: number;
+  bytes_total: number;
+  rate_bps: number;
+  message: string | null;
+  error_message: string | null;
+  ip_address: string | null;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+/** Filters with dates already turned into ISO instants (inclusive `from`, exclusive `to`). */
+export interface DeploymentFilter {
+  venue?: string;
+  status?: DeploymentStatus;
+  product?: string;
+  batch?: number;
+  from?: string;
+  to?: string;
+  search?: string;
+}
+
+const OPEN = "status NOT IN ('completed', 'failed')";
+
+function whereClause(filter: DeploymentFilter): { clause: string; params: Record<string, unknown> } {
+  const where: string[] = [];
+  const params: Record<string, unknown> = {};
+  if (filter.venue) (where.push('venue_code = @venue'), (params.venue = filter.venue.toUpperCase()));
+  if (filter.status) (where.push('status = @status'), (params.status = filter.status));
+  if (filter.product) (where.push('product_type = @product'), (params.product = filter.product));
+  if (filter.batch) (where.push('batch_id = @batch'), (params.batch = filter.batch));
+  if (filter.from) (where.push('started_at >= @from'), (params.from = filter.from));
+  if (filter.to) (where.push('started_at < @to'), (params.to = filter.to));
+  if (filter.search) {
+    where.push("(hostname LIKE @search ESCAPE '\\' OR serial_number LIKE @search ESCAPE '\\' OR mac_address LIKE @search ESCAPE '\\')");
+    params.search = `%${escapeLike(filter.search)}%`;
+  }
+  return { clause: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
+}
+
+export function createDeploymentRepository(db: Db) {
+  const byId = db.prepare<[number], Deployment>('SELECT * FROM deployments WHERE id = ?');
+  const insert = db.prepare<NewDeployment, Deployment>(`
+    INSERT INTO deployments (hostname, mac_address, serial_number, ip_address, product_type, venue_code, batch_id, image_id,
+                             image_version, image_checksum, status, bytes_total, started_at, updated_at)
+    VALUES (@hostname, @mac_address, @serial_number, @ip_address, @product_type, @venue_code, @batch_id, @image_id,
+            @image_version, @image_checksum, @status, @bytes_total, @started_at, @updated_at)
+    RETURNING *`);
+  const latestByHostname = db.prepare<[string], Deployment>('SELECT * FROM deployments WHERE hostname = ? ORDER BY id DESC LIMIT 1');
+  const latestByHostnameAndSerial = db.prepare<[string, string], Deployment>(
+    'SELECT * FROM deployments WHERE hostname = ? AND serial_number = ? ORDER BY id DESC LIMIT 1',
+  );
+  const latestBySerial = db.prepare<[string], Deployment>('SELECT * FROM deployments WHERE serial_number = ? ORDER BY id DESC LIMIT 1');
+  const latestByMac = db.prepare<[string], Deployment>('SELECT * FROM deployments WHERE mac_address = ? ORDER BY id DESC LIMIT 1');
+  const openForHostname = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE hostname = ? AND ${OPEN}`);
+  // The status guard makes a final state final even against a report racing the one that closed it.
+  const update = db.prepare<DeploymentProgress, Deployment>(`
+    UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
+           rate_bps = @rate_bps, message = @message, error_message = @error_message,
+           ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at
+     WHERE id = @id AND ${OPEN} RETURNING *`);
+  const staleOpen = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} AND updated_at < ? ORDER BY id`);
+  const activeCount = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM deployments WHERE ${OPEN}`);
+  const finishedSince = db.prepare<[string], { status: DeploymentStatus; n: number }>(
+    "SELECT status, count(*) AS n FROM deployments WHERE status IN ('completed', 'failed') AND completed_at >= ? GROUP BY status",
+  );
+  const open = db.prepare<[], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} ORDER BY id`);
+
+  return {
+    find: (id: number): Deployment | undefined => byId.get(id),
+    insert: (row: NewDeployment): Deployment => insert.get(row)!,
+    findLatest: (by: { hostname?: string | null; serial_number?: string | null; mac_address?: string | null }): Deployment | undefined => {
+      if (by.hostname && by.serial_number) return latestByHostnameAndSerial.get(by.hostname, by.serial_number);
+      if (by.hostname) return latestByHostname.get(by.hostname);
+      if (by.serial_number) return latestBySerial.get(by.serial_number);
+      if (by.mac_address) return latestByMac.get(by.mac_address);
+      return undefined;
+    },
+    findOpenForHostname: (hostname: string): Deployment[] => openForHostname.all(hostname),
+    /** Undefined when the deployment had already reached a final state. */
+    update: (change: DeploymentProgress): Deployment | undefined => update.get(change),
+    listStale: (updatedBefore: string): Deployment[] => staleOpen.all(updatedBefore),
+    listOpen: (): Deployment[] => open.all(),
+    activeCount: (): number => activeCount.get()!.n,
+    finishedSince: (since: string): { completed: number; failed: number } => {
+      const counts = { completed: 0, failed: 0 };
+      for (const row of finishedSince.all(since)) counts[row.status as 'completed' | 'failed'] = row.n;
+      return counts;
+    },
+    list: (filter: DeploymentFilter, page: number, limit: number): PagedResult<Deployment> => {
+      const { clause, params } = whereClause(filter);
+      const total = (db.prepare(`SELECT count(*) AS n FROM deployments ${clause}`).get(params) as { n: number }).n;
+      const items = db
+        .prepare(`SELECT * FROM deployments ${clause} ORDER BY id DESC LIMIT @limit OFFSET @offset`)
+        .all({ ...params, limit, offset: (page - 1) * limit }) as Deployment[];
+      return { items, total, page, limit };
+    },
+    /** Every matching row, newest first, one at a time (CSV export of any size). */
+    iterate: (filter: DeploymentFilter): IterableIterator<Deployment> => {
+      const { clause, params } = whereClause(filter);
+      return db.prepare(`SELECT * FROM deployments ${clause} ORDER BY id DESC`).iterate(params) as IterableIterator<Deployment>;
+    },
+    /** Finished deployments in a period, for reports: per venue and per local day (`dayOffsetMinutes` east of UTC). */
+    summarize: (filter: DeploymentFilter, dayOffsetMinutes: number) => {
+      const { clause, params } = whereClause(filter);
+      const finished = `${clause ? `${clause} AND` : 'WHERE'} status IN ('completed', 'failed')`;
+      const duration = "(julianday(completed_at) - julianday(started_at)) * 86400.0";
+      const perVenue = db
+        .prepare(`SELECT venue_code, sum(status = 'completed') AS completed, sum(status = 'failed') AS failed,
+                         avg(CASE WHEN status = 'completed' THEN ${duration} END) AS average_duration_s
+                    FROM deployments ${finished} GROUP BY venue_code ORDER BY venue_code`)
+        .all(params) as Array<{ venue_code: string; completed: number; failed: number; average_duration_s: number | null }>;
+      const perDay = db
+        .prepare(`SELECT date(started_at, @offset) AS day, sum(status = 'completed') AS completed, sum(status = 'failed') AS failed
+                    FROM deployments ${finished} GROUP BY day ORDER BY day`)
+        .all({ ...params, offset: `${dayOffsetMinutes >= 0 ? '+' : ''}${dayOffsetMinutes} minutes` }) as Array<{ day: string; completed: number; failed: number }>;
+      const overall = db
+        .prepare(`SELECT count(*) AS total, coalesce(sum(status = 'completed'), 0) AS completed, coalesce(sum(status = 'failed'), 0) AS failed,
+                         avg(CASE WHEN status = 'completed' THEN ${duration} END) AS average_duration_s
+                    FROM deployments ${clause}`)
+        .get(params) as { total: number; completed: number; failed: number; average_duration_s: number | null };
+      return { overall, perVenue, perDay };
+    },
+  };
+}
+export type DeploymentRepository = ReturnType<typeof createDeploymentRepository>;
