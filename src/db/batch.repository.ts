@@ -1,6 +1,7 @@
 import type { Batch, BatchStatus, ProductType } from '../contracts/domain.js';
 import type { BatchQuery } from '../contracts/api.js';
 import type { Db } from './database.js';
+import { whereOf } from './where.js';
 
 export type NewBatch = Omit<Batch, 'id' | 'started_at' | 'completed_at'>;
 
@@ -38,11 +39,10 @@ export function createBatchRepository(db: Db) {
     /** Devices still promised to open batches of this venue and product. */
     reservedCount: (venue: string, product: ProductType): number => reserved.get(venue, product)!.n,
     list: (query: BatchQuery = {}): Batch[] => {
-      const where: string[] = [];
-      const params: Record<string, unknown> = {};
-      if (query.venue) (where.push('venue_code = @venue'), (params.venue = query.venue.toUpperCase()));
-      if (query.status) (where.push('status = @status'), (params.status = query.status));
-      const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      const { clause, params } = whereOf({
+        venue: ['venue_code = @venue', query.venue?.toUpperCase()],
+        status: ['status = @status', query.status],
+      });
       return db.prepare(`SELECT * FROM batches ${clause} ORDER BY priority DESC, created_at, id`).all(params) as Batch[];
     },
   };

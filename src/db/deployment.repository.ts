@@ -1,7 +1,7 @@
 import type { Deployment, DeploymentStatus } from '../contracts/domain.js';
 import type { PagedResult } from '../contracts/api.js';
 import type { Db } from './database.js';
-import { escapeLike } from './hostname.repository.js';
+import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
 
 export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'message' | 'error_message' | 'completed_at'>;
 
@@ -32,21 +32,16 @@ export interface DeploymentFilter {
 
 const OPEN = "status NOT IN ('completed', 'failed')";
 
-function whereClause(filter: DeploymentFilter): { clause: string; params: Record<string, unknown> } {
-  const where: string[] = [];
-  const params: Record<string, unknown> = {};
-  if (filter.venue) (where.push('venue_code = @venue'), (params.venue = filter.venue.toUpperCase()));
-  if (filter.status) (where.push('status = @status'), (params.status = filter.status));
-  if (filter.product) (where.push('product_type = @product'), (params.product = filter.product));
-  if (filter.batch) (where.push('batch_id = @batch'), (params.batch = filter.batch));
-  if (filter.from) (where.push('started_at >= @from'), (params.from = filter.from));
-  if (filter.to) (where.push('started_at < @to'), (params.to = filter.to));
-  if (filter.search) {
-    where.push("(hostname LIKE @search ESCAPE '\\' OR serial_number LIKE @search ESCAPE '\\' OR mac_address LIKE @search ESCAPE '\\')");
-    params.search = `%${escapeLike(filter.search)}%`;
-  }
-  return { clause: where.length ? `WHERE ${where.join(' AND ')}` : '', params };
-}
+const whereClause = (filter: DeploymentFilter) =>
+  whereOf({
+    venue: ['venue_code = @venue', filter.venue?.toUpperCase()],
+    status: ['status = @status', filter.status],
+    product: ['product_type = @product', filter.product],
+    batch: ['batch_id = @batch', filter.batch],
+    from: ['started_at >= @from', filter.from],
+    to: ['started_at < @to', filter.to],
+    search: [SEARCH_DEVICE_COLUMNS, containsPattern(filter.search)],
+  });
 
 export function createDeploymentRepository(db: Db) {
   const byId = db.prepare<[number], Deployment>('SELECT * FROM deployments WHERE id = ?');

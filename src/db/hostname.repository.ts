@@ -1,6 +1,7 @@
 import type { HostnameStatus, PoolCounts, PoolEntry, ProductType } from '../contracts/domain.js';
 import type { PagedResult, PoolQuery } from '../contracts/api.js';
 import type { Db } from './database.js';
+import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
 
 export interface DeviceIdentity {
   serial_number: string | null;
@@ -66,16 +67,12 @@ export function createHostnameRepository(db: Db) {
       return result;
     },
     list: (query: PoolQuery): PagedResult<PoolEntry> => {
-      const where: string[] = [];
-      const params: Record<string, unknown> = {};
-      if (query.venue) (where.push('venue_code = @venue'), (params.venue = query.venue.toUpperCase()));
-      if (query.product) (where.push('product_type = @product'), (params.product = query.product));
-      if (query.status) (where.push('status = @status'), (params.status = query.status));
-      if (query.search) {
-        where.push("(hostname LIKE @search ESCAPE '\\' OR serial_number LIKE @search ESCAPE '\\' OR mac_address LIKE @search ESCAPE '\\')");
-        params.search = `%${escapeLike(query.search)}%`;
-      }
-      const clause = where.length ? `WHERE ${where.join(' AND ')}` : '';
+      const { clause, params } = whereOf({
+        venue: ['venue_code = @venue', query.venue?.toUpperCase()],
+        product: ['product_type = @product', query.product],
+        status: ['status = @status', query.status],
+        search: [SEARCH_DEVICE_COLUMNS, containsPattern(query.search?.trim())],
+      });
       const page = query.page ?? 1;
       const limit = query.limit ?? 50;
       const total = (db.prepare(`SELECT count(*) AS n FROM hostnames ${clause}`).get(params) as { n: number }).n;
@@ -87,5 +84,3 @@ export function createHostnameRepository(db: Db) {
   };
 }
 export type HostnameRepository = ReturnType<typeof createHostnameRepository>;
-
-export const escapeLike = (text: string): string => text.replace(/[\\%_]/g, (c) => `\\${c}`);

@@ -1,0 +1,121 @@
+// Deployment batches: a prioritised queue of "deploy N devices of this product at this venue".
+import type { Batch, BatchStatus, ProductType } from '../contracts/domain.js';
+import type { BatchCapacity, BatchCreate, BatchQuery } from '../contracts/api.js';
+import type { ServerEventName } from '../contracts/events.js';
+import { AppError } from '../contracts/errors.js';
+import { isoOf, type CoreContext } from './context.js';
+import { normalizeVenueCode } from './venue.service.js';
+
+type Action = 'start' | 'pause' | 'cancel';
+
+/** Legal moves of the status machine; `completed` is reached only by serving the last device. */
+const TRANSITIONS: Record<Action, { from: readonly BatchStatus[]; to: BatchStatus; event: ServerEventName }> = {
+  start: { from: ['pending', 'paused'], to: 'active', event: 'batch_started' },
+  pause: { from: ['active'], to: 'paused', event: 'batch_paused' },
+  cancel: { from: ['pending', 'active', 'paused'], to: 'cancelled', event: 'batch_cancelled' },
+};
+
+const optionalText = (value: string | null | undefined): string | null => value?.trim() || null;
+
+export function createBatchService(ctx: CoreContext) {
+  const { repos } = ctx;
+
+  const get = (id: number): Batch => {
+    const batch = repos.batches.find(id);
+    if (!batch) throw new AppError('NOT_FOUND', `There is no batch ${id}.`);
+    return batch;
+  };
+
+  function capacity(venueCode: string, product: ProductType): BatchCapacity {
+    const venue = normalizeVenueCode(venueCode);
+    if (!repos.venues.find(venue)) throw new AppError('NOT_FOUND', `There is no venue ${venue}.`);
+    const needsPool = product === 'KXP2';
+    const available = needsPool ? repos.hostnames.availableKartCount(venue) : 0;
+    const reserved = repos.batches.reservedCount(venue, product);
+    return { venue_code: venue, product_type: product, available, reserved, unreserved: Math.max(0, available - reserved), needs_pool: needsPool };
+  }
+
+  function transition(id: number, action: Action): Batch {
+    const rule = TRANSITIONS[action];
+    return ctx.write((emit) => {
+      const batch = get(id);
+      if (!rule.from.includes(batch.status)) {
+        throw new AppError('INVALID_TRANSITION', `Batch ${id} is ${batch.status}; it can be ${action === 'cancel' ? 'cancelled' : action === 'start' ? 'started' : 'paused'} only when ${rule.from.join(' or ')}.`);
+      }
+      const updated = repos.batches.setStatus(id, rule.to, isoOf(ctx.now()));
+      emit(rule.event as 'batch_started', { batch_id: id, batch: updated });
+      return updated;
+    });
+  }
+
+  return {
+    get,
+    capacity,
+    list: (query: BatchQuery = {}): Batch[] => repos.batches.list(query),
+    /** The batch the next device is served from: highest priority, then oldest. */
+    active: (): Batch | null => repos.batches.highestActive() ?? null,
+
+    create(input: BatchCreate): Batch {
+      if (!Number.isInteger(input.total_count) || input.total_count < 1) throw new AppError('VALIDATION', 'A batch needs at least one device (total_count ≥ 1).');
+      return ctx.write((emit) => {
+        // Checked inside the write transaction, so two batches created at once cannot both take the last numbers.
+        const room = capacity(input.venue_code, input.product_type);
+        if (room.needs_pool && input.total_count > room.unreserved) {
+          throw new AppError(
+            'BATCH_CAPACITY',
+            `${room.venue_code} has ${room.available} available kart numbers, ${room.reserved} already promised to open batches: ` +
+              `${room.unreserved} left for this batch of ${input.total_count}. Import more kart numbers first.`,
+            { ...room },
+          );
+        }
+        const batch = repos.batches.insert({
+          venue_code: room.venue_code,
+          product_type: input.product_type,
+          name: optionalText(input.name),
+          notes: optionalText(input.notes),
+          total_count: input.total_count,
+          remaining_count: input.total_count,
+          priority: input.priority ?? 0,
+          status: 'pending',
+          created_at: isoOf(ctx.now()),
+        });
+        emit('batch_created', { batch_id: batch.id, batch });
+        return batch;
+      });
+    },
+
+    start: (id: number) => transition(id, 'start'),
+    pause: (id: number) => transition(id, 'pause'),
+    cancel: (id: number) => transition(id, 'cancel'),
+
+    setPriority(id: number, priority: number): Batch {
+      if (!Number.isSafeInteger(priority)) throw new AppError('VALIDATION', 'Priority must be a whole number.');
+      return ctx.write((emit) => {
+        get(id);
+        const batch = repos.batches.setPriority(id, priority);
+        emit('batch_updated', { batch_id: id, batch });
+        return batch;
+      });
+    },
+
+    /**
+     * Puts the given batches in this order, highest priority first, by renumbering only their priorities:
+     * the first gets the highest of their current priorities, each next one less. Batches not named keep theirs.
+     */
+    reorder(ids: number[]): Batch[] {
+      if (new Set(ids).size !== ids.length) throw new AppError('VALIDATION', 'Each batch may appear only once in the new order.');
+      return ctx.write((emit) => {
+        const batches = ids.map(get);
+        const top = Math.max(...batches.map((b) => b.priority), batches.length - 1);
+        return batches.map((batch, index) => {
+          const priority = top - index;
+          if (batch.priority === priority) return batch;
+          const updated = repos.batches.setPriority(batch.id, priority);
+          emit('batch_updated', { batch_id: batch.id, batch: updated });
+          return updated;
+        });
+      });
+    },
+  };
+}
+export type BatchService = ReturnType<typeof createBatchService>;

@@ -1,0 +1,234 @@
+// Deployments: a device asking for its configuration, then reporting its way to completed or failed.
+import type { Batch, Deployment, DeploymentStatus, MasterImage, ProductType } from '../contracts/domain.js';
+import { FINAL_DEPLOYMENT_STATUSES, LEGACY_STATUS_ALIASES, PRODUCT_TYPES } from '../contracts/domain.js';
+import type { ConfigRequest, StatusRequest } from '../contracts/device-api.js';
+import type { DeploymentQuery, PagedResult, Report } from '../contracts/api.js';
+import { AppError } from '../contracts/errors.js';
+import type { DeploymentFilter } from '../db/deployment.repository.js';
+import { isoOf, type CoreContext, type Emit } from './context.js';
+import { assignHostname } from './assignment.js';
+import { normalizeIdentity, normalizeMac, normalizeSerial } from './identity.js';
+import { normalizeVenueCode } from './venue.service.js';
+
+export interface DeviceConfig {
+  deployment: Deployment;
+  image: MasterImage;
+  batch: Batch | null;
+  /** True when the device already held its hostname (it asked again). */
+  reused: boolean;
+}
+
+const isFinal = (status: DeploymentStatus) => FINAL_DEPLOYMENT_STATUSES.includes(status);
+
+export function normalizeStatus(status: StatusRequest['status']): DeploymentStatus {
+  return (LEGACY_STATUS_ALIASES as Record<string, DeploymentStatus>)[status] ?? (status as DeploymentStatus);
+}
+
+/** "YYYY-MM-DD" as the start of that local day; `next` gives the start of the following one (exclusive end). */
+export function localDayStart(day: string, next = false): string {
+  const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
+  const date = match ? new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + (next ? 1 : 0)) : new Date(Number.NaN);
+  if (Number.isNaN(date.getTime())) throw new AppError('VALIDATION', `"${day.slice(0, 20)}" is not a date of the form YYYY-MM-DD.`);
+  return date.toISOString();
+}
+
+export function toFilter(query: Omit<DeploymentQuery, 'page' | 'limit' | 'format'>): DeploymentFilter {
+  const filter: DeploymentFilter = {
+    venue: query.venue ? normalizeVenueCode(query.venue) : undefined,
+    status: query.status,
+    product: query.product,
+    batch: query.batch,
+    search: query.search?.trim() || undefined,
+    from: query.from ? localDayStart(query.from) : undefined,
+    to: query.to ? localDayStart(query.to, true) : undefined,
+  };
+  if (filter.from && filter.to && filter.from >= filter.to) throw new AppError('VALIDATION', 'The "from" date must not be after the "to" date.');
+  return filter;
+}
+
+export function createDeploymentService(ctx: CoreContext) {
+  const { repos } = ctx;
+
+  const emitStatus = (emit: Emit, deployment: Deployment) =>
+    emit('deployment_status', { deployment_id: deployment.id, status: deployment.status, progress: deployment.progress, deployment });
+
+  /** Which venue and product this request is served for, and from which batch (if any). */
+  function resolveTarget(request: ConfigRequest, heldVenue?: { venue_code: string; product_type: ProductType }) {
+    if (heldVenue) return { ...heldVenue, batch: null };
+    const batch = repos.batches.highestActive() ?? null;
+    if (batch) return { venue_code: batch.venue_code, product_type: batch.product_type, batch };
+    if (!request.venue_code) {
+      throw new AppError('NO_ACTIVE_BATCH', 'No deployment batch is active and the device did not name a venue: start a batch, or configure the installer with a venue code and product type.');
+    }
+    if (!request.product_type) throw new AppError('VALIDATION', `The device named venue ${request.venue_code} but no product type (KXP2 or RXP2).`);
+    const venue_code = normalizeVenueCode(request.venue_code);
+    if (!repos.venues.find(venue_code)) throw new AppError('NOT_FOUND', `There is no venue ${venue_code}.`);
+    return { venue_code, product_type: request.product_type, batch: null };
+  }
+
+  return {
+    /**
+     * Everything a device needs to image itself, in one transaction: the hostname it holds or a new one (from the
+     * active batch, else its own venue and product), the active image — checked before any hostname is consumed —
+     * and a new deployment record. An earlier unfinished deployment of the same hostname is closed as superseded.
+     */
+    requestConfig(request: ConfigRequest, ip: string | null): DeviceConfig {
+      const identity = normalizeIdentity(request);
+      if (!identity.serial_number && !identity.mac_address) {
+        throw new AppError('VALIDATION', 'The device sent neither a serial number nor a MAC address, so it cannot be told apart from others.');
+      }
+      return ctx.write((emit, markStatsChanged) => {
+        const held = repos.hostnames.findHeldBy(identity);
+        const target = resolveTarget(request, held);
+        const image = repos.images.findActive(target.product_type);
+        if (!image) {
+          throw new AppError('NO_ACTIVE_IMAGE', `No ${target.product_type} master image is active: upload one and activate it before deploying.`);
+        }
+        const assignment = held
+          ? { entry: held, reused: true, batch: null }
+          : assignHostname(ctx, emit, { venue_code: target.venue_code, product_type: target.product_type, identity, batch: target.batch });
+        const now = isoOf(ctx.now());
+        for (const open of repos.deployments.findOpenForHostname(assignment.entry.hostname)) {
+          const closed = repos.deployments.update({
+            ...open,
+            status: 'failed',
+            error_message: 'Superseded: the device asked for its configuration again before finishing.',
+            updated_at: now,
+            completed_at: now,
+          });
+          if (closed) emitStatus(emit, closed);
+        }
+        const deployment = repos.deployments.insert({
+          hostname: assignment.entry.hostname,
+          mac_address: identity.mac_address,
+          serial_number: identity.serial_number,
+          ip_address: ip,
+          product_type: target.product_type,
+          venue_code: assignment.entry.venue_code,
+          batch_id: assignment.batch?.id ?? null,
+          image_id: image.id,
+          image_version: image.version,
+          image_checksum: image.sha256,
+          status: 'assigned',
+          bytes_total: image.size_bytes,
+          started_at: now,
+          updated_at: now,
+        });
+        emitStatus(emit, deployment);
+        markStatsChanged();
+        return { deployment, image, batch: assignment.batch, reused: assignment.reused };
+      });
+    },
+
+    /** A device's progress report. Final states are final: a late report is refused, not applied. */
+    report(request: StatusRequest, ip: string | null): Deployment {
+      const status = normalizeStatus(request.status);
+      const serial = normalizeSerial(request.serial ?? request.serial_number);
+      const mac = normalizeMac(request.mac_address);
+      return ctx.write((emit, markStatsChanged) => {
+        const deployment = request.deployment_id
+          ? repos.deployments.find(request.deployment_id)
+          : repos.deployments.findLatest({ hostname: request.hostname?.trim() || null, serial_number: serial, mac_address: mac });
+        if (!deployment) {
+          const which = request.deployment_id ? `deployment ${request.deployment_id}` : request.hostname ? `hostname ${request.hostname}` : serial ? `serial ${serial}` : mac ? `MAC ${mac}` : null;
+          if (!which) throw new AppError('VALIDATION', 'A status report must name its deployment_id, hostname, serial or MAC address.');
+          throw new AppError('NOT_FOUND', `No deployment matches ${which}; ask for a configuration first.`);
+        }
+        if (request.hostname && request.deployment_id && request.hostname !== deployment.hostname) {
+          throw new AppError('VALIDATION', `Deployment ${deployment.id} belongs to ${deployment.hostname}, not ${request.hostname}.`);
+        }
+        if (isFinal(deployment.status)) {
+          throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) is already ${deployment.status}; the report was ignored.`);
+        }
+        const now = isoOf(ctx.now());
+        const bytesTotal = request.bytes_total ?? deployment.bytes_total;
+        const bytesDone = request.bytes_done ?? deployment.bytes_done;
+        const progress =
+          status === 'completed' ? 100 : request.progress ?? (request.bytes_done !== undefined && request.bytes_done !== null && bytesTotal > 0 ? Math.min(100, (100 * bytesDone) / bytesTotal) : deployment.progress);
+        const updated = repos.deployments.update({
+          id: deployment.id,
+          status,
+          progress,
+          bytes_done: status === 'completed' && bytesTotal > 0 ? bytesTotal : bytesDone,
+          bytes_total: bytesTotal,
+          rate_bps: request.rate_bps ?? (status === deployment.status ? deployment.rate_bps : 0),
+          message: request.message ?? deployment.message,
+          error_message: status === 'failed' ? request.error_message || request.message || 'The installer reported a failure without saying why.' : null,
+          ip_address: request.ip_address ?? ip,
+          updated_at: now,
+          completed_at: isFinal(status) ? now : null,
+        });
+        if (!updated) throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) has just finished; the report was ignored.`);
+        emitStatus(emit, updated);
+        if (updated.status !== deployment.status) markStatsChanged();
+        return updated;
+      });
+    },
+
+    /** Fails every unfinished deployment that has not reported within `timeoutMs`. Returns those it failed. */
+    sweepStale(timeoutMs: number): Deployment[] {
+      const cutoff = new Date(ctx.now().getTime() - timeoutMs);
+      return ctx.write((emit, markStatsChanged) => {
+        const now = isoOf(ctx.now());
+        const minutes = Math.round(timeoutMs / 60_000);
+        const failed: Deployment[] = [];
+        for (const stale of repos.deployments.listStale(cutoff.toISOString())) {
+          const updated = repos.deployments.update({
+            ...stale,
+            status: 'failed',
+            error_message: `No report from the device for ${minutes >= 1 ? `${minutes} minute${minutes === 1 ? '' : 's'}` : `${Math.round(timeoutMs / 1000)} seconds`} (last status: ${stale.status}); marked failed.`,
+            updated_at: now,
+            completed_at: now,
+          });
+          if (!updated) continue;
+          failed.push(updated);
+          emitStatus(emit, updated);
+        }
+        if (failed.length) markStatsChanged();
+        return failed;
+      });
+    },
+
+    get(id: number): Deployment {
+      const deployment = repos.deployments.find(id);
+      if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}.`);
+      return deployment;
+    },
+
+    list(query: DeploymentQuery): PagedResult<Deployment> {
+      return repos.deployments.list(toFilter(query), query.page ?? 1, query.limit ?? 50);
+    },
+
+    listOpen: (): Deployment[] => repos.deployments.listOpen(),
+
+    iterate: (query: DeploymentQuery): IterableIterator<Deployment> => repos.deployments.iterate(toFilter(query)),
+
+    /** Completion rate, durations, per venue and per day for a date range (local days, inclusive). */
+    summarize(query: { from?: string; to?: string; venue?: string; product?: string }): Report {
+      const now = ctx.now();
+      const today = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+      const to = query.to ?? today;
+      const from = query.from ?? (() => {
+        const start = new Date(localDayStart(to));
+        start.setDate(start.getDate() - 29);
+        return `${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}-${String(start.getDate()).padStart(2, '0')}`;
+      })();
+      if (query.product && !PRODUCT_TYPES.includes(query.product as ProductType)) throw new AppError('VALIDATION', 'Product must be KXP2 or RXP2.');
+      const filter = toFilter({ from, to, venue: query.venue, product: query.product as ProductType | undefined });
+      const { overall, perVenue, perDay } = repos.deployments.summarize(filter, -now.getTimezoneOffset());
+      const finished = overall.completed + overall.failed;
+      return {
+        from,
+        to,
+        total: overall.total,
+        completed: overall.completed,
+        failed: overall.failed,
+        completion_rate: finished === 0 ? 0 : overall.completed / finished,
+        average_duration_s: overall.average_duration_s,
+        per_venue: perVenue,
+        per_day: perDay,
+      };
+    },
+  };
+}
+export type DeploymentService = ReturnType<typeof createDeploymentService>;

@@ -1,0 +1,35 @@
+// The domain core, assembled: every service over one SQLite connection, one image store and one event sink.
+import type { EventSink } from '../contracts/events.js';
+import { silentEvents } from '../contracts/events.js';
+import type { Db } from '../db/database.js';
+import { createContext } from './context.js';
+import { createBatchService } from './batch.service.js';
+import { createDeploymentService } from './deployment.service.js';
+import { createImageService } from './image.service.js';
+import { createImageStore } from './image-store.js';
+import { createPoolService } from './pool.service.js';
+import { computeStats } from './stats.service.js';
+import { createVenueService } from './venue.service.js';
+
+export interface CoreOptions {
+  db: Db;
+  imagesDir: string;
+  events?: EventSink;
+  now?: () => Date;
+}
+
+export function createCore({ db, imagesDir, events = silentEvents, now = () => new Date() }: CoreOptions) {
+  const ctx = createContext(db, events, now, computeStats);
+  const imageStore = createImageStore(imagesDir);
+  return {
+    ctx,
+    imageStore,
+    venues: createVenueService(ctx),
+    pool: createPoolService(ctx),
+    batches: createBatchService(ctx),
+    images: createImageService(ctx, imageStore),
+    deployments: createDeploymentService(ctx),
+    stats: () => computeStats(ctx),
+  };
+}
+export type Core = ReturnType<typeof createCore>;
