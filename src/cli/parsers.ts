@@ -1,0 +1,23 @@
+// Argument parsers: a bad value is a one-line error naming what was expected.
+import { AppError } from '../contracts/errors.js';
+
+export function parseId(value: string, what = 'id'): number {
+  const id = Number(value);
+  if (!/^\d+$/.test(value) || !Number.isSafeInteger(id) || id < 1) throw new AppError('VALIDATION', `${what} must be a positive whole number, not "${value}".`);
+  return id;
+}
+
+export function parseInteger(value: string, what: string): number {
+  const n = Number(value);
+  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new AppError('VALIDATION', `${what} must be a whole number, not "${value}".`);
+  return n;
+}
+
+/** Case-insensitive choice from a closed set; product types are upper-case, statuses lower-case. */
+export function oneOf<T extends string>(allowed: readonly T[], label: string) {
+  return (value: string): T => {
+    const match = allowed.find((candidate) => candidate.toLowerCase() === value.toLowerCase());
+    if (!match) throw new AppError('VALIDATION', `${label} must be one of ${allowed.join(', ')}, not "${value}".`);
+    return match;
+  };
+}

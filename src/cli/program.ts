@@ -1,0 +1,27 @@
+// The `pitcrew` command tree. Each subcommand lives in commands/ and registers itself here.
+import { Command } from 'commander';
+import { registerBackupCommand } from './commands/backup.js';
+import { registerBatchCommands } from './commands/batches.js';
+import { registerDeploymentCommands } from './commands/deployments.js';
+import { registerImageCommands } from './commands/images.js';
+import { registerPoolCommands } from './commands/pool.js';
+import { registerVenueCommands } from './commands/venues.js';
+import { PITCREW_VERSION } from '../version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('pitcrew')
+    .description('Mass-deploy Raspberry Pi devices over the network')
+    .version(PITCREW_VERSION)
+    .option('--data-dir <dir>', 'data folder (database and images), given before the command; default $PITCREW_DATA_DIR or ./data')
+    .showHelpAfterError('(run with --help for usage)')
+    .enablePositionalOptions()
+    .exitOverride();
+  registerVenueCommands(program);
+  registerPoolCommands(program);
+  registerBatchCommands(program);
+  registerImageCommands(program);
+  registerDeploymentCommands(program);
+  registerBackupCommand(program);
+  return program;
+}
+
