@@ -1,0 +1,150 @@
+// The installer's settings, from flags, then PITCREW_* environment variables, then `pitcrew.*=` words on the
+// kernel command line (how a network-booted installer is usually told where its server is).
+import { existsSync, readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { PRODUCT_TYPES, type ProductType } from '../contracts/domain.js';
+import { InstallerError } from './installer.errors.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
+
+export interface AgentOptions {
+  serverUrl: string;
+  target: string;
+  productType: ProductType | null;
+  venueCode: string | null;
+  serial: string | null;
+  mac: string | null;
+  model: string | null;
+  iface: string | null;
+  systemRoot: string;
+  reboot: boolean;
+  customize: boolean;
+  retryPolicy: RetryPolicy;
+  maxBytesPerSecond: number | null;
+  json: boolean;
+}
+
+export const AGENT_USAGE = `pitcrew-agent — images this Raspberry Pi from a Pitcrew server
+
+Usage: pitcrew-agent [options]
+
+  --server URL          Pitcrew device listener, e.g. http://10.42.0.1:5001   (PITCREW_SERVER, pitcrew.server=)
+  --target PATH         disk to write: /dev/nvme0n1, /dev/mmcblk0 or a file     (PITCREW_TARGET, pitcrew.target=)
+                        default: the NVMe drive if present, else the SD card
+  --product-type TYPE   KXP2 or RXP2                                            (PITCREW_PRODUCT, pitcrew.product=)
+  --venue CODE          venue code when no batch is active                      (PITCREW_VENUE, pitcrew.venue=)
+  --serial SERIAL       override the serial from the device tree / cpuinfo
+  --mac MAC             override the MAC address
+  --model TEXT          override the model from the device tree
+  --iface NAME          network interface whose MAC identifies the board (default: eth0, else the first wired)
+  --sys-root DIR        read /proc and /sys below DIR (testing)
+  --retries N           retries for transient network errors (default ${DEFAULT_RETRY_POLICY.maxRetries})
+  --bandwidth BYTES/S   cap the download rate (k, M, G suffixes allowed)
+  --no-customize        do not write the hostname for first boot
+  --no-reboot           do not reboot after a successful install
+  --json                log one JSON object per line
+  -h, --help            show this help
+
+Exit codes: 0 installed, 1 installation failed (reported to the server), 2 bad usage, 3 no configuration.`;
+
+export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = process.env, systemRoot?: string): AgentOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        server: { type: 'string' },
+        target: { type: 'string' },
+        'product-type': { type: 'string' },
+        venue: { type: 'string' },
+        serial: { type: 'string' },
+        mac: { type: 'string' },
+        model: { type: 'string' },
+        iface: { type: 'string' },
+        'sys-root': { type: 'string' },
+        retries: { type: 'string' },
+        bandwidth: { type: 'string' },
+        'no-customize': { type: 'boolean' },
+        'no-reboot': { type: 'boolean' },
+        json: { type: 'boolean' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (error) {
+    throw new InstallerError('USAGE', (error as Error).message);
+  }
+  const flags = parsed.values;
+  if (flags.help) return 'help';
+  const root = flags['sys-root'] ?? systemRoot ?? '/';
+  const cmdline = readKernelCmdline(root);
+  const pick = (flag: string | undefined, envName: string, word: string): string | null => flag ?? env[envName] ?? cmdline[`pitcrew.${word}`] ?? null;
+
+  const serverUrl = pick(flags.server, 'PITCREW_SERVER', 'server');
+  if (!serverUrl) throw new InstallerError('USAGE', 'no server given: use --server URL (or PITCREW_SERVER, or pitcrew.server= on the kernel command line)');
+  try {
+    const url = new URL(serverUrl);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+  } catch {
+    throw new InstallerError('USAGE', `the server URL is not an http(s) URL: ${serverUrl}`);
+  }
+
+  const product = pick(flags['product-type'], 'PITCREW_PRODUCT', 'product')?.toUpperCase() ?? null;
+  if (product !== null && !(PRODUCT_TYPES as readonly string[]).includes(product)) {
+    throw new InstallerError('USAGE', `unknown product type ${product}; expected one of ${PRODUCT_TYPES.join(', ')}`);
+  }
+  const target = pick(flags.target, 'PITCREW_TARGET', 'target') ?? detectDefaultTarget(root);
+  if (!target) throw new InstallerError('USAGE', 'no target disk found (no /dev/nvme0n1 or /dev/mmcblk0): use --target PATH');
+
+  const retries = flags.retries === undefined ? DEFAULT_RETRY_POLICY.maxRetries : Number(flags.retries);
+  if (!Number.isInteger(retries) || retries < 0 || retries > 1000) throw new InstallerError('USAGE', `--retries must be a whole number from 0 to 1000, not ${flags.retries}`);
+  const bandwidth = flags.bandwidth === undefined ? null : parseByteRate(flags.bandwidth);
+
+  return {
+    serverUrl,
+    target,
+    productType: product as ProductType | null,
+    venueCode: pick(flags.venue, 'PITCREW_VENUE', 'venue')?.toUpperCase() ?? null,
+    serial: flags.serial ?? null,
+    mac: flags.mac ?? null,
+    model: flags.model ?? null,
+    iface: flags.iface ?? null,
+    systemRoot: root,
+    reboot: !flags['no-reboot'],
+    customize: !flags['no-customize'],
+    retryPolicy: { ...DEFAULT_RETRY_POLICY, maxRetries: retries },
+    maxBytesPerSecond: bandwidth,
+    json: Boolean(flags.json),
+  };
+}
+
+/** `pitcrew.key=value` words of /proc/cmdline. */
+export function readKernelCmdline(root: string): Record<string, string> {
+  const words: Record<string, string> = {};
+  try {
+    for (const word of readFileSync(`${root.replace(/\/$/, '')}/proc/cmdline`, 'utf8').trim().split(/\s+/)) {
+      const at = word.indexOf('=');
+      if (word.startsWith('pitcrew.') && at > 0) words[word.slice(0, at)] = word.slice(at + 1);
+    }
+  } catch {
+    // No /proc/cmdline (not Linux, or a test root without one).
+  }
+  return words;
+}
+
+/** NVMe first (a Pi 5 with an NVMe HAT boots from it), then the SD card. */
+function detectDefaultTarget(root: string): string | null {
+  for (const name of ['nvme0n1', 'mmcblk0']) {
+    if (existsSync(`${root.replace(/\/$/, '')}/sys/block/${name}`)) return `/dev/${name}`;
+  }
+  return null;
+}
+
+/** "20M" → 20·1024² bytes per second; plain numbers are bytes. */
+export function parseByteRate(text: string): number {
+  const match = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B)?(?:\/s)?$/.exec(text.trim());
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+  const value = match ? Number(match[1]) * scale[match[2]!.toLowerCase() as keyof typeof scale] : NaN;
+  if (!Number.isFinite(value) || value < 1024) throw new InstallerError('USAGE', `not a bandwidth of at least 1k per second: ${text}`);
+  return Math.round(value);
+}

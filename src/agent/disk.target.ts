@@ -1,0 +1,117 @@
+// Where the image goes: a block device (SD card, NVMe), a regular file standing in for one (tests, the
+// simulator), or a hashing sink that keeps nothing (load generation for big fleets).
+import { constants, type BigIntStats } from 'node:fs';
+import { open, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { InstallerError } from './installer.errors.js';
+
+export interface DiskTarget {
+  readonly kind: 'block' | 'file' | 'sink';
+  /** Path tools (mtools, debugfs) and the verifier open; null for the sink. */
+  readonly path: string | null;
+  /** Bytes the target holds; at least the image size. */
+  readonly capacity: number;
+  write(data: Buffer, position: number): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface OpenTargetOptions {
+  /** Prefix for /proc and /sys lookups (tests). */
+  systemRoot?: string;
+}
+
+/** Opens a block device or file for writing an image of `imageSize` bytes, refusing anything unsafe. */
+export async function openDiskTarget(path: string, imageSize: number, options: OpenTargetOptions = {}): Promise<DiskTarget> {
+  const systemRoot = options.systemRoot ?? '/';
+  let info: BigIntStats | null = null;
+  try {
+    info = await stat(path, { bigint: true });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw targetError(path, error);
+  }
+  if (info?.isBlockDevice()) {
+    const capacity = await readBlockDeviceSize(info.rdev, systemRoot);
+    if (capacity === null) throw new InstallerError('TARGET', `cannot tell the size of ${path}`);
+    if (capacity < imageSize) {
+      throw new InstallerError('TARGET', `the target ${path} holds ${capacity} bytes but the image needs ${imageSize}`);
+    }
+    const mountedAt = await findMount(path, systemRoot);
+    if (mountedAt) throw new InstallerError('TARGET', `the target ${mountedAt.source} is mounted at ${mountedAt.point}; refusing to overwrite a disk in use`);
+    const handle = await openHandle(path, constants.O_RDWR);
+    return handleTarget('block', path, capacity, handle);
+  }
+  if (info && !info.isFile()) throw new InstallerError('TARGET', `the target ${path} is neither a block device nor a regular file`);
+  const handle = await openHandle(path, constants.O_RDWR | constants.O_CREAT);
+  const size = Number(info?.size ?? 0n);
+  // A file-backed disk grows to the image; a larger one keeps its size, like a bigger card would.
+  if (size < imageSize) await handle.truncate(imageSize);
+  return handleTarget('file', path, Math.max(size, imageSize), handle);
+}
+
+async function openHandle(path: string, flags: number): Promise<FileHandle> {
+  try {
+    return await open(path, flags, 0o644);
+  } catch (error) {
+    throw targetError(path, error);
+  }
+}
+
+function targetError(path: string, error: unknown): InstallerError {
+  const code = (error as NodeJS.ErrnoException).code;
+  return new InstallerError('TARGET', `cannot open the target ${path}: ${(error as Error).message}${code === 'EACCES' ? ' (run as root)' : ''}`, { cause: error });
+}
+
+function handleTarget(kind: 'block' | 'file', path: string, capacity: number, handle: FileHandle): DiskTarget {
+  return {
+    kind,
+    path,
+    capacity,
+    async write(data, position) {
+      let done = 0;
+      while (done < data.length) {
+        const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
+        if (bytesWritten <= 0) throw new InstallerError('IO', `writing ${path} at byte ${position + done} made no progress`);
+        done += bytesWritten;
+      }
+    },
+    sync: () => handle.sync(),
+    close: () => handle.close(),
+  };
+}
+
+/** A target that keeps nothing: the image is still hashed as it streams, but there is nothing to read back. */
+export function createSinkTarget(imageSize: number): DiskTarget {
+  return { kind: 'sink', path: null, capacity: imageSize, write: async () => {}, sync: async () => {}, close: async () => {} };
+}
+
+/** Linux dev_t → "major:minor", then the sector count from sysfs (always in 512-byte units). */
+async function readBlockDeviceSize(rdev: bigint, systemRoot: string): Promise<number | null> {
+  const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
+  const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  try {
+    const sectors = await readFile(`${systemRoot.replace(/\/$/, '')}/sys/dev/block/${major}:${minor}/size`, 'utf8');
+    return Number(sectors.trim()) * 512;
+  } catch {
+    return null;
+  }
+}
+
+/** The device or one of its partitions in /proc/self/mounts (never image the disk the system runs from). */
+async function findMount(device: string, systemRoot: string): Promise<{ source: string; point: string } | null> {
+  let mounts: string;
+  try {
+    mounts = await readFile(`${systemRoot.replace(/\/$/, '')}/proc/self/mounts`, 'utf8');
+  } catch {
+    return null;
+  }
+  const canonical = await realpath(device).catch(() => device);
+  // /dev/sda → /dev/sda1; /dev/mmcblk0 and /dev/nvme0n1 → …p1.
+  const partition = new RegExp(`^${canonical.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(p?\\d+)?$`);
+  for (const line of mounts.split('\n')) {
+    const [source, point] = line.split(' ');
+    if (!source?.startsWith('/')) continue;
+    const resolved = await realpath(source).catch(() => source);
+    if (partition.test(resolved)) return { source, point: (point ?? '?').replace(/\\040/g, ' ') };
+  }
+  return null;
+}

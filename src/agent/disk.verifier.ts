@@ -1,0 +1,135 @@
+// Reads back what was written, bypassing the page cache: otherwise "verification" would only re-read the
+// kernel's copy of the bytes we just handed it, never the card. O_DIRECT first; where a filesystem refuses it
+// (tmpfs), the cached pages are dropped (`dd iflag=nocache`, i.e. posix_fadvise DONTNEED) before a plain read.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { promisify } from 'node:util';
+import { InstallerError } from './installer.errors.js';
+import { abortError } from './retry.policy.js';
+
+export type ReadBackMethod = 'o_direct' | 'cache_dropped' | 'buffered';
+
+const CHUNK_BYTES = 4 << 20;
+// O_DIRECT needs the buffer's memory address aligned (512 or 4096 bytes, device-dependent). Node does not
+// expose addresses, so an over-allocated buffer is probed for an offset the kernel accepts.
+const ALIGN_SLACK = 4096;
+const PROBE_STEP = 16;
+
+class DiskReader {
+  private view: Buffer | null = null;
+
+  private constructor(
+    private readonly handle: FileHandle,
+    readonly method: ReadBackMethod,
+  ) {}
+
+  static async open(path: string): Promise<DiskReader> {
+    try {
+      return new DiskReader(await open(path, constants.O_RDONLY | constants.O_DIRECT), 'o_direct');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw readError(path, 0, error);
+    }
+    const dropped = await dropCachedPages(path);
+    return new DiskReader(await open(path, constants.O_RDONLY), dropped ? 'cache_dropped' : 'buffered');
+  }
+
+  /** Reads up to `length` bytes at `position` (both multiples of 512 in direct mode); returns a view. */
+  async read(position: number, length: number): Promise<Buffer> {
+    if (!this.view) this.view = await this.allocate(length, position);
+    if (length > this.view.length) throw new Error('read larger than the reader was opened for');
+    const { bytesRead } = await this.handle.read(this.view, 0, length, position);
+    return this.view.subarray(0, bytesRead);
+  }
+
+  private async allocate(length: number, position: number): Promise<Buffer> {
+    const size = Math.max(length, CHUNK_BYTES);
+    if (this.method !== 'o_direct') return Buffer.allocUnsafe(size);
+    const backing = Buffer.allocUnsafeSlow(size + ALIGN_SLACK);
+    for (let offset = 0; offset <= ALIGN_SLACK; offset += PROBE_STEP) {
+      const candidate = backing.subarray(offset, offset + size);
+      try {
+        await this.handle.read(candidate, 0, 512, position);
+        return candidate;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+      }
+    }
+    throw new InstallerError('IO', 'no buffer alignment satisfies O_DIRECT reads on the target');
+  }
+
+  close(): Promise<void> {
+    return this.handle.close();
+  }
+}
+
+/** posix_fadvise(DONTNEED) over the whole file or device, through coreutils dd. */
+async function dropCachedPages(path: string): Promise<boolean> {
+  try {
+    await promisify(execFile)('dd', [`if=${path}`, 'iflag=nocache', 'count=0', 'status=none']);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function readError(path: string, position: number, error: unknown): InstallerError {
+  return new InstallerError('IO', `reading back ${path} at byte ${position} failed: ${(error as Error).message}`, { cause: error });
+}
+
+export interface HashRangeOptions {
+  /** Bytes hashed before the range (the held-back first MiB, still in memory). */
+  prefix?: Buffer;
+  onProgress?: (bytesDone: number, bytesTotal: number) => void;
+  signal?: AbortSignal;
+}
+
+/** SHA-256 of `prefix` followed by bytes [start, end) of the disk, read around the page cache. */
+export async function hashDiskRange(path: string, start: number, end: number, options: HashRangeOptions = {}): Promise<{ sha256: string; method: ReadBackMethod }> {
+  const hash = createHash('sha256');
+  const prefixLength = options.prefix?.length ?? 0;
+  const total = prefixLength + (end - start);
+  if (options.prefix) hash.update(options.prefix);
+  const reader = await DiskReader.open(path);
+  try {
+    let position = start;
+    while (position < end) {
+      if (options.signal?.aborted) throw abortError(options.signal);
+      // Direct reads must cover whole sectors; the tail beyond `end` is read but not hashed.
+      const want = Math.min(CHUNK_BYTES, roundUp(end - position, 4096));
+      let data: Buffer;
+      try {
+        data = await reader.read(position, want);
+      } catch (error) {
+        throw readError(path, position, error);
+      }
+      if (data.length === 0) throw new InstallerError('VERIFY_MISMATCH', `the disk ends at byte ${position}, before the image's ${end} bytes`);
+      const useful = data.subarray(0, Math.min(data.length, end - position));
+      hash.update(useful);
+      position += useful.length;
+      if (data.length < want && position < end && data.length % 512 !== 0) {
+        throw new InstallerError('IO', `short read of ${data.length} bytes at byte ${position - useful.length}`);
+      }
+      options.onProgress?.(prefixLength + position - start, total);
+    }
+    return { sha256: hash.digest('hex'), method: reader.method };
+  } finally {
+    await reader.close();
+  }
+}
+
+/** The bytes [position, position + length) as the disk holds them, read around the page cache. */
+export async function readDiskBytes(path: string, position: number, length: number): Promise<{ data: Buffer; method: ReadBackMethod }> {
+  const reader = await DiskReader.open(path);
+  try {
+    const data = await reader.read(position, roundUp(length, 4096));
+    return { data: Buffer.from(data.subarray(0, Math.min(length, data.length))), method: reader.method };
+  } catch (error) {
+    throw readError(path, position, error);
+  } finally {
+    await reader.close();
+  }
+}
+
+const roundUp = (n: number, to: number): number => Math.ceil(n / to) * to;

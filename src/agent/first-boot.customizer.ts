@@ -1,0 +1,306 @@
+// Gives the written disk its hostname for first boot, without mounting anything. The root filesystem is
+// inspected to learn which first-boot mechanism the image has, and that mechanism is fed the way
+// Raspberry Pi Imager feeds it:
+//   rpi-preseed  (newest Raspberry Pi OS): [system] hostname in /boot/firmware/rpi-preseed.toml; the
+//                rpi-preseed.service unit enabled and no stale "applied" stamp, so it runs exactly once;
+//   cloud-init   (Trixie): hostname in user-data, a fresh instance-id in meta-data (cloud-init runs its
+//                per-instance modules once per id) and ds=nocloud on cmdline.txt;
+//   firstrun     (Bookworm): firstrun.sh on the boot partition, started by systemd.run= on cmdline.txt; the
+//                script deletes itself and strips those arguments, so it runs once.
+// /etc/hostname and /etc/hosts are written on the root filesystem in every case, so the name holds even on an
+// image without any first-boot hook. Everything written is read back and compared.
+import { InstallerError } from './installer.errors.js';
+import { Ext4Volume, type Ext4Change } from './ext4.volume.js';
+import { FatVolume } from './fat.volume.js';
+import { detectFilesystem, type PartitionEntry, type PartitionTable } from './partition-table.parser.js';
+import { isValidHostname } from './device-api.client.js';
+
+export type FirstBootFlavour = 'rpi-preseed' | 'cloud-init' | 'firstrun' | 'none';
+
+export interface CustomizeOptions {
+  devicePath: string;
+  table: PartitionTable;
+  /** Reads bytes of the disk as it now holds them (used to recognise each partition's filesystem). */
+  readDisk: (position: number, length: number) => Promise<Buffer>;
+  hostname: string;
+  /** Unique per deployment: cloud-init treats a new instance-id as a new machine and runs first-boot modules. */
+  instanceId: string;
+}
+
+export interface CustomizeResult {
+  flavour: FirstBootFlavour;
+  /** Where the OS mounts the boot partition. */
+  bootMount: string;
+  bootPartition: number;
+  rootPartition: number;
+  /** Every file written, as "boot:/name" or "root:/path". */
+  written: string[];
+}
+
+const PRESEED_UNITS = ['/usr/lib/systemd/system/rpi-preseed.service', '/lib/systemd/system/rpi-preseed.service'];
+const PRESEED_WANTS = '/etc/systemd/system/multi-user.target.wants/rpi-preseed.service';
+const PRESEED_STAMPS = ['applied', 'apply-failed', 'early-runcmd-done', 'runcmd-done'].map((name) => `/var/lib/rpi-preseed/${name}`);
+const CLOUD_INIT_MARKERS = ['/usr/bin/cloud-init', '/etc/cloud/cloud.cfg'];
+const SYSTEMD_MARKERS = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'];
+const FIRSTRUN_ARGS = ['systemd.run_success_action=reboot', 'systemd.unit=kernel-command-line.target'];
+
+export async function customizeFirstBoot(options: CustomizeOptions): Promise<CustomizeResult> {
+  if (!isValidHostname(options.hostname)) throw new InstallerError('CUSTOMIZE', `refusing to write an invalid hostname: ${JSON.stringify(options.hostname)}`);
+  const { boot, root } = await locatePartitions(options.table, options.readDisk);
+  const fat = new FatVolume(options.devicePath, boot.startByte);
+  const ext = new Ext4Volume(options.devicePath, root.startByte);
+  await ext.checkClean();
+
+  const flavour = await detectFlavour(ext);
+  const bootMount = await findBootMount(ext);
+  const bootFiles = new Map<string, string>();
+  const rootChanges: Ext4Change[] = [];
+  const hostname = options.hostname;
+
+  rootChanges.push({ kind: 'file', path: '/etc/hostname', content: `${hostname}\n` });
+  rootChanges.push({ kind: 'file', path: '/etc/hosts', content: rewriteHosts((await ext.readFile('/etc/hosts'))?.toString('utf8') ?? null, hostname) });
+
+  const cmdline = await fat.readFile('cmdline.txt');
+  if (flavour !== 'none' && cmdline === null) throw new InstallerError('CUSTOMIZE', 'the boot partition has no cmdline.txt; this is not a Raspberry Pi OS image');
+  const cmdlineText = cmdline?.toString('utf8') ?? '';
+
+  if (flavour === 'rpi-preseed') {
+    bootFiles.set('rpi-preseed.toml', mergePreseedToml(await readText(fat, 'rpi-preseed.toml'), hostname));
+    const unit = (await firstExisting(ext, PRESEED_UNITS))!;
+    const wants = await ext.stat(PRESEED_WANTS);
+    if (!wants) rootChanges.push({ kind: 'symlink', path: PRESEED_WANTS, target: unit });
+    for (const stamp of PRESEED_STAMPS) if (await ext.exists(stamp)) rootChanges.push({ kind: 'remove', path: stamp });
+  } else if (flavour === 'cloud-init') {
+    bootFiles.set('user-data', mergeCloudInitUserData(await readText(fat, 'user-data'), hostname));
+    bootFiles.set('meta-data', renewMetaData(await readText(fat, 'meta-data'), options.instanceId, hostname));
+    bootFiles.set('cmdline.txt', addNoCloudDatasource(cmdlineText, bootMount));
+  } else if (flavour === 'firstrun') {
+    const script = `${bootMount}/firstrun.sh`;
+    const existingScript = await readText(fat, 'firstrun.sh');
+    const wired = cmdlineText.includes(`systemd.run=${script}`);
+    bootFiles.set('firstrun.sh', existingScript && wired ? insertIntoFirstrun(existingScript, hostname) : buildFirstrunScript(hostname, bootMount));
+    if (!wired) bootFiles.set('cmdline.txt', addFirstrunArguments(cmdlineText, script));
+  }
+
+  // Boot files first: if the root edit then fails, the deployment fails and the card has no partition table.
+  for (const [name, content] of bootFiles) await fat.writeFile(name, content);
+  await ext.apply(rootChanges);
+
+  await checkBootFiles(fat, bootFiles);
+  await checkRootChanges(ext, rootChanges);
+  if (bootFiles.has('cmdline.txt')) checkCmdline(bootFiles.get('cmdline.txt')!, flavour, bootMount);
+
+  return {
+    flavour,
+    bootMount,
+    bootPartition: boot.number,
+    rootPartition: root.number,
+    written: [...[...bootFiles.keys()].map((name) => `boot:/${name}`), ...rootChanges.map((change) => `root:${change.path}`)],
+  };
+}
+
+async function locatePartitions(table: PartitionTable, readDisk: CustomizeOptions['readDisk']): Promise<{ boot: PartitionEntry; root: PartitionEntry }> {
+  let boot: PartitionEntry | undefined;
+  let root: PartitionEntry | undefined;
+  for (const partition of table.partitions) {
+    const kind = detectFilesystem(await readDisk(partition.startByte, 2048));
+    if (kind === 'fat' && !boot) boot = partition;
+    if (kind === 'ext' && !root) root = partition;
+  }
+  if (!boot) throw new InstallerError('CUSTOMIZE', 'the image has no FAT boot partition');
+  if (!root) throw new InstallerError('CUSTOMIZE', 'the image has no ext4 root partition');
+  return { boot, root };
+}
+
+async function firstExisting(ext: Ext4Volume, paths: string[]): Promise<string | null> {
+  for (const path of paths) if (await ext.exists(path)) return path;
+  return null;
+}
+
+export async function detectFlavour(ext: Ext4Volume): Promise<FirstBootFlavour> {
+  if (await firstExisting(ext, PRESEED_UNITS)) return 'rpi-preseed';
+  if (await firstExisting(ext, CLOUD_INIT_MARKERS)) return 'cloud-init';
+  if (await firstExisting(ext, SYSTEMD_MARKERS)) return 'firstrun';
+  return 'none';
+}
+
+/** The boot partition's mount point from /etc/fstab: /boot/firmware since Bookworm, /boot before. */
+async function findBootMount(ext: Ext4Volume): Promise<string> {
+  const fstab = (await ext.readFile('/etc/fstab'))?.toString('utf8') ?? '';
+  for (const line of fstab.split('\n')) {
+    const [, point, type] = line.trim().split(/\s+/);
+    if (!line.trim().startsWith('#') && type === 'vfat' && point?.startsWith('/boot')) return point.replace(/\/$/, '');
+  }
+  return (await ext.stat('/boot/firmware'))?.type === 'directory' ? '/boot/firmware' : '/boot';
+}
+
+async function readText(fat: FatVolume, name: string): Promise<string | null> {
+  return (await fat.readFile(name))?.toString('utf8') ?? null;
+}
+
+/** Replaces the 127.0.1.1 line (Debian's own-hostname line), or adds one. */
+export function rewriteHosts(existing: string | null, hostname: string): string {
+  const lines = (existing ?? '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n').replace(/\n+$/, '').split('\n');
+  const own = `127.0.1.1\t${hostname}`;
+  let found = false;
+  const out = lines.map((line) => {
+    if (/^\s*127\.0\.1\.1\s/.test(line) || line.trim() === '127.0.1.1') {
+      found = true;
+      return own;
+    }
+    return line;
+  });
+  if (!found) out.push(own);
+  return out.join('\n') + '\n';
+}
+
+/** Sets [system] hostname, keeping every other setting the image's maker put in the file. */
+export function mergePreseedToml(existing: string | null, hostname: string): string {
+  const line = `hostname = "${hostname}"`;
+  if (!existing?.trim()) return `config_version = "1.0"\n\n[system]\n${line}\n`;
+  const lines = existing.replace(/\n+$/, '').split('\n');
+  const header = lines.findIndex((l) => /^\s*\[\s*system\s*\]\s*(#.*)?$/.test(l));
+  const dotted = lines.findIndex((l, i) => /^\s*system\.hostname\s*=/.test(l) && (header === -1 || i < header));
+  if (dotted !== -1) {
+    lines[dotted] = `system.${line}`;
+  } else if (header === -1) {
+    lines.push('', '[system]', line);
+  } else {
+    let end = lines.findIndex((l, i) => i > header && /^\s*\[/.test(l));
+    if (end === -1) end = lines.length;
+    const existingKey = lines.findIndex((l, i) => i > header && i < end && /^\s*hostname\s*=/.test(l));
+    if (existingKey !== -1) lines[existingKey] = line;
+    else lines.splice(header + 1, 0, line);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Sets the top-level hostname keys of a #cloud-config document, keeping the rest. */
+export function mergeCloudInitUserData(existing: string | null, hostname: string): string {
+  const text = existing?.trim() ? existing : '#cloud-config\n';
+  const lines = text.replace(/\n+$/, '').split('\n');
+  const meaningful = lines.filter((l) => l.trim() && !l.trim().startsWith('#'));
+  if (!/^#cloud-config\s*$/.test(lines[0] ?? '') && meaningful.length > 0) {
+    throw new InstallerError('CUSTOMIZE', 'the image\'s user-data is not a #cloud-config document; refusing to rewrite it');
+  }
+  if (!/^#cloud-config\s*$/.test(lines[0] ?? '')) lines.unshift('#cloud-config');
+  const settings: Array<[string, string | null]> = [
+    ['hostname', hostname],
+    ['manage_etc_hosts', 'true'],
+    ['preserve_hostname', 'false'],
+    // cloud-init prefers fqdn over hostname; a stale one from the master image would win.
+    ['fqdn', null],
+    ['prefer_fqdn_over_hostname', null],
+  ];
+  let out = lines;
+  for (const [key, value] of settings) {
+    const at = out.findIndex((l) => new RegExp(`^${key}\\s*:`).test(l));
+    if (value === null) {
+      if (at !== -1) out = out.filter((_, i) => i !== at);
+    } else if (at !== -1) out[at] = `${key}: ${value}`;
+    else out.push(`${key}: ${value}`);
+  }
+  return out.join('\n') + '\n';
+}
+
+/** A fresh instance-id (and local-hostname); other keys such as dsmode are kept. */
+export function renewMetaData(existing: string | null, instanceId: string, hostname: string): string {
+  const kept = (existing ?? '')
+    .split('\n')
+    .filter((l) => l.trim() && !/^(instance[-_]id|local-hostname)\s*:/.test(l));
+  return [`instance-id: ${instanceId}`, `local-hostname: ${hostname}`, ...kept].join('\n') + '\n';
+}
+
+const cmdlineTokens = (text: string): string[] => text.trim().split(/\s+/).filter(Boolean);
+
+export function addNoCloudDatasource(cmdline: string, bootMount: string): string {
+  const tokens = cmdlineTokens(cmdline);
+  if (!tokens.some((t) => t.startsWith('ds='))) tokens.push(`ds=nocloud;s=file://${bootMount}/`);
+  return tokens.join(' ') + '\n';
+}
+
+/** systemd.run must come last: the script removes everything from " systemd.run" to the end of the line. */
+export function addFirstrunArguments(cmdline: string, script: string): string {
+  const tokens = cmdlineTokens(cmdline).filter((t) => !t.startsWith('systemd.run') && !FIRSTRUN_ARGS.includes(t));
+  return [...tokens, `systemd.run=${script}`, ...FIRSTRUN_ARGS].join(' ') + '\n';
+}
+
+const HOSTNAME_BLOCK_START = '# pitcrew: hostname';
+
+function hostnameBlock(hostname: string): string {
+  return [
+    HOSTNAME_BLOCK_START,
+    `NEW_HOSTNAME='${hostname}'`,
+    'if [ -x /usr/lib/raspberrypi-sys-mods/imager_custom ]; then',
+    '  /usr/lib/raspberrypi-sys-mods/imager_custom set_hostname "$NEW_HOSTNAME"',
+    'else',
+    '  echo "$NEW_HOSTNAME" >/etc/hostname',
+    '  sed -i "s/^127\\.0\\.1\\.1.*/127.0.1.1\\t$NEW_HOSTNAME/" /etc/hosts',
+    'fi',
+  ].join('\n');
+}
+
+export function buildFirstrunScript(hostname: string, bootMount: string): string {
+  return [
+    '#!/bin/bash',
+    '# Written by the Pitcrew installer: sets this device\'s hostname on its first boot, then removes itself',
+    '# and its systemd.run arguments from cmdline.txt so it never runs again.',
+    'set +e',
+    '',
+    hostnameBlock(hostname),
+    '',
+    `rm -f ${bootMount}/firstrun.sh`,
+    `sed -i 's| systemd.run.*||g' ${bootMount}/cmdline.txt`,
+    'exit 0',
+    '',
+  ].join('\n');
+}
+
+/** The master image already carries a wired firstrun.sh: add the hostname right after its shebang. */
+export function insertIntoFirstrun(existing: string, hostname: string): string {
+  const lines = existing.split('\n');
+  const start = lines.findIndex((l) => l === HOSTNAME_BLOCK_START);
+  if (start !== -1) {
+    const end = lines.findIndex((l, i) => i > start && l === 'fi');
+    lines.splice(start, end - start + 1, hostnameBlock(hostname));
+    return lines.join('\n');
+  }
+  const at = lines[0]?.startsWith('#!') ? 1 : 0;
+  lines.splice(at, 0, hostnameBlock(hostname));
+  return lines.join('\n');
+}
+
+async function checkBootFiles(fat: FatVolume, files: Map<string, string>): Promise<void> {
+  for (const [name, content] of files) {
+    const actual = await fat.readFile(name);
+    if (!actual || !actual.equals(Buffer.from(content))) {
+      throw new InstallerError('CUSTOMIZE', `boot:/${name} does not hold what was written to it`);
+    }
+  }
+}
+
+async function checkRootChanges(ext: Ext4Volume, changes: Ext4Change[]): Promise<void> {
+  for (const change of changes) {
+    const info = await ext.stat(change.path);
+    if (change.kind === 'remove') {
+      if (info) throw new InstallerError('CUSTOMIZE', `root:${change.path} could not be removed`);
+    } else if (change.kind === 'symlink') {
+      if (info?.type !== 'symlink' || info.linkTarget !== change.target) throw new InstallerError('CUSTOMIZE', `root:${change.path} is not a link to ${change.target}`);
+    } else {
+      const actual = await ext.readFile(change.path);
+      if (!actual || !actual.equals(Buffer.from(change.content))) throw new InstallerError('CUSTOMIZE', `root:${change.path} does not hold what was written to it`);
+      if (info && (info.uid !== 0 || info.gid !== 0 || (info.mode & 0o7777) !== (change.mode ?? 0o644))) {
+        throw new InstallerError('CUSTOMIZE', `root:${change.path} has owner ${info.uid}:${info.gid} mode ${(info.mode & 0o7777).toString(8)}`);
+      }
+    }
+  }
+}
+
+function checkCmdline(cmdline: string, flavour: FirstBootFlavour, bootMount: string): void {
+  if (cmdline.trim().includes('\n')) throw new InstallerError('CUSTOMIZE', 'cmdline.txt must stay a single line');
+  const tokens = cmdlineTokens(cmdline);
+  if (flavour === 'cloud-init' && !tokens.some((t) => t.startsWith('ds='))) throw new InstallerError('CUSTOMIZE', 'cmdline.txt lacks the ds=nocloud datasource');
+  if (flavour === 'firstrun' && tokens.at(-FIRSTRUN_ARGS.length - 1) !== `systemd.run=${bootMount}/firstrun.sh`) {
+    throw new InstallerError('CUSTOMIZE', 'cmdline.txt does not end with the firstrun.sh arguments');
+  }
+}

@@ -1,0 +1,84 @@
+// pitcrew-agent: the on-device installer. esbuild bundles this file into dist/agent/pitcrew-agent.mjs, one
+// file that runs with plain `node` on the network-booted Pi, so nothing here may need native modules.
+import { parseAgentOptions, AGENT_USAGE, type AgentOptions } from './agent.options.js';
+import { readIdentity } from './identity.reader.js';
+import { describeError } from './installer.errors.js';
+import { formatBytes, runInstaller, type InstallerEvent } from './installer.runner.js';
+import { rebootSystem } from './system.reboot.js';
+
+async function main(): Promise<number> {
+  let options: AgentOptions | 'help';
+  try {
+    options = parseAgentOptions(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`pitcrew-agent: ${describeError(error)}\n\n${AGENT_USAGE}\n`);
+    return 2;
+  }
+  if (options === 'help') {
+    process.stdout.write(`${AGENT_USAGE}\n`);
+    return 0;
+  }
+  const log = createLogger(options.json);
+  const identity = await readIdentity({ root: options.systemRoot, serial: options.serial, mac: options.mac, model: options.model, iface: options.iface });
+  log('info', `board ${identity.model ?? 'unknown model'}, serial ${identity.serial ?? 'unknown'}, MAC ${identity.mac ?? 'unknown'}${identity.iface ? ` (${identity.iface})` : ''}`);
+
+  const abort = new AbortController();
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => abort.abort(new Error(`stopped by ${signal}`)));
+  }
+
+  let lastProgressLog = 0;
+  const result = await runInstaller({
+    serverUrl: options.serverUrl,
+    target: options.target,
+    identity,
+    productType: options.productType,
+    venueCode: options.venueCode,
+    retryPolicy: options.retryPolicy,
+    maxBytesPerSecond: options.maxBytesPerSecond ?? undefined,
+    customize: options.customize,
+    systemRoot: options.systemRoot,
+    signal: abort.signal,
+    onEvent: (event: InstallerEvent) => {
+      if (event.type === 'phase') log('info', `[${event.phase}] ${event.message}`, { phase: event.phase });
+      else if (event.type === 'config') log('info', `assigned ${event.config.hostname} (deployment ${event.config.deployment_id}), image ${event.config.version}`);
+      else if (event.type === 'retry') log('warn', `${event.what}: ${event.reason}; retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s`);
+      else if (event.type === 'warning') log('warn', event.message);
+      else if (event.type === 'progress' && (performance.now() - lastProgressLog > 5000 || event.bytesDone === event.bytesTotal)) {
+        lastProgressLog = performance.now();
+        log('info', `[${event.phase}] ${event.percent.toFixed(1)} % — ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} at ${formatBytes(event.rateBps)}/s`, {
+          bytes_done: event.bytesDone,
+        });
+      }
+    },
+  });
+
+  if (!result.ok) {
+    log('error', `installation failed${result.failedPhase ? ` while ${result.failedPhase}` : ''}: ${result.error}`, { code: result.errorCode });
+    return result.exitCode;
+  }
+  log('info', `done in ${(result.timings.totalMs / 1000).toFixed(1)} s: ${result.hostname} is installed`);
+  if (options.reboot) {
+    log('info', 'rebooting into the new system');
+    await rebootSystem();
+  }
+  return 0;
+}
+
+function createLogger(json: boolean) {
+  return (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}) => {
+    const stream = level === 'info' ? process.stdout : process.stderr;
+    if (json) stream.write(JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }) + '\n');
+    else stream.write(`pitcrew-agent: ${message}\n`);
+  };
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    process.stderr.write(`pitcrew-agent: unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,139 @@
+// Status reports to the server: every phase change at once (retried, in order), and progress about once a
+// second. Progress never waits on the network: a slow or failed progress report is simply superseded by the
+// next one, so the image keeps streaming. A 409 means the server closed the deployment (for example as stale);
+// the installer then stops, since no later report can change that.
+import type { StatusRequest } from '../contracts/device-api.js';
+import type { DeploymentStatus } from '../contracts/domain.js';
+import { InstallerError, isInstallerError } from './installer.errors.js';
+import { sendStatus } from './device-api.client.js';
+import { retryTransient, type RetryPolicy } from './retry.policy.js';
+
+export interface ReportIdentity {
+  deployment_id: number;
+  hostname: string;
+  serial: string | null;
+  mac_address: string | null;
+  ip_address?: string | null;
+}
+
+export interface ProgressSnapshot {
+  progress: number;
+  bytes_done: number;
+  bytes_total: number;
+  rate_bps: number;
+  message: string;
+}
+
+export type ReportSender = (url: string, report: StatusRequest) => Promise<unknown>;
+
+export interface StatusReporterOptions {
+  statusUrl: string;
+  identity: ReportIdentity;
+  intervalMs?: number;
+  policy: RetryPolicy;
+  send?: ReportSender;
+  /** Told about reports that could not be delivered (they are not fatal). */
+  onDeliveryProblem?: (error: unknown) => void;
+}
+
+export class StatusReporter {
+  private phase: DeploymentStatus = 'assigned';
+  private latest: ProgressSnapshot | null = null;
+  private sentLatest = true;
+  private inFlight: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private closedBy: InstallerError | null = null;
+  private readonly send: ReportSender;
+  readonly sent: StatusRequest[] = [];
+
+  constructor(private readonly options: StatusReporterOptions) {
+    this.send = options.send ?? ((url, report) => sendStatus(url, report));
+  }
+
+  /** Set once the server has answered 409: the deployment is final there. */
+  get closedReason(): InstallerError | null {
+    return this.closedBy;
+  }
+
+  /** Reports a phase change and waits for the server to take it; starts the once-a-second progress clock. */
+  async reportPhase(status: DeploymentStatus, fields: Partial<ProgressSnapshot> & { error_message?: string | null } = {}): Promise<void> {
+    this.phase = status;
+    this.latest = null;
+    this.sentLatest = true;
+    await this.inFlight;
+    const report = this.build(status, fields);
+    try {
+      await retryTransient(() => this.deliver(report), { policy: this.options.policy });
+    } catch (error) {
+      if (isInstallerError(error) && error.code === 'DEPLOYMENT_CLOSED') {
+        this.closedBy = error;
+        throw error;
+      }
+      // The installation itself is fine; losing a report must not fail the device.
+      this.options.onDeliveryProblem?.(error);
+    }
+    if (status === 'completed' || status === 'failed') this.stop();
+    else this.startClock();
+  }
+
+  /** Records the newest progress; it is sent on the next tick of the clock. */
+  updateProgress(snapshot: ProgressSnapshot): void {
+    this.latest = snapshot;
+    this.sentLatest = false;
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Waits for a progress report still on the wire. */
+  async drain(): Promise<void> {
+    await this.inFlight;
+  }
+
+  private startClock(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => this.tick(), this.options.intervalMs ?? 1000);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.inFlight || this.sentLatest || !this.latest || this.closedBy) return;
+    const report = this.build(this.phase, this.latest);
+    this.sentLatest = true;
+    this.inFlight = this.deliver(report)
+      .catch((error: unknown) => {
+        if (isInstallerError(error) && error.code === 'DEPLOYMENT_CLOSED') this.closedBy = error;
+        else this.options.onDeliveryProblem?.(error);
+      })
+      .finally(() => {
+        this.inFlight = null;
+      });
+  }
+
+  private async deliver(report: StatusRequest): Promise<void> {
+    await this.send(this.options.statusUrl, report);
+    this.sent.push(report);
+  }
+
+  private build(status: DeploymentStatus, fields: Partial<ProgressSnapshot> & { error_message?: string | null }): StatusRequest {
+    const { identity } = this.options;
+    const report: StatusRequest = {
+      status,
+      deployment_id: identity.deployment_id,
+      hostname: identity.hostname,
+      serial: identity.serial,
+      mac_address: identity.mac_address,
+      error_message: fields.error_message ?? null,
+    };
+    if (identity.ip_address) report.ip_address = identity.ip_address;
+    if (fields.progress !== undefined) report.progress = Math.max(0, Math.min(100, Math.round(fields.progress * 10) / 10));
+    if (fields.bytes_done !== undefined) report.bytes_done = Math.round(fields.bytes_done);
+    if (fields.bytes_total !== undefined) report.bytes_total = Math.round(fields.bytes_total);
+    if (fields.rate_bps !== undefined) report.rate_bps = Math.max(0, Math.round(fields.rate_bps));
+    if (fields.message !== undefined) report.message = fields.message.slice(0, 2000);
+    if (report.error_message) report.error_message = report.error_message.slice(0, 2000);
+    return report;
+  }
+}
