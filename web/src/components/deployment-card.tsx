@@ -1,0 +1,72 @@
+// One device being imaged: where it is in the flow, how far, how fast, and what went wrong if it failed.
+import type { Deployment } from '../../../src/contracts/domain.js';
+import { formatAgo, formatBytes, formatDuration, formatRate } from './format.js';
+import { ProgressBar, StatusBadge } from './ui.js';
+
+const STEP_VARIANT: Record<Deployment['status'], string> = {
+  assigned: 'secondary',
+  downloading: 'primary',
+  verifying: 'info',
+  customizing: 'info',
+  completed: 'success',
+  failed: 'danger',
+};
+
+export function DeploymentCard({ deployment: d, now }: { deployment: Deployment; now: number }) {
+  const isFinal = d.status === 'completed' || d.status === 'failed';
+  const progress = d.status === 'completed' ? 100 : d.progress;
+  const remainingBytes = Math.max(0, d.bytes_total - d.bytes_done);
+  const eta = !isFinal && d.rate_bps > 0 && d.bytes_total > 0 ? remainingBytes / d.rate_bps : null;
+  const elapsed = ((d.completed_at ? new Date(d.completed_at).getTime() : now) - new Date(d.started_at).getTime()) / 1000;
+
+  return (
+    <div
+      className={`card h-100 shadow-sm pc-deployment-card${isFinal ? ` pc-final pc-final-${d.status}` : ''}`}
+      data-testid={`deployment-card-${d.id}`}
+      data-hostname={d.hostname}
+      data-status={d.status}
+      data-progress={Math.round(progress)}
+    >
+      <div className="card-body">
+        <div className="d-flex justify-content-between align-items-start gap-2 mb-2">
+          <div className="min-w-0">
+            <div className="fw-semibold font-monospace text-truncate" title={d.hostname} data-testid="deployment-card-hostname">{d.hostname}</div>
+            <div className="small text-body-secondary">
+              {d.venue_code} · {d.product_type}
+              {d.batch_id !== null && <> · batch #{d.batch_id}</>}
+            </div>
+          </div>
+          <StatusBadge kind="deployment" status={d.status} testId="deployment-card-status" />
+        </div>
+        <ProgressBar
+          value={progress}
+          label={`${d.hostname} progress`}
+          variant={STEP_VARIANT[d.status]}
+          striped={!isFinal}
+          testId={`deployment-progress-${d.id}`}
+          height={10}
+        />
+        <div className="d-flex justify-content-between small mt-1">
+          <span className="fw-semibold" data-testid="deployment-card-percent">{Math.round(progress)} %</span>
+          <span className="text-body-secondary" data-testid="deployment-card-rate">{d.status === 'downloading' ? formatRate(d.rate_bps) : ''}</span>
+        </div>
+        <div className="small text-body-secondary mt-1">
+          {d.bytes_total > 0 && (
+            <span>
+              {formatBytes(d.bytes_done)} of {formatBytes(d.bytes_total)}
+              {eta !== null && <> · {formatDuration(eta)} left</>}
+            </span>
+          )}
+        </div>
+        {d.status === 'failed' && d.error_message && (
+          <div className="small text-danger mt-1 text-break" data-testid="deployment-card-error">{d.error_message}</div>
+        )}
+        {!isFinal && d.message && <div className="small mt-1 text-truncate" title={d.message}>{d.message}</div>}
+      </div>
+      <div className="card-footer bg-transparent small text-body-secondary d-flex justify-content-between flex-wrap gap-1">
+        <span className="font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</span>
+        <span>{isFinal ? `took ${formatDuration(elapsed)}` : `started ${formatAgo(d.started_at, now)}`}</span>
+      </div>
+    </div>
+  );
+}

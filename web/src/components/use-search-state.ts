@@ -1,0 +1,32 @@
+// Filters and paging kept in the address bar, so a reload, a bookmark or the back button shows the same view.
+import { useCallback, useMemo } from 'react';
+import { useSearchParams } from 'react-router-dom';
+
+export function useSearchState<K extends string>(keys: readonly K[]) {
+  const [params, setParams] = useSearchParams();
+  const values = useMemo(() => Object.fromEntries(keys.map((k) => [k, params.get(k) ?? ''])) as Record<K, string>, [params, keys.join(',')]);
+  /** Sets some keys (empty string removes one); any change other than `page` goes back to page 1. */
+  const update = useCallback(
+    (patch: Partial<Record<K | 'page', string | number | null>>) => {
+      setParams(
+        (current) => {
+          const next = new URLSearchParams(current);
+          for (const [key, value] of Object.entries(patch) as Array<[string, string | number | null | undefined]>) {
+            if (value === null || value === undefined || value === '') next.delete(key);
+            else next.set(key, String(value));
+          }
+          if (!('page' in patch)) next.delete('page');
+          return next;
+        },
+        { replace: true },
+      );
+    },
+    [setParams],
+  );
+  return [values, update] as const;
+}
+
+export function toPositiveInt(text: string, fallback: number): number {
+  const n = Number.parseInt(text, 10);
+  return Number.isFinite(n) && n > 0 ? n : fallback;
+}

@@ -1,0 +1,263 @@
+// What is happening right now: the day's numbers, the batch being served, every device being imaged (moving as
+// they report), and what finished recently. Everything follows live events; nothing needs a reload.
+import { useCallback, useEffect, useMemo, useState } from 'react';
+import { Link } from 'react-router-dom';
+import type { Batch, Deployment } from '../../../src/contracts/domain.js';
+import { api } from '../api/api.client.js';
+import { useResource } from '../api/use-resource.js';
+import { useAuth } from '../auth/auth.context.js';
+import { BatchProgress, describeBatch } from '../components/batch-progress.js';
+import { DeploymentCard } from '../components/deployment-card.js';
+import { formatAgo, formatCount, formatDateTime, formatDuration } from '../components/format.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, StatCard, StatusBadge } from '../components/ui.js';
+import { useNow } from '../components/use-now.js';
+import { useLiveEvent, useLiveReload, useResync } from '../live/live.hooks.js';
+
+const OPEN_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing'] as const;
+/** Finished cards stay on the board this long so the operator sees them complete before they move to history. */
+const FINISHED_VISIBLE_MS = 60_000;
+
+type Tracked = { deployment: Deployment; finishedAt: number | null };
+
+function useLiveDeployments() {
+  const [tracked, setTracked] = useState<Map<number, Tracked>>(new Map());
+  const [error, setError] = useState<Error | null>(null);
+  const [loaded, setLoaded] = useState(false);
+
+  const load = useCallback(async () => {
+    try {
+      const pages = await Promise.all(OPEN_STATUSES.map((status) => api.deployments.list({ status, limit: 200, page: 1 })));
+      const open = pages.flatMap((p) => p.items);
+      setTracked((previous) => {
+        const next = new Map<number, Tracked>();
+        // Keep recently finished cards; everything open comes fresh from the server.
+        for (const [id, entry] of previous) if (entry.finishedAt !== null) next.set(id, entry);
+        for (const deployment of open) next.set(deployment.id, { deployment, finishedAt: null });
+        return next;
+      });
+      setError(null);
+    } catch (caught) {
+      setError(caught as Error);
+    } finally {
+      setLoaded(true);
+    }
+  }, []);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+  useResync(() => void load());
+
+  useLiveEvent('deployment_status', ({ deployment }) => {
+    setTracked((previous) => {
+      const current = previous.get(deployment.id);
+      // Events can overtake each other; never move a card backwards in time.
+      if (current && current.deployment.updated_at > deployment.updated_at) return previous;
+      const next = new Map(previous);
+      const isFinal = deployment.status === 'completed' || deployment.status === 'failed';
+      next.set(deployment.id, { deployment, finishedAt: isFinal ? (current?.finishedAt ?? Date.now()) : null });
+      return next;
+    });
+  });
+
+  const now = useNow(1000);
+  useEffect(() => {
+    setTracked((previous) => {
+      let changed = false;
+      const next = new Map(previous);
+      for (const [id, entry] of previous) {
+        if (entry.finishedAt !== null && now - entry.finishedAt > FINISHED_VISIBLE_MS) {
+          next.delete(id);
+          changed = true;
+        }
+      }
+      return changed ? next : previous;
+    });
+  }, [now]);
+
+  const list = useMemo(
+    () =>
+      [...tracked.values()].sort((a, b) => {
+        if ((a.finishedAt === null) !== (b.finishedAt === null)) return a.finishedAt === null ? -1 : 1;
+        return a.deployment.started_at.localeCompare(b.deployment.started_at) || a.deployment.id - b.deployment.id;
+      }),
+    [tracked],
+  );
+  return { list, error, loaded, now, reload: load };
+}
+
+function StatsRow() {
+  const stats = useResource((signal) => api.stats(signal), []);
+  useLiveEvent('stats_update', (payload) => stats.setData(payload));
+  useResync(stats.reload);
+  const s = stats.data;
+  return (
+    <>
+      <ErrorAlert error={stats.error} onRetry={stats.reload} />
+      <div className="row g-3 mb-4" data-testid="stats">
+        <div className="col-6 col-lg-3"><StatCard label="Imaging now" value={formatCount(s?.active_deployments)} variant="primary" testId="stat-active" /></div>
+        <div className="col-6 col-lg-3"><StatCard label="Completed today" value={formatCount(s?.completed_today)} variant="success" testId="stat-completed" /></div>
+        <div className="col-6 col-lg-3"><StatCard label="Failed today" value={formatCount(s?.failed_today)} variant="danger" testId="stat-failed" /></div>
+        <div className="col-6 col-lg-3"><StatCard label="Devices with a hostname" value={formatCount(s?.total_devices)} variant="secondary" testId="stat-devices" /></div>
+      </div>
+    </>
+  );
+}
+
+function ActiveBatchWidget() {
+  const { can } = useAuth();
+  const serving = useResource((signal) => api.batches.active(signal), []);
+  const active = useResource((signal) => api.batches.list({ status: 'active' }, signal), []);
+  const reloadBoth = () => {
+    serving.reload();
+    active.reload();
+  };
+  useLiveReload(['batch_created', 'batch_started', 'batch_paused', 'batch_completed', 'batch_cancelled', 'batch_updated'], reloadBoth);
+  useLiveEvent('batch_progress', (event) => {
+    const patch = (b: Batch): Batch => (b.id === event.batch_id ? { ...b, remaining_count: event.remaining_count, status: event.status } : b);
+    serving.setData((data) => (data?.batch ? { batch: patch(data.batch) } : data));
+    active.setData((data) => (data ? { batches: data.batches.map(patch) } : data));
+    if (event.status !== 'active') reloadBoth();
+  });
+
+  const batch = serving.data?.batch ?? null;
+  const others = (active.data?.batches ?? []).filter((b) => b.id !== batch?.id);
+
+  return (
+    <div className="card shadow-sm border-0 h-100" data-testid="active-batch-widget">
+      <div className="card-header bg-transparent d-flex justify-content-between align-items-center">
+        <h2 className="h6 mb-0">Batch being served</h2>
+        <Link to="/batches" className="small">All batches</Link>
+      </div>
+      <div className="card-body">
+        <ErrorAlert error={serving.error} onRetry={serving.reload} />
+        {serving.loading ? (
+          <Loading />
+        ) : batch ? (
+          <div data-testid="active-batch" data-batch-id={batch.id}>
+            <div className="d-flex justify-content-between align-items-start mb-2 gap-2">
+              <div>
+                <Link to={`/batches/${batch.id}`} className="fw-semibold fs-5 text-decoration-none">{describeBatch(batch)}</Link>
+                <div className="small text-body-secondary">
+                  {batch.product_type} at <Link to={`/venues/${batch.venue_code}`}>{batch.venue_code}</Link> · priority {batch.priority} · started {formatAgo(batch.started_at)}
+                </div>
+              </div>
+              <StatusBadge kind="batch" status={batch.status} />
+            </div>
+            <BatchProgress batch={batch} />
+            {others.length > 0 && (
+              <div className="small text-body-secondary mt-3">
+                Also active, served after this one: {others.map((b) => describeBatch(b)).join(', ')}
+              </div>
+            )}
+          </div>
+        ) : (
+          <EmptyState title="No batch is active" testId="active-batch-empty">
+            Devices asking for a configuration are served from the highest-priority active batch. {can.canWrite ? 'Create a batch and start it to begin.' : 'An operator starts batches.'}
+          </EmptyState>
+        )}
+      </div>
+      {!batch && can.canWrite && !serving.loading && (
+        <div className="card-footer bg-transparent text-center">
+          <Link to="/batches/new" className="btn btn-primary btn-sm">Create a batch</Link>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function RecentHistory() {
+  const recent = useResource((signal) => api.deployments.list({ page: 1, limit: 10 }, signal), []);
+  useLiveReload(['deployment_status'], recent.reload, {
+    delayMs: 800,
+    when: (_name, payload) => {
+      const status = (payload as { status?: string }).status;
+      return status === 'completed' || status === 'failed' || status === 'assigned';
+    },
+  });
+  const items = recent.data?.items ?? [];
+  return (
+    <div className="card shadow-sm border-0" data-testid="recent-history">
+      <div className="card-header bg-transparent d-flex justify-content-between align-items-center">
+        <h2 className="h6 mb-0">Recent deployments</h2>
+        <Link to="/deployments" className="small">Full history</Link>
+      </div>
+      <ErrorAlert error={recent.error} onRetry={recent.reload} />
+      {recent.loading ? (
+        <Loading />
+      ) : items.length === 0 ? (
+        <EmptyState title="No deployments yet">Devices appear here as soon as they ask the server for their configuration.</EmptyState>
+      ) : (
+        <div className="table-responsive">
+          <table className="table table-sm table-hover align-middle mb-0">
+            <thead>
+              <tr>
+                <th scope="col">Hostname</th>
+                <th scope="col">Product</th>
+                <th scope="col">Venue</th>
+                <th scope="col">Status</th>
+                <th scope="col" className="d-none d-md-table-cell">Duration</th>
+                <th scope="col">Started</th>
+              </tr>
+            </thead>
+            <tbody>
+              {items.map((d) => (
+                <tr key={d.id} data-testid={`recent-row-${d.id}`}>
+                  <td className="font-monospace">{d.hostname}</td>
+                  <td>{d.product_type}</td>
+                  <td>{d.venue_code}</td>
+                  <td><StatusBadge kind="deployment" status={d.status} /></td>
+                  <td className="d-none d-md-table-cell">{d.completed_at ? formatDuration((new Date(d.completed_at).getTime() - new Date(d.started_at).getTime()) / 1000) : '—'}</td>
+                  <td title={formatDateTime(d.started_at)}>{formatAgo(d.started_at)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function DashboardPage() {
+  const live = useLiveDeployments();
+  const openCount = live.list.filter((t) => t.finishedAt === null).length;
+  return (
+    <>
+      <PageHeader title="Dashboard" subtitle="Live view of the deployment network" />
+      <StatsRow />
+      <div className="row g-3 mb-4">
+        <div className="col-12 col-xl-5">
+          <ActiveBatchWidget />
+        </div>
+        <div className="col-12 col-xl-7">
+          <RecentHistory />
+        </div>
+      </div>
+      <section aria-labelledby="live-heading" data-testid="live-deployments">
+        <div className="d-flex align-items-center justify-content-between mb-2">
+          <h2 className="h5 mb-0" id="live-heading">
+            Devices being imaged <span className="badge text-bg-primary" data-testid="live-count">{openCount}</span>
+          </h2>
+        </div>
+        <ErrorAlert error={live.error} onRetry={() => void live.reload()} />
+        {!live.loaded ? (
+          <Loading />
+        ) : live.list.length === 0 ? (
+          <EmptyState title="No device is being imaged right now" testId="live-empty">
+            Start a batch, then power on blank Raspberry Pis on the deployment network. Each one shows up here with its progress and
+            transfer rate as soon as it asks for its configuration.
+          </EmptyState>
+        ) : (
+          <div className="row g-3">
+            {live.list.map(({ deployment }) => (
+              <div className="col-12 col-md-6 col-xl-4 col-xxl-3" key={deployment.id}>
+                <DeploymentCard deployment={deployment} now={live.now} />
+              </div>
+            ))}
+          </div>
+        )}
+      </section>
+    </>
+  );
+}

@@ -1,0 +1,195 @@
+// Deployment history: every device ever imaged, filtered and paged on the server, exported as CSV with the
+// same filters. Rows on screen follow live reports.
+import { useEffect, useState } from 'react';
+import { Link } from 'react-router-dom';
+import type { Deployment, DeploymentStatus, ProductType } from '../../../src/contracts/domain.js';
+import { DEPLOYMENT_STATUSES, PRODUCT_TYPES } from '../../../src/contracts/domain.js';
+import { api, type DeploymentFilters } from '../api/api.client.js';
+import { useResource } from '../api/use-resource.js';
+import { formatBytes, formatDateTime, formatDuration, formatRate } from '../components/format.js';
+import { Modal } from '../components/modal.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge } from '../components/ui.js';
+import { useDebounced } from '../components/use-debounced.js';
+import { toPositiveInt, useSearchState } from '../components/use-search-state.js';
+import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
+
+const KEYS = ['venue', 'status', 'product', 'from', 'to', 'search', 'page', 'limit'] as const;
+const DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+const durationOf = (d: Deployment) => (d.completed_at ? (Date.parse(d.completed_at) - Date.parse(d.started_at)) / 1000 : null);
+
+function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; onClose: () => void }) {
+  const rows: Array<[string, React.ReactNode]> = [
+    ['Status', <StatusBadge kind="deployment" status={d.status} />],
+    ['Progress', `${Math.round(d.progress)} % · ${formatBytes(d.bytes_done)} of ${formatBytes(d.bytes_total)}`],
+    ['Last rate', formatRate(d.rate_bps)],
+    ['Venue', <Link to={`/venues/${d.venue_code}`}>{d.venue_code}</Link>],
+    ['Product', d.product_type],
+    ['Batch', d.batch_id !== null ? <Link to={`/batches/${d.batch_id}`}>#{d.batch_id}</Link> : '—'],
+    ['Serial', <code>{d.serial_number ?? '—'}</code>],
+    ['MAC', <code>{d.mac_address ?? '—'}</code>],
+    ['IP address', d.ip_address ?? '—'],
+    ['Image', d.image_version ?? '—'],
+    ['Image SHA-256', <code className="text-break small">{d.image_checksum ?? '—'}</code>],
+    ['Started', formatDateTime(d.started_at)],
+    ['Last report', formatDateTime(d.updated_at)],
+    ['Finished', formatDateTime(d.completed_at)],
+    ['Duration', formatDuration(durationOf(d))],
+    ['Message', d.message ?? '—'],
+  ];
+  return (
+    <Modal title={<span className="font-monospace">{d.hostname}</span>} onClose={onClose} testId="deployment-detail">
+      {d.error_message && <div className="alert alert-danger" data-testid="deployment-detail-error">{d.error_message}</div>}
+      <dl className="row small mb-0">
+        {rows.map(([k, v]) => (
+          <div className="contents" key={k} style={{ display: 'contents' }}>
+            <dt className="col-4">{k}</dt>
+            <dd className="col-8">{v}</dd>
+          </div>
+        ))}
+      </dl>
+    </Modal>
+  );
+}
+
+export function DeploymentsPage() {
+  const [params, update] = useSearchState(KEYS);
+  const page = toPositiveInt(params.page, 1);
+  const limit = toPositiveInt(params.limit, 50);
+  const [searchText, setSearchText] = useState(params.search);
+  const search = useDebounced(searchText, 300);
+  const [selected, setSelected] = useState<Deployment | null>(null);
+  useEffect(() => {
+    if (search !== params.search) update({ search });
+  }, [search]);
+
+  const venues = useResource((signal) => api.venues.list(signal), []);
+  const dateError = (params.from && !DAY.test(params.from)) || (params.to && !DAY.test(params.to))
+    ? 'Dates are YYYY-MM-DD.'
+    : params.from && params.to && params.from > params.to
+      ? 'The “from” date is after the “to” date.'
+      : null;
+  const filters: DeploymentFilters = {
+    venue: params.venue || undefined,
+    status: (params.status || undefined) as DeploymentStatus | undefined,
+    product: (params.product || undefined) as ProductType | undefined,
+    from: dateError ? undefined : params.from || undefined,
+    to: dateError ? undefined : params.to || undefined,
+    search: params.search || undefined,
+  };
+  const list = useResource((signal) => api.deployments.list({ ...filters, page, limit }, signal), [params.venue, params.status, params.product, params.from, params.to, params.search, page, limit, dateError]);
+
+  useLiveEvent('deployment_status', ({ deployment }) => {
+    list.setData((data) => {
+      if (!data || !data.items.some((d) => d.id === deployment.id)) return data;
+      return { ...data, items: data.items.map((d) => (d.id === deployment.id && d.updated_at <= deployment.updated_at ? deployment : d)) };
+    });
+    setSelected((s) => (s && s.id === deployment.id ? deployment : s));
+  });
+  // A new device appears at the top of page one; other pages keep still while being read.
+  useLiveReload(['hostname_assigned'], list.reload, { when: () => page === 1, delayMs: 1000 });
+
+  const hasFilters = KEYS.some((k) => k !== 'page' && k !== 'limit' && params[k]);
+  const items = list.data?.items ?? [];
+
+  return (
+    <>
+      <PageHeader
+        title="Deployments"
+        subtitle="Every device Pitcrew has imaged"
+        actions={
+          <a className="btn btn-outline-primary" href={api.deployments.csvUrl(filters)} download data-testid="deployments-csv">
+            Export CSV
+          </a>
+        }
+      />
+      <div className="card shadow-sm border-0">
+        <div className="card-body">
+          <div className="row g-2 align-items-end" role="search">
+            <div className="col-12 col-md-3">
+              <label htmlFor="dep-search" className="form-label small mb-1">Search</label>
+              <input id="dep-search" type="search" className="form-control form-control-sm" placeholder="Hostname, serial or MAC" value={searchText} onChange={(e) => setSearchText(e.target.value)} data-testid="dep-filter-search" />
+            </div>
+            <div className="col-6 col-md-2">
+              <label htmlFor="dep-venue" className="form-label small mb-1">Venue</label>
+              <select id="dep-venue" className="form-select form-select-sm" value={params.venue} onChange={(e) => update({ venue: e.target.value })} data-testid="dep-filter-venue">
+                <option value="">All</option>
+                {(venues.data?.venues ?? []).map((v) => <option key={v.code} value={v.code}>{v.code}</option>)}
+              </select>
+            </div>
+            <div className="col-6 col-md-2">
+              <label htmlFor="dep-status" className="form-label small mb-1">Status</label>
+              <select id="dep-status" className="form-select form-select-sm" value={params.status} onChange={(e) => update({ status: e.target.value })} data-testid="dep-filter-status">
+                <option value="">All</option>
+                {DEPLOYMENT_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
+              </select>
+            </div>
+            <div className="col-4 col-md-1">
+              <label htmlFor="dep-product" className="form-label small mb-1">Product</label>
+              <select id="dep-product" className="form-select form-select-sm" value={params.product} onChange={(e) => update({ product: e.target.value })} data-testid="dep-filter-product">
+                <option value="">All</option>
+                {PRODUCT_TYPES.map((p) => <option key={p} value={p}>{p}</option>)}
+              </select>
+            </div>
+            <div className="col-4 col-md-2">
+              <label htmlFor="dep-from" className="form-label small mb-1">From</label>
+              <input id="dep-from" type="date" className={`form-control form-control-sm${dateError ? ' is-invalid' : ''}`} value={params.from} onChange={(e) => update({ from: e.target.value })} data-testid="dep-filter-from" />
+            </div>
+            <div className="col-4 col-md-2">
+              <label htmlFor="dep-to" className="form-label small mb-1">To</label>
+              <input id="dep-to" type="date" className={`form-control form-control-sm${dateError ? ' is-invalid' : ''}`} value={params.to} onChange={(e) => update({ to: e.target.value })} data-testid="dep-filter-to" />
+            </div>
+          </div>
+          {dateError && <div className="text-danger small mt-1" role="alert">{dateError}</div>}
+          {hasFilters && <button type="button" className="btn btn-sm btn-link px-0 mt-1" onClick={() => { setSearchText(''); update({ venue: '', status: '', product: '', from: '', to: '', search: '' }); }}>Clear filters</button>}
+        </div>
+        <ErrorAlert error={list.error} onRetry={list.reload} />
+        {list.loading ? (
+          <Loading />
+        ) : items.length === 0 ? (
+          hasFilters ? <EmptyState title="No deployment matches these filters">Widen the dates or clear a filter.</EmptyState> : <EmptyState title="No deployments yet">Devices are listed here from the moment they ask for their configuration.</EmptyState>
+        ) : (
+          <div className={`table-responsive${list.reloading ? ' pc-reloading' : ''}`}>
+            <table className="table table-hover table-sm align-middle mb-0" data-testid="deployments-table">
+              <thead>
+                <tr>
+                  <th scope="col">Hostname</th>
+                  <th scope="col" className="d-none d-md-table-cell">Venue</th>
+                  <th scope="col" className="d-none d-md-table-cell">Product</th>
+                  <th scope="col">Status</th>
+                  <th scope="col" className="d-none d-lg-table-cell" style={{ minWidth: 120 }}>Progress</th>
+                  <th scope="col" className="d-none d-xl-table-cell">Serial / MAC</th>
+                  <th scope="col" className="d-none d-xl-table-cell">Image</th>
+                  <th scope="col">Started</th>
+                  <th scope="col" className="d-none d-md-table-cell">Took</th>
+                </tr>
+              </thead>
+              <tbody>
+                {items.map((d) => (
+                  <tr key={d.id} data-testid={`deployment-row-${d.id}`} data-hostname={d.hostname} data-status={d.status} className="pc-clickable" onClick={() => setSelected(d)}>
+                    <td className="font-monospace">
+                      <button type="button" className="btn btn-link p-0 font-monospace text-decoration-none" onClick={(e) => { e.stopPropagation(); setSelected(d); }}>{d.hostname}</button>
+                      {d.status === 'failed' && d.error_message && <div className="small text-danger text-truncate" style={{ maxWidth: 260 }} title={d.error_message}>{d.error_message}</div>}
+                    </td>
+                    <td className="d-none d-md-table-cell">{d.venue_code}</td>
+                    <td className="d-none d-md-table-cell">{d.product_type}</td>
+                    <td><StatusBadge kind="deployment" status={d.status} /></td>
+                    <td className="d-none d-lg-table-cell"><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : 'primary'} /></td>
+                    <td className="d-none d-xl-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
+                    <td className="d-none d-xl-table-cell small">{d.image_version ?? '—'}</td>
+                    <td className="small text-nowrap">{formatDateTime(d.started_at)}</td>
+                    <td className="d-none d-md-table-cell small">{formatDuration(durationOf(d))}</td>
+                  </tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+        )}
+        <div className="card-body pt-0">
+          {list.data && list.data.total > 0 && <Pagination page={page} limit={limit} total={list.data.total} onPage={(p) => update({ page: p })} onLimit={(l) => update({ limit: l })} testId="dep-pagination" />}
+        </div>
+      </div>
+      {selected && <DeploymentDetail deployment={selected} onClose={() => setSelected(null)} />}
+    </>
+  );
+}
