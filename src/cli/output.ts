@@ -1,5 +1,4 @@
 // How the CLI talks to a person: aligned tables, one-line errors, non-zero exit codes.
-/* eslint-disable no-console -- the CLI's output is its interface */
 import { isAppError } from '../contracts/errors.js';
 
 export function printTable<T extends object>(rows: T[], columns: Array<keyof T & string>, empty = 'Nothing to show.'): void {

@@ -27,8 +27,11 @@ export function normalizeStatus(status: StatusRequest['status']): DeploymentStat
 /** "YYYY-MM-DD" as the start of that local day; `next` gives the start of the following one (exclusive end). */
 export function localDayStart(day: string, next = false): string {
   const match = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day);
-  const date = match ? new Date(Number(match[1]), Number(match[2]) - 1, Number(match[3]) + (next ? 1 : 0)) : new Date(Number.NaN);
-  if (Number.isNaN(date.getTime())) throw new AppError('VALIDATION', `"${day.slice(0, 20)}" is not a date of the form YYYY-MM-DD.`);
+  const [year, month, dayOfMonth] = match ? [Number(match[1]), Number(match[2]) - 1, Number(match[3])] : [0, 0, 0];
+  const date = new Date(year, month, dayOfMonth);
+  // Date rolls 2026-13-45 over into 2027; a real date survives the round trip.
+  if (!match || date.getFullYear() !== year || date.getMonth() !== month || date.getDate() !== dayOfMonth) throw new AppError('VALIDATION', `"${day.slice(0, 20)}" is not a date of the form YYYY-MM-DD.`);
+  if (next) date.setDate(date.getDate() + 1);
   return date.toISOString();
 }
 

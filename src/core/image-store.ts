@@ -2,7 +2,7 @@
 // synced file is renamed into place. Nothing outside the store's folder is ever written.
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, mkdirSync, readdirSync } from 'node:fs';
-import { rename, rm, open } from 'node:fs/promises';
+import { link, rm, open } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -75,13 +75,19 @@ export function createImageStore(dir: string) {
       } finally {
         await handle.close();
       }
-      await rename(temp, target);
+      // link + unlink instead of rename: the move is just as atomic but never replaces a file already stored
+      // under that name (two uploads racing for one name must not overwrite each other).
+      await link(temp, target);
+      await rm(temp, { force: true });
+      await syncDirectory(root);
       return { filename, size_bytes: size, sha256: hash.digest('hex') };
     } catch (error) {
       await rm(temp, { force: true });
-      if ((error as NodeJS.ErrnoException).code === 'ENOSPC') {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new AppError('INSUFFICIENT_STORAGE', 'The image store is out of disk space; free some space or delete old images.');
       }
+      if (code === 'EEXIST') throw new AppError('CONFLICT', `An image file named ${filename} is already stored.`);
       throw error;
     }
   }
@@ -103,6 +109,16 @@ export function createImageStore(dir: string) {
   };
 }
 export type ImageStore = ReturnType<typeof createImageStore>;
+
+/** Makes the new directory entry durable too, so a power cut after registration cannot lose the file's name. */
+async function syncDirectory(dir: string): Promise<void> {
+  const handle = await open(dir, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
 
 export function formatBytes(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];

@@ -8,6 +8,14 @@ import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext } from './context.js';
 import { safeImageFilename, type ImageStore, type IngestOptions, type StoredFile } from './image-store.js';
 
+export interface UploadOptions extends IngestOptions {
+  /**
+   * Runs once the file is stored and hashed, before it is registered; throwing discards the file and registers
+   * nothing (an HTTP upload uses it to refuse form parts that arrive after the file).
+   */
+  beforeRegister?: (stored: StoredFile) => Promise<void> | void;
+}
+
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
 export function createImageService(ctx: CoreContext, store: ImageStore) {
@@ -19,6 +27,12 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     return image;
   };
 
+  // Versions and file names of uploads still streaming: a second upload of the same version fails fast instead
+  // of after its bytes are in, and two uploads never pick the same file name.
+  const versionsInFlight = new Set<string>();
+  const filenamesInFlight = new Set<string>();
+  const versionKey = (fields: ImageUploadFields) => `${fields.product_type}\u0000${fields.version}`;
+
   /** Checks the metadata before any byte is stored, so a clash fails fast instead of after a 4 GB upload. */
   function checkNew(fields: ImageUploadFields): void {
     if (fields.product_type !== 'KXP2' && fields.product_type !== 'RXP2') throw new AppError('VALIDATION', 'Product type must be KXP2 or RXP2.');
@@ -26,38 +40,60 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     if (repos.images.findByVersion(fields.product_type, fields.version)) {
       throw new AppError('CONFLICT', `${fields.product_type} version ${fields.version} already exists; choose a new version.`);
     }
-  }
-
-  function uniqueFilename(fields: ImageUploadFields, original: string): string {
-    const wanted = safeImageFilename(fields.product_type, fields.version, original);
-    if (!repos.images.findByFilename(wanted) && !existsSync(store.pathOf(wanted))) return wanted;
-    for (let n = 2; ; n++) {
-      const candidate = wanted.replace(/(\.[^.]*)?$/, (ext) => `-${n}${ext}`);
-      if (!repos.images.findByFilename(candidate) && !existsSync(store.pathOf(candidate))) return candidate;
+    if (versionsInFlight.has(versionKey(fields))) {
+      throw new AppError('CONFLICT', `${fields.product_type} version ${fields.version} is being uploaded right now; wait for that upload or choose a new version.`);
     }
   }
 
-  async function register(fields: ImageUploadFields, original: string, write: (filename: string) => Promise<StoredFile>): Promise<MasterImage> {
+  function uniqueFilename(fields: ImageUploadFields, original: string): string {
+    const taken = (name: string) => filenamesInFlight.has(name) || !!repos.images.findByFilename(name) || existsSync(store.pathOf(name));
+    const wanted = safeImageFilename(fields.product_type, fields.version, original);
+    if (!taken(wanted)) return wanted;
+    for (let n = 2; ; n++) {
+      const candidate = wanted.replace(/(\.[^.]*)?$/, (ext) => `-${n}${ext}`);
+      if (!taken(candidate)) return candidate;
+    }
+  }
+
+  async function register(
+    fields: ImageUploadFields,
+    original: string,
+    write: (filename: string) => Promise<StoredFile>,
+    beforeRegister?: (stored: StoredFile) => Promise<void> | void,
+  ): Promise<MasterImage> {
     checkNew(fields);
-    const stored = await write(uniqueFilename(fields, original));
+    const filename = uniqueFilename(fields, original);
+    const key = versionKey(fields);
+    versionsInFlight.add(key);
+    filenamesInFlight.add(filename);
     try {
-      return ctx.write((emit) => {
-        checkNew(fields); // Another upload of the same version may have finished while this one streamed.
-        const image = repos.images.insert({
-          product_type: fields.product_type,
-          version: fields.version,
-          filename: stored.filename,
-          size_bytes: stored.size_bytes,
-          sha256: stored.sha256,
-          description: fields.description?.trim() || null,
-          uploaded_at: isoOf(ctx.now()),
+      const stored = await write(filename);
+      try {
+        await beforeRegister?.(stored);
+        return ctx.write((emit) => {
+          // Another path (the CLI, another process) may have registered this version while the bytes streamed.
+          if (repos.images.findByVersion(fields.product_type, fields.version)) {
+            throw new AppError('CONFLICT', `${fields.product_type} version ${fields.version} already exists; choose a new version.`);
+          }
+          const image = repos.images.insert({
+            product_type: fields.product_type,
+            version: fields.version,
+            filename: stored.filename,
+            size_bytes: stored.size_bytes,
+            sha256: stored.sha256,
+            description: fields.description?.trim() || null,
+            uploaded_at: isoOf(ctx.now()),
+          });
+          emit('image_uploaded', { image_id: image.id, image });
+          return image;
         });
-        emit('image_uploaded', { image_id: image.id, image });
-        return image;
-      });
-    } catch (error) {
-      await store.remove(stored.filename);
-      throw error;
+      } catch (error) {
+        await store.remove(stored.filename);
+        throw error;
+      }
+    } finally {
+      versionsInFlight.delete(key);
+      filenamesInFlight.delete(filename);
     }
   }
 
@@ -74,11 +110,11 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     },
 
     /** Registers an image streamed from anywhere (an HTTP upload); the stream is consumed exactly once. */
-    upload: (fields: ImageUploadFields, original: string, source: Readable, options?: IngestOptions) =>
-      register(fields, original, (filename) => store.ingest(source, filename, options)),
+    upload: (fields: ImageUploadFields, original: string, source: Readable, options?: UploadOptions) =>
+      register(fields, original, (filename) => store.ingest(source, filename, options), options?.beforeRegister),
 
     /** Registers a file already on the server's disk (CLI): copied into the store and hashed in one pass. */
-    registerFile: (fields: ImageUploadFields, path: string, options?: IngestOptions) => {
+    registerFile: async (fields: ImageUploadFields, path: string, options?: IngestOptions) => {
       if (!existsSync(path)) throw new AppError('NOT_FOUND', `There is no file ${path}.`);
       return register(fields, path, (filename) => store.ingestFile(path, filename, options));
     },

@@ -1,0 +1,128 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { openDatabase } from './database.js';
+import { loadMigrations, migrate, schemaVersion } from './migrate.js';
+
+const migrations = loadMigrations();
+const newest = migrations.at(-1)!.version;
+
+/** Table and index definitions, to compare databases built by different migration paths. */
+const schemaOf = (db: Database.Database) =>
+  db.prepare("SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name").all();
+
+describe('migrations', () => {
+  let dir: string;
+  beforeEach(() => void (dir = mkdtempSync(join(tmpdir(), 'pitcrew-migrate-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('are numbered without gaps', () => {
+    expect(migrations.map((m) => m.version)).toEqual(migrations.map((_, i) => i + 1));
+  });
+
+  it('bring an empty database to the newest version with WAL and foreign keys on', () => {
+    const db = openDatabase(join(dir, 'fresh.db'));
+    expect(schemaVersion(db)).toBe(newest);
+    expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
+    expect(db.pragma('foreign_keys', { simple: true })).toBe(1);
+    expect(db.pragma('synchronous', { simple: true })).toBe(1);
+    db.close();
+  });
+
+  it.each(migrations.slice(0, -1).map((m) => m.version))('upgrade a database left at version %i to the same schema as a fresh one', (start) => {
+    const fresh = openDatabase(join(dir, 'fresh.db'));
+    const old = new Database(join(dir, `v${start}.db`));
+    migrate(old, start);
+    expect(schemaVersion(old)).toBe(start);
+    old.close();
+    const upgraded = openDatabase(join(dir, `v${start}.db`));
+    expect(schemaVersion(upgraded)).toBe(newest);
+    expect(schemaOf(upgraded)).toEqual(schemaOf(fresh));
+    upgraded.close();
+    fresh.close();
+  });
+
+  it('keep data written at an earlier version', () => {
+    const old = new Database(join(dir, 'old.db'));
+    migrate(old, 1);
+    old.prepare("INSERT INTO venues (code, name, created_at) VALUES ('CORO', 'Coronado', '2026-01-01T00:00:00Z')").run();
+    old.close();
+    const db = openDatabase(join(dir, 'old.db'));
+    expect(db.prepare('SELECT name FROM venues').pluck().get()).toBe('Coronado');
+    db.close();
+  });
+
+  it('are idempotent: opening again applies nothing', () => {
+    openDatabase(join(dir, 'a.db')).close();
+    const db = new Database(join(dir, 'a.db'));
+    expect(migrate(db)).toEqual([]);
+    db.close();
+  });
+
+  it('refuse a database newer than this Pitcrew', () => {
+    const db = new Database(join(dir, 'future.db'));
+    db.pragma(`user_version = ${newest + 1}`);
+    expect(() => migrate(db)).toThrow(/newer than this Pitcrew knows/);
+    db.close();
+  });
+
+  it('roll back a failing migration completely', () => {
+    const db = new Database(join(dir, 'broken.db'));
+    const broken = [...migrations, { version: newest + 1, name: 'broken', sql: 'CREATE TABLE half_done (x); INSERT INTO nowhere VALUES (1);' }];
+    expect(() => migrate(db, undefined, broken)).toThrow();
+    expect(schemaVersion(db)).toBe(newest);
+    expect(db.prepare("SELECT count(*) FROM sqlite_schema WHERE name = 'half_done'").pluck().get()).toBe(0);
+    db.close();
+  });
+});
+
+describe('schema constraints hold even for writers that skip the domain core', () => {
+  let db: Database.Database;
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'pitcrew-schema-'));
+    db = openDatabase(join(dir, 'db.sqlite'));
+    db.prepare("INSERT INTO venues (code, name, created_at) VALUES ('CORO', 'Coronado', 'now')").run();
+  });
+  afterEach(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it.each(['coro', 'COR', 'CORO1', 'CO-O'])('venue code %j is refused', (code) => {
+    expect(() => db.prepare("INSERT INTO venues (code, name, created_at) VALUES (?, 'x', 'now')").run(code)).toThrow(/CHECK/);
+  });
+
+  it('kart numbers stay within 1–9999 and unique per venue', () => {
+    const insert = db.prepare("INSERT INTO hostnames (venue_code, product_type, kart_number, hostname, status, created_at) VALUES ('CORO', 'KXP2', ?, ?, 'available', 'now')");
+    insert.run(1, 'KXP2-CORO-001');
+    expect(() => insert.run(1, 'KXP2-CORO-001b')).toThrow(/UNIQUE/);
+    expect(() => insert.run(0, 'KXP2-CORO-000')).toThrow(/CHECK/);
+    expect(() => insert.run(10000, 'KXP2-CORO-10000')).toThrow(/CHECK/);
+  });
+
+  it('one device cannot hold two hostnames', () => {
+    const insert = db.prepare("INSERT INTO hostnames (venue_code, product_type, hostname, status, serial_number, assigned_at, created_at) VALUES ('CORO', 'RXP2', ?, 'assigned', 'abc', 'now', 'now')");
+    insert.run('RXP2-CORO-A');
+    expect(() => insert.run('RXP2-CORO-B')).toThrow(/UNIQUE/);
+  });
+
+  it('a batch never goes below zero and completes only at zero', () => {
+    db.prepare("INSERT INTO batches (id, venue_code, product_type, total_count, remaining_count, status, created_at) VALUES (1, 'CORO', 'RXP2', 2, 0, 'active', 'now')").run();
+    expect(() => db.prepare('UPDATE batches SET remaining_count = -1 WHERE id = 1').run()).toThrow(/CHECK/);
+    db.prepare('UPDATE batches SET remaining_count = 1 WHERE id = 1').run();
+    expect(() => db.prepare("UPDATE batches SET status = 'completed' WHERE id = 1").run()).toThrow(/CHECK/);
+  });
+
+  it('at most one image per product is active', () => {
+    const insert = db.prepare("INSERT INTO images (product_type, version, filename, size_bytes, sha256, uploaded_at, active) VALUES ('KXP2', ?, ?, 1, ?, 'now', 1)");
+    insert.run('1', 'a.img', 'a'.repeat(64));
+    expect(() => insert.run('2', 'b.img', 'b'.repeat(64))).toThrow(/UNIQUE/);
+  });
+
+  it('foreign keys are enforced', () => {
+    expect(() => db.prepare("INSERT INTO batches (venue_code, product_type, total_count, remaining_count, status, created_at) VALUES ('NOPE', 'RXP2', 1, 1, 'pending', 'now')").run()).toThrow(/FOREIGN KEY/);
+  });
+});
