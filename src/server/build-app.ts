@@ -1,0 +1,150 @@
+// Builds the whole server — two Fastify listeners over one domain core and one SQLite database — without
+// listening, so tests can start it on ephemeral ports and a temp data dir. src/server/main.ts runs it for real.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { fastifyCookie } from '@fastify/cookie';
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { createCore, type Core } from '../core/index.js';
+import { openDatabase, type Db } from '../db/database.js';
+import { createAccountsService, type AccountsService } from './auth/accounts.service.js';
+import { installAccessHooks } from './auth/access.hooks.js';
+import type { ServerConfig } from './config.js';
+import { registerConfigRoute } from './device/config.route.js';
+import { installDeviceTokenHook } from './device/device-token.hook.js';
+import { registerHealthRoute } from './device/health.route.js';
+import { registerStatusRoute } from './device/status.route.js';
+import { createEventBroadcaster } from './events/event-broadcaster.js';
+import { createSocketServer, type EventServer } from './events/socket.server.js';
+import type { TypedApp } from './http/app-types.js';
+import { installErrorHandling } from './http/error-handler.js';
+import { validatorCompiler } from './http/validation.js';
+import { registerAuthRoutes } from './management/auth.route.js';
+import { registerVenueRoutes } from './management/venues.route.js';
+import { createServerMetrics, type ServerMetrics } from './metrics.js';
+import type { NetbootSupervisor, ServerDeps } from './server-deps.js';
+
+export interface BuildOptions {
+  /** The clock of the domain core and sessions (tests move it). */
+  now?: () => Date;
+  netboot?: NetbootSupervisor | null;
+}
+
+export interface ListeningAddresses {
+  management: string;
+  device: string;
+}
+
+export interface PitcrewServer {
+  management: TypedApp;
+  device: TypedApp;
+  core: Core;
+  db: Db;
+  accounts: AccountsService;
+  metrics: ServerMetrics;
+  io: EventServer;
+  deps: ServerDeps;
+  /** Listens on the configured hosts and ports (0 picks a free port) and answers with both base URLs. */
+  listen(): Promise<ListeningAddresses>;
+  /** HTTP first (in-flight requests get the grace period), then live sockets, then SQLite. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+function createFastify(config: ServerConfig, listener: 'management' | 'device', parentLog?: FastifyInstance['log']): TypedApp {
+  const app = Fastify({
+    ...(parentLog ? { loggerInstance: parentLog.child({ listener }) } : { logger: { level: config.logLevel, base: { listener } } }),
+    // Keep-alive connections with no request in flight are closed at shutdown; busy ones get the grace period.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    bodyLimit: 1024 * 1024,
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  installErrorHandling(app);
+  return app;
+}
+
+function installRequestMetrics(app: TypedApp, metrics: ServerMetrics, listener: 'management' | 'device'): void {
+  app.addHook('onResponse', async (request, reply) => {
+    metrics.observeRequest(listener, request.method, request.routeOptions.url ?? '(unmatched)', reply.statusCode, reply.elapsedTime / 1000);
+  });
+}
+
+export async function buildApp(config: ServerConfig, options: BuildOptions = {}): Promise<PitcrewServer> {
+  const now = options.now ?? (() => new Date());
+  mkdirSync(config.dataDir, { recursive: true });
+  const db = openDatabase(join(config.dataDir, 'pitcrew.db'));
+  const broadcaster = createEventBroadcaster();
+  const metrics = createServerMetrics();
+  broadcaster.observe(metrics.observeEvent);
+  const core = createCore({ db, imagesDir: join(config.dataDir, 'images'), events: broadcaster.sink, now });
+  const accounts = createAccountsService(db, { sessionHours: config.sessionHours, now });
+  const shutdown = new AbortController();
+
+  const management = createFastify(config, 'management');
+  const device = createFastify(config, 'device', management.log);
+
+  const io = createSocketServer(management.server, accounts, config.trustedOrigins, management.log);
+  broadcaster.attach(io);
+
+  const deps: ServerDeps = {
+    config,
+    core,
+    db,
+    accounts,
+    metrics,
+    shutdownSignal: shutdown.signal,
+    startedAt: new Date(),
+    connectedClients: () => io.engine.clientsCount,
+    netboot: options.netboot ?? null,
+  };
+
+  // ── Device listener: the installer's API and image downloads, nothing else ──
+  installRequestMetrics(device, metrics, 'device');
+  installDeviceTokenHook(device, config.deviceToken);
+  registerHealthRoute(device, deps.startedAt);
+  registerConfigRoute(device, deps);
+  registerStatusRoute(device, deps);
+
+  // ── Management listener: JSON API, live events, web UI ──
+  installRequestMetrics(management, metrics, 'management');
+  await management.register(fastifyCookie);
+  await management.register(fastifyRateLimit, { global: false });
+  installAccessHooks(management, accounts, config.trustedOrigins);
+  registerHealthRoute(management, deps.startedAt);
+  registerAuthRoutes(management, deps);
+  registerVenueRoutes(management, deps);
+
+  await Promise.all([management.ready(), device.ready()]);
+
+  let closing: Promise<void> | null = null;
+  async function close(): Promise<void> {
+    closing ??= (async () => {
+      const grace = setTimeout(() => {
+        shutdown.abort();
+        management.server.closeAllConnections();
+        device.server.closeAllConnections();
+      }, config.shutdownGraceSeconds * 1000);
+      try {
+        const http = Promise.all([management.close(), device.close()]);
+        // Upgraded WebSocket connections would hold the management server open: end them once HTTP stops accepting.
+        io.disconnectSockets(true);
+        io.engine.close();
+        await http;
+      } finally {
+        clearTimeout(grace);
+        shutdown.abort();
+        db.close();
+      }
+    })();
+    return closing;
+  }
+
+  async function listen(): Promise<ListeningAddresses> {
+    const managementUrl = await management.listen({ port: config.port, host: config.host });
+    const deviceUrl = await device.listen({ port: config.devicePort, host: config.deviceHost });
+    return { management: managementUrl, device: deviceUrl };
+  }
+
+  return { management, device, core, db, accounts, metrics, io, deps, listen, close };
+}

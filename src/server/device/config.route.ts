@@ -1,0 +1,25 @@
+// POST /api/config: a device asks who it is and what to install.
+import { ConfigRequest, ConfigResponse } from '../../contracts/device-api.js';
+import type { TypedApp } from '../http/app-types.js';
+import type { ServerDeps } from '../server-deps.js';
+import { deviceBaseUrl } from './device-url.js';
+
+export function registerConfigRoute(app: TypedApp, { core, config }: ServerDeps): void {
+  app.post('/api/config', { schema: { body: ConfigRequest, response: { 200: ConfigResponse } } }, async (request) => {
+    const result = core.deployments.requestConfig(request.body, request.ip);
+    const base = deviceBaseUrl(config, request);
+    return {
+      hostname: result.deployment.hostname,
+      product_type: result.deployment.product_type,
+      venue_code: result.deployment.venue_code,
+      image_url: `${base}/images/${encodeURIComponent(result.image.filename)}`,
+      image_size: result.image.size_bytes,
+      image_checksum: result.image.sha256,
+      version: result.image.version,
+      timestamp: result.deployment.started_at,
+      deployment_id: result.deployment.id,
+      batch_id: result.deployment.batch_id,
+      status_url: `${base}/api/status`,
+    };
+  });
+}

@@ -1,0 +1,35 @@
+// Live events for dashboards: Socket.IO on the management listener only. A socket is accepted only from this
+// server's own pages (or a trusted origin) and only with a logged-in session or an API token.
+import type { Server as HttpServer } from 'node:http';
+import { Server } from 'socket.io';
+import type { FastifyBaseLogger } from 'fastify';
+import type { ClientToServerEvents, ServerToClientEvents } from '../../contracts/events.js';
+import type { AccountsService, Principal } from '../auth/accounts.service.js';
+import { authenticate, isForeignOrigin } from '../auth/request-auth.js';
+
+export interface SocketData {
+  principal: Principal;
+}
+
+export type EventServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
+
+export function createSocketServer(server: HttpServer, accounts: AccountsService, trustedOrigins: readonly string[], log: FastifyBaseLogger): EventServer {
+  const io: EventServer = new Server(server, {
+    serveClient: false,
+    // Browsers send Origin on WebSocket and polling requests; a foreign page must not ride on the session cookie.
+    allowRequest: (request, callback) => callback(null, !isForeignOrigin(request.headers, trustedOrigins)),
+  });
+  io.use((socket, next) => {
+    const principal = authenticate(accounts, socket.handshake.headers, (socket.handshake.auth as { token?: unknown } | undefined)?.token);
+    if (!principal) {
+      next(new Error('Log in first: live events need a session or an API token.'));
+      return;
+    }
+    socket.data.principal = principal;
+    next();
+  });
+  io.on('connection', (socket) => {
+    log.debug({ user: socket.data.principal.user.username, id: socket.id }, 'dashboard connected');
+  });
+  return io;
+}

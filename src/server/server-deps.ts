@@ -1,0 +1,25 @@
+// What every route module receives: the domain core and the server's own services, passed explicitly.
+import type { Core } from '../core/index.js';
+import type { Db } from '../db/database.js';
+import type { AccountsService } from './auth/accounts.service.js';
+import type { ServerConfig } from './config.js';
+import type { ServerMetrics } from './metrics.js';
+
+/** What a supervised dnsmasq (network boot) reports, when the server runs one. */
+export interface NetbootSupervisor {
+  status(): { state: string; pid: number | null; restarts: number; recent: string[] };
+}
+
+export interface ServerDeps {
+  config: ServerConfig;
+  core: Core;
+  db: Db;
+  accounts: AccountsService;
+  /** Image routes call `metrics.startDownload()` / `countBytesServed()`; the rest is the server's. */
+  metrics: ServerMetrics;
+  /** Aborted when shutdown's grace period is over: long transfers should stop then. */
+  shutdownSignal: AbortSignal;
+  startedAt: Date;
+  connectedClients: () => number;
+  netboot: NetbootSupervisor | null;
+}
