@@ -148,6 +148,13 @@ export const Report = Type.Object({
   per_day: Type.Array(Type.Object({ day: Type.String(), completed: Type.Integer(), failed: Type.Integer() })),
 });
 export type Report = Static<typeof Report>;
+export const ReportQuery = Type.Object({
+  from: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive; default 29 days before `to`' })),
+  to: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive; default today' })),
+  venue: Type.Optional(VenueCode),
+  product: Type.Optional(ProductType),
+});
+export type ReportQuery = Static<typeof ReportQuery>;
 
 // ── Users, tokens, audit ──────────────────────────────────────────────────────────────────────────────
 export const USERNAME_PATTERN = '^[a-zA-Z0-9_.-]{1,64}$';
@@ -156,6 +163,7 @@ export type UserCreate = Static<typeof UserCreate>;
 export const UserUpdate = Type.Object({ password: Type.Optional(Type.String({ minLength: 8, maxLength: 1024 })), role: Type.Optional(Role) }, Strict);
 export type UserUpdate = Static<typeof UserUpdate>;
 export const UserList = Type.Object({ users: Type.Array(User) });
+export const UserResponse = Type.Object({ success: Type.Literal(true), user: User });
 export const TokenCreate = Type.Object({ name: Type.String({ minLength: 1, maxLength: 100 }), username: Type.Optional(Type.String({ pattern: USERNAME_PATTERN })) }, Strict);
 export type TokenCreate = Static<typeof TokenCreate>;
 export const TokenCreated = Type.Object({ success: Type.Literal(true), token: ApiToken, secret: Type.String({ description: 'shown once' }) });
