@@ -204,7 +204,7 @@ export function createDeploymentService(ctx: CoreContext) {
 
     listOpen: (): Deployment[] => repos.deployments.listOpen(),
 
-    iterate: (query: DeploymentQuery): IterableIterator<Deployment> => repos.deployments.iterate(toFilter(query)),
+    iterate: (query: DeploymentQuery, pageSize?: number): Iterable<Deployment> => repos.deployments.iterate(toFilter(query), pageSize),
 
     /** Completion rate, durations, per venue and per day for a date range (local days, inclusive). */
     summarize(query: { from?: string; to?: string; venue?: string; product?: string }): Report {

@@ -100,10 +100,21 @@ export function createDeploymentRepository(db: Db) {
         .all({ ...params, limit, offset: (page - 1) * limit }) as Deployment[];
       return { items, total, page, limit };
     },
-    /** Every matching row, newest first, one at a time (CSV export of any size). */
-    iterate: (filter: DeploymentFilter): IterableIterator<Deployment> => {
+    /**
+     * Every matching row, newest first, a page at a time (CSV export of any size). Pages, not one open cursor:
+     * better-sqlite3 refuses every write on the connection while a statement iterates, and an export streams to
+     * the client for as long as it takes, so one cursor would stall devices asking for their configuration.
+     */
+    iterate: function* (filter: DeploymentFilter, pageSize = 500): Generator<Deployment, void, undefined> {
       const { clause, params } = whereClause(filter);
-      return db.prepare(`SELECT * FROM deployments ${clause} ORDER BY id DESC`).iterate(params) as IterableIterator<Deployment>;
+      const page = db.prepare(`SELECT * FROM deployments ${clause ? `${clause} AND` : 'WHERE'} id < @before ORDER BY id DESC LIMIT @limit`);
+      let before = Number.MAX_SAFE_INTEGER;
+      for (;;) {
+        const rows = page.all({ ...params, before, limit: pageSize }) as Deployment[];
+        yield* rows;
+        if (rows.length < pageSize) return;
+        before = rows.at(-1)!.id;
+      }
     },
     /** Finished deployments in a period, for reports: per venue and per local day (`dayOffsetMinutes` east of UTC). */
     summarize: (filter: DeploymentFilter, dayOffsetMinutes: number) => {
