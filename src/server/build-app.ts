@@ -20,10 +20,30 @@ import { createSocketServer, type EventServer } from './events/socket.server.js'
 import type { TypedApp } from './http/app-types.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
+import { registerImageDownloadRoute } from './device/image-download.route.js';
+import { registerAuditRoute } from './management/audit.route.js';
 import { registerAuthRoutes } from './management/auth.route.js';
+import { registerBatchRoutes } from './management/batches.route.js';
+import { registerDeploymentRoutes } from './management/deployments.route.js';
+import { registerImageUploadRoute } from './management/image-upload.route.js';
+import { registerImageRoutes } from './management/images.route.js';
+import { registerMetricsRoute } from './management/metrics.route.js';
+import { registerOpenApi } from './management/openapi.js';
+import { registerPoolRoutes } from './management/pool.route.js';
+import { registerStatsRoute } from './management/stats.route.js';
+import { registerSystemRoute } from './management/system.route.js';
+import { registerTokenRoutes } from './management/tokens.route.js';
+import { registerUserRoutes } from './management/users.route.js';
 import { registerVenueRoutes } from './management/venues.route.js';
+import { DEFAULT_WEB_DIR, registerWebUiRoutes } from './management/web-ui.route.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import type { NetbootSupervisor, ServerDeps } from './server-deps.js';
+import { defaultAccess, type Access } from './auth/access.hooks.js';
+
+/** Access and audit names for routes whose modules do not declare them (they are registered as plugins). */
+const ROUTE_POLICY: Record<string, { access: Access; audit?: string }> = {
+  'POST /api/images/upload': { access: 'operator', audit: 'image.upload' },
+};
 
 export interface BuildOptions {
   /** The clock of the domain core and sessions (tests move it). */
@@ -36,8 +56,16 @@ export interface ListeningAddresses {
   device: string;
 }
 
+export interface RegisteredRoute {
+  method: string;
+  url: string;
+  access: Access;
+}
+
 export interface PitcrewServer {
   management: TypedApp;
+  /** Every management route with who may call it: tests derive their access checks from this list. */
+  managementRoutes: RegisteredRoute[];
   device: TypedApp;
   core: Core;
   db: Db;
@@ -87,6 +115,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   const io = createSocketServer(management.server, accounts, config.trustedOrigins, management.log);
   broadcaster.attach(io);
 
+  let downloads: { active(): number } | null = null;
   const deps: ServerDeps = {
     config,
     core,
@@ -96,6 +125,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     shutdownSignal: shutdown.signal,
     startedAt: new Date(),
     connectedClients: () => io.engine.clientsCount,
+    activeDownloads: () => downloads?.active() ?? 0,
     netboot: options.netboot ?? null,
   };
 
@@ -105,15 +135,42 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerHealthRoute(device, deps.startedAt);
   registerConfigRoute(device, deps);
   registerStatusRoute(device, deps);
+  downloads = registerImageDownloadRoute(device, {
+    images: core.images,
+    onBytesServed: metrics.countBytesServed,
+    signal: shutdown.signal,
+    shutdownGraceMs: config.shutdownGraceSeconds * 1000,
+  });
 
   // ── Management listener: JSON API, live events, web UI ──
+  const managementRoutes: RegisteredRoute[] = [];
+  management.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const policy = ROUTE_POLICY[`${method} ${route.url}`];
+      if (policy && !route.config?.access) route.config = { ...route.config, ...policy };
+      managementRoutes.push({ method, url: route.url, access: route.config?.access ?? defaultAccess(method) });
+    }
+  });
   installRequestMetrics(management, metrics, 'management');
   await management.register(fastifyCookie);
   await management.register(fastifyRateLimit, { global: false });
+  await registerOpenApi(management);
   installAccessHooks(management, accounts, config.trustedOrigins);
   registerHealthRoute(management, deps.startedAt);
   registerAuthRoutes(management, deps);
+  registerStatsRoute(management, deps);
   registerVenueRoutes(management, deps);
+  registerPoolRoutes(management, deps);
+  registerBatchRoutes(management, deps);
+  registerImageRoutes(management, deps);
+  registerImageUploadRoute(management, { images: core.images, maxBytes: config.maxImageBytes });
+  registerDeploymentRoutes(management, deps);
+  registerUserRoutes(management, deps);
+  registerTokenRoutes(management, deps);
+  registerAuditRoute(management, deps);
+  registerSystemRoute(management, deps);
+  registerMetricsRoute(management, deps);
+  registerWebUiRoutes(management, config.webDir ?? DEFAULT_WEB_DIR);
 
   await Promise.all([management.ready(), device.ready()]);
 
@@ -146,5 +203,5 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     return { management: managementUrl, device: deviceUrl };
   }
 
-  return { management, device, core, db, accounts, metrics, io, deps, listen, close };
+  return { management, managementRoutes, device, core, db, accounts, metrics, io, deps, listen, close };
 }

@@ -1,5 +1,4 @@
-// Prometheus figures kept in memory: request latencies, bytes of images served, hostnames handed out, downloads in
-// flight. Deployment counts by state are read from the database at scrape time, so they survive restarts.
+// Prometheus figures kept in memory: request latencies, bytes of images served, hostnames handed out. Deployment counts by state are read from the database at scrape time, so they survive restarts.
 import type { ServerEventName, ServerEvents } from '../contracts/events.js';
 
 const LATENCY_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
@@ -11,11 +10,8 @@ interface Histogram {
 }
 
 export interface ServerMetrics {
-  /** Called by the image download route for every chunk it writes. */
+  /** Called by the image download route as bytes go out. */
   countBytesServed(bytes: number): void;
-  /** Called when an image download starts; the returned function when it ends (however it ends). */
-  startDownload(): () => void;
-  activeDownloads(): number;
   observeRequest(listener: 'management' | 'device', method: string, route: string, status: number, seconds: number): void;
   observeEvent<K extends ServerEventName>(name: K, payload: ServerEvents[K]): void;
   /** Prometheus text exposition format; `extra` are gauges computed by the caller at scrape time. */
@@ -35,25 +31,12 @@ const labelText = (labels: Record<string, string> | undefined) =>
 
 export function createServerMetrics(): ServerMetrics {
   let bytesServed = 0;
-  let downloadsActive = 0;
-  let downloadsTotal = 0;
   let assignments = 0;
   const latencies = new Map<string, Histogram>();
   const requests = new Map<string, number>();
 
   return {
     countBytesServed: (bytes) => void (bytesServed += bytes),
-    startDownload() {
-      downloadsActive++;
-      downloadsTotal++;
-      let done = false;
-      return () => {
-        if (done) return;
-        done = true;
-        downloadsActive--;
-      };
-    },
-    activeDownloads: () => downloadsActive,
     observeRequest(listener, method, route, status, seconds) {
       const key = JSON.stringify([listener, method, route]);
       let histogram = latencies.get(key);
@@ -76,8 +59,6 @@ export function createServerMetrics(): ServerMetrics {
         for (const sample of f.samples) lines.push(`${f.name}${labelText(sample.labels)} ${sample.value}`);
       };
       family({ name: 'pitcrew_image_bytes_served_total', help: 'Bytes of master images sent to devices.', type: 'counter', samples: [{ value: bytesServed }] });
-      family({ name: 'pitcrew_image_downloads_total', help: 'Image downloads started.', type: 'counter', samples: [{ value: downloadsTotal }] });
-      family({ name: 'pitcrew_image_downloads_active', help: 'Image downloads in flight.', samples: [{ value: downloadsActive }] });
       family({ name: 'pitcrew_hostname_assignments_total', help: 'New hostnames handed out since start.', type: 'counter', samples: [{ value: assignments }] });
       for (const f of extra) family(f);
       family({

@@ -15,8 +15,9 @@ export interface ServerDeps {
   core: Core;
   db: Db;
   accounts: AccountsService;
-  /** Image routes call `metrics.startDownload()` / `countBytesServed()`; the rest is the server's. */
   metrics: ServerMetrics;
+  /** Image downloads in flight (reported by the image download route once it is registered). */
+  activeDownloads: () => number;
   /** Aborted when shutdown's grace period is over: long transfers should stop then. */
   shutdownSignal: AbortSignal;
   startedAt: Date;

@@ -26,12 +26,15 @@ declare module 'fastify' {
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
 const SECRET_FIELDS = /pass(word)?|secret|token/i;
 
+/** What a route that declares nothing requires: a login to read, an admin to change. */
+export const defaultAccess = (method: string): Access => (READS.has(method) ? 'viewer' : 'admin');
+
 export function accessOf(request: FastifyRequest): Access {
   const declared = request.routeOptions.config?.access;
   if (declared) return declared;
-  // Unmatched URLs (404s, the web UI fallback) carry no route: nothing there to protect.
+  // Unmatched URLs (404s) carry no route: nothing there to protect.
   if (!request.routeOptions.url) return 'public';
-  return READS.has(request.method) ? 'viewer' : 'admin';
+  return defaultAccess(request.method);
 }
 
 export function requireRole(request: FastifyRequest, role: Role): Principal {

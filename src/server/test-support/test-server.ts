@@ -5,6 +5,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Role } from '../../contracts/domain.js';
+import { createUserRepository } from '../../db/user.repository.js';
+import { hashPassword } from '../auth/password.js';
+import { SESSION_COOKIE } from '../auth/request-auth.js';
 import { buildApp, type BuildOptions, type PitcrewServer } from '../build-app.js';
 import { loadConfig, type ServerConfig } from '../config.js';
 
@@ -69,6 +72,10 @@ export class HttpClient {
   }
 }
 
+let hashing: Promise<Record<Role, string>> | null = null;
+const testPasswordHashes = () =>
+  (hashing ??= (async () => ({ admin: await hashPassword(PASSWORDS.admin), operator: await hashPassword(PASSWORDS.operator), viewer: await hashPassword(PASSWORDS.viewer) }))());
+
 export async function startTestServer(overrides: Partial<Record<keyof ServerConfig, string | number | string[] | null>> = {}, options: BuildOptions & { users?: boolean } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-server-test-'));
   const config = loadConfig({}, { dataDir, port: 0, devicePort: 0, host: '127.0.0.1', deviceHost: '127.0.0.1', logLevel: 'silent', ...overrides });
@@ -76,12 +83,14 @@ export async function startTestServer(overrides: Partial<Record<keyof ServerConf
   const addresses = await server.listen();
   const as = {} as Record<Role, HttpClient>;
   if (options.users !== false) {
-    await server.accounts.createUser({ username: 'admin', password: PASSWORDS.admin, role: 'admin' });
-    await server.accounts.createUser({ username: 'operator', password: PASSWORDS.operator, role: 'operator' });
-    await server.accounts.createUser({ username: 'viewer', password: PASSWORDS.viewer, role: 'viewer' });
+    // scrypt is deliberately slow: hash the three test passwords once per test file, and start the clients with
+    // sessions made directly (login itself has its own tests).
+    const hashes = await testPasswordHashes();
+    const users = createUserRepository(server.db);
     for (const role of ['admin', 'operator', 'viewer'] as const) {
+      const user = users.insert({ username: role, password_hash: hashes[role], role, created_at: new Date().toISOString() });
       as[role] = new HttpClient(addresses.management);
-      await as[role].login(role, PASSWORDS[role]);
+      as[role].cookie = `${SESSION_COOKIE}=${server.accounts.createSession(user.id).id}`;
     }
   }
   return {

@@ -1,0 +1,24 @@
+// Master images: list, activate, delete. Uploads stream through image-upload.route.ts.
+import { Type } from 'typebox';
+import { ImageList, ImageResponse, SuccessResponse } from '../../contracts/api.js';
+import type { TypedApp } from '../http/app-types.js';
+import type { ServerDeps } from '../server-deps.js';
+
+const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+
+export function registerImageRoutes(app: TypedApp, { core }: ServerDeps): void {
+  app.get('/api/images', { schema: { response: { 200: ImageList } }, config: { access: 'viewer' } }, async () => ({ images: core.images.list() }));
+
+  app.post('/api/images/:id/activate', { schema: { params: IdParams, response: { 200: ImageResponse } }, config: { access: 'operator', audit: 'image.activate' } }, async (request) => {
+    const image = core.images.activate(request.params.id);
+    request.auditTarget = `${image.product_type} ${image.version}`;
+    return { success: true as const, image, checksum: image.sha256, filename: image.filename };
+  });
+
+  app.delete('/api/images/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'operator', audit: 'image.delete' } }, async (request) => {
+    const image = core.images.get(request.params.id);
+    request.auditTarget = `${image.product_type} ${image.version}`;
+    await core.images.delete(request.params.id);
+    return { success: true as const };
+  });
+}

@@ -1,0 +1,34 @@
+// GET /api/system/status: versions, disk, connections, downloads, network boot — what an operator checks first.
+import { statfs } from 'node:fs/promises';
+import { SystemStatus } from '../../contracts/api.js';
+import { createSystemRepository } from '../../db/system.repository.js';
+import type { TypedApp } from '../http/app-types.js';
+import type { ServerDeps } from '../server-deps.js';
+import { PITCREW_VERSION } from '../version.js';
+
+export function registerSystemRoute(app: TypedApp, deps: ServerDeps): void {
+  const { core, config, db } = deps;
+  const sqliteVersion = createSystemRepository(db).sqliteVersion();
+
+  app.get('/api/system/status', { schema: { response: { 200: SystemStatus } }, config: { access: 'viewer' } }, async () => {
+    const disk = await statfs(core.imageStore.root);
+    return {
+      status: 'ok' as const,
+      version: PITCREW_VERSION,
+      node_version: process.version,
+      sqlite_version: sqliteVersion,
+      uptime_s: Math.round((Date.now() - deps.startedAt.getTime()) / 1000),
+      started_at: deps.startedAt.toISOString(),
+      data_dir: config.dataDir,
+      disk: {
+        total_bytes: disk.blocks * disk.bsize,
+        free_bytes: disk.bavail * disk.bsize,
+        images_bytes: core.images.list().reduce((sum, image) => sum + image.size_bytes, 0),
+      },
+      connected_clients: deps.connectedClients(),
+      active_downloads: deps.activeDownloads(),
+      device_url: config.deviceUrl,
+      netboot: deps.netboot?.status() ?? null,
+    };
+  });
+}
