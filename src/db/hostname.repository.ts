@@ -37,11 +37,14 @@ export function createHostnameRepository(db: Db) {
     UPDATE hostnames SET status = @status, serial_number = NULL, mac_address = NULL, assigned_at = NULL, batch_id = NULL
      WHERE id = @id RETURNING *`);
   const remove = db.prepare<[number]>('DELETE FROM hostnames WHERE id = ?');
+  // pool_counts is kept by triggers (migration 0003): these read a few rows, never the whole pool.
   const counts = db.prepare<[string], { product_type: ProductType; status: HostnameStatus; n: number }>(
-    'SELECT product_type, status, count(*) AS n FROM hostnames WHERE venue_code = ? GROUP BY product_type, status',
+    'SELECT product_type, status, n FROM pool_counts WHERE venue_code = ?',
   );
-  const availableKart = db.prepare<[string], { n: number }>("SELECT count(*) AS n FROM hostnames WHERE venue_code = ? AND product_type = 'KXP2' AND status = 'available'");
-  const assignedTotal = db.prepare<[], { n: number }>("SELECT count(*) AS n FROM hostnames WHERE status = 'assigned'");
+  const availableKart = db.prepare<[string], { n: number }>(
+    "SELECT coalesce(sum(n), 0) AS n FROM pool_counts WHERE venue_code = ? AND product_type = 'KXP2' AND status = 'available'",
+  );
+  const assignedTotal = db.prepare<[], { n: number }>("SELECT coalesce(sum(n), 0) AS n FROM pool_counts WHERE status = 'assigned'");
 
   return {
     find: (id: number): PoolEntry | undefined => byId.get(id),

@@ -126,3 +126,25 @@ describe('schema constraints hold even for writers that skip the domain core', (
     expect(() => db.prepare("INSERT INTO batches (venue_code, product_type, total_count, remaining_count, status, created_at) VALUES ('NOPE', 'RXP2', 1, 1, 'pending', 'now')").run()).toThrow(/FOREIGN KEY/);
   });
 });
+
+describe('pool counts kept by triggers', () => {
+  it('match a full count after inserts, status changes, moves and deletes', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'pitcrew-counts-'));
+    const db = openDatabase(join(dir, 'db.sqlite'));
+    try {
+      db.prepare("INSERT INTO venues (code, name, created_at) VALUES ('CORO', 'A', 'now'), ('ARIA', 'B', 'now')").run();
+      const insert = db.prepare("INSERT INTO hostnames (venue_code, product_type, kart_number, hostname, status, created_at) VALUES (?, 'KXP2', ?, ?, 'available', 'now')");
+      for (let n = 1; n <= 20; n++) insert.run(n % 2 ? 'CORO' : 'ARIA', n, `H${n}`);
+      db.prepare("UPDATE hostnames SET status = 'assigned', serial_number = 's' || id, assigned_at = 'now' WHERE kart_number <= 5").run();
+      db.prepare("UPDATE hostnames SET status = 'retired', serial_number = NULL, assigned_at = NULL WHERE kart_number = 1").run();
+      db.prepare('DELETE FROM hostnames WHERE kart_number > 17').run();
+      db.prepare("INSERT INTO hostnames (venue_code, product_type, hostname, status, serial_number, assigned_at, created_at) VALUES ('ARIA', 'RXP2', 'R1', 'assigned', 'x', 'now', 'now')").run();
+      const counted = db.prepare('SELECT venue_code, product_type, status, count(*) AS n FROM hostnames GROUP BY 1, 2, 3 ORDER BY 1, 2, 3').all();
+      const kept = db.prepare('SELECT venue_code, product_type, status, n FROM pool_counts WHERE n > 0 ORDER BY 1, 2, 3').all();
+      expect(kept).toEqual(counted);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -30,7 +30,7 @@ CREATE TABLE hostnames (
 ) STRICT;
 
 -- The hot path: the lowest available kart number of a venue.
-CREATE INDEX hostnames_available ON hostnames(venue_code, kart_number) WHERE status = 'available';
+CREATE INDEX hostnames_available ON hostnames(venue_code, product_type, kart_number) WHERE status = 'available';
 -- A device holds at most one hostname: these make "ask again" lookups exact and double assignment impossible.
 CREATE UNIQUE INDEX hostnames_held_by_serial ON hostnames(serial_number) WHERE status = 'assigned' AND serial_number IS NOT NULL;
 CREATE UNIQUE INDEX hostnames_held_by_mac ON hostnames(mac_address) WHERE status = 'assigned' AND serial_number IS NULL AND mac_address IS NOT NULL;
