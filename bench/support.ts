@@ -16,7 +16,7 @@ export async function writeRandomFile(path: string, mib: number): Promise<void> 
   const chunk = Buffer.allocUnsafe(1 << 20);
   for (let i = 0; i < mib; i++) {
     randomFillSync(chunk, 0, 4096); // varied enough that nothing can shortcut identical blocks
-    if (!out.write(chunk)) await new Promise((resolve) => out.once('drain', resolve));
+    if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
   await new Promise<void>((resolve, reject) => out.end((error?: Error | null) => (error ? reject(error) : resolve())));
 }
