@@ -39,8 +39,17 @@ class DiskReader {
   async read(position: number, length: number): Promise<Buffer> {
     if (!this.view) this.view = await this.allocate(length, position);
     if (length > this.view.length) throw new Error('read larger than the reader was opened for');
-    const { bytesRead } = await this.handle.read(this.view, 0, length, position);
-    return this.view.subarray(0, bytesRead);
+    try {
+      const { bytesRead } = await this.handle.read(this.view, 0, length, position);
+      return this.view.subarray(0, bytesRead);
+    } catch (error) {
+      // Holes in a sparse file are read without DMA and accept any buffer, so the first probe can pass on a
+      // buffer real data refuses: probe again with this very read.
+      if (this.method !== 'o_direct' || (error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+      this.view = await this.allocate(length, position);
+      const { bytesRead } = await this.handle.read(this.view, 0, length, position);
+      return this.view.subarray(0, bytesRead);
+    }
   }
 
   private async allocate(length: number, position: number): Promise<Buffer> {
@@ -50,7 +59,8 @@ class DiskReader {
     for (let offset = 0; offset <= ALIGN_SLACK; offset += PROBE_STEP) {
       const candidate = backing.subarray(offset, offset + size);
       try {
-        await this.handle.read(candidate, 0, 512, position);
+        // The probe is the real read: small reads can pass where large ones are refused.
+        await this.handle.read(candidate, 0, length, position);
         return candidate;
       } catch (error) {
         if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;

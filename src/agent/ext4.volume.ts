@@ -83,18 +83,20 @@ export class Ext4Volume {
     const dir = await mkdtemp(join(tmpdir(), 'pitcrew-ext4-'));
     try {
       const lines: string[] = [];
-      const madeDirs = new Set<string>();
+      const knownDirs = new Set<string>(['/']);
       let n = 0;
       for (const change of changes) {
         if (change.kind !== 'remove') {
           for (const parent of parentsOf(change.path)) {
-            if (madeDirs.has(parent)) continue;
-            madeDirs.add(parent);
-            // mkdir of an existing directory only complains; the read-back below is what counts.
-            lines.push(`mkdir ${quote(parent)}`);
+            if (knownDirs.has(parent)) continue;
+            knownDirs.add(parent);
+            // Only missing directories: debugfs's mkdir of an existing name leaves an orphaned directory inode.
+            const info = await this.stat(parent);
+            if (info && info.type !== 'directory') throw new InstallerError('CUSTOMIZE', `root:${parent} exists but is not a directory`);
+            if (!info) lines.push(`mkdir ${quote(parent)}`);
           }
         }
-        lines.push(`rm ${quote(change.path)}`);
+        if (change.kind === 'remove' || (await this.stat(change.path))) lines.push(`rm ${quote(change.path)}`);
         if (change.kind === 'file') {
           const local = join(dir, `f${n++}`);
           await writeFile(local, change.content);

@@ -1,0 +1,59 @@
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { parseAgentOptions, parseByteRate } from './agent.options.js';
+import { makeTempDir } from './test-support/disk-image.builder.js';
+
+describe('parseAgentOptions', () => {
+  let root: string;
+  beforeEach(async () => {
+    root = await makeTempDir();
+  });
+  afterEach(async () => {
+    await rm(root, { recursive: true, force: true });
+  });
+
+  it('reads flags', () => {
+    const options = parseAgentOptions(['--server', 'http://10.42.0.1:5001', '--target', '/tmp/disk.img', '--product-type', 'rxp2', '--venue', 'aria', '--no-reboot', '--retries', '2'], {}, root);
+    expect(options).toMatchObject({
+      serverUrl: 'http://10.42.0.1:5001',
+      target: '/tmp/disk.img',
+      productType: 'RXP2',
+      venueCode: 'ARIA',
+      reboot: false,
+      customize: true,
+      retryPolicy: { maxRetries: 2 },
+    });
+  });
+
+  it('falls back to the environment, then to pitcrew.* words on the kernel command line', async () => {
+    await mkdir(join(root, 'proc'));
+    await writeFile(join(root, 'proc/cmdline'), 'console=tty1 pitcrew.server=http://10.42.0.1:5001 pitcrew.product=KXP2 pitcrew.venue=CORO quiet\n');
+    await mkdir(join(root, 'sys/block/mmcblk0'), { recursive: true });
+    expect(parseAgentOptions(['--sys-root', root], {})).toMatchObject({ serverUrl: 'http://10.42.0.1:5001', productType: 'KXP2', venueCode: 'CORO', target: '/dev/mmcblk0', reboot: true });
+    expect(parseAgentOptions(['--sys-root', root], { PITCREW_SERVER: 'http://other:5001', PITCREW_TARGET: '/dev/sda' })).toMatchObject({
+      serverUrl: 'http://other:5001',
+      target: '/dev/sda',
+    });
+    await mkdir(join(root, 'sys/block/nvme0n1'), { recursive: true });
+    expect(parseAgentOptions(['--sys-root', root], {})).toMatchObject({ target: '/dev/nvme0n1' });
+  });
+
+  it('says what is wrong with bad usage', () => {
+    expect(() => parseAgentOptions([], {}, root)).toThrow(/no server given/);
+    expect(() => parseAgentOptions(['--server', 'ftp://x'], {}, root)).toThrow(/not an http\(s\) URL/);
+    expect(() => parseAgentOptions(['--server', 'http://x', '--target', 'd', '--product-type', 'XYZ'], {}, root)).toThrow(/unknown product type XYZ/);
+    expect(() => parseAgentOptions(['--server', 'http://x'], {}, root)).toThrow(/no target disk found/);
+    expect(() => parseAgentOptions(['--server', 'http://x', '--target', 'd', '--retries', '-1'], {}, root)).toThrow(/--retries/);
+    expect(() => parseAgentOptions(['--bogus'], {}, root)).toThrow(/bogus/);
+    expect(parseAgentOptions(['--help'], {}, root)).toBe('help');
+  });
+
+  it('parses bandwidth caps', () => {
+    expect(parseByteRate('20M')).toBe(20 * 1024 * 1024);
+    expect(parseByteRate('512k')).toBe(512 * 1024);
+    expect(parseByteRate('1.5MiB/s')).toBe(1.5 * 1024 * 1024);
+    expect(() => parseByteRate('fast')).toThrow(/not a bandwidth/);
+    expect(() => parseByteRate('10')).toThrow(/at least 1k/);
+  });
+});

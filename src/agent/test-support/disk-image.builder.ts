@@ -1,0 +1,235 @@
+// Builds small but real Raspberry Pi OS-shaped disk images for tests, without root or loop devices: an MBR
+// (sfdisk on a sparse file), a FAT32 boot partition (mkfs.vfat --offset, files put in with mcopy -i img@@off)
+// and an ext4 root (mke2fs -d -E offset=). One image per first-boot flavour, each with the markers the
+// installer looks for on a real image.
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { chmod, mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+const SECTOR = 512;
+const MTOOLS_ENV = { ...process.env, MTOOLS_SKIP_CHECK: '1' };
+
+export type ImageFlavour = 'rpi-preseed' | 'cloud-init' | 'firstrun' | 'none';
+
+export interface BuildOptions {
+  flavour: ImageFlavour;
+  /** Leave a stale rpi-preseed "applied" stamp, as an image captured from a booted system would have. */
+  stalePreseedStamp?: boolean;
+  /** Ship rpi-preseed.service enabled (default) or merely installed. */
+  preseedUnitEnabled?: boolean;
+  /** Extra files for the boot partition (name → content). */
+  bootFiles?: Record<string, string | Buffer>;
+  /** Extra files for the root filesystem (absolute path → content). */
+  rootFiles?: Record<string, string | Buffer>;
+  /** Partition table scheme (default mbr, as Raspberry Pi OS ships). */
+  scheme?: 'mbr' | 'gpt';
+  fileName?: string;
+}
+
+export interface BuiltImage {
+  path: string;
+  size: number;
+  sha256: string;
+  flavour: ImageFlavour;
+  diskId: string;
+  boot: { startByte: number; sizeBytes: number };
+  root: { startByte: number; sizeBytes: number };
+  /** Where the image's fstab mounts the boot partition. */
+  bootMount: string;
+  /** The cmdline.txt the image ships. */
+  cmdline: string;
+}
+
+// Raspberry Pi OS layout, scaled down: boot at 4 MiB, 40 MiB FAT32 (the smallest comfortable FAT32), then root.
+const BOOT_START = 8192;
+const BOOT_SECTORS = 81920;
+const ROOT_START = BOOT_START + BOOT_SECTORS;
+const ROOT_SECTORS = 32768;
+const TOTAL_SECTORS = ROOT_START + ROOT_SECTORS + 34; // room for a GPT backup header
+
+export async function buildDiskImage(dir: string, options: BuildOptions): Promise<BuiltImage> {
+  const path = join(dir, options.fileName ?? `raspios-${options.flavour}.img`);
+  const diskId = randomBytes(4).toString('hex');
+  const bootMount = options.flavour === 'none' ? '/boot' : '/boot/firmware';
+  const size = TOTAL_SECTORS * SECTOR;
+  await truncate(path, 0).catch(() => {});
+  await writeFile(path, '');
+  await truncate(path, size);
+
+  const scheme = options.scheme ?? 'mbr';
+  const table =
+    scheme === 'mbr'
+      ? `label: dos\nlabel-id: 0x${diskId}\nunit: sectors\n\nstart=${BOOT_START}, size=${BOOT_SECTORS}, type=c\nstart=${ROOT_START}, size=${ROOT_SECTORS}, type=83\n`
+      : `label: gpt\nunit: sectors\n\nstart=${BOOT_START}, size=${BOOT_SECTORS}, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7\nstart=${ROOT_START}, size=${ROOT_SECTORS}, type=0FC63DAF-8483-4772-8E79-3D69D8477DE4\n`;
+  await runWithInput('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', path], table);
+
+  const partuuid = (n: number) => (scheme === 'mbr' ? `PARTUUID=${diskId}-0${n}` : `LABEL=${n === 1 ? 'bootfs' : 'rootfs'}`);
+  const cmdline =
+    `console=serial0,115200 console=tty1 root=${partuuid(2)} rootfstype=ext4 fsck.repair=yes rootwait quiet` +
+    (options.flavour === 'firstrun' ? ' init=/usr/lib/raspberrypi-sys-mods/firstboot' : '') +
+    '\n';
+
+  // Boot partition.
+  await run('mkfs.vfat', ['-F', '32', '-n', 'bootfs', '-i', diskId, '--offset', String(BOOT_START), path, String((BOOT_SECTORS * SECTOR) / 1024)]);
+  const bootFiles: Record<string, string | Buffer> = {
+    'cmdline.txt': cmdline,
+    'config.txt': '# Raspberry Pi configuration\narm_64bit=1\ndtoverlay=vc4-kms-v3d\ncamera_auto_detect=1\n',
+    'start4.elf': randomBytes(96 * 1024),
+    ...(options.flavour === 'cloud-init'
+      ? {
+          'user-data': '#cloud-config\n# This file is the cloud-init user-data seed; Raspberry Pi Imager fills it in.\ntimezone: Europe/London\n',
+          'meta-data': 'dsmode: local\ninstance_id: rpios-image\n',
+          'network-config': '# network: {config: disabled}\n',
+        }
+      : {}),
+    ...options.bootFiles,
+  };
+  const staging = await mkdtemp(join(dir, 'staging-'));
+  try {
+    for (const [name, content] of Object.entries(bootFiles)) {
+      const local = join(staging, name);
+      await writeFile(local, content);
+      await run('mcopy', ['-i', `${path}@@${BOOT_START * SECTOR}`, local, `::/${name}`], { env: MTOOLS_ENV });
+    }
+
+    // Root filesystem.
+    const root = join(staging, 'rootfs');
+    const files: Record<string, string | Buffer> = {
+      '/etc/hostname': 'raspberrypi\n',
+      '/etc/hosts': '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\n\n127.0.1.1\t\traspberrypi\n',
+      '/etc/fstab': `proc            /proc           proc    defaults          0       0\n${partuuid(1)}  ${bootMount}  vfat    defaults          0       2\n${partuuid(2)}  /               ext4    defaults,noatime  0       1\n`,
+      '/etc/os-release': 'PRETTY_NAME="Pitcrew test image"\nID=debian\n',
+      '/usr/share/pitcrew-test/payload.bin': randomBytes(192 * 1024),
+      ...flavourRootFiles(options.flavour),
+      ...options.rootFiles,
+    };
+    if (options.stalePreseedStamp) files['/var/lib/rpi-preseed/applied'] = 'timestamp=2025-01-01T00:00:00Z\nversion=0\nfingerprint=0123\n';
+    for (const [file, content] of Object.entries(files)) {
+      await mkdir(join(root, file, '..'), { recursive: true });
+      await writeFile(join(root, file), content);
+    }
+    await mkdir(join(root, bootMount.slice(1)), { recursive: true });
+    await mkdir(join(root, 'var/lib'), { recursive: true });
+    if (options.flavour !== 'none') await chmod(join(root, 'usr/lib/systemd/systemd'), 0o755);
+    if (options.flavour === 'rpi-preseed' && options.preseedUnitEnabled !== false) {
+      await mkdir(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
+      await symlink('/usr/lib/systemd/system/rpi-preseed.service', join(root, 'etc/systemd/system/multi-user.target.wants/rpi-preseed.service'));
+    }
+    await run('mke2fs', [
+      '-q',
+      '-F',
+      '-t',
+      'ext4',
+      '-L',
+      'rootfs',
+      '-E',
+      `offset=${ROOT_START * SECTOR},root_owner=0:0,nodiscard`,
+      '-d',
+      root,
+      path,
+      `${(ROOT_SECTORS * SECTOR) / 1024}k`,
+    ]);
+  } finally {
+    await rm(staging, { recursive: true, force: true });
+  }
+
+  return {
+    path,
+    size,
+    sha256: await sha256File(path),
+    flavour: options.flavour,
+    diskId,
+    boot: { startByte: BOOT_START * SECTOR, sizeBytes: BOOT_SECTORS * SECTOR },
+    root: { startByte: ROOT_START * SECTOR, sizeBytes: ROOT_SECTORS * SECTOR },
+    bootMount,
+    cmdline,
+  };
+}
+
+function flavourRootFiles(flavour: ImageFlavour): Record<string, string> {
+  const systemd = { '/usr/lib/systemd/systemd': '#!/bin/sh\n# stand-in for the systemd binary\n' };
+  switch (flavour) {
+    case 'rpi-preseed':
+      return {
+        ...systemd,
+        '/usr/bin/rpi-preseed': '#!/bin/sh\n# stand-in for rpi-preseed\n',
+        '/usr/lib/systemd/system/rpi-preseed.service':
+          '[Unit]\nDescription=rpi-preseed base configuration (first boot)\nConditionPathExists=/boot/firmware/rpi-preseed.toml\nConditionPathExists=!/var/lib/rpi-preseed/applied\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/rpi-preseed apply-base\n\n[Install]\nWantedBy=multi-user.target\n',
+      };
+    case 'cloud-init':
+      return {
+        ...systemd,
+        '/usr/bin/cloud-init': '#!/bin/sh\n# stand-in for cloud-init\n',
+        '/etc/cloud/cloud.cfg': 'datasource_list: [ NoCloud, None ]\n',
+        '/etc/cloud/cloud.cfg.d/99_raspberry-pi.cfg': 'datasource:\n  NoCloud:\n    seedfrom: file:///boot/firmware\n',
+      };
+    case 'firstrun':
+      return { ...systemd, '/usr/lib/raspberrypi-sys-mods/imager_custom': '#!/bin/sh\n# stand-in for imager_custom\n' };
+    case 'none':
+      return {};
+  }
+}
+
+function runWithInput(command: string, args: string[], input: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const child = execFile(command, args, (error) => (error ? reject(error) : resolve()));
+    child.stdin!.end(input);
+  });
+}
+
+export async function sha256File(path: string, start = 0, end?: number): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path, { start, end: end === undefined ? undefined : end - 1 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Reads a file from the image's (or disk's) FAT boot partition; null if absent. */
+export async function readBootFile(diskPath: string, bootStart: number, name: string): Promise<string | null> {
+  try {
+    const { stdout } = await run('mtype', ['-i', `${diskPath}@@${bootStart}`, `::/${name}`], { env: MTOOLS_ENV, encoding: 'buffer' });
+    return stdout.toString('utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** Lists the boot partition's files (name → bytes), recursively. */
+export async function dumpBootPartition(diskPath: string, bootStart: number, into: string): Promise<string> {
+  await mkdir(into, { recursive: true });
+  await run('mcopy', ['-s', '-n', '-i', `${diskPath}@@${bootStart}`, '::/*', into], { env: MTOOLS_ENV });
+  return into;
+}
+
+/** Dumps the root filesystem into a directory with debugfs rdump (no mount). */
+export async function dumpRootPartition(diskPath: string, rootStart: number, into: string): Promise<string> {
+  await mkdir(into, { recursive: true });
+  await run('debugfs', ['-R', `rdump / ${into}`, `${diskPath}?offset=${rootStart}`]);
+  return into;
+}
+
+/** Runs e2fsck (read-only) on the root filesystem and fsck-like listing on the FAT one; rejects on any error. */
+export async function checkFilesystems(diskPath: string, image: Pick<BuiltImage, 'boot' | 'root'>): Promise<void> {
+  await run('e2fsck', ['-fn', `${diskPath}?offset=${image.root.startByte}`]);
+  await run('mdir', ['-i', `${diskPath}@@${image.boot.startByte}`, '::/'], { env: MTOOLS_ENV });
+}
+
+/** Stat of a path on the root filesystem, as debugfs prints it. */
+export async function statRootPath(diskPath: string, rootStart: number, path: string): Promise<string> {
+  const { stdout, stderr } = await run('debugfs', ['-R', `stat "${path}"`, `${diskPath}?offset=${rootStart}`]);
+  return stdout + stderr;
+}
+
+export async function readRootFile(diskPath: string, rootStart: number, path: string): Promise<string | null> {
+  const info = await statRootPath(diskPath, rootStart, path);
+  if (/not found/i.test(info)) return null;
+  const { stdout } = await run('debugfs', ['-R', `cat "${path}"`, `${diskPath}?offset=${rootStart}`], { encoding: 'buffer' });
+  return stdout.toString('utf8');
+}
+
+/** A temp dir for one test; the caller removes it. */
+export const makeTempDir = (prefix = 'pitcrew-agent-test-'): Promise<string> => mkdtemp(join(tmpdir(), prefix));
