@@ -6,6 +6,8 @@ import { registerDeploymentCommands } from './commands/deployments.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerPoolCommands } from './commands/pool.js';
 import { registerVenueCommands } from './commands/venues.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerUserCommands } from './commands/users.js';
 import { PITCREW_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   registerImageCommands(program);
   registerDeploymentCommands(program);
   registerBackupCommand(program);
+  registerServeCommand(program);
+  registerUserCommands(program);
   return program;
 }
 

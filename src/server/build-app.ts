@@ -1,13 +1,13 @@
 // Builds the whole server — two Fastify listeners over one domain core and one SQLite database — without
 // listening, so tests can start it on ephemeral ports and a temp data dir. src/server/main.ts runs it for real.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { fastifyCookie } from '@fastify/cookie';
 import fastifyRateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createCore, type Core } from '../core/index.js';
 import { openDatabase, type Db } from '../db/database.js';
+import { dataPaths } from '../db/data-dir.js';
 import { createAccountsService, type AccountsService } from './auth/accounts.service.js';
 import { installAccessHooks } from './auth/access.hooks.js';
 import type { ServerConfig } from './config.js';
@@ -100,12 +100,13 @@ function installRequestMetrics(app: TypedApp, metrics: ServerMetrics, listener: 
 
 export async function buildApp(config: ServerConfig, options: BuildOptions = {}): Promise<PitcrewServer> {
   const now = options.now ?? (() => new Date());
-  mkdirSync(config.dataDir, { recursive: true });
-  const db = openDatabase(join(config.dataDir, 'pitcrew.db'));
+  const paths = dataPaths(config.dataDir);
+  mkdirSync(paths.root, { recursive: true });
+  const db = openDatabase(paths.database);
   const broadcaster = createEventBroadcaster();
   const metrics = createServerMetrics();
   broadcaster.observe(metrics.observeEvent);
-  const core = createCore({ db, imagesDir: join(config.dataDir, 'images'), events: broadcaster.sink, now });
+  const core = createCore({ db, imagesDir: paths.images, events: broadcaster.sink, now });
   const accounts = createAccountsService(db, { sessionHours: config.sessionHours, now });
   const shutdown = new AbortController();
 

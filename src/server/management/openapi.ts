@@ -3,7 +3,7 @@
 import fastifySwagger from '@fastify/swagger';
 import fastifySwaggerUi from '@fastify/swagger-ui';
 import type { TypedApp } from '../http/app-types.js';
-import { PITCREW_VERSION } from '../version.js';
+import { PITCREW_VERSION } from '../../version.js';
 
 /** Must run before any route is added: the document is built from the routes registered after it. */
 export async function registerOpenApi(app: TypedApp): Promise<void> {

@@ -4,7 +4,7 @@ import { SystemStatus } from '../../contracts/api.js';
 import { createSystemRepository } from '../../db/system.repository.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
-import { PITCREW_VERSION } from '../version.js';
+import { PITCREW_VERSION } from '../../version.js';
 
 export function registerSystemRoute(app: TypedApp, deps: ServerDeps): void {
   const { core, config, db } = deps;

@@ -1,0 +1,174 @@
+// `pitcrew user …` and `pitcrew token …`: accounts managed from the server's own shell, e.g. to recover a lost
+// admin password or to issue a token for a script. Changes are written to the audit log as `cli:<os user>`.
+import { userInfo } from 'node:os';
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { ROLES, type Role } from '../../contracts/domain.js';
+import { AppError } from '../../contracts/errors.js';
+import { openDatabase } from '../../db/database.js';
+import { dataPaths } from '../../db/data-dir.js';
+import { createAccountsService, type AccountsService } from '../../server/auth/accounts.service.js';
+import { dataDirOf } from '../core-session.js';
+import { printTable, say } from '../output.js';
+import { oneOf, parseId } from '../parsers.js';
+
+const actor = () => {
+  try {
+    return `cli:${userInfo().username}`;
+  } catch {
+    return 'cli';
+  }
+};
+
+async function withAccounts<T>(command: Command, work: (accounts: AccountsService) => T | Promise<T>): Promise<T> {
+  const db = openDatabase(dataPaths(dataDirOf(command)).database);
+  try {
+    return await work(createAccountsService(db, { sessionHours: 12 }));
+  } finally {
+    db.close();
+  }
+}
+
+/** Reads one line from the terminal without echoing it. */
+function promptHidden(question: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const rl = createInterface({ input: process.stdin, output: process.stdout, terminal: true });
+    const output = rl as unknown as { _writeToOutput: (text: string) => void; output: NodeJS.WriteStream };
+    let asked = false;
+    output._writeToOutput = (text: string) => {
+      if (!asked) output.output.write(text);
+    };
+    rl.question(question, (answer) => {
+      rl.close();
+      process.stdout.write('\n');
+      resolve(answer);
+    });
+    asked = true;
+    rl.on('SIGINT', () => {
+      rl.close();
+      reject(new AppError('VALIDATION', 'Cancelled.'));
+    });
+  });
+}
+
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** From the terminal (asked twice) or, in scripts, the first line of standard input. */
+async function readNewPassword(): Promise<string> {
+  if (!process.stdin.isTTY) {
+    const line = (await readAllStdin()).split(/\r?\n/)[0] ?? '';
+    if (!line) throw new AppError('VALIDATION', 'No password on standard input (give it as the first line).');
+    return line;
+  }
+  const first = await promptHidden('New password: ');
+  const second = await promptHidden('Repeat it: ');
+  if (first !== second) throw new AppError('VALIDATION', 'The two passwords differ; nothing was changed.');
+  return first;
+}
+
+function requireUser(accounts: AccountsService, username: string) {
+  const user = accounts.findUserByName(username);
+  if (!user) throw new AppError('NOT_FOUND', `There is no user ${username}.`);
+  return user;
+}
+
+export function registerUserCommands(program: Command): void {
+  const user = program.command('user').description('people who use the web UI and the management API');
+  const role = oneOf(ROLES, 'Role');
+
+  user
+    .command('add <username>')
+    .description('create a user; the password is asked for (or read from the first line of standard input)')
+    .option('--role <role>', `one of ${ROLES.join(', ')}`, 'operator')
+    .action(async (username: string, options: { role: string }, command: Command) => {
+      const chosen: Role = role(options.role);
+      const password = await readNewPassword();
+      await withAccounts(command, async (accounts) => {
+        const created = await accounts.createUser({ username, password, role: chosen });
+        accounts.record({ actor: actor(), action: 'user.create', target: created.username, details: JSON.stringify({ role: chosen }) });
+        say(`Created ${created.role} ${created.username}.`);
+      });
+    });
+
+  user
+    .command('list')
+    .description('list users and their roles')
+    .action((_options, command: Command) => withAccounts(command, (accounts) => printTable(accounts.listUsers(), ['id', 'username', 'role', 'created_at'], 'No users yet: `pitcrew serve` creates admin on first start.')));
+
+  user
+    .command('passwd <username>')
+    .description("set a user's password (ends their sessions)")
+    .action(async (username: string, _options, command: Command) => {
+      await withAccounts(command, (accounts) => requireUser(accounts, username));
+      const password = await readNewPassword();
+      await withAccounts(command, async (accounts) => {
+        const updated = await accounts.updateUser(requireUser(accounts, username).id, { password });
+        accounts.record({ actor: actor(), action: 'user.password', target: updated.username });
+        say(`Changed the password of ${updated.username}.`);
+      });
+    });
+
+  user
+    .command('role <username> <role>')
+    .description(`change a user's role (${ROLES.join(', ')})`)
+    .action((username: string, newRole: string, _options, command: Command) =>
+      withAccounts(command, async (accounts) => {
+        const updated = await accounts.updateUser(requireUser(accounts, username).id, { role: role(newRole) });
+        accounts.record({ actor: actor(), action: 'user.update', target: updated.username, details: JSON.stringify({ role: updated.role }) });
+        say(`${updated.username} is now ${updated.role}.`);
+      }),
+    );
+
+  user
+    .command('remove <username>')
+    .description('delete a user with their sessions and tokens (the last admin cannot be removed)')
+    .action((username: string, _options, command: Command) =>
+      withAccounts(command, (accounts) => {
+        const removed = accounts.deleteUser(requireUser(accounts, username).id);
+        accounts.record({ actor: actor(), action: 'user.delete', target: removed.username });
+        say(`Removed ${removed.username}.`);
+      }),
+    );
+
+  const token = program.command('token').description('API tokens for scripts (Authorization: Bearer …)');
+
+  token
+    .command('create <name>')
+    .description('create a token and print its secret once')
+    .requiredOption('--user <username>', 'whose rights the token carries')
+    .action((name: string, options: { user: string }, command: Command) =>
+      withAccounts(command, (accounts) => {
+        const owner = requireUser(accounts, options.user);
+        const created = accounts.createToken(owner.id, name);
+        accounts.record({ actor: actor(), action: 'token.create', target: `${created.token.prefix}… (${owner.username})` });
+        process.stderr.write(`Created token ${created.token.id} "${created.token.name}" for ${owner.username} (${owner.role}). The secret is shown once:\n`);
+        say(created.secret);
+      }),
+    );
+
+  token
+    .command('list')
+    .description('list tokens (never their secrets)')
+    .option('--user <username>', 'only this user’s tokens')
+    .action((options: { user?: string }, command: Command) =>
+      withAccounts(command, (accounts) => {
+        const tokens = accounts.listTokens(options.user ? requireUser(accounts, options.user).id : undefined);
+        printTable(tokens, ['id', 'name', 'username', 'prefix', 'created_at', 'last_used_at'], 'No API tokens.');
+      }),
+    );
+
+  token
+    .command('revoke <id>')
+    .description('revoke a token: scripts using it get 401 from now on')
+    .action((id: string, _options, command: Command) =>
+      withAccounts(command, (accounts) => {
+        const revoked = accounts.revokeToken(parseId(id, 'Token id'));
+        accounts.record({ actor: actor(), action: 'token.revoke', target: `${revoked.prefix}… (${revoked.username})` });
+        say(`Revoked token ${revoked.id} "${revoked.name}".`);
+      }),
+    );
+}
