@@ -1,0 +1,183 @@
+// GET|HEAD /images/{filename} on the device listener: master images for installers, resumable with Range.
+import { close, fstat, open } from 'node:fs';
+import { promisify } from 'node:util';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ImageService } from '../../core/image.service.js';
+import type { MasterImage } from '../../contracts/domain.js';
+import { AppError, type ErrorBody } from '../../contracts/errors.js';
+import { decideRange, ifRangeAllows, weakEtagMatches } from './http-range.js';
+import { sendFileRange, type Transfer } from './file-stream.sender.js';
+
+export interface ImageDownloadDeps {
+  images: ImageService;
+  /** Bytes handed to clients, as they go (for metrics). */
+  onBytesServed?: (bytes: number) => void;
+  /** Called as a transfer starts; the function it returns is called as it ends (for an in-flight gauge). */
+  onTransferStart?: () => () => void;
+  /**
+   * The owner's shutdown: aborting it cuts every download in flight and refuses new ones (503). Without it, the
+   * route runs its own grace period on app.close() (`shutdownGraceMs`).
+   */
+  signal?: AbortSignal;
+  /** Without `signal`: how long downloads in flight may run on after app.close() before they are cut (default 5 s). */
+  shutdownGraceMs?: number;
+  /** A download that takes nothing for this long is cut (default 120 s). */
+  idleTimeoutMs?: number;
+}
+
+export interface ImageDownloads {
+  /** Downloads in flight now. */
+  active(): number;
+  /** Cuts every download in flight (clients resume later with Range). */
+  cutAll(reason: string): void;
+}
+
+/**
+ * Registers the image download route. The route path is a wildcard rather than `:filename` because image file
+ * names may be up to 200 characters and the router refuses longer `:param` values (maxParamLength, 100).
+ */
+export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDownloadDeps): ImageDownloads {
+  const transfers = new Set<Transfer>();
+  let refusing = false;
+  const cutAll = (reason: string) => {
+    for (const transfer of transfers) transfer.cut(reason);
+  };
+  deps.signal?.addEventListener('abort', () => {
+    refusing = true;
+    cutAll('server shutting down');
+  }, { once: true });
+
+  app.addHook('preClose', async () => {
+    refusing = true;
+    if (deps.signal || transfers.size === 0) return;
+    const grace = deps.shutdownGraceMs ?? 5000;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      Promise.all([...transfers].map((transfer) => transfer.done)),
+      new Promise((resolve) => (timer = setTimeout(resolve, grace))),
+    ]);
+    clearTimeout(timer);
+    cutAll('server shutting down');
+  });
+
+  async function serve(request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) {
+    if (refusing) {
+      reply.code(503).header('connection', 'close').header('retry-after', '10');
+      return errorBody('The server is shutting down; retry shortly.', 'UNAVAILABLE');
+    }
+    const filename = request.params['*'];
+    const image = findImage(deps.images, filename);
+    const fd = await openImage(deps.images, image, request);
+    let handedOver = false;
+    try {
+      const stat = await fstatAsync(fd);
+      const size = stat.size;
+      if (size !== image.size_bytes) {
+        request.log.error({ filename, expected: image.size_bytes, actual: size }, 'image file size differs from its record');
+        throw new AppError('NOT_FOUND', `The file of ${image.product_type} ${image.version} is damaged in the image store; upload it again.`);
+      }
+      const etag = `"${image.sha256}"`;
+      const lastModified = new Date(Math.floor(stat.mtimeMs / 1000) * 1000);
+      const headers: Record<string, string> = {
+        'content-type': 'application/octet-stream',
+        'accept-ranges': 'bytes',
+        etag,
+        'last-modified': lastModified.toUTCString(),
+        'content-disposition': `attachment; filename="${image.filename}"`,
+        'repr-digest': `sha-256=:${Buffer.from(image.sha256, 'hex').toString('base64')}:`,
+        'cache-control': 'no-cache',
+      };
+
+      if (notModified(request, etag, lastModified)) {
+        reply.code(304).headers(headers);
+        return reply.send();
+      }
+
+      const rangeHeader = request.headers.range;
+      const decision = rangeHeader !== undefined && ifRangeAllows(singleHeader(request.headers['if-range']), etag, lastModified)
+        ? decideRange(rangeHeader, size)
+        : ({ kind: 'full' } as const);
+      if (decision.kind === 'unsatisfiable') {
+        reply.code(416).header('content-range', `bytes */${size}`).header('accept-ranges', 'bytes');
+        return errorBody(`The range "${String(rangeHeader).slice(0, 100)}" is outside the ${size}-byte image.`, 'RANGE_NOT_SATISFIABLE');
+      }
+      const start = decision.kind === 'partial' ? decision.start : 0;
+      const end = decision.kind === 'partial' ? decision.end : size - 1;
+      headers['content-length'] = String(end - start + 1);
+      if (decision.kind === 'partial') headers['content-range'] = `bytes ${start}-${end}/${size}`;
+      const status = decision.kind === 'partial' ? 206 : 200;
+
+      if (request.method === 'HEAD') {
+        reply.code(status).headers(headers);
+        return reply.send();
+      }
+
+      // From here the bytes bypass Fastify's serialisation: the response is written directly from reused buffers.
+      reply.hijack();
+      reply.raw.writeHead(status, headers);
+      handedOver = true;
+      const transfer = sendFileRange(reply.raw, fd, start, end, { onBytes: deps.onBytesServed, idleTimeoutMs: deps.idleTimeoutMs ?? 120_000 });
+      transfers.add(transfer);
+      const ended = deps.onTransferStart?.();
+      const outcome = await transfer.done;
+      transfers.delete(transfer);
+      ended?.();
+      const range = decision.kind === 'partial' ? `${start}-${end}` : undefined;
+      if (outcome.finished) request.log.info({ filename, bytes: outcome.bytes, range, status }, 'image download finished');
+      else request.log.info({ filename, bytes: outcome.bytes, range, status, reason: outcome.reason }, 'image download cut');
+    } finally {
+      if (!handedOver) close(fd, () => {}); // once handed over, the sender closes it
+    }
+  }
+
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/images/*',
+    exposeHeadRoute: false,
+    schema: {
+      params: { type: 'object', properties: { '*': { type: 'string', maxLength: 255 } }, required: ['*'] },
+    },
+    handler: serve,
+  });
+
+  return { active: () => transfers.size, cutAll };
+}
+
+function findImage(images: ImageService, filename: string): MasterImage {
+  // Only registered images are served: a temporary upload, a dotfile or any path outside the store is simply
+  // not a registered name, whatever its encoding.
+  if (filename === '' || filename.includes('/') || filename.includes('\\') || filename.startsWith('.')) {
+    throw new AppError('NOT_FOUND', `There is no image file ${JSON.stringify(filename.slice(0, 100))}.`);
+  }
+  return images.fileFor(filename).image;
+}
+
+// Raw descriptors rather than FileHandles: the sender reads and closes the descriptor itself, and a FileHandle
+// would try to close it again when collected.
+const openAsync = promisify(open);
+const fstatAsync = promisify(fstat);
+
+async function openImage(images: ImageService, image: MasterImage, request: FastifyRequest): Promise<number> {
+  try {
+    return await openAsync(images.fileFor(image.filename).path, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    request.log.error({ filename: image.filename }, 'registered image file is missing from the store');
+    throw new AppError('NOT_FOUND', `The file of ${image.product_type} ${image.version} is missing from the image store; upload it again.`);
+  }
+}
+
+const singleHeader = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
+
+function notModified(request: FastifyRequest, etag: string, lastModified: Date): boolean {
+  const ifNoneMatch = request.headers['if-none-match'];
+  if (ifNoneMatch !== undefined) return weakEtagMatches(ifNoneMatch, etag);
+  const since = request.headers['if-modified-since'];
+  if (since === undefined) return false;
+  const date = Date.parse(since);
+  return Number.isFinite(date) && lastModified.getTime() <= date;
+}
+
+function errorBody(error: string, code: ErrorBody['code']): ErrorBody {
+  return { success: false, error, code };
+}

@@ -1,0 +1,175 @@
+// HTTP helpers for the image tests and benchmarks: raw requests (exact paths and headers, no URL normalising),
+// streamed multipart uploads of generated content, and process memory readings.
+import { createHash, randomFillSync } from 'node:crypto';
+import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { readFileSync, writeFileSync } from 'node:fs';
+
+export interface RawAnswer {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/** One request with the path sent exactly as given. */
+export function rawRequest(baseUrl: string, method: string, path: string, headers: OutgoingHttpHeaders = {}, body?: Buffer): Promise<RawAnswer> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(`${baseUrl}/`, { method, path, headers, agent: false }, (response) => {
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks) }));
+      response.on('error', reject);
+    });
+    request.on('error', reject);
+    request.end(body);
+  });
+}
+
+export const jsonOf = <T = Record<string, unknown>>(answer: RawAnswer): T => JSON.parse(answer.body.toString('utf8')) as T;
+
+/**
+ * `mib` MiB of reproducible, incompressible-enough bytes produced on the fly (1 MiB at a time, never held whole),
+ * hashed as they are produced. `tailBytes` extra bytes make the size not a multiple of the chunk size.
+ */
+export function generatedFile(mib: number, tailBytes = 0, seed = 1): { size: number; chunks: () => Generator<Buffer>; sha256: () => string } {
+  const block = Buffer.alloc(1 << 20);
+  randomFillSync(block);
+  block.writeUInt32LE(seed, 8);
+  const hash = createHash('sha256');
+  let digest: string | undefined;
+  const size = mib * (1 << 20) + tailBytes;
+  return {
+    size,
+    *chunks() {
+      for (let i = 0; i < mib; i++) {
+        block.writeUInt32LE(i, 0); // every MiB differs, so a stuck or repeated chunk changes the hash
+        hash.update(block);
+        yield block;
+      }
+      if (tailBytes > 0) {
+        const tail = block.subarray(0, tailBytes);
+        hash.update(tail);
+        yield tail;
+      }
+      digest = hash.digest('hex');
+    },
+    sha256() {
+      if (!digest) throw new Error('the generated file has not been fully produced yet');
+      return digest;
+    },
+  };
+}
+
+export type FormField = { name: string; value: string };
+export type FormFile = { name: string; filename: string; size: number; chunks: Iterable<Buffer> | AsyncIterable<Buffer> };
+
+export interface UploadOptions {
+  /** Send without Content-Length (chunked). */
+  chunked?: boolean;
+  /** Destroy the connection once this many bytes of the body are written (an interrupted upload). */
+  abortAfterBytes?: number;
+  /** Extra headers (e.g. cookies). */
+  headers?: OutgoingHttpHeaders;
+  path?: string;
+}
+
+export interface UploadAnswer {
+  /** 0 when the upload was cut before any answer. */
+  status: number;
+  body: Record<string, unknown> | null;
+  /** Body bytes written before the answer came (or before the cut). */
+  bytesSent: number;
+  totalBytes: number;
+}
+
+/**
+ * POSTs a multipart form whose file content is streamed from `chunks` with backpressure. Stops sending as soon as
+ * an answer arrives (as curl does), so an early refusal shows up as bytesSent < totalBytes.
+ */
+export function uploadForm(baseUrl: string, parts: Array<FormField | FormFile>, options: UploadOptions = {}): Promise<UploadAnswer> {
+  const boundary = `----pitcrew-test-${Date.now().toString(16)}`;
+  const encoded = parts.map((part) => {
+    const head = 'filename' in part
+      ? `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"; filename="${part.filename}"\r\nContent-Type: application/octet-stream\r\n\r\n`
+      : `--${boundary}\r\nContent-Disposition: form-data; name="${part.name}"\r\n\r\n${part.value}`;
+    return { head: Buffer.from(head, 'utf8'), part };
+  });
+  const closing = Buffer.from(`--${boundary}--\r\n`);
+  const totalBytes = encoded.reduce((n, { head, part }) => n + head.length + ('filename' in part ? part.size : 0) + 2, 0) + closing.length;
+
+  return new Promise((resolve, reject) => {
+    let bytesSent = 0;
+    let answered = false;
+    let settled = false;
+    const finish = (answer: UploadAnswer) => {
+      if (settled) return;
+      settled = true;
+      resolve(answer);
+    };
+    const headers: OutgoingHttpHeaders = { 'content-type': `multipart/form-data; boundary=${boundary}`, ...options.headers };
+    if (!options.chunked) headers['content-length'] = totalBytes;
+    const request = httpRequest(`${baseUrl}${options.path ?? '/api/images/upload'}`, { method: 'POST', headers, agent: false }, (response) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      response.on('data', (chunk: Buffer) => chunks.push(chunk));
+      response.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        finish({ status: response.statusCode ?? 0, body: text ? (JSON.parse(text) as Record<string, unknown>) : null, bytesSent, totalBytes });
+        request.destroy();
+      });
+    });
+    request.on('error', (error) => {
+      if (answered) return; // the answer decides; a reset after it is the server dropping the rest
+      if (options.abortAfterBytes !== undefined && bytesSent >= options.abortAfterBytes) finish({ status: 0, body: null, bytesSent, totalBytes });
+      else if (!settled) reject(error);
+    });
+
+    const write = async (chunk: Buffer): Promise<boolean> => {
+      if (answered || request.destroyed) return false;
+      if (options.abortAfterBytes !== undefined && bytesSent + chunk.length > options.abortAfterBytes) {
+        const room = options.abortAfterBytes - bytesSent;
+        if (room > 0) await writeOne(chunk.subarray(0, room));
+        bytesSent = Math.max(bytesSent, options.abortAfterBytes);
+        // Let the bytes leave, then cut the connection as a pulled cable or killed browser would.
+        request.destroy();
+        finish({ status: 0, body: null, bytesSent, totalBytes });
+        return false;
+      }
+      await writeOne(chunk);
+      bytesSent += chunk.length;
+      return true;
+    };
+    // Waits until the socket took the chunk: generated chunks reuse one buffer, which must not change while queued.
+    const writeOne = (chunk: Buffer) => new Promise<void>((done) => void request.write(chunk, () => done()));
+
+    void (async () => {
+      for (const { head, part } of encoded) {
+        if (!(await write(head))) return;
+        if ('filename' in part) {
+          for await (const chunk of part.chunks) if (!(await write(chunk))) return;
+        }
+        if (!(await write(Buffer.from('\r\n')))) return;
+      }
+      if (!(await write(closing))) return;
+      request.end();
+    })().catch((error: unknown) => {
+      if (!answered) reject(error as Error);
+    });
+  });
+}
+
+/** Resident memory of a process in bytes, from /proc: `current` (VmRSS) and `peak` (VmHWM). */
+export function memoryOf(pid: number): { current: number; peak: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kib = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN) * 1024;
+  return { current: kib('VmRSS'), peak: kib('VmHWM') };
+}
+
+/** Resets a process's peak RSS to its current RSS (Linux clear_refs "5"); false when not permitted. */
+export function resetPeakMemory(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
