@@ -1,4 +1,5 @@
 // Routes, and the gate in front of them: nobody sees a page before the server says who they are.
+import { lazy, Suspense } from 'react';
 import { BrowserRouter, Navigate, Route, Routes } from 'react-router-dom';
 import { AuthProvider, useAuth } from './auth/auth.context.js';
 import { AppLayout } from './components/app-layout.js';
@@ -14,11 +15,13 @@ import { ImagesPage } from './pages/images.page.js';
 import { KartNumbersPage } from './pages/kart-numbers.page.js';
 import { LoginPage } from './pages/login.page.js';
 import { NotFoundPage } from './pages/not-found.page.js';
-import { ReportsPage } from './pages/reports.page.js';
 import { SystemPage } from './pages/system.page.js';
 import { UsersPage } from './pages/users.page.js';
 import { VenueDetailPage } from './pages/venue-detail.page.js';
 import { VenuesPage } from './pages/venues.page.js';
+
+// Charts are the heaviest dependency and only the reports page draws them: load it when first opened.
+const ReportsPage = lazy(() => import('./pages/reports.page.js').then((m) => ({ default: m.ReportsPage })));
 
 function Gate() {
   const { state, can } = useAuth();
@@ -46,7 +49,7 @@ function Gate() {
         <Route path="batches/:id" element={<BatchDetailPage />} />
         <Route path="images" element={<ImagesPage />} />
         <Route path="deployments" element={<DeploymentsPage />} />
-        <Route path="reports" element={<ReportsPage />} />
+        <Route path="reports" element={<Suspense fallback={<Loading />}><ReportsPage /></Suspense>} />
         <Route path="system" element={<SystemPage />} />
         <Route path="users" element={can.isAdmin ? <UsersPage /> : <NotFoundPage message="Only administrators manage users and API tokens." />} />
         <Route path="*" element={<NotFoundPage />} />

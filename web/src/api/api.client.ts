@@ -4,10 +4,10 @@ import type { Static } from 'typebox';
 import type {
   ActiveBatchResponse, AuditList, BatchCapacity, BatchCreate, BatchList, BatchQuery, BatchResponse, DeploymentList,
   DeploymentQuery, ImageList, ImageResponse, ImageUploadFields, KartNumberImport, KartNumberImportResult, LoginRequest,
-  MeResponse, PoolEntryResponse, PoolList, PoolQuery, Report, SuccessResponse, SystemStatus, TokenCreate, TokenCreated,
-  TokenList, UserCreate, UserList, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
+  MeResponse, PoolEntryResponse, PoolList, PoolQuery, Report, ReportQuery, SuccessResponse, SystemStatus, TokenCreate, TokenCreated,
+  TokenList, UserCreate, UserList, UserResponse, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
 } from '../../../src/contracts/api.js';
-import type { ProductType, Stats, User, Venue } from '../../../src/contracts/domain.js';
+import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
 
 export type ErrorCodeOrTransport = ErrorBody['code'] | 'NETWORK' | 'BAD_RESPONSE' | 'ABORTED';
@@ -178,7 +178,7 @@ export const api = {
     pause: (id: number) => post<Static<typeof BatchResponse>>(`/api/batches/${id}/pause`),
     cancel: (id: number) => post<Static<typeof BatchResponse>>(`/api/batches/${id}/cancel`),
     setPriority: (id: number, priority: number) => put<Static<typeof BatchResponse>>(`/api/batches/${id}/priority`, { priority }),
-    reorder: (ids: number[]) => post<Static<typeof BatchList> | Static<typeof SuccessResponse>>('/api/batches/reorder', { ids }),
+    reorder: (ids: number[]) => post<Static<typeof BatchList>>('/api/batches/reorder', { ids }),
   },
   images: {
     list: (signal?: AbortSignal) => get<Static<typeof ImageList>>('/api/images', signal),
@@ -189,12 +189,12 @@ export const api = {
     list: (query: DeploymentFilters, signal?: AbortSignal) => get<Static<typeof DeploymentList>>(`/api/deployments${buildQuery(query)}`, signal),
     csvUrl: (query: DeploymentFilters) => `/api/deployments${buildQuery({ ...query, page: undefined, limit: undefined, format: 'csv' })}`,
   },
-  reports: (query: { from?: string; to?: string }, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),
+  reports: (query: ReportQuery, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),
   system: (signal?: AbortSignal) => get<SystemStatus>('/api/system/status', signal),
   users: {
     list: (signal?: AbortSignal) => get<Static<typeof UserList>>('/api/users', signal),
-    create: (body: UserCreate) => post<{ success: true; user: User }>('/api/users', body),
-    update: (id: number, body: UserUpdate) => put<{ success: true; user: User }>(`/api/users/${id}`, body),
+    create: (body: UserCreate) => post<Static<typeof UserResponse>>('/api/users', body),
+    update: (id: number, body: UserUpdate) => put<Static<typeof UserResponse>>(`/api/users/${id}`, body),
     remove: (id: number) => del<Static<typeof SuccessResponse>>(`/api/users/${id}`),
   },
   tokens: {

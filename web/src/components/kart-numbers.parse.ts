@@ -1,6 +1,7 @@
-// A preview of what a bulk import will add, computed as the person types. The server parses the same text and is
-// the authority; this only shows the count and the tokens it will refuse, before anything is sent.
-import { KART_NUMBER_MAX, KART_NUMBER_MIN } from '../../../src/contracts/domain.js';
+// A preview of what a bulk import will add, computed as the person types with the server's own parser, so the
+// preview and the import can never disagree about what a token means.
+import { parseKartNumbers } from '../../../src/core/kart-numbers.js';
+import { isAppError } from '../../../src/contracts/errors.js';
 
 export interface KartNumberPreview {
   numbers: number[];
@@ -9,35 +10,15 @@ export interface KartNumberPreview {
   repeated: number;
 }
 
-const inRange = (n: number) => Number.isInteger(n) && n >= KART_NUMBER_MIN && n <= KART_NUMBER_MAX;
-
 export function previewKartNumbers(text: string): KartNumberPreview {
-  const tokens = text
-    .replace(/\s*[-–]\s*/g, '-')
-    .split(/[\s,;]+/)
-    .map((t) => t.trim())
-    .filter(Boolean);
-  const seen = new Set<number>();
-  const invalid: string[] = [];
-  let repeated = 0;
-  const add = (n: number) => {
-    if (seen.has(n)) repeated += 1;
-    else seen.add(n);
-  };
-  for (const token of tokens) {
-    const range = /^(\d+)-(\d+)$/.exec(token);
-    if (range) {
-      const from = Number(range[1]);
-      const to = Number(range[2]);
-      if (!inRange(from) || !inRange(to) || from > to) invalid.push(token);
-      else for (let n = from; n <= to; n++) add(n);
-    } else if (/^\d+$/.test(token) && inRange(Number(token))) {
-      add(Number(token));
-    } else {
-      invalid.push(token);
-    }
+  if (!text.trim()) return { numbers: [], invalid: [], repeated: 0 };
+  try {
+    const parsed = parseKartNumbers(text);
+    return { numbers: parsed.numbers, invalid: [], repeated: parsed.repeated };
+  } catch (error) {
+    const tokens = isAppError(error) ? (error.details?.invalid_tokens as string[] | undefined) : undefined;
+    return { numbers: [], invalid: tokens ?? [isAppError(error) ? error.message : String(error)], repeated: 0 };
   }
-  return { numbers: [...seen].sort((a, b) => a - b), invalid, repeated };
 }
 
 /** "1–20, 25, 30–32": the numbers folded back into ranges, for a short summary. */

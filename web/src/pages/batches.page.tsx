@@ -4,7 +4,7 @@
 import { useMemo, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
 import {
-  closestCenter, DndContext, KeyboardSensor, PointerSensor, TouchSensor, useSensor, useSensors, type DragEndEvent,
+  closestCenter, DndContext, KeyboardSensor, PointerSensor, TouchSensor, useSensor, useSensors, type Announcements, type DragEndEvent, type UniqueIdentifier,
 } from '@dnd-kit/core';
 import { arrayMove, SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from '@dnd-kit/sortable';
 import { CSS } from '@dnd-kit/utilities';
@@ -160,7 +160,8 @@ export function BatchesPage() {
     setReordering(true);
     try {
       const moved = reordered[to]!;
-      await api.batches.reorder(reordered.map((b) => b.id));
+      const answer = await api.batches.reorder(reordered.map((b) => b.id));
+      if (answer?.batches) batches.setData(answer);
       toast.success(`${describeBatch(moved)} moved to position ${to + 1}.`, 'Queue reordered');
     } catch (error) {
       batches.setData(previous);
@@ -169,6 +170,19 @@ export function BatchesPage() {
       setReordering(false);
       batches.reload();
     }
+  };
+
+  // Spoken to screen readers while dragging: batch names and queue positions, not internal ids.
+  const nameOf = (id: UniqueIdentifier) => {
+    const batch = open.find((b) => b.id === id);
+    return batch ? describeBatch(batch) : `batch ${id}`;
+  };
+  const positionOf = (id: UniqueIdentifier) => open.findIndex((b) => b.id === id) + 1;
+  const announcements: Announcements = {
+    onDragStart: ({ active }) => `Picked up ${nameOf(active.id)} at position ${positionOf(active.id)}. Arrow keys move it, space drops it, escape cancels.`,
+    onDragOver: ({ active, over }) => (over ? `${nameOf(active.id)} is over position ${positionOf(over.id)}.` : `${nameOf(active.id)} is outside the queue.`),
+    onDragEnd: ({ active, over }) => (over ? `${nameOf(active.id)} dropped at position ${positionOf(over.id)}.` : `${nameOf(active.id)} dropped where it was.`),
+    onDragCancel: ({ active }) => `Moving ${nameOf(active.id)} was cancelled; it stays at position ${positionOf(active.id)}.`,
   };
 
   const venueList = venues.data?.venues ?? [];
@@ -213,7 +227,12 @@ export function BatchesPage() {
               {visibleOpen.length === 0 ? (
                 <div className="text-body-secondary small" data-testid="queue-empty">No open batch matches. {can.canWrite && <Link to="/batches/new">Create one</Link>}</div>
               ) : (
-                <DndContext sensors={sensors} collisionDetection={closestCenter} onDragEnd={(e) => void onDragEnd(e)}>
+                <DndContext
+                  sensors={sensors}
+                  collisionDetection={closestCenter}
+                  onDragEnd={(e) => void onDragEnd(e)}
+                  accessibility={{ announcements, screenReaderInstructions: { draggable: 'To move a batch in the queue, press space, use the arrow keys, then press space again to drop it, or escape to cancel.' } }}
+                >
                   <SortableContext items={visibleOpen.map((b) => b.id)} strategy={verticalListSortingStrategy}>
                     <ol className="list-group shadow-sm pc-queue" data-testid="batch-queue">
                       {visibleOpen.map((b) => (

@@ -2,6 +2,8 @@
 import { useMemo, useState } from 'react';
 import { ArcElement, BarElement, CategoryScale, Chart as ChartJS, Legend, LinearScale, Tooltip, type ChartOptions } from 'chart.js';
 import { Bar, Doughnut } from 'react-chartjs-2';
+import type { ProductType } from '../../../src/contracts/domain.js';
+import { PRODUCT_TYPES } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { formatCount, formatDuration, formatIsoDay, formatPercent } from '../components/format.js';
@@ -37,8 +39,14 @@ const stackedBar: ChartOptions<'bar'> = {
 export function ReportsPage() {
   const [from, setFrom] = useState(daysAgo(29));
   const [to, setTo] = useState(daysAgo(0));
+  const [venue, setVenue] = useState('');
+  const [product, setProduct] = useState<ProductType | ''>('');
+  const venues = useResource((signal) => api.venues.list(signal), []);
   const invalid = from > to ? 'The start date is after the end date.' : null;
-  const report = useResource((signal) => (invalid ? Promise.resolve(undefined) : api.reports({ from, to }, signal)), [from, to, invalid]);
+  const report = useResource(
+    (signal) => (invalid ? Promise.resolve(undefined) : api.reports({ from, to, venue: venue || undefined, product: product || undefined }, signal)),
+    [from, to, venue, product, invalid],
+  );
   useLiveReload(['deployment_status'], report.reload, { delayMs: 5000, when: (_n, p) => ['completed', 'failed'].includes((p as { status: string }).status) });
 
   const r = report.data;
@@ -73,6 +81,20 @@ export function ReportsPage() {
           <div>
             <label htmlFor="report-to" className="form-label small mb-1">To</label>
             <input id="report-to" type="date" className={`form-control form-control-sm${invalid ? ' is-invalid' : ''}`} value={to} min={from} onChange={(e) => setTo(e.target.value)} data-testid="report-to" />
+          </div>
+          <div>
+            <label htmlFor="report-venue" className="form-label small mb-1">Venue</label>
+            <select id="report-venue" className="form-select form-select-sm" value={venue} onChange={(e) => setVenue(e.target.value)} data-testid="report-venue">
+              <option value="">All venues</option>
+              {(venues.data?.venues ?? []).map((v) => <option key={v.code} value={v.code}>{v.code} — {v.name}</option>)}
+            </select>
+          </div>
+          <div>
+            <label htmlFor="report-product" className="form-label small mb-1">Product</label>
+            <select id="report-product" className="form-select form-select-sm" value={product} onChange={(e) => setProduct(e.target.value as ProductType | '')} data-testid="report-product">
+              <option value="">All</option>
+              {PRODUCT_TYPES.map((p) => <option key={p} value={p}>{p}</option>)}
+            </select>
           </div>
           <div className="btn-group btn-group-sm" role="group" aria-label="Quick ranges">
             {PRESETS.map((p) => (

@@ -1,0 +1,124 @@
+// The batch queue's order is the order devices are served in. Dragging a batch (mouse or keyboard) saves the new
+// order, which survives a reload; when the server refuses, the list goes back to where it was.
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiSession } from './support/api.session.js';
+import { launchBrowser, openPage, signIn } from './support/browser.harness.js';
+import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
+
+type BatchAnswer = { batch: { id: number; priority: number } };
+
+describe('batch queue drag and drop', () => {
+  let server: E2eServer;
+  let browser: Browser;
+  let page: Page;
+  let api: ApiSession;
+  const ids: Record<'first' | 'second' | 'third', number> = { first: 0, second: 0, third: 0 };
+
+  const queueOrder = async () =>
+    page.locator('[data-testid="batch-queue"] > li').evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-batch-id'))));
+  const waitForOrder = (expected: number[]) => expect.poll(queueOrder, { timeout: 10_000 }).toEqual(expected);
+  const serverOrder = async () => {
+    const { batches } = await api.get<{ batches: Array<{ id: number; priority: number; created_at: string; status: string }> }>('/api/batches');
+    return batches
+      .filter((b) => ['pending', 'active', 'paused'].includes(b.status))
+      .sort((a, b) => b.priority - a.priority || a.created_at.localeCompare(b.created_at) || a.id - b.id)
+      .map((b) => b.id);
+  };
+
+  /** Drags one batch's handle onto another batch's row with real pointer moves. */
+  const drag = async (fromId: number, toId: number) => {
+    const handle = page.getByTestId(`batch-drag-${fromId}`);
+    const target = page.getByTestId(`batch-item-${toId}`);
+    const from = (await handle.boundingBox())!;
+    const to = (await target.boundingBox())!;
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(from.x + from.width / 2, from.y + from.height / 2 - 10, { steps: 4 });
+    await page.mouse.move(from.x + from.width / 2, to.y + to.height / 4, { steps: 12 });
+    await page.mouse.up();
+  };
+
+  beforeAll(async () => {
+    server = await startE2eServer();
+    api = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
+    await api.post('/api/venues', { code: 'ARIA', name: 'Aria Raceway' });
+    await api.post('/api/kart-numbers', { venue_code: 'ARIA', numbers: '1-60' });
+    ids.first = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Morning session' })).batch.id;
+    ids.second = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Afternoon session' })).batch.id;
+    ids.third = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'RXP2', total_count: 5, name: 'RaceXPro spares' })).batch.id;
+    browser = await launchBrowser();
+    ({ page } = await openPage(browser, server.managementUrl));
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('lists open batches in serving order: equal priorities serve the oldest first', async () => {
+    await page.goto('/batches');
+    await waitForOrder([ids.first, ids.second, ids.third]);
+  });
+
+  it('moves a dragged batch above another and keeps the order after a reload', async () => {
+    await drag(ids.third, ids.first);
+    await waitForOrder([ids.third, ids.first, ids.second]);
+    await page.getByTestId('toast').filter({ hasText: 'moved to position 1' }).waitFor();
+    await expect.poll(serverOrder).toEqual([ids.third, ids.first, ids.second]);
+
+    await page.reload();
+    await waitForOrder([ids.third, ids.first, ids.second]);
+  });
+
+  it('reorders from the keyboard', async () => {
+    const announcement = (text: string) => page.locator('[id^="DndLiveRegion"]').filter({ hasText: text }).waitFor({ state: 'attached' });
+    await page.getByTestId(`batch-drag-${ids.second}`).focus();
+    await page.keyboard.press('Space');
+    await page.locator(`[data-testid="batch-drag-${ids.second}"][aria-pressed="true"]`).waitFor();
+    await page.keyboard.press('ArrowUp');
+    await announcement('Afternoon session is over position 2');
+    await page.keyboard.press('Space');
+    await waitForOrder([ids.third, ids.second, ids.first]);
+    await page.getByTestId('toast').filter({ hasText: 'moved to position 2' }).waitFor();
+    await expect.poll(serverOrder).toEqual([ids.third, ids.second, ids.first]);
+  });
+
+  it('shows the new order at once, then rolls it back and says why when the server refuses it', async () => {
+    // The refusal is held until the optimistic order has been seen, so both halves are observed.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    await page.route('**/api/batches/reorder', async (route) => {
+      await held;
+      await route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ success: false, error: 'Batch 99 was cancelled meanwhile.', code: 'CONFLICT' }) });
+    });
+    const before = await queueOrder();
+    expect(before).toEqual([ids.third, ids.second, ids.first]);
+    await drag(ids.first, ids.third);
+    await waitForOrder([ids.first, ids.third, ids.second]);
+    release();
+    await page.getByTestId('toast').filter({ hasText: 'Batch 99 was cancelled meanwhile.' }).waitFor();
+    await waitForOrder(before);
+    expect(await serverOrder()).toEqual(before);
+    await page.unroute('**/api/batches/reorder');
+  });
+
+  it('offers only the legal moves and follows status changes made elsewhere', async () => {
+    const item = (id: number) => page.getByTestId(`batch-item-${id}`);
+    expect(await item(ids.first).getByTestId(`batch-start-${ids.first}`).count()).toBe(1);
+    expect(await item(ids.first).getByTestId(`batch-pause-${ids.first}`).count()).toBe(0);
+
+    // Another operator starts a batch through the API: this page follows without a reload.
+    await api.post(`/api/batches/${ids.first}/start`);
+    await page.locator(`[data-testid="batch-item-${ids.first}"][data-status="active"]`).waitFor();
+    await item(ids.first).getByTestId(`batch-pause-${ids.first}`).click();
+    await page.locator(`[data-testid="batch-item-${ids.first}"][data-status="paused"]`).waitFor();
+    expect(await item(ids.first).getByTestId(`batch-start-${ids.first}`).textContent()).toContain('Resume');
+
+    await item(ids.second).getByTestId(`batch-cancel-${ids.second}`).click();
+    await page.getByTestId('confirm-ok').click();
+    await page.getByTestId(`batch-item-${ids.second}`).waitFor({ state: 'detached' });
+    await page.getByTestId(`batch-row-${ids.second}`).waitFor();
+  });
+});

@@ -1,0 +1,56 @@
+// The dashboard stays live across a server restart: it shows the connection dropping, reconnects by itself,
+// reloads what it missed while the server was down, and keeps following new events.
+import { randomBytes } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiSession } from './support/api.session.js';
+import { launchBrowser, openPage, signIn, waitForLive } from './support/browser.harness.js';
+import { FakeDevice } from './support/fake-device.js';
+import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
+
+describe('live updates across a server restart', () => {
+  let server: E2eServer;
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    server = await startE2eServer();
+    const admin = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
+    await admin.post('/api/venues', { code: 'MTKP', name: 'Mount Kart Park' });
+    const { image } = await admin.uploadImage('RXP2', '1.9.2', randomBytes(64 * 1024), 'rxp2-1.9.2.img');
+    await admin.post(`/api/images/${image.id}/activate`);
+    const { batch } = await admin.post<{ batch: { id: number } }>('/api/batches', { venue_code: 'MTKP', product_type: 'RXP2', total_count: 10 });
+    await admin.post(`/api/batches/${batch.id}/start`);
+    browser = await launchBrowser();
+    ({ page } = await openPage(browser, server.managementUrl));
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('reconnects after a restart, catches up on what it missed and keeps following events', async () => {
+    await waitForLive(page);
+    const before = FakeDevice.numbered(server.deviceUrl, 1);
+    await before.requestConfig();
+    await page.getByTestId(`deployment-card-${before.config!.deployment_id}`).waitFor();
+
+    await server.running.stop();
+    await page.locator('[data-testid="live-status"]:not([data-state="connected"])').waitFor();
+
+    await server.restart();
+    // A report made right after the restart, possibly before the page is back: it must show up either way.
+    await before.reportDownload(60);
+    await waitForLive(page);
+    await page.locator(`[data-testid="deployment-card-${before.config!.deployment_id}"][data-progress="60"]`).waitFor();
+
+    const after = FakeDevice.numbered(server.deviceUrl, 2);
+    const config = await after.requestConfig();
+    expect(config.hostname).toMatch(/^RXP2-MTKP-/);
+    await page.locator(`[data-testid="deployment-card-${config.deployment_id}"][data-status="assigned"]`).waitFor();
+    await after.report('completed', { progress: 100 });
+    await page.locator(`[data-testid="deployment-card-${config.deployment_id}"][data-status="completed"]`).waitFor();
+  });
+});

@@ -1,0 +1,235 @@
+// An operator's first day, in a real browser against the real server: sign in, create a venue, import its kart
+// numbers, upload and activate an image, create and start a batch, watch devices image live on the dashboard,
+// then find them in the history and export it as CSV.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { launchBrowser, openPage, signIn, waitForLive } from './support/browser.harness.js';
+import { FakeDevice } from './support/fake-device.js';
+import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
+
+describe('operator workflow in the browser', () => {
+  let server: E2eServer;
+  let browser: Browser;
+  let page: Page;
+  const image = randomBytes(3 * 1024 * 1024 + 123);
+  const imageSha = createHash('sha256').update(image).digest('hex');
+  const devices: FakeDevice[] = [];
+
+  const toast = (text: string | RegExp) => page.getByTestId('toast').filter({ hasText: text }).first().waitFor();
+  const card = (device: FakeDevice, attributes = '') => page.locator(`[data-testid="deployment-card-${device.config!.deployment_id}"]${attributes}`);
+
+  beforeAll(async () => {
+    server = await startE2eServer();
+    browser = await launchBrowser();
+    ({ page } = await openPage(browser, server.managementUrl));
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  it('refuses a wrong password with the server message, then signs in', async () => {
+    await page.goto('/');
+    await page.getByTestId('login-username').fill('admin');
+    await page.getByTestId('login-password').fill('not-the-password');
+    await page.getByTestId('login-submit').click();
+    await page.getByTestId('login-error').waitFor();
+    expect((await page.getByTestId('login-error').textContent())?.length).toBeGreaterThan(5);
+
+    await signIn(page, 'admin', ADMIN_PASSWORD);
+    expect(await page.getByTestId('current-user').textContent()).toBe('admin');
+    expect(await page.getByTestId('current-role').textContent()).toBe('admin');
+    await page.getByTestId('live-empty').waitFor();
+  });
+
+  it('creates a venue, validating the form while typing', async () => {
+    await page.getByTestId('nav-venues').click();
+    await page.getByTestId('venue-create').click();
+    await page.getByTestId('venue-code').fill('co');
+    await page.getByTestId('venue-name').fill('Coronado Karting');
+    await page.getByTestId('venue-code-error').waitFor();
+    await page.getByTestId('venue-email').fill('pits@');
+    await page.getByTestId('venue-email-error').waitFor();
+    await page.getByTestId('venue-code').fill('coro');
+    expect(await page.getByTestId('venue-code').inputValue()).toBe('CORO');
+    await page.getByTestId('venue-email').fill('pits@coronado-karting.example');
+    expect(await page.getByTestId('venue-code-error').count()).toBe(0);
+    expect(await page.getByTestId('venue-email-error').count()).toBe(0);
+    await page.getByTestId('venue-save').click();
+
+    await toast('Venue CORO created');
+    await page.getByTestId('venue-detail-code').filter({ hasText: 'CORO' }).waitFor();
+    expect(page.url()).toMatch(/\/venues\/CORO$/);
+
+    // The same code again is refused by the server, and its reason is shown in the form.
+    await page.getByTestId('nav-venues').click();
+    await page.getByTestId('venue-row-CORO').waitFor();
+    await page.getByTestId('venue-create').click();
+    await page.getByTestId('venue-code').fill('CORO');
+    await page.getByTestId('venue-name').fill('Duplicate');
+    await page.getByTestId('venue-save').click();
+    await page.getByTestId('venue-form-error').waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByTestId('venue-form').waitFor({ state: 'detached' });
+  });
+
+  it('bulk-imports kart numbers with range syntax, refusing invalid tokens before sending', async () => {
+    await page.goto('/venues/CORO');
+    await page.getByTestId('venue-import').click();
+    await page.getByTestId('kart-import').waitFor();
+
+    await page.getByTestId('kart-import-product-RXP2').check();
+    await page.getByTestId('rxp2-explanation').waitFor();
+    await page.getByTestId('kart-import-product-KXP2').check();
+
+    await page.getByTestId('kart-import-numbers').fill('1-20, x7, 40-30');
+    await page.getByTestId('kart-import-preview').filter({ hasText: 'x7' }).waitFor();
+    expect(await page.getByTestId('kart-import-preview').textContent()).toContain('40-30');
+    expect(await page.getByTestId('kart-import-submit').isDisabled()).toBe(true);
+
+    await page.getByTestId('kart-import-numbers').fill('1-20, 25\n30-32');
+    await page.getByTestId('kart-import-preview').filter({ hasText: '24 numbers' }).waitFor();
+    await page.getByTestId('kart-import-submit').click();
+    await toast('Added 24 kart numbers to CORO');
+    await page.getByTestId('pool-row-KXP2-CORO-001').waitFor();
+    await page.getByTestId('pool-pagination-summary').filter({ hasText: 'of 24' }).waitFor();
+
+    // Duplicates are skipped and counted.
+    await page.getByTestId('kart-import-open').click();
+    await page.getByTestId('kart-import-numbers').fill('20-22');
+    await page.getByTestId('kart-import-submit').click();
+    await toast('Added 2 kart numbers to CORO; 1 already existed');
+    await page.getByTestId('pool-pagination-summary').filter({ hasText: 'of 26' }).waitFor();
+
+    // Filters are applied on the server.
+    await page.getByTestId('pool-filter-search').fill('CORO-02');
+    await page.getByTestId('pool-pagination-summary').filter({ hasText: 'of 4' }).waitFor();
+    expect(await page.locator('[data-testid^="pool-row-"]').count()).toBe(4);
+  });
+
+  it('uploads an image with a progress bar, shows its SHA-256 and activates it', async () => {
+    await page.getByTestId('nav-images').click();
+    await page.getByTestId('active-image-KXP2').filter({ hasText: 'No active image' }).waitFor();
+    await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v2.4.1.img', mimeType: 'application/octet-stream', buffer: image });
+    // The version is suggested from the file name.
+    expect(await page.getByTestId('image-version').inputValue()).toBe('2.4.1');
+    await page.getByTestId('image-description').fill('Spring release');
+    await page.getByTestId('image-upload-submit').click();
+
+    await page.getByTestId('image-upload-result').waitFor();
+    expect(await page.getByTestId('image-upload-checksum').textContent()).toBe(imageSha);
+    await toast('KXP2 2.4.1 uploaded');
+    const row = page.locator('[data-testid^="image-row-"][data-version="2.4.1"]');
+    await row.waitFor();
+    expect(await row.locator('[data-testid^="image-sha-"]').textContent()).toBe(imageSha);
+
+    // The same product and version again is caught while typing.
+    await page.getByTestId('image-version').fill('2.4.1');
+    await page.getByTestId('image-version-error').filter({ hasText: 'already exists' }).waitFor();
+    await page.getByTestId('image-version').fill('');
+
+    await row.locator('[data-testid^="image-activate-"]').click();
+    await page.getByTestId('confirm-ok').click();
+    await toast('KXP2 2.4.1 is now the active image');
+    await page.locator('[data-testid^="image-row-"][data-version="2.4.1"][data-active="true"]').waitFor();
+    await page.getByTestId('active-image-KXP2').filter({ hasText: '2.4.1' }).waitFor();
+  });
+
+  it('creates a batch with a live pool check and starts it', async () => {
+    await page.getByTestId('nav-batches').click();
+    await page.getByTestId('batch-create-open').click();
+    await page.getByTestId('batch-capacity-free').filter({ hasText: '26' }).waitFor();
+
+    await page.getByTestId('batch-count').fill('30');
+    await page.getByTestId('batch-count-error').filter({ hasText: 'Only 26 kart numbers are free at CORO' }).waitFor();
+    await page.getByTestId('batch-count').fill('3');
+    expect(await page.getByTestId('batch-count-error').count()).toBe(0);
+    await page.getByTestId('batch-name').fill('Race day fleet');
+    await page.getByTestId('batch-start-now').check();
+    await page.getByTestId('batch-submit').click();
+
+    await toast('created and started');
+    const item = page.locator('[data-testid^="batch-item-"][data-status="active"]');
+    await item.waitFor();
+    expect(await item.locator('[data-testid^="batch-name-"]').textContent()).toBe('Race day fleet');
+    // Only legal moves are offered: an active batch can be paused or cancelled, not started.
+    expect(await item.locator('[data-testid^="batch-start-"]').count()).toBe(0);
+    expect(await item.locator('[data-testid^="batch-pause-"]').count()).toBe(1);
+  });
+
+  it('shows devices on the dashboard as they report, live, until they complete', async () => {
+    await page.getByTestId('nav-dashboard').click();
+    await waitForLive(page);
+    await page.getByTestId('active-batch').filter({ hasText: 'Race day fleet' }).waitFor();
+
+    for (let n = 1; n <= 3; n++) {
+      const device = FakeDevice.numbered(server.deviceUrl, n);
+      await device.requestConfig();
+      devices.push(device);
+    }
+    expect(devices.map((d) => d.config!.hostname)).toEqual(['KXP2-CORO-001', 'KXP2-CORO-002', 'KXP2-CORO-003']);
+    for (const device of devices) await card(device, '[data-status="assigned"]').waitFor();
+    await page.getByTestId('live-count').filter({ hasText: '3' }).waitFor();
+    await page.getByTestId('active-batch-empty').waitFor(); // all three served: the batch completed
+
+    const [first, second, third] = devices as [FakeDevice, FakeDevice, FakeDevice];
+    await first.reportDownload(25);
+    await card(first, '[data-status="downloading"][data-progress="25"]').waitFor();
+    expect(await card(first).getByTestId('deployment-card-rate').textContent()).toContain('MiB/s');
+    await first.reportDownload(80);
+    await card(first, '[data-progress="80"]').waitFor();
+    await first.report('verifying', { progress: 90 });
+    await card(first, '[data-status="verifying"]').waitFor();
+    await first.report('customizing', { progress: 97 });
+    await card(first, '[data-status="customizing"]').waitFor();
+    await first.report('completed', { progress: 100 });
+    await card(first, '[data-status="completed"][data-progress="100"]').waitFor();
+
+    await second.reportDownload(50);
+    await card(second, '[data-progress="50"]').waitFor();
+    await second.report('failed', { error_message: 'SHA-256 mismatch after writing /dev/mmcblk0' });
+    await card(second, '[data-status="failed"]').getByTestId('deployment-card-error').filter({ hasText: 'SHA-256 mismatch' }).waitFor();
+
+    await third.report('success');
+    await card(third, '[data-status="completed"]').waitFor();
+
+    await page.getByTestId('stat-completed-value').filter({ hasText: /^2$/ }).waitFor();
+    await page.getByTestId('stat-failed-value').filter({ hasText: /^1$/ }).waitFor();
+    await page.getByTestId('live-count').filter({ hasText: /^0$/ }).waitFor();
+    await page.getByTestId('recent-history').locator(`[data-testid="recent-row-${first.config!.deployment_id}"]`).waitFor();
+  });
+
+  it('filters the deployment history and downloads the filtered CSV', async () => {
+    await page.getByTestId('nav-deployments').click();
+    await page.getByTestId('dep-pagination-summary').filter({ hasText: 'of 3' }).waitFor();
+
+    await page.getByTestId('dep-filter-status').selectOption('failed');
+    await page.getByTestId('dep-pagination-summary').filter({ hasText: 'of 1' }).waitFor();
+    expect(await page.locator('[data-testid^="deployment-row-"]').getAttribute('data-hostname')).toBe('KXP2-CORO-002');
+    expect(page.url()).toContain('status=failed');
+
+    // Filters live in the address, so a reload shows the same view.
+    await page.reload();
+    await page.getByTestId('dep-pagination-summary').filter({ hasText: 'of 1' }).waitFor();
+
+    await page.getByTestId('dep-filter-status').selectOption('');
+    await page.getByTestId('dep-filter-search').fill('CORO-003');
+    await page.getByTestId('dep-pagination-summary').filter({ hasText: 'of 1' }).waitFor();
+    expect(await page.locator('[data-testid^="deployment-row-"]').getAttribute('data-hostname')).toBe('KXP2-CORO-003');
+
+    const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('deployments-csv').click()]);
+    const csv = await readFile((await download.path())!, 'utf8');
+    const lines = csv.trim().split(/\r?\n/);
+    expect(lines[0]).toMatch(/hostname/i);
+    expect(lines).toHaveLength(2);
+    expect(lines[1]).toContain('KXP2-CORO-003');
+
+    // The detail view shows what the device reported.
+    await page.getByTestId('dep-filter-search').fill('CORO-002');
+    await page.locator('[data-testid^="deployment-row-"][data-hostname="KXP2-CORO-002"]').click();
+    await page.getByTestId('deployment-detail-error').filter({ hasText: 'SHA-256 mismatch' }).waitFor();
+  });
+});

@@ -1,0 +1,43 @@
+// A pretend Raspberry Pi speaking the device API exactly as the installer does: ask for a configuration, then
+// report each step. Tests drive it one report at a time and watch the dashboard follow.
+import type { ConfigResponse, StatusRequest } from '../../../src/contracts/device-api.js';
+
+export class FakeDevice {
+  config: ConfigResponse | null = null;
+
+  constructor(
+    private readonly deviceUrl: string,
+    readonly serial: string,
+    readonly mac: string,
+  ) {}
+
+  static numbered(deviceUrl: string, n: number): FakeDevice {
+    const hex = n.toString(16).padStart(6, '0');
+    return new FakeDevice(deviceUrl, `10000000${hex.toUpperCase()}`.slice(-16), `dc:a6:32:${hex.slice(0, 2)}:${hex.slice(2, 4)}:${hex.slice(4, 6)}`);
+  }
+
+  async requestConfig(body: { product_type?: string; venue_code?: string | null } = {}): Promise<ConfigResponse> {
+    const response = await fetch(new URL('/api/config', this.deviceUrl), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ serial_number: this.serial, mac_address: this.mac, ...body }),
+    });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`/api/config for ${this.serial} → ${response.status}: ${text}`);
+    this.config = JSON.parse(text) as ConfigResponse;
+    return this.config;
+  }
+
+  async report(status: StatusRequest['status'], extra: Partial<StatusRequest> = {}): Promise<void> {
+    if (!this.config) throw new Error('report before requestConfig');
+    const body: StatusRequest = { status, deployment_id: this.config.deployment_id, hostname: this.config.hostname, serial: this.serial, mac_address: this.mac, ...extra };
+    const response = await fetch(new URL('/api/status', this.deviceUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`/api/status ${status} for ${this.serial} → ${response.status}: ${await response.text()}`);
+  }
+
+  /** Reports a download position as a share of the image, with a plausible rate. */
+  reportDownload(progress: number, rateBps = 48 * 1024 * 1024): Promise<void> {
+    const total = this.config?.image_size ?? 0;
+    return this.report('downloading', { progress, bytes_total: total, bytes_done: Math.floor((total * progress) / 100), rate_bps: rateBps });
+  }
+}

@@ -1,0 +1,85 @@
+// A viewer reads everything and can change nothing: no page offers them a button the server would refuse, and
+// the admin pages are not theirs.
+import { randomBytes } from 'node:crypto';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ApiSession } from './support/api.session.js';
+import { launchBrowser, openPage, signIn } from './support/browser.harness.js';
+import { FakeDevice } from './support/fake-device.js';
+import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
+
+/** Every control that changes something, by its test id prefix. */
+const WRITE_CONTROLS = [
+  'venue-create', 'venue-edit-', 'venue-delete-', 'venue-import', 'venue-detail-edit', 'venue-detail-delete',
+  'kart-import-open', 'kart-add-open', 'pool-release-', 'pool-retire-', 'pool-delete-',
+  'batch-create-open', 'batch-start-', 'batch-pause-', 'batch-cancel-', 'batch-drag-', 'batch-priority-edit-',
+  'image-upload', 'image-activate-', 'image-delete-',
+  'user-create', 'token-create', 'nav-users',
+];
+const writeControls = (page: Page) => page.locator(WRITE_CONTROLS.map((id) => `[data-testid^="${id}"]`).join(', '));
+
+describe('viewer role in the browser', () => {
+  let server: E2eServer;
+  let browser: Browser;
+  let page: Page;
+  let batchId = 0;
+
+  beforeAll(async () => {
+    server = await startE2eServer();
+    const admin = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
+    await admin.post('/api/venues', { code: 'BLSX', name: 'Blue Six Indoor Karting', location: 'Leeds' });
+    await admin.post('/api/kart-numbers', { venue_code: 'BLSX', numbers: '1-12' });
+    const uploaded = await admin.uploadImage('KXP2', '3.0.0', randomBytes(256 * 1024), 'kxp2-3.0.0.img');
+    await admin.post(`/api/images/${uploaded.image.id}/activate`);
+    await admin.uploadImage('KXP2', '3.0.1', randomBytes(128 * 1024), 'kxp2-3.0.1.img');
+    batchId = (await admin.post<{ batch: { id: number } }>('/api/batches', { venue_code: 'BLSX', product_type: 'KXP2', total_count: 4 })).batch.id;
+    await admin.post('/api/batches', { venue_code: 'BLSX', product_type: 'KXP2', total_count: 2 });
+    await admin.post(`/api/batches/${batchId}/start`);
+    const device = FakeDevice.numbered(server.deviceUrl, 42);
+    await device.requestConfig();
+    await device.reportDownload(40);
+    await admin.post('/api/users', { username: 'watcher', password: 'just-looking-1', role: 'viewer' });
+
+    browser = await launchBrowser();
+    ({ page } = await openPage(browser, server.managementUrl));
+    await signIn(page, 'watcher', 'just-looking-1');
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await server?.stop();
+  });
+
+  const pages: Array<[string, string]> = [
+    ['/', 'active-batch'],
+    ['/venues', 'venue-row-BLSX'],
+    ['/venues/BLSX', 'pool-kxp2'],
+    ['/kart-numbers', 'pool-row-KXP2-BLSX-001'],
+    ['/batches', 'batch-queue'],
+    ['/images', 'images-table'],
+    ['/deployments', 'deployments-table'],
+    ['/reports', 'report, report-empty'],
+    ['/system', 'system-status'],
+  ];
+
+  it.each(pages)('shows %s with its data and without any control that changes something', async (path, ready) => {
+    await page.goto(path);
+    await page.locator(ready.split(', ').map((id) => `[data-testid="${id}"]`).join(', ')).first().waitFor();
+    expect(await page.getByTestId('current-role').textContent()).toBe('viewer');
+    expect(await writeControls(page).count()).toBe(0);
+  });
+
+  it('shows a batch detail page without start, pause or cancel', async () => {
+    await page.goto(`/batches/${batchId}`);
+    await page.getByTestId('batch-detail-status').waitFor();
+    expect(await writeControls(page).count()).toBe(0);
+  });
+
+  it('keeps the admin and create pages away from a viewer', async () => {
+    await page.goto('/users');
+    await page.getByTestId('not-found').filter({ hasText: 'Only administrators' }).waitFor();
+    await page.goto('/batches/new');
+    await page.waitForURL(/\/batches$/);
+    expect(await page.getByTestId('batch-form').count()).toBe(0);
+  });
+});
