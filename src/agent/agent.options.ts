@@ -21,6 +21,7 @@ export interface AgentOptions {
   retryPolicy: RetryPolicy;
   maxBytesPerSecond: number | null;
   json: boolean;
+  deviceToken: string | null;
 }
 
 export const AGENT_USAGE = `pitcrew-agent — images this Raspberry Pi from a Pitcrew server
@@ -35,6 +36,7 @@ Usage: pitcrew-agent [options]
   --serial SERIAL       override the serial from the device tree / cpuinfo
   --mac MAC             override the MAC address
   --model TEXT          override the model from the device tree
+  --device-token TOKEN  shared secret, if the server requires one               (PITCREW_DEVICE_TOKEN, pitcrew.token=)
   --iface NAME          network interface whose MAC identifies the board (default: eth0, else the first wired)
   --sys-root DIR        read /proc and /sys below DIR (testing)
   --retries N           retries for transient network errors (default ${DEFAULT_RETRY_POLICY.maxRetries})
@@ -62,6 +64,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         mac: { type: 'string' },
         model: { type: 'string' },
         iface: { type: 'string' },
+        'device-token': { type: 'string' },
         'sys-root': { type: 'string' },
         retries: { type: 'string' },
         bandwidth: { type: 'string' },
@@ -115,6 +118,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     retryPolicy: { ...DEFAULT_RETRY_POLICY, maxRetries: retries },
     maxBytesPerSecond: bandwidth,
     json: Boolean(flags.json),
+    deviceToken: pick(flags['device-token'], 'PITCREW_DEVICE_TOKEN', 'token'),
   };
 }
 

@@ -2,7 +2,7 @@
 import { Value } from 'typebox/value';
 import { ConfigResponse, type ConfigRequest, type StatusRequest } from '../contracts/device-api.js';
 import { InstallerError } from './installer.errors.js';
-import { describeErrorBody, httpError, postJson, resolveUrl } from './http.client.js';
+import { describeErrorBody, deviceTokenHeaders, httpError, postJson, resolveUrl } from './http.client.js';
 import { DEFAULT_RETRY_POLICY, retryTransient, type RetryNotice, type RetryPolicy } from './retry.policy.js';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/i;
@@ -11,6 +11,8 @@ export interface ConfigFetchOptions {
   policy?: RetryPolicy;
   signal?: AbortSignal;
   onRetry?: (notice: RetryNotice) => void;
+  /** Shared secret of a server that requires one (PITCREW_DEVICE_TOKEN). */
+  deviceToken?: string | null;
 }
 
 /** POST /api/config until it answers. A 4xx (no active image, pool exhausted, …) is final and says why. */
@@ -18,7 +20,7 @@ export async function fetchConfig(serverUrl: string, request: ConfigRequest, opt
   const url = resolveUrl(serverUrl, '/api/config');
   const answer = await retryTransient(
     async () => {
-      const reply = await postJson(url, request, { signal: options.signal });
+      const reply = await postJson(url, request, { signal: options.signal, headers: deviceTokenHeaders(options.deviceToken) });
       if (reply.status >= 200 && reply.status < 300) return reply;
       const error = httpError(`configuration request to ${url.host} failed`, reply.status, reply.body);
       if (error.transient) throw error;
@@ -57,8 +59,12 @@ export interface StatusAnswer {
 }
 
 /** One POST /api/status. 409 means the server already closed the deployment: no later report can change it. */
-export async function sendStatus(statusUrl: string, report: StatusRequest, options: { signal?: AbortSignal; idleTimeoutMs?: number } = {}): Promise<StatusAnswer> {
-  const reply = await postJson(new URL(statusUrl), report, { signal: options.signal, idleTimeoutMs: options.idleTimeoutMs ?? 15_000 });
+export async function sendStatus(
+  statusUrl: string,
+  report: StatusRequest,
+  options: { signal?: AbortSignal; idleTimeoutMs?: number; deviceToken?: string | null } = {},
+): Promise<StatusAnswer> {
+  const reply = await postJson(new URL(statusUrl), report, { signal: options.signal, idleTimeoutMs: options.idleTimeoutMs ?? 15_000, headers: deviceTokenHeaders(options.deviceToken) });
   if (reply.status >= 200 && reply.status < 300) return reply;
   if (reply.status === 409) {
     const { message } = describeErrorBody(reply.body);

@@ -57,10 +57,10 @@ export interface JsonAnswer {
 }
 
 /** POSTs JSON and parses the JSON answer (a non-JSON body comes back as its text). */
-export async function postJson(url: URL, payload: unknown, options: { idleTimeoutMs?: number; signal?: AbortSignal } = {}): Promise<JsonAnswer> {
+export async function postJson(url: URL, payload: unknown, options: { idleTimeoutMs?: number; signal?: AbortSignal; headers?: Record<string, string> } = {}): Promise<JsonAnswer> {
   const response = await sendRequest(url, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    headers: { 'content-type': 'application/json', accept: 'application/json', ...options.headers },
     body: JSON.stringify(payload),
     idleTimeoutMs: options.idleTimeoutMs ?? 30_000,
     signal: options.signal,
@@ -90,6 +90,9 @@ export function httpError(what: string, status: number, body: unknown): Installe
   const { message, code } = describeErrorBody(body);
   return new InstallerError('HTTP', `${what}: HTTP ${status}${code ? ` ${code}` : ''}: ${message}`, { transient: isTransientStatus(status), status });
 }
+
+/** The header a server with PITCREW_DEVICE_TOKEN expects from devices. */
+export const deviceTokenHeaders = (token: string | null | undefined): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
 
 /** Joins a path onto a base URL, keeping any path prefix the base has (a reverse proxy's sub-path). */
 export function resolveUrl(base: string, path: string): URL {

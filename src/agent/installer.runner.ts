@@ -52,6 +52,8 @@ export interface InstallerOptions {
   systemRoot?: string;
   signal?: AbortSignal;
   onEvent?: (event: InstallerEvent) => void;
+  /** Shared secret of a server that requires one (PITCREW_DEVICE_TOKEN). */
+  deviceToken?: string | null;
   /** Replaces the HTTP status sender (tests). */
   sendReport?: ReportSender;
 }
@@ -116,6 +118,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       {
         policy,
         signal: options.signal,
+        deviceToken: options.deviceToken,
         onRetry: (n) => emit({ type: 'retry', what: 'configuration', attempt: n.attempt, delayMs: n.delayMs, reason: describeError(n.error) }),
       },
     );
@@ -143,6 +146,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     intervalMs: options.reportIntervalMs,
     policy,
     send: options.sendReport,
+    deviceToken: options.deviceToken,
     onDeliveryProblem: (error) => emit({ type: 'warning', message: `a status report was not delivered: ${describeError(error)}` }),
   });
   const enterPhase = async (next: DeploymentStatus, message: string, extra: { progress?: number; bytes_total?: number } = {}) => {
@@ -176,6 +180,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       maxBytesPerSecond: options.maxBytesPerSecond,
       interruptAfterBytes: options.faults?.cutDownloadAfterBytes,
       signal: options.signal,
+      deviceToken: options.deviceToken,
       onData: async (received) => {
         let chunk = received;
         if (corruptStreamAt !== undefined && corruptStreamAt >= streamOffset && corruptStreamAt < streamOffset + chunk.length) {

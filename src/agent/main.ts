@@ -37,6 +37,7 @@ async function main(): Promise<number> {
     retryPolicy: options.retryPolicy,
     maxBytesPerSecond: options.maxBytesPerSecond ?? undefined,
     customize: options.customize,
+    deviceToken: options.deviceToken,
     systemRoot: options.systemRoot,
     signal: abort.signal,
     onEvent: (event: InstallerEvent) => {

@@ -32,6 +32,7 @@ export interface StatusReporterOptions {
   intervalMs?: number;
   policy: RetryPolicy;
   send?: ReportSender;
+  deviceToken?: string | null;
   /** Told about reports that could not be delivered (they are not fatal). */
   onDeliveryProblem?: (error: unknown) => void;
 }
@@ -47,7 +48,7 @@ export class StatusReporter {
   readonly sent: StatusRequest[] = [];
 
   constructor(private readonly options: StatusReporterOptions) {
-    this.send = options.send ?? ((url, report) => sendStatus(url, report));
+    this.send = options.send ?? ((url, report) => sendStatus(url, report, { deviceToken: options.deviceToken }));
   }
 
   /** Set once the server has answered 409: the deployment is final there. */
