@@ -1,12 +1,5 @@
 #!/usr/bin/env node
 // Entry of the `pitcrew` command.
-import { CommanderError } from 'commander';
-import { buildProgram } from './program.js';
-import { reportError } from './output.js';
+import { runCli } from './program.js';
 
-try {
-  await buildProgram().parseAsync(process.argv);
-} catch (error) {
-  if (error instanceof CommanderError && error.exitCode === 0) process.exit(0);
-  reportError(error);
-}
+process.exitCode = await runCli(process.argv);

@@ -1,5 +1,6 @@
 // The `pitcrew` command tree. Each subcommand lives in commands/ and registers itself here.
-import { Command } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { reportError } from './output.js';
 import { registerBackupCommand } from './commands/backup.js';
 import { registerBatchCommands } from './commands/batches.js';
 import { registerDeploymentCommands } from './commands/deployments.js';
@@ -29,3 +30,14 @@ export function buildProgram(): Command {
   return program;
 }
 
+
+/** Runs one command line (`argv` as in process.argv) and returns its exit code; usage errors are printed by commander. */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode;
+    return reportError(error);
+  }
+}
