@@ -125,7 +125,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     metrics,
     shutdownSignal: shutdown.signal,
     startedAt: new Date(),
-    connectedClients: () => io.engine.clientsCount,
+    connectedClients: () => io.of('/').sockets.size,
     activeDownloads: () => downloads?.active() ?? 0,
     netboot: options.netboot ?? null,
   };

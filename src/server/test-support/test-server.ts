@@ -74,7 +74,7 @@ export class HttpClient {
 
 let hashing: Promise<Record<Role, string>> | null = null;
 const testPasswordHashes = () =>
-  (hashing ??= (async () => ({ admin: await hashPassword(PASSWORDS.admin), operator: await hashPassword(PASSWORDS.operator), viewer: await hashPassword(PASSWORDS.viewer) }))());
+  (hashing ??= Promise.all([hashPassword(PASSWORDS.admin), hashPassword(PASSWORDS.operator), hashPassword(PASSWORDS.viewer)]).then(([admin, operator, viewer]) => ({ admin, operator, viewer })));
 
 export async function startTestServer(overrides: Partial<Record<keyof ServerConfig, string | number | string[] | null>> = {}, options: BuildOptions & { users?: boolean } = {}): Promise<TestServer> {
   const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-server-test-'));
