@@ -1,0 +1,234 @@
+// POST /api/images/upload over real HTTP: multi-GB streaming with flat server memory, interrupted uploads that
+// leave nothing, size limits, bad and late fields, duplicate versions refused before any byte is stored, file
+// names that try to leave the store, and a full disk.
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { generatedFile, memoryOf, resetPeakMemory, uploadForm, type FormField, type FormFile } from '../device/test-support/image-http.js';
+import { spawnImageServer, startImageServer, type ImageServer, type ImageServerOptions } from '../device/test-support/image-server.js';
+import { waitFor } from '../test-support/test-server.js';
+
+const MIB = 1 << 20;
+
+async function withServer(run: (server: ImageServer, dataDir: string) => Promise<void>, options: Partial<ImageServerOptions> = {}) {
+  const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-'));
+  const server = await startImageServer({ dataDir, ...options });
+  try {
+    await run(server, dataDir);
+  } finally {
+    await server.close();
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+const fields = (product = 'KXP2', version = '2.1.0', description?: string): FormField[] => [
+  { name: 'product_type', value: product },
+  { name: 'version', value: version },
+  ...(description !== undefined ? [{ name: 'description', value: description }] : []),
+];
+
+const fileOf = (mib: number, tail = 0, filename = 'master.img', seed = 1) => {
+  const generated = generatedFile(mib, tail, seed);
+  const part: FormFile = { name: 'image', filename, size: generated.size, chunks: generated.chunks() };
+  return { generated, part };
+};
+
+const storeFiles = (server: ImageServer) => readdirSync(server.core.imageStore.root);
+
+async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await pipeline(createReadStream(path, { highWaterMark: MIB }), hash);
+  return hash.digest('hex');
+}
+
+describe('image upload', () => {
+  it('streams a generated 1 GiB image with flat server memory, hashing it exactly as the client did', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-big-'));
+    const server = await spawnImageServer({ dataDir });
+    try {
+      const pid = server.child.pid!;
+      // Warm the routes up so lazily loaded code is not counted as upload memory.
+      const warm = fileOf(1, 0, 'warm.img', 9);
+      expect((await uploadForm(server.url, [...fields('RXP2', '0.0.1'), warm.part])).status).toBe(200);
+
+      const peakWasReset = resetPeakMemory(pid);
+      const before = memoryOf(pid).current;
+      let sampledPeak = before;
+      const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, memoryOf(pid).current)), 25);
+      const { generated, part } = fileOf(1024, 4321, 'raspios-kxp2.img');
+      let answer;
+      try {
+        answer = await uploadForm(server.url, [...fields('KXP2', '3.0.0', 'one gibibyte and a bit'), part]);
+      } finally {
+        clearInterval(sampler);
+      }
+      const peak = Math.max(sampledPeak, peakWasReset ? memoryOf(pid).peak : 0);
+      const growthMib = (peak - before) / MIB;
+
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      const body = answer.body as { success: boolean; checksum: string; filename: string; image: { size_bytes: number; sha256: string; version: string } };
+      expect(body.success).toBe(true);
+      expect(body.checksum).toBe(generated.sha256());
+      expect(body.image).toMatchObject({ size_bytes: generated.size, sha256: generated.sha256(), version: '3.0.0' });
+      expect(body.filename).toBe('kxp2_v3.0.0_raspios-kxp2.img');
+      // What is on disk is what was sent.
+      const stored = join(dataDir, 'images', body.filename);
+      expect(await sha256OfFile(stored)).toBe(generated.sha256());
+      expect(readdirSync(join(dataDir, 'images')).filter((name) => name.startsWith('.'))).toEqual([]);
+      console.log(`1 GiB upload: server RSS ${(before / MIB).toFixed(0)} MiB before, peak ${(peak / MIB).toFixed(0)} MiB (+${growthMib.toFixed(1)} MiB)`);
+      expect(growthMib, `server RSS grew by ${growthMib.toFixed(1)} MiB`).toBeLessThan(100);
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 240_000);
+
+  it('leaves no file and no record when the client disappears half-way, and the version stays free', () =>
+    withServer(async (server) => {
+      const { part } = fileOf(64);
+      const cut = await uploadForm(server.url, [...fields(), part], { abortAfterBytes: 32 * MIB });
+      expect(cut.status).toBe(0);
+      expect(cut.bytesSent).toBeLessThan(cut.totalBytes);
+      await waitFor(() => storeFiles(server).length === 0, 10_000, 'the partial upload to be removed');
+      expect(server.core.images.list()).toEqual([]);
+
+      // Nothing of the interrupted attempt blocks a retry of the same version.
+      const retry = fileOf(2, 10);
+      const answer = await uploadForm(server.url, [...fields(), retry.part]);
+      expect(answer.status).toBe(200);
+      expect(answer.body).toMatchObject({ checksum: retry.generated.sha256() });
+      expect(storeFiles(server)).toEqual(['kxp2_v2.1.0_master.img']);
+    }));
+
+  it('refuses an image over the size limit with 413, whether the length is declared or not, storing nothing', () =>
+    withServer(async (server) => {
+      const declared = await uploadForm(server.url, [...fields(), fileOf(8).part]);
+      expect(declared.status).toBe(413);
+      expect(declared.body).toMatchObject({ success: false, code: 'PAYLOAD_TOO_LARGE' });
+      expect(String(declared.body!.error)).toContain('4.0 MiB');
+      expect(declared.bytesSent).toBeLessThan(declared.totalBytes);
+
+      const chunked = await uploadForm(server.url, [...fields(), fileOf(8).part], { chunked: true });
+      expect(chunked.status).toBe(413);
+      expect(chunked.body).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
+
+      await waitFor(() => storeFiles(server).length === 0, 5000, 'the refused upload to be removed');
+      expect(server.core.images.list()).toEqual([]);
+      // Exactly at the limit is fine.
+      const atLimit = fileOf(4);
+      expect((await uploadForm(server.url, [...fields(), atLimit.part])).status).toBe(200);
+    }, { maxBytes: 4 * MIB }));
+
+  it('refuses missing, unknown, repeated, late and malformed fields with a 400 that says what to fix', () =>
+    withServer(async (server) => {
+      const cases: Array<[string, Array<FormField | FormFile>, string]> = [
+        ['no version', [{ name: 'product_type', value: 'KXP2' }, fileOf(1).part], 'version'],
+        ['no product', [{ name: 'version', value: '1.0' }, fileOf(1).part], 'product_type'],
+        ['file before fields', [fileOf(1).part, ...fields()], 'before the image file'],
+        ['no file', fields(), 'No image file'],
+        ['unknown product', [...fields('ZZZ9'), fileOf(1).part], 'KXP2 or RXP2'],
+        ['bad version', [...fields('KXP2', '1.0/../../x'), fileOf(1).part], 'Version'],
+        ['traversal version', [...fields('KXP2', '../../etc'), fileOf(1).part], 'Version'],
+        ['unknown field', [...fields(), { name: 'path', value: '/etc' }, fileOf(1).part], 'Unknown field'],
+        ['repeated field', [...fields(), { name: 'version', value: '9' }, fileOf(1).part], 'twice'],
+        ['field after the file', [{ name: 'product_type', value: 'KXP2' }, { name: 'version', value: '1.0' }, fileOf(1).part, { name: 'description', value: 'late' }], 'came after'],
+        ['two files', [...fields(), fileOf(1).part, { ...fileOf(1).part, filename: 'second.img' }], 'one image'],
+        ['wrong file field', [...fields(), { ...fileOf(1).part, name: 'file' }], 'Unexpected file field'],
+        ['description too long', [...fields('KXP2', '1.0', 'x'.repeat(2001)), fileOf(1).part], 'description'],
+      ];
+      for (const [label, parts, words] of cases) {
+        const answer = await uploadForm(server.url, parts);
+        expect(answer.status, label).toBe(400);
+        expect(answer.body, label).toMatchObject({ success: false, code: 'VALIDATION' });
+        expect(String(answer.body!.error), label).toContain(words);
+      }
+      await waitFor(() => storeFiles(server).length === 0, 5000, 'refused uploads to leave nothing');
+      expect(server.core.images.list()).toEqual([]);
+
+      const notMultipart = await fetch(`${server.url}/api/images/upload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      expect(notMultipart.status).toBe(400);
+    }));
+
+  it('refuses a duplicate version with 409 as soon as the file starts, before its bytes are stored', () =>
+    withServer(async (server) => {
+      expect((await uploadForm(server.url, [...fields('KXP2', '5.0'), fileOf(1).part])).status).toBe(200);
+      const before = storeFiles(server);
+      // A big declared file: the answer must come long before the client could have sent it.
+      const answer = await uploadForm(server.url, [...fields('KXP2', '5.0'), fileOf(512).part]);
+      expect(answer.status).toBe(409);
+      expect(answer.body).toMatchObject({ success: false, code: 'CONFLICT' });
+      expect(String(answer.body!.error)).toContain('5.0 already exists');
+      expect(answer.bytesSent).toBeLessThan(answer.totalBytes / 4);
+      expect(storeFiles(server)).toEqual(before);
+      expect(server.core.images.list()).toHaveLength(1);
+    }));
+
+  it('lets exactly one of two concurrent uploads of the same version through', () =>
+    withServer(async (server) => {
+      const [first, second] = await Promise.all([
+        uploadForm(server.url, [...fields('RXP2', '7.1'), fileOf(24, 0, 'a.img', 1).part]),
+        uploadForm(server.url, [...fields('RXP2', '7.1'), fileOf(24, 0, 'b.img', 2).part]),
+      ]);
+      expect([first.status, second.status].sort()).toEqual([200, 409]);
+      const images = server.core.images.list();
+      expect(images).toHaveLength(1);
+      await waitFor(() => storeFiles(server).length === 1, 5000, 'the refused upload to leave nothing');
+      expect(storeFiles(server)).toEqual([images[0]!.filename]);
+    }));
+
+  it('keeps every uploaded name inside the store, stripped of paths and odd characters', () =>
+    withServer(async (server, dataDir) => {
+      const names = ['../../../evil.img', '..\\..\\windows.img', '/etc/passwd', '.hidden.img', 'a/b/../c.img', 'spaced name (1).img', '.incoming-deadbeef', '...img'];
+      for (const [index, filename] of names.entries()) {
+        const answer = await uploadForm(server.url, [...fields('KXP2', `9.${index}`), { ...fileOf(1, 1, 'x', index).part, filename }]);
+        expect(answer.status, filename).toBe(200);
+        const stored = String((answer.body as { filename: string }).filename);
+        expect(stored, filename).toMatch(/^kxp2_v9\.\d+_[A-Za-z0-9][A-Za-z0-9._-]*$/);
+        expect(existsSync(join(server.core.imageStore.root, stored)), filename).toBe(true);
+      }
+      expect(readdirSync(dataDir).sort()).toEqual(['images', 'pitcrew.db', 'pitcrew.db-shm', 'pitcrew.db-wal']);
+      expect(existsSync(join(dataDir, '..', 'evil.img'))).toBe(false);
+      expect(storeFiles(server).filter((name) => name.startsWith('.'))).toEqual([]);
+      expect(server.core.images.list()).toHaveLength(names.length);
+      // A name that is only a path step is no name at all, as a browser's empty file input.
+      for (const filename of ['..', '.', '']) {
+        const answer = await uploadForm(server.url, [...fields('KXP2', '10.0'), { ...fileOf(1).part, filename }]);
+        expect(answer.status, filename).toBe(400);
+        expect(String(answer.body!.error), filename).toContain('No file selected');
+      }
+    }));
+
+  it('answers 507 when the disk fills up, removing the partial file so the space is usable again', async (context) => {
+    const canMount = process.getuid?.() === 0 && spawnSync('unshare', ['--mount', '--propagation', 'private', 'true']).status === 0;
+    if (!canMount) {
+      context.skip('needs root and unshare to give the server a small private tmpfs');
+      return;
+    }
+    const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-full-'));
+    // The server runs in its own mount namespace with a 24 MiB tmpfs as its data folder; nothing else sees it.
+    const wrapper = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=24m tmpfs "${dataDir}" && exec "$@"`, 'sh'];
+    const server = await spawnImageServer({ dataDir }, wrapper);
+    try {
+      const answer = await uploadForm(server.url, [...fields(), fileOf(40).part]);
+      expect(answer.status).toBe(507);
+      expect(answer.body).toMatchObject({ success: false, code: 'INSUFFICIENT_STORAGE' });
+      expect(String(answer.body!.error)).toContain('out of disk space');
+      // The server's view of its data folder (its own mount namespace) holds no leftover.
+      const storeInNamespace = `/proc/${server.child.pid}/root${dataDir}/images`;
+      await waitFor(() => readdirSync(storeInNamespace).length === 0, 5000, 'the partial file to be removed');
+      // The space came back, and no record holds the version: the same version that fits is accepted.
+      const fits = fileOf(8);
+      const retry = await uploadForm(server.url, [...fields(), fits.part]);
+      expect(retry.status).toBe(200);
+      expect(retry.body).toMatchObject({ checksum: fits.generated.sha256() });
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
