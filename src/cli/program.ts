@@ -8,7 +8,6 @@ import { registerImageCommands } from './commands/images.js';
 import { registerPoolCommands } from './commands/pool.js';
 import { registerVenueCommands } from './commands/venues.js';
 import { registerServeCommand } from './commands/serve.js';
-import { registerSimulateCommand } from './commands/simulate.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerNetbootCommand } from './commands/netboot.js';
 import { PITCREW_VERSION } from '../version.js';
@@ -28,7 +27,6 @@ export function buildProgram(): Command {
   registerDeploymentCommands(program);
   registerBackupCommand(program);
   registerServeCommand(program);
-  registerSimulateCommand(program);
   registerUserCommands(program);
   registerNetbootCommand(program);
   return program;
