@@ -76,6 +76,28 @@ describe('operator workflow in the browser', () => {
     await page.getByTestId('venue-form').waitFor({ state: 'detached' });
   });
 
+  it('edits a venue and deletes one that was never used', async () => {
+    await page.goto('/venues/CORO');
+    await page.getByTestId('venue-detail-edit').click();
+    expect(await page.getByTestId('venue-code').isDisabled()).toBe(true);
+    await page.getByTestId('venue-location').fill('San Diego, CA');
+    await page.getByTestId('venue-save').click();
+    await toast('Venue CORO updated');
+    await page.getByTestId('venue-info').filter({ hasText: 'San Diego, CA' }).waitFor();
+
+    await page.getByTestId('nav-venues').click();
+    await page.getByTestId('venue-create').click();
+    await page.getByTestId('venue-code').fill('TMP1');
+    await page.getByTestId('venue-name').fill('Typo venue');
+    await page.getByTestId('venue-save').click();
+    await page.getByTestId('venue-detail-delete').click();
+    await page.getByTestId('confirm-ok').click();
+    await toast('Venue TMP1 deleted');
+    await page.waitForURL(/\/venues$/);
+    await page.getByTestId('venue-row-CORO').waitFor();
+    expect(await page.getByTestId('venue-row-TMP1').count()).toBe(0);
+  });
+
   it('bulk-imports kart numbers with range syntax, refusing invalid tokens before sending', async () => {
     await page.goto('/venues/CORO');
     await page.getByTestId('venue-import').click();

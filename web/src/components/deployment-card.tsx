@@ -51,7 +51,7 @@ export function DeploymentCard({ deployment: d, now }: { deployment: Deployment;
           <span className="text-body-secondary" data-testid="deployment-card-rate">{d.status === 'downloading' ? formatRate(d.rate_bps) : ''}</span>
         </div>
         <div className="small text-body-secondary mt-1">
-          {d.bytes_total > 0 && (
+          {d.bytes_total > 0 && (d.status === 'downloading' || d.bytes_done > 0) && (
             <span>
               {formatBytes(d.bytes_done)} of {formatBytes(d.bytes_total)}
               {eta !== null && <> · {formatDuration(eta)} left</>}

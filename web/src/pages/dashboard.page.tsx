@@ -107,29 +107,34 @@ function StatsRow() {
 function ActiveBatchWidget() {
   const { can } = useAuth();
   const serving = useResource((signal) => api.batches.active(signal), []);
-  const active = useResource((signal) => api.batches.list({ status: 'active' }, signal), []);
+  const queue = useResource((signal) => api.batches.list({}, signal), []);
   const reloadBoth = () => {
     serving.reload();
-    active.reload();
+    queue.reload();
   };
   useLiveReload(['batch_created', 'batch_started', 'batch_paused', 'batch_completed', 'batch_cancelled', 'batch_updated'], reloadBoth);
   useLiveEvent('batch_progress', (event) => {
     const patch = (b: Batch): Batch => (b.id === event.batch_id ? { ...b, remaining_count: event.remaining_count, status: event.status } : b);
     serving.setData((data) => (data?.batch ? { batch: patch(data.batch) } : data));
-    active.setData((data) => (data ? { batches: data.batches.map(patch) } : data));
+    queue.setData((data) => (data ? { batches: data.batches.map(patch) } : data));
     if (event.status !== 'active') reloadBoth();
   });
 
   const batch = serving.data?.batch ?? null;
-  const others = (active.data?.batches ?? []).filter((b) => b.id !== batch?.id);
+  // What comes after the served batch, in the server's serving order (priority, then oldest).
+  const upNext = (queue.data?.batches ?? [])
+    .filter((b) => b.id !== batch?.id && (b.status === 'active' || b.status === 'pending' || b.status === 'paused'))
+    .sort((a, b) => b.priority - a.priority || a.created_at.localeCompare(b.created_at) || a.id - b.id)
+    .slice(0, 3);
 
   return (
     <div className="card shadow-sm border-0 h-100" data-testid="active-batch-widget">
       <div className="card-header bg-transparent d-flex justify-content-between align-items-center">
-        <h2 className="h6 mb-0">Batch being served</h2>
+        <h2 className="h6 mb-0">Batch queue</h2>
         <Link to="/batches" className="small">All batches</Link>
       </div>
-      <div className="card-body">
+      <div className="card-body row g-3">
+        <div className="col-12 col-lg-7">
         <ErrorAlert error={serving.error} onRetry={serving.reload} />
         {serving.loading ? (
           <Loading />
@@ -145,23 +150,33 @@ function ActiveBatchWidget() {
               <StatusBadge kind="batch" status={batch.status} />
             </div>
             <BatchProgress batch={batch} />
-            {others.length > 0 && (
-              <div className="small text-body-secondary mt-3">
-                Also active, served after this one: {others.map((b) => describeBatch(b)).join(', ')}
-              </div>
-            )}
           </div>
         ) : (
-          <EmptyState title="No batch is active" testId="active-batch-empty">
-            Devices asking for a configuration are served from the highest-priority active batch. {can.canWrite ? 'Create a batch and start it to begin.' : 'An operator starts batches.'}
-          </EmptyState>
+          <div className="text-center py-2" data-testid="active-batch-empty">
+            <div className="fw-semibold">No batch is active</div>
+            <div className="small text-body-secondary">
+              Devices are served from the highest-priority active batch. {can.canWrite ? 'Start one from the queue, or create a batch.' : 'An operator starts batches.'}
+            </div>
+            {can.canWrite && <Link to="/batches/new" className="btn btn-primary btn-sm mt-2">Create a batch</Link>}
+          </div>
         )}
-      </div>
-      {!batch && can.canWrite && !serving.loading && (
-        <div className="card-footer bg-transparent text-center">
-          <Link to="/batches/new" className="btn btn-primary btn-sm">Create a batch</Link>
         </div>
-      )}
+        <div className="col-12 col-lg-5 border-start-lg" data-testid="up-next">
+          <div className="small text-body-secondary text-uppercase fw-semibold mb-1">Up next</div>
+          {upNext.length === 0 ? (
+            <div className="small text-body-secondary">Nothing else is queued.</div>
+          ) : (
+            <ol className="list-unstyled mb-0 small d-grid gap-1">
+              {upNext.map((b) => (
+                <li key={b.id} className="d-flex justify-content-between gap-2">
+                  <Link to={`/batches/${b.id}`} className="text-truncate">{describeBatch(b)}</Link>
+                  <span className="text-nowrap"><span className="text-body-secondary">{b.total_count - b.remaining_count}/{b.total_count}</span> <StatusBadge kind="batch" status={b.status} /></span>
+                </li>
+              ))}
+            </ol>
+          )}
+        </div>
+      </div>
     </div>
   );
 }
@@ -193,8 +208,8 @@ function RecentHistory() {
             <thead>
               <tr>
                 <th scope="col">Hostname</th>
-                <th scope="col">Product</th>
-                <th scope="col">Venue</th>
+                <th scope="col" className="d-none d-sm-table-cell">Product</th>
+                <th scope="col" className="d-none d-sm-table-cell">Venue</th>
                 <th scope="col">Status</th>
                 <th scope="col" className="d-none d-md-table-cell">Duration</th>
                 <th scope="col">Started</th>
@@ -203,12 +218,12 @@ function RecentHistory() {
             <tbody>
               {items.map((d) => (
                 <tr key={d.id} data-testid={`recent-row-${d.id}`}>
-                  <td className="font-monospace">{d.hostname}</td>
-                  <td>{d.product_type}</td>
-                  <td>{d.venue_code}</td>
+                  <td className="font-monospace text-nowrap">{d.hostname}</td>
+                  <td className="d-none d-sm-table-cell">{d.product_type}</td>
+                  <td className="d-none d-sm-table-cell">{d.venue_code}</td>
                   <td><StatusBadge kind="deployment" status={d.status} /></td>
                   <td className="d-none d-md-table-cell">{d.completed_at ? formatDuration((new Date(d.completed_at).getTime() - new Date(d.started_at).getTime()) / 1000) : '—'}</td>
-                  <td title={formatDateTime(d.started_at)}>{formatAgo(d.started_at)}</td>
+                  <td className="text-nowrap" title={formatDateTime(d.started_at)}>{formatAgo(d.started_at)}</td>
                 </tr>
               ))}
             </tbody>
@@ -226,15 +241,10 @@ export function DashboardPage() {
     <>
       <PageHeader title="Dashboard" subtitle="Live view of the deployment network" />
       <StatsRow />
-      <div className="row g-3 mb-4">
-        <div className="col-12 col-xl-5">
-          <ActiveBatchWidget />
-        </div>
-        <div className="col-12 col-xl-7">
-          <RecentHistory />
-        </div>
+      <div className="mb-4">
+        <ActiveBatchWidget />
       </div>
-      <section aria-labelledby="live-heading" data-testid="live-deployments">
+      <section aria-labelledby="live-heading" data-testid="live-deployments" className="mb-4">
         <div className="d-flex align-items-center justify-content-between mb-2">
           <h2 className="h5 mb-0" id="live-heading">
             Devices being imaged <span className="badge text-bg-primary" data-testid="live-count">{openCount}</span>
@@ -244,10 +254,12 @@ export function DashboardPage() {
         {!live.loaded ? (
           <Loading />
         ) : live.list.length === 0 ? (
-          <EmptyState title="No device is being imaged right now" testId="live-empty">
-            Start a batch, then power on blank Raspberry Pis on the deployment network. Each one shows up here with its progress and
-            transfer rate as soon as it asks for its configuration.
-          </EmptyState>
+          <div className="card border-0 shadow-sm">
+            <EmptyState title="No device is being imaged right now" testId="live-empty">
+              Start a batch, then power on blank Raspberry Pis on the deployment network. Each one shows up here with its progress and
+              transfer rate as soon as it asks for its configuration.
+            </EmptyState>
+          </div>
         ) : (
           <div className="row g-3">
             {live.list.map(({ deployment }) => (
@@ -258,6 +270,7 @@ export function DashboardPage() {
           </div>
         )}
       </section>
+      <RecentHistory />
     </>
   );
 }

@@ -282,7 +282,7 @@ function AuditTab() {
                     <td>{a.actor}</td>
                     <td><code>{a.action}</code></td>
                     <td className="small">{a.target ?? '—'}</td>
-                    <td className="d-none d-lg-table-cell small text-break text-body-secondary" style={{ maxWidth: 420 }}>{a.details ?? ''}</td>
+                    <td className="d-none d-lg-table-cell small text-break text-body-secondary" style={{ maxWidth: 420 }}>{a.details && a.details !== '{}' ? a.details : ''}</td>
                   </tr>
                 ))}
               </tbody>

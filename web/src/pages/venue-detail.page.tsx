@@ -79,6 +79,8 @@ export function VenueDetailPage() {
   const v = venue.data;
   const s = stats.data;
   const openBatches = (batches.data?.batches ?? []).filter((b) => ['pending', 'active', 'paused'].includes(b.status));
+  // Offer deletion only when the server would allow it: nothing assigned, nothing open, no history.
+  const canDelete = Boolean(s && s.assigned === 0 && batches.data && openBatches.length === 0 && deployments.data && deployments.data.total === 0);
 
   return (
     <>
@@ -92,7 +94,7 @@ export function VenueDetailPage() {
               <Link to={`/kart-numbers?venue=${code}&import=1`} className="btn btn-primary" data-testid="venue-import">Import kart numbers</Link>
               <Link to={`/batches/new?venue=${code}`} className="btn btn-outline-primary">New batch</Link>
               <button type="button" className="btn btn-outline-secondary" onClick={() => setEditing(true)} data-testid="venue-detail-edit">Edit</button>
-              <button type="button" className="btn btn-outline-danger" onClick={() => void remove()} data-testid="venue-detail-delete">Delete</button>
+              {canDelete && <button type="button" className="btn btn-outline-danger" onClick={() => void remove()} data-testid="venue-detail-delete">Delete</button>}
             </>
           )
         }
@@ -123,9 +125,14 @@ export function VenueDetailPage() {
           </div>
           <div className="col-12 col-md-6 col-lg-4">
             {s && (
-              <PoolCard title="RXP2 serial hostnames" counts={s.by_product.RXP2} testId="pool-rxp2">
-                <div className="small text-body-secondary mt-2">RXP2 names come from each board's serial number; no pool is needed.</div>
-              </PoolCard>
+              <div className="card h-100 shadow-sm border-0" data-testid="pool-rxp2">
+                <div className="card-body">
+                  <h3 className="h6 text-body-secondary text-uppercase">RXP2 serial hostnames</h3>
+                  <div className="fs-3 fw-bold text-primary" data-testid="pool-rxp2-assigned">{s.by_product.RXP2.assigned}</div>
+                  <div className="small text-body-secondary mb-2">devices named <code>RXP2-{code}-…</code></div>
+                  <div className="small text-body-secondary">RXP2 names come from each board's serial number (its last 8 characters), so there is no pool to import.</div>
+                </div>
+              </div>
             )}
           </div>
         </div>

@@ -120,7 +120,9 @@ export function VenuesPage() {
                         {can.canWrite && (
                           <>
                             <button type="button" className="btn btn-sm btn-outline-primary me-1" onClick={() => setEditing(v)} data-testid={`venue-edit-${v.code}`}>Edit</button>
-                            <button type="button" className="btn btn-sm btn-outline-danger" onClick={() => void remove(v)} data-testid={`venue-delete-${v.code}`}>Delete</button>
+                            {c && c.assigned === 0 && (
+                              <button type="button" className="btn btn-sm btn-outline-danger" onClick={() => void remove(v)} data-testid={`venue-delete-${v.code}`}>Delete</button>
+                            )}
                           </>
                         )}
                       </td>
