@@ -21,6 +21,7 @@ import type { TypedApp } from './http/app-types.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
 import { registerImageDownloadRoute } from './device/image-download.route.js';
+import { registerInstallerFilesRoute } from './device/installer-files.route.js';
 import { registerAuditRoute } from './management/audit.route.js';
 import { registerAuthRoutes } from './management/auth.route.js';
 import { registerBatchRoutes } from './management/batches.route.js';
@@ -142,6 +143,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     signal: shutdown.signal,
     shutdownGraceMs: config.shutdownGraceSeconds * 1000,
   });
+  registerInstallerFilesRoute(device, { dataDir: config.dataDir });
 
   // ── Management listener: JSON API, live events, web UI ──
   const managementRoutes: RegisteredRoute[] = [];
