@@ -48,7 +48,8 @@ export interface InstallerOptions {
   maxBytesPerSecond?: number;
   /** Customise for first boot (default: yes, except for the sink). */
   customize?: boolean;
-  faults?: InstallerFaults;
+  /** Failure injection; a function is given the image size once the configuration is known. */
+  faults?: InstallerFaults | ((imageSize: number) => InstallerFaults);
   systemRoot?: string;
   signal?: AbortSignal;
   onEvent?: (event: InstallerEvent) => void;
@@ -156,13 +157,14 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
   };
 
   const size = config.image_size;
+  const faults = typeof options.faults === 'function' ? options.faults(size) : options.faults;
   let target: DiskTarget | null = null;
   try {
     await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${options.target}`, { progress: 0, bytes_total: size });
 
     // 2. Stream the image onto the disk, hashing it as it passes.
     target = options.target === 'sink' ? createSinkTarget(size) : await openDiskTarget(options.target, size, { systemRoot: options.systemRoot });
-    if (options.faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, options.faults.corruptWriteAt);
+    if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt);
     const writer = new ImageWriter(target, size);
     await writer.prepare();
     await enterPhase('downloading', `downloading ${config.version} (${formatBytes(size)}) to ${options.target}`, { progress: 0, bytes_total: size });
@@ -170,7 +172,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     const hash = createHash('sha256');
     const meter = new RateMeter();
     const progress = makeProgress(reporter, emit, 'downloading', size, meter, options.signal);
-    const corruptStreamAt = options.faults?.corruptStreamAt;
+    const corruptStreamAt = faults?.corruptStreamAt;
     let streamOffset = 0;
     const download = await downloadImage({
       url: config.image_url,
@@ -178,7 +180,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       policy,
       stallTimeoutMs: options.stallTimeoutMs,
       maxBytesPerSecond: options.maxBytesPerSecond,
-      interruptAfterBytes: options.faults?.cutDownloadAfterBytes,
+      interruptAfterBytes: faults?.cutDownloadAfterBytes,
       signal: options.signal,
       deviceToken: options.deviceToken,
       onData: async (received) => {

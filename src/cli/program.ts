@@ -8,6 +8,7 @@ import { registerImageCommands } from './commands/images.js';
 import { registerPoolCommands } from './commands/pool.js';
 import { registerVenueCommands } from './commands/venues.js';
 import { registerServeCommand } from './commands/serve.js';
+import { registerSimulateCommand } from './commands/simulate.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerNetbootCommand } from './commands/netboot.js';
 import { PITCREW_VERSION } from '../version.js';
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   registerDeploymentCommands(program);
   registerBackupCommand(program);
   registerServeCommand(program);
+  registerSimulateCommand(program);
   registerUserCommands(program);
   registerNetbootCommand(program);
   return program;

@@ -1,0 +1,135 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- API answers are checked by the tests' assertions */
+// End-to-end support for the installer: the real server on ephemeral ports with a temp data dir, set up through
+// its management API the way an operator would, the agent built into its one-file bundle, and a comparison of a
+// written disk with its image that names every file that differs.
+import { execFile } from 'node:child_process';
+import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { build } from 'esbuild';
+import type { Deployment, MasterImage, ProductType } from '../../contracts/domain.js';
+import { startTestServer, waitFor, type TestServer } from '../../server/test-support/test-server.js';
+import { dumpBootPartition, dumpRootPartition, sha256File, type BuiltImage } from './disk-image.builder.js';
+
+const run = promisify(execFile);
+
+export { startTestServer, waitFor, type TestServer };
+
+/** A venue with kart numbers, created through the management API as an operator. */
+export async function createVenueWithKarts(t: TestServer, code: string, numbers: string): Promise<void> {
+  const venue = await t.as.operator.post('/api/venues', { code, name: `Venue ${code}` });
+  if (venue.status !== 201) throw new Error(`creating venue ${code}: ${venue.status} ${venue.text}`);
+  const karts = await t.as.operator.post('/api/kart-numbers', { venue_code: code, numbers });
+  if (karts.status !== 200) throw new Error(`importing kart numbers: ${karts.status} ${karts.text}`);
+}
+
+/** Registers an image file already on the server's disk (as `pitcrew image register` does) and activates it over the API. */
+export async function registerActiveImage(t: TestServer, path: string, product: ProductType, version: string): Promise<MasterImage> {
+  const image = await t.server.core.images.registerFile({ product_type: product, version }, path);
+  const answer = await t.as.operator.post(`/api/images/${image.id}/activate`);
+  if (answer.status !== 200) throw new Error(`activating image ${image.id}: ${answer.status} ${answer.text}`);
+  return answer.body.image;
+}
+
+/** Deployments matching a hostname, serial or MAC, newest first, as the dashboard lists them. */
+export async function listDeployments(t: TestServer, query: Record<string, string> = {}): Promise<Deployment[]> {
+  const answer = await t.as.viewer.get(`/api/deployments?${new URLSearchParams(query)}`);
+  if (answer.status !== 200) throw new Error(`listing deployments: ${answer.status} ${answer.text}`);
+  return answer.body.items;
+}
+
+export async function venueStats(t: TestServer, code: string): Promise<any> {
+  return (await t.as.viewer.get(`/api/venues/${code}/stats`)).body;
+}
+
+export const AGENT_BANNER = '#!/usr/bin/env node\nimport { createRequire as __pitcrewRequire } from "node:module"; const require = __pitcrewRequire(import.meta.url);';
+
+/** Bundles src/agent/main.ts exactly as scripts/build.mjs does. */
+export async function buildAgentBundle(outfile: string): Promise<string> {
+  await build({
+    entryPoints: [join(import.meta.dirname, '..', 'main.ts')],
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'esm',
+    outfile,
+    logLevel: 'warning',
+    banner: { js: AGENT_BANNER },
+  });
+  return outfile;
+}
+
+export interface AgentRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the bundled installer as its own process, as the network-booted Pi does. */
+export async function runAgentBundle(bundle: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<AgentRun> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [bundle, '--no-reboot', ...args], { env: { ...process.env, ...env }, maxBuffer: 16 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const failure = error as { code?: number; stdout?: string; stderr?: string };
+    if (typeof failure.code !== 'number') throw error;
+    return { code: failure.code, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' };
+  }
+}
+
+export interface DiskDifferences {
+  /** Byte ranges outside both partitions that differ (partition table, gaps, tail). */
+  outsidePartitions: string[];
+  /** Boot partition files added, removed or changed ("/name"). */
+  boot: string[];
+  /** Root filesystem paths added, removed or changed ("/etc/hostname"). */
+  root: string[];
+}
+
+/** Compares a written disk with the image it came from: raw bytes outside the partitions, file trees inside. */
+export async function diffDiskWithImage(disk: string, image: BuiltImage, workDir: string): Promise<DiskDifferences> {
+  const ranges: Array<[number, number]> = [
+    [0, image.boot.startByte],
+    [image.boot.startByte + image.boot.sizeBytes, image.root.startByte],
+    [image.root.startByte + image.root.sizeBytes, image.size],
+  ];
+  const outsidePartitions: string[] = [];
+  for (const [start, end] of ranges) {
+    if (end > start && (await sha256File(disk, start, end)) !== (await sha256File(image.path, start, end))) outsidePartitions.push(`${start}-${end}`);
+  }
+  const boot = diffTrees(
+    await snapshotTree(await dumpBootPartition(image.path, image.boot.startByte, join(workDir, 'image-boot'))),
+    await snapshotTree(await dumpBootPartition(disk, image.boot.startByte, join(workDir, 'disk-boot'))),
+  );
+  const root = diffTrees(
+    await snapshotTree(await dumpRootPartition(image.path, image.root.startByte, join(workDir, 'image-root'))),
+    await snapshotTree(await dumpRootPartition(disk, image.root.startByte, join(workDir, 'disk-root'))),
+  );
+  return { outsidePartitions, boot, root };
+}
+
+/** path → "type:mode:content" for every entry below `dir`. */
+async function snapshotTree(dir: string): Promise<Map<string, string>> {
+  const entries = new Map<string, string>();
+  const walk = async (relative: string) => {
+    for (const name of await readdir(join(dir, relative))) {
+      const path = `${relative}/${name}`;
+      const info = await lstat(join(dir, path));
+      if (info.isDirectory()) {
+        entries.set(path, `dir:${(info.mode & 0o7777).toString(8)}`);
+        await walk(path);
+      } else if (info.isSymbolicLink()) {
+        entries.set(path, `link:${await readlink(join(dir, path))}`);
+      } else {
+        entries.set(path, `file:${(info.mode & 0o7777).toString(8)}:${(await readFile(join(dir, path))).toString('base64')}`);
+      }
+    }
+  };
+  await walk('');
+  return entries;
+}
+
+function diffTrees(before: Map<string, string>, after: Map<string, string>): string[] {
+  const paths = new Set([...before.keys(), ...after.keys()]);
+  return [...paths].filter((path) => before.get(path) !== after.get(path)).sort();
+}

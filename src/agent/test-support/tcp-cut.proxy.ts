@@ -1,0 +1,81 @@
+// A loopback TCP proxy in front of the real server that can drop an image download mid-way, the way a pulled
+// cable or a rebooting switch would: the installer must resume with Range and still verify.
+import { createServer, connect, type Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
+
+export interface CutProxy {
+  url: string;
+  /** Drop the next image download after this many bytes of its response. */
+  cutNextImageDownloadAfter(bytes: number): void;
+  /** Image downloads dropped so far. */
+  readonly cuts: number;
+  /** Request lines seen, in order ("GET /images/x.img", "POST /api/config", …). */
+  readonly requests: string[];
+  close(): Promise<void>;
+}
+
+export async function startCutProxy(upstream: string): Promise<CutProxy> {
+  const target = new URL(upstream);
+  const sockets = new Set<Socket>();
+  let cutAfter: number | null = null;
+  const state = { cuts: 0, requests: [] as string[] };
+
+  const server = createServer((client) => {
+    const server = connect(Number(target.port), target.hostname);
+    sockets.add(client).add(server);
+    let armed: number | null = null;
+    let delivered = 0;
+    let sniffed = false;
+    client.on('data', (chunk: Buffer) => {
+      if (!sniffed) {
+        sniffed = true;
+        const line = chunk.toString('latin1').split('\r\n')[0] ?? '';
+        const request = line.replace(/ HTTP\/1\.[01]$/, '');
+        state.requests.push(request);
+        if (cutAfter !== null && request.startsWith('GET /images/')) {
+          armed = cutAfter;
+          cutAfter = null;
+        }
+      }
+      server.write(chunk);
+    });
+    server.on('data', (chunk: Buffer) => {
+      if (armed !== null && delivered + chunk.length >= armed) {
+        client.write(chunk.subarray(0, armed - delivered));
+        state.cuts++;
+        // Drop both sides at once, like a dead link: no FIN handshake to wait for.
+        client.resetAndDestroy();
+        server.destroy();
+        armed = null;
+        return;
+      }
+      delivered += chunk.length;
+      client.write(chunk);
+    });
+    const closeBoth = () => {
+      client.destroy();
+      server.destroy();
+    };
+    client.on('close', closeBoth).on('error', closeBoth);
+    server.on('close', closeBoth).on('error', closeBoth);
+    client.on('close', () => sockets.delete(client));
+    server.on('close', () => sockets.delete(server));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cutNextImageDownloadAfter: (bytes) => void (cutAfter = bytes),
+    get cuts() {
+      return state.cuts;
+    },
+    get requests() {
+      return state.requests;
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
