@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `npm test`: every test. Installs the Debian packages the tests drive when it can (root), otherwise names them.
+# `npm test`: type check, lint, then every test. Installs the Debian packages the tests drive when it can (root), otherwise names them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,5 +26,13 @@ if ((${#missing[@]})); then
   fi
 fi
 
+npm run typecheck
+npm run lint
 npm run build
-npx vitest run "$@"
+if (($#)); then
+  npx vitest run "$@"
+else
+  npx vitest run
+  # Network boot under emulation: slow, so it runs after everything else has passed.
+  if [[ -f vitest.netboot.config.ts ]]; then npx vitest run --config vitest.netboot.config.ts; fi
+fi
