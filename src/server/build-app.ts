@@ -16,7 +16,7 @@ import { installDeviceTokenHook } from './device/device-token.hook.js';
 import { registerHealthRoute } from './device/health.route.js';
 import { registerStatusRoute } from './device/status.route.js';
 import { createEventBroadcaster } from './events/event-broadcaster.js';
-import { createSocketServer, type EventServer } from './events/socket.server.js';
+import { createSocketServer, disconnectSockets, type EventServer } from './events/socket.server.js';
 import type { TypedApp } from './http/app-types.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
@@ -127,6 +127,11 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     shutdownSignal: shutdown.signal,
     startedAt: new Date(),
     connectedClients: () => io.of('/').sockets.size,
+    endLiveSockets: ({ sessionId, userId, tokenId }) =>
+      void disconnectSockets(io, (data) =>
+        (sessionId !== undefined && data.sessionId === sessionId) ||
+        (userId !== undefined && data.principal?.user.id === userId) ||
+        (tokenId !== undefined && data.principal?.tokenId === tokenId)),
     activeDownloads: () => downloads?.active() ?? 0,
     netboot: options.netboot ?? null,
   };

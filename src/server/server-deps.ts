@@ -22,5 +22,7 @@ export interface ServerDeps {
   shutdownSignal: AbortSignal;
   startedAt: Date;
   connectedClients: () => number;
+  /** Cuts live-event sockets whose credentials were just withdrawn. */
+  endLiveSockets: (withdrawn: { sessionId?: string; userId?: number; tokenId?: number }) => void;
   netboot: NetbootSupervisor | null;
 }

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerEventName, ServerEvents, ServerToClientEvents } from '../../contracts/events.js';
-import { activateTestImage, startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
+import { activateTestImage, HttpClient, PASSWORDS, startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
 
@@ -86,6 +86,27 @@ describe('live events', () => {
     expect((await refused(open({ cookie: 'pitcrew_session=forged' }))).message).toMatch(/Log in first/);
     await refused(open({ cookie: t.as.viewer.cookie!, origin: 'http://evil.example' }));
     expect(t.server.deps.connectedClients()).toBe(0);
+  });
+
+  it('cuts a dashboard whose session logs out or whose token is revoked', async () => {
+    const browser = new HttpClient(t.managementUrl);
+    await browser.login('viewer', PASSWORDS.viewer);
+    const bySession = open({ cookie: browser.cookie! });
+    await connected(bySession);
+    const { secret, token } = t.server.accounts.createToken(t.server.accounts.findUserByName('operator')!.id, 'dash');
+    const byToken = open({}, { token: secret });
+    await connected(byToken);
+    const untouched = open({ cookie: t.as.viewer.cookie! });
+    await connected(untouched);
+
+    const sessionGone = new Promise((resolve) => bySession.once('disconnect', resolve));
+    await browser.post('/api/auth/logout');
+    await sessionGone;
+    const tokenGone = new Promise((resolve) => byToken.once('disconnect', resolve));
+    expect((await t.as.operator.delete(`/api/tokens/${token.id}`)).status).toBe(200);
+    await tokenGone;
+    expect(untouched.connected).toBe(true);
+    expect(t.server.deps.connectedClients()).toBe(1);
   });
 
   it('is not offered on the device listener', async () => {

@@ -5,10 +5,12 @@ import { Server } from 'socket.io';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../contracts/events.js';
 import type { AccountsService, Principal } from '../auth/accounts.service.js';
-import { authenticate, isForeignOrigin } from '../auth/request-auth.js';
+import { authenticate, isForeignOrigin, sessionIdFrom } from '../auth/request-auth.js';
 
 export interface SocketData {
   principal: Principal;
+  /** The session cookie the socket was opened with, so logging out can end it too. */
+  sessionId: string | null;
 }
 
 export type EventServer = Server<ClientToServerEvents, ServerToClientEvents, Record<string, never>, SocketData>;
@@ -26,10 +28,22 @@ export function createSocketServer(server: HttpServer, accounts: AccountsService
       return;
     }
     socket.data.principal = principal;
+    socket.data.sessionId = principal.via === 'session' ? (sessionIdFrom(socket.handshake.headers.cookie) ?? null) : null;
     next();
   });
   io.on('connection', (socket) => {
     log.debug({ user: socket.data.principal.user.username, id: socket.id }, 'dashboard connected');
   });
   return io;
+}
+
+/** Ends live connections whose credentials just stopped being valid (logout, password change, removal, revocation). */
+export function disconnectSockets(io: EventServer, matches: (data: Partial<SocketData>) => boolean): number {
+  let ended = 0;
+  for (const socket of io.of('/').sockets.values()) {
+    if (!matches(socket.data)) continue;
+    socket.disconnect(true);
+    ended++;
+  }
+  return ended;
 }

@@ -7,7 +7,7 @@ import { SESSION_COOKIE, sessionIdFrom } from '../auth/request-auth.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-export function registerAuthRoutes(app: TypedApp, { accounts, config }: ServerDeps): void {
+export function registerAuthRoutes(app: TypedApp, { accounts, config, endLiveSockets }: ServerDeps): void {
   app.post(
     '/api/auth/login',
     {
@@ -46,7 +46,10 @@ export function registerAuthRoutes(app: TypedApp, { accounts, config }: ServerDe
 
   app.post('/api/auth/logout', { schema: { response: { 200: SuccessResponse } }, config: { access: 'public', audit: 'auth.logout' } }, async (request, reply) => {
     const sessionId = sessionIdFrom(request.headers.cookie);
-    if (sessionId) accounts.deleteSession(sessionId);
+    if (sessionId) {
+      accounts.deleteSession(sessionId);
+      endLiveSockets({ sessionId });
+    }
     reply.clearCookie(SESSION_COOKIE, { path: '/', httpOnly: true, sameSite: 'strict', secure: 'auto' });
     return { success: true as const };
   });

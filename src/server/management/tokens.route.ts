@@ -9,7 +9,7 @@ import type { ServerDeps } from '../server-deps.js';
 
 const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
-export function registerTokenRoutes(app: TypedApp, { accounts }: ServerDeps): void {
+export function registerTokenRoutes(app: TypedApp, { accounts, endLiveSockets }: ServerDeps): void {
   app.get('/api/tokens', { schema: { response: { 200: TokenList } }, config: { access: 'operator' } }, async (request) => {
     const { user } = request.principal!;
     return { tokens: accounts.listTokens(user.role === 'admin' ? undefined : user.id) };
@@ -34,6 +34,7 @@ export function registerTokenRoutes(app: TypedApp, { accounts }: ServerDeps): vo
     // Someone else's token is "not found" for an operator, so ids cannot be probed.
     if (token.user_id !== request.principal!.user.id && request.principal!.user.role !== 'admin') throw new AppError('NOT_FOUND', `There is no API token ${request.params.id}.`);
     accounts.revokeToken(token.id);
+    endLiveSockets({ tokenId: token.id });
     request.auditTarget = `${token.prefix}… (${token.username})`;
     return { success: true as const };
   });
