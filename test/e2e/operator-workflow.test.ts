@@ -160,6 +160,31 @@ describe('operator workflow in the browser', () => {
     await page.getByTestId('active-image-KXP2').filter({ hasText: '2.4.1' }).waitFor();
   });
 
+  it('shows real upload progress on a slow link and cancels an upload without keeping anything', async () => {
+    // Throttle this page's uploads so progress can be watched part-way.
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Network.enable');
+    await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 512 * 1024 });
+    try {
+      await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v2.5.0.img', mimeType: 'application/octet-stream', buffer: randomBytes(8 * 1024 * 1024) });
+      await page.getByTestId('image-upload-submit').click();
+      const bar = page.getByTestId('image-upload-bar');
+      await bar.waitFor();
+      await expect.poll(async () => Number(await bar.getAttribute('data-value')), { timeout: 15_000 }).toBeGreaterThan(0);
+      const partway = Number(await bar.getAttribute('data-value'));
+      expect(partway).toBeLessThan(100);
+      expect(await page.getByTestId('image-upload-progress').textContent()).toMatch(/of 8\.0 MiB/);
+      await page.getByTestId('image-upload-cancel').click();
+      await toast('Upload cancelled');
+      await page.getByTestId('image-upload-progress').waitFor({ state: 'detached' });
+    } finally {
+      await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+      await cdp.detach();
+    }
+    const { images } = (await (await page.request.get('/api/images')).json()) as { images: Array<{ version: string }> };
+    expect(images.map((i) => i.version)).toEqual(['2.4.1']);
+  });
+
   it('creates a batch with a live pool check and starts it', async () => {
     await page.getByTestId('nav-batches').click();
     await page.getByTestId('batch-create-open').click();

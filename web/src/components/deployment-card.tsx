@@ -33,7 +33,7 @@ export function DeploymentCard({ deployment: d, now }: { deployment: Deployment;
             <div className="fw-semibold font-monospace text-truncate" title={d.hostname} data-testid="deployment-card-hostname">{d.hostname}</div>
             <div className="small text-body-secondary">
               {d.venue_code} · {d.product_type}
-              {d.batch_id !== null && <> · batch #{d.batch_id}</>}
+              {d.batch_id !== null && <> · <span title={`Batch ${d.batch_id}`}>batch&nbsp;#{d.batch_id}</span></>}
             </div>
           </div>
           <StatusBadge kind="deployment" status={d.status} testId="deployment-card-status" />
