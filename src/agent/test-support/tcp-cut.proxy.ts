@@ -50,14 +50,21 @@ export async function startCutProxy(upstream: string): Promise<CutProxy> {
         return;
       }
       delivered += chunk.length;
-      client.write(chunk);
+      // Back-pressure: the installer writes to disk more slowly than loopback delivers.
+      if (!client.write(chunk)) {
+        server.pause();
+        client.once('drain', () => server.resume());
+      }
     });
-    const closeBoth = () => {
+    // Half-closes pass through, so bytes still buffered for the client are delivered before its FIN.
+    server.on('end', () => client.end());
+    client.on('end', () => server.end());
+    const destroyBoth = () => {
       client.destroy();
       server.destroy();
     };
-    client.on('close', closeBoth).on('error', closeBoth);
-    server.on('close', closeBoth).on('error', closeBoth);
+    client.on('error', destroyBoth);
+    server.on('error', destroyBoth);
     client.on('close', () => sockets.delete(client));
     server.on('close', () => sockets.delete(server));
   });
