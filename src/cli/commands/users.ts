@@ -51,16 +51,16 @@ function promptHidden(question: string): Promise<string> {
   });
 }
 
-async function readAllStdin(): Promise<string> {
+async function readAll(input: NodeJS.ReadableStream): Promise<string> {
   const chunks: Buffer[] = [];
-  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  for await (const chunk of input) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
 }
 
 /** From the terminal (asked twice) or, in scripts, the first line of standard input. */
-async function readNewPassword(): Promise<string> {
-  if (!process.stdin.isTTY) {
-    const line = (await readAllStdin()).split(/\r?\n/)[0] ?? '';
+async function readNewPassword(input: NodeJS.ReadableStream & { isTTY?: boolean }): Promise<string> {
+  if (!input.isTTY) {
+    const line = (await readAll(input)).split(/\r?\n/)[0] ?? '';
     if (!line) throw new AppError('VALIDATION', 'No password on standard input (give it as the first line).');
     return line;
   }
@@ -76,7 +76,8 @@ function requireUser(accounts: AccountsService, username: string) {
   return user;
 }
 
-export function registerUserCommands(program: Command): void {
+/** `input` is where passwords are read from: the terminal, or a script's standard input. */
+export function registerUserCommands(program: Command, input: NodeJS.ReadableStream & { isTTY?: boolean } = process.stdin): void {
   const user = program.command('user').description('people who use the web UI and the management API');
   const role = oneOf(ROLES, 'Role');
 
@@ -86,7 +87,7 @@ export function registerUserCommands(program: Command): void {
     .option('--role <role>', `one of ${ROLES.join(', ')}`, 'operator')
     .action(async (username: string, options: { role: string }, command: Command) => {
       const chosen: Role = role(options.role);
-      const password = await readNewPassword();
+      const password = await readNewPassword(input);
       await withAccounts(command, async (accounts) => {
         const created = await accounts.createUser({ username, password, role: chosen });
         accounts.record({ actor: actor(), action: 'user.create', target: created.username, details: JSON.stringify({ role: chosen }) });
@@ -104,7 +105,7 @@ export function registerUserCommands(program: Command): void {
     .description("set a user's password (ends their sessions)")
     .action(async (username: string, _options, command: Command) => {
       await withAccounts(command, (accounts) => requireUser(accounts, username));
-      const password = await readNewPassword();
+      const password = await readNewPassword(input);
       await withAccounts(command, async (accounts) => {
         const updated = await accounts.updateUser(requireUser(accounts, username).id, { password });
         accounts.record({ actor: actor(), action: 'user.password', target: updated.username });
