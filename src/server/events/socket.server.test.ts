@@ -15,8 +15,8 @@ afterEach(async () => {
   await t.close();
 });
 
-function open(headers: Record<string, string>, auth?: { token: string }): Client {
-  const socket: Client = connect(t.managementUrl, { transports: ['websocket'], extraHeaders: headers, auth, reconnection: false, forceNew: true });
+function open(headers: Record<string, string>, auth?: { token: string }, transport: 'websocket' | 'polling' = 'websocket'): Client {
+  const socket: Client = connect(t.managementUrl, { transports: [transport], extraHeaders: headers, auth, reconnection: false, forceNew: true });
   sockets.push(socket);
   return socket;
 }
@@ -79,6 +79,9 @@ describe('live events', () => {
     const { secret } = t.server.accounts.createToken(t.server.accounts.findUserByName('viewer')!.id, 'dashboard');
     await connected(open({}, { token: secret }));
     await connected(open({ authorization: `Bearer ${secret}` }));
+    // Long-polling (what a browser falls back to behind some proxies) goes through the same checks.
+    await connected(open({}, { token: secret }, 'polling'));
+    await refused(open({}, undefined, 'polling'));
   });
 
   it('refuses a socket without a session, with a forged one, or opened from a foreign page', async () => {
