@@ -180,13 +180,13 @@ class LiveTable {
   private draw(): void {
     if (!this.dirty) return;
     this.dirty = false;
-    const room = Math.max(5, (process.stdout.rows ?? 40) - 4);
+    const room = Math.max(5, (process.stdout.rows || 40) - 4);
     // Busy devices first, then failures, then the finished ones.
     const rank = (d: SimulatedDevice) => (d.state.phase === 'failed' ? 1 : d.state.phase === 'completed' ? 2 : d.state.phase === 'waiting' ? 3 : 0);
     const shown = [...this.latest].sort((a, b) => rank(a) - rank(b) || a.index - b.index).slice(0, room);
     const rows = [countLine(this.latest), '   #  SERIAL            HOSTNAME            PHASE      PROGRESS                      RATE', ...shown.map(deviceRow)];
     if (shown.length < this.latest.length) rows.push(`  … and ${this.latest.length - shown.length} more`);
-    const width = process.stdout.columns ?? 160;
+    const width = process.stdout.columns || 160;
     const text = rows.map((row) => row.slice(0, width - 1)).join('\n');
     process.stdout.write(`${this.lines ? `\x1b[${this.lines}F` : ''}\x1b[J${text}\n`);
     this.lines = rows.length;
