@@ -3,7 +3,9 @@
 // stdout line and closes gracefully on SIGTERM — so its memory can be measured on its own.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { mkdir, rm, symlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createCore, type Core } from '../../../core/index.js';
@@ -58,21 +60,38 @@ export interface ChildImageServer {
 }
 
 const SELF = fileURLToPath(import.meta.url);
+const ROOT = join(SELF, '../../../../..');
 
 /**
- * Starts the image server in its own Node process (through tsx), optionally wrapped by `wrapper` (a command and
- * arguments that end by running the given command, e.g. `unshare … sh -c '… exec "$@"'`).
+ * This file bundled to plain JavaScript (esbuild, dependencies left external) so the child runs on bare Node: a
+ * TypeScript loader would add its own worker thread and tens of MiB to the memory being measured.
+ */
+async function bundleSelf(): Promise<string> {
+  const { build } = await import('esbuild');
+  const dir = join(ROOT, 'node_modules', '.cache', 'pitcrew', `image-server-${process.pid}-${randomBytes(4).toString('hex')}`);
+  await mkdir(dir, { recursive: true });
+  // The migrations are found beside the code that runs them.
+  await symlink(join(ROOT, 'src', 'db', 'migrations'), join(dir, 'migrations'));
+  const outfile = join(dir, 'image-server.mjs');
+  await build({ entryPoints: [SELF], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
+  return outfile;
+}
+
+/**
+ * Starts the image server in its own Node process, optionally wrapped by `wrapper` (a command and arguments that
+ * end by running the given command, e.g. `unshare … sh -c '… exec "$@"'`).
  */
 export async function spawnImageServer(options: ImageServerOptions, wrapper: string[] = []): Promise<ChildImageServer> {
-  const command = [process.execPath, '--import', 'tsx', SELF, JSON.stringify(options)];
+  const script = await bundleSelf();
+  const command = [process.execPath, script, JSON.stringify(options)];
   const [program, ...args] = [...wrapper, ...command];
-  const child = spawn(program!, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: join(SELF, '../../../../..') });
+  const child = spawn(program!, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
   const url = await new Promise<string>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`image server exited early (${code})`)));
     lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
-  });
+  }).finally(() => rm(dirname(script), { recursive: true, force: true }));
   return {
     url,
     child,

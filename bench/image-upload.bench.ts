@@ -1,0 +1,97 @@
+// Image upload throughput: Pitcrew's POST /api/images/upload (multipart, hashed, synced, registered) against
+// nginx's WebDAV PUT of the same file and against `sha256sum` reading it. Clients are curl streaming the file
+// from disk (`curl -F image=@…`, `curl -T …`), never loading it first. Target: at least as fast as nginx's PUT.
+// PITCREW_BENCH_IMAGE_MIB sets the size (default 2048), PITCREW_BENCH_ROUNDS repeats and keeps the best.
+import { spawn, spawnSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { memoryOf, resetPeakMemory } from '../src/server/device/test-support/image-http.js';
+import { spawnImageServer } from '../src/server/device/test-support/image-server.js';
+import { NGINX, nginxPeakMemory, startNginx } from './nginx-server.js';
+import { envNumber, hasCommand, ratio, row, tempDir, writeRandomFile } from './support.js';
+
+const MIB = 1 << 20;
+
+function run(command: string, args: string[]): Promise<{ ms: number; stdout: string }> {
+  // Dirty pages from the previous upload would otherwise be written back during the next one.
+  spawnSync('sync');
+  const started = performance.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let stdout = '';
+    child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+    child.on('close', (code) => (code === 0 ? resolve({ ms: performance.now() - started, stdout }) : reject(new Error(`${command} exited with ${code}`))));
+  });
+}
+
+const mibPerSecond = (bytes: number, ms: number) => `${(bytes / MIB / (ms / 1000)).toFixed(0)} MiB/s`;
+
+export default async function benchImageUpload(): Promise<void> {
+  if (!hasCommand('curl')) {
+    console.log('  skipped: curl is not installed (apt-get install curl)');
+    return;
+  }
+  const mib = envNumber('PITCREW_BENCH_IMAGE_MIB', 2048);
+  const rounds = envNumber('PITCREW_BENCH_ROUNDS', 1);
+  const temp = tempDir('upload');
+  try {
+    const file = join(temp.dir, 'master.img');
+    await writeRandomFile(file, mib);
+    const bytes = mib * MIB;
+    console.log(`  ${mib} MiB file (in the page cache), ${rounds} round(s), best kept; each upload is synced before the next`);
+
+    let sha256sum = Infinity;
+    let expected = '';
+    for (let round = 0; round < rounds; round++) {
+      const result = await run('sha256sum', [file]);
+      sha256sum = Math.min(sha256sum, result.ms);
+      expected = result.stdout.split(' ')[0]!;
+    }
+    row('sha256sum (reading the file)', mibPerSecond(bytes, sha256sum));
+
+    let nginxMs = Infinity;
+    if (NGINX) {
+      const davRoot = join(temp.dir, 'dav');
+      const nginx = await startNginx(davRoot, join(temp.dir, 'nginx'), { dav: true });
+      try {
+        for (let round = 0; round < rounds; round++) {
+          const result = await run('curl', ['-sS', '--fail', '-o', '/dev/null', '-T', file, `${nginx.url}/upload-${round}.img`]);
+          nginxMs = Math.min(nginxMs, result.ms);
+          rmSync(join(davRoot, `upload-${round}.img`), { force: true });
+        }
+        row('nginx WebDAV PUT (curl -T)', mibPerSecond(bytes, nginxMs), ratio(sha256sum, nginxMs, 'sha256sum'));
+        row('nginx peak RSS (master + workers)', `${(nginxPeakMemory(nginx.pid) / MIB).toFixed(0)} MiB`);
+      } finally {
+        await nginx.stop();
+      }
+    } else {
+      console.log('  nginx: not installed, so no PUT reference (apt-get install nginx)');
+    }
+
+    const dataDir = join(temp.dir, 'data');
+    const pitcrew = await spawnImageServer({ dataDir });
+    try {
+      const pid = pitcrew.child.pid!;
+      const idle = memoryOf(pid).current;
+      const canReset = resetPeakMemory(pid);
+      let ours = Infinity;
+      for (let round = 0; round < rounds; round++) {
+        const result = await run('curl', ['-sS', '--fail', '-F', 'product_type=KXP2', '-F', `version=bench-${round}`, '-F', `image=@${file}`, `${pitcrew.url}/api/images/upload`]);
+        ours = Math.min(ours, result.ms);
+        const answer = JSON.parse(result.stdout) as { checksum: string; filename: string };
+        if (answer.checksum !== expected) throw new Error(`upload checksum ${answer.checksum} differs from sha256sum ${expected}`);
+        rmSync(join(dataDir, 'images', answer.filename), { force: true });
+      }
+      const peak = canReset ? memoryOf(pid).peak : memoryOf(pid).current;
+      row('Pitcrew upload (curl -F, hash + fsync + register)', mibPerSecond(bytes, ours), [
+        Number.isFinite(nginxMs) ? ratio(nginxMs, ours, 'nginx PUT') : '',
+        ratio(sha256sum, ours, 'sha256sum'),
+      ].filter(Boolean).join(', '));
+      row('Pitcrew peak RSS (whole process)', `${(peak / MIB).toFixed(0)} MiB`, `idle ${(idle / MIB).toFixed(0)} MiB`);
+    } finally {
+      await pitcrew.stop();
+    }
+  } finally {
+    temp.remove();
+  }
+}
