@@ -1,15 +1,17 @@
 import Fastify from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../contracts/errors.js';
 import { installErrorHandling } from './error-handler.js';
 import { validatorCompiler } from './validation.js';
+import type { TypedApp } from './app-types.js';
 
-let app: ReturnType<typeof Fastify>;
+let app: TypedApp;
 const logged: unknown[] = [];
 beforeEach(async () => {
   logged.length = 0;
-  app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => void logged.push(JSON.parse(line)) } } });
+  app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => void logged.push(JSON.parse(line)) } } }).withTypeProvider<TypeBoxTypeProvider>() as unknown as TypedApp;
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app);
   app.get('/bug', async () => {
