@@ -4,7 +4,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import {
   close as fsClose, createReadStream, fdatasync as fsFdatasync, fsync as fsFsync, mkdirSync, open as fsOpen, readdirSync, writev as fsWritev,
 } from 'node:fs';
-import { link, rm, open } from 'node:fs/promises';
+import { link, rm, open, statfs } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -84,6 +84,11 @@ export function createImageStore(dir: string) {
     ingestFile: (path: string, filename: string, options?: IngestOptions) =>
       ingest(createReadStream(path, { highWaterMark: CHUNK_SIZE }), filename, options),
     remove: async (filename: string) => rm(pathOf(filename), { force: true }),
+    /** Bytes an unprivileged writer can still store on the store's file system. */
+    freeBytes: async (): Promise<number> => {
+      const stats = await statfs(root);
+      return stats.bavail * stats.bsize;
+    },
     /** Leftovers of uploads cut off by a crash; removed at start-up. */
     removeIncomplete: async () => {
       const leftovers = readdirSync(root).filter((name) => name.startsWith(INCOMING_PREFIX));

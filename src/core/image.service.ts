@@ -102,6 +102,9 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     checkNew,
     list: (): MasterImage[] => repos.images.list(),
     findActive: (product: ProductType): MasterImage | undefined => repos.images.findActive(product),
+    /** Space left for new images, so an upload that cannot fit is refused before it starts. */
+    freeBytes: (): Promise<number> => store.freeBytes(),
+
     /** An image's file for download, only if it is registered (never a temporary or foreign file). */
     fileFor(filename: string): { image: MasterImage; path: string } {
       const image = repos.images.findByFilename(filename);

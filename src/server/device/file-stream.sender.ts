@@ -115,7 +115,11 @@ export function sendFileRange(res: ServerResponse, fd: number, start: number, en
       writesPending++;
       res.write(bytesRead === chunk.length ? chunk : chunk.subarray(0, bytesRead), (writeError) => {
         writesPending--;
-        if (settled || writeError) return;
+        if (settled) return;
+        if (writeError) {
+          settle({ finished: false, bytes: sent, reason: 'client closed the connection' });
+          return;
+        }
         sent += bytesRead;
         idle?.refresh();
         options.onBytes?.(bytesRead);
@@ -126,7 +130,10 @@ export function sendFileRange(res: ServerResponse, fd: number, start: number, en
     });
   }
 
-  if (start >= limit) {
+  if (res.destroyed || res.socket?.destroyed) {
+    // The client left while the file was being opened: 'close' has already been emitted.
+    settle({ finished: false, bytes: 0, reason: 'client closed the connection' });
+  } else if (start >= limit) {
     res.end(() => settle({ finished: true, bytes: 0 }));
   } else {
     pump();

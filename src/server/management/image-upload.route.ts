@@ -55,6 +55,15 @@ async function upload(request: FastifyRequest, reply: FastifyReply, deps: ImageU
     discardRestOfBody(request);
     throw tooLarge(deps.maxBytes);
   }
+  if (Number.isFinite(declared)) {
+    // Refuse at once what cannot fit, rather than after filling the disk (a size the client does not declare is
+    // still caught when the disk reports it full).
+    const free = await deps.images.freeBytes();
+    if (declared > free) {
+      discardRestOfBody(request);
+      throw new AppError('INSUFFICIENT_STORAGE', `The image store has ${formatBytes(free)} free, too little for this ${formatBytes(declared)} upload; free some space or delete old images.`);
+    }
+  }
 
   const parts = request.parts({
     limits: { fileSize: Infinity, files: 1, fields: 10, fieldSize: 16 << 10, parts: 12, headerPairs: 20 },
@@ -83,9 +92,10 @@ async function upload(request: FastifyRequest, reply: FastifyReply, deps: ImageU
           signal: abort.signal,
           // The form must end with the file: a part after it (a field sent late, a second file) is refused
           // before the image is registered.
-          beforeRegister: async () => {
+          beforeRegister: async (stored) => {
             const after = await parts.next();
             if (!after.done) throw lateCause(after.value);
+            if (stored.size_bytes === 0) throw new AppError('VALIDATION', `The file ${part.filename.slice(0, 100)} is empty.`);
           },
         });
       } finally {

@@ -139,6 +139,7 @@ describe('image upload', () => {
         ['field after the file', [{ name: 'product_type', value: 'KXP2' }, { name: 'version', value: '1.0' }, fileOf(1).part, { name: 'description', value: 'late' }], 'came after'],
         ['two files', [...fields(), fileOf(1).part, { ...fileOf(1).part, filename: 'second.img' }], 'one image'],
         ['wrong file field', [...fields(), { ...fileOf(1).part, name: 'file' }], 'Unexpected file field'],
+        ['empty file', [...fields(), fileOf(0).part], 'is empty'],
         ['description too long', [...fields('KXP2', '1.0', 'x'.repeat(2001)), fileOf(1).part], 'description'],
       ];
       for (const [label, parts, words] of cases) {
@@ -214,7 +215,15 @@ describe('image upload', () => {
     const wrapper = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=24m tmpfs "${dataDir}" && exec "$@"`, 'sh'];
     const server = await spawnImageServer({ dataDir }, wrapper);
     try {
-      const answer = await uploadForm(server.url, [...fields(), fileOf(40).part]);
+      // A declared size that cannot fit is refused before the file is sent.
+      const declared = await uploadForm(server.url, [...fields(), fileOf(40).part]);
+      expect(declared.status).toBe(507);
+      expect(declared.body).toMatchObject({ success: false, code: 'INSUFFICIENT_STORAGE' });
+      expect(String(declared.body!.error)).toContain('too little for this');
+      expect(declared.bytesSent).toBeLessThan(declared.totalBytes);
+
+      // Without a declared size the disk fills up part-way.
+      const answer = await uploadForm(server.url, [...fields(), fileOf(40).part], { chunked: true });
       expect(answer.status).toBe(507);
       expect(answer.body).toMatchObject({ success: false, code: 'INSUFFICIENT_STORAGE' });
       expect(String(answer.body!.error)).toContain('out of disk space');
