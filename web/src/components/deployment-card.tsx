@@ -1,4 +1,5 @@
 // One device being imaged: where it is in the flow, how far, how fast, and what went wrong if it failed.
+import { memo } from 'react';
 import type { Deployment } from '../../../src/contracts/domain.js';
 import { formatAgo, formatBytes, formatDuration, formatRate } from './format.js';
 import { ProgressBar, StatusBadge } from './ui.js';
@@ -12,7 +13,8 @@ const STEP_VARIANT: Record<Deployment['status'], string> = {
   failed: 'danger',
 };
 
-export function DeploymentCard({ deployment: d, now }: { deployment: Deployment; now: number }) {
+/** Re-renders only when its own deployment changes, or the clock ticks. */
+export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now }: { deployment: Deployment; now: number }) {
   const isFinal = d.status === 'completed' || d.status === 'failed';
   const progress = d.status === 'completed' ? 100 : d.progress;
   const remainingBytes = Math.max(0, d.bytes_total - d.bytes_done);
@@ -69,4 +71,4 @@ export function DeploymentCard({ deployment: d, now }: { deployment: Deployment;
       </div>
     </div>
   );
-}
+});

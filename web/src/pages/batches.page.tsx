@@ -192,7 +192,7 @@ export function BatchesPage() {
     <>
       <PageHeader
         title="Batches"
-        subtitle="Devices are served from the highest-priority active batch; drag to change the order"
+        subtitle={can.canWrite ? 'Devices are served from the highest-priority active batch; drag to change the order' : 'Devices are served from the highest-priority active batch, in this order'}
         actions={can.canWrite && <Link to="/batches/new" className="btn btn-primary" data-testid="batch-create-open">New batch</Link>}
       />
       <div className="row g-2 mb-3" role="search">

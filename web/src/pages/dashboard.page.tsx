@@ -1,6 +1,6 @@
 // What is happening right now: the day's numbers, the batch being served, every device being imaged (moving as
 // they report), and what finished recently. Everything follows live events; nothing needs a reload.
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link } from 'react-router-dom';
 import type { Batch, Deployment } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
@@ -48,16 +48,33 @@ function useLiveDeployments() {
   }, [load]);
   useResync(() => void load());
 
-  useLiveEvent('deployment_status', ({ deployment }) => {
+  // A hundred devices each reporting every second would mean a hundred renders a second: reports are collected
+  // and applied once per animation frame instead.
+  const pending = useRef(new Map<number, Deployment>());
+  const frame = useRef<number | null>(null);
+  const flush = useCallback(() => {
+    frame.current = null;
+    const reports = [...pending.current.values()];
+    pending.current.clear();
     setTracked((previous) => {
-      const current = previous.get(deployment.id);
-      // Events can overtake each other; never move a card backwards in time.
-      if (current && current.deployment.updated_at > deployment.updated_at) return previous;
       const next = new Map(previous);
-      const isFinal = deployment.status === 'completed' || deployment.status === 'failed';
-      next.set(deployment.id, { deployment, finishedAt: isFinal ? (current?.finishedAt ?? Date.now()) : null });
+      for (const deployment of reports) {
+        const current = previous.get(deployment.id);
+        // Events can overtake each other; never move a card backwards in time.
+        if (current && current.deployment.updated_at > deployment.updated_at) continue;
+        const isFinal = deployment.status === 'completed' || deployment.status === 'failed';
+        next.set(deployment.id, { deployment, finishedAt: isFinal ? (current?.finishedAt ?? Date.now()) : null });
+      }
       return next;
     });
+  }, []);
+  useEffect(() => () => {
+    if (frame.current !== null) cancelAnimationFrame(frame.current);
+  }, []);
+  useLiveEvent('deployment_status', ({ deployment }) => {
+    const queued = pending.current.get(deployment.id);
+    if (!queued || queued.updated_at <= deployment.updated_at) pending.current.set(deployment.id, deployment);
+    frame.current ??= requestAnimationFrame(flush);
   });
 
   const now = useNow(1000);

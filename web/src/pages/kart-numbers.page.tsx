@@ -141,7 +141,7 @@ export function KartNumbersPage() {
                 <thead>
                   <tr>
                     <th scope="col">Hostname</th>
-                    <th scope="col" className="text-end">Kart #</th>
+                    <th scope="col" className="text-end d-none d-sm-table-cell">Kart #</th>
                     <th scope="col" className="d-none d-md-table-cell">Venue</th>
                     <th scope="col">Status</th>
                     <th scope="col" className="d-none d-lg-table-cell">Device</th>
@@ -152,8 +152,8 @@ export function KartNumbersPage() {
                 <tbody>
                   {items.map((e) => (
                     <tr key={e.id} data-testid={`pool-row-${e.hostname}`} data-status={e.status}>
-                      <td className="font-monospace">{e.hostname}</td>
-                      <td className="text-end">{e.kart_number ?? '—'}</td>
+                      <td className="font-monospace text-nowrap">{e.hostname}</td>
+                      <td className="text-end d-none d-sm-table-cell">{e.kart_number ?? '—'}</td>
                       <td className="d-none d-md-table-cell"><Link to={`/venues/${e.venue_code}`}>{e.venue_code}</Link></td>
                       <td><StatusBadge kind="pool" status={e.status} /></td>
                       <td className="d-none d-lg-table-cell small font-monospace">{e.serial_number ?? e.mac_address ?? <span className="text-body-secondary">—</span>}</td>
