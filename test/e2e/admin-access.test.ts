@@ -88,4 +88,19 @@ describe('users, tokens and audit in the browser', () => {
     await operatorPage.getByTestId('login-form').waitFor();
     await context.close();
   });
+
+  it('sends a deleted user back to the sign-in page with the reason', async () => {
+    const { context, page: operatorPage } = await openPage(browser, server.managementUrl);
+    await signIn(operatorPage, 'maria.ops', 'operator-pass-1');
+
+    await page.getByTestId('tab-users').click();
+    await page.getByTestId('user-delete-maria.ops').click();
+    await page.getByTestId('confirm-ok').click();
+    await page.getByTestId('toast').filter({ hasText: 'User maria.ops deleted' }).waitFor();
+
+    await operatorPage.getByTestId('nav-kart-numbers').click();
+    await operatorPage.getByTestId('login-form').waitFor();
+    await operatorPage.getByText('Your session has ended').waitFor();
+    await context.close();
+  });
 });

@@ -72,7 +72,14 @@ export function AuthProvider({ children }: { children: ReactNode }) {
   const signedIn = state.status === 'signed-in';
   useEffect(() => {
     if (!signedIn) return;
-    connectLive({ checkSession: isStillSignedIn });
+    connectLive({
+      checkSession: async () => {
+        const stillSignedIn = await isStillSignedIn();
+        // The server refused the live connection because the session ended: say so instead of going quiet.
+        if (!stillSignedIn) setState({ status: 'signed-out', reason: 'Your session has ended. Please sign in again.' });
+        return stillSignedIn;
+      },
+    });
     return () => disconnectLive();
   }, [signedIn]);
 
