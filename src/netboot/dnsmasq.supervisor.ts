@@ -64,6 +64,8 @@ export class DnsmasqSupervisor extends EventEmitter<DnsmasqSupervisorEvents> {
   start(): void {
     if (this.wanted) return;
     this.wanted = true;
+    // However the server ends, its dnsmasq must not outlive it and keep answering DHCP.
+    process.on('exit', this.killOnExit);
     this.stopLeftover();
     this.launch();
   }
@@ -71,6 +73,7 @@ export class DnsmasqSupervisor extends EventEmitter<DnsmasqSupervisorEvents> {
   /** Stops dnsmasq: SIGTERM, then SIGKILL after `graceMs`. Safe to call twice. */
   async stop(graceMs = 5000): Promise<void> {
     this.wanted = false;
+    process.off('exit', this.killOnExit);
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     const child = this.child;
@@ -82,6 +85,10 @@ export class DnsmasqSupervisor extends EventEmitter<DnsmasqSupervisorEvents> {
     }
     this.setState('stopped');
   }
+
+  private readonly killOnExit = (): void => {
+    this.child?.kill('SIGTERM');
+  };
 
   private launch(): void {
     const binary = this.options.binary ?? 'dnsmasq';
@@ -118,6 +125,7 @@ export class DnsmasqSupervisor extends EventEmitter<DnsmasqSupervisorEvents> {
       this.remember(`pitcrew: ${this.options.launcher?.[0] ?? this.options.binary ?? 'dnsmasq'} is not installed (apt-get install dnsmasq-base); network boot is off`);
       this.options.log?.('error', 'dnsmasq is not installed; network boot is off');
       this.wanted = false;
+      process.off('exit', this.killOnExit);
       this.setState('failed');
       return;
     }

@@ -37,8 +37,12 @@ export const BUILD_MANIFEST_FILE = 'pitcrew-installer.manifest.json';
 /** Fixed timestamp for every entry unless SOURCE_DATE_EPOCH says otherwise: 2024-01-01T00:00:00Z. */
 const DEFAULT_EPOCH = 1_704_067_200;
 
-// Documentation, translations and charset converters are dead weight in a one-job installer.
-const EXCLUDED = [/^usr\/share\/(doc|man|info|locale|lintian|bug|bash-completion|gdb|menu)\//, /^usr\/lib\/[^/]+\/gconv\//, /^usr\/share\/zoneinfo\//];
+// Documentation and translations are dead weight in a one-job installer. Of glibc's charset converters only the
+// DOS code pages stay: mtools converts FAT file names through iconv (code page 850 by default).
+const EXCLUDED = [
+  /^usr\/share\/(doc|man|info|locale|lintian|bug|bash-completion|gdb|menu|zoneinfo)\//,
+  /^usr\/lib\/[^/]+\/gconv\/(?!IBM437\.so\/$|IBM850\.so\/$|gconv-modules)[^/]+\/$/,
+];
 
 const MODULE_DIR = dirname(fileURLToPath(import.meta.url));
 
@@ -108,7 +112,11 @@ function resolveInTree(tree: Map<string, CpioEntry>, path: string, depth = 0): C
   for (let i = 0; i < parts.length; i += 1) {
     current = current ? `${current}/${parts[i]}` : parts[i]!;
     const entry = tree.get(current);
-    if (!entry) return undefined;
+    // A folder need not be listed: any entry below it implies it.
+    if (!entry) {
+      if (i === parts.length - 1) return undefined;
+      continue;
+    }
     if (entry.kind === 'symlink') {
       const target = entry.target.startsWith('/') ? entry.target : posix.join(posix.dirname(current), entry.target);
       return resolveInTree(tree, posix.join(target, ...parts.slice(i + 1)), depth + 1);

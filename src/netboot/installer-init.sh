@@ -11,6 +11,8 @@
 #   pitcrew.done=reboot|poweroff|halt      when the agent returns successfully without rebooting (default reboot)
 #   pitcrew.retry=30                       seconds between attempts after a failure
 #   pitcrew.shell                          open a shell on the console after a failure (for troubleshooting)
+#   pitcrew.token=SECRET                   device token, when the server requires one (PITCREW_DEVICE_TOKEN)
+# The agent reads its own pitcrew.* words too (pitcrew.target=, pitcrew.product=, pitcrew.venue=, pitcrew.token=).
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=linux
@@ -41,7 +43,7 @@ for action in reboot poweroff halt; do
   chmod 0755 /usr/local/sbin/$action
 done
 
-SERVER= IFACE= DONE=reboot RETRY=30 SHELL_ON_FAILURE= AGENT_ARGS=
+SERVER= IFACE= DONE=reboot RETRY=30 SHELL_ON_FAILURE= AGENT_ARGS= TOKEN=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
     pitcrew.server=*) SERVER="${arg#pitcrew.server=}" ;;
@@ -50,6 +52,7 @@ for arg in $(cat /proc/cmdline); do
     pitcrew.done=*) DONE="${arg#pitcrew.done=}" ;;
     pitcrew.retry=*) RETRY="${arg#pitcrew.retry=}" ;;
     pitcrew.shell) SHELL_ON_FAILURE=1 ;;
+    pitcrew.token=*) TOKEN="${arg#pitcrew.token=}" ;;
   esac
 done
 case "$RETRY" in ''|*[!0-9]*) RETRY=30 ;; esac
@@ -114,7 +117,12 @@ bring_up_network() {
 fetch() {
   # fetch URL FILE: the whole file or nothing. (BusyBox 1.35's own `wget -T` crashes; `timeout` bounds a stall.)
   rm -f "$2.part"
-  if timeout 900 wget -q -O "$2.part" "$1"; then
+  if [ -n "$TOKEN" ]; then
+    timeout 900 wget -q --header "X-Device-Token: $TOKEN" -O "$2.part" "$1"
+  else
+    timeout 900 wget -q -O "$2.part" "$1"
+  fi
+  if [ $? -eq 0 ]; then
     mv "$2.part" "$2"
     return 0
   fi
