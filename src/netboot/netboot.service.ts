@@ -90,6 +90,8 @@ export async function writeNetbootConfig(dataDir: string, network: NetbootNetwor
   await writeFile(`${configFile}.tmp`, text);
   await rename(`${configFile}.tmp`, configFile);
   await writeFile(paths.settings, `${JSON.stringify(network, null, 2)}\n`);
+  // dnsmasq refuses to start without its TFTP folder; `netboot prepare` fills it later.
+  await mkdir(network.tftpRoot, { recursive: true, mode: 0o755 });
   const warnings: string[] = [];
   const blocked = await findUntraversableParent(network.tftpRoot);
   if (blocked) warnings.push(`dnsmasq drops root privileges and cannot enter ${blocked}: use a TFTP folder outside it (--tftp-root /srv/pitcrew/tftp) or run \`chmod o+x ${blocked}\``);

@@ -3,6 +3,9 @@
 import type { Command } from 'commander';
 import { CONFIG_KEYS, ConfigError, describeConfig, loadConfig, type ServerConfig } from '../../server/config.js';
 import { startServer } from '../../server/main.js';
+import { NetbootConfigError } from '../../netboot/dnsmasq.config.js';
+import type { DnsmasqSupervisor } from '../../netboot/dnsmasq.supervisor.js';
+import { createNetbootSupervisor } from '../../netboot/netboot.service.js';
 
 /** Secrets are taken from the environment only: a flag would show them to anyone running `ps`. */
 const ENV_ONLY: ReadonlyArray<keyof ServerConfig> = ['adminPassword', 'deviceToken'];
@@ -19,6 +22,7 @@ export function registerServeCommand(program: Command): void {
     serve.option(`${spec.flag} <value>`, `${spec.description} [$${spec.env}]`);
   }
   serve.option('--data-dir <dir>', `${CONFIG_KEYS.dataDir.description} [$${CONFIG_KEYS.dataDir.env}]`);
+  serve.option('--netboot', 'also run dnsmasq for network boot, with the configuration `pitcrew netboot config` wrote [$PITCREW_NETBOOT=1]');
 
   serve.action(async (options: Record<string, string | undefined>, command: Command) => {
     const overrides: Partial<Record<keyof ServerConfig, string>> = {};
@@ -38,6 +42,22 @@ export function registerServeCommand(program: Command): void {
       }
       throw error;
     }
-    await startServer(config, { handleSignals: true });
+    // Network boot: dnsmasq as a supervised child process, started once the listeners are up.
+    let netboot: DnsmasqSupervisor | null = null;
+    let log: Record<'info' | 'warn' | 'error', (details: object, message: string) => void> | null = null;
+    if ((options as { netboot?: boolean }).netboot || process.env.PITCREW_NETBOOT === '1') {
+      try {
+        netboot = createNetbootSupervisor({ dataDir: config.dataDir, log: (level, message, details) => log?.[level]({ netboot: true, ...details }, message) });
+      } catch (error) {
+        if (error instanceof NetbootConfigError) {
+          process.stderr.write(`pitcrew: ${error.message}\n`);
+          process.exit(2);
+        }
+        throw error;
+      }
+    }
+    const running = await startServer(config, { handleSignals: true, netboot });
+    log = running.server.management.log;
+    netboot?.start();
   });
 }
