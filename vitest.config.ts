@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    // The network-boot run under QEMU is its own command (npm run test:netboot, vitest.netboot.config.ts).
+    exclude: [...configDefaults.exclude, 'src/**/*.qemu.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     // Integration tests start real servers and child processes; two cores do not gain from more forks.

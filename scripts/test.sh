@@ -12,6 +12,8 @@ declare -A NEEDS=(
   [mkfs.vfat]=dosfstools
   [debugfs]=e2fsprogs
   [curl]=curl
+  [dnsmasq]=dnsmasq-base
+  [ip]=iproute2
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done

@@ -1,0 +1,114 @@
+// The whole network-boot chain without hardware: Debian's arm64 kernel boots the Pitcrew installer initramfs
+// under qemu-system-aarch64 (-M virt, user-mode networking: the guest reaches the host's 127.0.0.1 as 10.0.2.2),
+// /init fetches Node and the agent from the real server's device listener, and the agent deploys a generated
+// Raspberry Pi OS-like image onto a virtio disk, verifies and customises it, and reboots. Then the host checks
+// the server's record and the disk itself.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildAgentBundle, createVenueWithKarts, diffDiskWithImage, listDeployments, registerActiveImage, startTestServer, type TestServer,
+} from '../agent/test-support/agent-e2e.harness.js';
+import { buildDiskImage, readRootFile } from '../agent/test-support/disk-image.builder.js';
+import { prepareAptContext } from './debian-packages.fetcher.js';
+import { defaultAgentBundlePath } from './installer-files.js';
+import { buildInstaller, netbootPaths } from './netboot.service.js';
+import { prepareQemuKernel, type QemuKernel } from './test-support/qemu-kernel.js';
+
+const REPO = join(import.meta.dirname, '..', '..');
+// Downloaded .debs and the Node package, kept between runs; every file is checked against its archive checksum.
+const CACHE = join(REPO, 'data', 'test-cache', 'netboot');
+const hasQemu = ['/usr/bin/qemu-system-aarch64', '/usr/local/bin/qemu-system-aarch64'].some((p) => existsSync(p));
+
+interface QemuRun { code: number | null; console: string; timedOut: boolean }
+
+function bootQemu(args: string[], timeoutMs: number, consoleLog: string): Promise<QemuRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (chunk: Buffer) => { output += chunk.toString('utf8'); };
+    child.stdout.on('data', collect);
+    child.stderr.on('data', collect);
+    let timedOut = false;
+    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
+    child.once('error', reject);
+    child.once('close', async (code) => {
+      clearTimeout(timer);
+      await writeFile(consoleLog, output).catch(() => {});
+      resolve({ code, console: output.replace(/\r/g, ''), timedOut });
+    });
+  });
+}
+
+describe.skipIf(!hasQemu)('network-booted installer under QEMU', () => {
+  let work: string;
+  let server: TestServer;
+  let kernel: QemuKernel;
+
+  beforeAll(async () => {
+    work = await mkdtemp(join(tmpdir(), 'pitcrew-qemu-'));
+    server = await startTestServer();
+    // The device listener serves the bundle built beside this installation, as in production.
+    if (!existsSync(defaultAgentBundlePath())) await buildAgentBundle(defaultAgentBundlePath());
+    await buildInstaller({ dataDir: server.dataDir, cacheDir: CACHE });
+    kernel = await prepareQemuKernel(await prepareAptContext({ cacheDir: CACHE }), CACHE);
+  });
+
+  afterAll(async () => {
+    await kernel?.remove();
+    await server?.close();
+    if (work) await rm(work, { recursive: true, force: true });
+  });
+
+  it('boots from the kernel to the installer, which deploys, verifies and customises the disk and reports completed', async () => {
+    const image = await buildDiskImage(work, { flavour: 'rpi-preseed' });
+    await createVenueWithKarts(server, 'QEMU', '7-9');
+    await registerActiveImage(server, image.path, 'KXP2', '2025.1');
+    const disk = join(work, 'disk.raw');
+    await writeFile(disk, '');
+    await truncate(disk, image.size + 32 * 1024 * 1024);
+    const initrd = join(work, 'initrd.img');
+    await writeFile(initrd, Buffer.concat([await readFile(netbootPaths(server.dataDir).initramfs), kernel.modulesOverlay]));
+
+    const devicePort = new URL(server.deviceUrl).port;
+    const cmdline = [
+      'console=ttyAMA0', 'panic=-1',
+      `pitcrew.server=http://10.0.2.2:${devicePort}`,
+      'pitcrew.target=/dev/vda', 'pitcrew.product=KXP2', 'pitcrew.venue=QEMU',
+      'pitcrew.retry=5',
+    ].join(' ');
+    const run = await bootQemu([
+      '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1536',
+      '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
+      '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', cmdline,
+      '-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0,romfile=,mac=dc:a6:32:0e:e0:01',
+      '-drive', `file=${disk},format=raw,if=none,id=disk0,cache=unsafe`, '-device', 'virtio-blk-pci,drive=disk0',
+    ], 600_000, join(CACHE, 'last-qemu-console.log'));
+    const tail = run.console.split('\n').slice(-80).join('\n');
+
+    // The installer's own account on the console, start to finish.
+    expect(run.timedOut, tail).toBe(false);
+    expect(run.console, tail).toMatch(/Pitcrew installer — starting/);
+    expect(run.console, tail).toMatch(/pitcrew: network up: eth0 10\.0\.2\.15/);
+    expect(run.console, tail).toMatch(/pitcrew: installer ready \(Node v\d+\.\d+\.\d+\)/);
+    expect(run.console, tail).toMatch(/pitcrew-agent: assigned KXP2-QEMU-007/);
+    expect(run.console, tail).toMatch(/pitcrew-agent: done in .*KXP2-QEMU-007 is installed/);
+    // The agent rebooted the board; -no-reboot turns that into QEMU exiting.
+    expect(run.console, tail).toMatch(/reboot: Restarting system/);
+    expect(run.code, tail).toBe(0);
+
+    const [deployment] = await listDeployments(server, { search: 'KXP2-QEMU-007' });
+    expect(deployment).toMatchObject({ hostname: 'KXP2-QEMU-007', status: 'completed', progress: 100, mac_address: 'dc:a6:32:0e:e0:01' });
+    expect(deployment!.image_checksum).toBe(image.sha256);
+
+    // The disk, read from the host: byte-identical outside the partitions, and inside only the first-boot files differ.
+    const diff = await diffDiskWithImage(disk, image, join(work, 'diff'));
+    expect(diff.outsidePartitions).toEqual([]);
+    expect(diff.boot).toEqual(['/rpi-preseed.toml']);
+    expect(diff.root).toEqual(['/etc/hostname', '/etc/hosts']);
+    expect(await readRootFile(disk, image.root.startByte, '/etc/hostname')).toBe('KXP2-QEMU-007\n');
+  });
+});
