@@ -46,8 +46,19 @@ export class ImageWriter {
     await this.target.sync();
   }
 
-  /** Accepts the next bytes of the image, in order. Resolves once they are buffered or handed to the disk. */
-  async write(chunk: Buffer): Promise<void> {
+  /**
+   * Accepts the next bytes of the image, in order. Returns a promise only when it has to wait for the disk
+   * (a full block while the previous one is still being written); otherwise the bytes are buffered at once.
+   */
+  write(chunk: Buffer): Promise<void> | undefined {
+    try {
+      return this.accept(chunk);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  private accept(chunk: Buffer): Promise<void> | undefined {
     this.throwIfFailed();
     if (this.accepted + chunk.length > this.imageSize) {
       throw new InstallerError('BAD_RESPONSE', `the server sent more than the image's ${this.imageSize} bytes`);
@@ -66,8 +77,12 @@ export class ImageWriter {
       this.fill += n;
       offset += n;
       this.accepted += n;
-      if (this.fill === this.blockLimit()) await this.flushBlock();
+      if (this.fill === this.blockLimit()) {
+        const rest = chunk.subarray(offset);
+        return this.flushBlock().then(() => (rest.length > 0 ? this.accept(rest) : undefined));
+      }
     }
+    return undefined;
   }
 
   /** Writes what is still buffered and fsyncs; everything but the held-back MiB is then on the disk. */

@@ -1,6 +1,7 @@
 // The ext4 root partition, inspected and edited in place with e2fsprogs' debugfs (`device?offset=N`), so
-// nothing is mounted. debugfs exits 0 even when a command fails, so every change is read back by the caller.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// nothing is mounted. Each operation is one debugfs session (opening the filesystem is the slow part on an SD
+// card). debugfs exits 0 even when a command fails, so every change is read back by the caller.
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InstallerError } from './installer.errors.js';
@@ -15,6 +16,9 @@ export interface Ext4Stat {
   linkTarget: string | null;
 }
 
+/** What a path holds: its inode, and the bytes of a regular file. Null when the path does not exist. */
+export type Ext4Entry = (Ext4Stat & { content: Buffer | null }) | null;
+
 export type Ext4Change =
   | { kind: 'file'; path: string; content: Buffer | string; mode?: number }
   | { kind: 'symlink'; path: string; target: string }
@@ -28,41 +32,64 @@ export class Ext4Volume {
     this.spec = `${devicePath}?offset=${offsetBytes}`;
   }
 
-  private async run(command: string): Promise<{ stdout: Buffer; stderr: string }> {
-    const result = await runTool('debugfs', ['-R', command, this.spec]);
-    if (result.code !== 0) throw new InstallerError('CUSTOMIZE', `debugfs ${command.split(' ')[0]} failed: ${problems(result.stderr) || `exit ${result.code}`}`);
-    return result;
+  /** Runs debugfs commands in one session; answers each command's output, in order. */
+  private async session(commands: string[], writable = false): Promise<{ outputs: string[]; stderr: string }> {
+    const dir = await mkdtemp(join(tmpdir(), 'pitcrew-ext4-'));
+    try {
+      const script = join(dir, 'commands');
+      await writeFile(script, commands.join('\n') + '\n');
+      const result = await runTool('debugfs', [...(writable ? ['-w'] : []), '-f', script, this.spec]);
+      if (result.code !== 0) throw new InstallerError('CUSTOMIZE', `debugfs failed on the root filesystem: ${problems(result.stderr) || `exit ${result.code}`}`);
+      // With -f, debugfs echoes every command as "debugfs: <command>" before its output.
+      const sections = result.stdout.toString('utf8').split(/^debugfs: /m).slice(1);
+      if (sections.length !== commands.length) {
+        throw new InstallerError('CUSTOMIZE', `debugfs could not open the root filesystem: ${problems(result.stderr) || 'no output'}`);
+      }
+      return { outputs: sections.map((section) => section.slice(section.indexOf('\n') + 1)), stderr: result.stderr };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   }
 
   /** Refuses a filesystem that was not cleanly unmounted: writing past an unreplayed journal corrupts it. */
   async checkClean(): Promise<void> {
-    const { stdout, stderr } = await this.run('stats -h');
-    const text = stdout.toString('utf8');
+    const { outputs, stderr } = await this.session(['stats -h']);
+    const text = outputs[0] ?? '';
     if (!/Filesystem features:/.test(text)) throw new InstallerError('CUSTOMIZE', `the root partition is not a readable ext filesystem: ${problems(stderr) || 'no superblock'}`);
     if (/Filesystem features:.*\bneeds_recovery\b/.test(text)) {
       throw new InstallerError('CUSTOMIZE', 'the root filesystem was not cleanly unmounted when the image was made (journal needs recovery); refusing to edit it');
     }
   }
 
-  async stat(path: string): Promise<Ext4Stat | null> {
-    const { stdout, stderr } = await this.run(`stat ${quote(path)}`);
-    const text = stdout.toString('utf8');
-    const head = /Type:\s+(\S+)\s+Mode:\s+(\d+)/.exec(text);
-    if (!head) {
-      if (/not found/i.test(stderr)) return null;
-      throw new InstallerError('CUSTOMIZE', `debugfs could not stat ${path}: ${problems(stderr) || 'unexpected output'}`);
+  /** Stats every path and reads every regular file among them, in one session. */
+  async inspect(paths: string[]): Promise<Map<string, Ext4Entry>> {
+    const unique = [...new Set(paths)];
+    const dir = await mkdtemp(join(tmpdir(), 'pitcrew-ext4-dump-'));
+    try {
+      const commands = unique.flatMap((path, i) => [`stat ${quote(path)}`, `dump ${quote(path)} ${quote(join(dir, String(i)))}`]);
+      const { outputs } = await this.session(commands);
+      const entries = new Map<string, Ext4Entry>();
+      for (const [i, path] of unique.entries()) {
+        const info = parseStat(outputs[2 * i] ?? '');
+        if (!info) {
+          entries.set(path, null);
+          continue;
+        }
+        let content: Buffer | null = null;
+        if (info.type === 'regular') {
+          content = await readFile(join(dir, String(i))).catch(() => null);
+          if (!content || content.length !== info.size) throw new InstallerError('CUSTOMIZE', `debugfs could not read root:${path}`);
+        }
+        entries.set(path, { ...info, content });
+      }
+      return entries;
+    } finally {
+      await rm(dir, { recursive: true, force: true });
     }
-    const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(text);
-    const size = /Size:\s+(\d+)/.exec(text);
-    const link = /Fast link dest:\s+"(.*)"/.exec(text);
-    return {
-      type: head[1]!,
-      mode: parseInt(head[2]!, 8),
-      uid: Number(owner?.[1] ?? -1),
-      gid: Number(owner?.[2] ?? -1),
-      size: Number(size?.[1] ?? 0),
-      linkTarget: link ? link[1]! : null,
-    };
+  }
+
+  async stat(path: string): Promise<Ext4Stat | null> {
+    return (await this.inspect([path])).get(path) ?? null;
   }
 
   async exists(path: string): Promise<boolean> {
@@ -71,34 +98,26 @@ export class Ext4Volume {
 
   /** The file's bytes, or null when it does not exist or is not a regular file. */
   async readFile(path: string): Promise<Buffer | null> {
-    const info = await this.stat(path);
-    if (!info || info.type !== 'regular') return null;
-    const { stdout } = await this.run(`cat ${quote(path)}`);
-    if (stdout.length !== info.size) throw new InstallerError('CUSTOMIZE', `debugfs returned ${stdout.length} of the ${info.size} bytes of ${path}`);
-    return stdout;
+    return (await this.inspect([path])).get(path)?.content ?? null;
   }
 
-  /** Applies the changes in one debugfs session; parents of new files are created as needed (0755, root). */
+  /** Applies the changes in one session; missing parents of new entries are created (0755, root). */
   async apply(changes: Ext4Change[]): Promise<void> {
+    const parents = [...new Set(changes.filter((c) => c.kind !== 'remove').flatMap((c) => parentsOf(c.path)))];
+    const before = await this.inspect([...parents, ...changes.map((c) => c.path)]);
     const dir = await mkdtemp(join(tmpdir(), 'pitcrew-ext4-'));
     try {
       const lines: string[] = [];
-      const knownDirs = new Set<string>(['/']);
-      let n = 0;
-      for (const change of changes) {
-        if (change.kind !== 'remove') {
-          for (const parent of parentsOf(change.path)) {
-            if (knownDirs.has(parent)) continue;
-            knownDirs.add(parent);
-            // Only missing directories: debugfs's mkdir of an existing name leaves an orphaned directory inode.
-            const info = await this.stat(parent);
-            if (info && info.type !== 'directory') throw new InstallerError('CUSTOMIZE', `root:${parent} exists but is not a directory`);
-            if (!info) lines.push(`mkdir ${quote(parent)}`);
-          }
-        }
-        if (change.kind === 'remove' || (await this.stat(change.path))) lines.push(`rm ${quote(change.path)}`);
+      for (const parent of parents) {
+        const info = before.get(parent);
+        if (info && info.type !== 'directory') throw new InstallerError('CUSTOMIZE', `root:${parent} exists but is not a directory`);
+        // Only missing directories: debugfs's mkdir of an existing name leaves an orphaned directory inode.
+        if (!info) lines.push(`mkdir ${quote(parent)}`);
+      }
+      for (const [n, change] of changes.entries()) {
+        if (before.get(change.path)) lines.push(`rm ${quote(change.path)}`);
         if (change.kind === 'file') {
-          const local = join(dir, `f${n++}`);
+          const local = join(dir, `f${n}`);
           await writeFile(local, change.content);
           lines.push(`write ${quote(local)} ${quote(change.path)}`);
           lines.push(`sif ${quote(change.path)} mode 0${(0o100000 | (change.mode ?? 0o644)).toString(8)}`);
@@ -107,14 +126,27 @@ export class Ext4Volume {
           lines.push(`symlink ${quote(change.path)} ${quote(change.target)}`);
         }
       }
-      const script = join(dir, 'commands');
-      await writeFile(script, lines.join('\n') + '\n');
-      const result = await runTool('debugfs', ['-w', '-f', script, this.spec]);
-      if (result.code !== 0) throw new InstallerError('CUSTOMIZE', `debugfs could not edit the root filesystem: ${problems(result.stderr) || `exit ${result.code}`}`);
+      if (lines.length > 0) await this.session(lines, true);
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
   }
+}
+
+function parseStat(text: string): Ext4Stat | null {
+  const head = /Type:\s+(\S+)\s+Mode:\s+(\d+)/.exec(text);
+  if (!head) return null;
+  const owner = /User:\s+(\d+)\s+Group:\s+(\d+)/.exec(text);
+  const size = /Size:\s+(\d+)/.exec(text);
+  const link = /Fast link dest:\s+"(.*)"/.exec(text);
+  return {
+    type: head[1]!,
+    mode: parseInt(head[2]!, 8),
+    uid: Number(owner?.[1] ?? -1),
+    gid: Number(owner?.[2] ?? -1),
+    size: Number(size?.[1] ?? 0),
+    linkTarget: link ? link[1]! : null,
+  };
 }
 
 /** "/etc/a/b" → ["/etc", "/etc/a"] */
@@ -128,7 +160,7 @@ const quote = (path: string): string => {
   return `"${path}"`;
 };
 
-/** debugfs's stderr without its version banner and the echo of each command. */
+/** debugfs's stderr without its version banner. */
 function problems(stderr: string): string {
   return stderr
     .split('\n')

@@ -1,6 +1,6 @@
 // The FAT boot partition, read and written in place with mtools (`-i device@@offset`): nothing is mounted, so
-// the installer needs no loop devices and leaves no mount behind if it dies.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+// the installer needs no loop devices and leaves no mount behind if it dies. Several files move in one mcopy.
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InstallerError } from './installer.errors.js';
@@ -16,24 +16,56 @@ export class FatVolume {
     this.image = `${devicePath}@@${offsetBytes}`;
   }
 
-  /** The file's bytes, or null when it does not exist. */
-  async readFile(name: string): Promise<Buffer | null> {
-    const result = await runTool('mtype', ['-i', this.image, `::/${name}`], { env: MTOOLS_ENV });
-    if (result.code === 0) return result.stdout;
-    if (/not found/i.test(result.stderr)) return null;
-    throw new InstallerError('CUSTOMIZE', `reading ${name} from the boot partition failed: ${firstLine(result.stderr)}`);
-  }
-
-  async writeFile(name: string, content: Buffer | string): Promise<void> {
+  /** The files' bytes (null for those that do not exist), from the root directory of the partition. */
+  async readFiles(names: string[]): Promise<Map<string, Buffer | null>> {
+    checkNames(names);
     const dir = await mkdtemp(join(tmpdir(), 'pitcrew-fat-'));
     try {
-      const local = join(dir, 'file');
-      await writeFile(local, content);
-      const result = await runTool('mcopy', ['-o', '-i', this.image, local, `::/${name}`], { env: MTOOLS_ENV });
-      if (result.code !== 0) throw new InstallerError('CUSTOMIZE', `writing ${name} to the boot partition failed: ${firstLine(result.stderr)}`);
+      const out = join(dir, 'out');
+      await mkdir(out);
+      const result = await runTool('mcopy', ['-n', '-i', this.image, ...names.map((name) => `::/${name}`), `${out}/`], { env: MTOOLS_ENV });
+      const trouble = result.stderr.split('\n').filter((line) => line.trim() && !/not found/i.test(line));
+      if (trouble.length > 0 || (result.code !== 0 && !/not found/i.test(result.stderr))) {
+        throw new InstallerError('CUSTOMIZE', `reading the boot partition failed: ${trouble[0] ?? `mcopy exit ${result.code}`}`);
+      }
+      const files = new Map<string, Buffer | null>();
+      for (const name of names) files.set(name, await readFile(join(out, name)).catch(() => null));
+      return files;
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  }
+
+  async readFile(name: string): Promise<Buffer | null> {
+    return (await this.readFiles([name])).get(name) ?? null;
+  }
+
+  /** Writes (or overwrites) files in the root directory of the partition. */
+  async writeFiles(files: Map<string, Buffer | string>): Promise<void> {
+    if (files.size === 0) return;
+    checkNames([...files.keys()]);
+    const dir = await mkdtemp(join(tmpdir(), 'pitcrew-fat-'));
+    try {
+      const locals: string[] = [];
+      for (const [name, content] of files) {
+        await writeFile(join(dir, name), content);
+        locals.push(join(dir, name));
+      }
+      const result = await runTool('mcopy', ['-o', '-i', this.image, ...locals, '::/'], { env: MTOOLS_ENV });
+      if (result.code !== 0) throw new InstallerError('CUSTOMIZE', `writing ${[...files.keys()].join(', ')} to the boot partition failed: ${firstLine(result.stderr)}`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+
+  async writeFile(name: string, content: Buffer | string): Promise<void> {
+    await this.writeFiles(new Map([[name, content]]));
+  }
+}
+
+function checkNames(names: string[]): void {
+  for (const name of names) {
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new InstallerError('CUSTOMIZE', `unsupported boot file name ${JSON.stringify(name)}`);
   }
 }
 

@@ -10,7 +10,7 @@
 // /etc/hostname and /etc/hosts are written on the root filesystem in every case, so the name holds even on an
 // image without any first-boot hook. Everything written is read back and compared.
 import { InstallerError } from './installer.errors.js';
-import { Ext4Volume, type Ext4Change } from './ext4.volume.js';
+import { Ext4Volume, type Ext4Change, type Ext4Entry } from './ext4.volume.js';
 import { FatVolume } from './fat.volume.js';
 import { detectFilesystem, type PartitionEntry, type PartitionTable } from './partition-table.parser.js';
 import { isValidHostname } from './device-api.client.js';
@@ -44,6 +44,9 @@ const CLOUD_INIT_MARKERS = ['/usr/bin/cloud-init', '/etc/cloud/cloud.cfg'];
 const SYSTEMD_MARKERS = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'];
 const FIRSTRUN_ARGS = ['systemd.run_success_action=reboot', 'systemd.unit=kernel-command-line.target'];
 
+const ROOT_PROBES = [...PRESEED_UNITS, PRESEED_WANTS, ...PRESEED_STAMPS, ...CLOUD_INIT_MARKERS, ...SYSTEMD_MARKERS, '/etc/fstab', '/etc/hosts', '/boot/firmware'];
+const BOOT_PROBES = ['cmdline.txt', 'rpi-preseed.toml', 'user-data', 'meta-data', 'firstrun.sh'];
+
 export async function customizeFirstBoot(options: CustomizeOptions): Promise<CustomizeResult> {
   if (!isValidHostname(options.hostname)) throw new InstallerError('CUSTOMIZE', `refusing to write an invalid hostname: ${JSON.stringify(options.hostname)}`);
   const { boot, root } = await locatePartitions(options.table, options.readDisk);
@@ -51,39 +54,41 @@ export async function customizeFirstBoot(options: CustomizeOptions): Promise<Cus
   const ext = new Ext4Volume(options.devicePath, root.startByte);
   await ext.checkClean();
 
-  const flavour = await detectFlavour(ext);
-  const bootMount = await findBootMount(ext);
+  // Everything the decision needs, in one debugfs and one mcopy session.
+  const rootNow = await ext.inspect(ROOT_PROBES);
+  const bootNow = await fat.readFiles(BOOT_PROBES);
+  const text = (name: string) => bootNow.get(name)?.toString('utf8') ?? null;
+  const flavour = detectFlavour(rootNow);
+  const bootMount = findBootMount(rootNow);
   const bootFiles = new Map<string, string>();
   const rootChanges: Ext4Change[] = [];
   const hostname = options.hostname;
 
   rootChanges.push({ kind: 'file', path: '/etc/hostname', content: `${hostname}\n` });
-  rootChanges.push({ kind: 'file', path: '/etc/hosts', content: rewriteHosts((await ext.readFile('/etc/hosts'))?.toString('utf8') ?? null, hostname) });
+  rootChanges.push({ kind: 'file', path: '/etc/hosts', content: rewriteHosts(rootNow.get('/etc/hosts')?.content?.toString('utf8') ?? null, hostname) });
 
-  const cmdline = await fat.readFile('cmdline.txt');
-  if (flavour !== 'none' && cmdline === null) throw new InstallerError('CUSTOMIZE', 'the boot partition has no cmdline.txt; this is not a Raspberry Pi OS image');
-  const cmdlineText = cmdline?.toString('utf8') ?? '';
+  const cmdlineText = text('cmdline.txt');
+  if (flavour !== 'none' && cmdlineText === null) throw new InstallerError('CUSTOMIZE', 'the boot partition has no cmdline.txt; this is not a Raspberry Pi OS image');
 
   if (flavour === 'rpi-preseed') {
-    bootFiles.set('rpi-preseed.toml', mergePreseedToml(await readText(fat, 'rpi-preseed.toml'), hostname));
-    const unit = (await firstExisting(ext, PRESEED_UNITS))!;
-    const wants = await ext.stat(PRESEED_WANTS);
-    if (!wants) rootChanges.push({ kind: 'symlink', path: PRESEED_WANTS, target: unit });
-    for (const stamp of PRESEED_STAMPS) if (await ext.exists(stamp)) rootChanges.push({ kind: 'remove', path: stamp });
+    bootFiles.set('rpi-preseed.toml', mergePreseedToml(text('rpi-preseed.toml'), hostname));
+    const unit = PRESEED_UNITS.find((path) => rootNow.get(path))!;
+    if (!rootNow.get(PRESEED_WANTS)) rootChanges.push({ kind: 'symlink', path: PRESEED_WANTS, target: unit });
+    for (const stamp of PRESEED_STAMPS) if (rootNow.get(stamp)) rootChanges.push({ kind: 'remove', path: stamp });
   } else if (flavour === 'cloud-init') {
-    bootFiles.set('user-data', mergeCloudInitUserData(await readText(fat, 'user-data'), hostname));
-    bootFiles.set('meta-data', renewMetaData(await readText(fat, 'meta-data'), options.instanceId, hostname));
-    bootFiles.set('cmdline.txt', addNoCloudDatasource(cmdlineText, bootMount));
+    bootFiles.set('user-data', mergeCloudInitUserData(text('user-data'), hostname));
+    bootFiles.set('meta-data', renewMetaData(text('meta-data'), options.instanceId, hostname));
+    bootFiles.set('cmdline.txt', addNoCloudDatasource(cmdlineText!, bootMount));
   } else if (flavour === 'firstrun') {
     const script = `${bootMount}/firstrun.sh`;
-    const existingScript = await readText(fat, 'firstrun.sh');
-    const wired = cmdlineText.includes(`systemd.run=${script}`);
+    const existingScript = text('firstrun.sh');
+    const wired = cmdlineText!.includes(`systemd.run=${script}`);
     bootFiles.set('firstrun.sh', existingScript && wired ? insertIntoFirstrun(existingScript, hostname) : buildFirstrunScript(hostname, bootMount));
-    if (!wired) bootFiles.set('cmdline.txt', addFirstrunArguments(cmdlineText, script));
+    if (!wired) bootFiles.set('cmdline.txt', addFirstrunArguments(cmdlineText!, script));
   }
 
   // Boot files first: if the root edit then fails, the deployment fails and the card has no partition table.
-  for (const [name, content] of bootFiles) await fat.writeFile(name, content);
+  await fat.writeFiles(bootFiles);
   await ext.apply(rootChanges);
 
   await checkBootFiles(fat, bootFiles);
@@ -112,30 +117,23 @@ async function locatePartitions(table: PartitionTable, readDisk: CustomizeOption
   return { boot, root };
 }
 
-async function firstExisting(ext: Ext4Volume, paths: string[]): Promise<string | null> {
-  for (const path of paths) if (await ext.exists(path)) return path;
-  return null;
-}
-
-export async function detectFlavour(ext: Ext4Volume): Promise<FirstBootFlavour> {
-  if (await firstExisting(ext, PRESEED_UNITS)) return 'rpi-preseed';
-  if (await firstExisting(ext, CLOUD_INIT_MARKERS)) return 'cloud-init';
-  if (await firstExisting(ext, SYSTEMD_MARKERS)) return 'firstrun';
+/** Which first-boot mechanism the root filesystem has, newest first. */
+export function detectFlavour(root: Map<string, Ext4Entry>): FirstBootFlavour {
+  const has = (paths: string[]) => paths.some((path) => root.get(path));
+  if (has(PRESEED_UNITS)) return 'rpi-preseed';
+  if (has(CLOUD_INIT_MARKERS)) return 'cloud-init';
+  if (has(SYSTEMD_MARKERS)) return 'firstrun';
   return 'none';
 }
 
 /** The boot partition's mount point from /etc/fstab: /boot/firmware since Bookworm, /boot before. */
-async function findBootMount(ext: Ext4Volume): Promise<string> {
-  const fstab = (await ext.readFile('/etc/fstab'))?.toString('utf8') ?? '';
+function findBootMount(root: Map<string, Ext4Entry>): string {
+  const fstab = root.get('/etc/fstab')?.content?.toString('utf8') ?? '';
   for (const line of fstab.split('\n')) {
     const [, point, type] = line.trim().split(/\s+/);
     if (!line.trim().startsWith('#') && type === 'vfat' && point?.startsWith('/boot')) return point.replace(/\/$/, '');
   }
-  return (await ext.stat('/boot/firmware'))?.type === 'directory' ? '/boot/firmware' : '/boot';
-}
-
-async function readText(fat: FatVolume, name: string): Promise<string | null> {
-  return (await fat.readFile(name))?.toString('utf8') ?? null;
+  return root.get('/boot/firmware')?.type === 'directory' ? '/boot/firmware' : '/boot';
 }
 
 /** Replaces the 127.0.1.1 line (Debian's own-hostname line), or adds one. */
@@ -271,25 +269,23 @@ export function insertIntoFirstrun(existing: string, hostname: string): string {
 }
 
 async function checkBootFiles(fat: FatVolume, files: Map<string, string>): Promise<void> {
+  const actual = await fat.readFiles([...files.keys()]);
   for (const [name, content] of files) {
-    const actual = await fat.readFile(name);
-    if (!actual || !actual.equals(Buffer.from(content))) {
-      throw new InstallerError('CUSTOMIZE', `boot:/${name} does not hold what was written to it`);
-    }
+    if (!actual.get(name)?.equals(Buffer.from(content))) throw new InstallerError('CUSTOMIZE', `boot:/${name} does not hold what was written to it`);
   }
 }
 
 async function checkRootChanges(ext: Ext4Volume, changes: Ext4Change[]): Promise<void> {
+  const after = await ext.inspect(changes.map((change) => change.path));
   for (const change of changes) {
-    const info = await ext.stat(change.path);
+    const info = after.get(change.path);
     if (change.kind === 'remove') {
       if (info) throw new InstallerError('CUSTOMIZE', `root:${change.path} could not be removed`);
     } else if (change.kind === 'symlink') {
       if (info?.type !== 'symlink' || info.linkTarget !== change.target) throw new InstallerError('CUSTOMIZE', `root:${change.path} is not a link to ${change.target}`);
     } else {
-      const actual = await ext.readFile(change.path);
-      if (!actual || !actual.equals(Buffer.from(change.content))) throw new InstallerError('CUSTOMIZE', `root:${change.path} does not hold what was written to it`);
-      if (info && (info.uid !== 0 || info.gid !== 0 || (info.mode & 0o7777) !== (change.mode ?? 0o644))) {
+      if (!info?.content?.equals(Buffer.from(change.content))) throw new InstallerError('CUSTOMIZE', `root:${change.path} does not hold what was written to it`);
+      if (info.uid !== 0 || info.gid !== 0 || (info.mode & 0o7777) !== (change.mode ?? 0o644)) {
         throw new InstallerError('CUSTOMIZE', `root:${change.path} has owner ${info.uid}:${info.gid} mode ${(info.mode & 0o7777).toString(8)}`);
       }
     }

@@ -183,7 +183,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       interruptAfterBytes: faults?.cutDownloadAfterBytes,
       signal: options.signal,
       deviceToken: options.deviceToken,
-      onData: async (received) => {
+      onData: (received) => {
         let chunk = received;
         if (corruptStreamAt !== undefined && corruptStreamAt >= streamOffset && corruptStreamAt < streamOffset + chunk.length) {
           chunk = Buffer.from(chunk);
@@ -191,8 +191,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
         }
         streamOffset += chunk.length;
         hash.update(chunk);
-        await writer.write(chunk);
+        const written = writer.write(chunk);
         progress(writer.bytesAccepted, 'written');
+        return written;
       },
       onRetry: (n) =>
         emit({ type: 'retry', what: 'download', attempt: n.attempt, delayMs: n.delayMs, reason: `${describeError(n.error)}; resuming at byte ${n.resumeFrom}` }),
@@ -300,11 +301,16 @@ function makeProgress(
   signal?: AbortSignal,
 ): (done: number, verb: string) => void {
   const [from, to] = PROGRESS_SPAN[phase];
-  let lastEmit = 0;
+  let lastSample = -Infinity;
+  let lastEmit = -Infinity;
   return (done, verb) => {
     if (reporter.closedReason) throw reporter.closedReason;
     if (signal?.aborted) return;
     const now = performance.now();
+    // Called for every network chunk: the figures are refreshed ten times a second, which is plenty for a
+    // report sent once a second.
+    if (now - lastSample < 100 && done !== total) return;
+    lastSample = now;
     meter.add(now, done);
     const percent = from + ((to - from) * done) / total;
     const rateBps = meter.rate();
