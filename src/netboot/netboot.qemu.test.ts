@@ -14,6 +14,8 @@ import {
 } from '../agent/test-support/agent-e2e.harness.js';
 import { buildDiskImage, readRootFile } from '../agent/test-support/disk-image.builder.js';
 import { prepareAptContext } from './debian-packages.fetcher.js';
+import { buildInstallerInitramfs, INSTALLER_PACKAGES } from './initramfs.builder.js';
+import { fetchNodeRuntime } from './node-runtime.fetcher.js';
 import { defaultAgentBundlePath } from './installer-files.js';
 import { buildInstaller, netbootPaths } from './netboot.service.js';
 import { prepareQemuKernel, type QemuKernel } from './test-support/qemu-kernel.js';
@@ -110,5 +112,34 @@ describe.skipIf(!hasQemu)('network-booted installer under QEMU', () => {
     expect(diff.boot).toEqual(['/rpi-preseed.toml']);
     expect(diff.root).toEqual(['/etc/hostname', '/etc/hosts']);
     expect(await readRootFile(disk, image.root.startByte, '/etc/hostname')).toBe('KXP2-QEMU-007\n');
+  });
+
+  it('builds byte-identical installer files again from the same packages', async () => {
+    const again = await mkdtemp(join(tmpdir(), 'pitcrew-rebuild-'));
+    try {
+      const first = await buildInstaller({ dataDir: server.dataDir, cacheDir: CACHE });
+      const second = await buildInstaller({ dataDir: again, cacheDir: CACHE });
+      expect(second.initramfs.sha256).toBe(first.initramfs.sha256);
+      expect(second.node.sha256).toBe(first.node.sha256);
+      expect(await readFile(second.manifestFile, 'utf8')).toBe(await readFile(first.manifestFile, 'utf8'));
+    } finally {
+      await rm(again, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses to build an installer whose Node could not run for want of a library', async () => {
+    const elsewhere = await mkdtemp(join(tmpdir(), 'pitcrew-rebuild-'));
+    try {
+      const node = await fetchNodeRuntime(CACHE);
+      await expect(buildInstallerInitramfs({
+        outDir: elsewhere,
+        cacheDir: CACHE,
+        packages: INSTALLER_PACKAGES.filter((name) => name !== 'libstdc++6'),
+        mustRun: [{ name: 'node', data: node.binary }],
+      })).rejects.toThrow(/missing libraries[\s\S]*node needs libstdc\+\+\.so\.6/);
+      expect(existsSync(join(elsewhere, 'pitcrew-installer.img'))).toBe(false);
+    } finally {
+      await rm(elsewhere, { recursive: true, force: true });
+    }
   });
 });
