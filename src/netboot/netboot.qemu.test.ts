@@ -16,6 +16,7 @@ import { buildDiskImage, readRootFile } from '../agent/test-support/disk-image.b
 import { prepareAptContext } from './debian-packages.fetcher.js';
 import { buildInstallerInitramfs, INSTALLER_PACKAGES } from './initramfs.builder.js';
 import { fetchNodeRuntime } from './node-runtime.fetcher.js';
+import { collectKernelModules } from './kernel-modules.collector.js';
 import { defaultAgentBundlePath } from './installer-files.js';
 import { buildInstaller, netbootPaths } from './netboot.service.js';
 import { prepareQemuKernel, type QemuKernel } from './test-support/qemu-kernel.js';
@@ -141,5 +142,14 @@ describe.skipIf(!hasQemu)('network-booted installer under QEMU', () => {
     } finally {
       await rm(elsewhere, { recursive: true, force: true });
     }
+  });
+
+  it('picks kernel modules with what they depend on first, and names a module the kernel does not have', async () => {
+    const root = join(kernel.dir, 'lib/modules', kernel.version);
+    const names = (await collectKernelModules(root, ['virtio_net'])).map((m) => m.name);
+    expect(names.at(-1)).toBe('virtio_net');
+    expect(names.indexOf('failover')).toBeLessThan(names.indexOf('net_failover'));
+    expect(names.indexOf('net_failover')).toBeLessThan(names.indexOf('virtio_net'));
+    await expect(collectKernelModules(root, ['virtio-net', 'no_such_driver'])).rejects.toThrow(/kernel module "no_such_driver" is not in/);
   });
 });
