@@ -90,6 +90,17 @@ describe('ImageWriter', () => {
     await expect(writer.finish()).rejects.toThrow(/only 1048576 of 2097152/);
   });
 
+  it('flushes to the device every so often, so progress follows the card and the last fsync is short', async () => {
+    const image = randomBytes(20 * MiB);
+    const target = memoryTarget(20 * MiB);
+    const writer = new ImageWriter(target, image.length, 2 * MiB, 4 * MiB);
+    await feed(writer, image);
+    // 19 MiB after the held-back one, in 2 MiB writes: a sync after every second write.
+    expect(target.syncs).toBe(4);
+    await writer.finish();
+    expect(target.syncs).toBe(5);
+  });
+
   it('refuses an image larger than the target', () => {
     expect(() => new ImageWriter(memoryTarget(MiB), 2 * MiB)).toThrow(/does not fit/);
   });

@@ -145,7 +145,8 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       ip_address: localAddress(options.identity.iface),
     },
     intervalMs: options.reportIntervalMs,
-    policy,
+    // A lost report is not worth holding the installation for long.
+    policy: { ...policy, maxRetries: Math.min(policy.maxRetries, 3) },
     send: options.sendReport,
     deviceToken: options.deviceToken,
     onDeliveryProblem: (error) => emit({ type: 'warning', message: `a status report was not delivered: ${describeError(error)}` }),

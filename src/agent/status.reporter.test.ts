@@ -99,6 +99,20 @@ describe('StatusReporter', () => {
     await expect(reporter.reportPhase('verifying')).rejects.toBe(closed);
   });
 
+  it('repeats the last report while nothing changes for long, so the server does not mark the device stale', async () => {
+    const sent: StatusRequest[] = [];
+    const reporter = new StatusReporter({ statusUrl: 'http://x', identity, policy, intervalMs: 1000, keepAliveMs: 30_000, send: async (_u, r) => void sent.push(r) });
+    await reporter.reportPhase('customizing', { message: 'writing hostname' });
+    await vi.advanceTimersByTimeAsync(29_000);
+    expect(sent).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(1000);
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toEqual(sent[0]);
+    await vi.advanceTimersByTimeAsync(30_000);
+    expect(sent).toHaveLength(3);
+    reporter.stop();
+  });
+
   it('clamps and rounds what it sends', async () => {
     const sent: StatusRequest[] = [];
     const reporter = new StatusReporter({ statusUrl: 'http://x', identity, policy, send: async (_u, r) => void sent.push(r) });

@@ -30,6 +30,8 @@ export interface StatusReporterOptions {
   statusUrl: string;
   identity: ReportIdentity;
   intervalMs?: number;
+  /** With no new progress, the last report is repeated this often so the server does not take the device for stale. */
+  keepAliveMs?: number;
   policy: RetryPolicy;
   send?: ReportSender;
   deviceToken?: string | null;
@@ -44,6 +46,8 @@ export class StatusReporter {
   private inFlight: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closedBy: InstallerError | null = null;
+  private lastReport: StatusRequest | null = null;
+  private lastSentAt = 0;
   private readonly send: ReportSender;
   readonly sent: StatusRequest[] = [];
 
@@ -100,9 +104,17 @@ export class StatusReporter {
   }
 
   private tick(): void {
-    if (this.inFlight || this.sentLatest || !this.latest || this.closedBy) return;
-    const report = this.build(this.phase, this.latest);
-    this.sentLatest = true;
+    if (this.inFlight || this.closedBy) return;
+    let report: StatusRequest;
+    if (!this.sentLatest && this.latest) {
+      report = this.build(this.phase, this.latest);
+      this.sentLatest = true;
+    } else if (this.lastReport && performance.now() - this.lastSentAt >= (this.options.keepAliveMs ?? 30_000)) {
+      // A long fsync or customisation step: nothing new, but the device is alive.
+      report = this.lastReport;
+    } else {
+      return;
+    }
     this.inFlight = this.deliver(report)
       .catch((error: unknown) => {
         if (isInstallerError(error) && error.code === 'DEPLOYMENT_CLOSED') this.closedBy = error;
@@ -114,7 +126,9 @@ export class StatusReporter {
   }
 
   private async deliver(report: StatusRequest): Promise<void> {
+    this.lastSentAt = performance.now();
     await this.send(this.options.statusUrl, report);
+    this.lastReport = report;
     this.sent.push(report);
   }
 
