@@ -8,7 +8,7 @@ import { Readable } from 'node:stream';
 import { createCore } from '../src/core/index.js';
 import { openDatabase } from '../src/db/database.js';
 import { generatedFile, memoryOf, resetPeakMemory } from '../src/server/device/test-support/image-http.js';
-import { spawnImageServer } from '../src/server/device/test-support/image-server.js';
+import { spawnServer } from '../src/server/device/test-support/image-server.js';
 import { NGINX, nginxPeakMemory, startNginx } from './nginx-server.js';
 import { envNumber, gibPerSecond, hasCommand, ratio, row, tempDir } from './support.js';
 
@@ -50,7 +50,8 @@ export default async function benchImageDownload(): Promise<void> {
     const size = image.size_bytes;
     console.log(`  ${mib} MiB image, ${rounds} round(s), best kept; clients are curl processes writing to /dev/null`);
 
-    const pitcrew = await spawnImageServer({ dataDir });
+    const pitcrew = await spawnServer({ dataDir, logLevel: 'warn' });
+    if (!pitcrew.built) console.log('  (server run from the sources through tsx: `npm run build` first for the built server\'s memory figures)');
     const nginx = NGINX ? await startNginx(join(dataDir, 'images'), join(temp.dir, 'nginx')) : null;
     if (!nginx) console.log('  nginx: not installed, so no reference figures (apt-get install nginx)');
     try {
@@ -61,7 +62,7 @@ export default async function benchImageDownload(): Promise<void> {
         let ours = Infinity;
         let theirs = Infinity;
         for (let round = 0; round < rounds; round++) {
-          ours = Math.min(ours, await downloadWith(`${pitcrew.url}/images/${image.filename}`, clients, size));
+          ours = Math.min(ours, await downloadWith(`${pitcrew.deviceUrl}/images/${image.filename}`, clients, size));
           if (nginx) theirs = Math.min(theirs, await downloadWith(`${nginx.url}/${image.filename}`, clients, size));
         }
         const bytes = size * clients;

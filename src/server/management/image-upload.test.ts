@@ -9,20 +9,36 @@ import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { generatedFile, memoryOf, resetPeakMemory, uploadForm, type FormField, type FormFile } from '../device/test-support/image-http.js';
-import { spawnImageServer, startImageServer, type ImageServer, type ImageServerOptions } from '../device/test-support/image-server.js';
-import { waitFor } from '../test-support/test-server.js';
+import type { Core } from '../../core/index.js';
+import { generatedFile, memoryOf, resetPeakMemory, uploadForm, type FormField, type FormFile, type UploadAnswer, type UploadOptions } from '../device/test-support/image-http.js';
+import { spawnServer } from '../device/test-support/image-server.js';
+import { startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
 
 const MIB = 1 << 20;
 
-async function withServer(run: (server: ImageServer, dataDir: string) => Promise<void>, options: Partial<ImageServerOptions> = {}) {
-  const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-'));
-  const server = await startImageServer({ dataDir, ...options });
+interface Fixture {
+  t: TestServer;
+  core: Core;
+  dataDir: string;
+  /** Uploads as an operator (or as `options.headers` say). */
+  upload(parts: Array<FormField | FormFile>, options?: UploadOptions): Promise<UploadAnswer>;
+  storeFiles(): string[];
+}
+
+/** The real server (both listeners, accounts, access hooks) on ephemeral ports and a temp data dir. */
+async function withServer(run: (fixture: Fixture) => Promise<void>, overrides: Parameters<typeof startTestServer>[0] = {}) {
+  const t = await startTestServer(overrides);
   try {
-    await run(server, dataDir);
+    const cookie = t.as.operator.cookie!;
+    await run({
+      t,
+      core: t.server.core,
+      dataDir: t.dataDir,
+      upload: (parts, options = {}) => uploadForm(t.managementUrl, parts, { ...options, headers: { cookie, ...options.headers } }),
+      storeFiles: () => readdirSync(t.server.core.imageStore.root),
+    });
   } finally {
-    await server.close();
-    await rm(dataDir, { recursive: true, force: true });
+    await t.close();
   }
 }
 
@@ -38,8 +54,6 @@ const fileOf = (mib: number, tail = 0, filename = 'master.img', seed = 1) => {
   return { generated, part };
 };
 
-const storeFiles = (server: ImageServer) => readdirSync(server.core.imageStore.root);
-
 async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
   await pipeline(createReadStream(path, { highWaterMark: MIB }), hash);
@@ -49,12 +63,12 @@ async function sha256OfFile(path: string): Promise<string> {
 describe('image upload', () => {
   it('streams a generated 1 GiB image with flat server memory, hashing it exactly as the client did', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-big-'));
-    const server = await spawnImageServer({ dataDir });
+    const server = await spawnServer({ dataDir });
     try {
       const pid = server.child.pid!;
       // Warm the routes up so lazily loaded code is not counted as upload memory.
       const warm = fileOf(1, 0, 'warm.img', 9);
-      expect((await uploadForm(server.url, [...fields('RXP2', '0.0.1'), warm.part])).status).toBe(200);
+      expect((await uploadForm(server.managementUrl, [...fields('RXP2', '0.0.1'), warm.part], { headers: { cookie: server.cookie } })).status).toBe(200);
 
       const peakWasReset = resetPeakMemory(pid);
       const before = memoryOf(pid).current;
@@ -63,7 +77,7 @@ describe('image upload', () => {
       const { generated, part } = fileOf(1024, 4321, 'raspios-kxp2.img');
       let answer;
       try {
-        answer = await uploadForm(server.url, [...fields('KXP2', '3.0.0', 'one gibibyte and a bit'), part]);
+        answer = await uploadForm(server.managementUrl, [...fields('KXP2', '3.0.0', 'one gibibyte and a bit'), part], { headers: { cookie: server.cookie } });
       } finally {
         clearInterval(sampler);
       }
@@ -88,44 +102,61 @@ describe('image upload', () => {
     }
   }, 240_000);
 
+  it('lets operators and admins upload; viewers get 403 and anonymous clients 401 before any byte is stored', () =>
+    withServer(async ({ t, core, upload, storeFiles }) => {
+      const anonymous = await upload([...fields('KXP2', '1.0'), fileOf(64).part], { headers: { cookie: '' } });
+      expect(anonymous.status).toBe(401);
+      const viewer = await upload([...fields('KXP2', '1.0'), fileOf(64).part], { headers: { cookie: t.as.viewer.cookie! } });
+      expect(viewer.status).toBe(403);
+      expect(viewer.body).toMatchObject({ success: false, code: 'FORBIDDEN' });
+      expect(storeFiles()).toEqual([]);
+      expect(core.images.list()).toEqual([]);
+
+      const admin = await upload([...fields('KXP2', '1.0'), fileOf(1).part], { headers: { cookie: t.as.admin.cookie! } });
+      expect(admin.status).toBe(200);
+      const operator = await upload([...fields('KXP2', '1.1', 'operator build'), fileOf(1, 0, 'master.img', 2).part]);
+      expect(operator.status).toBe(200);
+      expect(core.images.list().map((image) => [image.version, image.description])).toEqual(expect.arrayContaining([['1.0', null], ['1.1', 'operator build']]));
+    }));
+
   it('leaves no file and no record when the client disappears half-way, and the version stays free', () =>
-    withServer(async (server) => {
+    withServer(async ({ core, upload, storeFiles }) => {
       const { part } = fileOf(64);
-      const cut = await uploadForm(server.url, [...fields(), part], { abortAfterBytes: 32 * MIB });
+      const cut = await upload([...fields(), part], { abortAfterBytes: 32 * MIB });
       expect(cut.status).toBe(0);
       expect(cut.bytesSent).toBeLessThan(cut.totalBytes);
-      await waitFor(() => storeFiles(server).length === 0, 10_000, 'the partial upload to be removed');
-      expect(server.core.images.list()).toEqual([]);
+      await waitFor(() => storeFiles().length === 0, 10_000, 'the partial upload to be removed');
+      expect(core.images.list()).toEqual([]);
 
       // Nothing of the interrupted attempt blocks a retry of the same version.
       const retry = fileOf(2, 10);
-      const answer = await uploadForm(server.url, [...fields(), retry.part]);
+      const answer = await upload([...fields(), retry.part]);
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ checksum: retry.generated.sha256() });
-      expect(storeFiles(server)).toEqual(['kxp2_v2.1.0_master.img']);
+      expect(storeFiles()).toEqual(['kxp2_v2.1.0_master.img']);
     }));
 
   it('refuses an image over the size limit with 413, whether the length is declared or not, storing nothing', () =>
-    withServer(async (server) => {
-      const declared = await uploadForm(server.url, [...fields(), fileOf(8).part]);
+    withServer(async ({ core, upload, storeFiles }) => {
+      const declared = await upload([...fields(), fileOf(8).part]);
       expect(declared.status).toBe(413);
       expect(declared.body).toMatchObject({ success: false, code: 'PAYLOAD_TOO_LARGE' });
       expect(String(declared.body!.error)).toContain('4.0 MiB');
       expect(declared.bytesSent).toBeLessThan(declared.totalBytes);
 
-      const chunked = await uploadForm(server.url, [...fields(), fileOf(8).part], { chunked: true });
+      const chunked = await upload([...fields(), fileOf(8).part], { chunked: true });
       expect(chunked.status).toBe(413);
       expect(chunked.body).toMatchObject({ code: 'PAYLOAD_TOO_LARGE' });
 
-      await waitFor(() => storeFiles(server).length === 0, 5000, 'the refused upload to be removed');
-      expect(server.core.images.list()).toEqual([]);
+      await waitFor(() => storeFiles().length === 0, 5000, 'the refused upload to be removed');
+      expect(core.images.list()).toEqual([]);
       // Exactly at the limit is fine.
       const atLimit = fileOf(4);
-      expect((await uploadForm(server.url, [...fields(), atLimit.part])).status).toBe(200);
-    }, { maxBytes: 4 * MIB }));
+      expect((await upload([...fields(), atLimit.part])).status).toBe(200);
+    }, { maxImageBytes: 4 * MIB }));
 
   it('refuses missing, unknown, repeated, late and malformed fields with a 400 that says what to fix', () =>
-    withServer(async (server) => {
+    withServer(async ({ t, core, upload, storeFiles }) => {
       const cases: Array<[string, Array<FormField | FormFile>, string]> = [
         ['no version', [{ name: 'product_type', value: 'KXP2' }, fileOf(1).part], 'version'],
         ['no product', [{ name: 'version', value: '1.0' }, fileOf(1).part], 'product_type'],
@@ -143,62 +174,66 @@ describe('image upload', () => {
         ['description too long', [...fields('KXP2', '1.0', 'x'.repeat(2001)), fileOf(1).part], 'description'],
       ];
       for (const [label, parts, words] of cases) {
-        const answer = await uploadForm(server.url, parts);
+        const answer = await upload(parts);
         expect(answer.status, label).toBe(400);
         expect(answer.body, label).toMatchObject({ success: false, code: 'VALIDATION' });
         expect(String(answer.body!.error), label).toContain(words);
       }
-      await waitFor(() => storeFiles(server).length === 0, 5000, 'refused uploads to leave nothing');
-      expect(server.core.images.list()).toEqual([]);
+      await waitFor(() => storeFiles().length === 0, 5000, 'refused uploads to leave nothing');
+      expect(core.images.list()).toEqual([]);
 
-      const notMultipart = await fetch(`${server.url}/api/images/upload`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+      const notMultipart = await t.as.operator.post('/api/images/upload', {});
       expect(notMultipart.status).toBe(400);
+      expect(String(notMultipart.body.error)).toContain('multipart/form-data');
     }));
 
   it('refuses a duplicate version with 409 as soon as the file starts, before its bytes are stored', () =>
-    withServer(async (server) => {
-      expect((await uploadForm(server.url, [...fields('KXP2', '5.0'), fileOf(1).part])).status).toBe(200);
-      const before = storeFiles(server);
+    withServer(async ({ core, upload, storeFiles }) => {
+      expect((await upload([...fields('KXP2', '5.0'), fileOf(1).part])).status).toBe(200);
+      const before = storeFiles();
       // A big declared file: the answer must come long before the client could have sent it.
-      const answer = await uploadForm(server.url, [...fields('KXP2', '5.0'), fileOf(512).part]);
+      const answer = await upload([...fields('KXP2', '5.0'), fileOf(512).part]);
       expect(answer.status).toBe(409);
       expect(answer.body).toMatchObject({ success: false, code: 'CONFLICT' });
       expect(String(answer.body!.error)).toContain('5.0 already exists');
       expect(answer.bytesSent).toBeLessThan(answer.totalBytes / 4);
-      expect(storeFiles(server)).toEqual(before);
-      expect(server.core.images.list()).toHaveLength(1);
+      expect(storeFiles()).toEqual(before);
+      expect(core.images.list()).toHaveLength(1);
     }));
 
   it('lets exactly one of two concurrent uploads of the same version through', () =>
-    withServer(async (server) => {
+    withServer(async ({ core, upload, storeFiles }) => {
       const [first, second] = await Promise.all([
-        uploadForm(server.url, [...fields('RXP2', '7.1'), fileOf(24, 0, 'a.img', 1).part]),
-        uploadForm(server.url, [...fields('RXP2', '7.1'), fileOf(24, 0, 'b.img', 2).part]),
+        upload([...fields('RXP2', '7.1'), fileOf(24, 0, 'a.img', 1).part]),
+        upload([...fields('RXP2', '7.1'), fileOf(24, 0, 'b.img', 2).part]),
       ]);
       expect([first.status, second.status].sort()).toEqual([200, 409]);
-      const images = server.core.images.list();
+      const images = core.images.list();
       expect(images).toHaveLength(1);
-      await waitFor(() => storeFiles(server).length === 1, 5000, 'the refused upload to leave nothing');
-      expect(storeFiles(server)).toEqual([images[0]!.filename]);
+      await waitFor(() => storeFiles().length === 1, 5000, 'the refused upload to leave nothing');
+      expect(storeFiles()).toEqual([images[0]!.filename]);
     }));
 
   it('keeps every uploaded name inside the store, stripped of paths and odd characters', () =>
-    withServer(async (server, dataDir) => {
+    withServer(async ({ core, dataDir, upload, storeFiles }) => {
+      const before = readdirSync(dataDir).sort();
+      const parentBefore = new Set(readdirSync(join(dataDir, '..')));
       const names = ['../../../evil.img', '..\\..\\windows.img', '/etc/passwd', '.hidden.img', 'a/b/../c.img', 'spaced name (1).img', '.incoming-deadbeef', '...img'];
       for (const [index, filename] of names.entries()) {
-        const answer = await uploadForm(server.url, [...fields('KXP2', `9.${index}`), { ...fileOf(1, 1, 'x', index).part, filename }]);
+        const answer = await upload([...fields('KXP2', `9.${index}`), { ...fileOf(1, 1, 'x', index).part, filename }]);
         expect(answer.status, filename).toBe(200);
         const stored = String((answer.body as { filename: string }).filename);
         expect(stored, filename).toMatch(/^kxp2_v9\.\d+_[A-Za-z0-9][A-Za-z0-9._-]*$/);
-        expect(existsSync(join(server.core.imageStore.root, stored)), filename).toBe(true);
+        expect(existsSync(join(core.imageStore.root, stored)), filename).toBe(true);
       }
-      expect(readdirSync(dataDir).sort()).toEqual(['images', 'pitcrew.db', 'pitcrew.db-shm', 'pitcrew.db-wal']);
-      expect(existsSync(join(dataDir, '..', 'evil.img'))).toBe(false);
-      expect(storeFiles(server).filter((name) => name.startsWith('.'))).toEqual([]);
-      expect(server.core.images.list()).toHaveLength(names.length);
+      // Nothing appeared beside the store, in the data folder or around it.
+      expect(readdirSync(dataDir).sort()).toEqual(before);
+      expect(readdirSync(join(dataDir, '..')).filter((name) => !parentBefore.has(name) && /evil|windows|passwd|hidden|incoming/.test(name))).toEqual([]);
+      expect(storeFiles().filter((name) => name.startsWith('.'))).toEqual([]);
+      expect(core.images.list()).toHaveLength(names.length);
       // A name that is only a path step is no name at all, as a browser's empty file input.
       for (const filename of ['..', '.', '']) {
-        const answer = await uploadForm(server.url, [...fields('KXP2', '10.0'), { ...fileOf(1).part, filename }]);
+        const answer = await upload([...fields('KXP2', '10.0'), { ...fileOf(1).part, filename }]);
         expect(answer.status, filename).toBe(400);
         expect(String(answer.body!.error), filename).toContain('No file selected');
       }
@@ -213,17 +248,18 @@ describe('image upload', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-full-'));
     // The server runs in its own mount namespace with a 24 MiB tmpfs as its data folder; nothing else sees it.
     const wrapper = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=24m tmpfs "${dataDir}" && exec "$@"`, 'sh'];
-    const server = await spawnImageServer({ dataDir }, wrapper);
+    const server = await spawnServer({ dataDir }, wrapper);
+    const post = (parts: Array<FormField | FormFile>, options: UploadOptions = {}) => uploadForm(server.managementUrl, parts, { ...options, headers: { cookie: server.cookie } });
     try {
       // A declared size that cannot fit is refused before the file is sent.
-      const declared = await uploadForm(server.url, [...fields(), fileOf(40).part]);
+      const declared = await post([...fields(), fileOf(40).part]);
       expect(declared.status).toBe(507);
       expect(declared.body).toMatchObject({ success: false, code: 'INSUFFICIENT_STORAGE' });
       expect(String(declared.body!.error)).toContain('too little for this');
       expect(declared.bytesSent).toBeLessThan(declared.totalBytes);
 
       // Without a declared size the disk fills up part-way.
-      const answer = await uploadForm(server.url, [...fields(), fileOf(40).part], { chunked: true });
+      const answer = await post([...fields(), fileOf(40).part], { chunked: true });
       expect(answer.status).toBe(507);
       expect(answer.body).toMatchObject({ success: false, code: 'INSUFFICIENT_STORAGE' });
       expect(String(answer.body!.error)).toContain('out of disk space');
@@ -232,7 +268,7 @@ describe('image upload', () => {
       await waitFor(() => readdirSync(storeInNamespace).length === 0, 5000, 'the partial file to be removed');
       // The space came back, and no record holds the version: the same version that fits is accepted.
       const fits = fileOf(8);
-      const retry = await uploadForm(server.url, [...fields(), fits.part]);
+      const retry = await post([...fields(), fits.part]);
       expect(retry.status).toBe(200);
       expect(retry.body).toMatchObject({ checksum: fits.generated.sha256() });
     } finally {

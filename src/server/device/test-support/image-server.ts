@@ -1,110 +1,101 @@
-// A minimal server with only the image routes over a real core, for the image tests and benchmarks. Runs
-// in-process (startImageServer) or as a child process (spawnImageServer), which prints {"url": ...} on its first
-// stdout line and closes gracefully on SIGTERM — so its memory can be measured on its own.
-import Fastify, { type FastifyInstance } from 'fastify';
+// The real Pitcrew server in its own Node process, for the image tests that measure its memory (or run it in a
+// private mount namespace) and for the image benchmarks. The child prints its two listening addresses as JSON on
+// its first stdout line and shuts down gracefully on SIGTERM; the parent logs in as admin for uploads.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdir, rm, symlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createCore, type Core } from '../../../core/index.js';
-import { openDatabase } from '../../../db/database.js';
-import { installErrorHandling } from '../../http/error-handler.js';
-import { registerImageDownloadRoute, type ImageDownloads } from '../image-download.route.js';
-import { registerImageUploadRoute } from '../../management/image-upload.route.js';
+import { loadConfig, type ServerConfig } from '../../config.js';
+import { startServer } from '../../main.js';
 
-export interface ImageServerOptions {
-  dataDir: string;
-  maxBytes?: number;
-  logLevel?: string;
-  shutdownGraceMs?: number;
-  idleTimeoutMs?: number;
-}
+export type ConfigOverrides = Partial<Record<keyof ServerConfig, string | number | null | string[]>>;
 
-export interface ImageServer {
-  url: string;
-  app: FastifyInstance;
-  core: Core;
-  downloads: ImageDownloads;
-  bytesServed(): number;
-  close(): Promise<void>;
-}
-
-export async function startImageServer(options: ImageServerOptions): Promise<ImageServer> {
-  const db = openDatabase(join(options.dataDir, 'pitcrew.db'));
-  const core = createCore({ db, imagesDir: join(options.dataDir, 'images') });
-  await core.imageStore.removeIncomplete();
-  const app = Fastify({ logger: { level: options.logLevel ?? 'silent' }, forceCloseConnections: 'idle' });
-  installErrorHandling(app);
-  let served = 0;
-  const downloads = registerImageDownloadRoute(app, {
-    images: core.images,
-    onBytesServed: (bytes) => (served += bytes),
-    ...(options.shutdownGraceMs !== undefined ? { shutdownGraceMs: options.shutdownGraceMs } : {}),
-    ...(options.idleTimeoutMs !== undefined ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
-  });
-  registerImageUploadRoute(app, { images: core.images, maxBytes: options.maxBytes ?? 64 * 2 ** 30 });
-  app.addHook('onClose', async () => void db.close());
-  await app.listen({ host: '127.0.0.1', port: 0 });
-  const address = app.server.address();
-  if (!address || typeof address === 'string') throw new Error('no TCP address');
-  return { url: `http://127.0.0.1:${address.port}`, app, core, downloads, bytesServed: () => served, close: () => app.close() };
-}
-
-export interface ChildImageServer {
-  url: string;
+export interface ChildServer {
+  managementUrl: string;
+  deviceUrl: string;
   child: ChildProcess;
+  /** `cookie` header value of a logged-in admin session. */
+  cookie: string;
+  /** Whether it runs the built dist/ (else the sources through tsx, which adds a loader thread to its memory). */
+  built: boolean;
   /** SIGTERM, then wait for the exit. */
   stop(): Promise<void>;
 }
 
 const SELF = fileURLToPath(import.meta.url);
 const ROOT = join(SELF, '../../../../..');
+const ADMIN_PASSWORD = 'image-tests-admin-1';
+const BUILT_MAIN = join(ROOT, 'dist', 'server', 'main.js');
 
-/**
- * This file bundled to plain JavaScript (esbuild, dependencies left external) so the child runs on bare Node: a
- * TypeScript loader would add its own worker thread and tens of MiB to the memory being measured.
- */
-async function bundleSelf(): Promise<string> {
-  const { build } = await import('esbuild');
-  const dir = join(ROOT, 'node_modules', '.cache', 'pitcrew', `image-server-${process.pid}-${randomBytes(4).toString('hex')}`);
-  await mkdir(dir, { recursive: true });
-  // The migrations are found beside the code that runs them.
-  await symlink(join(ROOT, 'src', 'db', 'migrations'), join(dir, 'migrations'));
-  const outfile = join(dir, 'image-server.mjs');
-  await build({ entryPoints: [SELF], outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
-  return outfile;
+/** True when dist/ (built by `npm test` before the tests run) is newer than every source file of the server. */
+function builtServerIsFresh(): boolean {
+  if (!existsSync(BUILT_MAIN)) return false;
+  const built = statSync(BUILT_MAIN).mtimeMs;
+  return readdirSync(join(ROOT, 'src'), { recursive: true })
+    .map(String)
+    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts') && !file.includes('test-support'))
+    .every((file) => statSync(join(ROOT, 'src', file)).mtimeMs <= built);
 }
 
 /**
- * Starts the image server in its own Node process, optionally wrapped by `wrapper` (a command and arguments that
- * end by running the given command, e.g. `unshare … sh -c '… exec "$@"'`).
+ * How to run the server: the built JavaScript when it is up to date — as in production, and without a TypeScript
+ * loader's extra worker thread and tens of MiB in the memory being measured — else the sources through tsx.
  */
-export async function spawnImageServer(options: ImageServerOptions, wrapper: string[] = []): Promise<ChildImageServer> {
-  const script = await bundleSelf();
-  const command = [process.execPath, script, JSON.stringify(options)];
-  const [program, ...args] = [...wrapper, ...command];
-  const child = spawn(program!, args, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT });
+function serverCommand(): { args: string[]; built: boolean } {
+  if (builtServerIsFresh()) {
+    const script = [
+      `const { startServer } = await import(${JSON.stringify(pathToFileURL(BUILT_MAIN).href)});`,
+      `const { loadConfig } = await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'server', 'config.js')).href)});`,
+      `const running = await startServer(loadConfig({}, JSON.parse(process.env.PITCREW_TEST_OVERRIDES)), { handleSignals: true, announce: () => {} });`,
+      'process.stdout.write(JSON.stringify(running.addresses) + "\\n");',
+    ].join('\n');
+    return { args: ['--input-type=module', '-e', script], built: true };
+  }
+  return { args: ['--import', 'tsx', SELF], built: false };
+}
+
+/**
+ * Starts the server with `overrides` (dataDir at least) in its own process on ephemeral loopback ports, optionally
+ * wrapped by `wrapper` (a command and arguments that end by running the given command, e.g.
+ * `unshare … sh -c '… exec "$@"' sh`).
+ */
+export async function spawnServer(overrides: ConfigOverrides, wrapper: string[] = []): Promise<ChildServer> {
+  const settings: ConfigOverrides = { port: 0, devicePort: 0, host: '127.0.0.1', deviceHost: '127.0.0.1', logLevel: 'warn', adminPassword: ADMIN_PASSWORD, ...overrides };
+  const { args, built } = serverCommand();
+  const [program, ...rest] = [...wrapper, process.execPath, ...args];
+  const child = spawn(program!, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT, env: { ...process.env, PITCREW_TEST_OVERRIDES: JSON.stringify(settings) } });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
-  const url = await new Promise<string>((resolve, reject) => {
-    child.once('exit', (code) => reject(new Error(`image server exited early (${code})`)));
-    lines.once('line', (line) => resolve((JSON.parse(line) as { url: string }).url));
-  }).finally(() => rm(dirname(script), { recursive: true, force: true }));
-  return {
-    url,
-    child,
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-    },
+  const addresses = await new Promise<{ management: string; device: string }>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`the server exited early (${code})`)));
+    // Log lines may come first (the logger writes to stdout too); the addresses are the line with both URLs.
+    lines.on('line', (line) => {
+      if (!line.startsWith('{"management"')) return;
+      resolve(JSON.parse(line) as { management: string; device: string });
+    });
+  });
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
   };
+  try {
+    const login = await fetch(`${addresses.management}/api/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'admin', password: ADMIN_PASSWORD }),
+    });
+    const cookie = login.headers.getSetCookie().find((value) => value.startsWith('pitcrew_session='))?.split(';')[0];
+    if (login.status !== 200 || !cookie) throw new Error(`admin login failed: ${login.status} ${await login.text()}`);
+    return { managementUrl: addresses.management, deviceUrl: addresses.device, child, cookie, built, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const options = JSON.parse(process.argv[2] ?? '{}') as ImageServerOptions;
-  const server = await startImageServer(options);
-  process.stdout.write(`${JSON.stringify({ url: server.url })}\n`);
-  process.once('SIGTERM', () => void server.close().then(() => process.exit(0)));
+  const overrides = JSON.parse(process.env.PITCREW_TEST_OVERRIDES ?? '{}') as ConfigOverrides;
+  const running = await startServer(loadConfig({}, overrides), { handleSignals: true, announce: () => {} });
+  process.stdout.write(`${JSON.stringify(running.addresses)}\n`);
 }
