@@ -107,6 +107,7 @@ describe('pitcrew simulate', () => {
     expect((await pitcrew('simulate', '--devices', '0', '--server', t.deviceUrl)).stderr).toMatch(/--devices.*whole number from 1/);
     expect((await pitcrew('simulate', '--devices', '2', '--server', 'not a url')).stderr).toMatch(/http\(s\) URL/);
     expect((await pitcrew('simulate', '--devices', '2', '--server', t.deviceUrl, '--fail-rate', '2')).stderr).toMatch(/from 0 to 1/);
+    expect((await pitcrew('simulate', '--devices', '2', '--server', t.deviceUrl, '--product-type', 'xyz')).stderr).toMatch(/expected KXP2 or RXP2/);
     const both = await pitcrew('simulate', '--devices', '2', '--server', t.deviceUrl, '--sink', '--disk-dir', dir);
     expect(both.code).not.toBe(0);
     expect(both.stderr).toMatch(/--sink and --disk-dir exclude each other/);

@@ -52,7 +52,11 @@ export function registerSimulateCommand(program: Command): void {
       }
       throw new InvalidArgumentError('expected an http(s) URL');
     })
-    .addOption(new Option('--product-type <type>', 'product the devices ask for (else the active batch decides)').choices(PRODUCT_TYPES).argParser((raw) => raw.toUpperCase() as ProductType))
+    .option('--product-type <type>', `product the devices ask for: ${PRODUCT_TYPES.join(' or ')} (else the active batch decides)`, (raw) => {
+      const product = raw.toUpperCase();
+      if (!(PRODUCT_TYPES as readonly string[]).includes(product)) throw new InvalidArgumentError(`expected ${PRODUCT_TYPES.join(' or ')}`);
+      return product as ProductType;
+    })
     .option('--venue <code>', 'venue the devices name when no batch is active', (raw) => raw.toUpperCase())
     .option('--disk-dir <dir>', 'folder for the file-backed disks (default: a temporary folder)')
     .option('--sink', 'hash the images without writing disks (big fleets; no read-back or customisation)')
