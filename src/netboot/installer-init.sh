@@ -171,6 +171,11 @@ while :; do
   [ "$attempt" -gt 1 ] && banner "attempt $attempt"
   if [ -z "$NET_IP" ] && ! bring_up_network; then wait_retry; continue; fi
   if [ -z "$SERVER" ]; then
+    if [ "${NET_DHCP_SERVER:--}" = - ]; then
+      failure "no pitcrew.server= on the kernel command line, and the DHCP answer named no server"
+      wait_retry
+      continue
+    fi
     SERVER="http://${NET_DHCP_SERVER}:5001"
     say "no pitcrew.server= on the kernel command line; trying the DHCP server: $SERVER"
   fi

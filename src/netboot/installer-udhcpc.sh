@@ -12,7 +12,10 @@ case "$1" in
     for gateway in $router; do
       ip route add default via "$gateway" dev "$interface" && break
     done
-    echo "$interface $ip ${mask:-24} ${router%% *} ${serverid:-${siaddr:-}}" >/run/pitcrew-net
+    # One line of five words for /init; "-" stands for a value the lease did not carry (no gateway here).
+    gateway="${router%% *}"
+    server="${serverid:-$siaddr}"
+    echo "$interface $ip ${mask:-24} ${gateway:--} ${server:--}" >/run/pitcrew-net
     ;;
 esac
 exit 0
