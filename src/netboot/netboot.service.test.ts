@@ -1,9 +1,14 @@
-import { chmod, mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runCli } from '../cli/program.js';
+import { createBootImage } from './test-support/boot-image.js';
 import { createNetbootSupervisor, netbootPaths, readSavedNetwork, resolveNetworkSettings, writeNetbootConfig } from './netboot.service.js';
+
+const run = promisify(execFile);
 
 describe('network boot settings in the data folder', () => {
   let dir: string;
@@ -54,5 +59,30 @@ describe('pitcrew netboot', () => {
       '--server-address', '192.168.1.20', '--prefix', '24', '--allow-missing-interface']);
     expect(code).toBe(0);
     expect(await readFile(netbootPaths(dir).dnsmasqConfig, 'utf8')).toMatch(/^dhcp-range=192\.168\.1\.0,proxy,255\.255\.255\.0$/m);
+  });
+
+  it('prepare fills the TFTP folder with the saved server address', async () => {
+    await runCli(['node', 'pitcrew', '--data-dir', dir, 'netboot', 'config', '--interface', 'deploy0', '--server-address', '10.42.0.1', '--prefix', '24', '--allow-missing-interface']);
+    await mkdir(netbootPaths(dir).installer, { recursive: true });
+    await writeFile(netbootPaths(dir).initramfs, 'initramfs');
+    const image = join(dir, 'raspios.img');
+    await createBootImage(image, { 'kernel8.img': 'kernel', 'start4.elf': 'firmware', 'bcm2711-rpi-4-b.dtb': 'dt', 'bcm2712-rpi-5-b.dtb': 'dt' });
+    const code = await runCli(['node', 'pitcrew', '--data-dir', dir, 'netboot', 'prepare', '--image', image, '--cmdline', 'pitcrew.venue=CORO']);
+    expect(code).toBe(0);
+    expect(await readFile(join(netbootPaths(dir).tftpRoot, 'cmdline.txt'), 'utf8')).toMatch(/pitcrew\.server=http:\/\/10\.42\.0\.1:5001 pitcrew\.venue=CORO\n$/);
+  });
+
+  it('answers bad input with one clear line and exit code 1', async () => {
+    const cli = (args: string[]) => run(process.execPath, ['--import', 'tsx', join(import.meta.dirname, '..', 'cli', 'main.ts'), '--data-dir', dir, 'netboot', ...args]).then(
+      () => ({ code: 0, stderr: '' }),
+      (error: { code: number; stderr: string }) => ({ code: error.code, stderr: error.stderr }),
+    );
+    const badRange = await cli(['config', '--interface', 'deploy0', '--server-address', '10.42.0.1', '--prefix', '24', '--allow-missing-interface', '--range-start', '10.42.0.200', '--range-end', '10.42.0.100']);
+    expect(badRange).toEqual({ code: 1, stderr: 'pitcrew: the range is reversed: 10.42.0.200 comes after 10.42.0.100\n' });
+    const badName = await cli(['config', '--interface', 'eth0;reboot']);
+    expect(badName.code).toBe(1);
+    expect(badName.stderr).toMatch(/^pitcrew: "eth0;reboot" is not a valid network interface name/);
+    const noConfig = await cli(['prepare', '--image', join(dir, 'missing.img')]);
+    expect(noConfig).toEqual({ code: 1, stderr: 'pitcrew: no server URL: run `pitcrew netboot config` first or pass --server-url http://<address>:5001\n' });
   });
 });

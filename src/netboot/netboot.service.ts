@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises';
 import { networkInterfaces } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { generateDnsmasqConfig, validateNetbootNetwork, NetbootConfigError, type NetbootNetwork, type NetbootNetworkInput } from './dnsmasq.config.js';
+import { checkInterfaceName, generateDnsmasqConfig, validateNetbootNetwork, NetbootConfigError, type NetbootNetwork, type NetbootNetworkInput } from './dnsmasq.config.js';
 import { DnsmasqSupervisor, type SupervisorLog } from './dnsmasq.supervisor.js';
 import { BUILD_MANIFEST_FILE, buildInstallerInitramfs, INITRAMFS_FILE, resolveEpoch } from './initramfs.builder.js';
 import { defaultAgentBundlePath, installerDir, netbootDir } from './installer-files.js';
@@ -45,10 +45,12 @@ export interface ConfigRequest extends Omit<NetbootNetworkInput, 'serverAddress'
  * the data folder's. A name that is not an interface here is an error listing the ones that are.
  */
 export function resolveNetworkSettings(dataDir: string, request: ConfigRequest): NetbootNetwork {
+  const badName = checkInterfaceName(request.interface);
+  if (badName) throw new NetbootConfigError([badName]);
   const local = readInterfaceAddress(request.interface);
   const exists = request.interface in networkInterfaces() || existsSync(`/sys/class/net/${request.interface}`);
   const problems: string[] = [];
-  if (!exists && !request.allowMissingInterface && !/[/\s]/.test(request.interface)) {
+  if (!exists && !request.allowMissingInterface) {
     const known = Object.keys(networkInterfaces()).filter((n) => n !== 'lo');
     problems.push(`there is no network interface "${request.interface}" on this machine (it has: ${known.join(', ') || 'none'})`);
   }
