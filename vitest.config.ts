@@ -3,7 +3,7 @@ import { configDefaults, defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
-    // The network-boot run under QEMU is its own command (npm run test:netboot, vitest.netboot.config.ts).
+    // The network-boot run under QEMU has its own config (vitest.netboot.config.ts); npm test runs it last.
     exclude: [...configDefaults.exclude, 'src/**/*.qemu.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -1,7 +1,7 @@
 import { defineConfig } from 'vitest/config';
 
-// `npm run test:netboot`: the network-booted installer under QEMU. Slow (an emulated arm64 board), so it runs as
-// its own command; .ci/run runs it after `npm test`.
+// The network-booted installer under QEMU. Slow (an emulated arm64 board), so `npm test` runs it last, after the
+// main suite has passed; `npm run test:netboot` runs it alone.
 export default defineConfig({
   test: {
     include: ['src/netboot/**/*.qemu.test.ts'],

@@ -19,6 +19,7 @@ declare -A NEEDS=(
   [curl]=curl
   [dnsmasq]=dnsmasq-base
   [ip]=iproute2
+  [qemu-system-aarch64]=qemu-system-arm
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done
