@@ -3,7 +3,7 @@ import type { Batch, PoolEntry, ProductType } from '../contracts/domain.js';
 import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
 import type { Identity } from './identity.js';
-import { serialHostname } from './kart-numbers.js';
+import { serialHostname } from '../contracts/kart-numbers.js';
 
 export interface AssignRequest {
   venue_code: string;

@@ -5,7 +5,7 @@ import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
 import { assignHostname, type Assignment } from './assignment.js';
 import { normalizeIdentity } from './identity.js';
-import { kartHostname, parseKartNumbers } from './kart-numbers.js';
+import { kartHostname, parseKartNumbers } from '../contracts/kart-numbers.js';
 import { normalizeVenueCode } from './venue.service.js';
 
 export function createPoolService(ctx: CoreContext) {

@@ -1,6 +1,6 @@
 // A preview of what a bulk import will add, computed as the person types with the server's own parser, so the
 // preview and the import can never disagree about what a token means.
-import { parseKartNumbers } from '../../../src/core/kart-numbers.js';
+import { parseKartNumbers } from '../../../src/contracts/kart-numbers.js';
 import { isAppError } from '../../../src/contracts/errors.js';
 
 export interface KartNumberPreview {

@@ -1,6 +1,7 @@
-// Kart-number list syntax: "1-20, 25, 30-32", one number per line, or a JSON list of numbers and such tokens.
-import { KART_NUMBER_MAX, KART_NUMBER_MIN } from '../contracts/domain.js';
-import { AppError } from '../contracts/errors.js';
+// Kart-number list syntax ("1-20, 25, 30-32", one number per line, or a list of numbers and such tokens) and the
+// hostname formats: shared by the domain core and the web app's import preview, so both read input alike.
+import { KART_NUMBER_MAX, KART_NUMBER_MIN } from './domain.js';
+import { AppError } from './errors.js';
 
 export interface ParsedKartNumbers {
   /** Distinct numbers, ascending. */
