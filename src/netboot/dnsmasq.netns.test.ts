@@ -13,7 +13,8 @@ import { canCreateNetns, createNetnsPair, type NetnsPair } from './test-support/
 
 const PROBE = fileURLToPath(new URL('./test-support/dhcp-probe.ts', import.meta.url));
 
-describe.skipIf(!canCreateNetns())('dnsmasq in a network namespace', () => {
+// Without root (a developer's laptop) it is skipped; CI runs as root and must run it, so there it fails instead.
+describe.skipIf(!canCreateNetns() && !process.env.CI)('dnsmasq in a network namespace', () => {
   let net: NetnsPair;
   let dir: string;
   let supervisor: DnsmasqSupervisor | null = null;
