@@ -16,6 +16,7 @@ import { describeError, InstallerError, isInstallerError } from './installer.err
 import { parsePartitionTable } from './partition-table.parser.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
 import { StatusReporter, type ReportSender } from './status.reporter.js';
+import { formatBytes } from '../contracts/format.js';
 
 export type InstallerPhase = 'config' | DeploymentStatus;
 
@@ -363,15 +364,5 @@ function localAddress(iface: string | null): string | null {
   return candidates.find((a) => a && a.family === 'IPv4' && !a.internal)?.address ?? null;
 }
 
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value >= 100 || unit === 0 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
-}
 
 export { HOLD_BACK_BYTES };

@@ -3,7 +3,8 @@
 import { parseAgentOptions, AGENT_USAGE, type AgentOptions } from './agent.options.js';
 import { readIdentity } from './identity.reader.js';
 import { describeError } from './installer.errors.js';
-import { formatBytes, runInstaller, type InstallerEvent } from './installer.runner.js';
+import { formatBytes } from '../contracts/format.js';
+import { runInstaller, type InstallerEvent } from './installer.runner.js';
 import { rebootSystem } from './system.reboot.js';
 
 async function main(): Promise<number> {

@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { PRODUCT_TYPES } from '../../contracts/domain.js';
-import { formatBytes } from '../../core/image-store.js';
+import { formatBytes } from '../../contracts/format.js';
 import { withCore } from '../core-session.js';
 import { printTable, say } from '../output.js';
 import { oneOf, parseId } from '../parsers.js';

@@ -8,7 +8,7 @@ import { CommanderError, InvalidArgumentError, Option, type Command } from 'comm
 import { PRODUCT_TYPES, type ProductType } from '../../contracts/domain.js';
 import { parseByteRate } from '../../agent/agent.options.js';
 import { runFleet, type FaultMode, type FleetSummary, type SimulatedDevice } from '../../agent/fleet.simulator.js';
-import { formatBytes } from '../../agent/installer.runner.js';
+import { formatBytes } from '../../contracts/format.js';
 import { say } from '../output.js';
 
 interface SimulateFlags {

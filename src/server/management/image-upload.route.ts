@@ -7,7 +7,7 @@ import { ImageResponse, type ImageUploadFields } from '../../contracts/api.js';
 import type { MasterImage } from '../../contracts/domain.js';
 import { AppError, isAppError } from '../../contracts/errors.js';
 import type { ImageService } from '../../core/image.service.js';
-import { formatBytes } from '../../core/image-store.js';
+import { formatBytes } from '../../contracts/format.js';
 
 export interface ImageUploadDeps {
   images: ImageService;
