@@ -102,13 +102,17 @@ export type ImageStore = ReturnType<typeof createImageStore>;
 
 /** Start the disk writing this often while a file streams in, so the final fsync has little left to do. */
 const SYNC_EVERY_BYTES = 64 << 20;
+/** Hashed bytes that may wait for the disk before the network side is slowed down. */
+const QUEUE_LIMIT_BYTES = 8 * CHUNK_SIZE;
 
 /**
- * Writes a stream into a new file, hashing and counting as it goes. Chunks that pile up while a write is in flight
- * go down together in one writev (network chunks are 64 KiB; the disk prefers MiBs). Every SYNC_EVERY_BYTES a
- * background fdatasync starts writeback while the upload continues: otherwise Linux keeps gigabytes dirty in the
- * page cache and the fsync that makes the file durable would wait for all of them at the very end. The stream
- * finishes only once the file is complete and fsynced.
+ * Writes a stream into a new file, hashing and counting as it goes. Hashing (main thread) and writing (libuv's
+ * thread pool) overlap: chunks are hashed as they arrive and queued, and whatever queued while a write was in
+ * flight goes down in the next single writev (network chunks are 64 KiB; the disk prefers MiBs). The stream is
+ * slowed down only once QUEUE_LIMIT_BYTES wait. Every SYNC_EVERY_BYTES a background fdatasync starts writeback
+ * while the upload continues: otherwise Linux keeps gigabytes dirty in the page cache and the fsync that makes the
+ * file durable would wait for all of them at the very end. The stream finishes once the file is complete and
+ * fsynced.
  */
 class HashingFileWriter extends Writable {
   size = 0;
@@ -117,6 +121,14 @@ class HashingFileWriter extends Writable {
   private fd: number | null = null;
   private position = 0;
   private hash = createHash('sha256');
+  private queue: Buffer[] = [];
+  private queuedBytes = 0;
+  private writing = false;
+  private writeError: Error | null = null;
+  /** The stream callback held back while the queue is full. */
+  private heldBack: ((error?: Error | null) => void) | null = null;
+  /** Called when the queue has drained (for _final). */
+  private onDrained: (() => void) | null = null;
   private unsynced = 0;
   private syncing: Promise<void> | null = null;
   private syncError: Error | null = null;
@@ -151,31 +163,62 @@ class HashingFileWriter extends Writable {
   }
 
   override _writev(entries: Array<{ chunk: Buffer }>, callback: (error?: Error | null) => void): void {
-    const buffers = entries.map((entry) => entry.chunk);
-    const bytes = buffers.reduce((sum, buffer) => sum + buffer.length, 0);
+    const failure = this.writeError ?? this.syncError;
+    if (failure) {
+      callback(failure);
+      return;
+    }
+    let bytes = 0;
+    for (const { chunk } of entries) bytes += chunk.length;
     const { maxBytes } = this.options;
     if (maxBytes !== undefined && this.size + bytes > maxBytes) {
       callback(new AppError('PAYLOAD_TOO_LARGE', `The image is larger than the ${formatBytes(maxBytes)} limit.`));
       return;
     }
-    for (const buffer of buffers) this.hash.update(buffer);
+    for (const { chunk } of entries) {
+      this.hash.update(chunk);
+      this.queue.push(chunk);
+    }
     this.size += bytes;
+    this.queuedBytes += bytes;
     this.options.onProgress?.(this.size);
-    this.writeAll(buffers, (error) => {
-      if (error) {
-        callback(error);
+    this.flush();
+    if (this.queuedBytes < QUEUE_LIMIT_BYTES) callback();
+    else this.heldBack = callback;
+  }
+
+  /** Writes everything queued in one writev, then whatever queued meanwhile, until the queue is empty. */
+  private flush(): void {
+    if (this.writing || this.queue.length === 0 || this.writeError) return;
+    const batch = this.queue.splice(0, 1024); // IOV_MAX
+    const bytes = batch.reduce((sum, buffer) => sum + buffer.length, 0);
+    this.writing = true;
+    this.writeAll(batch, (error) => {
+      this.writing = false;
+      this.queuedBytes -= bytes;
+      if (error) this.writeError = error;
+      else {
+        this.unsynced += bytes;
+        if (this.unsynced >= SYNC_EVERY_BYTES && !this.syncing) this.startWriteback();
+      }
+      if (this.heldBack && (error || this.queuedBytes < QUEUE_LIMIT_BYTES)) {
+        const release = this.heldBack;
+        this.heldBack = null;
+        release(error);
+      }
+      if (error || this.queue.length === 0 || this.destroyed) {
+        const drained = this.onDrained;
+        this.onDrained = null;
+        drained?.();
         return;
       }
-      this.unsynced += bytes;
-      if (this.unsynced >= SYNC_EVERY_BYTES && !this.syncing) this.startWriteback();
-      callback(this.syncError);
+      this.flush();
     });
   }
 
-  /** writev until every byte is down (a regular file may take fewer bytes than asked; IOV_MAX caps one call). */
+  /** writev until every byte is down (a regular file may take fewer bytes than asked). */
   private writeAll(buffers: Buffer[], callback: (error: Error | null) => void): void {
-    const batch = buffers.length > 1024 ? buffers.slice(0, 1024) : buffers;
-    fsWritev(this.fd!, batch, this.position, (error, written) => {
+    fsWritev(this.fd!, buffers, this.position, (error, written) => {
       if (error) {
         callback(error);
         return;
@@ -206,6 +249,8 @@ class HashingFileWriter extends Writable {
 
   override _final(callback: (error?: Error | null) => void): void {
     void (async () => {
+      if (this.writing || this.queue.length > 0) await new Promise<void>((resolve) => (this.onDrained = resolve));
+      if (this.writeError) throw this.writeError;
       await this.syncing;
       if (this.syncError) throw this.syncError;
       await new Promise<void>((resolve, reject) => fsFsync(this.fd!, (error) => (error ? reject(error) : resolve())));
@@ -214,16 +259,21 @@ class HashingFileWriter extends Writable {
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
     const fd = this.fd;
-    this.fd = null;
     if (fd === null) {
       callback(error);
       return;
     }
-    // A background fdatasync holds its own reference to the file; closing the descriptor under it is safe.
-    fsClose(fd, (closeError) => {
-      this.markClosed();
-      callback(error ?? closeError);
-    });
+    const close = () => {
+      this.fd = null;
+      fsClose(fd, (closeError) => {
+        this.markClosed();
+        callback(error ?? closeError);
+      });
+    };
+    // A write in flight still uses the descriptor: close it once that write returns. (A background fdatasync holds
+    // its own reference to the file, so closing under it is safe.)
+    if (this.writing) this.onDrained = close;
+    else close();
   }
 }
 
