@@ -63,7 +63,10 @@ async function sha256OfFile(path: string): Promise<string> {
 describe('image upload', () => {
   it('streams a generated 1 GiB image with flat server memory, hashing it exactly as the client did', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-big-'));
-    const server = await spawnServer({ dataDir });
+    const server = await spawnServer({ dataDir }).catch(async (error: unknown) => {
+      await rm(dataDir, { recursive: true, force: true });
+      throw error;
+    });
     try {
       const pid = server.child.pid!;
       // Warm the routes up so lazily loaded code is not counted as upload memory.
@@ -248,7 +251,10 @@ describe('image upload', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-full-'));
     // The server runs in its own mount namespace with a 24 MiB tmpfs as its data folder; nothing else sees it.
     const wrapper = ['unshare', '--mount', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs -o size=24m tmpfs "${dataDir}" && exec "$@"`, 'sh'];
-    const server = await spawnServer({ dataDir }, wrapper);
+    const server = await spawnServer({ dataDir }, wrapper).catch(async (error: unknown) => {
+      await rm(dataDir, { recursive: true, force: true });
+      throw error;
+    });
     const post = (parts: Array<FormField | FormFile>, options: UploadOptions = {}) => uploadForm(server.managementUrl, parts, { ...options, headers: { cookie: server.cookie } });
     try {
       // A declared size that cannot fit is refused before the file is sent.
