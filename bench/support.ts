@@ -13,8 +13,9 @@ export function tempDir(prefix: string): { dir: string; remove: () => void } {
 /** A file of `mib` MiB of random bytes, written in 1 MiB chunks (never held in memory whole). */
 export async function writeRandomFile(path: string, mib: number): Promise<void> {
   const out = createWriteStream(path, { highWaterMark: 1 << 20 });
-  const chunk = Buffer.allocUnsafe(1 << 20);
   for (let i = 0; i < mib; i++) {
+    // A new chunk each time: a queued write still owns the previous one.
+    const chunk = Buffer.allocUnsafe(1 << 20);
     randomFillSync(chunk, 0, 4096); // varied enough that nothing can shortcut identical blocks
     if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
   }
