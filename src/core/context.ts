@@ -1,5 +1,5 @@
 // What every domain service is built from: repositories over one connection, an event sink and a clock.
-import type { EventSink, ServerEventName, ServerEvents } from '../contracts/events.js';
+import { silentEvents, type EventSink, type ServerEventName, type ServerEvents } from '../contracts/events.js';
 import { inWriteTransaction, type Db } from '../db/database.js';
 import { createBatchRepository } from '../db/batch.repository.js';
 import { createDeploymentRepository } from '../db/deployment.repository.js';
@@ -40,6 +40,8 @@ export function createContext(db: Db, events: EventSink, now: () => Date, comput
     events,
     now,
     write(work) {
+      // Nobody listening (CLI, workers): skip building event payloads and the stats read altogether.
+      if (events === silentEvents) return inWriteTransaction(db, () => work(() => undefined, () => undefined));
       const pending: Array<[ServerEventName, unknown]> = [];
       let statsChanged = false;
       const emit: Emit = (name, payload) => void pending.push([name, payload]);
