@@ -177,3 +177,30 @@ export function Busy({ busy, children }: { busy: boolean; children: ReactNode })
     </>
   );
 }
+
+export type FilterOption = string | { value: string; label: string };
+
+/** A labelled filter drop-down whose first choice ("All") clears the filter. */
+export function FilterSelect({ id, label, value, onChange, options, allLabel = 'All', testId, className }: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (value: string) => void;
+  options: readonly FilterOption[];
+  allLabel?: string;
+  testId?: string;
+  className?: string;
+}) {
+  return (
+    <div className={className}>
+      <label htmlFor={id} className="form-label small mb-1">{label}</label>
+      <select id={id} className="form-select form-select-sm" value={value} onChange={(e) => onChange(e.target.value)} data-testid={testId}>
+        <option value="">{allLabel}</option>
+        {options.map((option) => {
+          const { value: optionValue, label: optionLabel } = typeof option === 'string' ? { value: option, label: option } : option;
+          return <option key={optionValue} value={optionValue}>{optionLabel}</option>;
+        })}
+      </select>
+    </div>
+  );
+}

@@ -17,7 +17,7 @@ import { BatchActions } from '../components/batch-actions.js';
 import { BatchProgress, describeBatch } from '../components/batch-progress.js';
 import { formatAgo, formatDateTime } from '../components/format.js';
 import { useToast } from '../components/toast.provider.js';
-import { EmptyState, ErrorAlert, Loading, PageHeader, StatusBadge } from '../components/ui.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useSearchState } from '../components/use-search-state.js';
 import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
 
@@ -196,20 +196,8 @@ export function BatchesPage() {
         actions={can.canWrite && <Link to="/batches/new" className="btn btn-primary" data-testid="batch-create-open">New batch</Link>}
       />
       <div className="row g-2 mb-3" role="search">
-        <div className="col-6 col-md-3">
-          <label htmlFor="batch-venue" className="form-label small mb-1">Venue</label>
-          <select id="batch-venue" className="form-select form-select-sm" value={params.venue} onChange={(e) => update({ venue: e.target.value })} data-testid="batch-filter-venue">
-            <option value="">All venues</option>
-            {venueList.map((v) => <option key={v.code} value={v.code}>{v.code} — {v.name}</option>)}
-          </select>
-        </div>
-        <div className="col-6 col-md-3">
-          <label htmlFor="batch-status" className="form-label small mb-1">Status</label>
-          <select id="batch-status" className="form-select form-select-sm" value={params.status} onChange={(e) => update({ status: e.target.value as BatchStatus | '' })} data-testid="batch-filter-status">
-            <option value="">All</option>
-            {BATCH_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
-          </select>
-        </div>
+        <FilterSelect id="batch-venue" label="Venue" value={params.venue} onChange={(value) => update({ venue: value })} options={venueList.map((v) => ({ value: v.code, label: `${v.code} — ${v.name}` }))} allLabel="All venues" testId="batch-filter-venue" className="col-6 col-md-3" />
+        <FilterSelect id="batch-status" label="Status" value={params.status} onChange={(value) => update({ status: value as BatchStatus | '' })} options={BATCH_STATUSES} testId="batch-filter-status" className="col-6 col-md-3" />
       </div>
       <ErrorAlert error={batches.error} onRetry={batches.reload} />
       {batches.loading ? (

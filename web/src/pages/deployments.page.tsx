@@ -8,7 +8,7 @@ import { api, type DeploymentFilters } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { formatBytes, formatDateTime, formatDuration, formatRate } from '../components/format.js';
 import { Modal } from '../components/modal.js';
-import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge } from '../components/ui.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
 import { toPositiveInt, useSearchState } from '../components/use-search-state.js';
 import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
@@ -110,27 +110,9 @@ export function DeploymentsPage() {
               <label htmlFor="dep-search" className="form-label small mb-1">Search</label>
               <input id="dep-search" type="search" className="form-control form-control-sm" placeholder="Hostname, serial or MAC" value={searchText} onChange={(e) => setSearchText(e.target.value)} data-testid="dep-filter-search" />
             </div>
-            <div className="col-6 col-md-2">
-              <label htmlFor="dep-venue" className="form-label small mb-1">Venue</label>
-              <select id="dep-venue" className="form-select form-select-sm" value={params.venue} onChange={(e) => update({ venue: e.target.value })} data-testid="dep-filter-venue">
-                <option value="">All</option>
-                {(venues.data?.venues ?? []).map((v) => <option key={v.code} value={v.code}>{v.code}</option>)}
-              </select>
-            </div>
-            <div className="col-6 col-md-2">
-              <label htmlFor="dep-status" className="form-label small mb-1">Status</label>
-              <select id="dep-status" className="form-select form-select-sm" value={params.status} onChange={(e) => update({ status: e.target.value })} data-testid="dep-filter-status">
-                <option value="">All</option>
-                {DEPLOYMENT_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
-              </select>
-            </div>
-            <div className="col-4 col-md-1">
-              <label htmlFor="dep-product" className="form-label small mb-1">Product</label>
-              <select id="dep-product" className="form-select form-select-sm" value={params.product} onChange={(e) => update({ product: e.target.value })} data-testid="dep-filter-product">
-                <option value="">All</option>
-                {PRODUCT_TYPES.map((p) => <option key={p} value={p}>{p}</option>)}
-              </select>
-            </div>
+            <FilterSelect id="dep-venue" label="Venue" value={params.venue} onChange={(value) => update({ venue: value })} options={(venues.data?.venues ?? []).map((v) => ({ value: v.code, label: v.code }))} testId="dep-filter-venue" className="col-6 col-md-2" />
+            <FilterSelect id="dep-status" label="Status" value={params.status} onChange={(value) => update({ status: value })} options={DEPLOYMENT_STATUSES} testId="dep-filter-status" className="col-6 col-md-2" />
+            <FilterSelect id="dep-product" label="Product" value={params.product} onChange={(value) => update({ product: value })} options={PRODUCT_TYPES} testId="dep-filter-product" className="col-4 col-md-1" />
             <div className="col-4 col-md-2">
               <label htmlFor="dep-from" className="form-label small mb-1">From</label>
               <input id="dep-from" type="date" className={`form-control form-control-sm${dateError ? ' is-invalid' : ''}`} value={params.from} onChange={(e) => update({ from: e.target.value })} data-testid="dep-filter-from" />

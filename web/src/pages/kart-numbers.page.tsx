@@ -11,7 +11,7 @@ import { formatAgo, formatDateTime } from '../components/format.js';
 import { KartAddModal, KartImportModal } from '../components/kart-import.js';
 import { useConfirm } from '../components/modal.js';
 import { useToast } from '../components/toast.provider.js';
-import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, StatusBadge } from '../components/ui.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
 import { toPositiveInt, useSearchState } from '../components/use-search-state.js';
 import { useLiveReload } from '../live/live.hooks.js';
@@ -93,27 +93,9 @@ export function KartNumbersPage() {
         <div className="card shadow-sm border-0">
           <div className="card-body">
             <div className="row g-2 align-items-end" role="search">
-              <div className="col-6 col-md-3">
-                <label htmlFor="pool-venue" className="form-label small mb-1">Venue</label>
-                <select id="pool-venue" className="form-select form-select-sm" value={params.venue} onChange={(e) => update({ venue: e.target.value })} data-testid="pool-filter-venue">
-                  <option value="">All venues</option>
-                  {venueList.map((v) => <option key={v.code} value={v.code}>{v.code} — {v.name}</option>)}
-                </select>
-              </div>
-              <div className="col-6 col-md-2">
-                <label htmlFor="pool-product" className="form-label small mb-1">Product</label>
-                <select id="pool-product" className="form-select form-select-sm" value={params.product} onChange={(e) => update({ product: e.target.value })} data-testid="pool-filter-product">
-                  <option value="">All</option>
-                  {PRODUCT_TYPES.map((p) => <option key={p} value={p}>{p}</option>)}
-                </select>
-              </div>
-              <div className="col-6 col-md-2">
-                <label htmlFor="pool-status" className="form-label small mb-1">Status</label>
-                <select id="pool-status" className="form-select form-select-sm" value={params.status} onChange={(e) => update({ status: e.target.value })} data-testid="pool-filter-status">
-                  <option value="">All</option>
-                  {HOSTNAME_STATUSES.map((s) => <option key={s} value={s}>{s}</option>)}
-                </select>
-              </div>
+              <FilterSelect id="pool-venue" label="Venue" value={params.venue} onChange={(value) => update({ venue: value })} options={venueList.map((v) => ({ value: v.code, label: `${v.code} — ${v.name}` }))} allLabel="All venues" testId="pool-filter-venue" className="col-6 col-md-3" />
+              <FilterSelect id="pool-product" label="Product" value={params.product} onChange={(value) => update({ product: value })} options={PRODUCT_TYPES} testId="pool-filter-product" className="col-6 col-md-2" />
+              <FilterSelect id="pool-status" label="Status" value={params.status} onChange={(value) => update({ status: value })} options={HOSTNAME_STATUSES} testId="pool-filter-status" className="col-6 col-md-2" />
               <div className="col-6 col-md-3">
                 <label htmlFor="pool-search" className="form-label small mb-1">Search</label>
                 <input id="pool-search" type="search" className="form-control form-control-sm" placeholder="Hostname, serial, MAC" value={searchText} onChange={(e) => setSearchText(e.target.value)} data-testid="pool-filter-search" />

@@ -7,7 +7,7 @@ import { PRODUCT_TYPES } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { formatCount, formatDuration, formatIsoDay, formatPercent } from '../components/format.js';
-import { EmptyState, ErrorAlert, Loading, PageHeader, StatCard } from '../components/ui.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, StatCard, FilterSelect } from '../components/ui.js';
 import { useLiveReload } from '../live/live.hooks.js';
 
 ChartJS.register(ArcElement, BarElement, CategoryScale, LinearScale, Tooltip, Legend);
@@ -82,20 +82,8 @@ export function ReportsPage() {
             <label htmlFor="report-to" className="form-label small mb-1">To</label>
             <input id="report-to" type="date" className={`form-control form-control-sm${invalid ? ' is-invalid' : ''}`} value={to} min={from} onChange={(e) => setTo(e.target.value)} data-testid="report-to" />
           </div>
-          <div>
-            <label htmlFor="report-venue" className="form-label small mb-1">Venue</label>
-            <select id="report-venue" className="form-select form-select-sm" value={venue} onChange={(e) => setVenue(e.target.value)} data-testid="report-venue">
-              <option value="">All venues</option>
-              {(venues.data?.venues ?? []).map((v) => <option key={v.code} value={v.code}>{v.code} — {v.name}</option>)}
-            </select>
-          </div>
-          <div>
-            <label htmlFor="report-product" className="form-label small mb-1">Product</label>
-            <select id="report-product" className="form-select form-select-sm" value={product} onChange={(e) => setProduct(e.target.value as ProductType | '')} data-testid="report-product">
-              <option value="">All</option>
-              {PRODUCT_TYPES.map((p) => <option key={p} value={p}>{p}</option>)}
-            </select>
-          </div>
+          <FilterSelect id="report-venue" label="Venue" value={venue} onChange={setVenue} options={(venues.data?.venues ?? []).map((v) => ({ value: v.code, label: `${v.code} — ${v.name}` }))} allLabel="All venues" testId="report-venue" />
+          <FilterSelect id="report-product" label="Product" value={product} onChange={(value) => setProduct(value as ProductType | '')} options={PRODUCT_TYPES} testId="report-product" />
           <div className="btn-group btn-group-sm" role="group" aria-label="Quick ranges">
             {PRESETS.map((p) => (
               <button key={p.label} type="button" className={`btn btn-outline-secondary${from === daysAgo(p.days) && to === daysAgo(0) ? ' active' : ''}`} onClick={() => { setFrom(daysAgo(p.days)); setTo(daysAgo(0)); }}>{p.label}</button>
