@@ -105,7 +105,10 @@ export function uploadForm(baseUrl: string, parts: Array<FormField | FormFile>, 
       settled = true;
       resolve(answer);
     };
-    const headers: OutgoingHttpHeaders = { 'content-type': `multipart/form-data; boundary=${boundary}`, ...options.headers };
+    // keep-alive, as browsers and curl send: without it (agent: false means "Connection: close") the server closes the
+    // socket the moment it has answered an early refusal, and the RST that meets our next write can wipe the
+    // unread answer out of the client's receive buffer.
+    const headers: OutgoingHttpHeaders = { 'content-type': `multipart/form-data; boundary=${boundary}`, connection: 'keep-alive', ...options.headers };
     if (!options.chunked) headers['content-length'] = totalBytes;
     const request = httpRequest(`${baseUrl}${options.path ?? '/api/images/upload'}`, { method: 'POST', headers, agent: false }, (response) => {
       answered = true;
