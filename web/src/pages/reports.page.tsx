@@ -50,20 +50,8 @@ export function ReportsPage() {
   useLiveReload(['deployment_status'], report.reload, { delayMs: 5000, when: (_n, p) => ['completed', 'failed'].includes((p as { status: string }).status) });
 
   const r = report.data;
-  const perDay = useMemo(() => r && {
-    labels: r.per_day.map((d) => d.day),
-    datasets: [
-      { label: 'Completed', data: r.per_day.map((d) => d.completed), backgroundColor: GREEN },
-      { label: 'Failed', data: r.per_day.map((d) => d.failed), backgroundColor: RED },
-    ],
-  }, [r]);
-  const perVenue = useMemo(() => r && {
-    labels: r.per_venue.map((v) => v.venue_code),
-    datasets: [
-      { label: 'Completed', data: r.per_venue.map((v) => v.completed), backgroundColor: GREEN },
-      { label: 'Failed', data: r.per_venue.map((v) => v.failed), backgroundColor: RED },
-    ],
-  }, [r]);
+  const perDay = useMemo(() => r && outcomeChart(r.per_day.map((d) => d.day), r.per_day), [r]);
+  const perVenue = useMemo(() => r && outcomeChart(r.per_venue.map((v) => v.venue_code), r.per_venue), [r]);
   const venueTime = useMemo(() => r && {
     labels: r.per_venue.map((v) => v.venue_code),
     datasets: [{ label: 'Average minutes per device', data: r.per_venue.map((v) => (v.average_duration_s === null ? 0 : +(v.average_duration_s / 60).toFixed(1))), backgroundColor: BLUE }],
@@ -163,4 +151,15 @@ export function ReportsPage() {
       )}
     </>
   );
+}
+
+/** Completed and failed side by side (stacked bars) for each label. */
+function outcomeChart(labels: string[], rows: ReadonlyArray<{ completed: number; failed: number }>) {
+  return {
+    labels,
+    datasets: [
+      { label: 'Completed', data: rows.map((row) => row.completed), backgroundColor: GREEN },
+      { label: 'Failed', data: rows.map((row) => row.failed), backgroundColor: RED },
+    ],
+  };
 }
