@@ -34,7 +34,7 @@ function builtServerIsFresh(): boolean {
   const built = statSync(BUILT_MAIN).mtimeMs;
   return readdirSync(join(ROOT, 'src'), { recursive: true })
     .map(String)
-    .filter((file) => file.endsWith('.ts') && !file.endsWith('.test.ts') && !file.includes('test-support'))
+    .filter((file) => /\.(ts|js)$/.test(file) && !file.endsWith('.test.ts') && !file.includes('test-support'))
     .every((file) => statSync(join(ROOT, 'src', file)).mtimeMs <= built);
 }
 
