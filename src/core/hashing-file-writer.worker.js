@@ -10,7 +10,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 /** @typedef {import('./hashing-file-writer.js').ToDiskThread} ToDiskThread */
 /** @typedef {import('./hashing-file-writer.js').FromDiskThread} FromDiskThread */
 
-const { fd, syncEveryBytes } = /** @type {WriterSetup} */ (workerData);
+const { fd, writeBytes, syncEveryBytes } = /** @type {WriterSetup} */ (workerData);
 const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPort);
 const hash = createHash('sha256');
 let position = 0;
@@ -29,10 +29,7 @@ function fail(error) {
   send({ type: 'failed', code, message: String(message) });
 }
 
-/**
- * Starts the kernel writing what is already down while the upload goes on: otherwise Linux keeps gigabytes dirty
- * and the fsync that makes the file durable waits for all of them at the very end.
- */
+/** Starts the kernel writing what is already down while the upload goes on (see SYNC_EVERY_BYTES). */
 function startWriteback() {
   unsynced = 0;
   writeback = new Promise((resolve) =>
@@ -48,8 +45,8 @@ function startWriteback() {
 function store(buffer, length) {
   const bytes = new Uint8Array(buffer, 0, length);
   hash.update(bytes);
-  // A regular file may take fewer bytes than asked.
-  for (let done = 0; done < length; ) done += writeSync(fd, bytes, done, length - done, position + done);
+  // Never more than writeBytes per call; and a regular file may take fewer bytes than asked.
+  for (let done = 0; done < length; ) done += writeSync(fd, bytes, done, Math.min(writeBytes, length - done), position + done);
   position += length;
   unsynced += length;
   if (unsynced >= syncEveryBytes && !writeback) startWriteback();
