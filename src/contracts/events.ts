@@ -58,6 +58,8 @@ export interface ServerEvents {
   venue_changed: { venue_code: string; deleted: boolean };
   pool_changed: PoolChangedEvent;
   stats_update: Stats;
+  /** Another program (the `pitcrew` CLI) changed the database: whatever a dashboard shows may be stale. */
+  external_change: { detected_at: string };
 }
 
 export type ServerEventName = keyof ServerEvents;

@@ -37,3 +37,9 @@ export function inWriteTransaction<T>(db: Db, work: () => T): T {
 }
 
 export const nowIso = (): string => new Date().toISOString();
+
+/**
+ * A number that changes whenever another connection (the CLI, a second server) commits to the file — never for this
+ * connection's own commits.
+ */
+export const dataVersion = (db: Db): number => db.pragma('data_version', { simple: true }) as number;

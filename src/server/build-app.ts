@@ -16,6 +16,7 @@ import { installDeviceTokenHook } from './device/device-token.hook.js';
 import { registerHealthRoute } from './device/health.route.js';
 import { registerStatusRoute } from './device/status.route.js';
 import { createEventBroadcaster } from './events/event-broadcaster.js';
+import { watchExternalChanges } from './events/external-changes.js';
 import { createSocketServer, disconnectSockets, type EventServer } from './events/socket.server.js';
 import type { TypedApp } from './http/app-types.js';
 import { installErrorHandling } from './http/error-handler.js';
@@ -40,6 +41,9 @@ import { DEFAULT_WEB_DIR, registerWebUiRoutes } from './management/web-ui.route.
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import type { NetbootSupervisor, ServerDeps } from './server-deps.js';
 import { defaultAccess, type Access } from './auth/access.hooks.js';
+
+/** How often the server looks for changes other programs made to the database (a cheap PRAGMA). */
+const EXTERNAL_CHANGE_POLL_MS = 1000;
 
 /** Access and audit names for routes whose modules do not declare them (they are registered as plugins). */
 const ROUTE_POLICY: Record<string, { access: Access; audit?: string }> = {
@@ -116,6 +120,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
 
   const io = createSocketServer(management.server, accounts, config.trustedOrigins, management.log);
   broadcaster.attach(io);
+  const externalChanges = watchExternalChanges(db, core, broadcaster.sink, { intervalMs: EXTERNAL_CHANGE_POLL_MS, log: management.log });
 
   let downloads: { active(): number } | null = null;
   const deps: ServerDeps = {
@@ -199,6 +204,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
       } finally {
         clearTimeout(grace);
         shutdown.abort();
+        externalChanges.stop();
         db.close();
       }
     })();

@@ -1,8 +1,10 @@
 // The dashboard stays live across a server restart: it shows the connection dropping, reconnects by itself,
-// reloads what it missed while the server was down, and keeps following new events.
+// reloads what it missed while the server was down, and keeps following new events. It also shows what the
+// `pitcrew` command changes behind the server's back.
 import { randomBytes } from 'node:crypto';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runPitcrewProcess } from '../../src/cli/test-support/cli-process.js';
 import { ApiSession } from './support/api.session.js';
 import { launchBrowser, openPage, signIn, waitForLive } from './support/browser.harness.js';
 import { FakeDevice } from './support/fake-device.js';
@@ -52,5 +54,16 @@ describe('live updates across a server restart', () => {
     await page.locator(`[data-testid="deployment-card-${config.deployment_id}"][data-status="assigned"]`).waitFor();
     await after.report('completed', { progress: 100 });
     await page.locator(`[data-testid="deployment-card-${config.deployment_id}"][data-status="completed"]`).waitFor();
+  });
+
+  it('shows venues and kart numbers the pitcrew command adds while the page is open, without a reload', async () => {
+    await page.goto('/venues');
+    await waitForLive(page);
+    await page.getByTestId('venue-row-MTKP').waitFor();
+    const pitcrew = (...args: string[]) => runPitcrewProcess(server.dataDir, args);
+    expect(await pitcrew('venue', 'create', 'CORO', 'Coronado')).toMatchObject({ status: 0, stderr: '' });
+    await page.getByTestId('venue-row-CORO').waitFor();
+    expect(await pitcrew('kart-import', 'CORO', '1-20')).toMatchObject({ status: 0, stderr: '' });
+    await page.getByTestId('venue-pool-CORO').filter({ hasText: '20 free' }).waitFor();
   });
 });

@@ -2,7 +2,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { ServerEventName, ServerEvents } from '../../contracts/events.js';
+import type { EventSink, ServerEventName, ServerEvents } from '../../contracts/events.js';
 import { openDatabase } from '../../db/database.js';
 import { createCore } from '../index.js';
 
@@ -15,17 +15,15 @@ export function createCoreFixture() {
   const dir = mkdtempSync(join(tmpdir(), 'pitcrew-core-'));
   const db = openDatabase(join(dir, 'pitcrew.db'));
   const events: RecordedEvent[] = [];
+  /** Records what it hears in `events`. */
+  const sink: EventSink = { emit: (name, payload) => void events.push({ name, payload } as RecordedEvent) };
   let clock = new Date('2026-06-15T10:00:00.000Z');
-  const core = createCore({
-    db,
-    imagesDir: join(dir, 'images'),
-    events: { emit: (name, payload) => void events.push({ name, payload } as RecordedEvent) },
-    now: () => new Date(clock),
-  });
+  const core = createCore({ db, imagesDir: join(dir, 'images'), events: sink, now: () => new Date(clock) });
   return {
     dir,
     db,
     core,
+    sink,
     events,
     eventsNamed: <K extends ServerEventName>(name: K) => events.filter((e): e is RecordedEvent<K> => e.name === name).map((e) => e.payload),
     advance: (ms: number) => void (clock = new Date(clock.getTime() + ms)),

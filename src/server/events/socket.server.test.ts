@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerEventName, ServerEvents, ServerToClientEvents } from '../../contracts/events.js';
+import { runPitcrewProcess } from '../../cli/test-support/cli-process.js';
 import { activateTestImage, HttpClient, PASSWORDS, startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
 
 type Client = Socket<ServerToClientEvents, ClientToServerEvents>;
@@ -73,6 +74,18 @@ describe('live events', () => {
     await t.device.post('/api/config', { serial_number: '10000000aa02' });
     const completed = await waitFor(() => events.named('batch_completed')[0], 5000, 'batch_completed');
     expect(completed.batch).toMatchObject({ id: batch.id, status: 'completed', remaining_count: 0 });
+  });
+
+  it('tells dashboards to reload when the pitcrew command changes the data behind the server', async () => {
+    const socket = open({ cookie: t.as.viewer.cookie! });
+    const events = record(socket);
+    await connected(socket);
+    const { status, stderr } = await runPitcrewProcess(t.dataDir, ['venue', 'create', 'CORO', 'Coronado']);
+    expect({ status, stderr }).toEqual({ status: 0, stderr: '' });
+    const change = await waitFor(() => events.named('external_change')[0], 5000, 'external_change');
+    expect(Date.parse(change.detected_at)).not.toBeNaN();
+    expect(events.named('stats_update').at(-1)).toEqual(t.server.core.stats());
+    expect((await t.as.viewer.get('/api/venues')).body.venues.map((v: { code: string }) => v.code)).toEqual(['CORO']);
   });
 
   it('accepts an API token in the handshake', async () => {

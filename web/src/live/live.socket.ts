@@ -1,6 +1,7 @@
 // The one Socket.IO connection of the dashboard, typed by the shared event map. Pages subscribe to events by
 // name and get an unsubscribe back; they also hear "resync" whenever the connection (re)opens, because events
-// sent while it was down are gone and the page must reload what it shows.
+// sent while it was down are gone and the page must reload what it shows — and when the server reports that
+// another program (the CLI) changed the data, which no event describes.
 import { io, type Socket } from 'socket.io-client';
 import type { ClientToServerEvents, ServerEventName, ServerEvents, ServerToClientEvents } from '../../../src/contracts/events.js';
 
@@ -38,6 +39,10 @@ const dispatch = (name: string, payload: unknown) => {
   }
 };
 
+const resync = () => {
+  for (const handler of [...resyncHandlers]) handler();
+};
+
 const scheduleRetry = (delayMs: number) => {
   if (retryTimer) clearTimeout(retryTimer);
   retryTimer = setTimeout(() => {
@@ -63,8 +68,9 @@ export function connectLive(options: { checkSession?: () => Promise<boolean> } =
   created.onAny(dispatch);
   created.on('connect', () => {
     setState('connected');
-    for (const handler of [...resyncHandlers]) handler();
+    resync();
   });
+  created.on('external_change', resync);
   created.on('disconnect', (reason) => {
     setState('reconnecting');
     // The server closing us on purpose (shutdown, restart) does not trigger the client's own retry loop.
@@ -104,7 +110,7 @@ export function subscribe<K extends ServerEventName>(name: K, handler: (payload:
   };
 }
 
-/** Called each time the connection opens or reopens, so a page can reload what it may have missed. */
+/** Called each time the connection opens or reopens, or the data changed outside any event, so a page can reload. */
 export function onResync(handler: () => void): () => void {
   resyncHandlers.add(handler);
   return () => {
