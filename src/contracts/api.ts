@@ -180,6 +180,8 @@ export const SystemStatus = Type.Object({
   started_at: Type.String(),
   data_dir: Type.String(),
   disk: Type.Object({ total_bytes: Type.Integer(), free_bytes: Type.Integer(), images_bytes: Type.Integer() }),
+  /** The largest image an upload may carry (PITCREW_MAX_IMAGE_BYTES). */
+  max_image_bytes: Type.Integer(),
   connected_clients: Type.Integer(),
   active_downloads: Type.Integer(),
   device_url: Type.Union([Type.String(), Type.Null()]),

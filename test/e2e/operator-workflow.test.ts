@@ -21,7 +21,7 @@ describe('operator workflow in the browser', () => {
   const card = (device: FakeDevice, attributes = '') => page.locator(`[data-testid="deployment-card-${device.config!.deployment_id}"]${attributes}`);
 
   beforeAll(async () => {
-    server = await startE2eServer();
+    server = await startE2eServer({ maxImageBytes: 16 * 1024 * 1024 });
     browser = await launchBrowser();
     ({ page } = await openPage(browser, server.managementUrl));
   });
@@ -135,6 +135,12 @@ describe('operator workflow in the browser', () => {
   it('uploads an image with a progress bar, shows its SHA-256 and activates it', async () => {
     await page.getByTestId('nav-images').click();
     await page.getByTestId('active-image-KXP2').filter({ hasText: 'No active image' }).waitFor();
+    const uploads: string[] = [];
+    page.on('request', (request) => void (request.url().endsWith('/api/images/upload') && uploads.push(request.method())));
+    // A file over the server's limit is refused here, before a byte is sent.
+    await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v9.img', mimeType: 'application/octet-stream', buffer: Buffer.alloc(20 * 1024 * 1024) });
+    await page.getByTestId('image-file-error').filter({ hasText: "This file is 20.0 MiB, over the server's 16.0 MiB upload limit" }).waitFor();
+    await page.getByTestId('image-upload-submit').click();
     await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v2.4.1.img', mimeType: 'application/octet-stream', buffer: image });
     // The version is suggested from the file name.
     expect(await page.getByTestId('image-version').inputValue()).toBe('2.4.1');
@@ -142,6 +148,7 @@ describe('operator workflow in the browser', () => {
     await page.getByTestId('image-upload-submit').click();
 
     await page.getByTestId('image-upload-result').waitFor();
+    expect(uploads).toEqual(['POST']); // the valid file only
     expect(await page.getByTestId('image-upload-checksum').textContent()).toBe(imageSha);
     await toast('KXP2 2.4.1 uploaded');
     const row = page.locator('[data-testid^="image-row-"][data-version="2.4.1"]');

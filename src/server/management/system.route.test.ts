@@ -12,7 +12,7 @@ beforeAll(async () => {
   await writeFile(join(webDir, 'index.html'), '<!doctype html><title>Pitcrew</title><div id="root"></div>');
   await writeFile(join(webDir, 'assets', 'app-1a2b3c.js'), 'console.log("pitcrew")');
   await writeFile(join(webDir, '.secret'), 'hidden');
-  t = await startTestServer({ webDir }, {
+  t = await startTestServer({ webDir, maxImageBytes: 5 * 2 ** 30 }, {
     netboot: { status: () => ({ state: 'running', pid: 4242, restarts: 1, recent: ['DHCPACK(eth1) 10.42.0.23'] }) },
   });
 });
@@ -32,6 +32,7 @@ describe('system status', () => {
       node_version: process.version,
       sqlite_version: expect.stringMatching(/^3\./),
       data_dir: t.dataDir,
+      max_image_bytes: 5 * 2 ** 30,
       connected_clients: 0,
       active_downloads: 0,
       device_url: null,

@@ -25,6 +25,7 @@ export function registerSystemRoute(app: TypedApp, deps: ServerDeps): void {
         free_bytes: disk.bavail * disk.bsize,
         images_bytes: core.images.list().reduce((sum, image) => sum + image.size_bytes, 0),
       },
+      max_image_bytes: config.maxImageBytes,
       connected_clients: deps.connectedClients(),
       active_downloads: deps.activeDownloads(),
       device_url: config.deviceUrl,

@@ -25,7 +25,12 @@ export interface E2eServer {
 
 const portOf = (url: string) => Number(new URL(url).port);
 
-export async function startE2eServer(options: Pick<BuildOptions, 'now'> = {}): Promise<E2eServer> {
+export interface E2eOptions extends Pick<BuildOptions, 'now'> {
+  /** The upload limit, when a test needs one it can reach. */
+  maxImageBytes?: number;
+}
+
+export async function startE2eServer({ maxImageBytes, ...options }: E2eOptions = {}): Promise<E2eServer> {
   if (!existsSync(join(WEB_DIR, 'index.html'))) {
     throw new Error(`The web UI is not built (${WEB_DIR}/index.html is missing): run \`npm run build\` first.`);
   }
@@ -43,6 +48,7 @@ export async function startE2eServer(options: Pick<BuildOptions, 'now'> = {}): P
       shutdownGraceSeconds: 2,
       // Many logins happen from one address during a test run.
       loginAttemptsPerMinute: 1000,
+      ...(maxImageBytes !== undefined ? { maxImageBytes } : {}),
     });
   const start = (port: number, devicePort: number) =>
     startServer(configFor(port, devicePort), { ...options, handleSignals: false, announce: () => undefined });

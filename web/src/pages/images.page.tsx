@@ -1,6 +1,6 @@
 // Master images: upload with a real progress bar (bytes, rate, time left), then activate the one devices get.
 // Exactly one image per product can be active; an active image cannot be deleted.
-import { useCallback, useRef, useState, type FormEvent } from 'react';
+import { useCallback, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { MasterImage, ProductType } from '../../../src/contracts/domain.js';
 import { PRODUCT_TYPES } from '../../../src/contracts/domain.js';
 import { ImageUploadFields } from '../../../src/contracts/api.js';
@@ -38,11 +38,23 @@ function CopyButton({ text, label }: { text: string; label: string }) {
   );
 }
 
-function UploadCard({ images, onUploaded }: { images: MasterImage[]; onUploaded: (image: MasterImage) => void }) {
+/** What the server can take, from its status; null until known (the server still checks). */
+type UploadLimits = { maxBytes: number; freeBytes: number } | null;
+
+/** Refuses here, before a byte is sent, a file the server would refuse only after receiving part of it. */
+function fileProblem(file: File | null, limits: UploadLimits): string | undefined {
+  if (!file) return 'Choose the image file (.img).';
+  if (file.size === 0) return 'This file is empty.';
+  if (limits && file.size > limits.maxBytes) return `This file is ${formatBytes(file.size)}, over the server's ${formatBytes(limits.maxBytes)} upload limit (PITCREW_MAX_IMAGE_BYTES).`;
+  if (limits && file.size > limits.freeBytes) return `The server has ${formatBytes(limits.freeBytes)} of disk free, too little for this ${formatBytes(file.size)} file: delete old images first.`;
+  return undefined;
+}
+
+function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; limits: UploadLimits; onUploaded: (image: MasterImage) => void }) {
   const toast = useToast();
   const validate = useCallback(
     (v: Values): Errors<Values> => ({
-      file: !v.file ? 'Choose the image file (.img).' : v.file.size === 0 ? 'This file is empty.' : undefined,
+      file: fileProblem(v.file, limits),
       version: !v.version.trim()
         ? 'Give the image a version, e.g. 2.4.1.'
         : v.version.length > 64
@@ -54,7 +66,7 @@ function UploadCard({ images, onUploaded }: { images: MasterImage[]; onUploaded:
               : undefined,
       description: v.description.length > 2000 ? 'At most 2000 characters.' : undefined,
     }),
-    [images],
+    [images, limits],
   );
   const form = useForm<Values>({ product_type: 'KXP2', version: '', description: '', file: null }, validate);
   const [transfer, setTransfer] = useState<Transfer | null>(null);
@@ -196,8 +208,12 @@ export function ImagesPage() {
   const toast = useToast();
   const confirm = useConfirm();
   const images = useResource((signal) => api.images.list(signal), []);
+  const system = useResource((signal) => api.system(signal), []);
   const [busyId, setBusyId] = useState<number | null>(null);
   useLiveReload(['image_uploaded', 'image_activated', 'image_deleted'], images.reload);
+  // Free space moves with every upload and deletion, from this page or another.
+  useLiveReload(['image_uploaded', 'image_deleted'], system.reload);
+  const limits: UploadLimits = useMemo(() => (system.data ? { maxBytes: system.data.max_image_bytes, freeBytes: system.data.disk.free_bytes } : null), [system.data]);
 
   const list = [...(images.data?.images ?? [])].sort((a, b) => a.product_type.localeCompare(b.product_type) || b.uploaded_at.localeCompare(a.uploaded_at));
 
@@ -240,7 +256,7 @@ export function ImagesPage() {
   return (
     <>
       <PageHeader title="Images" subtitle="The master OS images written to devices; one active per product" />
-      {can.canWrite && <UploadCard images={list} onUploaded={() => images.reload()} />}
+      {can.canWrite && <UploadCard images={list} limits={limits} onUploaded={() => images.reload()} />}
       <ErrorAlert error={images.error} onRetry={images.reload} />
       <div className="row g-3 mb-3">
         {PRODUCT_TYPES.map((p) => {

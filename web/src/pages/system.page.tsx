@@ -53,6 +53,7 @@ export function SystemPage() {
                 <div className="small mt-2 d-flex flex-wrap justify-content-between gap-2">
                   <span>{formatBytes(used)} used of {formatBytes(s.disk.total_bytes)}</span>
                   <span>Master images: {formatBytes(s.disk.images_bytes)}</span>
+                  <span data-testid="system-upload-limit">Largest upload: {formatBytes(s.max_image_bytes)}</span>
                 </div>
                 {usedShare > 90 && <div className="alert alert-danger small mt-2 mb-0">The disk is nearly full: uploads will fail. Delete old images.</div>}
               </div></div>
