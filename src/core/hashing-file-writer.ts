@@ -96,8 +96,14 @@ export class HashingFileWriter extends Writable {
       }
       this.fd = fd;
       const setup: WriterSetup = { fd, writeBytes: WRITE_BYTES, syncEveryBytes: SYNC_EVERY_BYTES };
-      // Plain JavaScript with no loader: none of the process's own flags (a TypeScript loader, --input-type…) apply.
-      const thread = new Worker(DISK_THREAD, { workerData: setup, execArgv: [] });
+      let thread: Worker;
+      try {
+        // Plain JavaScript with no loader: none of the process's own flags (a TypeScript loader, --input-type…) apply.
+        thread = new Worker(DISK_THREAD, { workerData: setup, execArgv: [] });
+      } catch (threadError) {
+        callback(threadError as Error); // _destroy closes the file
+        return;
+      }
       thread.on('message', (message: FromDiskThread) => this.onDiskMessage(message));
       thread.on('error', (threadError) => this.destroy(threadError));
       thread.on('exit', () => {
