@@ -32,9 +32,10 @@ function bootQemu(args: string[], timeoutMs: number, consoleLog: string): Promis
   return new Promise((resolve, reject) => {
     const child = spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
-    const collect = (chunk: Buffer) => { output += chunk.toString('utf8'); };
-    child.stdout.on('data', collect);
-    child.stderr.on('data', collect);
+    // Decoded per stream, not per chunk: a chunk may end inside a multi-byte character (the banner's "—").
+    const collect = (text: string) => { output += text; };
+    child.stdout.setEncoding('utf8').on('data', collect);
+    child.stderr.setEncoding('utf8').on('data', collect);
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
     child.once('error', reject);
