@@ -20,6 +20,7 @@ declare -A NEEDS=(
   [dnsmasq]=dnsmasq-base
   [ip]=iproute2
   [qemu-system-aarch64]=qemu-system-arm
+  [systemd-analyze]=systemd
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done
