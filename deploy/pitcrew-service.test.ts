@@ -29,7 +29,6 @@ function readServiceUnit() {
 }
 
 const unit = readServiceUnit();
-const hasSystemdAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
 /** The unit as it would be on a machine where Pitcrew is installed in this checkout and node is this node. */
 const installedHere = (text: string) => text.replaceAll(UNIT_INSTALL_DIR, ROOT).replaceAll('/usr/bin/node', process.execPath);
@@ -40,7 +39,8 @@ describe('deploy/pitcrew.service', () => {
   beforeEach(() => void (dir = mkdtempSync(join(tmpdir(), 'pitcrew-unit-'))));
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  it.skipIf(!hasSystemdAnalyze && !process.env.CI)('is a unit systemd accepts without a complaint', () => {
+  // systemd-analyze is a test dependency: `npm test` installs it (as root) or stops naming it.
+  it('is a unit systemd accepts without a complaint', () => {
     const path = join(dir, 'pitcrew.service');
     writeFileSync(path, installedHere(unit.text));
     const result = spawnSync('systemd-analyze', ['verify', path], { encoding: 'utf8' });

@@ -2,25 +2,22 @@
 // and finds both changes in the audit log; the new operator signs in without the admin pages.
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openPage, signIn } from './support/browser.harness.js';
-import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
+import { openPage, signIn } from './support/browser.harness.js';
+import { openDashboard, type Dashboard } from './support/dashboard.session.js';
+import type { E2eServer } from './support/server.harness.js';
 
 describe('users, tokens and audit in the browser', () => {
+  let dashboard: Dashboard;
   let server: E2eServer;
   let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    server = await startE2eServer();
-    browser = await launchBrowser();
-    ({ page } = await openPage(browser, server.managementUrl));
-    await signIn(page, 'admin', ADMIN_PASSWORD);
+    dashboard = await openDashboard();
+    ({ server, browser, page } = dashboard);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  afterAll(() => dashboard?.close());
 
   it('creates an operator, checking the form as it is filled in', async () => {
     await page.getByTestId('nav-users').click();

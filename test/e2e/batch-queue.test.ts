@@ -1,16 +1,14 @@
 // The batch queue's order is the order devices are served in. Dragging a batch (mouse or keyboard) saves the new
 // order, which survives a reload; when the server refuses, the list goes back to where it was.
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiSession } from './support/api.session.js';
-import { launchBrowser, openPage, signIn } from './support/browser.harness.js';
-import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
+import type { ApiSession } from './support/api.session.js';
+import { openDashboard, type Dashboard } from './support/dashboard.session.js';
 
 type BatchAnswer = { batch: { id: number; priority: number } };
 
 describe('batch queue drag and drop', () => {
-  let server: E2eServer;
-  let browser: Browser;
+  let dashboard: Dashboard;
   let page: Page;
   let api: ApiSession;
   const ids: Record<'first' | 'second' | 'third', number> = { first: 0, second: 0, third: 0 };
@@ -40,22 +38,20 @@ describe('batch queue drag and drop', () => {
   };
 
   beforeAll(async () => {
-    server = await startE2eServer();
-    api = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
-    await api.post('/api/venues', { code: 'ARIA', name: 'Aria Raceway' });
-    await api.post('/api/kart-numbers', { venue_code: 'ARIA', numbers: '1-60' });
-    ids.first = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Morning session' })).batch.id;
-    ids.second = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Afternoon session' })).batch.id;
-    ids.third = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'RXP2', total_count: 5, name: 'RaceXPro spares' })).batch.id;
-    browser = await launchBrowser();
-    ({ page } = await openPage(browser, server.managementUrl));
-    await signIn(page, 'admin', ADMIN_PASSWORD);
+    dashboard = await openDashboard({
+      prepare: async (admin) => {
+        api = admin;
+        await api.post('/api/venues', { code: 'ARIA', name: 'Aria Raceway' });
+        await api.post('/api/kart-numbers', { venue_code: 'ARIA', numbers: '1-60' });
+        ids.first = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Morning session' })).batch.id;
+        ids.second = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Afternoon session' })).batch.id;
+        ids.third = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'RXP2', total_count: 5, name: 'RaceXPro spares' })).batch.id;
+      },
+    });
+    ({ page } = dashboard);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  afterAll(() => dashboard?.close());
 
   it('lists open batches in serving order: equal priorities serve the oldest first', async () => {
     await page.goto('/batches');

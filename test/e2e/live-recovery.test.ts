@@ -1,37 +1,31 @@
 // The dashboard stays live across a server restart: it shows the connection dropping, reconnects by itself,
 // reloads what it missed while the server was down, and keeps following new events. It also shows what the
 // `pitcrew` command changes behind the server's back.
-import { randomBytes } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runPitcrewProcess } from '../../src/cli/test-support/cli-process.js';
-import { ApiSession } from './support/api.session.js';
-import { launchBrowser, openPage, signIn, waitForLive } from './support/browser.harness.js';
+import { waitForLive } from './support/browser.harness.js';
+import { openDashboard, type Dashboard } from './support/dashboard.session.js';
 import { FakeDevice } from './support/fake-device.js';
-import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
+import type { E2eServer } from './support/server.harness.js';
 
 describe('live updates across a server restart', () => {
+  let dashboard: Dashboard;
   let server: E2eServer;
-  let browser: Browser;
   let page: Page;
 
   beforeAll(async () => {
-    server = await startE2eServer();
-    const admin = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
-    await admin.post('/api/venues', { code: 'MTKP', name: 'Mount Kart Park' });
-    const { image } = await admin.uploadImage('RXP2', '1.9.2', randomBytes(64 * 1024), 'rxp2-1.9.2.img');
-    await admin.post(`/api/images/${image.id}/activate`);
-    const { batch } = await admin.post<{ batch: { id: number } }>('/api/batches', { venue_code: 'MTKP', product_type: 'RXP2', total_count: 10 });
-    await admin.post(`/api/batches/${batch.id}/start`);
-    browser = await launchBrowser();
-    ({ page } = await openPage(browser, server.managementUrl));
-    await signIn(page, 'admin', ADMIN_PASSWORD);
+    dashboard = await openDashboard({
+      prepare: async (admin) => {
+        await admin.post('/api/venues', { code: 'MTKP', name: 'Mount Kart Park' });
+        await admin.activateNewImage('RXP2', '1.9.2', 64 * 1024);
+        await admin.startBatch({ venue_code: 'MTKP', product_type: 'RXP2', total_count: 10 });
+      },
+    });
+    ({ server, page } = dashboard);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  afterAll(() => dashboard?.close());
 
   it('reconnects after a restart, catches up on what it missed and keeps following events', async () => {
     await waitForLive(page);

@@ -3,15 +3,16 @@
 // then find them in the history and export it as CSV.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { launchBrowser, openPage, signIn, waitForLive } from './support/browser.harness.js';
+import { signIn, waitForLive } from './support/browser.harness.js';
+import { openDashboard, type Dashboard } from './support/dashboard.session.js';
 import { FakeDevice } from './support/fake-device.js';
-import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
+import { ADMIN_PASSWORD, type E2eServer } from './support/server.harness.js';
 
 describe('operator workflow in the browser', () => {
+  let dashboard: Dashboard;
   let server: E2eServer;
-  let browser: Browser;
   let page: Page;
   const image = randomBytes(3 * 1024 * 1024 + 123);
   const imageSha = createHash('sha256').update(image).digest('hex');
@@ -21,15 +22,12 @@ describe('operator workflow in the browser', () => {
   const card = (device: FakeDevice, attributes = '') => page.locator(`[data-testid="deployment-card-${device.config!.deployment_id}"]${attributes}`);
 
   beforeAll(async () => {
-    server = await startE2eServer({ maxImageBytes: 16 * 1024 * 1024 });
-    browser = await launchBrowser();
-    ({ page } = await openPage(browser, server.managementUrl));
+    // Signing in is the first test.
+    dashboard = await openDashboard({ server: { maxImageBytes: 16 * 1024 * 1024 }, signInAs: null });
+    ({ server, page } = dashboard);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  afterAll(() => dashboard?.close());
 
   it('refuses a wrong password with the server message, then signs in', async () => {
     await page.goto('/');

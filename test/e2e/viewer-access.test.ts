@@ -1,12 +1,10 @@
 // A viewer reads everything and can change nothing: no page offers them a button the server would refuse, and
 // the admin pages are not theirs.
 import { randomBytes } from 'node:crypto';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ApiSession } from './support/api.session.js';
-import { launchBrowser, openPage, signIn } from './support/browser.harness.js';
+import { openDashboard, type Dashboard } from './support/dashboard.session.js';
 import { FakeDevice } from './support/fake-device.js';
-import { ADMIN_PASSWORD, startE2eServer, type E2eServer } from './support/server.harness.js';
 
 /** Every control that changes something, by its test id prefix. */
 const WRITE_CONTROLS = [
@@ -19,36 +17,30 @@ const WRITE_CONTROLS = [
 const writeControls = (page: Page) => page.locator(WRITE_CONTROLS.map((id) => `[data-testid^="${id}"]`).join(', '));
 
 describe('viewer role in the browser', () => {
-  let server: E2eServer;
-  let browser: Browser;
+  let dashboard: Dashboard;
   let page: Page;
   let batchId = 0;
 
   beforeAll(async () => {
-    server = await startE2eServer();
-    const admin = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
-    await admin.post('/api/venues', { code: 'BLSX', name: 'Blue Six Indoor Karting', location: 'Leeds' });
-    await admin.post('/api/kart-numbers', { venue_code: 'BLSX', numbers: '1-12' });
-    const uploaded = await admin.uploadImage('KXP2', '3.0.0', randomBytes(256 * 1024), 'kxp2-3.0.0.img');
-    await admin.post(`/api/images/${uploaded.image.id}/activate`);
-    await admin.uploadImage('KXP2', '3.0.1', randomBytes(128 * 1024), 'kxp2-3.0.1.img');
-    batchId = (await admin.post<{ batch: { id: number } }>('/api/batches', { venue_code: 'BLSX', product_type: 'KXP2', total_count: 4 })).batch.id;
-    await admin.post('/api/batches', { venue_code: 'BLSX', product_type: 'KXP2', total_count: 2 });
-    await admin.post(`/api/batches/${batchId}/start`);
-    const device = FakeDevice.numbered(server.deviceUrl, 42);
-    await device.requestConfig();
-    await device.reportDownload(40);
-    await admin.post('/api/users', { username: 'watcher', password: 'just-looking-1', role: 'viewer' });
-
-    browser = await launchBrowser();
-    ({ page } = await openPage(browser, server.managementUrl));
-    await signIn(page, 'watcher', 'just-looking-1');
+    dashboard = await openDashboard({
+      prepare: async (admin, { deviceUrl }) => {
+        await admin.post('/api/venues', { code: 'BLSX', name: 'Blue Six Indoor Karting', location: 'Leeds' });
+        await admin.post('/api/kart-numbers', { venue_code: 'BLSX', numbers: '1-12' });
+        await admin.activateNewImage('KXP2', '3.0.0', 256 * 1024);
+        await admin.uploadImage('KXP2', '3.0.1', randomBytes(128 * 1024), 'kxp2-3.0.1.img');
+        batchId = await admin.startBatch({ venue_code: 'BLSX', product_type: 'KXP2', total_count: 4 });
+        await admin.post('/api/batches', { venue_code: 'BLSX', product_type: 'KXP2', total_count: 2 });
+        const device = FakeDevice.numbered(deviceUrl, 42);
+        await device.requestConfig();
+        await device.reportDownload(40);
+        await admin.post('/api/users', { username: 'watcher', password: 'just-looking-1', role: 'viewer' });
+      },
+      signInAs: { username: 'watcher', password: 'just-looking-1' },
+    });
+    ({ page } = dashboard);
   });
 
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-  });
+  afterAll(() => dashboard?.close());
 
   const pages: Array<[string, string]> = [
     ['/', 'active-batch'],

@@ -1,4 +1,6 @@
 // A logged-in management API client for arranging test data quickly (the browser then checks what it shows).
+import { randomBytes } from 'node:crypto';
+
 export class ApiSession {
   private constructor(
     readonly baseUrl: string,
@@ -42,5 +44,19 @@ export class ApiSession {
     const text = await response.text();
     if (!response.ok) throw new Error(`upload ${productType} ${version} → ${response.status}: ${text}`);
     return JSON.parse(text) as { image: { id: number; sha256: string } };
+  }
+
+  /** Uploads `size` random bytes as `product` `version` and makes it the image devices receive. */
+  async activateNewImage(productType: string, version: string, size: number): Promise<{ id: number; sha256: string }> {
+    const { image } = await this.uploadImage(productType, version, randomBytes(size), `${productType.toLowerCase()}-${version}.img`);
+    await this.post(`/api/images/${image.id}/activate`);
+    return image;
+  }
+
+  /** Creates a batch and starts it; returns its id. */
+  async startBatch(fields: { venue_code: string; product_type: string; total_count: number; name?: string }): Promise<number> {
+    const { batch } = await this.post<{ batch: { id: number } }>('/api/batches', fields);
+    await this.post(`/api/batches/${batch.id}/start`);
+    return batch.id;
   }
 }

@@ -11,8 +11,6 @@ export async function openPage(browser: Browser, baseURL: string, viewport = { w
   const context = await browser.newContext({ baseURL, viewport, acceptDownloads: true, locale: 'en-GB', timezoneId: 'UTC' });
   context.setDefaultTimeout(15_000);
   const page = await context.newPage();
-  const problems: string[] = [];
-  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   return { context, page };
 }
 
