@@ -104,6 +104,8 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     findActive: (product: ProductType): MasterImage | undefined => repos.images.findActive(product),
     /** Space left for new images, so an upload that cannot fit is refused before it starts. */
     freeBytes: (): Promise<number> => store.freeBytes(),
+    /** Uploads still streaming (or being cleaned up after a failure): their versions are held until they end. */
+    uploadsInProgress: (): number => versionsInFlight.size,
 
     /** An image's file for download, only if it is registered (never a temporary or foreign file). */
     fileFor(filename: string): { image: MasterImage; path: string } {

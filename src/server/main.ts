@@ -2,6 +2,7 @@
 // sure an admin exists, and shuts down gracefully on SIGINT/SIGTERM (HTTP, then sockets, then SQLite).
 import { buildApp, type BuildOptions, type ListeningAddresses, type PitcrewServer } from './build-app.js';
 import type { ServerConfig } from './config.js';
+import { raiseMallocThresholds } from './malloc-thresholds.js';
 import { startStaleSweeper } from './stale-sweeper.js';
 
 export interface RunningServer {
@@ -20,6 +21,7 @@ export interface StartOptions extends BuildOptions {
 }
 
 export async function startServer(config: ServerConfig, options: StartOptions = {}): Promise<RunningServer> {
+  await raiseMallocThresholds();
   const server = await buildApp(config, options);
   const log = server.management.log;
   const announce = options.announce ?? ((text: string) => process.stdout.write(`${text}\n`));

@@ -4,7 +4,7 @@ import { createSystemRepository } from '../../db/system.repository.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-export function registerMetricsRoute(app: TypedApp, { db, metrics, connectedClients, activeDownloads }: ServerDeps): void {
+export function registerMetricsRoute(app: TypedApp, { db, core, metrics, connectedClients, activeDownloads }: ServerDeps): void {
   const system = createSystemRepository(db);
 
   app.get('/metrics', { config: { access: 'viewer' }, schema: { hide: true } }, async (_request, reply) => {
@@ -35,6 +35,7 @@ export function registerMetricsRoute(app: TypedApp, { db, metrics, connectedClie
         samples: BATCH_STATUSES.map((state) => ({ labels: { state }, value: batches.find((row) => row.status === state)?.n ?? 0 })),
       },
       { name: 'pitcrew_image_downloads_active', help: 'Image downloads in flight.', samples: [{ value: activeDownloads() }] },
+      { name: 'pitcrew_image_uploads_active', help: 'Image uploads in flight.', samples: [{ value: core.images.uploadsInProgress() }] },
       { name: 'pitcrew_dashboard_connections', help: 'Live dashboard connections.', samples: [{ value: connectedClients() }] },
     ]);
     return reply.type('text/plain; version=0.0.4; charset=utf-8').send(text);

@@ -65,6 +65,7 @@ describe('metrics', () => {
     expect(text).toContain('pitcrew_deployments{state="completed",product="RXP2"} 0');
     expect(text).toMatch(/^pitcrew_hostname_assignments_total 1$/m);
     expect(text).toMatch(/^pitcrew_image_bytes_served_total \d+$/m);
+    expect(text).toMatch(/^pitcrew_image_uploads_active 0$/m);
     expect(text).toContain('pitcrew_hostnames{state="available",product="KXP2"} 2');
     expect(text).toMatch(/pitcrew_http_request_duration_seconds_count\{listener="device",method="POST",route="\/api\/config"\} 1/);
     expect(text).toMatch(/pitcrew_http_requests_total\{listener="device",method="POST",route="\/api\/status",status="200"\} 1/);

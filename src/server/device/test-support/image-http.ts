@@ -167,6 +167,13 @@ export function memoryOf(pid: number): { current: number; peak: number } {
   return { current: kib('VmRSS'), peak: kib('VmHWM') };
 }
 
+/** Minor page faults a process has taken so far (memory it had to map in, /proc/PID/stat field 10). */
+export function minorFaultsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[7]);
+}
+
 /** Resets a process's peak RSS to its current RSS (Linux clear_refs "5"); false when not permitted. */
 export function resetPeakMemory(pid: number): boolean {
   try {
