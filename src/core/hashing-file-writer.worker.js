@@ -5,7 +5,7 @@
 // runs from the sources and from dist.
 //
 // Direct writes (O_DIRECT) when the file system takes them: the disk reads the slot itself, where a buffered write
-// has the CPU copy every byte into the page cache — on these machines that copy cost more than the SHA-256. Two
+// has the CPU copy every byte into the page cache — on these machines that copy cost more than the SHA-256. Several
 // writes stay in flight while the next slot is hashed. Where direct writes are refused, buffered writes of
 // writeBytes, with writeback started every syncEveryBytes.
 import { createHash } from 'node:crypto';
