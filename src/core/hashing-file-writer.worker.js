@@ -29,10 +29,10 @@ const port = /** @type {import('node:worker_threads').MessagePort} */ (parentPor
 const hash = createHash('sha256');
 let position = 0;
 let failed = false;
-/** Writes queued or running, and a running writeback; `finish` waits for none. */
+/** Writes queued or running, and a running writeback: the file is completed once there are none. */
 let outstanding = 0;
-/** @type {Array<() => void>} */
-let onIdle = [];
+/** Set by the end of the stream. @type {(() => void) | null} */
+let whenIdle = null;
 
 /** @param {FromDiskThread} message @param {ArrayBuffer[]} [transfer] */
 const send = (message, transfer = []) => port.postMessage(message, transfer);
@@ -48,12 +48,11 @@ function fail(error) {
 /** @param {number} change */
 function countOutstanding(change) {
   outstanding += change;
-  if (outstanding > 0) return;
-  const waiting = onIdle;
-  onIdle = [];
-  for (const resolve of waiting) resolve();
+  if (outstanding > 0 || !whenIdle) return;
+  const run = whenIdle;
+  whenIdle = null;
+  run();
 }
-const idle = () => new Promise((/** @type {(value?: unknown) => void} */ resolve) => (outstanding === 0 ? resolve() : onIdle.push(resolve)));
 
 /** @param {number} index @param {ArrayBuffer} buffer */
 const handBack = (index, buffer) => send({ type: 'stored', index, buffer }, [buffer]);
@@ -202,7 +201,8 @@ try {
       }
       return;
     }
-    void idle().then(() => {
+    // The end of the stream: the file is completed as soon as no write (or writeback) is outstanding, maybe now.
+    whenIdle = () => {
       if (failed) return;
       try {
         writer.complete();
@@ -210,7 +210,8 @@ try {
       } catch (error) {
         fail(error);
       }
-    });
+    };
+    countOutstanding(0);
   });
 } catch (error) {
   fail(error);

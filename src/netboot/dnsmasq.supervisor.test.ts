@@ -61,13 +61,14 @@ describe('dnsmasq supervisor', () => {
 
   it('stops a dnsmasq left running by an earlier server before starting its own', async () => {
     const fake = join(dir, 'dnsmasq-fake');
-    await writeFile(fake, '#!/usr/bin/env node\nsetTimeout(() => {}, 30_000);\n');
+    await writeFile(fake, '#!/usr/bin/env node\nprocess.stdout.write("up\\n");\nsetTimeout(() => {}, 30_000);\n');
     await chmod(fake, 0o755);
     const configFile = join(dir, 'dnsmasq.conf');
     const pidRecord = join(dir, 'dnsmasq.pid');
-    // What a crashed server leaves behind: its dnsmasq, still running, and the pid record.
-    const orphan = spawn(fake, ['--keep-in-foreground', `--conf-file=${configFile}`], { stdio: 'ignore' });
-    await once(orphan, 'spawn');
+    // What a crashed server leaves behind: its dnsmasq, still running, and the pid record. Running means past
+    // `env`'s exec of node: in between, its command line can read as nothing at all.
+    const orphan = spawn(fake, ['--keep-in-foreground', `--conf-file=${configFile}`], { stdio: ['ignore', 'pipe', 'ignore'] });
+    await once(orphan.stdout!, 'data');
     await writeFile(pidRecord, `${orphan.pid}\n`);
     const orphanExit = once(orphan, 'exit');
     supervisor = new DnsmasqSupervisor({ configFile, binary: fake, pidRecord });
