@@ -73,6 +73,9 @@ describe('batch queue drag and drop', () => {
     await page.getByTestId(`batch-drag-${ids.second}`).focus();
     await page.keyboard.press('Space');
     await page.locator(`[data-testid="batch-drag-${ids.second}"][aria-pressed="true"]`).waitFor();
+    // dnd-kit's keyboard sensor starts listening for the arrow keys from a timer set at the pick-up; an arrow
+    // pressed before that timer has run is lost. The page's next timer runs after it.
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve)));
     await page.keyboard.press('ArrowUp');
     await announcement('Afternoon session is over position 2');
     await page.keyboard.press('Space');
