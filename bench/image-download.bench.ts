@@ -1,7 +1,8 @@
 // Image download throughput: Pitcrew's GET /images/{filename} (its own process) against nginx serving the same
 // file from the same page cache, with 1 and 16 concurrent curl clients, plus the server's peak memory.
-// Target: at 16 clients at least as fast as nginx, peak RSS under 150 MiB. PITCREW_BENCH_IMAGE_MIB sets the size
-// (default 2048), PITCREW_BENCH_ROUNDS repeats each measurement and keeps the best (default 1).
+// Target: at 16 clients at least as fast as nginx, peak RSS under 150 MiB. The servers take turns; medians are
+// compared, bests shown beside them. PITCREW_BENCH_IMAGE_MIB sets the size (default 2048), PITCREW_BENCH_ROUNDS the
+// rounds (default 1).
 import { spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { join } from 'node:path';
@@ -11,7 +12,7 @@ import { openDatabase } from '../src/db/database.js';
 import { generatedFile, memoryOf, resetPeakMemory } from '../src/server/device/test-support/image-http.js';
 import { spawnServer } from '../src/server/device/test-support/image-server.js';
 import { NGINX, nginxPeakMemory, startNginx } from './nginx-server.js';
-import { envNumber, gibPerSecond, hasCommand, ratio, row, tempDir } from './support.js';
+import { envNumber, gibPerSecond, hasCommand, ratio, row, tempDir, Timings } from './support.js';
 
 const MIB = 1 << 20;
 
@@ -52,7 +53,7 @@ export default async function benchImageDownload(): Promise<void> {
     // the cache, so the file is read once first.
     for await (const _chunk of createReadStream(join(dataDir, 'images', image.filename), { highWaterMark: MIB }));
     const size = image.size_bytes;
-    console.log(`  ${mib} MiB image, ${rounds} round(s), best kept; clients are curl processes writing to /dev/null`);
+    console.log(`  ${mib} MiB image, ${rounds} round(s) taking turns, medians (and bests); clients are curl processes writing to /dev/null`);
 
     const pitcrew = await spawnServer({ dataDir, logLevel: 'warn' });
     if (!pitcrew.built) console.log('  (server run from the sources through tsx: `npm run build` first for the built server\'s memory figures)');
@@ -63,16 +64,16 @@ export default async function benchImageDownload(): Promise<void> {
       const baseline = memoryOf(pid).current;
       const canReset = resetPeakMemory(pid);
       for (const clients of [1, 16]) {
-        let ours = Infinity;
-        let theirs = Infinity;
+        const ours = new Timings();
+        const theirs = new Timings();
         for (let round = 0; round < rounds; round++) {
-          ours = Math.min(ours, await downloadWith(`${pitcrew.deviceUrl}/images/${image.filename}`, clients, size));
-          if (nginx) theirs = Math.min(theirs, await downloadWith(`${nginx.url}/${image.filename}`, clients, size));
+          ours.add(await downloadWith(`${pitcrew.deviceUrl}/images/${image.filename}`, clients, size));
+          if (nginx) theirs.add(await downloadWith(`${nginx.url}/${image.filename}`, clients, size));
         }
         const bytes = size * clients;
         const label = `${clients} client${clients > 1 ? 's' : ''}`;
-        if (nginx) row(`nginx (sendfile), ${label}`, gibPerSecond(bytes, theirs));
-        row(`Pitcrew, ${label}`, gibPerSecond(bytes, ours), nginx ? ratio(theirs, ours, 'nginx') : undefined);
+        if (nginx) row(`nginx (sendfile), ${label}`, gibPerSecond(bytes, theirs.median), `best ${gibPerSecond(bytes, theirs.best)}`);
+        row(`Pitcrew, ${label}`, gibPerSecond(bytes, ours.median), [`best ${gibPerSecond(bytes, ours.best)}`, nginx ? ratio(theirs.median, ours.median, 'nginx') : ''].filter(Boolean).join('; '));
       }
       const peak = canReset ? memoryOf(pid).peak : memoryOf(pid).current;
       row('Pitcrew peak RSS (whole process)', `${(peak / MIB).toFixed(0)} MiB`, `idle ${(baseline / MIB).toFixed(0)} MiB; target < 150 MiB`);

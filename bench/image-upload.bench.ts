@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { memoryOf, resetPeakMemory } from '../src/server/device/test-support/image-http.js';
 import { spawnServer } from '../src/server/device/test-support/image-server.js';
 import { NGINX, nginxPeakMemory, startNginx } from './nginx-server.js';
-import { envNumber, hasCommand, ratio, row, tempDir, writeRandomFile } from './support.js';
+import { envNumber, hasCommand, ratio, row, tempDir, Timings, writeRandomFile } from './support.js';
 
 const MIB = 1 << 20;
 
@@ -31,25 +31,8 @@ function run(command: string, args: string[]): Promise<{ ms: number; stdout: str
 
 const mibPerSecond = (bytes: number, ms: number) => `${(bytes / MIB / (ms / 1000)).toFixed(0)} MiB/s`;
 
-/** Times of one client over the rounds, in ms. */
-class Timings {
-  private readonly ms: number[] = [];
-  add(ms: number): void {
-    this.ms.push(ms);
-  }
-  get median(): number {
-    const sorted = [...this.ms].sort((a, b) => a - b);
-    const middle = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-  }
-  get best(): number {
-    return Math.min(...this.ms);
-  }
-  /** Median throughput, with the best beside it. */
-  show(bytes: number): [string, string] {
-    return [mibPerSecond(bytes, this.median), `best ${mibPerSecond(bytes, this.best)}`];
-  }
-}
+/** Median throughput, with the best beside it. */
+const rates = (bytes: number, timings: Timings): [string, string] => [mibPerSecond(bytes, timings.median), `best ${mibPerSecond(bytes, timings.best)}`];
 
 export default async function benchImageUpload(): Promise<void> {
   if (!hasCommand('curl')) {
@@ -72,7 +55,7 @@ export default async function benchImageUpload(): Promise<void> {
       sha256sum.add(result.ms);
       expected = result.stdout.split(' ')[0]!;
     }
-    const [sha256sumRate, sha256sumBest] = sha256sum.show(bytes);
+    const [sha256sumRate, sha256sumBest] = rates(bytes, sha256sum);
     row('sha256sum (reading the file)', sha256sumRate, sha256sumBest);
 
     if (!NGINX) console.log('  nginx: not installed, so no PUT reference (apt-get install nginx)');
@@ -105,13 +88,13 @@ export default async function benchImageUpload(): Promise<void> {
       }
       const peak = canReset ? memoryOf(pid).peak : memoryOf(pid).current;
       if (nginx) {
-        const [rate, best] = put.show(bytes);
+        const [rate, best] = rates(bytes, put);
         row('nginx WebDAV PUT (curl -T)', rate, `${best}; ${ratio(sha256sum.median, put.median, 'sha256sum')}`);
-        const [durableRate, durableBest] = putDurable.show(bytes);
+        const [durableRate, durableBest] = rates(bytes, putDurable);
         row('nginx WebDAV PUT, then sync (durable)', durableRate, durableBest);
         row('nginx peak RSS (master + workers)', `${(nginxPeakMemory(nginx.pid) / MIB).toFixed(0)} MiB`);
       }
-      const [rate, best] = ours.show(bytes);
+      const [rate, best] = rates(bytes, ours);
       row('Pitcrew upload (curl -F, hash + fsync + register)', rate, [
         best,
         nginx ? ratio(put.median, ours.median, 'nginx PUT') : '',

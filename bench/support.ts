@@ -35,3 +35,19 @@ export function row(label: string, value: string, ratio?: string): void {
 
 export const gibPerSecond = (bytes: number, ms: number): string => `${(bytes / (1 << 30) / (ms / 1000)).toFixed(2)} GiB/s`;
 export const ratio = (value: number, reference: number, name: string): string => `${(value / reference).toFixed(2)}× ${name}`;
+
+/** Times of one measurement over the rounds, in ms: compared by their median, with the best shown beside it. */
+export class Timings {
+  private readonly ms: number[] = [];
+  add(ms: number): void {
+    this.ms.push(ms);
+  }
+  get median(): number {
+    const sorted = [...this.ms].sort((a, b) => a - b);
+    const middle = sorted.length >> 1;
+    return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  }
+  get best(): number {
+    return Math.min(...this.ms);
+  }
+}
