@@ -130,10 +130,8 @@ export class HashingFileWriter extends Writable {
   }
 
   override _construct(callback: (error?: Error | null) => void): void {
-    this.start().then(
-      () => callback(),
-      (error: Error) => callback(error), // _destroy closes what did open
-    );
+    // On failure _destroy closes whatever did open.
+    this.start().then(() => callback(), callback);
   }
 
   private async start(): Promise<void> {

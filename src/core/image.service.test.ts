@@ -81,6 +81,24 @@ describe('master images', () => {
     expect(f.core.images.list()).toEqual([]);
   });
 
+  it('counts an upload as in progress from its first byte until it is registered or dropped', async () => {
+    expect(f.core.images.uploadsInProgress()).toBe(0);
+    const incoming = new Readable({ read() {} });
+    const done = f.core.images.upload({ product_type: 'KXP2', version: '1' }, 'a.img', incoming);
+    incoming.push(content);
+    expect(f.core.images.uploadsInProgress()).toBe(1);
+    incoming.push(null);
+    await done;
+    expect(f.core.images.uploadsInProgress()).toBe(0);
+
+    const cut = new Readable({ read() {} });
+    const failed = f.core.images.upload({ product_type: 'KXP2', version: '2' }, 'b.img', cut);
+    expect(f.core.images.uploadsInProgress()).toBe(1);
+    cut.destroy(new Error('connection reset'));
+    await expect(failed).rejects.toThrow(/connection reset/);
+    expect(f.core.images.uploadsInProgress()).toBe(0);
+  });
+
   it('stops a stream past the size limit and leaves nothing', async () => {
     await expect(f.core.images.upload({ product_type: 'KXP2', version: '1' }, 'a.img', Readable.from([content]), { maxBytes: 1024 })).rejects.toThrow(/larger than the 1.0 KiB limit/);
     expect(storeFiles()).toEqual([]);
