@@ -269,8 +269,9 @@ describe('operator workflow in the browser', () => {
 
     await page.getByTestId('dep-filter-status').selectOption('');
     await page.getByTestId('dep-filter-search').fill('CORO-003');
-    await page.getByTestId('dep-pagination-summary').filter({ hasText: 'of 1' }).waitFor();
-    expect(await page.locator('[data-testid^="deployment-row-"]').getAttribute('data-hostname')).toBe('KXP2-CORO-003');
+    // The summary already read "of 1" before this filter: wait for the rows themselves.
+    const hostnames = () => page.locator('[data-testid^="deployment-row-"]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-hostname')));
+    await expect.poll(hostnames, { timeout: 10_000 }).toEqual(['KXP2-CORO-003']);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('deployments-csv').click()]);
     const csv = await readFile((await download.path())!, 'utf8');
