@@ -21,6 +21,8 @@ declare -A NEEDS=(
   [ip]=iproute2
   [qemu-system-aarch64]=qemu-system-arm
   [systemd-analyze]=systemd
+  [bmaptool]=bmap-tools
+  [zstd]=zstd
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done

@@ -116,6 +116,7 @@ export const ImageUploadFields = Type.Object({
 });
 export type ImageUploadFields = Static<typeof ImageUploadFields>;
 export const ImageList = Type.Object({ images: Type.Array(MasterImage) });
+export const ImageDetail = Type.Object({ image: MasterImage });
 export const ImageResponse = Type.Object({ success: Type.Literal(true), image: MasterImage, checksum: Type.String(), filename: Type.String() });
 
 // ── Deployments ───────────────────────────────────────────────────────────────────────────────────────

@@ -33,6 +33,11 @@ export const ConfigResponse = Type.Object({
   batch_id: Type.Union([Type.Integer(), Type.Null()]),
   /** Where to send status reports; the same listener that answered. */
   status_url: Type.String(),
+  /**
+   * Image delivery v2: the image's chunk manifest (`ImageManifest`), or null where the server has not built its
+   * chunks yet. Installers that know it fetch only the mapped, compressed chunks; v1 installers ignore it.
+   */
+  image_manifest_url: Type.Union([Type.String(), Type.Null()]),
 });
 export type ConfigResponse = Static<typeof ConfigResponse>;
 
@@ -48,6 +53,8 @@ export const StatusRequest = Type.Object(
     bytes_done: Optional(Type.Integer({ minimum: 0 })),
     bytes_total: Optional(Type.Integer({ minimum: 0 })),
     rate_bps: Optional(Type.Integer({ minimum: 0 })),
+    /** Seconds the device expects to need for what is left of its current phase. */
+    eta_s: Optional(Type.Integer({ minimum: 0, maximum: 30 * 24 * 3600 })),
     message: Optional(Type.String({ maxLength: 2000 })),
     error_message: Optional(Type.String({ maxLength: 2000 })),
     ip_address: Optional(Type.String({ maxLength: 64 })),

@@ -1,6 +1,7 @@
 // Domain entities as they cross every boundary: API answers, socket events, CLI output, the UI.
 // Field names are snake_case because the original installer and dashboard speak that way.
 import { Type, type Static } from 'typebox';
+import { BlockMapKind, ImageSourceFormat } from './image-delivery.js';
 
 export const PRODUCT_TYPES = ['KXP2', 'RXP2'] as const;
 export const ProductType = Type.Enum(PRODUCT_TYPES);
@@ -85,6 +86,23 @@ export const Batch = Type.Object({
 });
 export type Batch = Static<typeof Batch>;
 
+function ImageDelivery() {
+  return Type.Object({
+    block_map: BlockMapKind,
+    /** What the map found, partition by partition, and why anything is sent whole. */
+    block_map_notes: Type.Array(Type.String()),
+    /** Bytes of the disk that are written (the rest is known to be free). */
+    mapped_bytes: Type.Integer(),
+    /** Bytes on the wire for one device: the zstd chunks of the mapped bytes. */
+    compressed_bytes: Type.Integer(),
+    chunk_count: Type.Integer(),
+    /** mapped ÷ raw size, 0–1. */
+    mapped_ratio: Type.Number(),
+    /** raw size ÷ bytes on the wire: how many times less each device costs the link than the raw image. */
+    wire_ratio: Type.Number(),
+  });
+}
+
 export const MasterImage = Type.Object({
   id: Type.Integer(),
   product_type: ProductType,
@@ -95,6 +113,10 @@ export const MasterImage = Type.Object({
   description: NullableString,
   uploaded_at: Timestamp,
   active: Type.Boolean(),
+  /** What the upload was: a raw disk or a compressed one, decompressed as it streamed in. */
+  source_format: ImageSourceFormat,
+  /** Image delivery v2 (block map and zstd chunks); null until they are built (images from before v2). */
+  delivery: Type.Union([ImageDelivery(), Type.Null()]),
 });
 export type MasterImage = Static<typeof MasterImage>;
 
@@ -124,6 +146,8 @@ export const Deployment = Type.Object({
   bytes_total: Type.Integer(),
   /** Transfer rate the device last reported, bytes per second. */
   rate_bps: Type.Integer(),
+  /** Seconds the device last expected to need for the rest of its current phase; null when it did not say. */
+  eta_s: NullableInteger,
   message: NullableString,
   error_message: NullableString,
   started_at: Timestamp,

@@ -54,6 +54,8 @@ export interface ServerEvents {
   batch_progress: BatchProgressEvent;
   image_uploaded: ImageEvent;
   image_activated: ImageEvent;
+  /** An image's delivery v2 chunks were built after its upload (images registered before v2). */
+  image_updated: ImageEvent;
   image_deleted: { image_id: number };
   venue_changed: { venue_code: string; deleted: boolean };
   pool_changed: PoolChangedEvent;

@@ -155,6 +155,7 @@ export function createDeploymentService(ctx: CoreContext) {
           bytes_done: status === 'completed' && bytesTotal > 0 ? bytesTotal : bytesDone,
           bytes_total: bytesTotal,
           rate_bps: request.rate_bps ?? (status === deployment.status ? deployment.rate_bps : 0),
+          eta_s: isFinal(status) ? null : request.eta_s ?? (status === deployment.status ? deployment.eta_s : null),
           message: request.message ?? deployment.message,
           error_message: status === 'failed' ? request.error_message || request.message || 'The installer reported a failure without saying why.' : null,
           ip_address: request.ip_address ?? ip,

@@ -3,7 +3,7 @@ import type { PagedResult } from '../contracts/api.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
 
-export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'message' | 'error_message' | 'completed_at'>;
+export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at'>;
 
 export interface DeploymentProgress {
   id: number;
@@ -12,6 +12,7 @@ export interface DeploymentProgress {
   bytes_done: number;
   bytes_total: number;
   rate_bps: number;
+  eta_s: number | null;
   message: string | null;
   error_message: string | null;
   ip_address: string | null;
@@ -61,7 +62,7 @@ export function createDeploymentRepository(db: Db) {
   // The status guard makes a final state final even against a report racing the one that closed it.
   const update = db.prepare<DeploymentProgress, Deployment>(`
     UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
-           rate_bps = @rate_bps, message = @message, error_message = @error_message,
+           rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message,
            ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at
      WHERE id = @id AND ${OPEN} RETURNING *`);
   const staleOpen = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} AND updated_at < ? ORDER BY id`);

@@ -22,6 +22,7 @@ import type { TypedApp } from './http/app-types.js';
 import { installErrorHandling } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
 import { registerImageDownloadRoute } from './device/image-download.route.js';
+import { deviceBaseUrl } from './device/device-url.js';
 import { registerInstallerFilesRoute } from './device/installer-files.route.js';
 import { registerAuditRoute } from './management/audit.route.js';
 import { registerAuthRoutes } from './management/auth.route.js';
@@ -149,6 +150,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerStatusRoute(device, deps);
   downloads = registerImageDownloadRoute(device, {
     images: core.images,
+    baseUrl: (request) => deviceBaseUrl(config, request),
     onBytesServed: metrics.countBytesServed,
     signal: shutdown.signal,
     shutdownGraceMs: config.shutdownGraceSeconds * 1000,
@@ -205,15 +207,24 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
         clearTimeout(grace);
         shutdown.abort();
         externalChanges.stop();
+        await preparingDeliveries;
         db.close();
       }
     })();
     return closing;
   }
 
+  // Images registered before delivery v2 get their chunks in the background; their devices take the raw path meanwhile.
+  let preparingDeliveries: Promise<unknown> = Promise.resolve();
+  const prepareMissingDeliveries = () =>
+    core.images.prepareMissingDeliveries((image, error) => {
+      management.log.error({ err: error, image: image.filename }, `could not prepare ${image.product_type} ${image.version} for chunked delivery; devices get the raw image`);
+    }, shutdown.signal);
+
   async function listen(): Promise<ListeningAddresses> {
     const managementUrl = await management.listen({ port: config.port, host: config.host });
     const deviceUrl = await device.listen({ port: config.devicePort, host: config.deviceHost });
+    preparingDeliveries = prepareMissingDeliveries();
     return { management: managementUrl, device: deviceUrl };
   }
 

@@ -164,6 +164,7 @@ export async function startDeviceApiFixture(imagePath: string, overrides: Partia
     deployment_id: 7,
     batch_id: null,
     status_url: `${fixture.url}/api/status`,
+    image_manifest_url: null,
     ...overrides,
   };
   return fixture;

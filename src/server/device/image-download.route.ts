@@ -1,4 +1,6 @@
-// GET|HEAD /images/{filename} on the device listener: master images for installers, resumable with Range.
+// GET|HEAD /images/{filename} on the device listener: master images for installers, resumable with Range; and
+// beside each, its delivery v2 files: `{filename}.manifest` (JSON), `{filename}.chunks/{i}` (one zstd frame each)
+// and `{filename}.bmap` (for bmaptool).
 import { close, fstat, open } from 'node:fs';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -7,9 +9,12 @@ import type { MasterImage } from '../../contracts/domain.js';
 import { AppError, type ErrorBody } from '../../contracts/errors.js';
 import { decideRange, ifRangeAllows, weakEtagMatches } from './http-range.js';
 import { sendFileRange, type Transfer } from './file-stream.sender.js';
+import { deliveryUrls } from '../../contracts/image-delivery.js';
 
 export interface ImageDownloadDeps {
   images: ImageService;
+  /** The base URL devices reach this listener at (for the chunk URLs in manifests). */
+  baseUrl: (request: FastifyRequest) => string;
   /** Bytes handed to clients, as they go (for metrics). */
   onBytesServed?: (bytes: number) => void;
   /** Called as a transfer starts; the function it returns is called as it ends (for an in-flight gauge). */
@@ -66,8 +71,10 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
       return errorBody('The server is shutting down; retry shortly.', 'UNAVAILABLE');
     }
     const filename = request.params['*'];
+    const delivery = deliveryTarget(filename);
+    if (delivery && !deps.images.isImageFile(filename)) return serveDelivery(request, reply, delivery);
     const image = findImage(deps.images, filename);
-    const fd = await openImage(deps.images, image, request);
+    const fd = await openImage(deps.images, image.filename, request);
     let handedOver = false;
     try {
       const stat = await fstatAsync(fd);
@@ -112,21 +119,55 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
         return reply.send();
       }
 
-      // From here the bytes bypass Fastify's serialisation: the response is written directly from reused buffers.
-      reply.hijack();
-      reply.raw.writeHead(status, headers);
       handedOver = true;
-      const transfer = sendFileRange(reply.raw, fd, start, end, { onBytes: deps.onBytesServed, idleTimeoutMs: deps.idleTimeoutMs ?? 120_000 });
-      transfers.add(transfer);
-      const ended = deps.onTransferStart?.();
-      const outcome = await transfer.done;
-      transfers.delete(transfer);
-      ended?.();
+      const outcome = await send(reply, fd, start, end, status, headers);
       const range = decision.kind === 'partial' ? `${start}-${end}` : undefined;
       if (outcome.finished) request.log.info({ filename, bytes: outcome.bytes, range, status }, 'image download finished');
       else request.log.info({ filename, bytes: outcome.bytes, range, status, reason: outcome.reason }, 'image download cut');
     } finally {
       if (!handedOver) close(fd, () => {}); // once handed over, the sender closes it
+    }
+  }
+
+  /** Streams bytes [start, end] of `fd` (which it takes over) as the response, counted among the transfers in flight. */
+  async function send(reply: FastifyReply, fd: number, start: number, end: number, status: number, headers: Record<string, string>) {
+    // From here the bytes bypass Fastify's serialisation: the response is written directly from reused buffers.
+    reply.hijack();
+    reply.raw.writeHead(status, headers);
+    const transfer = sendFileRange(reply.raw, fd, start, end, { onBytes: deps.onBytesServed, idleTimeoutMs: deps.idleTimeoutMs ?? 120_000 });
+    transfers.add(transfer);
+    const ended = deps.onTransferStart?.();
+    const outcome = await transfer.done;
+    transfers.delete(transfer);
+    ended?.();
+    return outcome;
+  }
+
+  async function serveDelivery(request: FastifyRequest, reply: FastifyReply, target: DeliveryTarget) {
+    if (target.kind === 'manifest') {
+      const chunkUrl = deliveryUrls(`${deps.baseUrl(request)}/images/${encodeURIComponent(target.filename)}`).chunks;
+      reply.header('cache-control', 'no-cache');
+      return deps.images.manifestOf(target.filename, chunkUrl);
+    }
+    const file = target.kind === 'chunk'
+      ? { ...deps.images.chunkOf(target.filename, target.index), kind: 'chunk' as const }
+      : { ...deps.images.bmapOf(target.filename), kind: 'bmap' as const };
+    const fd = await openImage(deps.images, file.path, request);
+    let handedOver = false;
+    try {
+      const [start, length, headers] = file.kind === 'chunk'
+        ? [file.chunk.file_offset, file.chunk.compressed_length, { 'content-type': 'application/zstd', etag: `"${file.chunk.sha256}"` }]
+        : [0, (await fstatAsync(fd)).size, { 'content-type': 'application/xml', etag: `"${file.image.sha256}.bmap"` }];
+      const allHeaders = { ...headers, 'content-length': String(length), 'cache-control': 'no-cache' };
+      if (request.method === 'HEAD' || length === 0) {
+        reply.code(200).headers(allHeaders);
+        return reply.send();
+      }
+      handedOver = true;
+      const outcome = await send(reply, fd, start, start + length - 1, 200, allHeaders);
+      if (!outcome.finished) request.log.info({ path: request.url, bytes: outcome.bytes, reason: outcome.reason }, 'chunk download cut');
+    } finally {
+      if (!handedOver) close(fd, () => {});
     }
   }
 
@@ -157,14 +198,26 @@ function findImage(images: ImageService, filename: string): MasterImage {
 const openAsync = promisify(open);
 const fstatAsync = promisify(fstat);
 
-async function openImage(images: ImageService, image: MasterImage, request: FastifyRequest): Promise<number> {
+/** Opens a registered image's raw file by name, or any of its delivery files by path. */
+async function openImage(images: ImageService, fileOrPath: string, request: FastifyRequest): Promise<number> {
+  const path = fileOrPath.includes('/') ? fileOrPath : images.fileFor(fileOrPath).path;
   try {
-    return await openAsync(images.fileFor(image.filename).path, 'r');
+    return await openAsync(path, 'r');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    request.log.error({ filename: image.filename }, 'registered image file is missing from the store');
-    throw new AppError('NOT_FOUND', `The file of ${image.product_type} ${image.version} is missing from the image store; upload it again.`);
+    request.log.error({ path }, 'a registered image file is missing from the store');
+    throw new AppError('NOT_FOUND', 'A file of this image is missing from the image store; upload the image again.');
   }
+}
+
+type DeliveryTarget = { kind: 'manifest' | 'bmap'; filename: string } | { kind: 'chunk'; filename: string; index: number };
+
+/** Which delivery file a path under /images/ names, if any: `{filename}.manifest`, `.bmap` or `.chunks/{index}`. */
+function deliveryTarget(path: string): DeliveryTarget | null {
+  const chunk = /^([^/]+)\.chunks\/(\d{1,9})$/.exec(path);
+  if (chunk) return { kind: 'chunk', filename: chunk[1]!, index: Number(chunk[2]) };
+  const file = /^([^/]+)\.(manifest|bmap)$/.exec(path);
+  return file ? { kind: file[2] as 'manifest' | 'bmap', filename: file[1]! } : null;
 }
 
 const singleHeader = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);

@@ -1,6 +1,6 @@
 // Master images: list, activate, delete. Uploads stream through image-upload.route.ts.
 import { Type } from 'typebox';
-import { ImageList, ImageResponse, SuccessResponse } from '../../contracts/api.js';
+import { ImageDetail, ImageList, ImageResponse, SuccessResponse } from '../../contracts/api.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
@@ -8,6 +8,10 @@ const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
 
 export function registerImageRoutes(app: TypedApp, { core }: ServerDeps): void {
   app.get('/api/images', { schema: { response: { 200: ImageList } }, config: { access: 'viewer' } }, async () => ({ images: core.images.list() }));
+
+  app.get('/api/images/:id', { schema: { params: IdParams, response: { 200: ImageDetail } }, config: { access: 'viewer' } }, async (request) => ({
+    image: core.images.get(request.params.id),
+  }));
 
   app.post('/api/images/:id/activate', { schema: { params: IdParams, response: { 200: ImageResponse } }, config: { access: 'operator', audit: 'image.activate' } }, async (request) => {
     const image = core.images.activate(request.params.id);

@@ -1,0 +1,101 @@
+// Builds an image's v2 chunk store from its raw file and block map: every mapped range is cut into pieces of at
+// most CHUNK_RAW_BYTES, each hashed (SHA-256 of the raw bytes) and compressed into its own zstd frame, and the
+// frames are appended in disk order to one chunk file. Pieces compress on every core at once; memory holds only
+// the pieces in flight. The same pieces, as block ranges with their checksums, make the bmaptool file.
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
+import { CHUNK_RAW_BYTES, MAP_BLOCK_BYTES, type BlockMap, type ByteRange } from '../contracts/image-delivery.js';
+import type { StoredChunk } from '../db/image.repository.js';
+import { compressZstd } from './zstd.compressor.js';
+
+export interface ChunkBuildOptions {
+  /** Chunks compressing at once (default: one per core). */
+  concurrency?: number;
+  signal?: AbortSignal;
+}
+
+/** The pieces a map is cut into, in disk order: each mapped range split every CHUNK_RAW_BYTES from its start. */
+export function chunkRanges(map: BlockMap): ByteRange[] {
+  const pieces: ByteRange[] = [];
+  for (const range of map.ranges) {
+    const end = range.offset + range.length;
+    for (let offset = range.offset; offset < end; offset += CHUNK_RAW_BYTES) {
+      pieces.push({ offset, length: Math.min(CHUNK_RAW_BYTES, end - offset) });
+    }
+  }
+  return pieces;
+}
+
+/** Writes the chunk file at `chunkPath` (which must not exist) and returns its index, in disk order. */
+export async function buildImageChunks(rawPath: string, map: BlockMap, chunkPath: string, options: ChunkBuildOptions = {}): Promise<StoredChunk[]> {
+  const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
+  const raw = await open(rawPath, 'r');
+  const out = await open(chunkPath, 'wx');
+  const chunks: StoredChunk[] = [];
+  const inFlight: Array<Promise<{ piece: ByteRange; sha256: string; frame: Buffer }>> = [];
+  let fileOffset = 0;
+
+  const writeOldest = async () => {
+    const { piece, sha256, frame } = await inFlight.shift()!;
+    await out.write(frame, 0, frame.length, fileOffset);
+    chunks.push({ disk_offset: piece.offset, raw_length: piece.length, file_offset: fileOffset, compressed_length: frame.length, sha256 });
+    fileOffset += frame.length;
+  };
+
+  try {
+    for (const piece of chunkRanges(map)) {
+      options.signal?.throwIfAborted();
+      const data = Buffer.allocUnsafe(piece.length);
+      const { bytesRead } = await raw.read(data, 0, piece.length, piece.offset);
+      if (bytesRead !== piece.length) throw new Error(`the image ends at ${piece.offset + bytesRead}, inside its block map (${piece.offset + piece.length})`);
+      const sha256 = createHash('sha256').update(data).digest('hex');
+      const compressed = compressZstd(data).then((frame) => ({ piece, sha256, frame }));
+      compressed.catch(() => {}); // awaited in order below; an early failure must not go unhandled meanwhile
+      inFlight.push(compressed);
+      if (inFlight.length >= concurrency) await writeOldest();
+    }
+    while (inFlight.length) await writeOldest();
+    await out.sync();
+    return chunks;
+  } finally {
+    await Promise.allSettled(inFlight);
+    await out.close();
+    await raw.close();
+  }
+}
+
+/**
+ * The same map as a bmaptool file (format 2.0, SHA-256 per range), so `bmaptool copy` can deploy from the raw
+ * image's URL and check every range while it writes. One range per chunk: their checksums are already known.
+ */
+export function renderBmap(imageSize: number, chunks: readonly StoredChunk[]): string {
+  const blocks = Math.ceil(imageSize / MAP_BLOCK_BYTES);
+  let mapped = 0;
+  const ranges = chunks.map((chunk) => {
+    const first = Math.floor(chunk.disk_offset / MAP_BLOCK_BYTES);
+    const last = Math.ceil((chunk.disk_offset + chunk.raw_length) / MAP_BLOCK_BYTES) - 1;
+    mapped += last - first + 1;
+    return `        <Range chksum="${chunk.sha256}"> ${first === last ? first : `${first}-${last}`} </Range>`;
+  });
+  const percent = blocks ? ((100 * mapped) / blocks).toFixed(1) : '0.0';
+  const text = [
+    '<?xml version="1.0" ?>',
+    '<!-- Block map of a Pitcrew master image: the blocks that must be written to a card; the rest is free space. -->',
+    '<bmap version="2.0">',
+    `    <ImageSize> ${imageSize} </ImageSize>`,
+    `    <BlockSize> ${MAP_BLOCK_BYTES} </BlockSize>`,
+    `    <BlocksCount> ${blocks} </BlocksCount>`,
+    `    <!-- Mapped: ${percent}% of the image -->`,
+    `    <MappedBlocksCount> ${mapped} </MappedBlocksCount>`,
+    '    <ChecksumType> sha256 </ChecksumType>',
+    `    <BmapFileChecksum> ${'0'.repeat(64)} </BmapFileChecksum>`,
+    '    <BlockMap>',
+    ...ranges,
+    '    </BlockMap>',
+    '</bmap>',
+    '',
+  ].join('\n');
+  // The file's own checksum is taken with its field all zeros, then written into that field.
+  return text.replace('0'.repeat(64), createHash('sha256').update(text).digest('hex'));
+}
