@@ -13,6 +13,7 @@ import { useConfirm } from '../components/modal.js';
 import { useToast } from '../components/toast.provider.js';
 import { Busy, EmptyState, ErrorAlert, Loading, PageHeader, ProgressBar } from '../components/ui.js';
 import { useLiveReload } from '../live/live.hooks.js';
+import { ImageDeliverySummary } from '../components/image-delivery.js';
 
 const VERSION = new RegExp((ImageUploadFields.properties.version as { pattern?: string }).pattern ?? '^[A-Za-z0-9][A-Za-z0-9._+-]*$');
 
@@ -210,7 +211,7 @@ export function ImagesPage() {
   const images = useResource((signal) => api.images.list(signal), []);
   const system = useResource((signal) => api.system(signal), []);
   const [busyId, setBusyId] = useState<number | null>(null);
-  useLiveReload(['image_uploaded', 'image_activated', 'image_deleted'], images.reload);
+  useLiveReload(['image_uploaded', 'image_activated', 'image_updated', 'image_deleted'], images.reload);
   // Free space moves with every upload and deletion, from this page or another.
   useLiveReload(['image_uploaded', 'image_deleted'], system.reload);
   const limits: UploadLimits = useMemo(() => (system.data ? { maxBytes: system.data.max_image_bytes, freeBytes: system.data.disk.free_bytes } : null), [system.data]);
@@ -301,7 +302,10 @@ export function ImagesPage() {
                       {i.description && <div className="small text-body-secondary">{i.description}</div>}
                     </td>
                     <td className="d-none d-lg-table-cell small font-monospace text-break">{i.filename}</td>
-                    <td className="text-nowrap">{formatBytes(i.size_bytes)}</td>
+                    <td>
+                      <div className="text-nowrap">{formatBytes(i.size_bytes)}</div>
+                      <ImageDeliverySummary image={i} />
+                    </td>
                     <td className="pc-sha">
                       <code className="small text-break" title={i.sha256} data-testid={`image-sha-${i.id}`}>{i.sha256}</code>
                     </td>
