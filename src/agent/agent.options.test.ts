@@ -26,6 +26,18 @@ describe('parseAgentOptions', () => {
     });
   });
 
+  it('reads the image delivery v2 and simulated-card flags', () => {
+    const base = ['--server', 'http://10.42.0.1:5001', '--target', '/tmp/disk.img'];
+    expect(parseAgentOptions(base, {}, root)).toMatchObject({ cardWriteRate: null, chunksInFlight: 4, rawOnly: false });
+    expect(parseAgentOptions([...base, '--card-write-rate', '20M', '--chunks-in-flight', '8', '--no-chunks'], {}, root)).toMatchObject({
+      cardWriteRate: 20 * 1024 * 1024,
+      chunksInFlight: 8,
+      rawOnly: true,
+    });
+    expect(() => parseAgentOptions([...base, '--chunks-in-flight', '0'], {}, root)).toThrow(/--chunks-in-flight must be a whole number from 1 to 16/);
+    expect(() => parseAgentOptions([...base, '--card-write-rate', 'fast'], {}, root)).toThrow(/not a bandwidth/);
+  });
+
   it('falls back to the environment, then to pitcrew.* words on the kernel command line', async () => {
     await mkdir(join(root, 'proc'));
     await writeFile(join(root, 'proc/cmdline'), 'console=tty1 pitcrew.server=http://10.42.0.1:5001 pitcrew.product=KXP2 pitcrew.venue=CORO quiet\n');

@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { PRODUCT_TYPES, type ProductType } from '../contracts/domain.js';
 import { InstallerError } from './installer.errors.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
+import { DEFAULT_CHUNKS_IN_FLIGHT } from './chunked-image.fetcher.js';
 
 export interface AgentOptions {
   serverUrl: string;
@@ -20,6 +21,11 @@ export interface AgentOptions {
   customize: boolean;
   retryPolicy: RetryPolicy;
   maxBytesPerSecond: number | null;
+  /** Simulated card: cap on bytes written to the target per second (benchmarks, simulation). */
+  cardWriteRate: number | null;
+  chunksInFlight: number;
+  /** Download the raw image even where the server offers chunks (image delivery v1). */
+  rawOnly: boolean;
   json: boolean;
   deviceToken: string | null;
 }
@@ -41,6 +47,11 @@ Usage: pitcrew-agent [options]
   --sys-root DIR        read /proc and /sys below DIR (testing)
   --retries N           retries for transient network errors (default ${DEFAULT_RETRY_POLICY.maxRetries})
   --bandwidth BYTES/S   cap the download rate (k, M, G suffixes allowed)
+  --card-write-rate BYTES/S
+                        cap the rate of writes to the target, as a card of that speed would
+                        (for benchmarks and simulation; k, M, G suffixes allowed)
+  --chunks-in-flight N  image chunks fetched and decompressed at once (default ${DEFAULT_CHUNKS_IN_FLIGHT}, 1-16)
+  --no-chunks           download the whole raw image even where the server offers chunks
   --no-customize        do not write the hostname for first boot
   --no-reboot           do not reboot after a successful install
   --json                log one JSON object per line
@@ -68,6 +79,9 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'sys-root': { type: 'string' },
         retries: { type: 'string' },
         bandwidth: { type: 'string' },
+        'card-write-rate': { type: 'string' },
+        'chunks-in-flight': { type: 'string' },
+        'no-chunks': { type: 'boolean' },
         'no-customize': { type: 'boolean' },
         'no-reboot': { type: 'boolean' },
         json: { type: 'boolean' },
@@ -102,6 +116,11 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   const retries = flags.retries === undefined ? DEFAULT_RETRY_POLICY.maxRetries : Number(flags.retries);
   if (!Number.isInteger(retries) || retries < 0 || retries > 1000) throw new InstallerError('USAGE', `--retries must be a whole number from 0 to 1000, not ${flags.retries}`);
   const bandwidth = flags.bandwidth === undefined ? null : parseByteRate(flags.bandwidth);
+  const cardWriteRate = flags['card-write-rate'] === undefined ? null : parseByteRate(flags['card-write-rate']);
+  const chunksInFlight = flags['chunks-in-flight'] === undefined ? DEFAULT_CHUNKS_IN_FLIGHT : Number(flags['chunks-in-flight']);
+  if (!Number.isInteger(chunksInFlight) || chunksInFlight < 1 || chunksInFlight > 16) {
+    throw new InstallerError('USAGE', `--chunks-in-flight must be a whole number from 1 to 16, not ${flags['chunks-in-flight']}`);
+  }
 
   return {
     serverUrl,
@@ -117,6 +136,9 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     customize: !flags['no-customize'],
     retryPolicy: { ...DEFAULT_RETRY_POLICY, maxRetries: retries },
     maxBytesPerSecond: bandwidth,
+    cardWriteRate,
+    chunksInFlight,
+    rawOnly: Boolean(flags['no-chunks']),
     json: Boolean(flags.json),
     deviceToken: pick(flags['device-token'], 'PITCREW_DEVICE_TOKEN', 'token'),
   };

@@ -84,6 +84,24 @@ export function createSinkTarget(imageSize: number): DiskTarget {
   return { kind: 'sink', path: null, capacity: imageSize, write: async () => {}, sync: async () => {}, close: async () => {} };
 }
 
+/**
+ * A target whose writes go no faster than `throttle` lets them: a simulated SD card of a given write speed, for
+ * benchmarks and the fleet simulator (`--card-write-rate`). Each write completes once the card "has" it.
+ */
+export function throttledTarget(inner: DiskTarget, throttle: (bytes: number) => Promise<void> | undefined): DiskTarget {
+  return {
+    kind: inner.kind,
+    path: inner.path,
+    capacity: inner.capacity,
+    write: async (data, position) => {
+      await inner.write(data, position);
+      await throttle(data.length);
+    },
+    sync: () => inner.sync(),
+    close: () => inner.close(),
+  };
+}
+
 /** Linux dev_t → "major:minor", then the sector count from sysfs (always in 512-byte units). */
 async function readBlockDeviceSize(rdev: bigint, systemRoot: string): Promise<number | null> {
   const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);

@@ -97,33 +97,67 @@ export interface HashRangeOptions {
 
 /** SHA-256 of `prefix` followed by bytes [start, end) of the disk, read around the page cache. */
 export async function hashDiskRange(path: string, start: number, end: number, options: HashRangeOptions = {}): Promise<{ sha256: string; method: ReadBackMethod }> {
-  const hash = createHash('sha256');
-  const prefixLength = options.prefix?.length ?? 0;
-  const total = prefixLength + (end - start);
-  if (options.prefix) hash.update(options.prefix);
+  const [sha256, method] = await hashDiskRanges(path, [{ start, end, prefix: options.prefix }], {
+    signal: options.signal,
+    onProgress: options.onProgress,
+  }).then((r) => [r.sha256[0]!, r.method] as const);
+  return { sha256, method };
+}
+
+export interface DiskRange {
+  /** Bytes [start, end) of the disk; start a multiple of 512. */
+  start: number;
+  end: number;
+  /** Bytes hashed before the range (what of it is still held in memory). */
+  prefix?: Buffer;
+}
+
+/**
+ * SHA-256 of each range (its prefix, then its bytes on the disk), in order, through one reader: image delivery
+ * v2 checks every chunk's range against the chunk's own hash. Progress counts prefix and disk bytes together.
+ */
+export async function hashDiskRanges(
+  path: string,
+  ranges: DiskRange[],
+  options: { onProgress?: (bytesDone: number, bytesTotal: number) => void; onRange?: (index: number, sha256: string) => void; signal?: AbortSignal } = {},
+): Promise<{ sha256: string[]; method: ReadBackMethod }> {
+  const total = ranges.reduce((sum, r) => sum + (r.prefix?.length ?? 0) + (r.end - r.start), 0);
+  let done = 0;
+  const hashes: string[] = [];
   const reader = await DiskReader.open(path);
   try {
-    let position = start;
-    while (position < end) {
-      if (options.signal?.aborted) throw abortError(options.signal);
-      // Direct reads must cover whole sectors; the tail beyond `end` is read but not hashed.
-      const want = Math.min(CHUNK_BYTES, roundUp(end - position, 4096));
-      let data: Buffer;
-      try {
-        data = await reader.read(position, want);
-      } catch (error) {
-        throw readError(path, position, error);
+    for (const [index, { start, end, prefix }] of ranges.entries()) {
+      const hash = createHash('sha256');
+      if (prefix) {
+        hash.update(prefix);
+        done += prefix.length;
       }
-      if (data.length === 0) throw new InstallerError('VERIFY_MISMATCH', `the disk ends at byte ${position}, before the image's ${end} bytes`);
-      const useful = data.subarray(0, Math.min(data.length, end - position));
-      hash.update(useful);
-      position += useful.length;
-      if (data.length < want && position < end && data.length % 512 !== 0) {
-        throw new InstallerError('IO', `short read of ${data.length} bytes at byte ${position - useful.length}`);
+      let position = start;
+      while (position < end) {
+        if (options.signal?.aborted) throw abortError(options.signal);
+        // Direct reads must cover whole sectors; the tail beyond `end` is read but not hashed.
+        const want = Math.min(CHUNK_BYTES, roundUp(end - position, 4096));
+        let data: Buffer;
+        try {
+          data = await reader.read(position, want);
+        } catch (error) {
+          throw readError(path, position, error);
+        }
+        if (data.length === 0) throw new InstallerError('VERIFY_MISMATCH', `the disk ends at byte ${position}, before the image's ${end} bytes`);
+        const useful = data.subarray(0, Math.min(data.length, end - position));
+        hash.update(useful);
+        position += useful.length;
+        done += useful.length;
+        if (data.length < want && position < end && data.length % 512 !== 0) {
+          throw new InstallerError('IO', `short read of ${data.length} bytes at byte ${position - useful.length}`);
+        }
+        options.onProgress?.(done, total);
       }
-      options.onProgress?.(prefixLength + position - start, total);
+      const sha256 = hash.digest('hex');
+      hashes.push(sha256);
+      options.onRange?.(index, sha256);
     }
-    return { sha256: hash.digest('hex'), method: reader.method };
+    return { sha256: hashes, method: reader.method };
   } finally {
     await reader.close();
   }

@@ -2,7 +2,8 @@
 // the first and last MiB of the target are zeroed first, and the image's first MiB (partition table and boot
 // code) is held in memory and written only after everything else is written, verified and customised.
 // Everything else goes out in large writes aligned to the block size, two buffers alternating so the next
-// block fills while the previous one is being written.
+// block fills while the previous one is being written. Image delivery v2 hands over whole chunks at their own
+// offsets, in any order (`writeAt`): the same held-back MiB, the same periodic flushes.
 import { InstallerError } from './installer.errors.js';
 import type { DiskTarget } from './disk.target.js';
 
@@ -103,6 +104,33 @@ export class ImageWriter {
     await this.target.sync();
   }
 
+  /**
+   * Image delivery v2: the image's bytes at `position`, in any order, several calls at once. What falls inside
+   * the held-back first MiB is kept in memory; the rest is written at once (chunk offsets are block-aligned).
+   */
+  async writeAt(data: Buffer, position: number): Promise<void> {
+    this.throwIfFailed();
+    if (position < 0 || position + data.length > this.imageSize) {
+      throw new InstallerError('BAD_RESPONSE', `bytes ${position}-${position + data.length} lie outside the image's ${this.imageSize} bytes`);
+    }
+    let rest = data;
+    let at = position;
+    if (at < this.heldBack.length) {
+      const n = Math.min(rest.length, this.heldBack.length - at);
+      rest.copy(this.heldBack, at, 0, n);
+      rest = rest.subarray(n);
+      at += n;
+    }
+    if (rest.length > 0) await this.writeOut(rest, at);
+    this.throwIfFailed();
+  }
+
+  /** v2's counterpart of `finish`: every range is on the disk, fsynced; the held-back MiB is still in memory. */
+  async finishRanges(): Promise<void> {
+    this.throwIfFailed();
+    await this.target.sync();
+  }
+
   /** The last step: the partition table goes on the disk. */
   async commitHeldBack(): Promise<void> {
     await this.target.write(this.heldBack, 0);
@@ -119,20 +147,23 @@ export class ImageWriter {
     // The spare buffer is free only once its previous write has completed.
     await this.inFlight;
     this.throwIfFailed();
-    const data = this.filling.subarray(0, this.fill);
-    const position = this.fillStart;
+    this.inFlight = this.writeOut(this.filling.subarray(0, this.fill), this.fillStart);
+    [this.filling, this.spare] = [this.spare, this.filling];
+    this.fillStart += this.fill;
+    this.fill = 0;
+  }
+
+  /** One write to the target, flushed to the device every `syncEveryBytes`; a failure is kept, not thrown. */
+  private writeOut(data: Buffer, position: number): Promise<void> {
     this.unsynced += data.length;
     const sync = this.unsynced >= this.syncEveryBytes;
     if (sync) this.unsynced = 0;
-    this.inFlight = this.target
+    return this.target
       .write(data, position)
       .then(() => (sync ? this.target.sync() : undefined))
       .catch((error: unknown) => {
         this.failure ??= new InstallerError('IO', `writing the target at byte ${position} failed: ${(error as Error).message}`, { cause: error });
       });
-    [this.filling, this.spare] = [this.spare, this.filling];
-    this.fillStart += this.fill;
-    this.fill = 0;
   }
 
   private throwIfFailed(): void {

@@ -71,6 +71,24 @@ describe('runFleet against a device-API double', () => {
     expect(summary.failures[0]!.error).toMatch(/does not match its checksum/);
   });
 
+  it('runs devices through image delivery v2: cuts cost a chunk, corruption on disk or on the wire fails the device', async () => {
+    const chunked = await startDeviceApiFixture(fixture.config.image_url.replace(/^.*\/images\//, `${dir}/`), {}, { chunks: true });
+    try {
+      const retryPolicy = { maxRetries: 3, baseDelayMs: 5, maxDelayMs: 10 };
+      const disks = await runFleet({ devices: 4, serverUrl: chunked.url, diskDir: join(dir, 'disks'), failRate: 1, failMode: 'mixed', seed: 'unit', retryPolicy });
+      expect(disks.devices.map((d) => d.state.phase)).toEqual(['failed', 'completed', 'failed', 'completed']);
+      expect(disks.devices.map((d) => d.result?.delivery)).toEqual(['chunked', 'chunked', 'chunked', 'chunked']);
+      expect(disks.summary).toMatchObject({ expectedFailures: 2, unexpected: 0, resumes: 2 });
+      expect(disks.summary.failures[0]!.error).toMatch(/the card failed verification at offset/);
+      const sinks = await runFleet({ devices: 2, serverUrl: chunked.url, diskDir: null, failRate: 1, failMode: 'corrupt', seed: 'sink', retryPolicy, cardWriteRate: 64 << 20 });
+      expect(sinks.summary).toMatchObject({ completed: 0, failed: 2, expectedFailures: 2, unexpected: 0 });
+      expect(sinks.summary.failures[0]!.error).toMatch(/arrived corrupt 3 times in a row/);
+      expect(sinks.summary.totalBytes).toBeLessThan(2 * chunked.config.image_size);
+    } finally {
+      await chunked.close();
+    }
+  });
+
   it('counts a device that fails without a planned fault as unexpected', async () => {
     fixture.refuseConfig(409, { success: false, error: 'Pool exhausted', code: 'POOL_EXHAUSTED' });
     const { summary } = await runFleet({ devices: 2, serverUrl: fixture.url, diskDir: null, seed: 'refused' });

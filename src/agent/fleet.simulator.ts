@@ -5,7 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProductType } from '../contracts/domain.js';
-import { runInstaller, type InstallerFaults, type InstallerPhase, type InstallerResult } from './installer.runner.js';
+import { runInstaller, type FaultLayout, type InstallerFaults, type InstallerPhase, type InstallerResult } from './installer.runner.js';
 import { sleep, type RetryPolicy } from './retry.policy.js';
 
 export type FaultKind = 'none' | 'corrupt' | 'cut';
@@ -22,6 +22,10 @@ export interface FleetOptions {
   keepDisks?: boolean;
   /** Per-device download cap, bytes per second. */
   bandwidth?: number | null;
+  /** Per-device card write speed, bytes per second (a simulated SD card; applies to sinks too). */
+  cardWriteRate?: number | null;
+  /** Image delivery v2: chunks in flight per device (default 4). */
+  chunksInFlight?: number;
   /** Share of devices given a fault, 0–1. */
   failRate?: number;
   failMode?: FaultMode;
@@ -109,11 +113,14 @@ export function planFleet(options: Pick<FleetOptions, 'devices' | 'seed' | 'fail
   return devices;
 }
 
-/** The faults of one device, placed relative to the image once its size is known. */
-function faultsFor(kind: FaultKind, sink: boolean): ((size: number) => InstallerFaults) | undefined {
-  if (kind === 'cut') return (size) => ({ cutDownloadAfterBytes: Math.floor(size * 0.4) });
-  // A sink keeps nothing to read back, so its corruption happens on the way in and the streamed checksum catches it.
-  if (kind === 'corrupt') return (size) => (sink ? { corruptStreamAt: Math.floor(size * 0.6) } : { corruptWriteAt: Math.floor(size * 0.6) });
+/** The faults of one device, placed once the image and its delivery (raw or chunks) are known. */
+function faultsFor(kind: FaultKind, sink: boolean): ((size: number, layout: FaultLayout) => InstallerFaults) | undefined {
+  if (kind === 'cut') return (_size, layout) => ({ cutDownloadAfterBytes: Math.floor(layout.wireBytes * 0.4) });
+  // A sink keeps nothing to read back, so its corruption happens on the way in and the streamed checksum (v2: the
+  // chunk's hash, every time it is fetched) catches it.
+  if (kind === 'corrupt') {
+    return (_size, layout) => (sink ? { corruptStreamAt: layout.writtenOffsetAt(0.6) } : { corruptWriteAt: layout.writtenOffsetAt(0.6) });
+  }
   return undefined;
 }
 
@@ -147,6 +154,8 @@ export async function runFleet(
           retryPolicy: options.retryPolicy,
           reportIntervalMs: options.reportIntervalMs,
           maxBytesPerSecond: options.bandwidth ?? undefined,
+          cardWriteBytesPerSecond: options.cardWriteRate ?? undefined,
+          chunksInFlight: options.chunksInFlight,
           customize: options.customize,
           faults: faultsFor(device.fault, disk === null),
           deviceToken: options.deviceToken,

@@ -203,10 +203,10 @@ function checkLength(response: IncomingMessage, size: number, from: number): voi
   }
 }
 
-type Throttle = (bytes: number) => Promise<void> | undefined;
+export type Throttle = (bytes: number) => Promise<void> | undefined;
 
 /** Sleeps whenever the transfer runs ahead of the cap; bursts are bounded by the chunk size. */
-function createThrottle(bytesPerSecond: number, signal?: AbortSignal): Throttle {
+export function createThrottle(bytesPerSecond: number, signal?: AbortSignal): Throttle {
   const started = performance.now();
   let total = 0;
   return (bytes) => {

@@ -5,13 +5,16 @@ import { createHash, randomUUID } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import type { ConfigResponse } from '../contracts/device-api.js';
 import type { DeploymentStatus, ProductType } from '../contracts/domain.js';
+import type { ImageManifest } from '../contracts/image-delivery.js';
+import { createChunkDecompressor, type ChunkDecompressor, type DecompressMethod } from './chunk.decompressor.js';
+import { fetchChunks, fetchManifest } from './chunked-image.fetcher.js';
 import { fetchConfig } from './device-api.client.js';
-import { createSinkTarget, openDiskTarget, type DiskTarget } from './disk.target.js';
-import { hashDiskRange, readDiskBytes, type ReadBackMethod } from './disk.verifier.js';
+import { createSinkTarget, openDiskTarget, throttledTarget, type DiskTarget } from './disk.target.js';
+import { hashDiskRange, hashDiskRanges, readDiskBytes, type DiskRange, type ReadBackMethod } from './disk.verifier.js';
 import { HOLD_BACK_BYTES, ImageWriter } from './disk.writer.js';
 import { customizeFirstBoot, type CustomizeResult } from './first-boot.customizer.js';
 import type { DeviceIdentity } from './identity.reader.js';
-import { downloadImage } from './image.downloader.js';
+import { createThrottle, downloadImage } from './image.downloader.js';
 import { describeError, InstallerError, isInstallerError } from './installer.errors.js';
 import { parsePartitionTable } from './partition-table.parser.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
@@ -23,17 +26,34 @@ export type InstallerPhase = 'config' | DeploymentStatus;
 export type InstallerEvent =
   | { type: 'config'; config: ConfigResponse }
   | { type: 'phase'; phase: InstallerPhase; message: string }
-  | { type: 'progress'; phase: InstallerPhase; bytesDone: number; bytesTotal: number; rateBps: number; percent: number }
+  | { type: 'progress'; phase: InstallerPhase; bytesDone: number; bytesTotal: number; rateBps: number; percent: number; etaS: number | null }
+  /** How the image travels: `chunked` (image delivery v2: mapped ranges as zstd chunks) or `raw` (the whole image). */
+  | { type: 'delivery'; delivery: ImageDelivery; detail: string }
   | { type: 'retry'; what: string; attempt: number; delayMs: number; reason: string }
   | { type: 'warning'; message: string };
 
+export type ImageDelivery = 'raw' | 'chunked';
+
 export interface InstallerFaults {
-  /** Cut the download connection once after this many bytes (it must resume). */
+  /** Cut the download connection once after this many bytes (it must resume); v2: bytes of all chunks together. */
   cutDownloadAfterBytes?: number;
-  /** Flip one bit of the byte written at this image offset (read-back verification must catch it). */
+  /** Flip one bit of the byte written at this image offset, every time it is written (read-back verification must catch it). */
   corruptWriteAt?: number;
-  /** Flip one bit of the byte received at this image offset (the streamed checksum must catch it). */
+  /** With corruptWriteAt: corrupt only the first write of that byte (v2 rewrites a chunk that fails read-back, which heals it). */
+  corruptWriteOnce?: boolean;
+  /**
+   * Flip one bit of the byte received at this image offset (the streamed checksum must catch it). v2: in every
+   * copy of its chunk, so the chunk's hash fails each time and the installation fails naming it.
+   */
   corruptStreamAt?: number;
+}
+
+/** Where injected faults can land: the bytes on the wire, and the image offset at a share of the bytes written. */
+export interface FaultLayout {
+  delivery: ImageDelivery;
+  wireBytes: number;
+  /** v1: that share of the image; v2: the byte at that share of the mapped bytes (a byte that is written). */
+  writtenOffsetAt(fraction: number): number;
 }
 
 export interface InstallerOptions {
@@ -47,10 +67,21 @@ export interface InstallerOptions {
   reportIntervalMs?: number;
   stallTimeoutMs?: number;
   maxBytesPerSecond?: number;
+  /**
+   * Cap on the bytes written to the target per second: a simulated card of that speed, for benchmarks and the
+   * fleet simulator (`--card-write-rate`). Applies to both deliveries and to sinks.
+   */
+  cardWriteBytesPerSecond?: number;
+  /** Image delivery v2: chunks fetched and decompressed at once (default 4). */
+  chunksInFlight?: number;
+  /** Use the raw image even when the server offers chunks (v1, as installers before v2 did). */
+  rawOnly?: boolean;
+  /** Force how chunks are decompressed (tests); default zlib where Node has zstd, else the zstd program. */
+  decompressMethod?: DecompressMethod;
   /** Customise for first boot (default: yes, except for the sink). */
   customize?: boolean;
-  /** Failure injection; a function is given the image size once the configuration is known. */
-  faults?: InstallerFaults | ((imageSize: number) => InstallerFaults);
+  /** Failure injection; a function is given the image size and where faults can land once the delivery is known. */
+  faults?: InstallerFaults | ((imageSize: number, layout: FaultLayout) => InstallerFaults);
   systemRoot?: string;
   signal?: AbortSignal;
   onEvent?: (event: InstallerEvent) => void;
@@ -69,8 +100,14 @@ export interface InstallerResult {
   error: string | null;
   errorCode: string | null;
   failedPhase: InstallerPhase | null;
+  /** Bytes received for the image (v2: compressed chunks, including any fetched again). */
   bytes: number;
+  /** Connections resumed or retried after a cut, a stall or a server error. */
   resumes: number;
+  delivery: ImageDelivery | null;
+  /** v2: how chunks were decompressed; chunks fetched again because they arrived corrupt or failed read-back. */
+  decompressMethod: DecompressMethod | null;
+  chunksRefetched: number;
   verifyMethod: ReadBackMethod | 'stream' | null;
   customization: CustomizeResult | null;
   timings: { configMs: number; downloadMs: number; verifyMs: number; customizeMs: number; totalMs: number };
@@ -93,6 +130,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     failedPhase: null,
     bytes: 0,
     resumes: 0,
+    delivery: null,
+    decompressMethod: null,
+    chunksRefetched: 0,
     verifyMethod: null,
     customization: null,
     timings: { configMs: 0, downloadMs: 0, verifyMs: 0, customizeMs: 0, totalMs: 0 },
@@ -159,78 +199,101 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
   };
 
   const size = config.image_size;
-  const faults = typeof options.faults === 'function' ? options.faults(size) : options.faults;
+  let faults: InstallerFaults | undefined;
   let target: DiskTarget | null = null;
   try {
     await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${options.target}`, { progress: 0, bytes_total: size });
 
-    // 2. Stream the image onto the disk, hashing it as it passes.
-    target = options.target === 'sink' ? createSinkTarget(size) : await openDiskTarget(options.target, size, { systemRoot: options.systemRoot });
-    if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt);
+    // 2. How the image travels: v2 (the mapped ranges as zstd chunks) when the server offers it, else the raw image.
+    const chunked = options.rawOnly ? null : await prepareChunked(config, options, emit, policy);
+    result.delivery = chunked ? 'chunked' : 'raw';
+    if (chunked) {
+      result.decompressMethod = chunked.decompressor.method;
+      const { manifest } = chunked;
+      emit({
+        type: 'delivery',
+        delivery: 'chunked',
+        detail: `image delivery v2: ${formatBytes(manifest.mapped_bytes)} mapped of ${formatBytes(size)}, ${formatBytes(manifest.compressed_bytes)} in ${manifest.chunks.length} zstd chunks (${chunked.decompressor.method})`,
+      });
+    } else {
+      emit({ type: 'delivery', delivery: 'raw', detail: `raw image: ${formatBytes(size)}` });
+    }
+    faults = typeof options.faults === 'function' ? options.faults(size, faultLayout(size, chunked?.manifest ?? null)) : options.faults;
+
+    // 3. The target: large enough for every byte to be written (refused before anything is), first and last MiB zeroed.
+    const extent = chunked ? chunked.manifest.chunks.reduce((end, c) => Math.max(end, c.offset + c.raw_length), size) : size;
+    target = options.target === 'sink' ? createSinkTarget(extent) : await openDiskTarget(options.target, extent, { systemRoot: options.systemRoot });
+    if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt, faults.corruptWriteOnce ?? false);
+    if (options.cardWriteBytesPerSecond) target = throttledTarget(target, createThrottle(options.cardWriteBytesPerSecond, options.signal));
     const writer = new ImageWriter(target, size);
     await writer.prepare();
-    await enterPhase('downloading', `downloading ${config.version} (${formatBytes(size)}) to ${options.target}`, { progress: 0, bytes_total: size });
-    const downloadStarted = performance.now();
-    const hash = createHash('sha256');
-    const meter = new RateMeter();
-    const progress = makeProgress(reporter, emit, 'downloading', size, meter, options.signal);
-    const corruptStreamAt = faults?.corruptStreamAt;
-    let streamOffset = 0;
-    const download = await downloadImage({
-      url: config.image_url,
-      expectedSize: size,
-      policy,
-      stallTimeoutMs: options.stallTimeoutMs,
-      maxBytesPerSecond: options.maxBytesPerSecond,
-      interruptAfterBytes: faults?.cutDownloadAfterBytes,
-      signal: options.signal,
-      deviceToken: options.deviceToken,
-      onData: (received) => {
-        let chunk = received;
-        if (corruptStreamAt !== undefined && corruptStreamAt >= streamOffset && corruptStreamAt < streamOffset + chunk.length) {
-          chunk = Buffer.from(chunk);
-          chunk[corruptStreamAt - streamOffset]! ^= 0x01;
-        }
-        streamOffset += chunk.length;
-        hash.update(chunk);
-        const written = writer.write(chunk);
-        progress(writer.bytesAccepted, 'written');
-        return written;
-      },
-      onRetry: (n) =>
-        emit({ type: 'retry', what: 'download', attempt: n.attempt, delayMs: n.delayMs, reason: `${describeError(n.error)}; resuming at byte ${n.resumeFrom}` }),
-    });
-    result.bytes = download.bytes;
-    result.resumes = download.resumes;
-    await writer.finish();
-    const streamed = hash.digest('hex');
-    result.timings.downloadMs = Math.round(performance.now() - downloadStarted);
-    if (streamed !== config.image_checksum) {
-      throw new InstallerError('CHECKSUM_MISMATCH', `the downloaded image does not match its checksum: got sha256 ${streamed}, expected ${config.image_checksum}`);
-    }
 
-    // 3. Read back what is on the disk and compare it with the image's checksum.
-    const verifyStarted = performance.now();
-    if (target.path === null) {
-      await enterPhase('verifying', 'hashing sink: nothing to read back, the streamed SHA-256 matches', { progress: PROGRESS_SPAN.verifying[0], bytes_total: size });
-      result.verifyMethod = 'stream';
+    if (chunked) {
+      await deliverChunked({ config, options, chunked, target, writer, reporter, emit, enterPhase, result, faults, policy });
     } else {
-      await enterPhase('verifying', `reading back ${formatBytes(size)} from ${target.path}`, { progress: PROGRESS_SPAN.verifying[0], bytes_total: size });
-      const verifyProgress = makeProgress(reporter, emit, 'verifying', size, new RateMeter(), options.signal);
-      const readBack = await hashDiskRange(target.path, writer.heldBack.length, size, {
-        prefix: writer.heldBack,
+      await enterPhase('downloading', `downloading ${config.version} (${formatBytes(size)}) to ${options.target}`, { progress: 0, bytes_total: size });
+      const downloadStarted = performance.now();
+      const hash = createHash('sha256');
+      const meter = new RateMeter();
+      const progress = makeProgress(reporter, emit, 'downloading', size, meter, options.signal);
+      const corruptStreamAt = faults?.corruptStreamAt;
+      let streamOffset = 0;
+      const download = await downloadImage({
+        url: config.image_url,
+        expectedSize: size,
+        policy,
+        stallTimeoutMs: options.stallTimeoutMs,
+        maxBytesPerSecond: options.maxBytesPerSecond,
+        interruptAfterBytes: faults?.cutDownloadAfterBytes,
         signal: options.signal,
-        onProgress: (done) => verifyProgress(done, 'read back'),
+        deviceToken: options.deviceToken,
+        onData: (received) => {
+          let chunk = received;
+          if (corruptStreamAt !== undefined && corruptStreamAt >= streamOffset && corruptStreamAt < streamOffset + chunk.length) {
+            chunk = Buffer.from(chunk);
+            chunk[corruptStreamAt - streamOffset]! ^= 0x01;
+          }
+          streamOffset += chunk.length;
+          hash.update(chunk);
+          const written = writer.write(chunk);
+          progress(writer.bytesAccepted, 'written');
+          return written;
+        },
+        onRetry: (n) =>
+          emit({ type: 'retry', what: 'download', attempt: n.attempt, delayMs: n.delayMs, reason: `${describeError(n.error)}; resuming at byte ${n.resumeFrom}` }),
       });
-      result.verifyMethod = readBack.method;
-      if (readBack.sha256 !== config.image_checksum) {
-        throw new InstallerError(
-          'VERIFY_MISMATCH',
-          `read-back verification failed: the disk holds sha256 ${readBack.sha256}, the image is ${config.image_checksum} (faulty or counterfeit storage?)`,
-        );
+      result.bytes = download.bytes;
+      result.resumes = download.resumes;
+      await writer.finish();
+      const streamed = hash.digest('hex');
+      result.timings.downloadMs = Math.round(performance.now() - downloadStarted);
+      if (streamed !== config.image_checksum) {
+        throw new InstallerError('CHECKSUM_MISMATCH', `the downloaded image does not match its checksum: got sha256 ${streamed}, expected ${config.image_checksum}`);
       }
+
+      // Read back what is on the disk and compare it with the image's checksum.
+      const verifyStarted = performance.now();
+      if (target.path === null) {
+        await enterPhase('verifying', 'hashing sink: nothing to read back, the streamed SHA-256 matches', { progress: PROGRESS_SPAN.verifying[0], bytes_total: size });
+        result.verifyMethod = 'stream';
+      } else {
+        await enterPhase('verifying', `reading back ${formatBytes(size)} from ${target.path}`, { progress: PROGRESS_SPAN.verifying[0], bytes_total: size });
+        const verifyProgress = makeProgress(reporter, emit, 'verifying', size, new RateMeter(), options.signal);
+        const readBack = await hashDiskRange(target.path, writer.heldBack.length, size, {
+          prefix: writer.heldBack,
+          signal: options.signal,
+          onProgress: (done) => verifyProgress(done, 'read back'),
+        });
+        result.verifyMethod = readBack.method;
+        if (readBack.sha256 !== config.image_checksum) {
+          throw new InstallerError(
+            'VERIFY_MISMATCH',
+            `read-back verification failed: the disk holds sha256 ${readBack.sha256}, the image is ${config.image_checksum} (faulty or counterfeit storage?)`,
+          );
+        }
+      }
+      result.timings.verifyMs = Math.round(performance.now() - verifyStarted);
     }
-    result.timings.verifyMs = Math.round(performance.now() - verifyStarted);
 
     // 4. Hostname for first boot, then the partition table, last.
     const customizeStarted = performance.now();
@@ -263,9 +326,11 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
 
     const summary = [
       `installed ${config.version} as ${config.hostname}`,
+      result.delivery === 'chunked' ? `image delivery v2 (${result.decompressMethod})` : null,
       result.customization ? `first boot via ${result.customization.flavour}` : null,
       `verified (${result.verifyMethod})`,
       result.resumes ? `${result.resumes} resume(s)` : null,
+      result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,
     ]
       .filter(Boolean)
       .join('; ');
@@ -293,6 +358,167 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
   }
 }
 
+function faultLayout(size: number, manifest: ImageManifest | null): FaultLayout {
+  if (!manifest) return { delivery: 'raw', wireBytes: size, writtenOffsetAt: (fraction) => Math.floor(size * fraction) };
+  // Past the held-back first MiB, which reaches the disk only at the very end.
+  const ranges = manifest.chunks
+    .map((c) => ({ start: Math.max(c.offset, HOLD_BACK_BYTES), end: c.offset + c.raw_length }))
+    .filter((r) => r.end > r.start);
+  const total = ranges.reduce((sum, r) => sum + r.end - r.start, 0);
+  return {
+    delivery: 'chunked',
+    wireBytes: manifest.compressed_bytes,
+    writtenOffsetAt: (fraction) => {
+      let left = Math.floor(total * fraction);
+      for (const range of ranges) {
+        if (left < range.end - range.start) return range.start + left;
+        left -= range.end - range.start;
+      }
+      return Math.floor(size * fraction);
+    },
+  };
+}
+
+interface ChunkedDelivery {
+  manifest: ImageManifest;
+  manifestUrl: string;
+  decompressor: ChunkDecompressor;
+}
+
+/** The manifest, checked against the configuration, and a way to decompress; null → the raw image (v1). */
+async function prepareChunked(config: ConfigResponse, options: InstallerOptions, emit: (event: InstallerEvent) => void, policy: RetryPolicy): Promise<ChunkedDelivery | null> {
+  const manifestUrl = config.image_manifest_url;
+  if (!manifestUrl) return null;
+  const decompressor = await createChunkDecompressor(options.decompressMethod);
+  if (!decompressor) {
+    emit({ type: 'warning', message: `this Node (${process.version}) has no zstd and there is no zstd program: downloading the raw image instead of chunks` });
+    return null;
+  }
+  const manifest = await fetchManifest(manifestUrl, config, {
+    policy,
+    signal: options.signal,
+    deviceToken: options.deviceToken,
+    stallTimeoutMs: options.stallTimeoutMs,
+    onRetry: (n) => emit({ type: 'retry', what: 'image manifest', attempt: n.attempt, delayMs: n.delayMs, reason: describeError(n.error) }),
+  });
+  if (!manifest) {
+    emit({ type: 'warning', message: `the server has no manifest at ${manifestUrl} (HTTP 404): downloading the raw image` });
+    return null;
+  }
+  return { manifest, manifestUrl, decompressor };
+}
+
+interface ChunkedContext {
+  config: ConfigResponse;
+  options: InstallerOptions;
+  chunked: ChunkedDelivery;
+  target: DiskTarget;
+  writer: ImageWriter;
+  reporter: StatusReporter;
+  emit: (event: InstallerEvent) => void;
+  enterPhase: (next: DeploymentStatus, message: string, extra?: { progress?: number; bytes_total?: number }) => Promise<void>;
+  result: InstallerResult;
+  faults: InstallerFaults | undefined;
+  policy: RetryPolicy;
+}
+
+/**
+ * Image delivery v2: fetch the chunks (several in flight), write each at its offset once its hash matched, then
+ * read back every chunk's range around the page cache and compare it with the chunk's hash. A range that reads
+ * back wrong is fetched and written once more, then verified again; a second mismatch fails the installation.
+ */
+async function deliverChunked(ctx: ChunkedContext): Promise<void> {
+  const { config, options, target, writer, reporter, emit, enterPhase, result, policy } = ctx;
+  const { manifest, manifestUrl, decompressor } = ctx.chunked;
+  const mapped = manifest.mapped_bytes;
+  const downloadStarted = performance.now();
+  await enterPhase(
+    'downloading',
+    `downloading ${config.version}: ${formatBytes(mapped)} mapped of ${formatBytes(config.image_size)} as ${manifest.chunks.length} zstd chunks (${formatBytes(manifest.compressed_bytes)}) to ${options.target}`,
+    { progress: 0, bytes_total: mapped },
+  );
+  const progress = makeProgress(reporter, emit, 'downloading', mapped, new RateMeter(), options.signal);
+  let written = 0;
+  const fetchAndWrite = (indices: number[] | undefined, onWritten: (rawLength: number) => void) =>
+    fetchChunks({
+      manifest,
+      manifestUrl,
+      indices,
+      decompressor,
+      chunksInFlight: options.chunksInFlight,
+      policy,
+      stallTimeoutMs: options.stallTimeoutMs,
+      maxBytesPerSecond: options.maxBytesPerSecond,
+      signal: options.signal,
+      deviceToken: options.deviceToken,
+      interruptAfterBytes: indices ? undefined : ctx.faults?.cutDownloadAfterBytes,
+      corruptAt: ctx.faults?.corruptStreamAt,
+      onChunk: async (_index, chunk, raw) => {
+        await writer.writeAt(raw, chunk.offset);
+        onWritten(chunk.raw_length);
+      },
+      onRetry: (n) => emit({ type: 'retry', what: n.what, attempt: n.attempt, delayMs: n.delayMs, reason: describeError(n.error) }),
+    });
+  const account = (fetched: Awaited<ReturnType<typeof fetchChunks>>) => {
+    result.bytes += fetched.wireBytes;
+    result.resumes += fetched.retries;
+    result.chunksRefetched += fetched.refetched;
+  };
+  account(
+    await fetchAndWrite(undefined, (n) => {
+      written += n;
+      progress(written, 'written');
+    }),
+  );
+  await writer.finishRanges();
+  result.timings.downloadMs = Math.round(performance.now() - downloadStarted);
+
+  const verifyStarted = performance.now();
+  if (target.path === null) {
+    await enterPhase('verifying', `hashing sink: nothing to read back, all ${manifest.chunks.length} chunks matched their SHA-256`, {
+      progress: PROGRESS_SPAN.verifying[0],
+      bytes_total: mapped,
+    });
+    result.verifyMethod = 'stream';
+    result.timings.verifyMs = Math.round(performance.now() - verifyStarted);
+    return;
+  }
+  const path = target.path;
+  await enterPhase('verifying', `reading back ${formatBytes(mapped)} in ${manifest.chunks.length} ranges from ${path}`, { progress: PROGRESS_SPAN.verifying[0], bytes_total: mapped });
+  const verifyProgress = makeProgress(reporter, emit, 'verifying', mapped, new RateMeter(), options.signal);
+  const held = writer.heldBack;
+  // The part of a chunk inside the held-back first MiB is checked in memory: the disk gets it last.
+  const rangeOf = (index: number): DiskRange => {
+    const { offset, raw_length: length } = manifest.chunks[index]!;
+    const inMemory = Math.max(0, Math.min(held.length, offset + length) - offset);
+    return { start: offset + inMemory, end: offset + length, prefix: inMemory > 0 ? held.subarray(offset, offset + inMemory) : undefined };
+  };
+  const mismatches = async (indices: number[], onProgress?: (done: number) => void): Promise<number[]> => {
+    const readBack = await hashDiskRanges(path, indices.map(rangeOf), { signal: options.signal, onProgress });
+    result.verifyMethod = readBack.method;
+    return indices.filter((index, i) => readBack.sha256[i] !== manifest.chunks[index]!.sha256);
+  };
+  const all = [...manifest.chunks.keys()];
+  const bad = await mismatches(all, (done) => verifyProgress(done, 'read back'));
+  if (bad.length > 0) {
+    const first = manifest.chunks[bad[0]!]!;
+    emit({ type: 'warning', message: `${bad.length} chunk(s) read back wrong, the first at offset ${first.offset}: writing them again` });
+    account(await fetchAndWrite(bad, () => {}));
+    result.chunksRefetched += bad.length;
+    await writer.finishRanges();
+    const still = await mismatches(bad);
+    if (still.length > 0) {
+      const chunk = manifest.chunks[still[0]!]!;
+      throw new InstallerError(
+        'VERIFY_MISMATCH',
+        `the card failed verification at offset ${chunk.offset} (chunk ${still[0]}, ${chunk.raw_length} bytes): it read back wrong twice, after being written again${still.length > 1 ? `; ${still.length} chunks in all` : ''} (faulty or counterfeit storage?)`,
+      );
+    }
+  }
+  verifyProgress(mapped, 'read back');
+  result.timings.verifyMs = Math.round(performance.now() - verifyStarted);
+}
+
 /** A progress callback that feeds the reporter and the event stream, and stops the work if the server closed it. */
 function makeProgress(
   reporter: StatusReporter,
@@ -316,10 +542,18 @@ function makeProgress(
     meter.add(now, done);
     const percent = from + ((to - from) * done) / total;
     const rateBps = meter.rate();
-    reporter.updateProgress({ progress: percent, bytes_done: done, bytes_total: total, rate_bps: rateBps, message: `${formatBytes(done)} of ${formatBytes(total)} ${verb}` });
+    const etaS = rateBps > 0 ? Math.ceil((total - done) / rateBps) : null;
+    reporter.updateProgress({
+      progress: percent,
+      bytes_done: done,
+      bytes_total: total,
+      rate_bps: rateBps,
+      ...(etaS === null ? {} : { eta_s: etaS }),
+      message: `${formatBytes(done)} of ${formatBytes(total)} ${verb}`,
+    });
     if (now - lastEmit >= 200 || done === total) {
       lastEmit = now;
-      emit({ type: 'progress', phase, bytesDone: done, bytesTotal: total, rateBps, percent });
+      emit({ type: 'progress', phase, bytesDone: done, bytesTotal: total, rateBps, percent, etaS });
     }
   };
 }
@@ -342,11 +576,13 @@ class RateMeter {
 }
 
 /** Wraps a target so one bit of the byte at `offset` is flipped on its way to the disk (failure injection). */
-function corruptingTarget(inner: DiskTarget, offset: number): DiskTarget {
+function corruptingTarget(inner: DiskTarget, offset: number, once: boolean): DiskTarget {
+  let armed = true;
   return {
     ...inner,
     write: (data, position) => {
-      if (offset >= position && offset < position + data.length) {
+      if (armed && offset >= position && offset < position + data.length) {
+        armed = !once;
         const copy = Buffer.from(data);
         copy[offset - position]! ^= 0x01;
         return inner.write(copy, position);

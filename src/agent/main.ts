@@ -37,6 +37,9 @@ async function main(): Promise<number> {
     venueCode: options.venueCode,
     retryPolicy: options.retryPolicy,
     maxBytesPerSecond: options.maxBytesPerSecond ?? undefined,
+    cardWriteBytesPerSecond: options.cardWriteRate ?? undefined,
+    chunksInFlight: options.chunksInFlight,
+    rawOnly: options.rawOnly,
     customize: options.customize,
     deviceToken: options.deviceToken,
     systemRoot: options.systemRoot,
@@ -46,9 +49,11 @@ async function main(): Promise<number> {
       else if (event.type === 'config') log('info', `assigned ${event.config.hostname} (deployment ${event.config.deployment_id}), image ${event.config.version}`);
       else if (event.type === 'retry') log('warn', `${event.what}: ${event.reason}; retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s`);
       else if (event.type === 'warning') log('warn', event.message);
+      else if (event.type === 'delivery') log('info', event.detail, { delivery: event.delivery });
       else if (event.type === 'progress' && (performance.now() - lastProgressLog > 5000 || event.bytesDone === event.bytesTotal)) {
         lastProgressLog = performance.now();
-        log('info', `[${event.phase}] ${event.percent.toFixed(1)} % — ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} at ${formatBytes(event.rateBps)}/s`, {
+        const eta = event.etaS === null || event.bytesDone === event.bytesTotal ? '' : `, ${formatEta(event.etaS)} left`;
+        log('info', `[${event.phase}] ${event.percent.toFixed(1)} % — ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} at ${formatBytes(event.rateBps)}/s${eta}`, {
           bytes_done: event.bytesDone,
         });
       }
@@ -66,6 +71,8 @@ async function main(): Promise<number> {
   }
   return 0;
 }
+
+const formatEta = (seconds: number): string => (seconds < 90 ? `${seconds} s` : `${Math.round(seconds / 60)} min`);
 
 function createLogger(json: boolean) {
   return (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}) => {

@@ -21,6 +21,8 @@ export interface ProgressSnapshot {
   bytes_done: number;
   bytes_total: number;
   rate_bps: number;
+  /** Seconds expected for the rest of the phase; absent while the rate is unknown. */
+  eta_s?: number;
   message: string;
 }
 
@@ -147,6 +149,7 @@ export class StatusReporter {
     if (fields.bytes_done !== undefined) report.bytes_done = Math.round(fields.bytes_done);
     if (fields.bytes_total !== undefined) report.bytes_total = Math.round(fields.bytes_total);
     if (fields.rate_bps !== undefined) report.rate_bps = Math.max(0, Math.round(fields.rate_bps));
+    if (fields.eta_s !== undefined) report.eta_s = Math.max(0, Math.min(30 * 24 * 3600, Math.round(fields.eta_s)));
     if (fields.message !== undefined) report.message = fields.message.slice(0, 2000);
     if (report.error_message) report.error_message = report.error_message.slice(0, 2000);
     return report;

@@ -5,8 +5,11 @@ import type { AddressInfo } from 'node:net';
 
 export interface CutProxy {
   url: string;
-  /** Drop the next image download after this many bytes of its response. */
-  cutNextImageDownloadAfter(bytes: number): void;
+  /**
+   * Drop the next image download after this many bytes of its response; `matching` picks which request line
+   * counts (default: any GET below /images/, e.g. /^GET \/images\/.*\.chunks\// for an image delivery v2 chunk).
+   */
+  cutNextImageDownloadAfter(bytes: number, matching?: RegExp): void;
   /** Image downloads dropped so far. */
   readonly cuts: number;
   /** Request lines seen, in order ("GET /images/x.img", "POST /api/config", …). */
@@ -18,6 +21,7 @@ export async function startCutProxy(upstream: string): Promise<CutProxy> {
   const target = new URL(upstream);
   const sockets = new Set<Socket>();
   let cutAfter: number | null = null;
+  let cutMatching = /^GET \/images\//;
   const state = { cuts: 0, requests: [] as string[] };
 
   const server = createServer((client) => {
@@ -32,7 +36,7 @@ export async function startCutProxy(upstream: string): Promise<CutProxy> {
         const line = chunk.toString('latin1').split('\r\n')[0] ?? '';
         const request = line.replace(/ HTTP\/1\.[01]$/, '');
         state.requests.push(request);
-        if (cutAfter !== null && request.startsWith('GET /images/')) {
+        if (cutAfter !== null && cutMatching.test(request)) {
           armed = cutAfter;
           cutAfter = null;
         }
@@ -72,7 +76,10 @@ export async function startCutProxy(upstream: string): Promise<CutProxy> {
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
-    cutNextImageDownloadAfter: (bytes) => void (cutAfter = bytes),
+    cutNextImageDownloadAfter: (bytes, matching = /^GET \/images\//) => {
+      cutAfter = bytes;
+      cutMatching = matching;
+    },
     get cuts() {
       return state.cuts;
     },
