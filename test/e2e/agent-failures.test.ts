@@ -1,5 +1,7 @@
 // What goes wrong in a real deployment, end to end against the real server: a cut connection, a corrupted byte
-// (in the image on the server, and on a faulty card), no active image, a server that wants a device token.
+// (in the image on the server, and on a faulty card), no active image, a server that wants a device token. The
+// first three take the raw path (--no-chunks), as installers from before image delivery v2 do; the same faults
+// on the chunked path are in agent-delivery-v2.test.ts.
 import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -36,6 +38,7 @@ afterEach(async () => {
   t = null;
 });
 
+const rawDevice = (serial: string, disk: string, server: string) => [...device(serial, disk, server), '--no-chunks'];
 const device = (serial: string, disk: string, server: string) => ['--server', server, '--target', disk, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', `d8:3a:dd:00:${serial.slice(-4, -2)}:${serial.slice(-2)}`];
 
 describe('pitcrew-agent when things go wrong', () => {
@@ -50,7 +53,7 @@ describe('pitcrew-agent when things go wrong', () => {
     try {
       proxy.cutNextImageDownloadAfter(Math.floor(image.size / 2));
       const disk = join(dir, 'cut.img');
-      const agent = await runAgentBundle(bundle, device('10000000000c0001', disk, proxy.url));
+      const agent = await runAgentBundle(bundle, rawDevice('10000000000c0001', disk, proxy.url));
 
       expect(agent.code, agent.stderr).toBe(0);
       expect(proxy.cuts).toBe(1);
@@ -75,7 +78,7 @@ describe('pitcrew-agent when things go wrong', () => {
     await stored.close();
 
     const disk = join(dir, 'corrupt-image.img');
-    const agent = await runAgentBundle(bundle, device('10000000000c0002', disk, t!.deviceUrl));
+    const agent = await runAgentBundle(bundle, rawDevice('10000000000c0002', disk, t!.deviceUrl));
     expect(agent.code).toBe(1);
     expect(agent.stderr).toMatch(/installation failed while downloading: the downloaded image does not match its checksum/);
     const [deployment] = await listDeployments(t!, { search: '10000000000c0002' });
@@ -95,6 +98,7 @@ describe('pitcrew-agent when things go wrong', () => {
       productType: 'KXP2',
       venueCode: 'CORO',
       faults: { corruptWriteAt: image.root.startByte + 100_000 },
+      rawOnly: true,
     });
     expect(result).toMatchObject({ ok: false, exitCode: 1, errorCode: 'VERIFY_MISMATCH', failedPhase: 'verifying' });
     const [deployment] = await listDeployments(t!, { search: '10000000000c0003' });
@@ -133,6 +137,8 @@ describe('pitcrew-agent and a server that requires a device token', () => {
 
     const accepted = await runAgentBundle(bundle, device('10000000000c0005', disk, t.deviceUrl), { PITCREW_DEVICE_TOKEN: 'pit-lane-secret-2025' });
     expect(accepted.code, accepted.stderr).toBe(0);
+    // Manifest and chunks are behind the token too.
+    expect(accepted.stdout).toMatch(/image delivery v2: /);
     expect((await listDeployments(t, { search: '10000000000c0005' }))[0]).toMatchObject({ status: 'completed' });
   });
 });

@@ -70,10 +70,11 @@ async function installFlavour(flavour: ImageFlavour, product: 'KXP2' | 'RXP2', s
 
 describe('pitcrew-agent with the real server', () => {
   it('installs a Raspberry Pi OS image with rpi-preseed (newest)', async () => {
-    const { image, disk, agent, work } = await installFlavour('rpi-preseed', 'KXP2', '10000000c0ffee01');
+    const { image, registered, disk, agent, work } = await installFlavour('rpi-preseed', 'KXP2', '10000000c0ffee01');
     expect(agent.code, agent.stderr).toBe(0);
-    // On loopback with nothing cut, every byte arrives over one connection.
-    expect(agent.stdout).toMatch(/\[completed\] installed 2025\.11\.1 as KXP2-CORO-007; first boot via rpi-preseed; verified \(o_direct\)\n/);
+    // Through image delivery v2 (the server built the image's chunks when it was registered); on loopback with
+    // nothing cut, no chunk is retried.
+    expect(agent.stdout).toMatch(/\[completed\] installed 2025\.11\.1 as KXP2-CORO-007; image delivery v2 \((zlib|zstd-cli)\); first boot via rpi-preseed; verified \(o_direct\)\n/);
 
     expect(await diffDiskWithImage(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES['rpi-preseed'] });
     expect(await readBootFile(disk, image.boot.startByte, 'rpi-preseed.toml')).toBe('config_version = "1.0"\n\n[system]\nhostname = "KXP2-CORO-007"\n');
@@ -91,8 +92,9 @@ describe('pitcrew-agent with the real server', () => {
       hostname: 'KXP2-CORO-007',
       status: 'completed',
       progress: 100,
-      bytes_total: image.size,
-      bytes_done: image.size,
+      // v2 counts the bytes it writes: the image's mapped bytes.
+      bytes_total: registered.delivery!.mapped_bytes,
+      bytes_done: registered.delivery!.mapped_bytes,
       image_version: '2025.11.1',
       image_checksum: image.sha256,
       mac_address: 'd8:3a:dd:00:00:42',

@@ -53,7 +53,8 @@ function seedWithEveryFault(n: number): string {
 describe('pitcrew simulate', () => {
   it('runs a fleet with file-backed disks and injected faults to the planned outcome', async () => {
     await createVenueWithKarts(t, 'CORO', '1-20');
-    await registerActiveImage(t, image.path, 'KXP2', '2025.11.1');
+    const registered = await registerActiveImage(t, image.path, 'KXP2', '2025.11.1');
+    const wire = registered.delivery!.compressed_bytes;
     const seed = seedWithEveryFault(5);
     const plan = planFleet({ devices: 5, seed, failRate: 0.5, failMode: 'mixed' });
     const diskDir = join(dir, 'fleet-disks');
@@ -63,7 +64,10 @@ describe('pitcrew simulate', () => {
     expect(run.code, run.stderr).toBe(0);
     const summary = JSON.parse(run.stdout);
     const corrupt = plan.filter((d) => d.fault === 'corrupt').length;
-    expect(summary).toMatchObject({ devices: 5, completed: 5 - corrupt, failed: corrupt, expectedFailures: corrupt, unexpected: 0, totalBytes: 5 * image.size });
+    expect(summary).toMatchObject({ devices: 5, completed: 5 - corrupt, failed: corrupt, expectedFailures: corrupt, unexpected: 0 });
+    // Image delivery v2: each device receives the compressed chunks (a cut one twice, in part), not the raw image.
+    expect(summary.totalBytes).toBeGreaterThanOrEqual(5 * wire);
+    expect(summary.totalBytes).toBeLessThan(5 * wire + 2 * (4 << 20));
     expect(summary.resumes).toBeGreaterThanOrEqual(plan.filter((d) => d.fault === 'cut').length);
     expect(await readdir(diskDir)).toEqual([]);
 
@@ -75,7 +79,7 @@ describe('pitcrew simulate', () => {
       expect(deployment, device.serial).toBeDefined();
       expect(deployment!.mac_address).toBe(device.mac);
       if (device.fault === 'corrupt') {
-        expect(deployment).toMatchObject({ status: 'failed', error_message: expect.stringMatching(/^read-back verification failed/) });
+        expect(deployment).toMatchObject({ status: 'failed', error_message: expect.stringMatching(/^the card failed verification at offset \d+/) });
       } else {
         expect(deployment).toMatchObject({ status: 'completed', progress: 100 });
       }
@@ -84,11 +88,15 @@ describe('pitcrew simulate', () => {
 
   it('drives a large fleet through hashing sinks, naming RXP2 boards after their serials', async () => {
     await createVenueWithKarts(t, 'ARIA', '1');
-    await registerActiveImage(t, image.path, 'RXP2', '7.0.0');
+    const registered = await registerActiveImage(t, image.path, 'RXP2', '7.0.0');
     const run = await pitcrew('simulate', '--devices', '8', '--server', t.deviceUrl, '--product-type', 'RXP2', '--venue', 'ARIA', '--sink', '--seed', 'sinks', '--no-table');
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/Simulated 8 device\(s\): 8 completed, 0 failed\./);
-    expect(run.stdout).toMatch(/Fleet makespan \d+\.\d s; 480 MiB transferred, .+\/s aggregate\./);
+    // 8 × the image's compressed chunks, not 8 × its 60 MiB.
+    const transferred = /Fleet makespan \d+\.\d s; ([\d.]+) (KiB|MiB) transferred, .+\/s aggregate\./.exec(run.stdout);
+    expect(transferred, run.stdout).not.toBeNull();
+    const bytes = Number(transferred![1]) * (transferred![2] === 'KiB' ? 1024 : 1 << 20);
+    expect(bytes / (8 * registered.delivery!.compressed_bytes)).toBeCloseTo(1, 1);
     const deployments = await listDeployments(t, { limit: '50' });
     const expected = planFleet({ devices: 8, seed: 'sinks' }).map((d) => `RXP2-ARIA-${d.serial.slice(-8).toUpperCase()}`);
     expect(deployments.map((d) => d.hostname).sort()).toEqual(expected.sort());

@@ -3,7 +3,7 @@
 // its management API the way an operator would, the agent built into its one-file bundle, and a comparison of a
 // written disk with its image that names every file that differs.
 import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile, readlink } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
@@ -132,4 +132,31 @@ async function snapshotTree(dir: string): Promise<Map<string, string>> {
 function diffTrees(before: Map<string, string>, after: Map<string, string>): string[] {
   const paths = new Set([...before.keys(), ...after.keys()]);
   return [...paths].filter((path) => before.get(path) !== after.get(path)).sort();
+}
+
+/**
+ * The filesystem checkers' own verdict on a written disk, read-only: `fsck.vfat -n` on a copy of the boot
+ * partition (it takes no offset) and `e2fsck -fn` on the root filesystem in place. Rejects with their output on
+ * any finding.
+ */
+export async function fsckPartitions(disk: string, image: Pick<BuiltImage, 'boot' | 'root'>, workDir: string): Promise<{ boot: string; root: string }> {
+  const copy = join(workDir, 'boot-partition.img');
+  const handle = await open(disk, 'r');
+  try {
+    const bytes = Buffer.alloc(image.boot.sizeBytes);
+    await handle.read(bytes, 0, bytes.length, image.boot.startByte);
+    await writeFile(copy, bytes);
+  } finally {
+    await handle.close();
+  }
+  try {
+    const boot = await run('fsck.vfat', ['-n', copy]);
+    const root = await run('e2fsck', ['-fn', `${disk}?offset=${image.root.startByte}`]);
+    return { boot: boot.stdout, root: root.stdout + root.stderr };
+  } catch (error) {
+    const failure = error as { stdout?: string; stderr?: string; message: string };
+    throw new Error(`fsck found problems: ${failure.message}\n${failure.stdout ?? ''}${failure.stderr ?? ''}`, { cause: error });
+  } finally {
+    await rm(copy, { force: true });
+  }
 }
