@@ -83,6 +83,19 @@ describe('deployments', () => {
     expect(f.core.deployments.list({}).total).toBe(5);
   });
 
+  it('keeps the time left the device reports for its phase, and forgets it with the phase', () => {
+    const { deployment } = ask({ serial_number: 'eta1' });
+    const id = deployment.id;
+    expect(f.core.deployments.get(id).eta_s).toBeNull();
+    expect(report({ status: 'downloading', deployment_id: id, bytes_done: 1024, bytes_total: 4096, rate_bps: 1024, eta_s: 3 })).toMatchObject({ eta_s: 3 });
+    // A report without one (an older installer, a keep-alive) leaves it; a new phase without one clears it.
+    expect(report({ status: 'downloading', deployment_id: id, bytes_done: 2048 }).eta_s).toBe(3);
+    expect(report({ status: 'downloading', deployment_id: id, eta_s: 0 }).eta_s).toBe(0);
+    expect(report({ status: 'verifying', deployment_id: id }).eta_s).toBeNull();
+    expect(report({ status: 'verifying', deployment_id: id, eta_s: 40 }).eta_s).toBe(40);
+    expect(report({ status: 'completed', deployment_id: id, eta_s: 5 }).eta_s).toBeNull();
+  });
+
   it('moves through its states with progress, accepting the original installer\'s words', () => {
     const { deployment } = ask({ serial_number: 'abc1' });
     expect(report({ status: 'starting', deployment_id: deployment.id }).status).toBe('assigned');

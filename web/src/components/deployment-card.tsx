@@ -18,7 +18,9 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
   const isFinal = d.status === 'completed' || d.status === 'failed';
   const progress = d.status === 'completed' ? 100 : d.progress;
   const remainingBytes = Math.max(0, d.bytes_total - d.bytes_done);
-  const eta = !isFinal && d.rate_bps > 0 && d.bytes_total > 0 ? remainingBytes / d.rate_bps : null;
+  // The device's own estimate for its current phase where it sends one (installers with image delivery v2), else
+  // the bytes left at the last rate.
+  const eta = isFinal ? null : d.eta_s ?? (d.rate_bps > 0 && d.bytes_total > 0 ? remainingBytes / d.rate_bps : null);
   const elapsed = ((d.completed_at ? new Date(d.completed_at).getTime() : now) - new Date(d.started_at).getTime()) / 1000;
 
   return (
@@ -56,7 +58,7 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
           {d.bytes_total > 0 && (d.status === 'downloading' || d.bytes_done > 0) && (
             <span>
               {formatBytes(d.bytes_done)} of {formatBytes(d.bytes_total)}
-              {eta !== null && <> · {formatDuration(eta)} left</>}
+              {eta !== null && <> · <span data-testid="deployment-card-eta">{formatDuration(eta)} left</span></>}
             </span>
           )}
         </div>
