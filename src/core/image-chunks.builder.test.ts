@@ -17,12 +17,13 @@ const unzstd = (frame: Buffer): Buffer => {
 const map = (ranges: Array<[number, number]>): BlockMap => ({ kind: 'filesystems', ranges: ranges.map(([offset, length]) => ({ offset, length })), notes: [] });
 
 describe('chunkRanges', () => {
-  it('cuts each range every CHUNK_RAW_BYTES from its own start, in disk order', () => {
+  it('cuts each range at every multiple of CHUNK_RAW_BYTES on the disk, in disk order', () => {
+    expect(CHUNK_RAW_BYTES).toBe(4 * MIB);
     expect(chunkRanges(map([[0, 4096], [MIB, 2 * CHUNK_RAW_BYTES + 8192], [20 * MIB, 4096]]))).toEqual([
       { offset: 0, length: 4096 },
-      { offset: MIB, length: CHUNK_RAW_BYTES },
-      { offset: MIB + CHUNK_RAW_BYTES, length: CHUNK_RAW_BYTES },
-      { offset: MIB + 2 * CHUNK_RAW_BYTES, length: 8192 },
+      { offset: MIB, length: 3 * MIB },
+      { offset: 4 * MIB, length: 4 * MIB },
+      { offset: 8 * MIB, length: MIB + 8192 },
       { offset: 20 * MIB, length: 4096 },
     ]);
     expect(chunkRanges(map([]))).toEqual([]);
@@ -41,7 +42,7 @@ describe('buildImageChunks', () => {
     await writeFile(join(dir, 'disk.img'), raw);
     const chunks = await buildImageChunks(join(dir, 'disk.img'), map([[0, MIB], [2 * MIB, size - 2 * MIB]]), join(dir, 'disk.chunks'), { concurrency: 3 });
     const file = await readFile(join(dir, 'disk.chunks'));
-    expect(chunks.map((c) => [c.disk_offset, c.raw_length])).toEqual([[0, MIB], [2 * MIB, CHUNK_RAW_BYTES], [6 * MIB, CHUNK_RAW_BYTES], [10 * MIB, MIB + 1234]]);
+    expect(chunks.map((c) => [c.disk_offset, c.raw_length])).toEqual([[0, MIB], [2 * MIB, 2 * MIB], [4 * MIB, 4 * MIB], [8 * MIB, 3 * MIB + 1234]]);
     let expectedOffset = 0;
     for (const chunk of chunks) {
       expect(chunk.file_offset).toBe(expectedOffset);

@@ -1,27 +1,34 @@
-// Builds an image's v2 chunk store from its raw file and block map: every mapped range is cut into pieces of at
-// most CHUNK_RAW_BYTES, each hashed (SHA-256 of the raw bytes) and compressed into its own zstd frame, and the
-// frames are appended in disk order to one chunk file. Pieces compress on every core at once; memory holds only
-// the pieces in flight. The same pieces, as block ranges with their checksums, make the bmaptool file.
+// Builds an image's v2 chunk store from its raw file and block map: every mapped range is cut at the disk's
+// CHUNK_RAW_BYTES boundaries into pieces, each hashed (SHA-256 of the raw bytes) and compressed into its own zstd
+// frame, and the frames are appended in disk order to one chunk file. A piece that is a whole window compressed
+// while the image streamed in (chunk-precompressor.ts) is copied from there instead. Pieces compress on every core
+// at once; memory holds only the pieces in flight. The same pieces, as block ranges with their checksums, make
+// the bmaptool file.
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { CHUNK_RAW_BYTES, MAP_BLOCK_BYTES, type BlockMap, type ByteRange } from '../contracts/image-delivery.js';
 import type { StoredChunk } from '../db/image.repository.js';
+import type { Precompressed, PrecompressedWindow } from './chunk-precompressor.js';
 import { compressZstd } from './zstd.compressor.js';
 
 export interface ChunkBuildOptions {
   /** Chunks compressing at once (default: one per core). */
   concurrency?: number;
+  /** Windows already compressed while the image streamed in. */
+  precompressed?: Precompressed;
   signal?: AbortSignal;
 }
 
-/** The pieces a map is cut into, in disk order: each mapped range split every CHUNK_RAW_BYTES from its start. */
+/** The pieces a map is cut into, in disk order: each mapped range split at every multiple of CHUNK_RAW_BYTES. */
 export function chunkRanges(map: BlockMap): ByteRange[] {
   const pieces: ByteRange[] = [];
   for (const range of map.ranges) {
     const end = range.offset + range.length;
-    for (let offset = range.offset; offset < end; offset += CHUNK_RAW_BYTES) {
-      pieces.push({ offset, length: Math.min(CHUNK_RAW_BYTES, end - offset) });
+    for (let offset = range.offset; offset < end; ) {
+      const next = Math.min(end, (Math.floor(offset / CHUNK_RAW_BYTES) + 1) * CHUNK_RAW_BYTES);
+      pieces.push({ offset, length: next - offset });
+      offset = next;
     }
   }
   return pieces;
@@ -31,6 +38,7 @@ export function chunkRanges(map: BlockMap): ByteRange[] {
 export async function buildImageChunks(rawPath: string, map: BlockMap, chunkPath: string, options: ChunkBuildOptions = {}): Promise<StoredChunk[]> {
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const raw = await open(rawPath, 'r');
+  const ahead = options.precompressed ? await open(options.precompressed.path, 'r') : null;
   const out = await open(chunkPath, 'wx');
   const chunks: StoredChunk[] = [];
   const inFlight: Array<Promise<{ piece: ByteRange; sha256: string; frame: Buffer }>> = [];
@@ -43,16 +51,27 @@ export async function buildImageChunks(rawPath: string, map: BlockMap, chunkPath
     fileOffset += frame.length;
   };
 
+  const compressPiece = async (piece: ByteRange) => {
+    const data = Buffer.allocUnsafe(piece.length);
+    const { bytesRead } = await raw.read(data, 0, piece.length, piece.offset);
+    if (bytesRead !== piece.length) throw new Error(`the image ends at ${piece.offset + bytesRead}, inside its block map (${piece.offset + piece.length})`);
+    const sha256 = createHash('sha256').update(data).digest('hex');
+    return { piece, sha256, frame: await compressZstd(data) };
+  };
+
+  const copyPiece = async (piece: ByteRange, done: PrecompressedWindow) => {
+    const frame = Buffer.allocUnsafe(done.compressed_length);
+    await ahead!.read(frame, 0, frame.length, done.file_offset);
+    return { piece, sha256: done.sha256, frame };
+  };
+
   try {
     for (const piece of chunkRanges(map)) {
       options.signal?.throwIfAborted();
-      const data = Buffer.allocUnsafe(piece.length);
-      const { bytesRead } = await raw.read(data, 0, piece.length, piece.offset);
-      if (bytesRead !== piece.length) throw new Error(`the image ends at ${piece.offset + bytesRead}, inside its block map (${piece.offset + piece.length})`);
-      const sha256 = createHash('sha256').update(data).digest('hex');
-      const compressed = compressZstd(data).then((frame) => ({ piece, sha256, frame }));
-      compressed.catch(() => {}); // awaited in order below; an early failure must not go unhandled meanwhile
-      inFlight.push(compressed);
+      const done = piece.offset % CHUNK_RAW_BYTES === 0 ? options.precompressed?.windows.get(piece.offset / CHUNK_RAW_BYTES) : undefined;
+      const next = done?.raw_length === piece.length ? copyPiece(piece, done) : compressPiece(piece);
+      next.catch(() => {}); // awaited in order below; an early failure must not go unhandled meanwhile
+      inFlight.push(next);
       if (inFlight.length >= concurrency) await writeOldest();
     }
     while (inFlight.length) await writeOldest();
@@ -61,6 +80,7 @@ export async function buildImageChunks(rawPath: string, map: BlockMap, chunkPath
   } finally {
     await Promise.allSettled(inFlight);
     await out.close();
+    await ahead?.close();
     await raw.close();
   }
 }
