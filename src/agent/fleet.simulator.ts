@@ -26,6 +26,8 @@ export interface FleetOptions {
   cardWriteRate?: number | null;
   /** Image delivery v2: chunks in flight per device (default 4). */
   chunksInFlight?: number;
+  /** Download the raw image even where the server offers chunks (v1, for comparisons). */
+  rawOnly?: boolean;
   /** Share of devices given a fault, 0–1. */
   failRate?: number;
   failMode?: FaultMode;
@@ -156,6 +158,7 @@ export async function runFleet(
           maxBytesPerSecond: options.bandwidth ?? undefined,
           cardWriteBytesPerSecond: options.cardWriteRate ?? undefined,
           chunksInFlight: options.chunksInFlight,
+          rawOnly: options.rawOnly,
           customize: options.customize,
           faults: faultsFor(device.fault, disk === null),
           deviceToken: options.deviceToken,
