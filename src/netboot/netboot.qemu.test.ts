@@ -15,7 +15,7 @@ import {
 import { buildDiskImage, readRootFile } from '../agent/test-support/disk-image.builder.js';
 import { prepareAptContext } from './debian-packages.fetcher.js';
 import { buildInstallerInitramfs, INSTALLER_PACKAGES } from './initramfs.builder.js';
-import { fetchNodeRuntime } from './node-runtime.fetcher.js';
+import { fetchNodeRuntime, INSTALLER_NODE_VERSION } from './node-runtime.fetcher.js';
 import { collectKernelModules } from './kernel-modules.collector.js';
 import { defaultAgentBundlePath } from './installer-files.js';
 import { buildInstaller, netbootPaths } from './netboot.service.js';
@@ -55,8 +55,9 @@ describe('network-booted installer under QEMU', () => {
   beforeAll(async () => {
     work = await mkdtemp(join(tmpdir(), 'pitcrew-qemu-'));
     server = await startTestServer();
-    // The device listener serves the bundle built beside this installation, as in production.
-    if (!existsSync(defaultAgentBundlePath())) await buildAgentBundle(defaultAgentBundlePath());
+    // The device listener serves the bundle built beside this installation, as in production; built afresh, so the
+    // board runs the agent as the source has it now.
+    await buildAgentBundle(defaultAgentBundlePath());
     await buildInstaller({ dataDir: server.dataDir, cacheDir: CACHE });
     kernel = await prepareQemuKernel(await prepareAptContext({ cacheDir: CACHE }), CACHE);
   });
@@ -70,7 +71,7 @@ describe('network-booted installer under QEMU', () => {
   it('boots from the kernel to the installer, which deploys, verifies and customises the disk and reports completed', async () => {
     const image = await buildDiskImage(work, { flavour: 'rpi-preseed' });
     await createVenueWithKarts(server, 'QEMU', '7-9');
-    await registerActiveImage(server, image.path, 'KXP2', '2025.1');
+    const registered = await registerActiveImage(server, image.path, 'KXP2', '2025.1');
     const disk = join(work, 'disk.raw');
     await writeFile(disk, '');
     await truncate(disk, image.size + 32 * 1024 * 1024);
@@ -97,8 +98,11 @@ describe('network-booted installer under QEMU', () => {
     expect(run.timedOut, tail).toBe(false);
     expect(run.console, tail).toMatch(/Pitcrew installer — starting/);
     expect(run.console, tail).toMatch(/pitcrew: network up: eth0 10\.0\.2\.15/);
-    expect(run.console, tail).toMatch(/pitcrew: installer ready \(Node v\d+\.\d+\.\d+\)/);
+    expect(run.console, tail).toMatch(new RegExp(`pitcrew: installer ready \\(Node v${INSTALLER_NODE_VERSION.replaceAll('.', '\\.')}\\)`));
     expect(run.console, tail).toMatch(/pitcrew-agent: assigned KXP2-QEMU-007/);
+    // Image delivery v2, decompressed by the installer runtime's own zlib.
+    expect(run.console, tail).toMatch(/pitcrew-agent: image delivery v2: .* in \d+ zstd chunks \(zlib\)/);
+    expect(run.console, tail).toMatch(/pitcrew-agent: \[completed\] installed 2025\.1 as KXP2-QEMU-007; image delivery v2 \(zlib\)/);
     expect(run.console, tail).toMatch(/pitcrew-agent: done in .*KXP2-QEMU-007 is installed/);
     // The agent rebooted the board; -no-reboot turns that into QEMU exiting.
     expect(run.console, tail).toMatch(/reboot: Restarting system/);
@@ -107,6 +111,7 @@ describe('network-booted installer under QEMU', () => {
     const [deployment] = await listDeployments(server, { search: 'KXP2-QEMU-007' });
     expect(deployment).toMatchObject({ hostname: 'KXP2-QEMU-007', status: 'completed', progress: 100, mac_address: 'dc:a6:32:0e:e0:01' });
     expect(deployment!.image_checksum).toBe(image.sha256);
+    expect(deployment!.bytes_total).toBe(registered.delivery!.mapped_bytes);
 
     // The disk, read from the host: byte-identical outside the partitions, and inside only the first-boot files differ.
     const diff = await diffDiskWithImage(disk, image, join(work, 'diff'));

