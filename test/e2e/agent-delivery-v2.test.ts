@@ -156,7 +156,8 @@ describe('pitcrew-agent with image delivery v2', () => {
       identity: { serial: '10000000000d0005', mac: 'd8:3a:dd:00:d0:05', model: 'Raspberry Pi 5', iface: null },
       productType: 'KXP2',
       venueCode: 'CORO',
-      retryPolicy: { maxRetries: 20, baseDelayMs: 20, maxDelayMs: 200 },
+      // Room for a slow restart on a busy machine: some 20 s of retries per chunk.
+      retryPolicy: { maxRetries: 45, baseDelayMs: 20, maxDelayMs: 500 },
       reportIntervalMs: 50,
       // A slow card: the download takes a few seconds, so the restart lands in its middle.
       cardWriteBytesPerSecond: Math.ceil(mapped / 4),
@@ -177,7 +178,7 @@ describe('pitcrew-agent with image delivery v2', () => {
 
     expect(result, result.error ?? '').toMatchObject({ ok: true, delivery: 'chunked', verifyMethod: 'o_direct' });
     expect(result.resumes).toBeGreaterThan(0);
-    expect(retries[0]).toMatch(/ECONNREFUSED/);
+    expect(retries[0]).toMatch(/ECONNREFUSED|ECONNRESET|socket hang up/);
     // Progress went on from where it was: nothing already written was fetched again, beyond chunks in flight.
     expect(result.bytes).toBeLessThan(registered.delivery!.compressed_bytes + 2 * (4 << 20));
     expect(written.every((n, i) => i === 0 || n >= written[i - 1]!)).toBe(true);
