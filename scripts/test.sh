@@ -17,6 +17,7 @@ declare -A NEEDS=(
   [mdir]=mtools
   [dd]=coreutils
   [curl]=curl
+  [xz]=xz-utils
   [dnsmasq]=dnsmasq-base
   [ip]=iproute2
   [qemu-system-aarch64]=qemu-system-arm

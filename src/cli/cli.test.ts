@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -85,6 +85,25 @@ describe('pitcrew CLI', () => {
     expect(added.out).toContain('is now the active RXP2 image');
     expect((await run('image', 'list')).out).toMatch(new RegExp(`1\\s+RXP2\\s+3\\.1\\.0\\s+yes\\s+3\\.0 MiB\\s+${sha}`));
     expect(await run('image', 'add', file, '--product', 'RXP2', '--version', '3.1.0')).toMatchObject({ code: 1, err: 'pitcrew: RXP2 version 3.1.0 already exists; choose a new version.\n' });
+  });
+
+  it('registers a .img.xz as its raw disk, and refuses a cut-off one in one line', async () => {
+    const content = Buffer.alloc(3 << 20, 7);
+    content.write('not just sevens', 1 << 20);
+    writeFileSync(join(dir, 'raspios.img'), content);
+    expect(spawnSync('xz', ['-T0', '-k', join(dir, 'raspios.img')]).status).toBe(0);
+    const added = await run('image', 'add', join(dir, 'raspios.img.xz'), '--product', 'KXP2', '--version', '4.0');
+    const sha = createHash('sha256').update(content).digest('hex');
+    expect(added.code).toBe(0);
+    expect(added.out).toMatch(new RegExp(`^Registered KXP2 4\\.0 as image 1: kxp2_v4\\.0_raspios\\.img, 3\\.0 MiB \\(from a [\\d.]+ [KM]?i?B \\.img\\.xz\\), sha256 ${sha}\n$`));
+    expect(readFileSync(join(dir, 'data', 'images', 'kxp2_v4.0_raspios.img')).equals(content)).toBe(true);
+
+    const archive = readFileSync(join(dir, 'raspios.img.xz'));
+    writeFileSync(join(dir, 'cut.img.xz'), archive.subarray(0, archive.length - 40));
+    const cut = await run('image', 'add', join(dir, 'cut.img.xz'), '--product', 'KXP2', '--version', '4.1');
+    expect(cut).toMatchObject({ code: 1, err: expect.stringMatching(/^pitcrew: The file is not a valid \.xz archive: Unexpected end of input\. .*\n$/) });
+    // Nothing of the refused one (the first image's own files aside).
+    expect(readdirSync(join(dir, 'data', 'images')).filter((name) => !name.startsWith('kxp2_v4.0_raspios.img'))).toEqual([]);
   });
 
   it('backs up the database to a consistent, openable copy and will not overwrite by accident', async () => {

@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   DEPLOYMENT_FINAL: 409,
   PAYLOAD_TOO_LARGE: 413,
   RANGE_NOT_SATISFIABLE: 416,
+  /** An upload that claims a format (an .xz, .gz or .zst archive by its first bytes) but is cut short or corrupt. */
+  INVALID_ARCHIVE: 422,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INSUFFICIENT_STORAGE: 507,

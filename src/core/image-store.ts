@@ -7,7 +7,9 @@ import { basename, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AppError } from '../contracts/errors.js';
+import type { ImageSourceFormat } from '../contracts/image-delivery.js';
 import { HashingFileWriter, type HashingWriterOptions } from './hashing-file-writer.js';
+import { ImageDecompressor, rawImageName, sniffImageFormat } from './image-decompressor.js';
 
 export const INCOMING_PREFIX = '.incoming-';
 /** Large reads: SHA-256 and the disk both work best with 1 MiB chunks (16 KiB costs ~3x in throughput). */
@@ -17,16 +19,23 @@ export interface StoredFile {
   filename: string;
   size_bytes: number;
   sha256: string;
+  /** What arrived: the raw disk, or an archive of it decompressed on the way in (size and hash are the raw disk's). */
+  source_format: ImageSourceFormat;
 }
 
-export interface IngestOptions extends HashingWriterOptions {
+export interface IngestOptions extends Omit<HashingWriterOptions, 'onProgress'> {
   signal?: AbortSignal;
+  /** Bytes of the raw disk stored so far, and of the source read so far (fewer when it is compressed). */
+  onProgress?: (rawBytes: number, sourceBytes: number) => void;
 }
 
-/** A file name that cannot escape the store, start with a dot, or carry odd characters. */
+/**
+ * A file name that cannot escape the store, start with a dot, or carry odd characters; a compressed upload's name
+ * loses its .xz, .gz or .zst, as the store keeps the raw disk.
+ */
 export function safeImageFilename(product: string, version: string, original: string): string {
   const clean = (text: string) => text.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '');
-  const base = clean(basename(original.replaceAll('\\', '/'))) || 'image.img';
+  const base = rawImageName(clean(basename(original.replaceAll('\\', '/')))) || 'image.img';
   return `${clean(product).toLowerCase()}_v${clean(version)}_${base}`.slice(0, 200);
 }
 
@@ -44,24 +53,36 @@ export function createImageStore(dir: string) {
   }
 
   /**
-   * Streams `source` into the store under `filename`, hashing on the way. On any failure — client gone, limit
-   * exceeded, disk full — the partial file is removed and the error is rethrown (ENOSPC as a 507).
+   * Streams `source` into the store under `filename`, hashing on the way; an xz, gzip or zstd archive (known by its
+   * first bytes) is decompressed as it streams, so the store holds the raw disk. On any failure — client gone, limit
+   * exceeded, broken archive, disk full — the decompressor is stopped, the partial file removed and the error
+   * rethrown (ENOSPC as a 507).
    */
   async function ingest(source: Readable, filename: string, options: IngestOptions = {}): Promise<StoredFile> {
     const target = pathOf(filename);
     const temp = join(root, `${INCOMING_PREFIX}${randomBytes(8).toString('hex')}`);
-    const writer = new HashingFileWriter(temp, options);
+    const { onProgress, signal, ...writerOptions } = options;
+    let decompressor: ImageDecompressor | null = null;
+    const writer = new HashingFileWriter(temp, {
+      ...writerOptions,
+      ...(onProgress ? { onProgress: (rawBytes: number) => onProgress(rawBytes, decompressor ? decompressor.bytesIn : rawBytes) } : {}),
+    });
     try {
-      await pipeline(source, writer, options.signal ? { signal: options.signal } : {});
+      const sniffed = await sniffImageFormat(source, signal);
+      if (sniffed.format !== 'raw') decompressor = new ImageDecompressor(sniffed.format);
+      const streams = decompressor ? [sniffed.stream, decompressor, writer] as const : [sniffed.stream, writer] as const;
+      await pipeline(streams, signal ? { signal } : {});
       // link + unlink instead of rename: the move is just as atomic but never replaces a file already stored
       // under that name (two uploads racing for one name must not overwrite each other).
       await link(temp, target);
       await rm(temp, { force: true });
       await syncDirectory(root);
-      return { filename, size_bytes: writer.size, sha256: writer.sha256() };
+      return { filename, size_bytes: writer.size, sha256: writer.sha256(), source_format: sniffed.format };
     } catch (error) {
+      source.destroy();
       writer.destroy();
-      await writer.released;
+      decompressor?.destroy();
+      await Promise.all([writer.released, decompressor?.released]);
       await rm(temp, { force: true });
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {

@@ -81,6 +81,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
             filename: stored.filename,
             size_bytes: stored.size_bytes,
             sha256: stored.sha256,
+            source_format: stored.source_format,
             description: fields.description?.trim() || null,
             uploaded_at: isoOf(ctx.now()),
           });

@@ -1,8 +1,9 @@
-import { statSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
 import { PRODUCT_TYPES } from '../../contracts/domain.js';
 import { formatBytes } from '../../contracts/format.js';
+import { detectImageFormat, MAGIC_BYTES, SOURCE_SUFFIX } from '../../core/image-decompressor.js';
 import { withCore } from '../core-session.js';
 import { printTable, say } from '../output.js';
 import { oneOf, parseId } from '../parsers.js';
@@ -12,7 +13,7 @@ export function registerImageCommands(program: Command): void {
 
   image
     .command('add <file>')
-    .description('register a local image file: copied into the image store and hashed (SHA-256) in one pass')
+    .description('register a local image file (.img, or .img.xz, .img.gz, .img.zst decompressed on the way): copied into the image store and hashed (SHA-256) in one pass')
     .requiredOption('--product <type>', PRODUCT_TYPES.join('|'), oneOf(PRODUCT_TYPES, 'product'))
     .requiredOption('--version <version>', 'e.g. 2.1.0')
     .option('--description <text>')
@@ -20,25 +21,28 @@ export function registerImageCommands(program: Command): void {
     .action((file: string, options: { product: 'KXP2' | 'RXP2'; version: string; description?: string; activate?: boolean }, command: Command) =>
       withCore(command, async (core) => {
         const size = statSync(file, { throwIfNoEntry: false })?.size ?? 0;
+        // The bar follows the file as read; a compressed one becomes a larger raw disk, counted beside it.
+        const compressed = formatOf(file) !== 'raw';
         const bar = new SingleBar(
-          { format: 'Hashing {bar} {percentage}% | {done} of {size} | {speed}', hideCursor: true, noTTYOutput: false, stopOnComplete: true },
+          { format: `${compressed ? 'Decompressing and hashing' : 'Hashing'} {bar} {percentage}% | {done} of {size} | {speed}${compressed ? ' | {raw} raw' : ''}`, hideCursor: true, noTTYOutput: false, stopOnComplete: true },
           Presets.shades_classic,
         );
         const started = Date.now();
-        const payload = (done: number) => ({ done: formatBytes(done), size: formatBytes(size), speed: `${formatBytes(done / Math.max(0.001, (Date.now() - started) / 1000))}/s` });
+        const payload = (done: number, raw = done) => ({ done: formatBytes(done), size: formatBytes(size), raw: formatBytes(raw), speed: `${formatBytes(done / Math.max(0.001, (Date.now() - started) / 1000))}/s` });
         if (process.stderr.isTTY) bar.start(Math.max(size, 1), 0, payload(0));
         let lastDraw = 0;
         try {
           const registered = await core.images.registerFile({ product_type: options.product, version: options.version, description: options.description }, file, {
-            onProgress: (done) => {
+            onProgress: (raw, done) => {
               if (!process.stderr.isTTY || Date.now() - lastDraw < 100) return;
               lastDraw = Date.now();
-              bar.update(done, payload(done));
+              bar.update(done, payload(done, raw));
             },
           });
-          if (process.stderr.isTTY) bar.update(size, payload(size));
+          if (process.stderr.isTTY) bar.update(size, payload(size, registered.size_bytes));
           bar.stop();
-          say(`Registered ${registered.product_type} ${registered.version} as image ${registered.id}: ${registered.filename}, ${formatBytes(registered.size_bytes)}, sha256 ${registered.sha256}`);
+          const from = registered.source_format === 'raw' ? '' : ` (from a ${formatBytes(size)} ${SOURCE_SUFFIX[registered.source_format]})`;
+          say(`Registered ${registered.product_type} ${registered.version} as image ${registered.id}: ${registered.filename}, ${formatBytes(registered.size_bytes)}${from}, sha256 ${registered.sha256}`);
           if (options.activate) say(`Image ${core.images.activate(registered.id).id} is now the active ${registered.product_type} image.`);
         } finally {
           bar.stop();
@@ -78,4 +82,19 @@ export function registerImageCommands(program: Command): void {
         say(`Deleted image ${id}.`);
       }),
     );
+}
+
+/** What the file's first bytes say it is (raw when it cannot be read: registration then reports why). */
+function formatOf(file: string) {
+  try {
+    const fd = openSync(file, 'r');
+    try {
+      const head = Buffer.alloc(MAGIC_BYTES);
+      return detectImageFormat(head.subarray(0, readSync(fd, head, 0, MAGIC_BYTES, 0)));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return 'raw';
+  }
 }

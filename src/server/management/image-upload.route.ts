@@ -1,5 +1,7 @@
 // POST /api/images/upload: a master image as multipart/form-data (the seed's fields: `product_type`, `version`,
-// `description?`, then the file in `image`), streamed to the image store while hashed — never held in memory.
+// `description?`, then the file in `image`), streamed to the image store while hashed — never held in memory. The
+// file is a raw disk or one compressed with xz, gzip or zstd (recognised by its first bytes), decompressed as it
+// streams; a broken archive is a 422, and the size limit applies to the decompressed disk.
 import multipart from '@fastify/multipart';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
 import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
@@ -38,7 +40,7 @@ export function registerImageUploadRoute(app: FastifyInstance, deps: ImageUpload
       ...(deps.routeConfig ? { config: deps.routeConfig } : {}),
       schema: {
         summary: 'Upload a master image',
-        description: 'multipart/form-data: fields product_type, version, description (optional) first, then the file in "image".',
+        description: 'multipart/form-data: fields product_type, version, description (optional) first, then the file in "image": a raw disk image (.img) or one compressed as .img.xz, .img.gz or .img.zst (recognised by its content, decompressed as it arrives; the size limit applies to the decompressed disk).',
         consumes: ['multipart/form-data'],
         response: { 200: ImageResponse },
       },

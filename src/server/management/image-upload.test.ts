@@ -2,14 +2,15 @@
 // leave nothing, size limits, bad and late fields, duplicate versions refused before any byte is stored, file
 // names that try to leave the store, and a full disk.
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream, createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
+import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { spawnSync } from 'node:child_process';
-import { describe, expect, it } from 'vitest';
+import { spawn, spawnSync } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Core } from '../../core/index.js';
+import { buildCompressedImages, childProcessesNamed, COMPRESSED, SUFFIX, type CompressedImages } from '../../core/test-support/compressed-images.js';
 import { generatedFile, memoryOf, minorFaultsOf, resetPeakMemory, uploadForm, type FormField, type FormFile, type UploadAnswer, type UploadOptions } from '../device/test-support/image-http.js';
 import { spawnServer } from '../device/test-support/image-server.js';
 import { startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
@@ -53,6 +54,9 @@ const fileOf = (mib: number, tail = 0, filename = 'master.img', seed = 1) => {
   const part: FormFile = { name: 'image', filename, size: generated.size, chunks: generated.chunks() };
   return { generated, part };
 };
+
+/** A file on disk as the form's image part, streamed from the disk as it is sent. */
+const diskFile = (path: string, filename: string): FormFile => ({ name: 'image', filename, size: statSync(path).size, chunks: createReadStream(path, { highWaterMark: MIB }) });
 
 async function sha256OfFile(path: string): Promise<string> {
   const hash = createHash('sha256');
@@ -288,4 +292,138 @@ describe('image upload', () => {
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 60_000);
+});
+
+describe('compressed image upload', () => {
+  let dir: string;
+  let images: CompressedImages;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-compressed-'));
+    images = await buildCompressedImages(dir);
+  }, 60_000);
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('takes .img.xz, .img.gz and .img.zst, registering the raw disk under a raw name with the format it came in', () =>
+    withServer(async ({ core, upload, storeFiles }) => {
+      for (const [index, format] of COMPRESSED.entries()) {
+        const answer = await upload([...fields('KXP2', `4.${index}`), diskFile(images.archive[format], `raspios.img${SUFFIX[format]}`)]);
+        expect(answer.status, format).toBe(200);
+        const body = answer.body as { checksum: string; filename: string; image: { sha256: string; size_bytes: number; source_format: string } };
+        expect(body.checksum, format).toBe(images.raw.sha256);
+        expect(body.image, format).toMatchObject({ sha256: images.raw.sha256, size_bytes: images.raw.size, source_format: format });
+        expect(body.filename, format).toBe(`kxp2_v4.${index}_raspios.img`);
+        expect(await sha256OfFile(join(core.imageStore.root, body.filename)), format).toBe(images.raw.sha256);
+      }
+      expect(core.images.list().map((image) => image.source_format).sort()).toEqual(['gzip', 'xz', 'zstd']);
+      expect(storeFiles().filter((name) => name.startsWith('.'))).toEqual([]);
+    }));
+
+  it('goes by the bytes, not the name: an xz called .img is decompressed, a raw disk called .img.xz is stored as is', () =>
+    withServer(async ({ upload }) => {
+      const xzAsImg = await upload([...fields('RXP2', '1.0'), diskFile(images.archive.xz, 'raspios.img')]);
+      expect(xzAsImg.status).toBe(200);
+      expect(xzAsImg.body).toMatchObject({ checksum: images.raw.sha256, image: { source_format: 'xz', size_bytes: images.raw.size } });
+      const rawAsXz = await upload([...fields('RXP2', '1.1'), diskFile(images.raw.path, 'raspios.img.xz')]);
+      expect(rawAsXz.status).toBe(200);
+      expect(rawAsXz.body).toMatchObject({ checksum: images.raw.sha256, filename: 'rxp2_v1.1_raspios.img', image: { source_format: 'raw' } });
+    }));
+
+  it('refuses truncated and corrupt archives with a 422 naming the problem, keeping no file and not taking the version', () =>
+    withServer(async ({ core, upload, storeFiles }) => {
+      for (const format of COMPRESSED) {
+        for (const [label, path] of [['truncated', images.truncated[format]], ['corrupt', images.corrupt[format]]] as const) {
+          const answer = await upload([...fields('KXP2', '6.0'), diskFile(path, `raspios.img${SUFFIX[format]}`)]);
+          expect(answer.status, `${label} ${format}`).toBe(422);
+          expect(answer.body, `${label} ${format}`).toMatchObject({ success: false, code: 'INVALID_ARCHIVE' });
+          expect(String(answer.body!.error), `${label} ${format}`).toContain(`not a valid ${SUFFIX[format]} archive: `);
+        }
+      }
+      await waitFor(() => core.images.uploadsInProgress() === 0 && storeFiles().length === 0, 5000, 'refused uploads to leave nothing');
+      expect(core.images.list()).toEqual([]);
+      expect(await childProcessesNamed('xz')).toEqual([]);
+      expect(await childProcessesNamed('zstd')).toEqual([]);
+      // The version is still free.
+      const retry = await upload([...fields('KXP2', '6.0'), diskFile(images.archive.xz, 'raspios.img.xz')]);
+      expect(retry.status).toBe(200);
+    }));
+
+  it('applies the upload limit to the decompressed disk, not the archive', () =>
+    withServer(async ({ core, upload, storeFiles }) => {
+      for (const format of COMPRESSED) {
+        expect(statSync(images.archive[format]).size, format).toBeLessThan(4 * MIB);
+        const answer = await upload([...fields('KXP2', '7.0'), diskFile(images.archive[format], `raspios.img${SUFFIX[format]}`)]);
+        expect(answer.status, format).toBe(413);
+        expect(answer.body, format).toMatchObject({ success: false, code: 'PAYLOAD_TOO_LARGE' });
+        expect(String(answer.body!.error), format).toContain('4.0 MiB');
+      }
+      await waitFor(() => core.images.uploadsInProgress() === 0 && storeFiles().length === 0, 5000, 'refused uploads to leave nothing');
+      expect(core.images.list()).toEqual([]);
+      expect(await childProcessesNamed('xz')).toEqual([]);
+    }, { maxImageBytes: 4 * MIB }));
+
+  it('kills the decompressor and keeps nothing when the client disappears half-way through an archive', () =>
+    withServer(async ({ core, upload, storeFiles }) => {
+      for (const format of ['xz', 'zstd'] as const) {
+        const file = diskFile(images.archive[format], `raspios.img${SUFFIX[format]}`);
+        const cut = await upload([...fields('KXP2', '8.0'), file], { abortAfterBytes: Math.floor(file.size / 2) });
+        expect(cut.status, format).toBe(0);
+        await waitFor(() => core.images.uploadsInProgress() === 0 && storeFiles().length === 0, 10_000, 'the server to drop the partial upload');
+        expect(await childProcessesNamed(format), format).toEqual([]);
+      }
+      expect(core.images.list()).toEqual([]);
+    }));
+
+  it('decompresses a 1 GiB disk sent as .img.xz with flat server memory', async () => {
+    // Mostly free space, as a real image: compresses to little, so the test sends little and the disk side works.
+    const archive = join(dir, 'big.img.xz');
+    const xz = spawn('xz', ['-T0', '-1', '-c'], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const written = pipeline(xz.stdout, createWriteStream(archive));
+    const hash = createHash('sha256');
+    const block = Buffer.alloc(MIB);
+    for (let i = 0; i < 1024; i++) {
+      block.fill(0);
+      block.writeUInt32LE(i, 0);
+      block.write(`block ${i} of a mostly empty disk`, 64);
+      hash.update(block);
+      if (!xz.stdin.write(block)) await new Promise((resolve) => xz.stdin.once('drain', resolve));
+    }
+    xz.stdin.end();
+    await written;
+    const sha256 = hash.digest('hex');
+
+    const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-upload-big-xz-'));
+    const server = await spawnServer({ dataDir }).catch(async (error: unknown) => {
+      await rm(dataDir, { recursive: true, force: true });
+      throw error;
+    });
+    try {
+      const pid = server.child.pid!;
+      const post = (parts: Array<FormField | FormFile>) => uploadForm(server.managementUrl, parts, { headers: { cookie: server.cookie } });
+      // Warm the routes and the decompressing path up so lazily loaded code is not counted as upload memory.
+      const small = join(dir, 'warm.img.xz');
+      await copyFile(images.archive.xz, small);
+      expect((await post([...fields('RXP2', '0.0.1'), diskFile(small, 'warm.img.xz')])).status).toBe(200);
+
+      const peakWasReset = resetPeakMemory(pid);
+      const before = memoryOf(pid).current;
+      let sampledPeak = before;
+      const sampler = setInterval(() => (sampledPeak = Math.max(sampledPeak, memoryOf(pid).current)), 25);
+      let answer;
+      try {
+        answer = await post([...fields('KXP2', '3.0.0'), diskFile(archive, 'raspios.img.xz')]);
+      } finally {
+        clearInterval(sampler);
+      }
+      const peak = Math.max(sampledPeak, peakWasReset ? memoryOf(pid).peak : 0);
+      const growthMib = (peak - before) / MIB;
+      expect(answer.status, JSON.stringify(answer.body)).toBe(200);
+      expect(answer.body).toMatchObject({ checksum: sha256, filename: 'kxp2_v3.0.0_raspios.img', image: { size_bytes: 1024 * MIB, source_format: 'xz' } });
+      console.log(`1 GiB .img.xz upload (${(statSync(archive).size / MIB).toFixed(1)} MiB sent): server RSS ${(before / MIB).toFixed(0)} MiB before, peak ${(peak / MIB).toFixed(0)} MiB (+${growthMib.toFixed(1)} MiB)`);
+      expect(growthMib, `server RSS grew by ${growthMib.toFixed(1)} MiB`).toBeLessThan(100);
+      expect(await childProcessesNamed('xz', pid)).toEqual([]);
+    } finally {
+      await server.stop();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 240_000);
 });

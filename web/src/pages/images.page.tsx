@@ -42,13 +42,31 @@ function CopyButton({ text, label }: { text: string; label: string }) {
 /** What the server can take, from its status; null until known (the server still checks). */
 type UploadLimits = { maxBytes: number; freeBytes: number } | null;
 
-/** Refuses here, before a byte is sent, a file the server would refuse only after receiving part of it. */
+/** What the file picker offers: raw disks and the archives the server decompresses as they arrive. */
+const ACCEPTED_FILES = '.img,.xz,.gz,.zst,application/x-xz,application/gzip,application/zstd';
+/** How an image was uploaded, for the list ("uploaded as .img.xz"); nothing for a raw disk. */
+const UPLOADED_AS: Record<MasterImage['source_format'], string | null> = { raw: null, gzip: '.img.gz', xz: '.img.xz', zstd: '.img.zst' };
+/** By name only: the server goes by the content, but the browser cannot see inside an archive before sending it. */
+const looksCompressed = (file: File) => /\.(xz|gz|gzip|zst|zstd)$/i.test(file.name);
+
+/**
+ * Refuses here, before a byte is sent, a file the server would refuse only after receiving part of it. A
+ * compressed file's disk size is unknown until the server decompresses it: only its own size can be compared (a
+ * file already over the limit or the free space is refused by the server at once); the disk is checked on arrival.
+ */
 function fileProblem(file: File | null, limits: UploadLimits): string | undefined {
-  if (!file) return 'Choose the image file (.img).';
+  if (!file) return 'Choose the image file (.img, or .img.xz, .img.gz, .img.zst).';
   if (file.size === 0) return 'This file is empty.';
-  if (limits && file.size > limits.maxBytes) return `This file is ${formatBytes(file.size)}, over the server's ${formatBytes(limits.maxBytes)} upload limit (PITCREW_MAX_IMAGE_BYTES).`;
-  if (limits && file.size > limits.freeBytes) return `The server has ${formatBytes(limits.freeBytes)} of disk free, too little for this ${formatBytes(file.size)} file: delete old images first.`;
+  const what = looksCompressed(file) ? 'compressed file' : 'file';
+  if (limits && file.size > limits.maxBytes) return `This ${what} is ${formatBytes(file.size)}, over the server's ${formatBytes(limits.maxBytes)} upload limit (PITCREW_MAX_IMAGE_BYTES).`;
+  if (limits && file.size > limits.freeBytes) return `The server has ${formatBytes(limits.freeBytes)} of disk free, too little for this ${formatBytes(file.size)} ${what}: delete old images first.`;
   return undefined;
+}
+
+/** Under the file input: what the server will still check for a compressed file. */
+function fileHelp(file: File | null, limits: UploadLimits): string {
+  if (!file || !looksCompressed(file)) return 'A raw disk image (.img), or one compressed as .img.xz, .img.gz or .img.zst: the server decompresses it as it arrives.';
+  return `Compressed: the disk inside is larger than this file, and its size is known only once the server decompresses it${limits ? ` (it must fit in ${formatBytes(Math.min(limits.maxBytes, limits.freeBytes))})` : ''}.`;
 }
 
 function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; limits: UploadLimits; onUploaded: (image: MasterImage) => void }) {
@@ -129,12 +147,13 @@ function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; lim
           {serverError && <div className="alert alert-danger" role="alert" data-testid="image-upload-error">{serverError}</div>}
           <div className="row g-3">
             <div className="col-12 col-md-6">
-              <Field label="Image file" error={form.shown('file')} className="" help="A raw disk image (.img), as written to the device." testId="image-file">
+              <Field label="Image file" error={form.shown('file')} className="" help={fileHelp(form.values.file, limits)} testId="image-file">
                 {({ id, describedBy, className }) => (
                   <input
                     id={id}
                     ref={fileInput}
                     type="file"
+                    accept={ACCEPTED_FILES}
                     aria-describedby={describedBy}
                     className={className()}
                     disabled={uploading}
@@ -180,7 +199,7 @@ function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; lim
               <div className="d-flex flex-wrap justify-content-between small mt-1 gap-2">
                 <span><strong>{Math.floor(percent)} %</strong> · {formatBytes(transfer.loaded)} of {formatBytes(transfer.total)}</span>
                 <span className="text-body-secondary">
-                  {transfer.loaded >= transfer.total ? 'Checking and storing on the server…' : <>{formatRate(rate)}{left !== null && <> · {formatDuration(left)} left</>}</>}
+                  {transfer.loaded >= transfer.total ? (form.values.file && looksCompressed(form.values.file) ? 'Decompressing, checking and storing on the server…' : 'Checking and storing on the server…') : <>{formatRate(rate)}{left !== null && <> · {formatDuration(left)} left</>}</>}
                 </span>
               </div>
             </div>
@@ -194,7 +213,7 @@ function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; lim
         </form>
         {result && (
           <div className="alert alert-success mt-3 mb-0" data-testid="image-upload-result">
-            <div><strong>{result.product_type} {result.version}</strong> stored as <code>{result.filename}</code> ({formatBytes(result.size_bytes)}).</div>
+            <div><strong>{result.product_type} {result.version}</strong> stored as <code>{result.filename}</code> ({formatBytes(result.size_bytes)}{UPLOADED_AS[result.source_format] && <>, decompressed from the uploaded {UPLOADED_AS[result.source_format]}</>}).</div>
             <div className="small mt-1">SHA-256: <code className="text-break" data-testid="image-upload-checksum">{result.sha256}</code> <CopyButton text={result.sha256} label="Copy checksum" /></div>
             {!result.active && <div className="small mt-1">Activate it below to serve it to {result.product_type} devices.</div>}
           </div>
@@ -301,7 +320,10 @@ export function ImagesPage() {
                       <span className="fw-semibold">{i.version}</span> {i.active && <span className="badge text-bg-success" data-testid={`image-active-${i.id}`}>active</span>}
                       {i.description && <div className="small text-body-secondary">{i.description}</div>}
                     </td>
-                    <td className="d-none d-lg-table-cell small font-monospace text-break">{i.filename}</td>
+                    <td className="d-none d-lg-table-cell small">
+                      <span className="font-monospace text-break">{i.filename}</span>
+                      {UPLOADED_AS[i.source_format] && <div className="text-body-secondary" data-testid={`image-source-${i.id}`}>uploaded as {UPLOADED_AS[i.source_format]}</div>}
+                    </td>
                     <td>
                       <div className="text-nowrap">{formatBytes(i.size_bytes)}</div>
                       <ImageDeliverySummary image={i} />
