@@ -10,7 +10,7 @@ import { availableParallelism } from 'node:os';
 import { CHUNK_RAW_BYTES, MAP_BLOCK_BYTES, type BlockMap, type ByteRange } from '../contracts/image-delivery.js';
 import type { StoredChunk } from '../db/image.repository.js';
 import type { Precompressed, PrecompressedWindow } from './chunk-precompressor.js';
-import { compressZstd } from './zstd.compressor.js';
+import { compressZstd, sharedBuffer } from './zstd.compressor.js';
 
 export interface ChunkBuildOptions {
   /** Chunks compressing at once (default: one per core). */
@@ -52,7 +52,7 @@ export async function buildImageChunks(rawPath: string, map: BlockMap, chunkPath
   };
 
   const compressPiece = async (piece: ByteRange) => {
-    const data = Buffer.allocUnsafe(piece.length);
+    const data = sharedBuffer(piece.length);
     const { bytesRead } = await raw.read(data, 0, piece.length, piece.offset);
     if (bytesRead !== piece.length) throw new Error(`the image ends at ${piece.offset + bytesRead}, inside its block map (${piece.offset + piece.length})`);
     const sha256 = createHash('sha256').update(data).digest('hex');

@@ -4,16 +4,16 @@ import { open, rm } from 'node:fs/promises';
 import { AppError } from '../contracts/errors.js';
 import type { ImageDeliveryRecord } from '../db/image.repository.js';
 import { buildBlockMap } from './block-map/index.js';
-import { buildImageChunks, renderBmap } from './image-chunks.builder.js';
+import { buildImageChunks, renderBmap, type ChunkBuildOptions } from './image-chunks.builder.js';
 import type { ImageStore } from './image-store.js';
 
-export async function buildImageDelivery(store: ImageStore, filename: string, imageSize: number, signal?: AbortSignal): Promise<ImageDeliveryRecord> {
+export async function buildImageDelivery(store: ImageStore, filename: string, imageSize: number, options: Pick<ChunkBuildOptions, 'precompressed' | 'signal'> = {}): Promise<ImageDeliveryRecord> {
   const rawPath = store.pathOf(filename);
   const targets = store.deliveryPathsOf(filename);
   const temp = { chunks: store.tempPath(), bmap: store.tempPath() };
   try {
     const map = await buildBlockMap(rawPath, imageSize);
-    const chunks = await buildImageChunks(rawPath, map, temp.chunks, { signal });
+    const chunks = await buildImageChunks(rawPath, map, temp.chunks, options);
     await writeSynced(temp.bmap, renderBmap(imageSize, chunks));
     await store.publish([[temp.chunks, targets.chunks], [temp.bmap, targets.bmap]]);
     return { block_map: map.kind, block_map_notes: map.notes, chunks };

@@ -2,7 +2,7 @@
 // synced file is renamed into place. Nothing outside the store's folder is ever written.
 import { randomBytes } from 'node:crypto';
 import { createReadStream, mkdirSync, readdirSync } from 'node:fs';
-import { link, rm, open, statfs } from 'node:fs/promises';
+import { link, rename, rm, open, statfs } from 'node:fs/promises';
 import { basename, join, resolve, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -10,8 +10,11 @@ import { AppError } from '../contracts/errors.js';
 import type { ImageSourceFormat } from '../contracts/image-delivery.js';
 import { HashingFileWriter, type HashingWriterOptions } from './hashing-file-writer.js';
 import { ImageDecompressor, rawImageName, sniffImageFormat } from './image-decompressor.js';
+import { ChunkPrecompressor, type Precompressed } from './chunk-precompressor.js';
 
 export const INCOMING_PREFIX = '.incoming-';
+/** An image's v2 delivery files sit beside its raw file: `<filename>.chunks` (zstd frames) and `<filename>.bmap`. */
+const DELIVERY_SUFFIXES = { chunks: '.chunks', bmap: '.bmap' } as const;
 /** Large reads: SHA-256 and the disk both work best with 1 MiB chunks (16 KiB costs ~3x in throughput). */
 export const CHUNK_SIZE = 1 << 20;
 
@@ -21,6 +24,8 @@ export interface StoredFile {
   sha256: string;
   /** What arrived: the raw disk, or an archive of it decompressed on the way in (size and hash are the raw disk's). */
   source_format: ImageSourceFormat;
+  /** Chunks compressed while the file streamed in, for the chunk builder; the side file is the caller's to remove. */
+  precompressed: Precompressed;
 }
 
 export interface IngestOptions extends Omit<HashingWriterOptions, 'onProgress'> {
@@ -67,23 +72,26 @@ export function createImageStore(dir: string) {
       ...writerOptions,
       ...(onProgress ? { onProgress: (rawBytes: number) => onProgress(rawBytes, decompressor ? decompressor.bytesIn : rawBytes) } : {}),
     });
+    const precompressor = new ChunkPrecompressor(join(root, `${INCOMING_PREFIX}${randomBytes(8).toString('hex')}`));
     try {
       const sniffed = await sniffImageFormat(source, signal);
       if (sniffed.format !== 'raw') decompressor = new ImageDecompressor(sniffed.format);
-      const streams = decompressor ? [sniffed.stream, decompressor, writer] as const : [sniffed.stream, writer] as const;
+      const streams = decompressor ? [sniffed.stream, decompressor, precompressor, writer] as const : [sniffed.stream, precompressor, writer] as const;
       await pipeline(streams, signal ? { signal } : {});
+      const precompressed = await precompressor.finish();
       // link + unlink instead of rename: the move is just as atomic but never replaces a file already stored
       // under that name (two uploads racing for one name must not overwrite each other).
       await link(temp, target);
       await rm(temp, { force: true });
       await syncDirectory(root);
-      return { filename, size_bytes: writer.size, sha256: writer.sha256(), source_format: sniffed.format };
+      return { filename, size_bytes: writer.size, sha256: writer.sha256(), source_format: sniffed.format, precompressed };
     } catch (error) {
       source.destroy();
       writer.destroy();
       decompressor?.destroy();
-      await Promise.all([writer.released, decompressor?.released]);
-      await rm(temp, { force: true });
+      precompressor.destroy();
+      await Promise.all([writer.released, decompressor?.released, precompressor.finish().catch(() => {})]);
+      await Promise.all([rm(temp, { force: true }), rm(precompressor.path, { force: true })]);
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'ENOSPC' || code === 'EDQUOT') {
         throw new AppError('INSUFFICIENT_STORAGE', 'The image store is out of disk space; free some space or delete old images.');
@@ -93,14 +101,32 @@ export function createImageStore(dir: string) {
     }
   }
 
+  /** Paths of the v2 delivery files of a stored image. */
+  const deliveryPathsOf = (filename: string) => {
+    const raw = pathOf(filename);
+    return { chunks: raw + DELIVERY_SUFFIXES.chunks, bmap: raw + DELIVERY_SUFFIXES.bmap };
+  };
+
   return {
     root,
     pathOf,
+    deliveryPathsOf,
     ingest,
+    /** A fresh temporary path in the store, removed at start-up if a crash leaves it behind. */
+    tempPath: () => join(root, `${INCOMING_PREFIX}${randomBytes(8).toString('hex')}`),
+    /** Moves finished temporary files into place (replacing leftovers of an earlier attempt) and makes it durable. */
+    publish: async (moves: Array<[temp: string, target: string]>) => {
+      for (const [temp, target] of moves) await rename(temp, target);
+      await syncDirectory(root);
+    },
     /** Copies a file already on this machine into the store, hashing it in the same pass. */
     ingestFile: (path: string, filename: string, options?: IngestOptions) =>
       ingest(createReadStream(path, { highWaterMark: CHUNK_SIZE }), filename, options),
-    remove: async (filename: string) => rm(pathOf(filename), { force: true }),
+    /** Removes an image's raw file and its delivery files. */
+    remove: async (filename: string) => {
+      const delivery = deliveryPathsOf(filename);
+      await Promise.all([pathOf(filename), delivery.chunks, delivery.bmap].map((path) => rm(path, { force: true })));
+    },
     /** Bytes an unprivileged writer can still store on the store's file system. */
     freeBytes: async (): Promise<number> => {
       const stats = await statfs(root);

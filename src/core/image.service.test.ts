@@ -18,7 +18,9 @@ describe('master images', () => {
   });
   afterEach(() => f.close());
 
-  const storeFiles = () => readdirSync(f.core.imageStore.root);
+  const storeFiles = () => readdirSync(f.core.imageStore.root).sort();
+  /** A registered image's files: the raw disk, its chunks and its bmap. */
+  const filesOf = (filename: string) => [filename, `${filename}.bmap`, `${filename}.chunks`];
   const register = (version: string, product: 'KXP2' | 'RXP2' = 'KXP2') => f.core.images.registerFile({ product_type: product, version }, source);
 
   it('registers a local file with its streamed SHA-256 and size, copying it into the store', async () => {
@@ -35,7 +37,7 @@ describe('master images', () => {
     await register('1.0');
     await expect(register('1.0')).rejects.toThrow(/KXP2 version 1.0 already exists/);
     expect(await register('1.0', 'RXP2')).toMatchObject({ product_type: 'RXP2' });
-    expect(storeFiles()).toHaveLength(2);
+    expect(storeFiles()).toEqual([...filesOf('kxp2_v1.0_raspios.img'), ...filesOf('rxp2_v1.0_raspios.img')]);
   });
 
   it.each(['', '../1', 'v 1', '.hidden', 'x'.repeat(65)])('refuses version %j', async (version) => {
@@ -65,7 +67,7 @@ describe('master images', () => {
     f.core.images.activate(one.id);
     await expect(f.core.images.delete(one.id)).rejects.toThrow(/is the active image/);
     await f.core.images.delete(two.id);
-    expect(storeFiles()).toEqual([one.filename]);
+    expect(storeFiles()).toEqual(filesOf(one.filename));
     await expect(f.core.images.delete(two.id)).rejects.toThrow(/no image/);
   });
 

@@ -2,11 +2,15 @@
 // registered file verified by its SHA-256.
 import type { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { MasterImage, ProductType } from '../contracts/domain.js';
 import type { ImageUploadFields } from '../contracts/api.js';
+import { MANIFEST_FORMAT, type ImageManifest } from '../contracts/image-delivery.js';
+import type { StoredChunk } from '../db/image.repository.js';
 import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext } from './context.js';
 import { safeImageFilename, type ImageStore, type IngestOptions, type StoredFile } from './image-store.js';
+import { buildImageDelivery } from './image-delivery.js';
 
 export interface UploadOptions extends IngestOptions {
   /**
@@ -26,6 +30,14 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     if (!image) throw new AppError('NOT_FOUND', `There is no image ${id}.`);
     return image;
   };
+
+  /** A registered image whose v2 delivery is built; anything else is "not found" to a device. */
+  function deliverable(filename: string): MasterImage & { delivery: NonNullable<MasterImage['delivery']> } {
+    const image = repos.images.findByFilename(filename);
+    if (!image) throw new AppError('NOT_FOUND', `There is no image file ${filename.slice(0, 100)}.`);
+    if (!image.delivery) throw new AppError('NOT_FOUND', `${image.product_type} ${image.version} has no chunks yet; download the raw image instead.`);
+    return image as MasterImage & { delivery: NonNullable<MasterImage['delivery']> };
+  }
 
   // Versions and file names of uploads still streaming: a second upload of the same version fails fast instead
   // of after its bytes are in, and two uploads never pick the same file name.
@@ -69,6 +81,8 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     try {
       const stored = await write(filename);
       try {
+        const delivery = await buildImageDelivery(store, stored.filename, stored.size_bytes, { precompressed: stored.precompressed })
+          .finally(() => rm(stored.precompressed.path, { force: true }));
         await beforeRegister?.(stored);
         return ctx.write((emit) => {
           // Another path (the CLI, another process) may have registered this version while the bytes streamed.
@@ -84,7 +98,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
             source_format: stored.source_format,
             description: fields.description?.trim() || null,
             uploaded_at: isoOf(ctx.now()),
-          });
+          }, delivery);
           emit('image_uploaded', { image_id: image.id, image });
           return image;
         });
@@ -108,11 +122,71 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     /** Uploads still streaming (or being cleaned up after a failure): their versions are held until they end. */
     uploadsInProgress: (): number => versionsInFlight.size,
 
+    /** Whether `filename` is a registered image's raw file. */
+    isImageFile: (filename: string): boolean => !!repos.images.findByFilename(filename),
+
     /** An image's file for download, only if it is registered (never a temporary or foreign file). */
     fileFor(filename: string): { image: MasterImage; path: string } {
       const image = repos.images.findByFilename(filename);
       if (!image) throw new AppError('NOT_FOUND', `There is no image file ${filename.slice(0, 100)}.`);
       return { image, path: store.pathOf(image.filename) };
+    },
+
+    /** The v2 manifest of a registered image file; `chunkUrl` is where its chunks are fetched (`/${index}` appended). */
+    manifestOf(filename: string, chunkUrl: string): ImageManifest {
+      const image = deliverable(filename);
+      return {
+        format: MANIFEST_FORMAT,
+        image_sha256: image.sha256,
+        image_size: image.size_bytes,
+        block_map: image.delivery.block_map,
+        mapped_bytes: image.delivery.mapped_bytes,
+        compressed_bytes: image.delivery.compressed_bytes,
+        compression: 'zstd',
+        chunk_url: chunkUrl,
+        chunks: repos.images.chunks(image.id).map(({ disk_offset, raw_length, compressed_length, sha256 }) => ({
+          offset: disk_offset, raw_length, compressed_length, sha256,
+        })),
+      };
+    },
+
+    /** One chunk of a registered image file: where its zstd frame lies in the chunk file. */
+    chunkOf(filename: string, index: number): { image: MasterImage; chunk: StoredChunk; path: string } {
+      const image = deliverable(filename);
+      const chunk = repos.images.chunk(image.id, index);
+      if (!chunk) throw new AppError('NOT_FOUND', `${image.product_type} ${image.version} has no chunk ${index}; it has ${image.delivery.chunk_count}.`);
+      return { image, chunk, path: store.deliveryPathsOf(image.filename).chunks };
+    },
+
+    /** The bmaptool file of a registered image file. */
+    bmapOf(filename: string): { image: MasterImage; path: string } {
+      const image = deliverable(filename);
+      return { image, path: store.deliveryPathsOf(image.filename).bmap };
+    },
+
+    /**
+     * Builds the v2 delivery of images registered before it existed, active ones first, one at a time. Until an
+     * image's chunks are ready its devices take the raw path. Failures are reported and the image stays raw-only.
+     */
+    async prepareMissingDeliveries(onFailure: (image: MasterImage, error: unknown) => void, signal?: AbortSignal): Promise<number> {
+      let prepared = 0;
+      for (const image of repos.images.listWithoutDelivery()) {
+        if (signal?.aborted) break;
+        try {
+          const delivery = await buildImageDelivery(store, image.filename, image.size_bytes, { signal });
+          const updated = ctx.write((emit) => {
+            if (!repos.images.find(image.id)) return undefined; // deleted meanwhile
+            const result = repos.images.recordDelivery(image.id, delivery);
+            emit('image_updated', { image_id: result.id, image: result });
+            return result;
+          });
+          if (updated) prepared++;
+          else await store.remove(image.filename);
+        } catch (error) {
+          if (!signal?.aborted) onFailure(image, error);
+        }
+      }
+      return prepared;
     },
 
     /** Registers an image streamed from anywhere (an HTTP upload); the stream is consumed exactly once. */

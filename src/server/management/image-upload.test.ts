@@ -27,6 +27,9 @@ interface Fixture {
 }
 
 /** The real server (both listeners, accounts, access hooks) on ephemeral ports and a temp data dir. */
+/** A registered image's files in the store: the raw disk, its chunks and its bmap. */
+const filesOf = (filename: string) => [filename, `${filename}.bmap`, `${filename}.chunks`];
+
 async function withServer(run: (fixture: Fixture) => Promise<void>, overrides: Parameters<typeof startTestServer>[0] = {}) {
   const t = await startTestServer(overrides);
   try {
@@ -36,7 +39,7 @@ async function withServer(run: (fixture: Fixture) => Promise<void>, overrides: P
       core: t.server.core,
       dataDir: t.dataDir,
       upload: (parts, options = {}) => uploadForm(t.managementUrl, parts, { ...options, headers: { cookie, ...options.headers } }),
-      storeFiles: () => readdirSync(t.server.core.imageStore.root),
+      storeFiles: () => readdirSync(t.server.core.imageStore.root).sort(),
     });
   } finally {
     await t.close();
@@ -146,7 +149,7 @@ describe('image upload', () => {
       const answer = await upload([...fields(), retry.part]);
       expect(answer.status).toBe(200);
       expect(answer.body).toMatchObject({ checksum: retry.generated.sha256() });
-      expect(storeFiles()).toEqual(['kxp2_v2.1.0_master.img']);
+      expect(storeFiles()).toEqual(filesOf('kxp2_v2.1.0_master.img'));
     }));
 
   it('refuses an image over the size limit with 413, whether the length is declared or not, storing nothing', () =>
@@ -223,8 +226,8 @@ describe('image upload', () => {
       expect([first.status, second.status].sort()).toEqual([200, 409]);
       const images = core.images.list();
       expect(images).toHaveLength(1);
-      await waitFor(() => storeFiles().length === 1, 5000, 'the refused upload to leave nothing');
-      expect(storeFiles()).toEqual([images[0]!.filename]);
+      await waitFor(() => storeFiles().length === 3, 5000, 'the refused upload to leave nothing');
+      expect(storeFiles()).toEqual(filesOf(images[0]!.filename));
     }));
 
   it('keeps every uploaded name inside the store, stripped of paths and odd characters', () =>
