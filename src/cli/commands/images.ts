@@ -1,7 +1,7 @@
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { SingleBar, Presets } from 'cli-progress';
-import { PRODUCT_TYPES } from '../../contracts/domain.js';
+import { PRODUCT_TYPES, type MasterImage } from '../../contracts/domain.js';
 import { formatBytes } from '../../contracts/format.js';
 import { detectImageFormat, MAGIC_BYTES, SOURCE_SUFFIX } from '../../core/image-decompressor.js';
 import { withCore } from '../core-session.js';
@@ -43,6 +43,7 @@ export function registerImageCommands(program: Command): void {
           bar.stop();
           const from = registered.source_format === 'raw' ? '' : ` (from a ${formatBytes(size)} ${SOURCE_SUFFIX[registered.source_format]})`;
           say(`Registered ${registered.product_type} ${registered.version} as image ${registered.id}: ${registered.filename}, ${formatBytes(registered.size_bytes)}${from}, sha256 ${registered.sha256}`);
+          if (registered.delivery) say(describeDelivery(registered.delivery));
           if (options.activate) say(`Image ${core.images.activate(registered.id).id} is now the active ${registered.product_type} image.`);
         } finally {
           bar.stop();
@@ -56,8 +57,13 @@ export function registerImageCommands(program: Command): void {
     .action((_options, command: Command) =>
       withCore(command, (core) =>
         printTable(
-          core.images.list().map((img) => ({ ...img, size: formatBytes(img.size_bytes), active: img.active ? 'yes' : '' })),
-          ['id', 'product_type', 'version', 'active', 'size', 'sha256', 'filename', 'uploaded_at'],
+          core.images.list().map((img) => ({
+            ...img,
+            size: formatBytes(img.size_bytes),
+            active: img.active ? 'yes' : '',
+            sent: img.delivery ? `${formatBytes(img.delivery.compressed_bytes)} (${img.delivery.wire_ratio.toFixed(1)}x less)` : 'raw only',
+          })),
+          ['id', 'product_type', 'version', 'active', 'size', 'sent', 'sha256', 'filename', 'uploaded_at'],
           'No images yet: add one with `pitcrew image add FILE --product KXP2 --version 1.0.0`.',
         ),
       ),
@@ -97,4 +103,14 @@ function formatOf(file: string) {
   } catch {
     return 'raw';
   }
+}
+
+/** What each device costs the link for this image, and what the block map found. */
+function describeDelivery(delivery: NonNullable<MasterImage['delivery']>): string {
+  const map = delivery.block_map === 'filesystems' ? 'block map from the filesystems' : 'no block map: sent whole';
+  return [
+    `Each device is sent ${formatBytes(delivery.compressed_bytes)} (${delivery.wire_ratio.toFixed(1)}x less than the raw image) in ${delivery.chunk_count} chunks`
+      + ` and writes ${formatBytes(delivery.mapped_bytes)} (${Math.round(delivery.mapped_ratio * 100)} % of the disk); ${map}:`,
+    ...delivery.block_map_notes.map((note) => `  ${note}`),
+  ].join('\n');
 }

@@ -61,6 +61,9 @@ export function parseFatBootSector(bs: Buffer, partitionBytes: number): FatGeome
     if (rootEntries !== 0 || fat16Sectors !== 0) throw odd('FAT32 with a FAT16 root directory or FAT size');
     const rootCluster = bs.readUInt32LE(44);
     if (rootCluster < 2 || rootCluster > clusterCount + 1) throw odd(`root cluster ${rootCluster}`);
+  } else if (rootEntries === 0 && fat16Sectors === 0) {
+    // mkfs.vfat -F 32 on a small partition: Linux mounts it, but mtools (and the specification) count clusters.
+    throw odd(`FAT32 with ${clusterCount} clusters, fewer than FAT32 allows (65,525)`);
   } else if (rootEntries === 0) {
     throw odd(`${type} without a root directory`);
   }
