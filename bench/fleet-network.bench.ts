@@ -355,9 +355,10 @@ function printResults(config: Settings, size: number, delivery: DeliveryFigures 
     ['makespan', (r) => r.makespanS, fmtS],
     ['physical limit', (_, limit) => limit, fmtS],
     ['makespan ÷ physical limit', (r, limit) => r.makespanS / limit, (n) => `${n.toFixed(2)}×`],
+    ['server egress (eth0 tx bytes)', (r) => r.egressBytes, fmtGib],
     ['server egress per device ÷ raw size', (r) => r.egressBytes / config.devices / size, (n) => n.toFixed(3)],
     ['link utilisation (egress ÷ uplink × makespan)', (r) => r.egressBytes / (uplinkBytesPerS * r.makespanS), (n) => `${(n * 100).toFixed(0)} %`],
-    ['server CPU per GiB delivered', (r) => r.serverCpuS / ((config.devices * size) / GIB), (n) => `${n.toFixed(3)} s`],
+    ['server CPU per GiB of image installed', (r) => r.serverCpuS / ((config.devices * size) / GIB), (n) => `${n.toFixed(3)} s`],
     ['server peak RSS', (r) => r.serverPeakRss, fmtMib],
     ['device peak RSS (largest)', (r) => r.devicePeakRss, fmtMib],
   ];
