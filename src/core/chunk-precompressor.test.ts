@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,10 +8,10 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHUNK_RAW_BYTES } from '../contracts/image-delivery.js';
 import { ChunkPrecompressor } from './chunk-precompressor.js';
 import { buildImageChunks } from './image-chunks.builder.js';
+import { unzstd } from './test-support/zstd-frames.js';
 
 const W = CHUNK_RAW_BYTES;
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-const unzstd = (frame: Buffer): Buffer => spawnSync('zstd', ['-d', '-q', '-c'], { input: frame, maxBuffer: 64 << 20 }).stdout;
 
 /** Streams `data` in uneven pieces through a precompressor into a sink that keeps what passed. */
 async function stream(data: Buffer, precompressor: ChunkPrecompressor): Promise<Buffer> {

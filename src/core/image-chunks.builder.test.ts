@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -6,14 +5,10 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CHUNK_RAW_BYTES, type BlockMap } from '../contracts/image-delivery.js';
 import { buildImageChunks, chunkRanges, renderBmap } from './image-chunks.builder.js';
+import { unzstd } from './test-support/zstd-frames.js';
 
 const MIB = 1 << 20;
 const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex');
-const unzstd = (frame: Buffer): Buffer => {
-  const result = spawnSync('zstd', ['-d', '-q', '-c'], { input: frame, maxBuffer: 64 << 20 });
-  if (result.status !== 0) throw new Error(result.stderr.toString());
-  return result.stdout;
-};
 const map = (ranges: Array<[number, number]>): BlockMap => ({ kind: 'filesystems', ranges: ranges.map(([offset, length]) => ({ offset, length })), notes: [] });
 
 describe('chunkRanges', () => {

@@ -1,7 +1,7 @@
 // Image delivery v2 over real HTTP: the manifest in the config answer, chunks that decompress to exactly the raw
 // image's mapped bytes, the bmaptool file checked by the real bmaptool, the image's sizes on the management API,
 // images from before v2 prepared in the background, and every bad path a 404.
-import { execFile, spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -13,14 +13,10 @@ import type { MasterImage } from '../../contracts/domain.js';
 import type { ImageManifest } from '../../contracts/image-delivery.js';
 import { startTestServer, type TestServer } from '../test-support/test-server.js';
 import { jsonOf, rawRequest } from './test-support/image-http.js';
+import { unzstd } from '../../core/test-support/zstd-frames.js';
 
 const run = promisify(execFile);
 
-const unzstd = (frame: Buffer): Buffer => {
-  const result = spawnSync('zstd', ['-d', '-q', '-c'], { input: frame, maxBuffer: 64 << 20 });
-  if (result.status !== 0) throw new Error(`zstd -d failed: ${result.stderr.toString()}`);
-  return result.stdout;
-};
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
 describe('image delivery v2', () => {
