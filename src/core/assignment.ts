@@ -20,6 +20,30 @@ export interface Assignment {
   batch: Batch | null;
 }
 
+/**
+ * The hostname a device already holds, whichever of its identifiers it sends: a device is one device whether it
+ * asks with its serial, its MAC or both. Must run inside the caller's write transaction. How an identity is resolved:
+ * - The serial decides when a holder has it: it is the board's own (a MAC can move with a USB network adapter).
+ *   That holder wins even when another entry holds the MAC (two holders: the serial's wins, the other is left as it
+ *   is for an operator to release; nothing is taken away silently).
+ * - Otherwise the MAC: among the entries holding it, those recorded without a serial first, then the oldest; an entry
+ *   recorded with a *different* serial is another board and never matches.
+ * - The identifiers the matched entry was missing are recorded on it (a MAC only where no other entry holds it), so
+ *   the next request, with either identifier, finds it directly.
+ */
+export function findHeldHostname(ctx: CoreContext, identity: Identity): PoolEntry | undefined {
+  const { hostnames } = ctx.repos;
+  const { serial_number, mac_address } = identity;
+  const macHolders = mac_address ? hostnames.findHeldByMac(mac_address) : [];
+  const bySerial = serial_number ? hostnames.findHeldBySerial(serial_number) : undefined;
+  const held = bySerial ?? macHolders.find((entry) => !serial_number || entry.serial_number === null || entry.serial_number === serial_number);
+  if (!held) return undefined;
+  const fillSerial = serial_number && held.serial_number === null;
+  const fillMac = mac_address && held.mac_address === null && macHolders.every((entry) => entry.id === held.id);
+  if (!fillSerial && !fillMac) return held;
+  return hostnames.fillIdentity(held.id, { serial_number: fillSerial ? serial_number : null, mac_address: fillMac ? mac_address : null }) ?? held;
+}
+
 /** Must run inside `ctx.write`: the lookup, the claim and the batch decrement commit together or not at all. */
 export function assignHostname(ctx: CoreContext, emit: Emit, request: AssignRequest): Assignment {
   const { repos } = ctx;
@@ -27,7 +51,7 @@ export function assignHostname(ctx: CoreContext, emit: Emit, request: AssignRequ
   if (!identity.serial_number && !identity.mac_address) {
     throw new AppError('VALIDATION', 'A device must identify itself with a serial number or a MAC address.');
   }
-  const held = repos.hostnames.findHeldBy(identity);
+  const held = findHeldHostname(ctx, identity);
   if (held) return { entry: held, reused: true, batch: request.batch };
 
   const now = isoOf(ctx.now());

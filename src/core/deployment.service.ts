@@ -6,7 +6,7 @@ import type { DeploymentQuery, PagedResult, Report } from '../contracts/api.js';
 import { AppError } from '../contracts/errors.js';
 import type { DeploymentFilter } from '../db/deployment.repository.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
-import { assignHostname } from './assignment.js';
+import { assignHostname, findHeldHostname } from './assignment.js';
 import { normalizeIdentity, normalizeMac, normalizeSerial } from './identity.js';
 import { normalizeVenueCode } from './venue.service.js';
 
@@ -81,7 +81,7 @@ export function createDeploymentService(ctx: CoreContext) {
         throw new AppError('VALIDATION', 'The device sent neither a serial number nor a MAC address, so it cannot be told apart from others.');
       }
       return ctx.write((emit, markStatsChanged) => {
-        const held = repos.hostnames.findHeldBy(identity);
+        const held = findHeldHostname(ctx, identity);
         const target = resolveTarget(request, held);
         const image = repos.images.findActive(target.product_type);
         if (!image) {

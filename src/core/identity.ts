@@ -1,4 +1,5 @@
-// How a device is recognised: by serial when it has one, else by MAC. Both are normalised once, here.
+// How a device is recognised: by its serial, its MAC or both (see findHeldHostname in assignment.ts). Both are
+// normalised once, here.
 import { AppError } from '../contracts/errors.js';
 import { MAC_PATTERN } from '../contracts/device-api.js';
 

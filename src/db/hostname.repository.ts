@@ -17,7 +17,13 @@ export function createHostnameRepository(db: Db) {
   const byId = db.prepare<[number], PoolEntry>('SELECT * FROM hostnames WHERE id = ?');
   const byHostname = db.prepare<[string], PoolEntry>('SELECT * FROM hostnames WHERE hostname = ?');
   const heldBySerial = db.prepare<[string], PoolEntry>("SELECT * FROM hostnames WHERE status = 'assigned' AND serial_number = ?");
-  const heldByMac = db.prepare<[string], PoolEntry>("SELECT * FROM hostnames WHERE status = 'assigned' AND serial_number IS NULL AND mac_address = ?");
+  // Every holder of a MAC, those recorded without a serial first (they were recognised by the MAC alone), then oldest.
+  const heldByMac = db.prepare<[string], PoolEntry>(
+    "SELECT * FROM hostnames WHERE status = 'assigned' AND mac_address = ? ORDER BY serial_number IS NOT NULL, id",
+  );
+  const fillIdentity = db.prepare<{ id: number; serial_number: string | null; mac_address: string | null }, PoolEntry>(`
+    UPDATE hostnames SET serial_number = coalesce(serial_number, @serial_number), mac_address = coalesce(mac_address, @mac_address)
+     WHERE id = @id AND status = 'assigned' RETURNING *`);
   const existingNumbers = db.prepare<[string], { kart_number: number }>("SELECT kart_number FROM hostnames WHERE venue_code = ? AND product_type = 'KXP2'");
   const insertKart = db.prepare<{ venue_code: string; kart_number: number; hostname: string; created_at: string }>(
     "INSERT INTO hostnames (venue_code, product_type, kart_number, hostname, status, created_at) VALUES (@venue_code, 'KXP2', @kart_number, @hostname, 'available', @created_at)",
@@ -49,9 +55,12 @@ export function createHostnameRepository(db: Db) {
   return {
     find: (id: number): PoolEntry | undefined => byId.get(id),
     findByHostname: (hostname: string): PoolEntry | undefined => byHostname.get(hostname),
-    /** The hostname a device already holds: by serial when it has one, else by MAC. */
-    findHeldBy: ({ serial_number, mac_address }: DeviceIdentity): PoolEntry | undefined =>
-      serial_number ? heldBySerial.get(serial_number) : mac_address ? heldByMac.get(mac_address) : undefined,
+    /** The assigned hostname recorded with this serial, if any (at most one: a unique index). */
+    findHeldBySerial: (serial: string): PoolEntry | undefined => heldBySerial.get(serial),
+    /** Every assigned hostname recorded with this MAC: serial-less ones first, then by age. */
+    findHeldByMac: (mac: string): PoolEntry[] => heldByMac.all(mac),
+    /** Records the identifiers an entry was missing; never overwrites one it has. */
+    fillIdentity: (id: number, identity: DeviceIdentity): PoolEntry | undefined => fillIdentity.get({ id, ...identity }),
     kartNumbers: (venue: string): Set<number> => new Set(existingNumbers.all(venue).map((r) => r.kart_number)),
     insertKartNumber: (row: { venue_code: string; kart_number: number; hostname: string; created_at: string }): void => void insertKart.run(row),
     claimLowestKartNumber: (venue_code: string, claim: Claim): PoolEntry | undefined => claimLowest.get({ venue_code, ...claim }),
