@@ -1,7 +1,7 @@
 // Management API request and answer shapes, shared by the server (validation), the web app and the CLI.
 import { Type, type Static } from 'typebox';
 import {
-  ApiToken, AuditEntry, Batch, BatchStatus, Deployment, DeploymentStatus, HostnameStatus, MasterImage, PoolEntry,
+  LIMITS, RowId, KART_NUMBER_MAX, KART_NUMBER_MIN, ApiToken, AuditEntry, Batch, BatchStatus, Deployment, DeploymentStatus, HostnameStatus, MasterImage, PoolEntry,
   ProductType, Role, Stats, User, Venue, VenueCode, VenueStats,
 } from './domain.js';
 
@@ -9,7 +9,7 @@ const Strict = { additionalProperties: false } as const;
 const OptionalNullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
 export const Page = Type.Object({
-  page: Type.Optional(Type.Integer({ minimum: 1, default: 1 })),
+  page: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.page, default: 1 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
 });
 export const Paged = <T extends Parameters<typeof Type.Array>[0]>(item: T) =>
@@ -53,7 +53,7 @@ export const KartNumberImport = Type.Object(
   {
     venue_code: VenueCode,
     /** A list of numbers, or text with ranges and separators: "1-20, 25, 30-32" or one per line. */
-    numbers: Type.Union([Type.Array(Type.Union([Type.Integer(), Type.String({ maxLength: 32 })]), { maxItems: 10000 }), Type.String({ maxLength: 100_000 })]),
+    numbers: Type.Union([Type.Array(Type.Union([Type.Integer({ minimum: KART_NUMBER_MIN, maximum: KART_NUMBER_MAX }), Type.String({ maxLength: 32 })]), { maxItems: 10000 }), Type.String({ maxLength: 100_000 })]),
     product_type: Type.Optional(Type.Literal('KXP2')),
   },
   Strict,
@@ -102,7 +102,7 @@ export const BatchResponse = Type.Object({ success: Type.Literal(true), batch: B
 export const ActiveBatchResponse = Type.Object({ batch: Type.Union([Batch, Type.Null()]) });
 export const BatchPriorityUpdate = Type.Object({ priority: Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 }) }, Strict);
 /** Batch ids from highest to lowest priority; priorities are renumbered to keep that order. */
-export const BatchReorder = Type.Object({ ids: Type.Array(Type.Integer({ minimum: 1 }), { minItems: 1, maxItems: 1000 }) }, Strict);
+export const BatchReorder = Type.Object({ ids: Type.Array(RowId(), { minItems: 1, maxItems: 1000 }) }, Strict);
 export type BatchReorder = Static<typeof BatchReorder>;
 export const BatchCapacityQuery = Type.Object({ venue: VenueCode, product: ProductType });
 export const BatchCapacity = Type.Object({ venue_code: Type.String(), product_type: ProductType, available: Type.Integer(), reserved: Type.Integer(), unreserved: Type.Integer(), needs_pool: Type.Boolean() });
@@ -126,7 +126,7 @@ export const DeploymentQuery = Type.Intersect([
     venue: Type.Optional(VenueCode),
     status: Type.Optional(DeploymentStatus),
     product: Type.Optional(ProductType),
-    batch: Type.Optional(Type.Integer({ minimum: 1 })),
+    batch: Type.Optional(RowId()),
     from: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     to: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     search: Type.Optional(Type.String({ maxLength: 64, description: 'hostname, serial or MAC, partial' })),

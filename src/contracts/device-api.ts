@@ -1,7 +1,7 @@
 // The device listener's payloads. Compatible with the original Python installer: it sends null for what it
 // does not know and a numeric timestamp, and reads `version` from the config answer.
 import { Type, type Static } from 'typebox';
-import { ProductType, REPORTABLE_STATUSES } from './domain.js';
+import { LIMITS, ProductType, REPORTABLE_STATUSES, RowId } from './domain.js';
 
 const Optional = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
@@ -25,12 +25,12 @@ export const ConfigResponse = Type.Object({
   product_type: ProductType,
   venue_code: Type.String(),
   image_url: Type.String(),
-  image_size: Type.Integer(),
+  image_size: Type.Integer({ minimum: 0, maximum: LIMITS.bytes }),
   image_checksum: Type.String({ description: 'SHA-256 of the image, hex' }),
   version: Type.String(),
   timestamp: Type.String(),
-  deployment_id: Type.Integer(),
-  batch_id: Type.Union([Type.Integer(), Type.Null()]),
+  deployment_id: RowId(),
+  batch_id: Type.Union([RowId(), Type.Null()]),
   /** Where to send status reports; the same listener that answered. */
   status_url: Type.String(),
   /**
@@ -48,13 +48,13 @@ export const StatusRequest = Type.Object(
     serial: Optional(Type.String({ maxLength: 64 })),
     serial_number: Optional(Type.String({ maxLength: 64 })),
     mac_address: Optional(Type.String({ pattern: MAC_PATTERN })),
-    deployment_id: Optional(Type.Integer({ minimum: 1 })),
+    deployment_id: Optional(RowId()),
     progress: Optional(Type.Number({ minimum: 0, maximum: 100 })),
-    bytes_done: Optional(Type.Integer({ minimum: 0 })),
-    bytes_total: Optional(Type.Integer({ minimum: 0 })),
-    rate_bps: Optional(Type.Integer({ minimum: 0 })),
+    bytes_done: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.bytes })),
+    bytes_total: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.bytes })),
+    rate_bps: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.rateBps })),
     /** Seconds the device expects to need for what is left of its current phase. */
-    eta_s: Optional(Type.Integer({ minimum: 0, maximum: 30 * 24 * 3600 })),
+    eta_s: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.seconds })),
     message: Optional(Type.String({ maxLength: 2000 })),
     error_message: Optional(Type.String({ maxLength: 2000 })),
     ip_address: Optional(Type.String({ maxLength: 64 })),

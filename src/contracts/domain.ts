@@ -10,6 +10,26 @@ export type ProductType = (typeof PRODUCT_TYPES)[number];
 export const VENUE_CODE_PATTERN = '^[A-Za-z0-9]{4}$';
 export const VenueCode = Type.String({ pattern: VENUE_CODE_PATTERN, description: '4 letters or digits, case-insensitive' });
 
+/**
+ * Upper bounds for every integer that crosses an edge (requests, path and query parameters, the installer's view of
+ * the server's answers), so that no value a client sends overflows SQLite's 64-bit integers or JavaScript's exact
+ * integers: it is a 400 naming the field, never a 500.
+ */
+export const LIMITS = {
+  /** Row ids: SQLite's rowids fit, and JavaScript still counts them exactly. */
+  id: Number.MAX_SAFE_INTEGER,
+  /** Byte counts (image sizes, progress): 1 PiB, beyond any card or image. */
+  bytes: 2 ** 50,
+  /** Transfer rates: 1 TB/s. */
+  rateBps: 2 ** 40,
+  /** Page numbers of lists: with at most 500 a page, half a billion rows. */
+  page: 1_000_000,
+  /** Seconds: a month. */
+  seconds: 30 * 24 * 3600,
+} as const;
+/** A row id in a path, query or body. */
+export const RowId = (options: { description?: string } = {}) => Type.Integer({ minimum: 1, maximum: LIMITS.id, ...options });
+
 const Timestamp = Type.String({ description: 'ISO 8601, UTC' });
 const NullableString = Type.Union([Type.String(), Type.Null()]);
 const NullableTimestamp = Type.Union([Timestamp, Type.Null()]);

@@ -3,6 +3,9 @@
 // the tests. The raw image's identity stays its SHA-256 and size; chunks only carry the bytes the disk needs.
 import { Type, type Static } from 'typebox';
 
+/** 1 PiB: no disk offset or size a manifest names may exceed it (the same bound as LIMITS.bytes in domain.ts). */
+const MAX_DISK_BYTES = 2 ** 50;
+
 /** Bytes of raw data per chunk, at most (the last chunk of a mapped range may be shorter). */
 export const CHUNK_RAW_BYTES = 4 << 20;
 /** The map's granularity: ranges start and end on these (the image's last block may be partial). */
@@ -22,8 +25,8 @@ export const BlockMapKind = Type.Enum(BLOCK_MAP_KINDS);
 
 /** A byte range of the disk: `offset` and `length` in bytes. */
 export const ByteRange = Type.Object({
-  offset: Type.Integer({ minimum: 0 }),
-  length: Type.Integer({ minimum: 1 }),
+  offset: Type.Integer({ minimum: 0, maximum: MAX_DISK_BYTES }),
+  length: Type.Integer({ minimum: 1, maximum: MAX_DISK_BYTES }),
 });
 export type ByteRange = Static<typeof ByteRange>;
 
@@ -37,9 +40,10 @@ export interface BlockMap {
 
 export const ImageChunk = Type.Object({
   /** Where the chunk's raw bytes go on the disk. */
-  offset: Type.Integer({ minimum: 0 }),
-  raw_length: Type.Integer({ minimum: 1 }),
-  compressed_length: Type.Integer({ minimum: 1 }),
+  offset: Type.Integer({ minimum: 0, maximum: MAX_DISK_BYTES }),
+  raw_length: Type.Integer({ minimum: 1, maximum: CHUNK_RAW_BYTES }),
+  /** zstd's worst case on incompressible data is a little over the raw length; twice it is plenty. */
+  compressed_length: Type.Integer({ minimum: 1, maximum: 2 * CHUNK_RAW_BYTES }),
   /** SHA-256 of the raw (decompressed) bytes, hex. */
   sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
 });
@@ -51,10 +55,10 @@ export const MANIFEST_FORMAT = 'pitcrew-chunked-image/1';
 export const ImageManifest = Type.Object({
   format: Type.Literal(MANIFEST_FORMAT),
   image_sha256: Type.String({ pattern: '^[0-9a-f]{64}$' }),
-  image_size: Type.Integer({ minimum: 0 }),
+  image_size: Type.Integer({ minimum: 0, maximum: MAX_DISK_BYTES }),
   block_map: BlockMapKind,
-  mapped_bytes: Type.Integer({ minimum: 0 }),
-  compressed_bytes: Type.Integer({ minimum: 0 }),
+  mapped_bytes: Type.Integer({ minimum: 0, maximum: MAX_DISK_BYTES }),
+  compressed_bytes: Type.Integer({ minimum: 0, maximum: MAX_DISK_BYTES }),
   compression: Type.Literal('zstd'),
   /** Chunk i (0-based, the order of `chunks`) is GET `${chunk_url}/${i}`: one zstd frame, `compressed_length` bytes. */
   chunk_url: Type.String(),

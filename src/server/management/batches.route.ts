@@ -1,12 +1,13 @@
 // Deployment batches: the prioritised queue devices are served from.
 import { Type } from 'typebox';
+import { RowId } from '../../contracts/domain.js';
 import {
   ActiveBatchResponse, BatchCapacity, BatchCapacityQuery, BatchCreate, BatchList, BatchPriorityUpdate, BatchQuery, BatchReorder, BatchResponse,
 } from '../../contracts/api.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: RowId() });
 
 export function registerBatchRoutes(app: TypedApp, { core }: ServerDeps): void {
   app.get('/api/batches', { schema: { querystring: BatchQuery, response: { 200: BatchList } }, config: { access: 'viewer' } }, async (request) => ({

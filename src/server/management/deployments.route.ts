@@ -2,12 +2,12 @@
 import { Readable } from 'node:stream';
 import { Type, type Static } from 'typebox';
 import { DeploymentList, DeploymentQuery, Report, ReportQuery } from '../../contracts/api.js';
-import { Deployment } from '../../contracts/domain.js';
+import { Deployment, RowId } from '../../contracts/domain.js';
 import { deploymentCsvLines } from '../../core/deployment-csv.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: RowId() });
 
 export function registerDeploymentRoutes(app: TypedApp, { core }: ServerDeps): void {
   app.get('/api/deployments', { schema: { querystring: Type.Evaluate(DeploymentQuery), response: { 200: DeploymentList } }, config: { access: 'viewer' } }, async (request, reply) => {

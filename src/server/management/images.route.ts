@@ -1,10 +1,11 @@
 // Master images: list, activate, delete. Uploads stream through image-upload.route.ts.
 import { Type } from 'typebox';
+import { RowId } from '../../contracts/domain.js';
 import { ImageDetail, ImageList, ImageResponse, SuccessResponse } from '../../contracts/api.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: RowId() });
 
 export function registerImageRoutes(app: TypedApp, { core }: ServerDeps): void {
   app.get('/api/images', { schema: { response: { 200: ImageList } }, config: { access: 'viewer' } }, async () => ({ images: core.images.list() }));

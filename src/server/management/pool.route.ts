@@ -1,5 +1,6 @@
 // The hostname pool: kart-number listing, bulk import, single-number actions, and manual assign/release.
 import { Type } from 'typebox';
+import { RowId } from '../../contracts/domain.js';
 import {
   HostnameAssignRequest, HostnameAssignResponse, HostnameReleaseRequest, KartNumberImport, KartNumberImportResult, PoolEntryResponse,
   PoolList, PoolQuery, SuccessResponse,
@@ -7,7 +8,7 @@ import {
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: RowId() });
 
 export function registerPoolRoutes(app: TypedApp, { core }: ServerDeps): void {
   app.get('/api/kart-numbers', { schema: { querystring: Type.Evaluate(PoolQuery), response: { 200: PoolList } }, config: { access: 'viewer' } }, async (request) =>

@@ -1,13 +1,14 @@
 // API tokens for scripts. Operators manage their own; admins see everyone's and can issue tokens for others
 // (e.g. a viewer token for a metrics scraper). The secret is in the creation answer only.
 import { Type } from 'typebox';
+import { RowId } from '../../contracts/domain.js';
 import { SuccessResponse, TokenCreate, TokenCreated, TokenList } from '../../contracts/api.js';
 import { AppError } from '../../contracts/errors.js';
 import { requireRole } from '../auth/access.hooks.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: RowId() });
 
 export function registerTokenRoutes(app: TypedApp, { accounts, endLiveSockets }: ServerDeps): void {
   app.get('/api/tokens', { schema: { response: { 200: TokenList } }, config: { access: 'operator' } }, async (request) => {

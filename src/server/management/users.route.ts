@@ -1,11 +1,12 @@
 // User accounts (admins only): list, create, change role or password, remove.
 import { Type } from 'typebox';
+import { RowId } from '../../contracts/domain.js';
 import { SuccessResponse, UserCreate, UserList, UserResponse, UserUpdate } from '../../contracts/api.js';
 import { AppError } from '../../contracts/errors.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-const IdParams = Type.Object({ id: Type.Integer({ minimum: 1 }) });
+const IdParams = Type.Object({ id: RowId() });
 
 export function registerUserRoutes(app: TypedApp, { accounts, endLiveSockets }: ServerDeps): void {
   app.get('/api/users', { schema: { response: { 200: UserList } }, config: { access: 'admin' } }, async () => ({ users: accounts.listUsers() }));
