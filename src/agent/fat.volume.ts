@@ -24,12 +24,30 @@ export class FatVolume {
       const out = join(dir, 'out');
       await mkdir(out);
       const result = await runTool('mcopy', ['-n', '-i', this.image, ...names.map((name) => `::/${name}`), `${out}/`], { env: MTOOLS_ENV });
-      const trouble = result.stderr.split('\n').filter((line) => line.trim() && !/not found/i.test(line));
-      if (trouble.length > 0 || (result.code !== 0 && !/not found/i.test(result.stderr))) {
-        throw new InstallerError('CUSTOMIZE', `reading the boot partition failed: ${trouble[0] ?? `mcopy exit ${result.code}`}`);
+      // mcopy exits 0 when every file was copied, 1 when any was missing (it copies the others all the same). Its
+      // verdict is the exit status; stderr may carry warnings (a loop or nbd device has no geometry), so it is
+      // only read when mcopy failed, and then every complaint must be about a file we asked for not being there.
+      const missing = new Set<string>();
+      if (result.code !== 0) {
+        const complaints = mtoolsMessages(result.stderr);
+        const trouble = complaints.filter((line) => {
+          const name = /File "::\/?([^"]+)" not found/i.exec(line)?.[1];
+          if (name !== undefined && names.includes(name)) {
+            missing.add(name);
+            return false;
+          }
+          return true;
+        });
+        if (trouble.length > 0 || missing.size === 0) {
+          throw new InstallerError('CUSTOMIZE', `reading the boot partition failed: ${trouble[0] ?? `mcopy exit ${result.code}`}`);
+        }
       }
       const files = new Map<string, Buffer | null>();
-      for (const name of names) files.set(name, await readFile(join(out, name)).catch(() => null));
+      for (const name of names) {
+        const bytes = await readFile(join(out, name)).catch(() => null);
+        if (bytes === null && !missing.has(name)) throw new InstallerError('CUSTOMIZE', `reading the boot partition failed: mcopy reported no error but did not copy ${name}`);
+        files.set(name, bytes);
+      }
       return files;
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -52,7 +70,9 @@ export class FatVolume {
         locals.push(join(dir, name));
       }
       const result = await runTool('mcopy', ['-o', '-i', this.image, ...locals, '::/'], { env: MTOOLS_ENV });
-      if (result.code !== 0) throw new InstallerError('CUSTOMIZE', `writing ${[...files.keys()].join(', ')} to the boot partition failed: ${firstLine(result.stderr)}`);
+      if (result.code !== 0) {
+        throw new InstallerError('CUSTOMIZE', `writing ${[...files.keys()].join(', ')} to the boot partition failed: ${mtoolsMessages(result.stderr)[0] ?? `mcopy exit ${result.code}`}`);
+      }
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -69,4 +89,15 @@ function checkNames(names: string[]): void {
   }
 }
 
-const firstLine = (text: string): string => text.trim().split('\n')[0] || 'no error output';
+/**
+ * mtools' messages without its harmless warnings. On a block device that does not answer the geometry ioctl (loop,
+ * nbd, zram) mtools says "Could not get geometry of device (Inappropriate ioctl for device)" — without a line end,
+ * so the next message follows on the same line — and carries on.
+ */
+export function mtoolsMessages(stderr: string): string[] {
+  return stderr
+    .replace(/Could not get geometry of device \([^)\n]*\)\n?/g, '\n')
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,85 @@
+// The installer bundle against the real server onto real block devices (loop devices over files), which behave
+// like a card reader or an NVMe drive where a regular file does not: mtools cannot ask them for a geometry. Root only
+// (loop devices); without it (a developer's laptop) skipped, CI runs as root and must run it.
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/agent/test-support/disk-image.builder.js';
+import {
+  buildAgentBundle,
+  createVenueWithKarts,
+  diffDiskWithImage,
+  listDeployments,
+  registerActiveImage,
+  runAgentBundle,
+  startTestServer,
+  type TestServer,
+} from '../../src/agent/test-support/agent-e2e.harness.js';
+
+const run = promisify(execFile);
+const canUseLoopDevices = process.getuid?.() === 0 && existsSync('/dev/loop-control');
+const MiB = 1 << 20;
+
+let dir: string;
+let bundle: string;
+let image: BuiltImage;
+let t: TestServer;
+const loops: string[] = [];
+
+beforeAll(async () => {
+  dir = await makeTempDir('pitcrew-agent-blockdev-');
+  bundle = await buildAgentBundle(join(dir, 'pitcrew-agent.mjs'));
+  image = await buildDiskImage(dir, { flavour: 'rpi-preseed' });
+});
+afterAll(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+beforeEach(async () => {
+  t = await startTestServer();
+  await createVenueWithKarts(t, 'CORO', '7-9');
+  await registerActiveImage(t, image.path, 'KXP2', '2025.11.1');
+});
+afterEach(async () => {
+  await t.close();
+  while (loops.length > 0) await run('losetup', ['-d', loops.pop()!]).catch(() => {});
+});
+
+/** A loop device over a new file of `size` bytes filled with `fill`. */
+async function loopDevice(name: string, size: number, fill: Buffer | null, flags: string[]): Promise<{ file: string; loop: string }> {
+  const file = join(dir, name);
+  await writeFile(file, fill ?? Buffer.alloc(0));
+  if (!fill) await run('truncate', ['-s', String(size), file]);
+  const { stdout } = await run('losetup', ['--find', '--show', ...flags, file]);
+  const loop = stdout.trim();
+  loops.push(loop);
+  return { file, loop };
+}
+
+const installOnto = (target: string, serial: string) =>
+  runAgentBundle(bundle, ['--server', t.deviceUrl, '--target', target, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', 'D8:3A:DD:00:00:51']);
+
+describe.skipIf(!canUseLoopDevices && !process.env.CI)('pitcrew-agent onto a block device', () => {
+  it('installs onto a loop device (no geometry for mtools)', async () => {
+    const { file, loop } = await loopDevice('card.img', Math.ceil(image.size / MiB) * MiB + MiB, null, []);
+    // mtools cannot ask a loop device (or nbd, zram) for its geometry: it says so on stderr and carries on.
+
+    const agent = await installOnto(loop, '10000000b10c0001');
+    expect(agent.code, agent.stderr).toBe(0);
+    expect(agent.stdout).toMatch(/\[completed\] installed 2025\.11\.1 as KXP2-CORO-007; image delivery v2 \((zlib|zstd-cli)\); first boot via rpi-preseed; verified \(o_direct\)\n/);
+    expect(agent.stderr).toBe('');
+
+    await run('losetup', ['-d', loop]);
+    loops.splice(loops.indexOf(loop), 1);
+    const work = join(dir, 'compare');
+    await mkdir(work, { recursive: true });
+    expect(await diffDiskWithImage(file, image, work)).toEqual({ outsidePartitions: [], boot: ['/rpi-preseed.toml'], root: ['/etc/hostname', '/etc/hosts'] });
+    expect(await readBootFile(file, image.boot.startByte, 'rpi-preseed.toml')).toBe('config_version = "1.0"\n\n[system]\nhostname = "KXP2-CORO-007"\n');
+    expect(await readRootFile(file, image.root.startByte, '/etc/hostname')).toBe('KXP2-CORO-007\n');
+    await checkFilesystems(file, image);
+    const [deployment] = await listDeployments(t, { search: '10000000b10c0001' });
+    expect(deployment).toMatchObject({ status: 'completed', hostname: 'KXP2-CORO-007', error_message: null });
+  });
+});
