@@ -2,6 +2,7 @@
 // simulator), or a hashing sink that keeps nothing (load generation for big fleets).
 import { constants, type BigIntStats } from 'node:fs';
 import { open, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { SECTOR_BYTES } from '../disk-layout/partition-table.js';
 import { InstallerError } from './installer.errors.js';
 
 export interface DiskTarget {
@@ -30,10 +31,21 @@ export async function openDiskTarget(path: string, imageSize: number, options: O
     if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw targetError(path, error);
   }
   if (info?.isBlockDevice()) {
-    const capacity = await readBlockDeviceSize(info.rdev, systemRoot);
+    const sysDir = `${systemRoot.replace(/\/$/, '')}/sys/dev/block/${deviceNumber(info.rdev)}`;
+    const capacity = await readBlockDeviceSize(sysDir);
     if (capacity === null) throw new InstallerError('TARGET', `cannot tell the size of ${path}`);
     if (capacity < imageSize) {
       throw new InstallerError('TARGET', `the target ${path} holds ${capacity} bytes but the image needs ${imageSize}`);
+    }
+    // Partition tables count in logical sectors. Raspberry Pi images are laid out for 512-byte sectors; on a drive
+    // with 4096-byte ones (a 4Kn NVMe) every partition would be read 8 times further out than it was written.
+    const sectorBytes = await readLogicalSectorSize(sysDir);
+    if (sectorBytes === null) throw new InstallerError('TARGET', `cannot tell the logical sector size of ${path}`);
+    if (sectorBytes !== SECTOR_BYTES) {
+      throw new InstallerError(
+        'TARGET',
+        `the target ${path} has ${sectorBytes}-byte logical sectors but the image's partition table counts ${SECTOR_BYTES}-byte sectors: the partitions would be misread (a 4Kn drive?); refusing to write it`,
+      );
     }
     const mountedAt = await findMount(path, systemRoot);
     if (mountedAt) throw new InstallerError('TARGET', `the target ${mountedAt.source} is mounted at ${mountedAt.point}; refusing to overwrite a disk in use`);
@@ -102,16 +114,31 @@ export function throttledTarget(inner: DiskTarget, throttle: (bytes: number) => 
   };
 }
 
-/** Linux dev_t → "major:minor", then the sector count from sysfs (always in 512-byte units). */
-async function readBlockDeviceSize(rdev: bigint, systemRoot: string): Promise<number | null> {
+/** Linux dev_t → "major:minor", as /sys/dev/block names devices. */
+export function deviceNumber(rdev: bigint): string {
   const major = ((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn);
   const minor = (rdev & 0xffn) | ((rdev >> 12n) & ~0xffn);
+  return `${major}:${minor}`;
+}
+
+/** The sector count from sysfs (always in 512-byte units, whatever the device's sector size). */
+async function readBlockDeviceSize(sysDir: string): Promise<number | null> {
   try {
-    const sectors = await readFile(`${systemRoot.replace(/\/$/, '')}/sys/dev/block/${major}:${minor}/size`, 'utf8');
+    const sectors = await readFile(`${sysDir}/size`, 'utf8');
     return Number(sectors.trim()) * 512;
   } catch {
     return null;
   }
+}
+
+/** What BLKSSZGET answers, from sysfs: the disk's queue, or for a partition its disk's. */
+async function readLogicalSectorSize(sysDir: string): Promise<number | null> {
+  for (const file of [`${sysDir}/queue/logical_block_size`, `${sysDir}/../queue/logical_block_size`]) {
+    const text = await readFile(file, 'utf8').catch(() => null);
+    const value = text === null ? NaN : Number(text.trim());
+    if (Number.isInteger(value) && value > 0) return value;
+  }
+  return null;
 }
 
 /** The device or one of its partitions in /proc/self/mounts (never image the disk the system runs from). */

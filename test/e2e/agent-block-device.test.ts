@@ -1,10 +1,12 @@
 // The installer bundle against the real server onto real block devices (loop devices over files), which behave
-// like a card reader or an NVMe drive where a regular file does not: mtools cannot ask them for a geometry. Root only
+// like a card reader or an NVMe drive where a regular file does not: mtools cannot ask them for a geometry, and
+// their logical sector size may not be 512 bytes. Root only
 // (loop devices); without it (a developer's laptop) skipped, CI runs as root and must run it.
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/agent/test-support/disk-image.builder.js';
@@ -81,5 +83,23 @@ describe.skipIf(!canUseLoopDevices && !process.env.CI)('pitcrew-agent onto a blo
     await checkFilesystems(file, image);
     const [deployment] = await listDeployments(t, { search: '10000000b10c0001' });
     expect(deployment).toMatchObject({ status: 'completed', hostname: 'KXP2-CORO-007', error_message: null });
+  });
+
+  it('refuses a drive with 4096-byte logical sectors before writing anything', async () => {
+    const old = randomBytes(Math.ceil(image.size / MiB) * MiB + MiB);
+    const { file, loop } = await loopDevice('4kn.img', old.length, old, ['--sector-size', '4096']);
+    expect((await readFile(`/sys/block/${basename(loop)}/queue/logical_block_size`, 'utf8')).trim()).toBe('4096');
+
+    const agent = await installOnto(loop, '10000000b10c0002');
+    expect(agent.code).toBe(1);
+    const reason = `the target ${loop} has 4096-byte logical sectors but the image's partition table counts 512-byte sectors: the partitions would be misread (a 4Kn drive?); refusing to write it`;
+    expect(agent.stderr).toContain(`installation failed while assigned: ${reason}`);
+    const [deployment] = await listDeployments(t, { search: '10000000b10c0002' });
+    expect(deployment).toMatchObject({ status: 'failed', error_message: reason });
+
+    await run('losetup', ['-d', loop]);
+    loops.splice(loops.indexOf(loop), 1);
+    expect((await readFile(file)).equals(old)).toBe(true);
+    expect((await stat(file)).size).toBe(old.length);
   });
 });
