@@ -47,6 +47,21 @@ describe('parseKartNumbers', () => {
   it('accepts the whole 1–9999 range', () => {
     expect(parseKartNumbers('1-9999').numbers).toHaveLength(9999);
   });
+
+  it('merges overlapping and repeated ranges without expanding each one', () => {
+    expect(parseKartNumbers('5-10, 1-6, 8, 12-12, 11')).toEqual({ numbers: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12], repeated: 3 });
+  });
+
+  it('reads 100 kB of repeated "1-9999" in time proportional to the text, not to what it names (#16)', () => {
+    const input = Array.from({ length: 14_285 }, () => '1-9999').join(',').slice(0, 100_000).replace(/,[^,]*$/, '');
+    const ranges = input.split(',').length;
+    const started = performance.now();
+    const parsed = parseKartNumbers(input);
+    // Expanding every range (the defect) took seconds; merging first takes milliseconds. A generous bound for a busy machine.
+    expect(performance.now() - started).toBeLessThan(1000);
+    expect(parsed.numbers).toHaveLength(9999);
+    expect(parsed.repeated).toBe(ranges * 9999 - 9999);
+  });
 });
 
 describe('hostnames', () => {
