@@ -17,6 +17,7 @@ import type { DeviceIdentity } from './identity.reader.js';
 import { createThrottle, downloadImage } from './image.downloader.js';
 import { describeError, InstallerError, isInstallerError } from './installer.errors.js';
 import { parsePartitionTable } from './partition-table.parser.js';
+import { rereadPartitionTable } from './partition-table.reread.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
 import { StatusReporter, type ReportSender } from './status.reporter.js';
 import { formatBytes } from '../contracts/format.js';
@@ -321,8 +322,16 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       if (!data.equals(writer.heldBack)) throw new InstallerError('VERIFY_MISMATCH', 'the partition table read back from the disk differs from the image');
     }
     result.timings.customizeMs = Math.round(performance.now() - customizeStarted);
+    const written = target;
     await target.close();
     target = null;
+    // The kernel still lists the partitions it found when the card appeared (none on a blank one): have it read the
+    // new table, so a shell on the console or a later step sees the new layout.
+    if (written.kind === 'block' && written.path !== null) {
+      const path = written.path;
+      const problem = await (async () => rereadPartitionTable(path, parsePartitionTable(writer.heldBack).partitions))().catch((error: unknown) => describeError(error));
+      if (problem) emit({ type: 'warning', message: `${problem}; the card is written and verified, it boots all the same` });
+    }
 
     const summary = [
       `installed ${config.version} as ${config.hostname}`,

@@ -13,7 +13,8 @@ import { extractDeb, fetchDebianPackages, prepareAptContext, type AptContext, ty
 import { EM_AARCH64, isElf, readElfInfo } from './elf.reader.js';
 
 /**
- * Packages inside the installer. busybox-static: shell, udhcpc, wget, gunzip, sha256sum. libc6, libgcc-s1,
+ * Packages inside the installer. busybox-static: shell, udhcpc, wget, gunzip, sha256sum, blockdev (the agent has
+ * the kernel re-read the partition table it wrote; Raspberry Pi kernels parse MBR and GPT). libc6, libgcc-s1,
  * libstdc++6: what the official Node arm64 build links against. mtools, e2fsprogs (+ its libraries): the agent
  * edits the written card's FAT boot and ext4 root filesystems without mounting them.
  */

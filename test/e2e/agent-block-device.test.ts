@@ -1,6 +1,6 @@
 // The installer bundle against the real server onto real block devices (loop devices over files), which behave
-// like a card reader or an NVMe drive where a regular file does not: mtools cannot ask them for a geometry, and
-// their logical sector size may not be 512 bytes. Root only
+// like a card reader or an NVMe drive where a regular file does not: mtools cannot ask them for a geometry, the
+// kernel keeps its own idea of their partitions, and their logical sector size may not be 512 bytes. Root only
 // (loop devices); without it (a developer's laptop) skipped, CI runs as root and must run it.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -9,6 +9,7 @@ import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { readKernelPartitions } from '../../src/agent/partition-table.reread.js';
 import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/agent/test-support/disk-image.builder.js';
 import {
   buildAgentBundle,
@@ -64,14 +65,23 @@ const installOnto = (target: string, serial: string) =>
   runAgentBundle(bundle, ['--server', t.deviceUrl, '--target', target, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', 'D8:3A:DD:00:00:51']);
 
 describe.skipIf(!canUseLoopDevices && !process.env.CI)('pitcrew-agent onto a block device', () => {
-  it('installs onto a loop device (no geometry for mtools)', async () => {
-    const { file, loop } = await loopDevice('card.img', Math.ceil(image.size / MiB) * MiB + MiB, null, []);
+  it('installs onto a loop device (no geometry for mtools) and leaves the kernel listing the new partitions', async () => {
+    const { file, loop } = await loopDevice('card.img', Math.ceil(image.size / MiB) * MiB + MiB, null, ['--partscan']);
+    const sysDir = `/sys/block/${basename(loop)}`;
+    expect(await readKernelPartitions(sysDir)).toEqual([]);
     // mtools cannot ask a loop device (or nbd, zram) for its geometry: it says so on stderr and carries on.
 
     const agent = await installOnto(loop, '10000000b10c0001');
     expect(agent.code, agent.stderr).toBe(0);
     expect(agent.stdout).toMatch(/\[completed\] installed 2025\.11\.1 as KXP2-CORO-007; image delivery v2 \((zlib|zstd-cli)\); first boot via rpi-preseed; verified \(o_direct\)\n/);
     expect(agent.stderr).toBe('');
+
+    // The kernel lists the partitions of the table just written, and their device nodes exist.
+    expect(await readKernelPartitions(sysDir)).toEqual([
+      { number: 1, start: image.boot.startByte / 512, size: image.boot.sizeBytes / 512 },
+      { number: 2, start: image.root.startByte / 512, size: image.root.sizeBytes / 512 },
+    ]);
+    for (const n of [1, 2]) expect(existsSync(`${loop}p${n}`), `${loop}p${n}`).toBe(true);
 
     await run('losetup', ['-d', loop]);
     loops.splice(loops.indexOf(loop), 1);
