@@ -19,7 +19,7 @@ import { createEventBroadcaster } from './events/event-broadcaster.js';
 import { watchExternalChanges } from './events/external-changes.js';
 import { createSocketServer, disconnectSockets, type EventServer } from './events/socket.server.js';
 import type { TypedApp } from './http/app-types.js';
-import { installErrorHandling } from './http/error-handler.js';
+import { createDiskFullAlarm, installErrorHandling, type DiskFullAlarm } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
 import { registerImageDownloadRoute } from './device/image-download.route.js';
 import { deviceBaseUrl } from './device/device-url.js';
@@ -85,7 +85,7 @@ export interface PitcrewServer {
   close(): Promise<void>;
 }
 
-function createFastify(config: ServerConfig, listener: 'management' | 'device', parentLog?: FastifyInstance['log']): TypedApp {
+function createFastify(config: ServerConfig, listener: 'management' | 'device', diskFull: DiskFullAlarm, parentLog?: FastifyInstance['log']): TypedApp {
   const app = Fastify({
     ...(parentLog ? { loggerInstance: parentLog.child({ listener }) } : { logger: { level: config.logLevel, base: { listener } } }),
     // Keep-alive connections with no request in flight are closed at shutdown; busy ones get the grace period.
@@ -94,7 +94,7 @@ function createFastify(config: ServerConfig, listener: 'management' | 'device', 
     bodyLimit: 1024 * 1024,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
-  installErrorHandling(app);
+  installErrorHandling(app, diskFull);
   return app;
 }
 
@@ -116,8 +116,10 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   const accounts = createAccountsService(db, { sessionHours: config.sessionHours, now });
   const shutdown = new AbortController();
 
-  const management = createFastify(config, 'management');
-  const device = createFastify(config, 'device', management.log);
+  // One full disk is one problem: both listeners share the alarm that logs it.
+  const diskFull = createDiskFullAlarm();
+  const management = createFastify(config, 'management', diskFull);
+  const device = createFastify(config, 'device', diskFull, management.log);
 
   const io = createSocketServer(management.server, accounts, config.trustedOrigins, management.log);
   broadcaster.attach(io);

@@ -17,6 +17,12 @@ beforeEach(async () => {
   app.get('/bug', async () => {
     throw new Error('secret internals at /srv/pitcrew');
   });
+  app.get('/full/:code', async (request) => {
+    const { code } = request.params as { code: string };
+    // As better-sqlite3 and node:fs raise them; ENOSPC also arrives wrapped as a cause.
+    const error = Object.assign(new Error(code === 'SQLITE_FULL' ? 'database or disk is full' : `${code}: no space left on device, write`), { code });
+    throw code === 'wrapped' ? new Error('upload failed', { cause: Object.assign(new Error('no space'), { code: 'ENOSPC' }) }) : error;
+  });
   app.get('/conflict', async () => {
     throw new AppError('CONFLICT', 'Venue CORO already exists.', { code: 'CORO' });
   });
@@ -33,6 +39,20 @@ describe('error answers', () => {
     expect(answer.json()).toEqual({ success: false, error: 'Internal server error: this is a bug in Pitcrew and has been logged.', code: 'INTERNAL' });
     expect(answer.body).not.toContain('/srv/pitcrew');
     expect(JSON.stringify(logged)).toContain('secret internals at /srv/pitcrew');
+  });
+
+  it('answers a full disk (SQLITE_FULL, ENOSPC, EDQUOT, also as a cause) with a plain 507, logged once as an operator problem', async () => {
+    logged.length = 0;
+    app.log.level = 'warn';
+    for (const code of ['SQLITE_FULL', 'ENOSPC', 'EDQUOT', 'wrapped', 'SQLITE_FULL']) {
+      const answer = await app.inject({ method: 'GET', url: `/full/${code}` });
+      expect(answer.statusCode).toBe(507);
+      expect(answer.json()).toEqual({ success: false, error: expect.stringMatching(/disk is full.*free some space/), code: 'INSUFFICIENT_STORAGE' });
+      expect(answer.body).not.toMatch(/bug|no space left/);
+    }
+    expect(logged).toHaveLength(1);
+    expect(logged[0]).toMatchObject({ level: 40, code: 'SQLITE_FULL', msg: expect.stringContaining('disk is full') });
+    expect(JSON.stringify(logged)).not.toContain('stack');
   });
 
   it('answers an AppError with its own status, message, code and details', async () => {
