@@ -28,6 +28,8 @@ export interface AgentOptions {
   rawOnly: boolean;
   json: boolean;
   deviceToken: string | null;
+  /** Set the system clock from the server's (the netboot /init passes it: a Pi has no battery-backed clock). */
+  setClock: boolean;
 }
 
 export const AGENT_USAGE = `pitcrew-agent — images this Raspberry Pi from a Pitcrew server
@@ -54,6 +56,9 @@ Usage: pitcrew-agent [options]
   --no-chunks           download the whole raw image even where the server offers chunks
   --no-customize        do not write the hostname for first boot
   --no-reboot           do not reboot after a successful install
+  --set-clock           set the system clock from the server's Date header (root; the netboot
+                        installer passes it: a Pi has no battery-backed clock). Without it the
+                        server's time is still used for log and report timestamps
   --json                log one JSON object per line
   -h, --help            show this help
 
@@ -84,6 +89,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'no-chunks': { type: 'boolean' },
         'no-customize': { type: 'boolean' },
         'no-reboot': { type: 'boolean' },
+        'set-clock': { type: 'boolean' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -141,6 +147,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     rawOnly: Boolean(flags['no-chunks']),
     json: Boolean(flags.json),
     deviceToken: pick(flags['device-token'], 'PITCREW_DEVICE_TOKEN', 'token'),
+    setClock: Boolean(flags['set-clock']),
   };
 }
 

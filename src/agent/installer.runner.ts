@@ -90,6 +90,8 @@ export interface InstallerOptions {
   deviceToken?: string | null;
   /** Replaces the HTTP status sender (tests). */
   sendReport?: ReportSender;
+  /** The time now, in ms since the epoch: the server's clock where the local one is not set (a Pi boots near 1970). */
+  now?: () => number;
 }
 
 export interface InstallerResult {
@@ -156,7 +158,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
         serial_number: options.identity.serial,
         mac_address: options.identity.mac,
         model: options.identity.model,
-        timestamp: Date.now() / 1000,
+        timestamp: (options.now ?? Date.now)() / 1000,
       },
       {
         policy,

@@ -5,6 +5,7 @@ import { readIdentity } from './identity.reader.js';
 import { describeError } from './installer.errors.js';
 import { formatBytes } from '../contracts/format.js';
 import { runInstaller, type InstallerEvent } from './installer.runner.js';
+import { clockWithOffset, readServerTime, setSystemClock } from './server.clock.js';
 import { rebootSystem } from './system.reboot.js';
 
 async function main(): Promise<number> {
@@ -19,7 +20,30 @@ async function main(): Promise<number> {
     process.stdout.write(`${AGENT_USAGE}\n`);
     return 0;
   }
-  const log = createLogger(options.json);
+  // The time first: a Pi starts near 1970, and log lines, the configuration request and the files written on the
+  // card all carry it.
+  let now: () => number = Date.now;
+  const serverTime = await readServerTime(options.serverUrl, { deviceToken: options.deviceToken });
+  const clockNotes: Array<['info' | 'warn', string]> = [];
+  if ('error' in serverTime) {
+    clockNotes.push(['warn', `could not read the server's time (${serverTime.error}); using this board's clock: ${new Date().toISOString()}`]);
+  } else if (Math.abs(serverTime.offsetMs) < CLOCK_TOLERANCE_MS) {
+    // Right already (an RTC, or the host running the agent as a simulator).
+  } else if (options.setClock && process.getuid?.() === 0) {
+    const was = new Date().toISOString();
+    try {
+      await setSystemClock(Date.now() + serverTime.offsetMs);
+      clockNotes.push(['info', `clock set from the server: ${new Date().toISOString()} (it said ${was})`]);
+    } catch (error) {
+      now = clockWithOffset(serverTime.offsetMs);
+      clockNotes.push(['warn', `could not set the clock (${describeError(error)}); this board's clock is ${describeOffset(serverTime.offsetMs)}; using the server's time`]);
+    }
+  } else {
+    now = clockWithOffset(serverTime.offsetMs);
+    clockNotes.push(['info', `this board's clock is ${describeOffset(serverTime.offsetMs)}; using the server's time`]);
+  }
+  const log = createLogger(options.json, now);
+  for (const [level, message] of clockNotes) log(level, message);
   const identity = await readIdentity({ root: options.systemRoot, serial: options.serial, mac: options.mac, model: options.model, iface: options.iface });
   log('info', `board ${identity.model ?? 'unknown model'}, serial ${identity.serial ?? 'unknown'}, MAC ${identity.mac ?? 'unknown'}${identity.iface ? ` (${identity.iface})` : ''}`);
 
@@ -44,6 +68,7 @@ async function main(): Promise<number> {
     deviceToken: options.deviceToken,
     systemRoot: options.systemRoot,
     signal: abort.signal,
+    now,
     onEvent: (event: InstallerEvent) => {
       if (event.type === 'phase') log('info', `[${event.phase}] ${event.message}`, { phase: event.phase });
       else if (event.type === 'config') log('info', `assigned ${event.config.hostname} (deployment ${event.config.deployment_id}), image ${event.config.version}`);
@@ -74,10 +99,20 @@ async function main(): Promise<number> {
 
 const formatEta = (seconds: number): string => (seconds < 90 ? `${seconds} s` : `${Math.round(seconds / 60)} min`);
 
-function createLogger(json: boolean) {
+/** Below this the board's clock is left alone: the Date header only has whole seconds. */
+const CLOCK_TOLERANCE_MS = 2000;
+
+/** "20423 days behind the server's" for a board at 1970 (offset: server minus board). */
+function describeOffset(offsetMs: number): string {
+  const seconds = Math.abs(offsetMs) / 1000;
+  const amount = seconds < 120 ? `${seconds.toFixed(1)} s` : seconds < 2 * 86_400 ? `${(seconds / 3600).toFixed(1)} h` : `${Math.round(seconds / 86_400)} days`;
+  return `${amount} ${offsetMs > 0 ? 'behind' : 'ahead of'} the server's`;
+}
+
+function createLogger(json: boolean, now: () => number) {
   return (level: 'info' | 'warn' | 'error', message: string, fields: Record<string, unknown> = {}) => {
     const stream = level === 'info' ? process.stdout : process.stderr;
-    if (json) stream.write(JSON.stringify({ time: new Date().toISOString(), level, msg: message, ...fields }) + '\n');
+    if (json) stream.write(JSON.stringify({ time: new Date(now()).toISOString(), level, msg: message, ...fields }) + '\n');
     else stream.write(`pitcrew-agent: ${message}\n`);
   };
 }

@@ -161,8 +161,10 @@ fetch_installer() {
 run_agent() {
   cd /opt/pitcrew || return 1
   banner "installing from $SERVER"
+  # --set-clock: a Pi has no battery-backed clock and starts near 1970; the agent sets it from the server's Date
+  # header before it logs or writes anything (files on the card, report timestamps).
   # shellcheck disable=SC2086 # AGENT_ARGS is a list of words from the kernel command line
-  ./node pitcrew-agent.mjs --server "$SERVER" $AGENT_ARGS
+  ./node pitcrew-agent.mjs --server "$SERVER" --set-clock $AGENT_ARGS
 }
 
 attempt=0
