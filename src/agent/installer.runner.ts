@@ -4,7 +4,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import type { ConfigResponse } from '../contracts/device-api.js';
-import type { DeploymentStatus, ProductType } from '../contracts/domain.js';
+import type { DeviceReportedStatus, ProductType } from '../contracts/domain.js';
 import type { ImageManifest } from '../contracts/image-delivery.js';
 import { createChunkDecompressor, type ChunkDecompressor, type DecompressMethod } from './chunk.decompressor.js';
 import { fetchChunks, fetchManifest } from './chunked-image.fetcher.js';
@@ -22,7 +22,7 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
 import { StatusReporter, type ReportSender } from './status.reporter.js';
 import { formatBytes } from '../contracts/format.js';
 
-export type InstallerPhase = 'config' | DeploymentStatus;
+export type InstallerPhase = 'config' | DeviceReportedStatus;
 
 export type InstallerEvent =
   | { type: 'config'; config: ConfigResponse }
@@ -195,7 +195,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     deviceToken: options.deviceToken,
     onDeliveryProblem: (error) => emit({ type: 'warning', message: `a status report was not delivered: ${describeError(error)}` }),
   });
-  const enterPhase = async (next: DeploymentStatus, message: string, extra: { progress?: number; bytes_total?: number } = {}) => {
+  const enterPhase = async (next: DeviceReportedStatus, message: string, extra: { progress?: number; bytes_total?: number } = {}) => {
     phase = next;
     emit({ type: 'phase', phase: next, message });
     await reporter.reportPhase(next, { message, ...extra });
@@ -427,7 +427,7 @@ interface ChunkedContext {
   writer: ImageWriter;
   reporter: StatusReporter;
   emit: (event: InstallerEvent) => void;
-  enterPhase: (next: DeploymentStatus, message: string, extra?: { progress?: number; bytes_total?: number }) => Promise<void>;
+  enterPhase: (next: DeviceReportedStatus, message: string, extra?: { progress?: number; bytes_total?: number }) => Promise<void>;
   result: InstallerResult;
   faults: InstallerFaults | undefined;
   policy: RetryPolicy;

@@ -3,7 +3,7 @@
 // next one, so the image keeps streaming. A 409 means the server closed the deployment (for example as stale);
 // the installer then stops, since no later report can change that.
 import type { StatusRequest } from '../contracts/device-api.js';
-import type { DeploymentStatus } from '../contracts/domain.js';
+import type { DeviceReportedStatus } from '../contracts/domain.js';
 import { InstallerError, isInstallerError } from './installer.errors.js';
 import { sendStatus } from './device-api.client.js';
 import { retryTransient, type RetryPolicy } from './retry.policy.js';
@@ -42,7 +42,7 @@ export interface StatusReporterOptions {
 }
 
 export class StatusReporter {
-  private phase: DeploymentStatus = 'assigned';
+  private phase: DeviceReportedStatus = 'assigned';
   private latest: ProgressSnapshot | null = null;
   private sentLatest = true;
   private inFlight: Promise<void> | null = null;
@@ -63,7 +63,7 @@ export class StatusReporter {
   }
 
   /** Reports a phase change and waits for the server to take it; starts the once-a-second progress clock. */
-  async reportPhase(status: DeploymentStatus, fields: Partial<ProgressSnapshot> & { error_message?: string | null } = {}): Promise<void> {
+  async reportPhase(status: DeviceReportedStatus, fields: Partial<ProgressSnapshot> & { error_message?: string | null } = {}): Promise<void> {
     this.phase = status;
     this.latest = null;
     this.sentLatest = true;
@@ -134,7 +134,7 @@ export class StatusReporter {
     this.sent.push(report);
   }
 
-  private build(status: DeploymentStatus, fields: Partial<ProgressSnapshot> & { error_message?: string | null }): StatusRequest {
+  private build(status: DeviceReportedStatus, fields: Partial<ProgressSnapshot> & { error_message?: string | null }): StatusRequest {
     const { identity } = this.options;
     const report: StatusRequest = {
       status,

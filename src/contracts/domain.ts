@@ -140,13 +140,20 @@ export const MasterImage = Type.Object({
 });
 export type MasterImage = Static<typeof MasterImage>;
 
-export const DEPLOYMENT_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing', 'completed', 'failed'] as const;
+/**
+ * `superseded`: the device asked for its configuration again before finishing, and carries on under the newer
+ * record. It is final for this record but neither a failure nor a result: failure counts and reports leave it out.
+ */
+export const DEPLOYMENT_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing', 'completed', 'failed', 'superseded'] as const;
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 export const DeploymentStatus = Type.Enum(DEPLOYMENT_STATUSES);
-export const FINAL_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['completed', 'failed'];
+export const FINAL_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['completed', 'failed', 'superseded'];
 /** Words the original Python installer sends, and what they mean here. */
 export const LEGACY_STATUS_ALIASES = { starting: 'assigned', success: 'completed' } as const satisfies Record<string, DeploymentStatus>;
-export const REPORTABLE_STATUSES = [...DEPLOYMENT_STATUSES, ...(Object.keys(LEGACY_STATUS_ALIASES) as Array<keyof typeof LEGACY_STATUS_ALIASES>)] as const;
+/** What a device may report: every state but `superseded`, which only the server decides. */
+export const DEVICE_REPORTED_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing', 'completed', 'failed'] as const satisfies readonly DeploymentStatus[];
+export type DeviceReportedStatus = (typeof DEVICE_REPORTED_STATUSES)[number];
+export const REPORTABLE_STATUSES = [...DEVICE_REPORTED_STATUSES, ...(Object.keys(LEGACY_STATUS_ALIASES) as Array<keyof typeof LEGACY_STATUS_ALIASES>)] as const;
 
 export const Deployment = Type.Object({
   id: Type.Integer(),

@@ -137,8 +137,26 @@ describe('deployments', () => {
     report({ status: 'downloading', deployment_id: first.deployment.id, progress: 40 });
     const second = ask({ serial_number: 'abc1' });
     expect(second.deployment.id).not.toBe(first.deployment.id);
-    expect(f.core.deployments.get(first.deployment.id)).toMatchObject({ status: 'failed', error_message: expect.stringMatching(/Superseded/) });
-    expect(f.core.stats().active_deployments).toBe(1);
+    expect(f.core.deployments.get(first.deployment.id)).toMatchObject({ status: 'superseded', error_message: null, message: expect.stringMatching(/Superseded/), completed_at: expect.any(String) });
+    expect(f.eventsNamed('deployment_status').find((e) => e.deployment_id === first.deployment.id && e.status === 'superseded')).toBeDefined();
+    expect(f.core.stats()).toEqual({ active_deployments: 1, completed_today: 0, failed_today: 0, total_devices: 1 });
+    // A superseded record is final: a late report to it is refused like any other.
+    expect(() => report({ status: 'downloading', deployment_id: first.deployment.id })).toThrow(/already superseded/);
+  });
+
+  it('counts a run where devices asked again, but nothing failed, as no failure at all (#16)', () => {
+    for (let i = 1; i <= 3; i++) {
+      const serial = `abc${i}`;
+      const early = ask({ serial_number: serial });
+      report({ status: 'downloading', deployment_id: early.deployment.id, progress: 10 });
+      const later = ask({ serial_number: serial });
+      report({ status: 'completed', deployment_id: later.deployment.id });
+    }
+    expect(f.core.stats()).toMatchObject({ completed_today: 3, failed_today: 0, active_deployments: 0 });
+    const today = '2026-06-15';
+    expect(f.core.deployments.summarize({ from: today, to: today })).toMatchObject({ total: 3, completed: 3, failed: 0, completion_rate: 1 });
+    expect(f.core.deployments.list({ status: 'superseded' }).total).toBe(3);
+    expect(f.core.deployments.list({ status: 'failed' }).total).toBe(0);
   });
 
   it('fails deployments that stopped reporting, saying why', () => {

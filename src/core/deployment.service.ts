@@ -94,8 +94,11 @@ export function createDeploymentService(ctx: CoreContext) {
         for (const open of repos.deployments.findOpenForHostname(assignment.entry.hostname)) {
           const closed = repos.deployments.update({
             ...open,
-            status: 'failed',
-            error_message: 'Superseded: the device asked for its configuration again before finishing.',
+            status: 'superseded',
+            message: 'Superseded: the device asked for its configuration again before finishing, and carries on under a newer deployment.',
+            error_message: null,
+            eta_s: null,
+            rate_bps: 0,
             updated_at: now,
             completed_at: now,
           });

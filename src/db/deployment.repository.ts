@@ -31,7 +31,7 @@ export interface DeploymentFilter {
   search?: string;
 }
 
-const OPEN = "status NOT IN ('completed', 'failed')";
+const OPEN = "status NOT IN ('completed', 'failed', 'superseded')";
 
 const whereClause = (filter: DeploymentFilter) =>
   whereOf({
@@ -131,10 +131,11 @@ export function createDeploymentRepository(db: Db) {
         .prepare(`SELECT date(started_at, @offset) AS day, sum(status = 'completed') AS completed, sum(status = 'failed') AS failed
                     FROM deployments ${finished} GROUP BY day ORDER BY day`)
         .all({ ...params, offset: `${dayOffsetMinutes >= 0 ? '+' : ''}${dayOffsetMinutes} minutes` }) as Array<{ day: string; completed: number; failed: number }>;
+      // Superseded records are neither results nor failures: the device carried on under a newer record.
       const overall = db
         .prepare(`SELECT count(*) AS total, coalesce(sum(status = 'completed'), 0) AS completed, coalesce(sum(status = 'failed'), 0) AS failed,
                          avg(CASE WHEN status = 'completed' THEN ${duration} END) AS average_duration_s
-                    FROM deployments ${clause}`)
+                    FROM deployments ${clause ? `${clause} AND` : 'WHERE'} status <> 'superseded'`)
         .get(params) as { total: number; completed: number; failed: number; average_duration_s: number | null };
       return { overall, perVenue, perDay };
     },

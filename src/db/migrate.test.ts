@@ -54,6 +54,26 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('5 turns deployments closed as superseded before that state existed into superseded ones, keeping the rest (#16)', () => {
+    const old = new Database(join(dir, 'old.db'));
+    migrate(old, 4);
+    old.prepare("INSERT INTO venues (code, name, created_at) VALUES ('CORO', 'Coronado', '2026-01-01T00:00:00Z')").run();
+    const insert = old.prepare(`INSERT INTO deployments (hostname, product_type, venue_code, status, error_message, started_at, updated_at, completed_at, eta_s)
+                                VALUES ('KXP2-CORO-001', 'KXP2', 'CORO', ?, ?, '2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z', ?, ?)`);
+    insert.run('failed', 'Superseded: the device asked for its configuration again before finishing.', '2026-01-01T00:01:00Z', null);
+    insert.run('failed', 'Checksum mismatch', '2026-01-01T00:01:00Z', null);
+    insert.run('downloading', null, null, 12);
+    old.close();
+    const db = openDatabase(join(dir, 'old.db'));
+    expect(db.prepare('SELECT id, status, message, error_message, eta_s FROM deployments ORDER BY id').all()).toEqual([
+      { id: 1, status: 'superseded', message: 'Superseded: the device asked for its configuration again before finishing.', error_message: null, eta_s: null },
+      { id: 2, status: 'failed', message: null, error_message: 'Checksum mismatch', eta_s: null },
+      { id: 3, status: 'downloading', message: null, error_message: null, eta_s: 12 },
+    ]);
+    expect(() => db.prepare("UPDATE deployments SET status = 'superseded' WHERE id = 3").run()).toThrow(/CHECK/);
+    db.close();
+  });
+
   it('are idempotent: opening again applies nothing', () => {
     openDatabase(join(dir, 'a.db')).close();
     const db = new Database(join(dir, 'a.db'));

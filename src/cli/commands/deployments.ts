@@ -32,12 +32,16 @@ export function registerDeploymentCommands(program: Command): void {
       withCore(command, (core) => {
         const { limit, csv, ...filters } = options;
         if (csv) {
-          for (const line of deploymentCsvLines(core.deployments.iterate(filters))) process.stdout.write(line);
+          for (const line of deploymentCsvLines(core.deployments.iterate(filters))) {
+            // The reader went away (`| head -1`): stop reading the database; main.ts leaves quietly.
+            if (process.stdout.errored) break;
+            process.stdout.write(line);
+          }
           return;
         }
         const page = core.deployments.list({ ...filters, limit: Math.min(limit, 500) });
         printTable(
-          page.items.map((d) => ({ ...d, progress: `${Math.round(d.progress)}%`, error: d.error_message ?? '' })),
+          page.items.map((d) => ({ ...d, progress: `${Math.round(d.progress)}%`, error: d.error_message ?? (d.status === 'superseded' ? 'asked again; carries on under a newer deployment' : '') })),
           ['id', 'hostname', 'status', 'progress', 'venue_code', 'serial_number', 'image_version', 'started_at', 'error'],
           'No deployments match.',
         );

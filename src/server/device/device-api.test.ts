@@ -79,7 +79,7 @@ describe('device API: /api/config', () => {
     expect(again.body.deployment_id).not.toBe(first.body.deployment_id);
     expect(t.server.core.venues.stats('CORO').by_product.KXP2).toMatchObject({ assigned: 1, available: 4 });
     // The first, unfinished deployment is closed rather than left dangling.
-    expect(t.server.core.deployments.get(first.body.deployment_id).status).toBe('failed');
+    expect(t.server.core.deployments.get(first.body.deployment_id).status).toBe('superseded');
   });
 
   it('refuses with 409 and consumes nothing when no image is active', async () => {

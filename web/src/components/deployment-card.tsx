@@ -1,6 +1,6 @@
 // One device being imaged: where it is in the flow, how far, how fast, and what went wrong if it failed.
 import { memo } from 'react';
-import type { Deployment } from '../../../src/contracts/domain.js';
+import { FINAL_DEPLOYMENT_STATUSES, type Deployment } from '../../../src/contracts/domain.js';
 import { formatAgo, formatBytes, formatDuration, formatRate } from './format.js';
 import { ProgressBar, StatusBadge } from './ui.js';
 
@@ -11,11 +11,12 @@ const STEP_VARIANT: Record<Deployment['status'], string> = {
   customizing: 'info',
   completed: 'success',
   failed: 'danger',
+  superseded: 'secondary',
 };
 
 /** Re-renders only when its own deployment changes, or the clock ticks. */
 export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now }: { deployment: Deployment; now: number }) {
-  const isFinal = d.status === 'completed' || d.status === 'failed';
+  const isFinal = FINAL_DEPLOYMENT_STATUSES.includes(d.status);
   const progress = d.status === 'completed' ? 100 : d.progress;
   const remainingBytes = Math.max(0, d.bytes_total - d.bytes_done);
   // The device's own estimate for its current phase where it sends one (installers with image delivery v2), else
@@ -64,6 +65,9 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
         </div>
         {d.status === 'failed' && d.error_message && (
           <div className="small text-danger mt-1 text-break" data-testid="deployment-card-error">{d.error_message}</div>
+        )}
+        {d.status === 'superseded' && d.message && (
+          <div className="small text-body-secondary mt-1 text-break" data-testid="deployment-card-superseded">{d.message}</div>
         )}
         {!isFinal && d.message && <div className="small mt-1 text-truncate" title={d.message}>{d.message}</div>}
       </div>

@@ -29,6 +29,8 @@ const DEPLOYMENT_VARIANT: Record<DeploymentStatus, string> = {
   customizing: 'info',
   completed: 'success',
   failed: 'danger',
+  // The device asked again and carries on under a newer record: neither a result nor a failure.
+  superseded: 'light',
 };
 const POOL_VARIANT: Record<HostnameStatus, string> = { available: 'success', assigned: 'primary', retired: 'secondary' };
 

@@ -82,7 +82,7 @@ export function BatchDetailPage() {
                   <tr key={d.id}>
                     <td className="font-monospace">{d.hostname}</td>
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
-                    <td><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : 'primary'} /></td>
+                    <td><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : d.status === 'superseded' ? 'secondary' : 'primary'} /></td>
                     <td className="d-none d-md-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="small">{formatAgo(d.started_at)}</td>
                     <td className="d-none d-md-table-cell small">{d.completed_at ? formatDuration((Date.parse(d.completed_at) - Date.parse(d.started_at)) / 1000) : '—'}</td>

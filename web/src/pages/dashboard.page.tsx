@@ -3,6 +3,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { Link } from 'react-router-dom';
 import type { Batch, Deployment } from '../../../src/contracts/domain.js';
+import { FINAL_DEPLOYMENT_STATUSES } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { useAuth } from '../auth/auth.context.js';
@@ -62,7 +63,7 @@ function useLiveDeployments() {
         const current = previous.get(deployment.id);
         // Events can overtake each other; never move a card backwards in time.
         if (current && current.deployment.updated_at > deployment.updated_at) continue;
-        const isFinal = deployment.status === 'completed' || deployment.status === 'failed';
+        const isFinal = FINAL_DEPLOYMENT_STATUSES.includes(deployment.status);
         next.set(deployment.id, { deployment, finishedAt: isFinal ? (current?.finishedAt ?? Date.now()) : null });
       }
       return next;
@@ -204,7 +205,7 @@ function RecentHistory() {
     delayMs: 800,
     when: (_name, payload) => {
       const status = (payload as { status?: string }).status;
-      return status === 'completed' || status === 'failed' || status === 'assigned';
+      return status === 'completed' || status === 'failed' || status === 'superseded' || status === 'assigned';
     },
   });
   const items = recent.data?.items ?? [];

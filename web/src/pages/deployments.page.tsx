@@ -152,11 +152,12 @@ export function DeploymentsPage() {
                     <td className="font-monospace">
                       <button type="button" className="btn btn-link p-0 font-monospace text-decoration-none" onClick={(e) => { e.stopPropagation(); setSelected(d); }}>{d.hostname}</button>
                       {d.status === 'failed' && d.error_message && <div className="small text-danger text-truncate" style={{ maxWidth: 260 }} title={d.error_message}>{d.error_message}</div>}
+                      {d.status === 'superseded' && d.message && <div className="small text-body-secondary text-truncate" style={{ maxWidth: 260 }} title={d.message}>asked again; carries on under a newer deployment</div>}
                     </td>
                     <td className="d-none d-md-table-cell">{d.venue_code}</td>
                     <td className="d-none d-md-table-cell">{d.product_type}</td>
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
-                    <td className="d-none d-lg-table-cell"><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : 'primary'} /></td>
+                    <td className="d-none d-lg-table-cell"><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : d.status === 'superseded' ? 'secondary' : 'primary'} /></td>
                     <td className="d-none d-xl-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="d-none d-xl-table-cell small">{d.image_version ?? '—'}</td>
                     <td className="small text-nowrap">{formatDateTime(d.started_at)}</td>
