@@ -2,6 +2,7 @@
 // file-backed disk (or a hashing sink for fleets too big for the disk), optionally slowed to a bandwidth cap
 // and given injected faults. It drives the dashboard for demos and is the load generator for benchmarks.
 import { createHash, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ProductType } from '../contracts/domain.js';
@@ -131,6 +132,8 @@ export async function runFleet(
   onChange: (devices: SimulatedDevice[]) => void = () => {},
 ): Promise<{ devices: SimulatedDevice[]; summary: FleetSummary }> {
   const devices = planFleet(options);
+  // Every device listens to the one stop signal (its requests, its waits): a fleet of more than ten is no leak.
+  if (options.signal) setMaxListeners(0, options.signal);
   if (options.diskDir) await mkdir(options.diskDir, { recursive: true });
   const fleetStarted = performance.now();
 
