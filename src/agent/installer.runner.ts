@@ -111,6 +111,8 @@ export interface InstallerResult {
   /** v2: how chunks were decompressed; chunks fetched again because they arrived corrupt or failed read-back. */
   decompressMethod: DecompressMethod | null;
   chunksRefetched: number;
+  /** False when the final report (completed or failed) never reached the server, after every retry. */
+  finalReportDelivered: boolean;
   verifyMethod: ReadBackMethod | 'stream' | null;
   customization: CustomizeResult | null;
   timings: { configMs: number; downloadMs: number; verifyMs: number; customizeMs: number; totalMs: number };
@@ -136,6 +138,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     delivery: null,
     decompressMethod: null,
     chunksRefetched: 0,
+    finalReportDelivered: true,
     verifyMethod: null,
     customization: null,
     timings: { configMs: 0, downloadMs: 0, verifyMs: 0, customizeMs: 0, totalMs: 0 },
@@ -189,8 +192,10 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       ip_address: localAddress(options.identity.iface),
     },
     intervalMs: options.reportIntervalMs,
-    // A lost report is not worth holding the installation for long.
+    // A lost progress or phase report is not worth holding the installation for long; the final one is: without
+    // it the server's stale sweep marks a finished device failed, so it is retried as long as a download.
     policy: { ...policy, maxRetries: Math.min(policy.maxRetries, 3) },
+    finalPolicy: policy,
     send: options.sendReport,
     deviceToken: options.deviceToken,
     onDeliveryProblem: (error) => emit({ type: 'warning', message: `a status report was not delivered: ${describeError(error)}` }),
@@ -346,6 +351,14 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       .filter(Boolean)
       .join('; ');
     await enterPhase('completed', summary, { progress: 100 });
+    const undelivered = reporter.undeliveredFinal;
+    if (undelivered) {
+      result.finalReportDelivered = false;
+      emit({
+        type: 'warning',
+        message: `the card is installed and verified, but the server never took the report that says so (${describeError(undelivered.error)}); it may show deployment ${config.deployment_id} (${config.hostname}) as failed until the board reports again`,
+      });
+    }
     result.ok = true;
     result.exitCode = 0;
     return finish();
@@ -362,6 +375,11 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       await reporter.reportPhase('failed', { error_message: failure.message, message: `failed while ${phase}` }).catch((reportError: unknown) => {
         emit({ type: 'warning', message: `the failure could not be reported: ${describeError(reportError)}` });
       });
+      const undelivered = reporter.undeliveredFinal;
+      if (undelivered) {
+        result.finalReportDelivered = false;
+        emit({ type: 'warning', message: `the server never took the report of this failure (${describeError(undelivered.error)})` });
+      }
     }
     return finish();
   } finally {

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { StatusRequest } from '../contracts/device-api.js';
 import { InstallerError } from './installer.errors.js';
+import { DEFAULT_RETRY_POLICY } from './retry.policy.js';
 import { StatusReporter, type ReportSender } from './status.reporter.js';
 
 const identity = { deployment_id: 3, hostname: 'KXP2-CORO-003', serial: 'abc', mac_address: 'dc:a6:32:00:00:03' };
@@ -76,6 +77,49 @@ describe('StatusReporter', () => {
     expect(calls).toBe(3);
     expect(problems).toHaveLength(1);
     reporter.stop();
+  });
+
+  it('retries the final report through a 13 s outage, as long as a download would, where a phase report gives up after 3.5 s (#16)', async () => {
+    const sent: StatusRequest[] = [];
+    const problems: unknown[] = [];
+    let serverBackAt = 0;
+    const send: ReportSender = async (_u, r) => {
+      if (Date.now() < serverBackAt) throw new InstallerError('NETWORK', 'connect ECONNREFUSED', { transient: true });
+      sent.push(r);
+    };
+    // As the installer sets it up: phase reports with 3 retries, the final one with the download's policy.
+    const reporter = new StatusReporter({
+      statusUrl: 'http://x', identity, policy: { ...DEFAULT_RETRY_POLICY, maxRetries: 3 }, finalPolicy: DEFAULT_RETRY_POLICY, send, onDeliveryProblem: (e) => problems.push(e),
+    });
+    serverBackAt = Date.now() + 13_000;
+    const phase = reporter.reportPhase('verifying');
+    await vi.advanceTimersByTimeAsync(13_000);
+    await phase;
+    expect(sent).toEqual([]);
+    expect(problems).toHaveLength(1);
+    expect(reporter.undeliveredFinal).toBeNull();
+
+    serverBackAt = Date.now() + 13_000;
+    const final = reporter.reportPhase('completed', { progress: 100 });
+    await vi.advanceTimersByTimeAsync(60_000);
+    await final;
+    expect(sent).toEqual([expect.objectContaining({ status: 'completed', progress: 100 })]);
+    expect(problems).toHaveLength(1);
+    expect(reporter.undeliveredFinal).toBeNull();
+  });
+
+  it('keeps a final report it could not deliver after every retry, to be told, not dropped', async () => {
+    const problems: unknown[] = [];
+    const reporter = new StatusReporter({
+      statusUrl: 'http://x', identity, policy, finalPolicy: { maxRetries: 4, baseDelayMs: 10, maxDelayMs: 20 },
+      send: async () => { throw new InstallerError('NETWORK', 'connect ECONNREFUSED', { transient: true }); },
+      onDeliveryProblem: (e) => problems.push(e),
+    });
+    const final = reporter.reportPhase('completed', { progress: 100 });
+    await vi.advanceTimersByTimeAsync(1000);
+    await final;
+    expect(problems).toHaveLength(1);
+    expect(reporter.undeliveredFinal).toMatchObject({ report: { status: 'completed', deployment_id: 3 }, error: expect.objectContaining({ message: expect.stringContaining('ECONNREFUSED') }) });
   });
 
   it('records a 409 as the deployment being closed', async () => {

@@ -1,7 +1,10 @@
 // Status reports to the server: every phase change at once (retried, in order), and progress about once a
 // second. Progress never waits on the network: a slow or failed progress report is simply superseded by the
 // next one, so the image keeps streaming. A 409 means the server closed the deployment (for example as stale);
-// the installer then stops, since no later report can change that.
+// the installer then stops, since no later report can change that. The final report (completed or failed) is
+// retried under `finalPolicy`, as long as a download would be: it is the one report the server cannot do without
+// (without it the stale sweep marks a finished device failed), and one that still could not be delivered is kept
+// as `undeliveredFinal` for the installer to say so, never dropped silently.
 import type { StatusRequest } from '../contracts/device-api.js';
 import type { DeviceReportedStatus } from '../contracts/domain.js';
 import { InstallerError, isInstallerError } from './installer.errors.js';
@@ -34,7 +37,10 @@ export interface StatusReporterOptions {
   intervalMs?: number;
   /** With no new progress, the last report is repeated this often so the server does not take the device for stale. */
   keepAliveMs?: number;
+  /** Retries of a phase report. */
   policy: RetryPolicy;
+  /** Retries of the final report (completed or failed); by default `policy`. Give it at least the download's. */
+  finalPolicy?: RetryPolicy;
   send?: ReportSender;
   deviceToken?: string | null;
   /** Told about reports that could not be delivered (they are not fatal). */
@@ -50,11 +56,17 @@ export class StatusReporter {
   private closedBy: InstallerError | null = null;
   private lastReport: StatusRequest | null = null;
   private lastSentAt = 0;
+  private undelivered: { report: StatusRequest; error: unknown } | null = null;
   private readonly send: ReportSender;
   readonly sent: StatusRequest[] = [];
 
   constructor(private readonly options: StatusReporterOptions) {
     this.send = options.send ?? ((url, report) => sendStatus(url, report, { deviceToken: options.deviceToken }));
+  }
+
+  /** The final report and why it could not be delivered, after every retry; null once it was (or before). */
+  get undeliveredFinal(): { report: StatusRequest; error: unknown } | null {
+    return this.undelivered;
   }
 
   /** Set once the server has answered 409: the deployment is final there. */
@@ -69,17 +81,20 @@ export class StatusReporter {
     this.sentLatest = true;
     await this.inFlight;
     const report = this.build(status, fields);
+    const final = status === 'completed' || status === 'failed';
     try {
-      await retryTransient(() => this.deliver(report), { policy: this.options.policy });
+      await retryTransient(() => this.deliver(report), { policy: final ? (this.options.finalPolicy ?? this.options.policy) : this.options.policy });
+      if (final) this.undelivered = null;
     } catch (error) {
       if (isInstallerError(error) && error.code === 'DEPLOYMENT_CLOSED') {
         this.closedBy = error;
         throw error;
       }
-      // The installation itself is fine; losing a report must not fail the device.
+      // The installation itself is fine; losing a report must not fail the device. The final one is kept.
+      if (final) this.undelivered = { report, error };
       this.options.onDeliveryProblem?.(error);
     }
-    if (status === 'completed' || status === 'failed') this.stop();
+    if (final) this.stop();
     else this.startClock();
   }
 

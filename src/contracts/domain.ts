@@ -180,6 +180,11 @@ export const Deployment = Type.Object({
   started_at: Timestamp,
   updated_at: Timestamp,
   completed_at: NullableTimestamp,
+  /**
+   * When the stale sweep marked the deployment failed for want of reports; kept when a late final report from the
+   * device overrules it.
+   */
+  swept_at: NullableTimestamp,
 });
 export type Deployment = Static<typeof Deployment>;
 

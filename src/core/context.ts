@@ -6,6 +6,7 @@ import { createDeploymentRepository } from '../db/deployment.repository.js';
 import { createHostnameRepository } from '../db/hostname.repository.js';
 import { createImageRepository } from '../db/image.repository.js';
 import { createVenueRepository } from '../db/venue.repository.js';
+import { createAuditRepository } from '../db/audit.repository.js';
 import type { Stats } from '../contracts/domain.js';
 
 export function createRepositories(db: Db) {
@@ -15,6 +16,7 @@ export function createRepositories(db: Db) {
     batches: createBatchRepository(db),
     images: createImageRepository(db),
     deployments: createDeploymentRepository(db),
+    audit: createAuditRepository(db),
   };
 }
 export type Repositories = ReturnType<typeof createRepositories>;

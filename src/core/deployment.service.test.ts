@@ -173,6 +173,33 @@ describe('deployments', () => {
     expect(f.core.stats()).toMatchObject({ failed_today: 1, active_deployments: 1 });
   });
 
+  it('lets a late final report overrule the stale sweep, correcting the counts and saying so in the audit log (#16)', () => {
+    const late = ask({ serial_number: 'abc1' }).deployment;
+    report({ status: 'verifying', deployment_id: late.id, progress: 90 });
+    const failedByDevice = ask({ serial_number: 'abc2' }).deployment;
+    report({ status: 'failed', deployment_id: failedByDevice.id, error_message: 'VERIFY_MISMATCH' });
+    f.advance(11 * 60_000);
+    expect(f.core.deployments.sweepStale(10 * 60_000).map((d) => d.id)).toEqual([late.id]);
+    expect(f.core.deployments.get(late.id)).toMatchObject({ status: 'failed', swept_at: expect.any(String) });
+    expect(f.core.stats()).toMatchObject({ failed_today: 2, completed_today: 0 });
+    // Progress after the sweep cannot reopen it: only the device's final word can.
+    expect(() => report({ status: 'customizing', deployment_id: late.id })).toThrow(/already failed/);
+
+    f.events.length = 0;
+    const completed = report({ status: 'completed', deployment_id: late.id, message: 'installed 2.0.0' });
+    expect(completed).toMatchObject({ status: 'completed', error_message: null, progress: 100, message: 'installed 2.0.0', swept_at: expect.any(String), completed_at: expect.any(String) });
+    expect(f.core.stats()).toMatchObject({ failed_today: 1, completed_today: 1 });
+    expect(f.eventsNamed('deployment_status')).toEqual([expect.objectContaining({ deployment_id: late.id, status: 'completed' })]);
+    expect(f.eventsNamed('stats_update').at(-1)).toMatchObject({ failed_today: 1, completed_today: 1 });
+    const entries = f.db.prepare('SELECT actor, action, target, details FROM audit_log').all() as Array<Record<string, string>>;
+    expect(entries).toEqual([
+      expect.objectContaining({ action: 'deployment.sweep_overruled', target: late.hostname, actor: 'device 10.0.0.9', details: expect.stringMatching(/reported completed .* after the stale sweep had marked it failed/) }),
+    ]);
+    // Once overruled the record is final like any other; a failure the device itself reported stays final too.
+    expect(() => report({ status: 'completed', deployment_id: late.id })).toThrow(/already completed/);
+    expect(() => report({ status: 'completed', deployment_id: failedByDevice.id })).toThrow(/already failed/);
+  });
+
   it('filters, searches and pages the history', () => {
     for (let i = 1; i <= 5; i++) ask({ serial_number: `feed000${i}`, mac_address: `dc:a6:32:00:00:0${i}` });
     report({ status: 'failed', hostname: 'KXP2-CORO-002', error_message: 'x' });

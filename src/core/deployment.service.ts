@@ -126,7 +126,10 @@ export function createDeploymentService(ctx: CoreContext) {
       });
     },
 
-    /** A device's progress report. Final states are final: a late report is refused, not applied. */
+    /**
+     * A device's progress report. Final states are final: a late report is refused, not applied, except that a
+     * final report (completed or failed) overrules the stale sweep's failure, saying so in the audit log.
+     */
     report(request: StatusRequest, ip: string | null): Deployment {
       const status = normalizeStatus(request.status);
       const serial = normalizeSerial(request.serial ?? request.serial_number);
@@ -143,7 +146,10 @@ export function createDeploymentService(ctx: CoreContext) {
         if (request.hostname && request.deployment_id && request.hostname !== deployment.hostname) {
           throw new AppError('VALIDATION', `Deployment ${deployment.id} belongs to ${deployment.hostname}, not ${request.hostname}.`);
         }
-        if (isFinal(deployment.status)) {
+        // The stale sweep's "failed" is a guess from silence; the device's own final word overrules it (a server
+        // away while devices finished). Every other final state is final.
+        const overrulesSweep = deployment.status === 'failed' && deployment.swept_at !== null && isFinal(status);
+        if (isFinal(deployment.status) && !overrulesSweep) {
           throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) is already ${deployment.status}; the report was ignored.`);
         }
         const now = isoOf(ctx.now());
@@ -151,7 +157,7 @@ export function createDeploymentService(ctx: CoreContext) {
         const bytesDone = request.bytes_done ?? deployment.bytes_done;
         const progress =
           status === 'completed' ? 100 : request.progress ?? (request.bytes_done !== undefined && request.bytes_done !== null && bytesTotal > 0 ? Math.min(100, (100 * bytesDone) / bytesTotal) : deployment.progress);
-        const updated = repos.deployments.update({
+        const change = {
           id: deployment.id,
           status,
           progress,
@@ -164,10 +170,20 @@ export function createDeploymentService(ctx: CoreContext) {
           ip_address: request.ip_address ?? ip,
           updated_at: now,
           completed_at: isFinal(status) ? now : null,
-        });
+        };
+        const updated = overrulesSweep ? repos.deployments.overruleSweep(change) : repos.deployments.update(change);
         if (!updated) throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) has just finished; the report was ignored.`);
+        if (overrulesSweep) {
+          repos.audit.insert({
+            at: now,
+            actor: `device ${request.ip_address ?? ip ?? ''}`.trim(),
+            action: 'deployment.sweep_overruled',
+            target: deployment.hostname,
+            details: `Deployment ${deployment.id} reported ${status} at ${now}, after the stale sweep had marked it failed at ${deployment.swept_at} (${deployment.error_message ?? 'no reports'}); the device's report stands.`,
+          });
+        }
         emitStatus(emit, updated);
-        if (updated.status !== deployment.status) markStatsChanged();
+        if (updated.status !== deployment.status || overrulesSweep) markStatsChanged();
         return updated;
       });
     },
@@ -188,7 +204,8 @@ export function createDeploymentService(ctx: CoreContext) {
             completed_at: now,
           });
           if (!updated) continue;
-          failed.push(updated);
+          repos.deployments.markSwept(updated.id, now);
+          failed.push({ ...updated, swept_at: now });
           emitStatus(emit, updated);
         }
         if (failed.length) markStatsChanged();

@@ -3,7 +3,7 @@ import type { PagedResult } from '../contracts/api.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
 
-export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at'>;
+export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at' | 'swept_at'>;
 
 export interface DeploymentProgress {
   id: number;
@@ -65,6 +65,13 @@ export function createDeploymentRepository(db: Db) {
            rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message,
            ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at
      WHERE id = @id AND ${OPEN} RETURNING *`);
+  // Only a record the stale sweep closed can be reopened, and only by the device's own final report.
+  const overruleSweep = db.prepare<DeploymentProgress, Deployment>(`
+    UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
+           rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message,
+           ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at
+     WHERE id = @id AND status = 'failed' AND swept_at IS NOT NULL RETURNING *`);
+  const markSwept = db.prepare<{ id: number; swept_at: string }>('UPDATE deployments SET swept_at = @swept_at WHERE id = @id');
   const staleOpen = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} AND updated_at < ? ORDER BY id`);
   const activeCount = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM deployments WHERE ${OPEN}`);
   const finishedSince = db.prepare<[string], { status: DeploymentStatus; n: number }>(
@@ -85,6 +92,9 @@ export function createDeploymentRepository(db: Db) {
     findOpenForHostname: (hostname: string): Deployment[] => openForHostname.all(hostname),
     /** Undefined when the deployment had already reached a final state. */
     update: (change: DeploymentProgress): Deployment | undefined => update.get(change),
+    /** A final report overruling the stale sweep; undefined unless the sweep closed the record. */
+    overruleSweep: (change: DeploymentProgress): Deployment | undefined => overruleSweep.get(change),
+    markSwept: (id: number, at: string): void => void markSwept.run({ id, swept_at: at }),
     listStale: (updatedBefore: string): Deployment[] => staleOpen.all(updatedBefore),
     listOpen: (): Deployment[] => open.all(),
     activeCount: (): number => activeCount.get()!.n,

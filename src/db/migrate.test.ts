@@ -54,7 +54,7 @@ describe('migrations', () => {
     db.close();
   });
 
-  it('5 turns deployments closed as superseded before that state existed into superseded ones, keeping the rest (#16)', () => {
+  it('5 and 6 turn deployments closed as superseded before that state existed into superseded ones, and know the stale sweep\'s (#16)', () => {
     const old = new Database(join(dir, 'old.db'));
     migrate(old, 4);
     old.prepare("INSERT INTO venues (code, name, created_at) VALUES ('CORO', 'Coronado', '2026-01-01T00:00:00Z')").run();
@@ -63,13 +63,17 @@ describe('migrations', () => {
     insert.run('failed', 'Superseded: the device asked for its configuration again before finishing.', '2026-01-01T00:01:00Z', null);
     insert.run('failed', 'Checksum mismatch', '2026-01-01T00:01:00Z', null);
     insert.run('downloading', null, null, 12);
+    insert.run('failed', 'No report from the device for 10 minutes (last status: verifying); marked failed.', '2026-01-01T00:11:00Z', null);
     old.close();
     const db = openDatabase(join(dir, 'old.db'));
     expect(db.prepare('SELECT id, status, message, error_message, eta_s FROM deployments ORDER BY id').all()).toEqual([
       { id: 1, status: 'superseded', message: 'Superseded: the device asked for its configuration again before finishing.', error_message: null, eta_s: null },
       { id: 2, status: 'failed', message: null, error_message: 'Checksum mismatch', eta_s: null },
       { id: 3, status: 'downloading', message: null, error_message: null, eta_s: 12 },
+      { id: 4, status: 'failed', message: null, error_message: expect.stringMatching(/^No report/), eta_s: null },
     ]);
+    // 6: what the stale sweep closed is known as such, so a late final report can overrule it.
+    expect(db.prepare('SELECT id, swept_at FROM deployments WHERE swept_at IS NOT NULL').all()).toEqual([{ id: 4, swept_at: '2026-01-01T00:11:00Z' }]);
     expect(() => db.prepare("UPDATE deployments SET status = 'superseded' WHERE id = 3").run()).toThrow(/CHECK/);
     db.close();
   });

@@ -172,6 +172,22 @@ describe('device API: /api/status', () => {
     expect(t.server.core.deployments.get(config.deployment_id).status).toBe('completed');
   });
 
+  it('accepts a completed report for a deployment the stale sweep marked failed, and the audit log says so (#16)', async () => {
+    const config = await deployed();
+    await report({ deployment_id: config.deployment_id, status: 'verifying', progress: 90 });
+    // The server was away while the device finished: its sweep took the silence for a failure.
+    expect(t.server.core.deployments.sweepStale(-60_000).map((d) => d.id)).toEqual([config.deployment_id]);
+    expect(t.server.core.stats()).toMatchObject({ failed_today: 1, completed_today: 0 });
+    const late = await report({ deployment_id: config.deployment_id, status: 'completed', message: 'installed 1.0.0' });
+    expect(late.status).toBe(200);
+    expect(late.body).toMatchObject({ received: true, status: 'completed' });
+    expect(t.server.core.deployments.get(config.deployment_id)).toMatchObject({ status: 'completed', error_message: null, swept_at: expect.any(String) });
+    expect(t.server.core.stats()).toMatchObject({ failed_today: 0, completed_today: 1 });
+    expect(t.server.accounts.listAudit(1, 10).items).toEqual([
+      expect.objectContaining({ action: 'deployment.sweep_overruled', target: config.hostname, details: expect.stringContaining('the device\'s report stands') }),
+    ]);
+  });
+
   it('answers 404 for an unknown deployment and 400 for a report naming nothing or a bad status', async () => {
     expect((await report({ deployment_id: 999, status: 'downloading' })).status).toBe(404);
     const nothing = await report({ status: 'downloading' });
