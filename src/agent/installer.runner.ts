@@ -190,6 +190,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       serial: options.identity.serial,
       mac_address: options.identity.mac,
       ip_address: localAddress(options.identity.iface),
+      deployment_token: config.deployment_token ?? null,
     },
     intervalMs: options.reportIntervalMs,
     // A lost progress or phase report is not worth holding the installation for long; the final one is: without

@@ -122,6 +122,16 @@ describe('StatusReporter', () => {
     expect(reporter.undeliveredFinal).toMatchObject({ report: { status: 'completed', deployment_id: 3 }, error: expect.objectContaining({ message: expect.stringContaining('ECONNREFUSED') }) });
   });
 
+  it('sends the deployment token of the configuration answer back with every report (#16)', async () => {
+    const sent: StatusRequest[] = [];
+    const reporter = new StatusReporter({ statusUrl: 'http://x', identity: { ...identity, deployment_token: 't'.repeat(32) }, policy, intervalMs: 100, send: async (_u, r) => void sent.push(r) });
+    await reporter.reportPhase('downloading');
+    reporter.updateProgress(progress(10));
+    await vi.advanceTimersByTimeAsync(100);
+    await reporter.reportPhase('completed');
+    expect(sent.map((r) => r.deployment_token)).toEqual(['t'.repeat(32), 't'.repeat(32), 't'.repeat(32)]);
+  });
+
   it('records a 409 as the deployment being closed', async () => {
     const closed = new InstallerError('DEPLOYMENT_CLOSED', 'the server has closed this deployment: stale', { status: 409 });
     let refuse = false;

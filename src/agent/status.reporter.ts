@@ -17,6 +17,8 @@ export interface ReportIdentity {
   serial: string | null;
   mac_address: string | null;
   ip_address?: string | null;
+  /** The configuration answer's `deployment_token`, sent back with every report (servers that gave none: absent). */
+  deployment_token?: string | null;
 }
 
 export interface ProgressSnapshot {
@@ -160,6 +162,7 @@ export class StatusReporter {
       error_message: fields.error_message ?? null,
     };
     if (identity.ip_address) report.ip_address = identity.ip_address;
+    if (identity.deployment_token) report.deployment_token = identity.deployment_token;
     if (fields.progress !== undefined) report.progress = Math.max(0, Math.min(100, Math.round(fields.progress * 10) / 10));
     if (fields.bytes_done !== undefined) report.bytes_done = Math.round(fields.bytes_done);
     if (fields.bytes_total !== undefined) report.bytes_total = Math.round(fields.bytes_total);

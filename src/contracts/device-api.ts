@@ -38,6 +38,12 @@ export const ConfigResponse = Type.Object({
    * chunks yet. Installers that know it fetch only the mapped, compressed chunks; v1 installers ignore it.
    */
   image_manifest_url: Type.Union([Type.String(), Type.Null()]),
+  /**
+   * A secret for this deployment alone: later status reports send it back as `deployment_token`, so nobody else on
+   * the device network can report for this device. Installers that predate it ignore it (unless the server requires
+   * it: PITCREW_REQUIRE_DEPLOYMENT_TOKEN).
+   */
+  deployment_token: Type.Optional(Type.String({ minLength: 16, maxLength: 128 })),
 });
 export type ConfigResponse = Static<typeof ConfigResponse>;
 
@@ -49,6 +55,8 @@ export const StatusRequest = Type.Object(
     serial_number: Optional(Type.String({ maxLength: 64 })),
     mac_address: Optional(Type.String({ pattern: MAC_PATTERN })),
     deployment_id: Optional(RowId()),
+    /** The `deployment_token` of the configuration answer. */
+    deployment_token: Optional(Type.String({ maxLength: 128 })),
     progress: Optional(Type.Number({ minimum: 0, maximum: 100 })),
     bytes_done: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.bytes })),
     bytes_total: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.bytes })),

@@ -1,4 +1,5 @@
 // Deployments: a device asking for its configuration, then reporting its way to completed or failed.
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Batch, Deployment, DeploymentStatus, MasterImage, ProductType } from '../contracts/domain.js';
 import { FINAL_DEPLOYMENT_STATUSES, LEGACY_STATUS_ALIASES, PRODUCT_TYPES } from '../contracts/domain.js';
 import type { ConfigRequest, StatusRequest } from '../contracts/device-api.js';
@@ -16,7 +17,17 @@ export interface DeviceConfig {
   batch: Batch | null;
   /** True when the device already held its hostname (it asked again). */
   reused: boolean;
+  /** The deployment's secret, for the configuration answer; only its SHA-256 is stored. */
+  token: string;
 }
+
+export interface ReportOptions {
+  /** Refuse reports without the deployment's token (PITCREW_REQUIRE_DEPLOYMENT_TOKEN), not only those with a wrong one. */
+  requireToken?: boolean;
+}
+
+const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 const isFinal = (status: DeploymentStatus) => FINAL_DEPLOYMENT_STATUSES.includes(status);
 
@@ -67,6 +78,29 @@ export function createDeploymentService(ctx: CoreContext) {
     const venue_code = normalizeVenueCode(request.venue_code);
     if (!repos.venues.find(venue_code)) throw new AppError('NOT_FOUND', `There is no venue ${venue_code}.`);
     return { venue_code, product_type: request.product_type, batch: null };
+  }
+
+  /**
+   * Only the device that received a deployment's token may report for it. A report carrying a wrong token is always
+   * refused; one carrying none is refused when the server requires tokens, or once this deployment's reports have
+   * carried it (its installer knows tokens, so a report without is not from it). Installers that predate tokens
+   * (never sent one) keep working unless the operator requires them.
+   */
+  function checkToken(deployment: Deployment, presented: string | null, requireToken: boolean): void {
+    const stored = repos.deployments.tokenOf(deployment.id);
+    if (presented !== null) {
+      if (!stored || !sameHash(stored.token_sha256, sha256Hex(presented))) {
+        throw new AppError('FORBIDDEN', `The report's deployment_token is not the one deployment ${deployment.id} was given; the report was ignored.`);
+      }
+      if (!stored.confirmed_at) repos.deployments.confirmToken(deployment.id, isoOf(ctx.now()));
+      return;
+    }
+    if (stored?.confirmed_at) {
+      throw new AppError('FORBIDDEN', `Reports for deployment ${deployment.id} carry its deployment_token, and this one did not; it was ignored.`);
+    }
+    if (requireToken) {
+      throw new AppError('FORBIDDEN', 'This server requires every status report to carry the deployment_token of its configuration answer (PITCREW_REQUIRE_DEPLOYMENT_TOKEN), and this one carried none: update the installer.');
+    }
   }
 
   return {
@@ -120,9 +154,11 @@ export function createDeploymentService(ctx: CoreContext) {
           started_at: now,
           updated_at: now,
         });
+        const token = randomBytes(24).toString('base64url');
+        repos.deployments.saveTokenHash(deployment.id, sha256Hex(token));
         emitStatus(emit, deployment);
         markStatsChanged();
-        return { deployment, image, batch: assignment.batch, reused: assignment.reused };
+        return { deployment, image, batch: assignment.batch, reused: assignment.reused, token };
       });
     },
 
@@ -130,7 +166,7 @@ export function createDeploymentService(ctx: CoreContext) {
      * A device's progress report. Final states are final: a late report is refused, not applied, except that a
      * final report (completed or failed) overrules the stale sweep's failure, saying so in the audit log.
      */
-    report(request: StatusRequest, ip: string | null): Deployment {
+    report(request: StatusRequest, ip: string | null, options: ReportOptions = {}): Deployment {
       const status = normalizeStatus(request.status);
       const serial = normalizeSerial(request.serial ?? request.serial_number);
       const mac = normalizeMac(request.mac_address);
@@ -143,6 +179,7 @@ export function createDeploymentService(ctx: CoreContext) {
           if (!which) throw new AppError('VALIDATION', 'A status report must name its deployment_id, hostname, serial or MAC address.');
           throw new AppError('NOT_FOUND', `No deployment matches ${which}; ask for a configuration first.`);
         }
+        checkToken(deployment, request.deployment_token?.trim() || null, options.requireToken ?? false);
         if (request.hostname && request.deployment_id && request.hostname !== deployment.hostname) {
           throw new AppError('VALIDATION', `Deployment ${deployment.id} belongs to ${deployment.hostname}, not ${request.hostname}.`);
         }

@@ -72,6 +72,9 @@ export function createDeploymentRepository(db: Db) {
            ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at
      WHERE id = @id AND status = 'failed' AND swept_at IS NOT NULL RETURNING *`);
   const markSwept = db.prepare<{ id: number; swept_at: string }>('UPDATE deployments SET swept_at = @swept_at WHERE id = @id');
+  const insertToken = db.prepare<{ deployment_id: number; token_sha256: string }>('INSERT INTO deployment_tokens (deployment_id, token_sha256) VALUES (@deployment_id, @token_sha256)');
+  const tokenOf = db.prepare<[number], { token_sha256: string; confirmed_at: string | null }>('SELECT token_sha256, confirmed_at FROM deployment_tokens WHERE deployment_id = ?');
+  const confirmToken = db.prepare<{ deployment_id: number; at: string }>('UPDATE deployment_tokens SET confirmed_at = @at WHERE deployment_id = @deployment_id AND confirmed_at IS NULL');
   const staleOpen = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} AND updated_at < ? ORDER BY id`);
   const activeCount = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM deployments WHERE ${OPEN}`);
   const finishedSince = db.prepare<[string], { status: DeploymentStatus; n: number }>(
@@ -95,6 +98,11 @@ export function createDeploymentRepository(db: Db) {
     /** A final report overruling the stale sweep; undefined unless the sweep closed the record. */
     overruleSweep: (change: DeploymentProgress): Deployment | undefined => overruleSweep.get(change),
     markSwept: (id: number, at: string): void => void markSwept.run({ id, swept_at: at }),
+    /** Keeps the SHA-256 of a deployment's token (never the token). */
+    saveTokenHash: (deploymentId: number, sha256: string): void => void insertToken.run({ deployment_id: deploymentId, token_sha256: sha256 }),
+    tokenOf: (deploymentId: number): { token_sha256: string; confirmed_at: string | null } | undefined => tokenOf.get(deploymentId),
+    /** From now on this deployment's reports must carry its token. */
+    confirmToken: (deploymentId: number, at: string): void => void confirmToken.run({ deployment_id: deploymentId, at }),
     listStale: (updatedBefore: string): Deployment[] => staleOpen.all(updatedBefore),
     listOpen: (): Deployment[] => open.all(),
     activeCount: (): number => activeCount.get()!.n,

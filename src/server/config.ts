@@ -14,6 +14,7 @@ export interface ServerConfig {
   adminPassword: string | null;
   deviceUrl: string | null;
   deviceToken: string | null;
+  requireDeploymentToken: boolean;
   staleMinutes: number;
   staleSweepSeconds: number;
   maxImageBytes: number;
@@ -102,6 +103,13 @@ const token: Parser<string | null> = (raw) => {
   return value;
 };
 
+const flag: Parser<boolean> = (raw) => {
+  const value = raw.trim().toLowerCase();
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['', '0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new Error('must be 1 or 0 (true/false, yes/no, on/off)');
+};
+
 const password: Parser<string | null> = (raw) => {
   if (raw === '') return null;
   if (raw.length < 8) throw new Error('must be at least 8 characters');
@@ -120,6 +128,7 @@ export const CONFIG_KEYS: { [K in keyof ServerConfig]: KeySpec<K> } = {
   adminPassword: { env: 'PITCREW_ADMIN_PASSWORD', flag: '--admin-password', description: 'Password of the first `admin` user, created on first start; a random one is printed when unset.', default: null, parse: password },
   deviceUrl: { env: 'PITCREW_DEVICE_URL', flag: '--device-url', description: 'Base URL devices are given for images and reports; by default the address the device used.', default: null, parse: url },
   deviceToken: { env: 'PITCREW_DEVICE_TOKEN', flag: '--device-token', description: 'When set, device requests must carry it (Authorization: Bearer or X-Device-Token).', default: null, parse: token },
+  requireDeploymentToken: { env: 'PITCREW_REQUIRE_DEPLOYMENT_TOKEN', flag: '--require-deployment-token', description: 'When 1, every status report must carry the deployment_token its configuration answer gave (installers that predate it are refused); otherwise only reports that carry a wrong one are.', default: false, parse: flag },
   staleMinutes: { env: 'PITCREW_STALE_MINUTES', flag: '--stale-minutes', description: 'A deployment with no report for this many minutes is marked failed.', default: 10, parse: integer(1, 7 * 24 * 60, 'minutes') },
   staleSweepSeconds: { env: 'PITCREW_STALE_SWEEP_SECONDS', flag: '--stale-sweep-seconds', description: 'How often to look for stale deployments.', default: 30, parse: integer(1, 3600, 'seconds') },
   maxImageBytes: { env: 'PITCREW_MAX_IMAGE_BYTES', flag: '--max-image-bytes', description: 'Largest master image accepted by upload (bytes, or 32G, 500MiB…).', default: 64 * 2 ** 30, parse: byteSize },

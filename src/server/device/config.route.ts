@@ -23,6 +23,7 @@ export function registerConfigRoute(app: TypedApp, { core, config }: ServerDeps)
       batch_id: result.deployment.batch_id,
       status_url: `${base}/api/status`,
       image_manifest_url: result.image.delivery ? deliveryUrls(imageUrl).manifest : null,
+      deployment_token: result.token,
     };
   });
 }

@@ -3,9 +3,9 @@ import { StatusRequest, StatusResponse } from '../../contracts/device-api.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-export function registerStatusRoute(app: TypedApp, { core }: ServerDeps): void {
+export function registerStatusRoute(app: TypedApp, { core, config }: ServerDeps): void {
   app.post('/api/status', { schema: { body: StatusRequest, response: { 200: StatusResponse } } }, async (request) => {
-    const deployment = core.deployments.report(request.body, request.ip);
+    const deployment = core.deployments.report(request.body, request.ip, { requireToken: config.requireDeploymentToken });
     return { received: true, hostname: deployment.hostname, deployment_id: deployment.id, status: deployment.status };
   });
 }
