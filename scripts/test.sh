@@ -24,6 +24,7 @@ declare -A NEEDS=(
   [systemd-analyze]=systemd
   [bmaptool]=bmap-tools
   [zstd]=zstd
+  [busybox]=busybox
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done

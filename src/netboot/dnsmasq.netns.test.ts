@@ -5,6 +5,10 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { symlink } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { generateDnsmasqConfig, RPI_PXE_SERVICE, type NetbootLayout } from './dnsmasq.config.js';
 import { DnsmasqSupervisor } from './dnsmasq.supervisor.js';
@@ -12,6 +16,8 @@ import type { DhcpReply } from './test-support/dhcp.packet.js';
 import { canCreateNetns, createNetnsPair, type NetnsPair } from './test-support/netns.js';
 
 const PROBE = fileURLToPath(new URL('./test-support/dhcp-probe.ts', import.meta.url));
+const UDHCPC_SCRIPT = fileURLToPath(new URL('./installer-udhcpc.sh', import.meta.url));
+const run = promisify(execFile);
 
 // Without root (a developer's laptop) it is skipped; CI runs as root and must run it, so there it fails instead.
 describe.skipIf(!canCreateNetns() && !process.env.CI)('dnsmasq in a network namespace', () => {
@@ -37,7 +43,7 @@ describe.skipIf(!canCreateNetns() && !process.env.CI)('dnsmasq in a network name
     await rm(dir, { recursive: true, force: true });
   });
 
-  async function startDnsmasq(layout: NetbootLayout): Promise<DnsmasqSupervisor> {
+  async function startDnsmasq(layout: NetbootLayout, leaseTime?: string): Promise<DnsmasqSupervisor> {
     const configFile = join(dir, 'dnsmasq.conf');
     await writeFile(configFile, generateDnsmasqConfig(
       {
@@ -45,7 +51,7 @@ describe.skipIf(!canCreateNetns() && !process.env.CI)('dnsmasq in a network name
         interface: net.server.iface,
         serverAddress: net.server.address,
         prefixLength: net.prefixLength,
-        ...(layout === 'dedicated' ? { rangeStart: '10.77.0.100', rangeEnd: '10.77.0.199' } : {}),
+        ...(layout === 'dedicated' ? { rangeStart: '10.77.0.100', rangeEnd: '10.77.0.199', leaseTime } : {}),
         tftpRoot: join(dir, 'tftp'),
       },
       { leaseFile: join(dir, 'dnsmasq.leases') },
@@ -114,5 +120,54 @@ describe.skipIf(!canCreateNetns() && !process.env.CI)('dnsmasq in a network name
       const replies = await discover('dc:a6:32:77:88:99');
       expect(replies.find((r) => r.messageType === 2)?.pxeMenu).toContain(RPI_PXE_SERVICE);
     }, { timeout: 15_000, interval: 200 });
+  });
+  // The installer's own DHCP, as its /init runs it: BusyBox udhcpc through installer-udhcpc.sh, here against a
+  // 2-minute lease (dnsmasq's shortest). The lease must outlive its first term: renewed, same address, still held.
+  it.skipIf(!existsSync('/usr/bin/busybox') && !process.env.CI)('keeps the installer\'s lease renewed past its lease time', { timeout: 240_000 }, async () => {
+    const dnsmasq = await startDnsmasq('dedicated', '2m');
+    const bin = join(dir, 'bin');
+    await mkdir(bin);
+    await symlink('/usr/bin/busybox', join(bin, 'udhcpc'));
+    // Executable, as the initramfs ships it (udhcpc runs it for each event).
+    const script = join(bin, 'udhcpc.script');
+    await writeFile(script, await readFile(UDHCPC_SCRIPT), { mode: 0o755 });
+    const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, PITCREW_RUN_DIR: dir };
+    const pidFile = join(dir, `udhcpc.${net.client.iface}.pid`);
+    const leaseExpiry = async (address: string) => {
+      const line = (await readFile(join(dir, 'dnsmasq.leases'), 'utf8')).split('\n').find((l) => l.split(' ')[2] === address);
+      return line ? Number(line.split(' ')[0]) * 1000 : null;
+    };
+    try {
+      // Returns once bound, with udhcpc left in the background.
+      await run('ip', ['netns', 'exec', net.client.ns, script, 'start', net.client.iface], { env, timeout: 30_000 });
+      const bound = Date.now();
+      const [iface, address, mask] = (await readFile(join(dir, 'pitcrew-net'), 'utf8')).trim().split(' ');
+      expect([iface, mask]).toEqual([net.client.iface, '24']);
+      expect(address).toMatch(/^10\.77\.0\.1\d\d$/);
+      const pid = Number(await readFile(pidFile, 'utf8'));
+      expect(() => process.kill(pid, 0)).not.toThrow();
+      const firstExpiry = await leaseExpiry(address!);
+      expect(firstExpiry).not.toBeNull();
+      expect(firstExpiry! - bound).toBeLessThanOrEqual(121_000);
+
+      // Renewed at half its time: dnsmasq pushes the expiry out.
+      await vi.waitFor(async () => expect(await leaseExpiry(address!)).toBeGreaterThan(firstExpiry! + 30_000), { timeout: 100_000, interval: 2000 });
+      // Past the first lease's end the board still holds its address, and the server still counts it as leased.
+      await new Promise((resolve) => setTimeout(resolve, Math.max(0, firstExpiry! + 5000 - Date.now())));
+      expect(await leaseExpiry(address!)).toBeGreaterThan(Date.now());
+      const { stdout } = await net.exec(net.client.ns, 'ip', ['-4', '-o', 'addr', 'show', 'dev', net.client.iface]);
+      expect(stdout).toContain(` ${address}/24 `);
+      expect(() => process.kill(pid, 0)).not.toThrow();
+      expect(dnsmasq.status().recent.join('\n')).toMatch(new RegExp(`DHCPACK\\(\\S+\\) ${address!.replace(/\./g, '\\.')} `));
+    } finally {
+      const pid = Number(await readFile(pidFile, 'utf8').catch(() => 'NaN'));
+      if (Number.isInteger(pid)) {
+        try {
+          process.kill(pid, 'SIGTERM');
+        } catch {
+          // Already gone.
+        }
+      }
+    }
   });
 });

@@ -104,7 +104,8 @@ bring_up_network() {
   done
   for name in $interfaces; do
     say "asking for an address on $name (MAC $(cat /sys/class/net/$name/address 2>/dev/null))"
-    if udhcpc -i "$name" -f -q -n -t 5 -T 3 -x hostname:pitcrew-installer -s /etc/pitcrew/udhcpc.script >/tmp/udhcpc.log 2>&1; then
+    # Returns once bound; udhcpc stays in the background and keeps the lease renewed (see the script).
+    if /etc/pitcrew/udhcpc.script start "$name" >/tmp/udhcpc.log 2>&1; then
       read -r NET_IFACE NET_IP NET_MASK NET_ROUTER NET_DHCP_SERVER </run/pitcrew-net
       say "network up: $NET_IFACE $NET_IP/$NET_MASK"
       return 0
