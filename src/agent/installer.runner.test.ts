@@ -119,10 +119,23 @@ describe('runInstaller against a device-API double', () => {
     expect(sector.every((b) => b === 0)).toBe(true);
   });
 
-  it('fails when the downloaded bytes do not match the checksum', async () => {
+  it('fails when the downloaded bytes do not match the checksum twice, having fetched the image once more', async () => {
     const result = await install({ faults: { corruptStreamAt: 12345 } });
-    expect(result).toMatchObject({ ok: false, errorCode: 'CHECKSUM_MISMATCH', failedPhase: 'downloading' });
-    expect(fixture.reports.at(-1)).toMatchObject({ status: 'failed', error_message: expect.stringMatching(/does not match its checksum/) });
+    expect(result).toMatchObject({ ok: false, errorCode: 'CHECKSUM_MISMATCH', failedPhase: 'downloading', imageRefetched: true });
+    expect(fixture.imageRequests.filter((r) => r.status === 200)).toHaveLength(2);
+    expect(fixture.reports.at(-1)).toMatchObject({ status: 'failed', error_message: expect.stringMatching(/does not match its checksum, fetched twice/) });
+  });
+
+  it('fetches the image once more after a checksum mismatch, says so, and installs when the second copy is right (#16)', async () => {
+    const events: InstallerEvent[] = [];
+    const result = await install({ faults: { corruptStreamAt: 2 * HOLD_BACK_BYTES + 12345, corruptStreamOnce: true }, onEvent: (e) => events.push(e) });
+    expect(result).toMatchObject({ ok: true, exitCode: 0, imageRefetched: true, verifyMethod: 'o_direct' });
+    expect(fixture.imageRequests.filter((r) => r.status === 200)).toHaveLength(2);
+    expect(await sha256File(join(dir, 'disk.img'), 0, image.boot.startByte)).toBe(await sha256File(image.path, 0, image.boot.startByte));
+    expect(events).toContainEqual(expect.objectContaining({ type: 'warning', message: expect.stringMatching(/does not match its checksum .*fetching it once more/) }));
+    // The server hears of it while it happens and in the final report.
+    expect(fixture.reports).toContainEqual(expect.objectContaining({ status: 'downloading', progress: 0, message: expect.stringMatching(/fetching it once more/) }));
+    expect(fixture.reports.at(-1)).toMatchObject({ status: 'completed', message: expect.stringContaining('image fetched again after a checksum mismatch') });
   });
 
   it('hashes into a sink without a disk', async () => {

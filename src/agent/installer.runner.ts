@@ -47,6 +47,8 @@ export interface InstallerFaults {
    * copy of its chunk, so the chunk's hash fails each time and the installation fails naming it.
    */
   corruptStreamAt?: number;
+  /** With corruptStreamAt, v1: corrupt only the first download (the one fetch again after a checksum mismatch heals it). */
+  corruptStreamOnce?: boolean;
 }
 
 /** Where injected faults can land: the bytes on the wire, and the image offset at a share of the bytes written. */
@@ -111,6 +113,8 @@ export interface InstallerResult {
   /** v2: how chunks were decompressed; chunks fetched again because they arrived corrupt or failed read-back. */
   decompressMethod: DecompressMethod | null;
   chunksRefetched: number;
+  /** v1: the whole image was fetched once more because the first download did not match its checksum. */
+  imageRefetched: boolean;
   /** False when the final report (completed or failed) never reached the server, after every retry. */
   finalReportDelivered: boolean;
   verifyMethod: ReadBackMethod | 'stream' | null;
@@ -138,6 +142,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     delivery: null,
     decompressMethod: null,
     chunksRefetched: 0,
+    imageRefetched: false,
     finalReportDelivered: true,
     verifyMethod: null,
     customization: null,
@@ -234,7 +239,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     target = options.target === 'sink' ? createSinkTarget(extent) : await openDiskTarget(options.target, extent, { systemRoot: options.systemRoot });
     if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt, faults.corruptWriteOnce ?? false);
     if (options.cardWriteBytesPerSecond) target = throttledTarget(target, createThrottle(options.cardWriteBytesPerSecond, options.signal));
-    const writer = new ImageWriter(target, size);
+    let writer = new ImageWriter(target, size);
     await writer.prepare();
 
     if (chunked) {
@@ -242,43 +247,57 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     } else {
       await enterPhase('downloading', `downloading ${config.version} (${formatBytes(size)}) to ${options.target}`, { progress: 0, bytes_total: size });
       const downloadStarted = performance.now();
-      const hash = createHash('sha256');
-      const meter = new RateMeter();
-      const progress = makeProgress(reporter, emit, 'downloading', size, meter, options.signal);
-      const corruptStreamAt = faults?.corruptStreamAt;
-      let streamOffset = 0;
-      const download = await downloadImage({
-        url: config.image_url,
-        expectedSize: size,
-        policy,
-        stallTimeoutMs: options.stallTimeoutMs,
-        maxBytesPerSecond: options.maxBytesPerSecond,
-        interruptAfterBytes: faults?.cutDownloadAfterBytes,
-        signal: options.signal,
-        deviceToken: options.deviceToken,
-        onData: (received) => {
-          let chunk = received;
-          if (corruptStreamAt !== undefined && corruptStreamAt >= streamOffset && corruptStreamAt < streamOffset + chunk.length) {
-            chunk = Buffer.from(chunk);
-            chunk[corruptStreamAt - streamOffset]! ^= 0x01;
-          }
-          streamOffset += chunk.length;
-          hash.update(chunk);
-          const written = writer.write(chunk);
-          progress(writer.bytesAccepted, 'written');
-          return written;
-        },
-        onRetry: (n) =>
-          emit({ type: 'retry', what: 'download', attempt: n.attempt, delayMs: n.delayMs, reason: `${describeError(n.error)}; resuming at byte ${n.resumeFrom}` }),
-      });
-      result.bytes = download.bytes;
-      result.resumes = download.resumes;
-      await writer.finish();
-      const streamed = hash.digest('hex');
-      result.timings.downloadMs = Math.round(performance.now() - downloadStarted);
-      if (streamed !== config.image_checksum) {
-        throw new InstallerError('CHECKSUM_MISMATCH', `the downloaded image does not match its checksum: got sha256 ${streamed}, expected ${config.image_checksum}`);
+      // A whole image that arrives with the wrong checksum is fetched once more before the device fails: a flaky
+      // link (or a bad buffer on the way) is likelier than a bad master, and the report says it happened.
+      for (let attempt = 1; ; attempt++) {
+        const hash = createHash('sha256');
+        const meter = new RateMeter();
+        const progress = makeProgress(reporter, emit, 'downloading', size, meter, options.signal);
+        const corruptStreamAt = attempt === 1 || !faults?.corruptStreamOnce ? faults?.corruptStreamAt : undefined;
+        let streamOffset = 0;
+        const download = await downloadImage({
+          url: config.image_url,
+          expectedSize: size,
+          policy,
+          stallTimeoutMs: options.stallTimeoutMs,
+          maxBytesPerSecond: options.maxBytesPerSecond,
+          interruptAfterBytes: attempt === 1 ? faults?.cutDownloadAfterBytes : undefined,
+          signal: options.signal,
+          deviceToken: options.deviceToken,
+          onData: (received) => {
+            let chunk = received;
+            if (corruptStreamAt !== undefined && corruptStreamAt >= streamOffset && corruptStreamAt < streamOffset + chunk.length) {
+              chunk = Buffer.from(chunk);
+              chunk[corruptStreamAt - streamOffset]! ^= 0x01;
+            }
+            streamOffset += chunk.length;
+            hash.update(chunk);
+            const written = writer.write(chunk);
+            progress(writer.bytesAccepted, 'written');
+            return written;
+          },
+          onRetry: (n) =>
+            emit({ type: 'retry', what: 'download', attempt: n.attempt, delayMs: n.delayMs, reason: `${describeError(n.error)}; resuming at byte ${n.resumeFrom}` }),
+        });
+        result.bytes += download.bytes;
+        result.resumes += download.resumes;
+        await writer.finish();
+        const streamed = hash.digest('hex');
+        if (streamed === config.image_checksum) break;
+        if (attempt >= 2) {
+          throw new InstallerError(
+            'CHECKSUM_MISMATCH',
+            `the downloaded image does not match its checksum, fetched twice: got sha256 ${streamed}, expected ${config.image_checksum} (is the server's copy of the image damaged?)`,
+          );
+        }
+        const why = `the downloaded image does not match its checksum (got sha256 ${streamed}, expected ${config.image_checksum}): fetching it once more`;
+        emit({ type: 'warning', message: why });
+        result.imageRefetched = true;
+        // From the start, onto a fresh writer: the held-back first MiB has not reached the disk, the rest is overwritten.
+        writer = new ImageWriter(target, size);
+        await enterPhase('downloading', why, { progress: 0, bytes_total: size });
       }
+      result.timings.downloadMs = Math.round(performance.now() - downloadStarted);
 
       // Read back what is on the disk and compare it with the image's checksum.
       const verifyStarted = performance.now();
@@ -348,6 +367,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       `verified (${result.verifyMethod})`,
       result.resumes ? `${result.resumes} resume(s)` : null,
       result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,
+      result.imageRefetched ? 'image fetched again after a checksum mismatch' : null,
     ]
       .filter(Boolean)
       .join('; ');
