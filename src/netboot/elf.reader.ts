@@ -14,6 +14,7 @@ export interface ElfInfo {
 }
 
 export const EM_AARCH64 = 183;
+export const EM_X86_64 = 62;
 
 export function isElf(data: Buffer): boolean {
   return data.length >= 64 && data.subarray(0, 4).equals(ELF_MAGIC);

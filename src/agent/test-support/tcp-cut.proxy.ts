@@ -29,15 +29,14 @@ export async function startCutProxy(upstream: string): Promise<CutProxy> {
     sockets.add(client).add(server);
     let armed: number | null = null;
     let delivered = 0;
-    let sniffed = false;
     client.on('data', (chunk: Buffer) => {
-      if (!sniffed) {
-        sniffed = true;
-        const line = chunk.toString('latin1').split('\r\n')[0] ?? '';
-        const request = line.replace(/ HTTP\/1\.[01]$/, '');
+      // Every request, also the later ones on a kept-alive connection: each arrives once the answer before it has.
+      const line = /^([A-Z]+ \S+) HTTP\/1\.[01]\r\n/.exec(chunk.toString('latin1', 0, Math.min(chunk.length, 2048)));
+      if (line) {
+        const request = line[1]!;
         state.requests.push(request);
         if (cutAfter !== null && cutMatching.test(request)) {
-          armed = cutAfter;
+          armed = delivered + cutAfter;
           cutAfter = null;
         }
       }
