@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildAgentBundle, createVenueWithKarts, diffDiskWithImage, listDeployments, registerActiveImage, startTestServer, type TestServer,
 } from '../agent/test-support/agent-e2e.harness.js';
-import { buildDiskImage, readRootFile } from '../agent/test-support/disk-image.builder.js';
+import { buildDiskImage, readRootFile, statRootPath } from '../agent/test-support/disk-image.builder.js';
 import { prepareAptContext } from './debian-packages.fetcher.js';
 import { buildInstallerInitramfs, INSTALLER_PACKAGES } from './initramfs.builder.js';
 import { fetchNodeRuntime, INSTALLER_NODE_VERSION } from './node-runtime.fetcher.js';
@@ -87,6 +87,8 @@ describe('network-booted installer under QEMU', () => {
     ].join(' ');
     const run = await bootQemu([
       '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1536',
+      // A Pi has no battery-backed clock: the board starts in 1970.
+      '-rtc', 'base=1970-01-02T00:00:00',
       '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',
       '-kernel', kernel.vmlinuz, '-initrd', initrd, '-append', cmdline,
       '-netdev', 'user,id=net0', '-device', 'virtio-net-pci,netdev=net0,romfile=,mac=dc:a6:32:0e:e0:01',
@@ -99,11 +101,14 @@ describe('network-booted installer under QEMU', () => {
     expect(run.console, tail).toMatch(/Pitcrew installer — starting/);
     expect(run.console, tail).toMatch(/pitcrew: network up: eth0 10\.0\.2\.15/);
     expect(run.console, tail).toMatch(new RegExp(`pitcrew: installer ready \\(Node v${INSTALLER_NODE_VERSION.replaceAll('.', '\\.')}\\)`));
+    expect(run.console, tail).toMatch(/pitcrew-agent: clock set from the server: 20\d\d-\d\d-\d\dT[\d:.]+Z \(it said 1970-01-0/);
     expect(run.console, tail).toMatch(/pitcrew-agent: assigned KXP2-QEMU-007/);
     // Image delivery v2, decompressed by the installer runtime's own zlib.
     expect(run.console, tail).toMatch(/pitcrew-agent: image delivery v2: .* in \d+ zstd chunks \(zlib\)/);
     expect(run.console, tail).toMatch(/pitcrew-agent: \[completed\] installed 2025\.1 as KXP2-QEMU-007; image delivery v2 \(zlib\)/);
     expect(run.console, tail).toMatch(/pitcrew-agent: done in .*KXP2-QEMU-007 is installed/);
+    // The kernel was told about the new partition table (no warning that it does not list the partitions).
+    expect(run.console, tail).not.toMatch(/does not list partition/);
     // The agent rebooted the board; -no-reboot turns that into QEMU exiting.
     expect(run.console, tail).toMatch(/reboot: Restarting system/);
     expect(run.code, tail).toBe(0);
@@ -119,6 +124,8 @@ describe('network-booted installer under QEMU', () => {
     expect(diff.boot).toEqual(['/rpi-preseed.toml']);
     expect(diff.root).toEqual(['/etc/hostname', '/etc/hosts']);
     expect(await readRootFile(disk, image.root.startByte, '/etc/hostname')).toBe('KXP2-QEMU-007\n');
+    // Written with the server's time, not 1970's.
+    expect(await statRootPath(disk, image.root.startByte, '/etc/hostname')).toMatch(new RegExp(`mtime: .* ${new Date().getUTCFullYear()}\n`));
   });
 
   it('builds byte-identical installer files again from the same packages', async () => {
