@@ -109,7 +109,7 @@ function formatOf(file: string) {
 function describeDelivery(delivery: NonNullable<MasterImage['delivery']>): string {
   const map = delivery.block_map === 'filesystems' ? 'block map from the filesystems' : 'no block map: sent whole';
   return [
-    `Each device is sent ${formatBytes(delivery.compressed_bytes)} (${delivery.wire_ratio.toFixed(1)}x less than the raw image) in ${delivery.chunk_count} chunks`
+    `Each device is sent ${formatBytes(delivery.compressed_bytes)} (${delivery.wire_ratio.toFixed(1)}x less than the raw image) in ${delivery.chunk_count} chunk${delivery.chunk_count === 1 ? '' : 's'}`
       + ` and writes ${formatBytes(delivery.mapped_bytes)} (${Math.round(delivery.mapped_ratio * 100)} % of the disk); ${map}:`,
     ...delivery.block_map_notes.map((note) => `  ${note}`),
   ].join('\n');
