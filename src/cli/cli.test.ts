@@ -84,7 +84,7 @@ describe('pitcrew CLI', () => {
     expect(added.out).toContain(`sha256 ${sha}`);
     expect(added.out).toContain('is now the active RXP2 image');
     // No partition table: the image is sent whole, and 3 MiB of one byte compresses to almost nothing.
-    expect(added.out).toMatch(/Each device is sent [\d.]+ (B|KiB) \([\d.]+x less than the raw image\) in 1 chunk and writes 3\.0 MiB \(100 % of the disk\); no block map: sent whole:\n  the image has no partition table/);
+    expect(added.out).toMatch(/Each device is sent [\d.]+ (B|KiB) \([\d.]+x less than the raw image\) in 1 chunk and writes 3\.0 MiB \(100 % of the disk\); no block map: sent whole:\n {2}the image has no partition table/);
     expect((await run('image', 'list')).out).toMatch(new RegExp(`1\\s+RXP2\\s+3\\.1\\.0\\s+yes\\s+3\\.0 MiB\\s+[\\d.]+ (B|KiB) \\([\\d.]+x less\\)\\s+${sha}`));
     expect(await run('image', 'add', file, '--product', 'RXP2', '--version', '3.1.0')).toMatchObject({ code: 1, err: 'pitcrew: RXP2 version 3.1.0 already exists; choose a new version.\n' });
   });
