@@ -6,16 +6,17 @@ import { networkInterfaces } from 'node:os';
 import type { ConfigResponse } from '../contracts/device-api.js';
 import type { DeviceReportedStatus, ProductType } from '../contracts/domain.js';
 import type { ImageManifest } from '../contracts/image-delivery.js';
-import { createChunkDecompressor, type ChunkDecompressor, type DecompressMethod } from './chunk.decompressor.js';
-import { fetchChunks, fetchManifest } from './chunked-image.fetcher.js';
+import type { DecompressMethod } from './chunk.decompressor.js';
+import { deliverChunked, prepareChunked } from './chunked.delivery.js';
 import { fetchConfig } from './device-api.client.js';
 import { createSinkTarget, openDiskTarget, throttledTarget, type DiskTarget } from './disk.target.js';
-import { hashDiskRange, hashDiskRanges, readDiskBytes, type DiskRange, type ReadBackMethod } from './disk.verifier.js';
+import { hashDiskRange, readDiskBytes, type ReadBackMethod } from './disk.verifier.js';
 import { HOLD_BACK_BYTES, ImageWriter } from './disk.writer.js';
 import { customizeFirstBoot, type CustomizeResult } from './first-boot.customizer.js';
 import type { DeviceIdentity } from './identity.reader.js';
 import { createThrottle, downloadImage } from './image.downloader.js';
 import { describeError, InstallerError, isInstallerError } from './installer.errors.js';
+import { makeProgress, PROGRESS_SPAN, RateMeter } from './installer.progress.js';
 import { parsePartitionTable } from './partition-table.parser.js';
 import { rereadPartitionTable } from './partition-table.reread.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
@@ -121,9 +122,6 @@ export interface InstallerResult {
   customization: CustomizeResult | null;
   timings: { configMs: number; downloadMs: number; verifyMs: number; customizeMs: number; totalMs: number };
 }
-
-// Share of the overall progress bar per phase: writing dominates, reading back is roughly half as long.
-const PROGRESS_SPAN = { downloading: [0, 80], verifying: [80, 98], customizing: [98, 99] } as const;
 
 export async function runInstaller(options: InstallerOptions): Promise<InstallerResult> {
   const started = performance.now();
@@ -427,201 +425,6 @@ function faultLayout(size: number, manifest: ImageManifest | null): FaultLayout 
       return Math.floor(size * fraction);
     },
   };
-}
-
-interface ChunkedDelivery {
-  manifest: ImageManifest;
-  manifestUrl: string;
-  decompressor: ChunkDecompressor;
-}
-
-/** The manifest, checked against the configuration, and a way to decompress; null → the raw image (v1). */
-async function prepareChunked(config: ConfigResponse, options: InstallerOptions, emit: (event: InstallerEvent) => void, policy: RetryPolicy): Promise<ChunkedDelivery | null> {
-  const manifestUrl = config.image_manifest_url;
-  if (!manifestUrl) return null;
-  const decompressor = await createChunkDecompressor(options.decompressMethod);
-  if (!decompressor) {
-    emit({ type: 'warning', message: `this Node (${process.version}) has no zstd and there is no zstd program: downloading the raw image instead of chunks` });
-    return null;
-  }
-  const manifest = await fetchManifest(manifestUrl, config, {
-    policy,
-    signal: options.signal,
-    deviceToken: options.deviceToken,
-    stallTimeoutMs: options.stallTimeoutMs,
-    onRetry: (n) => emit({ type: 'retry', what: 'image manifest', attempt: n.attempt, delayMs: n.delayMs, reason: describeError(n.error) }),
-  });
-  if (!manifest) {
-    emit({ type: 'warning', message: `the server has no manifest at ${manifestUrl} (HTTP 404): downloading the raw image` });
-    return null;
-  }
-  return { manifest, manifestUrl, decompressor };
-}
-
-interface ChunkedContext {
-  config: ConfigResponse;
-  options: InstallerOptions;
-  chunked: ChunkedDelivery;
-  target: DiskTarget;
-  writer: ImageWriter;
-  reporter: StatusReporter;
-  emit: (event: InstallerEvent) => void;
-  enterPhase: (next: DeviceReportedStatus, message: string, extra?: { progress?: number; bytes_total?: number }) => Promise<void>;
-  result: InstallerResult;
-  faults: InstallerFaults | undefined;
-  policy: RetryPolicy;
-}
-
-/**
- * Image delivery v2: fetch the chunks (several in flight), write each at its offset once its hash matched, then
- * read back every chunk's range around the page cache and compare it with the chunk's hash. A range that reads
- * back wrong is fetched and written once more, then verified again; a second mismatch fails the installation.
- */
-async function deliverChunked(ctx: ChunkedContext): Promise<void> {
-  const { config, options, target, writer, reporter, emit, enterPhase, result, policy } = ctx;
-  const { manifest, manifestUrl, decompressor } = ctx.chunked;
-  const mapped = manifest.mapped_bytes;
-  const downloadStarted = performance.now();
-  await enterPhase(
-    'downloading',
-    `downloading ${config.version}: ${formatBytes(mapped)} mapped of ${formatBytes(config.image_size)} as ${manifest.chunks.length} zstd chunks (${formatBytes(manifest.compressed_bytes)}) to ${options.target}`,
-    { progress: 0, bytes_total: mapped },
-  );
-  const progress = makeProgress(reporter, emit, 'downloading', mapped, new RateMeter(), options.signal);
-  let written = 0;
-  const fetchAndWrite = (indices: number[] | undefined, onWritten: (rawLength: number) => void) =>
-    fetchChunks({
-      manifest,
-      manifestUrl,
-      indices,
-      decompressor,
-      chunksInFlight: options.chunksInFlight,
-      policy,
-      stallTimeoutMs: options.stallTimeoutMs,
-      maxBytesPerSecond: options.maxBytesPerSecond,
-      signal: options.signal,
-      deviceToken: options.deviceToken,
-      interruptAfterBytes: indices ? undefined : ctx.faults?.cutDownloadAfterBytes,
-      corruptAt: ctx.faults?.corruptStreamAt,
-      onChunk: async (_index, chunk, raw) => {
-        await writer.writeAt(raw, chunk.offset);
-        onWritten(chunk.raw_length);
-      },
-      onRetry: (n) => emit({ type: 'retry', what: n.what, attempt: n.attempt, delayMs: n.delayMs, reason: describeError(n.error) }),
-    });
-  const account = (fetched: Awaited<ReturnType<typeof fetchChunks>>) => {
-    result.bytes += fetched.wireBytes;
-    result.resumes += fetched.retries;
-    result.chunksRefetched += fetched.refetched;
-  };
-  account(
-    await fetchAndWrite(undefined, (n) => {
-      written += n;
-      progress(written, 'written');
-    }),
-  );
-  await writer.finishRanges();
-  result.timings.downloadMs = Math.round(performance.now() - downloadStarted);
-
-  const verifyStarted = performance.now();
-  if (target.path === null) {
-    await enterPhase('verifying', `hashing sink: nothing to read back, all ${manifest.chunks.length} chunks matched their SHA-256`, {
-      progress: PROGRESS_SPAN.verifying[0],
-      bytes_total: mapped,
-    });
-    result.verifyMethod = 'stream';
-    result.timings.verifyMs = Math.round(performance.now() - verifyStarted);
-    return;
-  }
-  const path = target.path;
-  await enterPhase('verifying', `reading back ${formatBytes(mapped)} in ${manifest.chunks.length} ranges from ${path}`, { progress: PROGRESS_SPAN.verifying[0], bytes_total: mapped });
-  const verifyProgress = makeProgress(reporter, emit, 'verifying', mapped, new RateMeter(), options.signal);
-  const held = writer.heldBack;
-  // The part of a chunk inside the held-back first MiB is checked in memory: the disk gets it last.
-  const rangeOf = (index: number): DiskRange => {
-    const { offset, raw_length: length } = manifest.chunks[index]!;
-    const inMemory = Math.max(0, Math.min(held.length, offset + length) - offset);
-    return { start: offset + inMemory, end: offset + length, prefix: inMemory > 0 ? held.subarray(offset, offset + inMemory) : undefined };
-  };
-  const mismatches = async (indices: number[], onProgress?: (done: number) => void): Promise<number[]> => {
-    const readBack = await hashDiskRanges(path, indices.map(rangeOf), { signal: options.signal, onProgress });
-    result.verifyMethod = readBack.method;
-    return indices.filter((index, i) => readBack.sha256[i] !== manifest.chunks[index]!.sha256);
-  };
-  const all = [...manifest.chunks.keys()];
-  const bad = await mismatches(all, (done) => verifyProgress(done, 'read back'));
-  if (bad.length > 0) {
-    const first = manifest.chunks[bad[0]!]!;
-    emit({ type: 'warning', message: `${bad.length} chunk(s) read back wrong, the first at offset ${first.offset}: writing them again` });
-    account(await fetchAndWrite(bad, () => {}));
-    result.chunksRefetched += bad.length;
-    await writer.finishRanges();
-    const still = await mismatches(bad);
-    if (still.length > 0) {
-      const chunk = manifest.chunks[still[0]!]!;
-      throw new InstallerError(
-        'VERIFY_MISMATCH',
-        `the card failed verification at offset ${chunk.offset} (chunk ${still[0]}, ${chunk.raw_length} bytes): it read back wrong twice, after being written again${still.length > 1 ? `; ${still.length} chunks in all` : ''} (faulty or counterfeit storage?)`,
-      );
-    }
-  }
-  result.timings.verifyMs = Math.round(performance.now() - verifyStarted);
-}
-
-/** A progress callback that feeds the reporter and the event stream, and stops the work if the server closed it. */
-function makeProgress(
-  reporter: StatusReporter,
-  emit: (event: InstallerEvent) => void,
-  phase: 'downloading' | 'verifying',
-  total: number,
-  meter: RateMeter,
-  signal?: AbortSignal,
-): (done: number, verb: string) => void {
-  const [from, to] = PROGRESS_SPAN[phase];
-  let lastSample = -Infinity;
-  let lastEmit = -Infinity;
-  return (done, verb) => {
-    if (reporter.closedReason) throw reporter.closedReason;
-    if (signal?.aborted) return;
-    const now = performance.now();
-    // Called for every network chunk: the figures are refreshed ten times a second, which is plenty for a
-    // report sent once a second.
-    if (now - lastSample < 100 && done !== total) return;
-    lastSample = now;
-    meter.add(now, done);
-    const percent = from + ((to - from) * done) / total;
-    const rateBps = meter.rate();
-    const etaS = rateBps > 0 ? Math.ceil((total - done) / rateBps) : null;
-    reporter.updateProgress({
-      progress: percent,
-      bytes_done: done,
-      bytes_total: total,
-      rate_bps: rateBps,
-      ...(etaS === null ? {} : { eta_s: etaS }),
-      message: `${formatBytes(done)} of ${formatBytes(total)} ${verb}`,
-    });
-    if (now - lastEmit >= 200 || done === total) {
-      lastEmit = now;
-      emit({ type: 'progress', phase, bytesDone: done, bytesTotal: total, rateBps, percent, etaS });
-    }
-  };
-}
-
-/** Bytes per second over the last few seconds. */
-class RateMeter {
-  private samples: Array<[number, number]> = [];
-
-  add(at: number, bytes: number): void {
-    this.samples.push([at, bytes]);
-    while (this.samples.length > 2 && at - this.samples[0]![0] > 3000) this.samples.shift();
-  }
-
-  rate(): number {
-    if (this.samples.length < 2) return 0;
-    const [t0, b0] = this.samples[0]!;
-    const [t1, b1] = this.samples[this.samples.length - 1]!;
-    return t1 > t0 ? ((b1 - b0) * 1000) / (t1 - t0) : 0;
-  }
 }
 
 /** Wraps a target so one bit of the byte at `offset` is flipped on its way to the disk (failure injection). */
