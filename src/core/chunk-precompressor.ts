@@ -59,7 +59,7 @@ export class ChunkPrecompressor extends Transform {
   }
 
   private async absorb(chunk: Buffer): Promise<void> {
-    for (let at = 0; at < chunk.length; ) {
+    for (let at = 0; at < chunk.length && !this.destroyed; ) {
       const taken = chunk.copy(this.window, this.filled, at);
       this.filled += taken;
       at += taken;

@@ -5,7 +5,7 @@
 // at once; memory holds only the pieces in flight. The same pieces, as block ranges with their checksums, make
 // the bmaptool file.
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { CHUNK_RAW_BYTES, MAP_BLOCK_BYTES, type BlockMap, type ByteRange } from '../contracts/image-delivery.js';
 import type { StoredChunk } from '../db/image.repository.js';
@@ -38,8 +38,16 @@ export function chunkRanges(map: BlockMap): ByteRange[] {
 export async function buildImageChunks(rawPath: string, map: BlockMap, chunkPath: string, options: ChunkBuildOptions = {}): Promise<StoredChunk[]> {
   const concurrency = Math.max(1, options.concurrency ?? availableParallelism());
   const raw = await open(rawPath, 'r');
-  const ahead = options.precompressed ? await open(options.precompressed.path, 'r') : null;
-  const out = await open(chunkPath, 'wx');
+  let ahead: FileHandle | null = null;
+  let out: FileHandle;
+  try {
+    ahead = options.precompressed ? await open(options.precompressed.path, 'r') : null;
+    out = await open(chunkPath, 'wx');
+  } catch (error) {
+    await ahead?.close();
+    await raw.close();
+    throw error;
+  }
   const chunks: StoredChunk[] = [];
   const inFlight: Array<Promise<{ piece: ByteRange; sha256: string; frame: Buffer }>> = [];
   let fileOffset = 0;

@@ -41,7 +41,9 @@ export interface IngestOptions extends Omit<HashingWriterOptions, 'onProgress'> 
 export function safeImageFilename(product: string, version: string, original: string): string {
   const clean = (text: string) => text.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '');
   const base = rawImageName(clean(basename(original.replaceAll('\\', '/')))) || 'image.img';
-  return `${clean(product).toLowerCase()}_v${clean(version)}_${base}`.slice(0, 200);
+  const name = `${clean(product).toLowerCase()}_v${clean(version)}_${base}`.slice(0, 200);
+  // Never a name that another image's delivery files could have (`<name>.chunks`, `.bmap`), or a route's `.manifest`.
+  return /\.(chunks|bmap|manifest)$/.test(name) ? `${name.slice(0, 196)}.img` : name;
 }
 
 export function createImageStore(dir: string) {
@@ -73,6 +75,7 @@ export function createImageStore(dir: string) {
       ...(onProgress ? { onProgress: (rawBytes: number) => onProgress(rawBytes, decompressor ? decompressor.bytesIn : rawBytes) } : {}),
     });
     const precompressor = new ChunkPrecompressor(join(root, `${INCOMING_PREFIX}${randomBytes(8).toString('hex')}`));
+    let linked = false;
     try {
       const sniffed = await sniffImageFormat(source, signal);
       if (sniffed.format !== 'raw') decompressor = new ImageDecompressor(sniffed.format);
@@ -82,10 +85,12 @@ export function createImageStore(dir: string) {
       // link + unlink instead of rename: the move is just as atomic but never replaces a file already stored
       // under that name (two uploads racing for one name must not overwrite each other).
       await link(temp, target);
+      linked = true;
       await rm(temp, { force: true });
       await syncDirectory(root);
       return { filename, size_bytes: writer.size, sha256: writer.sha256(), source_format: sniffed.format, precompressed };
     } catch (error) {
+      if (linked) await rm(target, { force: true });
       source.destroy();
       writer.destroy();
       decompressor?.destroy();

@@ -126,6 +126,10 @@ describe('safeImageFilename', () => {
     ['KXP2', '1.0', 'C:\\Users\\me\\pi image.img', 'kxp2_v1.0_pi_image.img'],
     ['KXP2', '1.0', '..', 'kxp2_v1.0_image.img'],
     ['KXP2', '1.0', '.bashrc', 'kxp2_v1.0_bashrc'],
+    // Never the name of another image's delivery files, nor a route beside a raw image.
+    ['KXP2', '1+x', 'y.img.bmap', 'kxp2_v1_x_y.img.bmap.img'],
+    ['KXP2', '1', 'y.img.chunks', 'kxp2_v1_y.img.chunks.img'],
+    ['KXP2', '1', 'y.img.manifest', 'kxp2_v1_y.img.manifest.img'],
   ])('%s %s %j → %s', (product, version, original, expected) => {
     expect(safeImageFilename(product, version, original)).toBe(expected);
   });

@@ -39,6 +39,9 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     return image as MasterImage & { delivery: NonNullable<MasterImage['delivery']> };
   }
 
+  /** Background preparations of images registered before delivery v2, by image id. */
+  const preparing = new Map<number, { abort: () => void; done: Promise<void> }>();
+
   // Versions and file names of uploads still streaming: a second upload of the same version fails fast instead
   // of after its bytes are in, and two uploads never pick the same file name.
   const versionsInFlight = new Set<string>();
@@ -58,7 +61,9 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
   }
 
   function uniqueFilename(fields: ImageUploadFields, original: string): string {
-    const taken = (name: string) => filenamesInFlight.has(name) || !!repos.images.findByFilename(name) || existsSync(store.pathOf(name));
+    // Taken too where this image's delivery files would replace another's raw file (images from before v2).
+    const taken = (name: string) =>
+      filenamesInFlight.has(name) || [name, `${name}.chunks`, `${name}.bmap`].some((file) => !!repos.images.findByFilename(file)) || existsSync(store.pathOf(name));
     const wanted = safeImageFilename(fields.product_type, fields.version, original);
     if (!taken(wanted)) return wanted;
     for (let n = 2; ; n++) {
@@ -72,6 +77,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     original: string,
     write: (filename: string) => Promise<StoredFile>,
     beforeRegister?: (stored: StoredFile) => Promise<void> | void,
+    signal?: AbortSignal,
   ): Promise<MasterImage> {
     checkNew(fields);
     const filename = uniqueFilename(fields, original);
@@ -81,7 +87,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     try {
       const stored = await write(filename);
       try {
-        const delivery = await buildImageDelivery(store, stored.filename, stored.size_bytes, { precompressed: stored.precompressed })
+        const delivery = await buildImageDelivery(store, stored.filename, stored.size_bytes, { precompressed: stored.precompressed, signal })
           .finally(() => rm(stored.precompressed.path, { force: true }));
         await beforeRegister?.(stored);
         return ctx.write((emit) => {
@@ -170,20 +176,38 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
      */
     async prepareMissingDeliveries(onFailure: (image: MasterImage, error: unknown) => void, signal?: AbortSignal): Promise<number> {
       let prepared = 0;
-      for (const image of repos.images.listWithoutDelivery()) {
+      for (const listed of repos.images.listWithoutDelivery()) {
         if (signal?.aborted) break;
-        try {
-          const delivery = await buildImageDelivery(store, image.filename, image.size_bytes, { signal });
+        const image = repos.images.find(listed.id);
+        if (!image || image.delivery) continue; // deleted, or prepared by another process, since the list was read
+        const clash = [`${image.filename}.chunks`, `${image.filename}.bmap`].find((file) => repos.images.findByFilename(file));
+        if (clash) {
+          onFailure(image, new Error(`its chunk files would replace the file of another image, ${clash}; upload it again to deliver it in chunks`));
+          continue;
+        }
+        const preparation = new AbortController();
+        const stop = () => preparation.abort(signal?.reason);
+        signal?.addEventListener('abort', stop, { once: true });
+        const done = (async () => {
+          const delivery = await buildImageDelivery(store, image.filename, image.size_bytes, { signal: preparation.signal });
           const updated = ctx.write((emit) => {
-            if (!repos.images.find(image.id)) return undefined; // deleted meanwhile
+            if (!repos.images.find(image.id)) return undefined; // deleted by another process (the CLI) meanwhile
             const result = repos.images.recordDelivery(image.id, delivery);
             emit('image_updated', { image_id: result.id, image: result });
             return result;
           });
           if (updated) prepared++;
-          else await store.remove(image.filename);
+          // Its files go with it, unless the name already belongs to an image registered since.
+          else if (!repos.images.findByFilename(image.filename)) await store.remove(image.filename);
+        })();
+        preparing.set(image.id, { abort: () => preparation.abort(), done: done.catch(() => {}) });
+        try {
+          await done;
         } catch (error) {
-          if (!signal?.aborted) onFailure(image, error);
+          if (!preparation.signal.aborted) onFailure(image, error);
+        } finally {
+          preparing.delete(image.id);
+          signal?.removeEventListener('abort', stop);
         }
       }
       return prepared;
@@ -191,12 +215,12 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
 
     /** Registers an image streamed from anywhere (an HTTP upload); the stream is consumed exactly once. */
     upload: (fields: ImageUploadFields, original: string, source: Readable, options?: UploadOptions) =>
-      register(fields, original, (filename) => store.ingest(source, filename, options), options?.beforeRegister),
+      register(fields, original, (filename) => store.ingest(source, filename, options), options?.beforeRegister, options?.signal),
 
     /** Registers a file already on the server's disk (CLI): copied into the store and hashed in one pass. */
     registerFile: async (fields: ImageUploadFields, path: string, options?: IngestOptions) => {
       if (!existsSync(path)) throw new AppError('NOT_FOUND', `There is no file ${path}.`);
-      return register(fields, path, (filename) => store.ingestFile(path, filename, options));
+      return register(fields, path, (filename) => store.ingestFile(path, filename, options), undefined, options?.signal);
     },
 
     /** Makes this the one active image of its product, atomically replacing the previous one. */
@@ -209,6 +233,12 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     },
 
     async delete(id: number): Promise<void> {
+      // A background preparation of this image stops first, so it cannot publish files after they are removed.
+      const running = preparing.get(id);
+      if (running) {
+        running.abort();
+        await running.done;
+      }
       const image = ctx.write((emit) => {
         const found = get(id);
         if (found.active) throw new AppError('CONFLICT', `${found.product_type} ${found.version} is the active image; activate another one before deleting it.`);

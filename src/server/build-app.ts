@@ -226,7 +226,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   async function listen(): Promise<ListeningAddresses> {
     const managementUrl = await management.listen({ port: config.port, host: config.host });
     const deviceUrl = await device.listen({ port: config.devicePort, host: config.deviceHost });
-    preparingDeliveries = prepareMissingDeliveries();
+    preparingDeliveries = prepareMissingDeliveries().catch((error: unknown) => management.log.error({ err: error }, 'could not prepare images for chunked delivery'));
     return { management: managementUrl, device: deviceUrl };
   }
 

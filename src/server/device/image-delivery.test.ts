@@ -3,7 +3,8 @@
 // images from before v2 prepared in the background, and every bad path a 404.
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, rm, writeFile } from 'node:fs/promises';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -158,6 +159,32 @@ describe('images registered before delivery v2', () => {
         Buffer.from(JSON.stringify({ product_type: 'KXP2', venue_code: 'OLDI', serial_number: 'A2' }))));
       expect(after.image_manifest_url).toBe(`${after.image_url}.manifest`);
       expect(await t.server.core.images.prepareMissingDeliveries(() => {})).toBe(0);
+    } finally {
+      await t.close();
+      await run('rm', ['-rf', dir]);
+    }
+  }, 60_000);
+
+  it('delete stops a background preparation of that image, which then touches nothing of an image registered under its name', async () => {
+    const dir = await makeTempDir('pitcrew-delivery-delete-prep-');
+    const t = await startTestServer({}, { users: false });
+    try {
+      const built = await buildDiskImage(dir, { flavour: 'none' });
+      const image = await t.server.core.images.registerFile({ product_type: 'KXP2', version: '0.8.0' }, built.path);
+      t.server.db.prepare('DELETE FROM image_chunks WHERE image_id = ?').run(image.id);
+      t.server.db.prepare('UPDATE images SET block_map = NULL, mapped_bytes = NULL, compressed_bytes = NULL WHERE id = ?').run(image.id);
+      const files = t.server.core.imageStore.deliveryPathsOf(image.filename);
+      await Promise.all([rm(files.chunks), rm(files.bmap)]);
+      const failures: unknown[] = [];
+      const preparing = t.server.core.images.prepareMissingDeliveries((_, error) => failures.push(error));
+      await t.server.core.images.delete(image.id);
+      // The same version again, under the same file name: nothing of the stopped preparation may touch it.
+      const again = await t.server.core.images.registerFile({ product_type: 'KXP2', version: '0.8.0' }, built.path);
+      expect(again.filename).toBe(image.filename);
+      expect(await preparing).toBe(0);
+      expect(failures).toEqual([]);
+      expect(readdirSync(t.server.core.imageStore.root).sort()).toEqual([again.filename, `${again.filename}.bmap`, `${again.filename}.chunks`]);
+      expect((await rawRequest(t.deviceUrl, 'GET', `/images/${again.filename}.chunks/0`)).status).toBe(200);
     } finally {
       await t.close();
       await run('rm', ['-rf', dir]);
