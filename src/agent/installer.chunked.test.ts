@@ -1,19 +1,16 @@
 // Image delivery v2 end to end against the device-API double: manifest, chunks, faults on the wire and on the disk.
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { zlibHasZstd } from './chunk.decompressor.js';
 import { runInstaller, type InstallerEvent, type InstallerOptions } from './installer.runner.js';
 import { buildDiskImage, makeTempDir, readRootFile, sha256File, type BuiltImage } from './test-support/disk-image.builder.js';
 import { startDeviceApiFixture, type DeviceApiFixture } from './test-support/device-api.fixture.js';
 import { startCutProxy } from './test-support/tcp-cut.proxy.js';
+import { attachLoopDevice, canUseLoopDevices, detachLoopDevice } from './test-support/loop-device.js';
 
-const run = promisify(execFile);
-const canUseLoopDevices = () => process.getuid?.() === 0 && existsSync('/dev/loop-control');
 const FAST_RETRY = { maxRetries: 4, baseDelayMs: 5, maxDelayMs: 20 };
 const identity = { serial: '10000000abcdef02', mac: 'dc:a6:32:00:00:02', model: 'Raspberry Pi 5 Model B Rev 1.0', iface: 'eth0' };
 
@@ -215,8 +212,7 @@ describe('runInstaller with image delivery v2', () => {
     const small = join(dir, 'small.img');
     const old = randomBytes(image.size - (4 << 20));
     await writeFile(small, old);
-    const { stdout } = await run('losetup', ['--find', '--show', small]);
-    const loop = stdout.trim();
+    const loop = await attachLoopDevice(small);
     try {
       const result = await install({ target: loop });
       expect(result).toMatchObject({ ok: false, errorCode: 'TARGET', failedPhase: 'assigned' });
@@ -224,7 +220,7 @@ describe('runInstaller with image delivery v2', () => {
       expect(fixture.reports.at(-1)).toMatchObject({ status: 'failed', error_message: result.error });
       expect(fixture.chunkRequests).toEqual([]);
     } finally {
-      await run('losetup', ['-d', loop]);
+      await detachLoopDevice(loop);
     }
     expect((await readFile(small)).equals(old)).toBe(true);
     expect((await stat(small)).size).toBe(old.length);

@@ -21,9 +21,9 @@ import {
   startTestServer,
   type TestServer,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
+import { attachLoopDevice, canUseLoopDevices, detachLoopDevice } from '../../src/agent/test-support/loop-device.js';
 
 const run = promisify(execFile);
-const canUseLoopDevices = process.getuid?.() === 0 && existsSync('/dev/loop-control');
 const MiB = 1 << 20;
 
 let dir: string;
@@ -47,7 +47,7 @@ beforeEach(async () => {
 });
 afterEach(async () => {
   await t.close();
-  while (loops.length > 0) await run('losetup', ['-d', loops.pop()!]).catch(() => {});
+  while (loops.length > 0) await detachLoopDevice(loops.pop()!).catch(() => {});
 });
 
 /** A loop device over a new file of `size` bytes filled with `fill`. */
@@ -55,8 +55,7 @@ async function loopDevice(name: string, size: number, fill: Buffer | null, flags
   const file = join(dir, name);
   await writeFile(file, fill ?? Buffer.alloc(0));
   if (!fill) await run('truncate', ['-s', String(size), file]);
-  const { stdout } = await run('losetup', ['--find', '--show', ...flags, file]);
-  const loop = stdout.trim();
+  const loop = await attachLoopDevice(file, flags);
   loops.push(loop);
   return { file, loop };
 }
@@ -64,7 +63,7 @@ async function loopDevice(name: string, size: number, fill: Buffer | null, flags
 const installOnto = (target: string, serial: string) =>
   runAgentBundle(bundle, ['--server', t.deviceUrl, '--target', target, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', 'D8:3A:DD:00:00:51']);
 
-describe.skipIf(!canUseLoopDevices && !process.env.CI)('pitcrew-agent onto a block device', () => {
+describe.skipIf(!canUseLoopDevices() && !process.env.CI)('pitcrew-agent onto a block device', () => {
   it('installs onto a loop device (no geometry for mtools) and leaves the kernel listing the new partitions', async () => {
     const { file, loop } = await loopDevice('card.img', Math.ceil(image.size / MiB) * MiB + MiB, null, ['--partscan']);
     const sysDir = `/sys/block/${basename(loop)}`;
@@ -83,7 +82,7 @@ describe.skipIf(!canUseLoopDevices && !process.env.CI)('pitcrew-agent onto a blo
     ]);
     for (const n of [1, 2]) expect(existsSync(`${loop}p${n}`), `${loop}p${n}`).toBe(true);
 
-    await run('losetup', ['-d', loop]);
+    await detachLoopDevice(loop);
     loops.splice(loops.indexOf(loop), 1);
     const work = join(dir, 'compare');
     await mkdir(work, { recursive: true });
@@ -107,7 +106,7 @@ describe.skipIf(!canUseLoopDevices && !process.env.CI)('pitcrew-agent onto a blo
     const [deployment] = await listDeployments(t, { search: '10000000b10c0002' });
     expect(deployment).toMatchObject({ status: 'failed', error_message: reason });
 
-    await run('losetup', ['-d', loop]);
+    await detachLoopDevice(loop);
     loops.splice(loops.indexOf(loop), 1);
     expect((await readFile(file)).equals(old)).toBe(true);
     expect((await stat(file)).size).toBe(old.length);

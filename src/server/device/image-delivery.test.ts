@@ -133,16 +133,31 @@ describe('image delivery v2', () => {
   }, 30_000);
 });
 
+/** A server of its own and a generated Pi-OS-shaped image, both removed after the test. */
+async function withImageServer(test: (t: TestServer, built: BuiltImage) => Promise<void>): Promise<void> {
+  const dir = await makeTempDir('pitcrew-delivery-own-');
+  const t = await startTestServer({}, { users: false });
+  try {
+    await test(t, await buildDiskImage(dir, { flavour: 'none' }));
+  } finally {
+    await t.close();
+    await run('rm', ['-rf', dir]);
+  }
+}
+
+/** Makes a registered image look as a database from before v2 has it: no block map, no chunks, no chunk files. */
+async function forgetDelivery(t: TestServer, image: MasterImage): Promise<void> {
+  t.server.db.prepare('DELETE FROM image_chunks WHERE image_id = ?').run(image.id);
+  t.server.db.prepare('UPDATE images SET block_map = NULL, mapped_bytes = NULL, compressed_bytes = NULL WHERE id = ?').run(image.id);
+  const files = t.server.core.imageStore.deliveryPathsOf(image.filename);
+  await Promise.all([rm(files.chunks), rm(files.bmap)]);
+}
+
 describe('images registered before delivery v2', () => {
-  it('get their chunks in the background after start-up; meanwhile devices are sent the raw path', async () => {
-    const dir = await makeTempDir('pitcrew-delivery-legacy-');
-    const t = await startTestServer({}, { users: false });
-    try {
-      const built = await buildDiskImage(dir, { flavour: 'none' });
+  it('get their chunks in the background after start-up; meanwhile devices are sent the raw path', () =>
+    withImageServer(async (t, built) => {
       const image = await t.server.core.images.registerFile({ product_type: 'KXP2', version: '0.9.0' }, built.path);
-      // As a database from before v2 has it: no block map, no chunks.
-      t.server.db.prepare('DELETE FROM image_chunks WHERE image_id = ?').run(image.id);
-      t.server.db.prepare('UPDATE images SET block_map = NULL, mapped_bytes = NULL, compressed_bytes = NULL WHERE id = ?').run(image.id);
+      await forgetDelivery(t, image);
       t.server.core.images.activate(image.id);
       t.server.core.venues.create({ code: 'OLDI', name: 'Old image' });
       t.server.core.pool.importKartNumbers({ venue_code: 'OLDI', numbers: '1-2' });
@@ -159,22 +174,12 @@ describe('images registered before delivery v2', () => {
         Buffer.from(JSON.stringify({ product_type: 'KXP2', venue_code: 'OLDI', serial_number: 'A2' }))));
       expect(after.image_manifest_url).toBe(`${after.image_url}.manifest`);
       expect(await t.server.core.images.prepareMissingDeliveries(() => {})).toBe(0);
-    } finally {
-      await t.close();
-      await run('rm', ['-rf', dir]);
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('delete stops a background preparation of that image, which then touches nothing of an image registered under its name', async () => {
-    const dir = await makeTempDir('pitcrew-delivery-delete-prep-');
-    const t = await startTestServer({}, { users: false });
-    try {
-      const built = await buildDiskImage(dir, { flavour: 'none' });
+  it('delete stops a background preparation of that image, which then touches nothing of an image registered under its name', () =>
+    withImageServer(async (t, built) => {
       const image = await t.server.core.images.registerFile({ product_type: 'KXP2', version: '0.8.0' }, built.path);
-      t.server.db.prepare('DELETE FROM image_chunks WHERE image_id = ?').run(image.id);
-      t.server.db.prepare('UPDATE images SET block_map = NULL, mapped_bytes = NULL, compressed_bytes = NULL WHERE id = ?').run(image.id);
-      const files = t.server.core.imageStore.deliveryPathsOf(image.filename);
-      await Promise.all([rm(files.chunks), rm(files.bmap)]);
+      await forgetDelivery(t, image);
       const failures: unknown[] = [];
       const preparing = t.server.core.images.prepareMissingDeliveries((_, error) => failures.push(error));
       await t.server.core.images.delete(image.id);
@@ -185,26 +190,15 @@ describe('images registered before delivery v2', () => {
       expect(failures).toEqual([]);
       expect(readdirSync(t.server.core.imageStore.root).sort()).toEqual([again.filename, `${again.filename}.bmap`, `${again.filename}.chunks`]);
       expect((await rawRequest(t.deviceUrl, 'GET', `/images/${again.filename}.chunks/0`)).status).toBe(200);
-    } finally {
-      await t.close();
-      await run('rm', ['-rf', dir]);
-    }
-  }, 60_000);
+    }), 60_000);
 
-  it('delete removes the delivery files with the raw file', async () => {
-    const dir = await makeTempDir('pitcrew-delivery-delete-');
-    const t = await startTestServer({}, { users: false });
-    try {
-      const built = await buildDiskImage(dir, { flavour: 'none' });
+  it('delete removes the delivery files with the raw file', () =>
+    withImageServer(async (t, built) => {
       const image = await t.server.core.images.registerFile({ product_type: 'RXP2', version: '3.0.0' }, built.path);
       const files = t.server.core.imageStore.deliveryPathsOf(image.filename);
       expect((await readFile(files.chunks)).length).toBeGreaterThan(0);
       await t.server.core.images.delete(image.id);
       await expect(readFile(files.chunks)).rejects.toThrow(/ENOENT/);
       await expect(readFile(files.bmap)).rejects.toThrow(/ENOENT/);
-    } finally {
-      await t.close();
-      await run('rm', ['-rf', dir]);
-    }
-  }, 60_000);
+    }), 60_000);
 });

@@ -73,8 +73,8 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
     const filename = request.params['*'];
     const delivery = deliveryTarget(filename);
     if (delivery && !deps.images.isImageFile(filename)) return serveDelivery(request, reply, delivery);
-    const image = findImage(deps.images, filename);
-    const fd = await openImage(deps.images, image.filename, request);
+    const { image, path } = findImage(deps.images, filename);
+    const fd = await openFile(path, request);
     let handedOver = false;
     try {
       const stat = await fstatAsync(fd);
@@ -152,7 +152,7 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
     const file = target.kind === 'chunk'
       ? { ...deps.images.chunkOf(target.filename, target.index), kind: 'chunk' as const }
       : { ...deps.images.bmapOf(target.filename), kind: 'bmap' as const };
-    const fd = await openImage(deps.images, file.path, request);
+    const fd = await openFile(file.path, request);
     let handedOver = false;
     try {
       const [start, length, headers] = file.kind === 'chunk'
@@ -184,13 +184,13 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
   return { active: () => transfers.size, cutAll };
 }
 
-function findImage(images: ImageService, filename: string): MasterImage {
+function findImage(images: ImageService, filename: string): { image: MasterImage; path: string } {
   // Only registered images are served: a temporary upload, a dotfile or any path outside the store is simply
   // not a registered name, whatever its encoding.
   if (filename === '' || filename.includes('/') || filename.includes('\\') || filename.startsWith('.')) {
     throw new AppError('NOT_FOUND', `There is no image file ${JSON.stringify(filename.slice(0, 100))}.`);
   }
-  return images.fileFor(filename).image;
+  return images.fileFor(filename);
 }
 
 // Raw descriptors rather than FileHandles: the sender reads and closes the descriptor itself, and a FileHandle
@@ -198,9 +198,8 @@ function findImage(images: ImageService, filename: string): MasterImage {
 const openAsync = promisify(open);
 const fstatAsync = promisify(fstat);
 
-/** Opens a registered image's raw file by name, or any of its delivery files by path. */
-async function openImage(images: ImageService, fileOrPath: string, request: FastifyRequest): Promise<number> {
-  const path = fileOrPath.includes('/') ? fileOrPath : images.fileFor(fileOrPath).path;
+/** Opens a file of a registered image (its raw file or a delivery file) for a sender to stream. */
+async function openFile(path: string, request: FastifyRequest): Promise<number> {
   try {
     return await openAsync(path, 'r');
   } catch (error) {
