@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { runFleet, type FleetSummary } from '../src/agent/fleet.simulator.js';
-import { buildDiskImage } from '../src/agent/test-support/disk-image.builder.js';
+import { buildDiskImage } from '../src/disk-layout/test-support/disk-image.builder.js';
 import { envNumber, row, tempDir, writeRandomFile } from './support.js';
 
 const MIB = 1 << 20;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDiskImage, makeTempDir, readRootFile, type BuiltImage } from './test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir, readRootFile, type BuiltImage } from '../disk-layout/test-support/disk-image.builder.js';
 import { startDeviceApiFixture, type DeviceApiFixture } from './test-support/device-api.fixture.js';
 
 const run = promisify(execFile);

@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { parseAgentOptions, parseByteRate } from './agent.options.js';
-import { makeTempDir } from './test-support/disk-image.builder.js';
+import { makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 
 describe('parseAgentOptions', () => {
   let root: string;

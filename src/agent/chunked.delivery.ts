@@ -12,7 +12,7 @@ import { hashDiskRanges, type DiskRange } from './disk.verifier.js';
 import type { ImageWriter } from './disk.writer.js';
 import { describeError, InstallerError } from './installer.errors.js';
 import { makeProgress, PROGRESS_SPAN, RateMeter } from './installer.progress.js';
-import type { InstallerEvent, InstallerFaults, InstallerOptions, InstallerResult } from './installer.runner.js';
+import type { InstallerEvent, InstallerFaults, InstallerOptions, InstallerResult } from './installer.types.js';
 import type { RetryPolicy } from './retry.policy.js';
 import type { StatusReporter } from './status.reporter.js';
 

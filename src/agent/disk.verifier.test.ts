@@ -3,7 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { hashDiskRange, readDiskBytes } from './disk.verifier.js';
-import { makeTempDir } from './test-support/disk-image.builder.js';
+import { makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 
 const sha = (...parts: Buffer[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest('hex');
 

@@ -13,7 +13,7 @@ import {
   rewriteHosts,
 } from './first-boot.customizer.js';
 import { parsePartitionTable } from './partition-table.parser.js';
-import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, statRootPath, type BuildOptions, type BuiltImage } from './test-support/disk-image.builder.js';
+import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, statRootPath, type BuildOptions, type BuiltImage } from '../disk-layout/test-support/disk-image.builder.js';
 
 async function customize(image: BuiltImage, hostname = 'KXP2-CORO-007', instanceId = 'pitcrew-42-abc') {
   const head = (await readFile(image.path)).subarray(0, 1 << 20);

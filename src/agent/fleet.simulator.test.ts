@@ -2,7 +2,7 @@ import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { planFleet, runFleet } from './fleet.simulator.js';
-import { buildDiskImage, makeTempDir } from './test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 import { startDeviceApiFixture, type DeviceApiFixture } from './test-support/device-api.fixture.js';
 
 describe('planFleet', () => {

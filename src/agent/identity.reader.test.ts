@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { normalizeMac, normalizeSerial, parseCpuinfoField, readIdentity } from './identity.reader.js';
-import { makeTempDir } from './test-support/disk-image.builder.js';
+import { makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 
 const CPUINFO_PI4 = `processor\t: 0
 BogoMIPS\t: 108.00

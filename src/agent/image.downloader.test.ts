@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { downloadImage, type DownloadOptions } from './image.downloader.js';
 import { startDeviceApiFixture, type DeviceApiFixture } from './test-support/device-api.fixture.js';
-import { makeTempDir } from './test-support/disk-image.builder.js';
+import { makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 
 const policy = { maxRetries: 3, baseDelayMs: 2, maxDelayMs: 10 };
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { zlibHasZstd } from './chunk.decompressor.js';
 import { runInstaller, type InstallerEvent, type InstallerOptions } from './installer.runner.js';
-import { buildDiskImage, makeTempDir, readRootFile, sha256File, type BuiltImage } from './test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir, readRootFile, sha256File, type BuiltImage } from '../disk-layout/test-support/disk-image.builder.js';
 import { startDeviceApiFixture, type DeviceApiFixture } from './test-support/device-api.fixture.js';
 import { startCutProxy } from './test-support/tcp-cut.proxy.js';
 import { attachLoopDevice, canUseLoopDevices, detachLoopDevice } from './test-support/loop-device.js';

@@ -1,7 +1,7 @@
 // How far an installation is, for the server and the console: a phase's bytes as a share of the overall progress
 // bar, a rate over the last few seconds and the time left, refreshed ten times a second.
 import { formatBytes } from '../contracts/format.js';
-import type { InstallerEvent } from './installer.runner.js';
+import type { InstallerEvent } from './installer.types.js';
 import type { StatusReporter } from './status.reporter.js';
 
 /** Share of the overall progress bar per phase: writing dominates, reading back is roughly half as long. */

@@ -2,7 +2,7 @@ import { open, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HOLD_BACK_BYTES, runInstaller, type InstallerEvent, type InstallerOptions } from './installer.runner.js';
-import { buildDiskImage, makeTempDir, readBootFile, readRootFile, sha256File, type BuiltImage } from './test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir, readBootFile, readRootFile, sha256File, type BuiltImage } from '../disk-layout/test-support/disk-image.builder.js';
 import { startDeviceApiFixture, type DeviceApiFixture } from './test-support/device-api.fixture.js';
 
 const FAST_RETRY = { maxRetries: 4, baseDelayMs: 5, maxDelayMs: 20 };

@@ -4,124 +4,25 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { networkInterfaces } from 'node:os';
 import type { ConfigResponse } from '../contracts/device-api.js';
-import type { DeviceReportedStatus, ProductType } from '../contracts/domain.js';
+import type { DeviceReportedStatus } from '../contracts/domain.js';
 import type { ImageManifest } from '../contracts/image-delivery.js';
-import type { DecompressMethod } from './chunk.decompressor.js';
 import { deliverChunked, prepareChunked } from './chunked.delivery.js';
 import { fetchConfig } from './device-api.client.js';
 import { createSinkTarget, openDiskTarget, throttledTarget, type DiskTarget } from './disk.target.js';
-import { hashDiskRange, readDiskBytes, type ReadBackMethod } from './disk.verifier.js';
+import { hashDiskRange, readDiskBytes } from './disk.verifier.js';
 import { HOLD_BACK_BYTES, ImageWriter } from './disk.writer.js';
-import { customizeFirstBoot, type CustomizeResult } from './first-boot.customizer.js';
-import type { DeviceIdentity } from './identity.reader.js';
+import { customizeFirstBoot } from './first-boot.customizer.js';
 import { createThrottle, downloadImage } from './image.downloader.js';
 import { describeError, InstallerError, isInstallerError } from './installer.errors.js';
 import { makeProgress, PROGRESS_SPAN, RateMeter } from './installer.progress.js';
 import { parsePartitionTable } from './partition-table.parser.js';
 import { rereadPartitionTable } from './partition-table.reread.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
-import { StatusReporter, type ReportSender } from './status.reporter.js';
+import { DEFAULT_RETRY_POLICY } from './retry.policy.js';
+import { StatusReporter } from './status.reporter.js';
+import type { FaultLayout, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 import { formatBytes } from '../contracts/format.js';
 
-export type InstallerPhase = 'config' | DeviceReportedStatus;
-
-export type InstallerEvent =
-  | { type: 'config'; config: ConfigResponse }
-  | { type: 'phase'; phase: InstallerPhase; message: string }
-  | { type: 'progress'; phase: InstallerPhase; bytesDone: number; bytesTotal: number; rateBps: number; percent: number; etaS: number | null }
-  /** How the image travels: `chunked` (image delivery v2: mapped ranges as zstd chunks) or `raw` (the whole image). */
-  | { type: 'delivery'; delivery: ImageDelivery; detail: string }
-  | { type: 'retry'; what: string; attempt: number; delayMs: number; reason: string }
-  | { type: 'warning'; message: string };
-
-export type ImageDelivery = 'raw' | 'chunked';
-
-export interface InstallerFaults {
-  /** Cut the download connection once after this many bytes (it must resume); v2: bytes of all chunks together. */
-  cutDownloadAfterBytes?: number;
-  /** Flip one bit of the byte written at this image offset, every time it is written (read-back verification must catch it). */
-  corruptWriteAt?: number;
-  /** With corruptWriteAt: corrupt only the first write of that byte (v2 rewrites a chunk that fails read-back, which heals it). */
-  corruptWriteOnce?: boolean;
-  /**
-   * Flip one bit of the byte received at this image offset (the streamed checksum must catch it). v2: in every
-   * copy of its chunk, so the chunk's hash fails each time and the installation fails naming it.
-   */
-  corruptStreamAt?: number;
-  /** With corruptStreamAt, v1: corrupt only the first download (the one fetch again after a checksum mismatch heals it). */
-  corruptStreamOnce?: boolean;
-}
-
-/** Where injected faults can land: the bytes on the wire, and the image offset at a share of the bytes written. */
-export interface FaultLayout {
-  delivery: ImageDelivery;
-  wireBytes: number;
-  /** v1: that share of the image; v2: the byte at that share of the mapped bytes (a byte that is written). */
-  writtenOffsetAt(fraction: number): number;
-}
-
-export interface InstallerOptions {
-  serverUrl: string;
-  /** A block device or file path, or "sink" to hash the stream and keep nothing. */
-  target: string | 'sink';
-  identity: DeviceIdentity;
-  productType?: ProductType | null;
-  venueCode?: string | null;
-  retryPolicy?: RetryPolicy;
-  reportIntervalMs?: number;
-  stallTimeoutMs?: number;
-  maxBytesPerSecond?: number;
-  /**
-   * Cap on the bytes written to the target per second: a simulated card of that speed, for benchmarks and the
-   * fleet simulator (`--card-write-rate`). Applies to both deliveries and to sinks.
-   */
-  cardWriteBytesPerSecond?: number;
-  /** Image delivery v2: chunks fetched and decompressed at once (default 4). */
-  chunksInFlight?: number;
-  /** Use the raw image even when the server offers chunks (v1, as installers before v2 did). */
-  rawOnly?: boolean;
-  /** Force how chunks are decompressed (tests); default zlib where Node has zstd, else the zstd program. */
-  decompressMethod?: DecompressMethod;
-  /** Customise for first boot (default: yes, except for the sink). */
-  customize?: boolean;
-  /** Failure injection; a function is given the image size and where faults can land once the delivery is known. */
-  faults?: InstallerFaults | ((imageSize: number, layout: FaultLayout) => InstallerFaults);
-  systemRoot?: string;
-  signal?: AbortSignal;
-  onEvent?: (event: InstallerEvent) => void;
-  /** Shared secret of a server that requires one (PITCREW_DEVICE_TOKEN). */
-  deviceToken?: string | null;
-  /** Replaces the HTTP status sender (tests). */
-  sendReport?: ReportSender;
-  /** The time now, in ms since the epoch: the server's clock where the local one is not set (a Pi boots near 1970). */
-  now?: () => number;
-}
-
-export interface InstallerResult {
-  ok: boolean;
-  /** 0 completed; 1 failed after configuration (reported to the server); 3 no configuration. */
-  exitCode: 0 | 1 | 3;
-  hostname: string | null;
-  deploymentId: number | null;
-  error: string | null;
-  errorCode: string | null;
-  failedPhase: InstallerPhase | null;
-  /** Bytes received for the image (v2: compressed chunks, including any fetched again). */
-  bytes: number;
-  /** Connections resumed or retried after a cut, a stall or a server error. */
-  resumes: number;
-  delivery: ImageDelivery | null;
-  /** v2: how chunks were decompressed; chunks fetched again because they arrived corrupt or failed read-back. */
-  decompressMethod: DecompressMethod | null;
-  chunksRefetched: number;
-  /** v1: the whole image was fetched once more because the first download did not match its checksum. */
-  imageRefetched: boolean;
-  /** False when the final report (completed or failed) never reached the server, after every retry. */
-  finalReportDelivered: boolean;
-  verifyMethod: ReadBackMethod | 'stream' | null;
-  customization: CustomizeResult | null;
-  timings: { configMs: number; downloadMs: number; verifyMs: number; customizeMs: number; totalMs: number };
-}
+export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 
 export async function runInstaller(options: InstallerOptions): Promise<InstallerResult> {
   const started = performance.now();

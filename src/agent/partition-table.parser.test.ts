@@ -1,7 +1,7 @@
 import { readFile, rm } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { detectFilesystem, parsePartitionTable } from './partition-table.parser.js';
-import { buildDiskImage, makeTempDir } from './test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 
 describe('parsePartitionTable', () => {
   let dir: string;

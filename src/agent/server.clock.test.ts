@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildAgentBundle } from './test-support/agent-e2e.harness.js';
-import { makeTempDir } from './test-support/disk-image.builder.js';
+import { makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 import { clockWithOffset, offsetFromDateHeader, readServerTime } from './server.clock.js';
 
 const run = promisify(execFile);

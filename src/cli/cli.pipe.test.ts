@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDiskImage, makeTempDir } from '../agent/test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 import { createVenueWithKarts, registerActiveImage, startTestServer, type TestServer } from '../agent/test-support/agent-e2e.harness.js';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));

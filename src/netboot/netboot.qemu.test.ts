@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildAgentBundle, createVenueWithKarts, diffDiskWithImage, listDeployments, registerActiveImage, startTestServer, type TestServer,
 } from '../agent/test-support/agent-e2e.harness.js';
-import { buildDiskImage, readRootFile, statRootPath } from '../agent/test-support/disk-image.builder.js';
+import { buildDiskImage, readRootFile, statRootPath } from '../disk-layout/test-support/disk-image.builder.js';
 import { prepareAptContext } from './debian-packages.fetcher.js';
 import { buildInstallerInitramfs, INSTALLER_PACKAGES } from './initramfs.builder.js';
 import { fetchNodeRuntime, INSTALLER_NODE_VERSION } from './node-runtime.fetcher.js';

@@ -10,7 +10,7 @@ import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { readKernelPartitions } from '../../src/agent/partition-table.reread.js';
-import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/agent/test-support/disk-image.builder.js';
+import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import {
   buildAgentBundle,
   createVenueWithKarts,

@@ -7,7 +7,7 @@ import { request as httpRequest } from 'node:http';
 import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { makeTempDir } from '../../src/agent/test-support/disk-image.builder.js';
+import { makeTempDir } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import { createVenueWithKarts, listDeployments, registerActiveImage, startTestServer, type TestServer } from '../../src/agent/test-support/agent-e2e.harness.js';
 
 /** Python's json.dumps(): ", " and ": " separators, non-ASCII escaped, None → null, floats as floats. */

@@ -7,7 +7,7 @@ import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runInstaller, type InstallerEvent } from '../../src/agent/installer.runner.js';
-import { buildDiskImage, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/agent/test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import { startCutProxy } from '../../src/agent/test-support/tcp-cut.proxy.js';
 import {
   buildAgentBundle,

@@ -6,7 +6,7 @@ import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { runInstaller } from '../../src/agent/installer.runner.js';
-import { buildDiskImage, makeTempDir, readRootFile, type BuiltImage } from '../../src/agent/test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir, readRootFile, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import { startCutProxy } from '../../src/agent/test-support/tcp-cut.proxy.js';
 import {
   buildAgentBundle,

@@ -4,7 +4,7 @@
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, statRootPath, type ImageFlavour } from '../../src/agent/test-support/disk-image.builder.js';
+import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, statRootPath, type ImageFlavour } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import {
   buildAgentBundle,
   createVenueWithKarts,

@@ -4,7 +4,7 @@ import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { planFleet } from '../../src/agent/fleet.simulator.js';
-import { buildDiskImage, makeTempDir, type BuiltImage } from '../../src/agent/test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import { createVenueWithKarts, listDeployments, registerActiveImage, startTestServer, type TestServer } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { runCli } from '../../src/cli/program.js';
 

@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { build } from 'esbuild';
 import type { Deployment, MasterImage, ProductType } from '../../contracts/domain.js';
 import { startTestServer, waitFor, type TestServer } from '../../server/test-support/test-server.js';
-import { dumpBootPartition, dumpRootPartition, sha256File, type BuiltImage } from './disk-image.builder.js';
+import { dumpBootPartition, dumpRootPartition, sha256File, type BuiltImage } from '../../disk-layout/test-support/disk-image.builder.js';
 
 const run = promisify(execFile);
 

@@ -4,7 +4,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { buildDiskImage, type BuiltImage } from '../../agent/test-support/disk-image.builder.js';
+import { buildDiskImage, type BuiltImage } from '../../disk-layout/test-support/disk-image.builder.js';
 
 const run = promisify(execFile);
 

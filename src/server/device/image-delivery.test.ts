@@ -8,7 +8,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildDiskImage, makeTempDir, type BuiltImage } from '../../agent/test-support/disk-image.builder.js';
+import { buildDiskImage, makeTempDir, type BuiltImage } from '../../disk-layout/test-support/disk-image.builder.js';
 import type { ConfigResponse } from '../../contracts/device-api.js';
 import type { MasterImage } from '../../contracts/domain.js';
 import type { ImageManifest } from '../../contracts/image-delivery.js';
