@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { PRODUCT_TYPES, type ProductType } from '../contracts/domain.js';
 import { InstallerError } from './installer.errors.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
+import type { PeerOptions } from './installer.types.js';
 import { DEFAULT_CHUNKS_IN_FLIGHT } from './chunked-image.fetcher.js';
 
 export interface AgentOptions {
@@ -26,6 +27,8 @@ export interface AgentOptions {
   chunksInFlight: number;
   /** Download the raw image even where the server offers chunks (image delivery v1). */
   rawOnly: boolean;
+  /** One-to-many delivery settings. */
+  peers: PeerOptions;
   json: boolean;
   deviceToken: string | null;
   /** Set the system clock from the server's (the netboot /init passes it: a Pi has no battery-backed clock). */
@@ -54,6 +57,11 @@ Usage: pitcrew-agent [options]
                         (for benchmarks and simulation; k, M, G suffixes allowed)
   --chunks-in-flight N  image chunks fetched and decompressed at once (default ${DEFAULT_CHUNKS_IN_FLIGHT}, 1-16)
   --no-chunks           download the whole raw image even where the server offers chunks
+  --no-peers            fetch every chunk from the server; serve none to other devices
+  --peer-port N         port of this device's chunk server for other devices (default: any free one)
+  --peer-cache BYTES    compressed chunks kept in memory to serve others (default: a quarter
+                        of the memory, at most 512M; k, M, G suffixes allowed)
+  --no-linger           reboot at once when installed instead of serving others first
   --no-customize        do not write the hostname for first boot
   --no-reboot           do not reboot after a successful install
   --set-clock           set the system clock from the server's Date header (root; the netboot
@@ -87,6 +95,12 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'card-write-rate': { type: 'string' },
         'chunks-in-flight': { type: 'string' },
         'no-chunks': { type: 'boolean' },
+        'no-peers': { type: 'boolean' },
+        'peer-port': { type: 'string' },
+        'peer-cache': { type: 'string' },
+        'no-linger': { type: 'boolean' },
+        // Failure injection for benchmarks and tests: serve other devices corrupted chunks.
+        'fault-corrupt-served': { type: 'boolean' },
         'no-customize': { type: 'boolean' },
         'no-reboot': { type: 'boolean' },
         'set-clock': { type: 'boolean' },
@@ -128,6 +142,18 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     throw new InstallerError('USAGE', `--chunks-in-flight must be a whole number from 1 to 16, not ${flags['chunks-in-flight']}`);
   }
 
+  const peerPort = flags['peer-port'] === undefined ? undefined : Number(flags['peer-port']);
+  if (peerPort !== undefined && (!Number.isInteger(peerPort) || peerPort < 1 || peerPort > 65535)) {
+    throw new InstallerError('USAGE', `--peer-port must be a port number from 1 to 65535, not ${flags['peer-port']}`);
+  }
+  const peers: PeerOptions = {
+    enabled: !flags['no-peers'],
+    port: peerPort,
+    cacheBytes: flags['peer-cache'] === undefined ? undefined : parseByteSize(flags['peer-cache'], '--peer-cache'),
+    linger: !flags['no-linger'],
+    corruptServed: Boolean(flags['fault-corrupt-served']),
+  };
+
   return {
     serverUrl,
     target,
@@ -145,6 +171,7 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     cardWriteRate,
     chunksInFlight,
     rawOnly: Boolean(flags['no-chunks']),
+    peers,
     json: Boolean(flags.json),
     deviceToken: pick(flags['device-token'], 'PITCREW_DEVICE_TOKEN', 'token'),
     setClock: Boolean(flags['set-clock']),
@@ -175,9 +202,20 @@ function detectDefaultTarget(root: string): string | null {
 
 /** "20M" → 20·1024² bytes per second; plain numbers are bytes. */
 export function parseByteRate(text: string): number {
-  const match = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B)?(?:\/s)?$/.exec(text.trim());
-  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
-  const value = match ? Number(match[1]) * scale[match[2]!.toLowerCase() as keyof typeof scale] : NaN;
+  const value = parseScaled(text, true);
   if (!Number.isFinite(value) || value < 1024) throw new InstallerError('USAGE', `not a bandwidth of at least 1k per second: ${text}`);
   return Math.round(value);
+}
+
+/** "256M" → 256·1024² bytes; 0 is allowed (nothing kept). */
+function parseByteSize(text: string, flag: string): number {
+  const value = parseScaled(text, false);
+  if (!Number.isFinite(value)) throw new InstallerError('USAGE', `${flag} must be a size in bytes (k, M, G suffixes allowed), not ${text}`);
+  return Math.round(value);
+}
+
+function parseScaled(text: string, perSecond: boolean): number {
+  const match = (perSecond ? /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B)?(?:\/s)?$/ : /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B)?$/).exec(text.trim());
+  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
+  return match ? Number(match[1]) * scale[match[2]!.toLowerCase() as keyof typeof scale] : NaN;
 }

@@ -13,8 +13,11 @@ import { deviceTokenHeaders, httpError, readBodyText, sendRequest } from './http
 import { createThrottle } from './image.downloader.js';
 import { InstallerError, isTransientError } from './installer.errors.js';
 import { abortError, DEFAULT_RETRY_POLICY, retryTransient, type RetryNotice, type RetryPolicy } from './retry.policy.js';
+import type { PeerRef, PeerSwarm } from './peer.swarm.js';
 
 export const DEFAULT_CHUNKS_IN_FLIGHT = 4;
+/** A peer that sends nothing for this long is given up on (the chunk is fetched elsewhere): the server gets longer. */
+const PEER_STALL_TIMEOUT_MS = 3000;
 /** A chunk that arrives corrupt this many times in a row fails the installation. */
 export const MAX_CORRUPT_ATTEMPTS = 3;
 // A manifest lists ~150 bytes per 4 MiB chunk: 64 GiB of mapped data is ~2.4 MB of JSON.
@@ -117,6 +120,11 @@ export interface ChunkFetchOptions {
   interruptAfterBytes?: number;
   /** Failure injection: flip a bit of the image byte at this offset in every copy of its chunk that arrives. */
   corruptAt?: number;
+  /**
+   * One-to-many delivery: where each next chunk comes from (peers or the server) and who keeps what arrived.
+   * Without it every chunk comes from the server, in order.
+   */
+  swarm?: PeerSwarm | null;
 }
 
 export interface ChunkFetchResult {
@@ -126,14 +134,19 @@ export interface ChunkFetchResult {
   retries: number;
   /** Chunks that arrived corrupt and were fetched again. */
   refetched: number;
+  /** Of wireBytes, those that came from other devices. */
+  peerBytes: number;
 }
 
 /** Fetches, decompresses and checks the chunks, `chunksInFlight` at a time, and hands each on as it is ready. */
 export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetchResult> {
   const { manifest } = options;
   const policy = options.policy ?? DEFAULT_RETRY_POLICY;
+  const swarm = options.swarm ?? null;
   const queue = [...(options.indices ?? manifest.chunks.keys())];
-  const result: ChunkFetchResult = { wireBytes: 0, retries: 0, refetched: 0 };
+  // With a swarm, chunks are picked from this set in whatever order peers make best; without, the queue's order.
+  const pending = new Set(queue);
+  const result: ChunkFetchResult = { wireBytes: 0, retries: 0, refetched: 0, peerBytes: 0 };
   const throttle = options.maxBytesPerSecond ? createThrottle(options.maxBytesPerSecond, options.signal) : null;
   const state = { interruptPending: options.interruptAfterBytes !== undefined };
   // The first permanent failure stops the other workers at once.
@@ -144,6 +157,7 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
   // Hundreds of small requests: one connection per worker, kept alive, instead of a TCP handshake per chunk.
   const chunksInFlight = Math.max(1, Math.min(options.chunksInFlight ?? DEFAULT_CHUNKS_IN_FLIGHT, queue.length));
   const connections = new (chunkUrl(manifest, options.manifestUrl, 0).protocol === 'https:' ? https : http).Agent({ keepAlive: true, maxSockets: chunksInFlight });
+  const peerConnections = new http.Agent({ keepAlive: true, maxSockets: 1 });
 
   const fetchOne = async (index: number): Promise<void> => {
     const chunk = manifest.chunks[index]!;
@@ -165,6 +179,7 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
         const sha256 = createHash('sha256').update(raw).digest('hex');
         if (sha256 === chunk.sha256) {
           if (stop.signal.aborted) throw abortError(stop.signal);
+          swarm?.received(index, frame, null);
           return await options.onChunk(index, chunk, raw);
         }
         problem = `its bytes hash to sha256 ${sha256}, the manifest says ${chunk.sha256}`;
@@ -178,6 +193,53 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
       result.refetched++;
       options.onRetry?.({ attempt, delayMs: 0, error: new Error(`arrived corrupt (${problem}); fetching it again`), what: where });
     }
+  };
+
+  /**
+   * Chunk `index` from a peer, checked like any other; false (the chunk stays missing) when the peer was busy,
+   * unreachable or sent bad data, which the swarm hears about. Never retried here: the next pick may choose another.
+   */
+  const fetchFromPeer = async (index: number, peer: PeerRef, swarm: PeerSwarm): Promise<boolean> => {
+    const chunk = manifest.chunks[index]!;
+    let frame: Buffer;
+    try {
+      const response = await sendRequest(swarm.chunkUrl(peer, index), {
+        headers: { accept: 'application/zstd', ...swarm.peerHeaders() },
+        idleTimeoutMs: PEER_STALL_TIMEOUT_MS,
+        signal: stop.signal,
+        agent: peerConnections,
+      });
+      const status = response.statusCode ?? 0;
+      if (status !== 200) {
+        response.resume();
+        swarm.peerDone(peer, status === 503 || status === 404 || status === 403 ? 'busy' : 'unreachable', index);
+        return false;
+      }
+      frame = await readFrame(response, index, chunk);
+    } catch (error) {
+      if (stop.signal.aborted) throw abortError(stop.signal);
+      swarm.peerDone(peer, error instanceof InstallerError && error.code === 'BAD_RESPONSE' ? 'corrupt' : 'unreachable', index, (error as Error).message);
+      return false;
+    }
+    let problem: string;
+    try {
+      const raw = await options.decompressor.decompress(frame, chunk.raw_length);
+      const sha256 = createHash('sha256').update(raw).digest('hex');
+      if (sha256 === chunk.sha256) {
+        if (stop.signal.aborted) throw abortError(stop.signal);
+        result.peerBytes += frame.length;
+        swarm.received(index, frame, peer);
+        swarm.peerDone(peer, 'ok', index);
+        await options.onChunk(index, chunk, raw);
+        return true;
+      }
+      problem = `its bytes hash to sha256 ${sha256}, the manifest says ${chunk.sha256}`;
+    } catch (error) {
+      if (!(error instanceof CorruptFrameError)) throw error;
+      problem = error.message;
+    }
+    swarm.peerDone(peer, 'corrupt', index, problem);
+    return false;
   };
 
   const getFrame = async (index: number, chunk: ImageChunk): Promise<Buffer> => {
@@ -199,22 +261,27 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
       response.destroy();
       throw new InstallerError('IMAGE_CHANGED', `the server's chunk ${index} is not the manifest's (ETag ${etag}, expected "${chunk.sha256}"): the image changed during the installation`);
     }
+    return readFrame(response, index, chunk, true);
+  };
+
+  /** The body of a chunk response: exactly the manifest's compressed length (a cut or an excess is an error). */
+  const readFrame = async (response: IncomingMessage, index: number, chunk: ImageChunk, injectFaults = false): Promise<Buffer> => {
     const length = header(response, 'content-length');
     if (length !== null && Number(length) !== chunk.compressed_length) {
       response.destroy();
-      throw new InstallerError('BAD_RESPONSE', `the server offers ${length} bytes for chunk ${index}, the manifest says ${chunk.compressed_length}`);
+      throw new InstallerError('BAD_RESPONSE', `the sender offers ${length} bytes for chunk ${index}, the manifest says ${chunk.compressed_length}`);
     }
     const frame = Buffer.allocUnsafe(chunk.compressed_length);
     let received = 0;
     for await (const piece of response as AsyncIterable<Buffer>) {
       if (received + piece.length > frame.length) {
         response.destroy();
-        throw new InstallerError('BAD_RESPONSE', `the server sent more than the ${chunk.compressed_length} bytes of chunk ${index}`);
+        throw new InstallerError('BAD_RESPONSE', `the sender sent more than the ${chunk.compressed_length} bytes of chunk ${index}`);
       }
       piece.copy(frame, received);
       received += piece.length;
       result.wireBytes += piece.length;
-      if (state.interruptPending && result.wireBytes >= options.interruptAfterBytes!) {
+      if (injectFaults && state.interruptPending && result.wireBytes >= options.interruptAfterBytes!) {
         state.interruptPending = false;
         response.destroy();
         throw Object.assign(new Error(`connection cut after ${received} bytes of chunk ${index} (injected fault)`), { code: 'ECONNRESET' });
@@ -227,11 +294,33 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
     return frame;
   };
 
+  /** The next chunk and its source: the swarm's choice, or the queue's next from the server; undefined to wait. */
+  const next = (): { index: number; peer: PeerRef | null } | undefined => {
+    if (swarm) return swarm.pick(pending);
+    const index = queue.shift();
+    return index === undefined ? undefined : { index, peer: null };
+  };
+
   const worker = async () => {
-    while (queue.length > 0 && !stop.signal.aborted) {
-      const index = queue.shift()!;
+    while (pending.size > 0 && !stop.signal.aborted) {
+      const picked = next();
+      if (!picked) {
+        if (!swarm) return;
+        await swarm.changed();
+        continue;
+      }
+      const { index, peer } = picked;
+      pending.delete(index);
       try {
-        await fetchOne(index);
+        if (peer && swarm) {
+          if (!(await fetchFromPeer(index, peer, swarm))) pending.add(index);
+        } else {
+          try {
+            await fetchOne(index);
+          } finally {
+            swarm?.serverDone();
+          }
+        }
       } catch (error) {
         if (!failure) {
           failure = error;
@@ -246,6 +335,7 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
   } finally {
     options.signal?.removeEventListener('abort', onOuterAbort);
     connections.destroy();
+    peerConnections.destroy();
   }
   if (options.signal?.aborted) throw abortError(options.signal);
   if (failure) {

@@ -7,6 +7,8 @@ import type { ImageManifest } from '../contracts/image-delivery.js';
 import { formatBytes } from '../contracts/format.js';
 import { createChunkDecompressor, type ChunkDecompressor } from './chunk.decompressor.js';
 import { fetchChunks, fetchManifest } from './chunked-image.fetcher.js';
+import { PeerSwarm } from './peer.swarm.js';
+import { totalmem } from 'node:os';
 import type { DiskTarget } from './disk.target.js';
 import { hashDiskRanges, type DiskRange } from './disk.verifier.js';
 import type { ImageWriter } from './disk.writer.js';
@@ -20,6 +22,8 @@ export interface ChunkedDelivery {
   manifest: ImageManifest;
   manifestUrl: string;
   decompressor: ChunkDecompressor;
+  /** One-to-many delivery, where the server offers it and the installer takes part; the runner leaves it at the end. */
+  swarm: PeerSwarm | null;
 }
 
 /** The manifest, checked against the configuration, and a way to decompress; null → the raw image (v1). */
@@ -42,7 +46,26 @@ export async function prepareChunked(config: ConfigResponse, options: InstallerO
     emit({ type: 'warning', message: `the server has no manifest at ${manifestUrl} (HTTP 404): downloading the raw image` });
     return null;
   }
-  return { manifest, manifestUrl, decompressor };
+  return { manifest, manifestUrl, decompressor, swarm: await joinSwarm(config, manifest, options, emit) };
+}
+
+/** The image's swarm, where the server names one and the installer takes part; null means the server alone. */
+async function joinSwarm(config: ConfigResponse, manifest: ImageManifest, options: InstallerOptions, emit: (event: InstallerEvent) => void): Promise<PeerSwarm | null> {
+  const peers = options.peers ?? {};
+  if (!config.peer_announce_url || peers.enabled === false || manifest.chunks.length === 0) return null;
+  return PeerSwarm.join({
+    announceUrl: config.peer_announce_url,
+    deploymentId: config.deployment_id,
+    deploymentToken: config.deployment_token ?? null,
+    manifest,
+    deviceToken: options.deviceToken,
+    cacheBytes: peers.cacheBytes ?? Math.min(512 << 20, Math.floor(totalmem() / 4)),
+    port: peers.port,
+    host: peers.host,
+    corruptServed: peers.corruptServed,
+    signal: options.signal,
+    onWarning: (message) => emit({ type: 'warning', message }),
+  });
 }
 
 export interface ChunkedContext {
@@ -90,6 +113,7 @@ export async function deliverChunked(ctx: ChunkedContext): Promise<void> {
       deviceToken: options.deviceToken,
       interruptAfterBytes: indices ? undefined : ctx.faults?.cutDownloadAfterBytes,
       corruptAt: ctx.faults?.corruptStreamAt,
+      swarm: ctx.chunked.swarm,
       onChunk: async (_index, chunk, raw) => {
         await writer.writeAt(raw, chunk.offset);
         onWritten(chunk.raw_length);
@@ -98,6 +122,7 @@ export async function deliverChunked(ctx: ChunkedContext): Promise<void> {
     });
   const account = (fetched: Awaited<ReturnType<typeof fetchChunks>>) => {
     result.bytes += fetched.wireBytes;
+    result.peerBytes += fetched.peerBytes;
     result.resumes += fetched.retries;
     result.chunksRefetched += fetched.refetched;
   };

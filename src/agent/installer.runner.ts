@@ -19,7 +19,8 @@ import { parsePartitionTable } from './partition-table.parser.js';
 import { rereadPartitionTable } from './partition-table.reread.js';
 import { DEFAULT_RETRY_POLICY } from './retry.policy.js';
 import { StatusReporter } from './status.reporter.js';
-import type { FaultLayout, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
+import type { FaultLayout, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
+import type { PeerSwarm } from './peer.swarm.js';
 import { formatBytes } from '../contracts/format.js';
 
 export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
@@ -42,6 +43,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     decompressMethod: null,
     chunksRefetched: 0,
     imageRefetched: false,
+    peerBytes: 0,
+    servedBytes: 0,
+    lingeredMs: 0,
     finalReportDelivered: true,
     verifyMethod: null,
     customization: null,
@@ -114,19 +118,25 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
   const size = config.image_size;
   let faults: InstallerFaults | undefined;
   let target: DiskTarget | null = null;
+  let swarm: PeerSwarm | null = null;
   try {
     await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${options.target}`, { progress: 0, bytes_total: size });
 
     // 2. How the image travels: v2 (the mapped ranges as zstd chunks) when the server offers it, else the raw image.
     const chunked = options.rawOnly ? null : await prepareChunked(config, options, emit, policy);
     result.delivery = chunked ? 'chunked' : 'raw';
+    swarm = chunked?.swarm ?? null;
+    if (swarm) {
+      const joined = swarm;
+      reporter.countSourcesWith(() => ({ bytes_from_peers: joined.bytesFromPeers, bytes_from_server: joined.bytesFromServer }));
+    }
     if (chunked) {
       result.decompressMethod = chunked.decompressor.method;
       const { manifest } = chunked;
       emit({
         type: 'delivery',
         delivery: 'chunked',
-        detail: `image delivery v2: ${formatBytes(manifest.mapped_bytes)} mapped of ${formatBytes(size)}, ${formatBytes(manifest.compressed_bytes)} in ${manifest.chunks.length} zstd chunks (${chunked.decompressor.method})`,
+        detail: `image delivery v2: ${formatBytes(manifest.mapped_bytes)} mapped of ${formatBytes(size)}, ${formatBytes(manifest.compressed_bytes)} in ${manifest.chunks.length} zstd chunks (${chunked.decompressor.method})${swarm ? ', from peers and the server' : ''}`,
       });
     } else {
       emit({ type: 'delivery', delivery: 'raw', detail: `raw image: ${formatBytes(size)}` });
@@ -266,6 +276,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       `verified (${result.verifyMethod})`,
       result.resumes ? `${result.resumes} resume(s)` : null,
       result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,
+      swarm ? `${formatBytes(swarm.bytesFromPeers)} from peers, ${formatBytes(swarm.bytesFromServer)} from the server` : null,
       result.imageRefetched ? 'image fetched again after a checksum mismatch' : null,
     ]
       .filter(Boolean)
@@ -281,6 +292,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     }
     result.ok = true;
     result.exitCode = 0;
+    if (swarm) await serveOthers(swarm, options, emit, result);
     return finish();
   } catch (error) {
     const failure = isInstallerError(error) ? error : new InstallerError('IO', describeError(error), { cause: error });
@@ -304,7 +316,20 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     return finish();
   } finally {
     reporter.stop();
+    if (swarm) {
+      result.servedBytes = swarm.server.bytesServed;
+      await swarm.leave();
+    }
   }
+}
+
+/** Installed: serve the chunks held to devices still receiving, while the server says they need them. */
+async function serveOthers(swarm: PeerSwarm, options: InstallerOptions, emit: (event: InstallerEvent) => void, result: InstallerResult): Promise<void> {
+  if (options.peers?.linger === false) return;
+  emit({ type: 'linger', message: `serving ${swarm.server.have.count()} chunks to other devices while they need them` });
+  const { lingeredMs } = await swarm.linger();
+  result.lingeredMs = lingeredMs;
+  emit({ type: 'linger', message: `stopped serving after ${(lingeredMs / 1000).toFixed(1)} s: ${formatBytes(swarm.server.bytesServed)} served to other devices` });
 }
 
 function faultLayout(size: number, manifest: ImageManifest | null): FaultLayout {

@@ -18,7 +18,9 @@ export type InstallerEvent =
   /** How the image travels: `chunked` (image delivery v2: mapped ranges as zstd chunks) or `raw` (the whole image). */
   | { type: 'delivery'; delivery: ImageDelivery; detail: string }
   | { type: 'retry'; what: string; attempt: number; delayMs: number; reason: string }
-  | { type: 'warning'; message: string };
+  | { type: 'warning'; message: string }
+  /** One-to-many delivery: the installed device serves others before it reboots. */
+  | { type: 'linger'; message: string };
 
 export type ImageDelivery = 'raw' | 'chunked';
 
@@ -46,6 +48,21 @@ export interface FaultLayout {
   writtenOffsetAt(fraction: number): number;
 }
 
+export interface PeerOptions {
+  /** Take part at all: fetch chunks from other devices and serve them (default true). */
+  enabled?: boolean;
+  /** Compressed bytes kept in memory for serving (default: a quarter of the memory, at most 512 MiB). */
+  cacheBytes?: number;
+  /** Port of the chunk server (default: any free one). */
+  port?: number;
+  /** Address the chunk server listens on (default: every interface; tests keep it on loopback). */
+  host?: string;
+  /** Serve finished, after installing, while the server says others need it (default true). */
+  linger?: boolean;
+  /** Failure injection (tests, benchmarks): serve every chunk with one bit flipped. */
+  corruptServed?: boolean;
+}
+
 export interface InstallerOptions {
   serverUrl: string;
   /** A block device or file path, or "sink" to hash the stream and keep nothing. */
@@ -66,6 +83,8 @@ export interface InstallerOptions {
   chunksInFlight?: number;
   /** Use the raw image even when the server offers chunks (v1, as installers before v2 did). */
   rawOnly?: boolean;
+  /** One-to-many delivery (on by default where the server offers it). */
+  peers?: PeerOptions;
   /** Force how chunks are decompressed (tests); default zlib where Node has zstd, else the zstd program. */
   decompressMethod?: DecompressMethod;
   /** Customise for first boot (default: yes, except for the sink). */
@@ -102,6 +121,11 @@ export interface InstallerResult {
   chunksRefetched: number;
   /** v1: the whole image was fetched once more because the first download did not match its checksum. */
   imageRefetched: boolean;
+  /** One-to-many delivery: compressed bytes received from other devices, and served to them. */
+  peerBytes: number;
+  servedBytes: number;
+  /** How long the device served others after installing, ms. */
+  lingeredMs: number;
   /** False when the final report (completed or failed) never reached the server, after every retry. */
   finalReportDelivered: boolean;
   verifyMethod: ReadBackMethod | 'stream' | null;

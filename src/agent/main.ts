@@ -64,6 +64,7 @@ async function main(): Promise<number> {
     cardWriteBytesPerSecond: options.cardWriteRate ?? undefined,
     chunksInFlight: options.chunksInFlight,
     rawOnly: options.rawOnly,
+    peers: options.peers,
     customize: options.customize,
     deviceToken: options.deviceToken,
     systemRoot: options.systemRoot,
@@ -74,6 +75,7 @@ async function main(): Promise<number> {
       else if (event.type === 'config') log('info', `assigned ${event.config.hostname} (deployment ${event.config.deployment_id}), image ${event.config.version}`);
       else if (event.type === 'retry') log('warn', `${event.what}: ${event.reason}; retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s`);
       else if (event.type === 'warning') log('warn', event.message);
+      else if (event.type === 'linger') log('info', event.message, { phase: 'serving' });
       else if (event.type === 'delivery') log('info', event.detail, { delivery: event.delivery });
       else if (event.type === 'progress' && (performance.now() - lastProgressLog > 5000 || event.bytesDone === event.bytesTotal)) {
         lastProgressLog = performance.now();
@@ -89,7 +91,7 @@ async function main(): Promise<number> {
     log('error', `installation failed${result.failedPhase ? ` while ${result.failedPhase}` : ''}: ${result.error}`, { code: result.errorCode });
     return result.exitCode;
   }
-  log('info', `done in ${(result.timings.totalMs / 1000).toFixed(1)} s: ${result.hostname} is installed`);
+  log('info', `done in ${(result.timings.totalMs / 1000).toFixed(1)} s: ${result.hostname} is installed`, { installed_ms: result.timings.totalMs - result.lingeredMs });
   if (options.reboot) {
     log('info', 'rebooting into the new system');
     await rebootSystem();

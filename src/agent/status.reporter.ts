@@ -60,6 +60,7 @@ export class StatusReporter {
   private lastSentAt = 0;
   private undelivered: { report: StatusRequest; error: unknown } | null = null;
   private readonly send: ReportSender;
+  private sourceBytes: (() => { bytes_from_peers: number; bytes_from_server: number }) | null = null;
   readonly sent: StatusRequest[] = [];
 
   constructor(private readonly options: StatusReporterOptions) {
@@ -98,6 +99,11 @@ export class StatusReporter {
     }
     if (final) this.stop();
     else this.startClock();
+  }
+
+  /** One-to-many delivery: every report from now on says where the chunk bytes came from. */
+  countSourcesWith(read: () => { bytes_from_peers: number; bytes_from_server: number }): void {
+    this.sourceBytes = read;
   }
 
   /** Records the newest progress; it is sent on the next tick of the clock. */
@@ -169,6 +175,7 @@ export class StatusReporter {
     if (fields.rate_bps !== undefined) report.rate_bps = Math.max(0, Math.round(fields.rate_bps));
     if (fields.eta_s !== undefined) report.eta_s = Math.max(0, Math.min(30 * 24 * 3600, Math.round(fields.eta_s)));
     if (fields.message !== undefined) report.message = fields.message.slice(0, 2000);
+    if (this.sourceBytes) Object.assign(report, this.sourceBytes());
     if (report.error_message) report.error_message = report.error_message.slice(0, 2000);
     return report;
   }

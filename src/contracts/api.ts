@@ -83,6 +83,12 @@ export const HostnameReleaseRequest = Type.Object({ hostname: Type.String({ minL
 export const PoolEntryResponse = Type.Object({ success: Type.Literal(true), entry: PoolEntry });
 
 // ── Batches ───────────────────────────────────────────────────────────────────────────────────────────
+const PeerDeliverySettings = {
+  /** One-to-many delivery for the batch's devices (default on). */
+  peer_delivery: Type.Optional(Type.Boolean()),
+  /** How long a finished device keeps serving others at most, seconds (default 600; 0: reboot at once). */
+  peer_linger_s: Type.Optional(Type.Integer({ minimum: 0, maximum: 86_400 })),
+};
 export const BatchCreate = Type.Object(
   {
     venue_code: VenueCode,
@@ -91,10 +97,14 @@ export const BatchCreate = Type.Object(
     priority: Type.Optional(Type.Integer({ minimum: -1_000_000, maximum: 1_000_000 })),
     name: OptionalNullable(Type.String({ maxLength: 100 })),
     notes: OptionalNullable(Type.String({ maxLength: 2000 })),
+    ...PeerDeliverySettings,
   },
   Strict,
 );
 export type BatchCreate = Static<typeof BatchCreate>;
+/** PUT /api/batches/:id/peer-delivery: either field or both. */
+export const BatchPeerDeliveryUpdate = Type.Object(PeerDeliverySettings, { ...Strict, minProperties: 1 });
+export type BatchPeerDeliveryUpdate = Static<typeof BatchPeerDeliveryUpdate>;
 export const BatchQuery = Type.Object({ venue: Type.Optional(VenueCode), status: Type.Optional(BatchStatus) });
 export type BatchQuery = Static<typeof BatchQuery>;
 export const BatchList = Type.Object({ batches: Type.Array(Batch) });

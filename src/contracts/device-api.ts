@@ -44,6 +44,11 @@ export const ConfigResponse = Type.Object({
    * it: PITCREW_REQUIRE_DEPLOYMENT_TOKEN).
    */
   deployment_token: Type.Optional(Type.String({ minLength: 16, maxLength: 128 })),
+  /**
+   * One-to-many delivery: where to announce the chunks held and learn peers (`PeerAnnounce`); null or absent where
+   * it is off (its batch, the server, or an image without chunks). Installers that predate it ignore it.
+   */
+  peer_announce_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
 });
 export type ConfigResponse = Static<typeof ConfigResponse>;
 
@@ -63,6 +68,9 @@ export const StatusRequest = Type.Object(
     rate_bps: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.rateBps })),
     /** Seconds the device expects to need for what is left of its current phase. */
     eta_s: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.seconds })),
+    /** One-to-many delivery: compressed chunk bytes received so far from other devices, and from the server. */
+    bytes_from_peers: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.bytes })),
+    bytes_from_server: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.bytes })),
     message: Optional(Type.String({ maxLength: 2000 })),
     error_message: Optional(Type.String({ maxLength: 2000 })),
     ip_address: Optional(Type.String({ maxLength: 64 })),

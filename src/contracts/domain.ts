@@ -90,6 +90,14 @@ export type BatchStatus = (typeof BATCH_STATUSES)[number];
 export const BatchStatus = Type.Enum(BATCH_STATUSES);
 export const OPEN_BATCH_STATUSES: readonly BatchStatus[] = ['pending', 'active', 'paused'];
 
+/**
+ * A device's part in one-to-many delivery: `receiving` still fetches chunks (and serves what it holds); `serving` has
+ * finished (verified, customised) and serves others until the batch no longer needs it; `done` has stopped serving.
+ */
+export const PEER_ROLES = ['receiving', 'serving', 'done'] as const;
+export type PeerRole = (typeof PEER_ROLES)[number];
+export const PeerRole = Type.Enum(PEER_ROLES);
+
 export const Batch = Type.Object({
   id: Type.Integer(),
   venue_code: Type.String(),
@@ -103,6 +111,10 @@ export const Batch = Type.Object({
   created_at: Timestamp,
   started_at: NullableTimestamp,
   completed_at: NullableTimestamp,
+  /** One-to-many delivery: its devices also fetch chunks from each other (on unless an operator turned it off). */
+  peer_delivery: Type.Boolean(),
+  /** How long a finished device of this batch may keep serving others before it reboots, seconds. */
+  peer_linger_s: Type.Integer(),
 });
 export type Batch = Static<typeof Batch>;
 
@@ -185,6 +197,11 @@ export const Deployment = Type.Object({
    * device overrules it.
    */
   swept_at: NullableTimestamp,
+  /** One-to-many delivery: compressed chunk bytes the device received from other devices, and from the server. */
+  bytes_from_peers: Type.Integer(),
+  bytes_from_server: Type.Integer(),
+  /** Its part in one-to-many delivery; null when it took no part (v1 installers, delivery from the server alone). */
+  delivery_role: Type.Union([PeerRole, Type.Null()]),
 });
 export type Deployment = Static<typeof Deployment>;
 

@@ -1,6 +1,7 @@
 // Deployment batches: a prioritised queue of "deploy N devices of this product at this venue".
 import type { Batch, BatchStatus, ProductType } from '../contracts/domain.js';
-import type { BatchCapacity, BatchCreate, BatchQuery } from '../contracts/api.js';
+import type { BatchCapacity, BatchCreate, BatchPeerDeliveryUpdate, BatchQuery } from '../contracts/api.js';
+import { DEFAULT_PEER_LINGER_S } from '../contracts/peer-delivery.js';
 import type { ServerEventName } from '../contracts/events.js';
 import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext } from './context.js';
@@ -78,6 +79,8 @@ export function createBatchService(ctx: CoreContext) {
           priority: input.priority ?? 0,
           status: 'pending',
           created_at: isoOf(ctx.now()),
+          peer_delivery: input.peer_delivery ?? true,
+          peer_linger_s: input.peer_linger_s ?? DEFAULT_PEER_LINGER_S,
         });
         emit('batch_created', { batch_id: batch.id, batch });
         return batch;
@@ -93,6 +96,19 @@ export function createBatchService(ctx: CoreContext) {
       return ctx.write((emit) => {
         get(id);
         const batch = repos.batches.setPriority(id, priority);
+        emit('batch_updated', { batch_id: id, batch });
+        return batch;
+      });
+    },
+
+    /** Turns one-to-many delivery on or off for a batch's devices, and sets how long finished ones keep serving. */
+    setPeerDelivery(id: number, change: BatchPeerDeliveryUpdate): Batch {
+      return ctx.write((emit) => {
+        const current = get(id);
+        const batch = repos.batches.setPeerDelivery(id, {
+          peer_delivery: change.peer_delivery ?? current.peer_delivery,
+          peer_linger_s: change.peer_linger_s ?? current.peer_linger_s,
+        });
         emit('batch_updated', { batch_id: id, batch });
         return batch;
       });

@@ -105,6 +105,17 @@ export function createDeploymentService(ctx: CoreContext) {
 
   return {
     /**
+     * The deployment a device speaks for, once its token checks out as for a status report (peer announces). A
+     * final deployment still answers: a finished device serves others on.
+     */
+    authenticate(deploymentId: number, token: string | null, requireToken: boolean): Deployment {
+      const deployment = repos.deployments.find(deploymentId);
+      if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${deploymentId}; ask for a configuration first.`);
+      checkToken(deployment, token, requireToken);
+      return deployment;
+    },
+
+    /**
      * Everything a device needs to image itself, in one transaction: the hostname it holds or a new one (from the
      * active batch, else its own venue and product), the active image — checked before any hostname is consumed —
      * and a new deployment record. An earlier unfinished deployment of the same hostname is closed as superseded.
@@ -207,6 +218,8 @@ export function createDeploymentService(ctx: CoreContext) {
           ip_address: request.ip_address ?? ip,
           updated_at: now,
           completed_at: isFinal(status) ? now : null,
+          bytes_from_peers: request.bytes_from_peers ?? deployment.bytes_from_peers,
+          bytes_from_server: request.bytes_from_server ?? deployment.bytes_from_server,
         };
         const updated = overrulesSweep ? repos.deployments.overruleSweep(change) : repos.deployments.update(change);
         if (!updated) throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) has just finished; the report was ignored.`);

@@ -7,6 +7,7 @@ import { createBatchService } from './batch.service.js';
 import { createDeploymentService } from './deployment.service.js';
 import { createImageService } from './image.service.js';
 import { createImageStore } from './image-store.js';
+import { createPeerSwarmService } from './peer-swarm.service.js';
 import { createPoolService } from './pool.service.js';
 import { computeStats } from './stats.service.js';
 import { createVenueService } from './venue.service.js';
@@ -21,6 +22,7 @@ export interface CoreOptions {
 export function createCore({ db, imagesDir, events = silentEvents, now = () => new Date() }: CoreOptions) {
   const ctx = createContext(db, events, now, computeStats);
   const imageStore = createImageStore(imagesDir);
+  const deployments = createDeploymentService(ctx);
   return {
     ctx,
     imageStore,
@@ -28,7 +30,8 @@ export function createCore({ db, imagesDir, events = silentEvents, now = () => n
     pool: createPoolService(ctx),
     batches: createBatchService(ctx),
     images: createImageService(ctx, imageStore),
-    deployments: createDeploymentService(ctx),
+    deployments,
+    peers: createPeerSwarmService(ctx, deployments),
     stats: () => computeStats(ctx),
   };
 }

@@ -1,9 +1,9 @@
-import type { Deployment, DeploymentStatus } from '../contracts/domain.js';
+import type { Deployment, DeploymentStatus, PeerRole } from '../contracts/domain.js';
 import type { PagedResult } from '../contracts/api.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
 
-export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at' | 'swept_at'>;
+export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at' | 'swept_at' | 'bytes_from_peers' | 'bytes_from_server' | 'delivery_role'>;
 
 export interface DeploymentProgress {
   id: number;
@@ -18,6 +18,8 @@ export interface DeploymentProgress {
   ip_address: string | null;
   updated_at: string;
   completed_at: string | null;
+  bytes_from_peers: number;
+  bytes_from_server: number;
 }
 
 /** Filters with dates already turned into ISO instants (inclusive `from`, exclusive `to`). */
@@ -63,14 +65,18 @@ export function createDeploymentRepository(db: Db) {
   const update = db.prepare<DeploymentProgress, Deployment>(`
     UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
            rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message,
-           ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at
+           ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at,
+           bytes_from_peers = @bytes_from_peers, bytes_from_server = @bytes_from_server
      WHERE id = @id AND ${OPEN} RETURNING *`);
   // Only a record the stale sweep closed can be reopened, and only by the device's own final report.
   const overruleSweep = db.prepare<DeploymentProgress, Deployment>(`
     UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
            rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message,
-           ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at
+           ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at,
+           bytes_from_peers = @bytes_from_peers, bytes_from_server = @bytes_from_server
      WHERE id = @id AND status = 'failed' AND swept_at IS NOT NULL RETURNING *`);
+  // A role in the swarm is not a status: a finished device serves on, so final records take it too.
+  const setDeliveryRole = db.prepare<{ id: number; role: PeerRole }, Deployment>('UPDATE deployments SET delivery_role = @role WHERE id = @id RETURNING *');
   const markSwept = db.prepare<{ id: number; swept_at: string }>('UPDATE deployments SET swept_at = @swept_at WHERE id = @id');
   const insertToken = db.prepare<{ deployment_id: number; token_sha256: string }>('INSERT INTO deployment_tokens (deployment_id, token_sha256) VALUES (@deployment_id, @token_sha256)');
   const tokenOf = db.prepare<[number], { token_sha256: string; confirmed_at: string | null }>('SELECT token_sha256, confirmed_at FROM deployment_tokens WHERE deployment_id = ?');
@@ -98,6 +104,7 @@ export function createDeploymentRepository(db: Db) {
     /** A final report overruling the stale sweep; undefined unless the sweep closed the record. */
     overruleSweep: (change: DeploymentProgress): Deployment | undefined => overruleSweep.get(change),
     markSwept: (id: number, at: string): void => void markSwept.run({ id, swept_at: at }),
+    setDeliveryRole: (id: number, role: PeerRole): Deployment | undefined => setDeliveryRole.get({ id, role }),
     /** Keeps the SHA-256 of a deployment's token (never the token). */
     saveTokenHash: (deploymentId: number, sha256: string): void => void insertToken.run({ deployment_id: deploymentId, token_sha256: sha256 }),
     tokenOf: (deploymentId: number): { token_sha256: string; confirmed_at: string | null } | undefined => tokenOf.get(deploymentId),

@@ -15,6 +15,7 @@ import { registerConfigRoute } from './device/config.route.js';
 import { installDeviceTokenHook } from './device/device-token.hook.js';
 import { registerHealthRoute } from './device/health.route.js';
 import { registerStatusRoute } from './device/status.route.js';
+import { registerPeerAnnounceRoute } from './device/peer-announce.route.js';
 import { createEventBroadcaster } from './events/event-broadcaster.js';
 import { watchExternalChanges } from './events/external-changes.js';
 import { createSocketServer, disconnectSockets, type EventServer } from './events/socket.server.js';
@@ -150,10 +151,12 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerHealthRoute(device, deps.startedAt);
   registerConfigRoute(device, deps);
   registerStatusRoute(device, deps);
+  registerPeerAnnounceRoute(device, deps);
   downloads = registerImageDownloadRoute(device, {
     images: core.images,
     baseUrl: (request) => deviceBaseUrl(config, request),
     onBytesServed: metrics.countBytesServed,
+    onChunkSent: core.peers.noteServerSend,
     signal: shutdown.signal,
     shutdownGraceMs: config.shutdownGraceSeconds * 1000,
   });

@@ -17,6 +17,8 @@ export interface ImageDownloadDeps {
   baseUrl: (request: FastifyRequest) => string;
   /** Bytes handed to clients, as they go (for metrics). */
   onBytesServed?: (bytes: number) => void;
+  /** A chunk of the image with this SHA-256 is being sent (one-to-many delivery: the swarm learns it is on its way). */
+  onChunkSent?: (imageSha256: string, index: number) => void;
   /** Called as a transfer starts; the function it returns is called as it ends (for an in-flight gauge). */
   onTransferStart?: () => () => void;
   /**
@@ -164,6 +166,7 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
         return reply.send();
       }
       handedOver = true;
+      if (file.kind === 'chunk') deps.onChunkSent?.(file.image.sha256, target.kind === 'chunk' ? target.index : 0);
       const outcome = await send(reply, fd, start, start + length - 1, 200, allHeaders);
       if (!outcome.finished) request.log.info({ path: request.url, bytes: outcome.bytes, reason: outcome.reason }, 'chunk download cut');
     } finally {

@@ -2,7 +2,7 @@
 import { Type } from 'typebox';
 import { RowId } from '../../contracts/domain.js';
 import {
-  ActiveBatchResponse, BatchCapacity, BatchCapacityQuery, BatchCreate, BatchList, BatchPriorityUpdate, BatchQuery, BatchReorder, BatchResponse,
+  ActiveBatchResponse, BatchCapacity, BatchCapacityQuery, BatchCreate, BatchList, BatchPeerDeliveryUpdate, BatchPriorityUpdate, BatchQuery, BatchReorder, BatchResponse,
 } from '../../contracts/api.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
@@ -46,5 +46,10 @@ export function registerBatchRoutes(app: TypedApp, { core }: ServerDeps): void {
   app.put('/api/batches/:id/priority', { schema: { params: IdParams, body: BatchPriorityUpdate, response: { 200: BatchResponse } }, config: { access: 'operator', audit: 'batch.priority' } }, async (request) => ({
     success: true as const,
     batch: core.batches.setPriority(request.params.id, request.body.priority),
+  }));
+
+  app.put('/api/batches/:id/peer-delivery', { schema: { params: IdParams, body: BatchPeerDeliveryUpdate, response: { 200: BatchResponse } }, config: { access: 'operator', audit: 'batch.peer_delivery' } }, async (request) => ({
+    success: true as const,
+    batch: core.batches.setPeerDelivery(request.params.id, request.body),
   }));
 }

@@ -1,0 +1,117 @@
+// A device's chunk server: serves only what it holds, only to holders of the swarm key (and the device token where
+// there is one), a few peers at a time, from a cache of bounded size.
+import { request } from 'node:http';
+import { afterEach, describe, expect, it } from 'vitest';
+import { peerChunkPath, SWARM_KEY_HEADER } from '../contracts/peer-delivery.js';
+import { PeerChunkServer } from './peer-chunk.server.js';
+
+const SHA = 'a'.repeat(64);
+const KEY = 'swarm-key-of-this-test';
+
+interface Answer {
+  status: number;
+  body: Buffer;
+}
+
+/** A GET that reads its body only when told to, so a test can hold an upload slot open. */
+function get(port: number, path: string, headers: Record<string, string>, options: { hold?: boolean } = {}): Promise<Answer & { release: () => void }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      const done = () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), release: () => res.destroy() });
+      if (options.hold) {
+        res.pause();
+        resolve({ status: res.statusCode ?? 0, body: Buffer.alloc(0), release: () => res.destroy() });
+        return;
+      }
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', done);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('PeerChunkServer', () => {
+  let server: PeerChunkServer | null = null;
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+  });
+
+  const start = async (options: Partial<ConstructorParameters<typeof PeerChunkServer>[0]> = {}) => {
+    server = new PeerChunkServer({ imageSha256: SHA, chunkCount: 10, cacheBytes: 1 << 20, host: '127.0.0.1', ...options });
+    const port = await server.listen();
+    server.setSwarmKey(KEY);
+    return port;
+  };
+
+  it('serves a held chunk byte for byte to a request with the swarm key, and counts it', async () => {
+    const port = await start();
+    const frame = Buffer.from('a zstd frame, as received');
+    server!.keep(3, frame);
+    const answer = await get(port, peerChunkPath(SHA, 3), { [SWARM_KEY_HEADER]: KEY });
+    expect(answer.status).toBe(200);
+    expect(answer.body.equals(frame)).toBe(true);
+    await expect.poll(() => server!.bytesServed).toBe(frame.length);
+    expect(server!.have.has(3)).toBe(true);
+    expect(server!.have.count()).toBe(1);
+  });
+
+  it('refuses requests without the key, with a wrong key, for chunks it does not hold, and for other images', async () => {
+    const port = await start();
+    server!.keep(1, Buffer.from('frame'));
+    expect((await get(port, peerChunkPath(SHA, 1), {})).status).toBe(403);
+    expect((await get(port, peerChunkPath(SHA, 1), { [SWARM_KEY_HEADER]: 'not-the-key' })).status).toBe(403);
+    expect((await get(port, peerChunkPath(SHA, 2), { [SWARM_KEY_HEADER]: KEY })).status).toBe(404);
+    expect((await get(port, peerChunkPath('b'.repeat(64), 1), { [SWARM_KEY_HEADER]: KEY })).status).toBe(404);
+    expect((await get(port, '/peer/v1/chunks/../../etc/passwd', { [SWARM_KEY_HEADER]: KEY })).status).toBe(404);
+    expect(server!.bytesServed).toBe(0);
+  });
+
+  it('requires the device token of the deployment network too, where there is one', async () => {
+    const port = await start({ deviceToken: 'network-secret' });
+    server!.keep(0, Buffer.from('frame'));
+    expect((await get(port, peerChunkPath(SHA, 0), { [SWARM_KEY_HEADER]: KEY })).status).toBe(401);
+    expect((await get(port, peerChunkPath(SHA, 0), { [SWARM_KEY_HEADER]: KEY, 'x-device-token': 'wrong' })).status).toBe(401);
+    expect((await get(port, peerChunkPath(SHA, 0), { [SWARM_KEY_HEADER]: KEY, authorization: 'Bearer network-secret' })).status).toBe(200);
+    expect((await get(port, peerChunkPath(SHA, 0), { [SWARM_KEY_HEADER]: KEY, 'x-device-token': 'network-secret' })).status).toBe(200);
+  });
+
+  it('serves at most its upload slots at once; the next peer is told it is busy, and a freed slot serves again', async () => {
+    const port = await start({ maxUploads: 2, cacheBytes: 64 << 20 });
+    // Far larger than loopback's socket buffers, so an unread response is still being sent and keeps its slot.
+    server!.keep(0, Buffer.alloc(32 << 20, 1));
+    const headers = { [SWARM_KEY_HEADER]: KEY };
+    const first = await get(port, peerChunkPath(SHA, 0), headers, { hold: true });
+    const second = await get(port, peerChunkPath(SHA, 0), headers, { hold: true });
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(server!.activeUploads).toBe(2);
+    const third = await get(port, peerChunkPath(SHA, 0), headers);
+    expect(third.status).toBe(503);
+    expect(server!.busyRefusals).toBe(1);
+    first.release();
+    await expect.poll(() => server!.activeUploads).toBe(1);
+    expect((await get(port, peerChunkPath(SHA, 0), headers)).status).toBe(200);
+    second.release();
+  });
+
+  it('keeps chunks only while the cache has room, and only once each', async () => {
+    await start({ cacheBytes: 10 });
+    server!.keep(0, Buffer.alloc(6));
+    server!.keep(0, Buffer.alloc(6));
+    server!.keep(1, Buffer.alloc(6));
+    server!.keep(2, Buffer.alloc(4));
+    expect([0, 1, 2].map((i) => server!.have.has(i))).toEqual([true, false, true]);
+  });
+
+  it('with the fault injected, serves every chunk with a bit flipped', async () => {
+    const port = await start({ corruptServed: true });
+    const frame = Buffer.alloc(64, 0);
+    server!.keep(5, frame);
+    const answer = await get(port, peerChunkPath(SHA, 5), { [SWARM_KEY_HEADER]: KEY });
+    expect(answer.status).toBe(200);
+    expect(answer.body.length).toBe(64);
+    expect(answer.body.equals(frame)).toBe(false);
+  });
+});

@@ -1,0 +1,396 @@
+// One-to-many delivery, a device's membership of its image's swarm: it announces what it holds about once a second
+// (and at once when it runs out of work), learns from the answer which peers hold which chunks and which chunks the
+// server wants it to fetch, and decides for the chunk fetcher where each next chunk comes from:
+//   1. a chunk a usable peer holds, rarest first (so the swarm's copies spread);
+//   2. a chunk the server handed this device (nobody else holds it or is fetching it);
+//   3. any missing chunk from the server, when there is no swarm (off, or no answer), or when nothing could be
+//      started from anywhere for PEER_WAIT_MS: the server's copy is always the last resort.
+// A peer that is unreachable or busy is rested for a moment; one that sent bad data is never asked again and is
+// reported to the server. When the installation is done the device serves on (linger) while the server says others
+// still need it, then leaves.
+import type { ImageManifest } from '../contracts/image-delivery.js';
+import {
+  ChunkSet,
+  MAX_SERVER_ASSIGNMENTS,
+  PEER_ANNOUNCE_INTERVAL_MS,
+  PeerAnnounceResponse,
+  peerChunkPath,
+  SWARM_KEY_HEADER,
+  type PeerAnnounce,
+  type PeerRole,
+} from '../contracts/peer-delivery.js';
+import { Value } from 'typebox/value';
+import { deviceTokenHeaders, httpError, readBodyText, sendRequest } from './http.client.js';
+import { InstallerError } from './installer.errors.js';
+import { PeerChunkServer } from './peer-chunk.server.js';
+
+/** With nothing to start from peers or by assignment for this long, a device takes a missing chunk from the server. */
+export const PEER_WAIT_MS = 1500;
+/** Chunks fetched at once from one peer. */
+const PER_PEER_IN_FLIGHT = 1;
+/** How long a busy or unreachable peer is left alone. */
+const BUSY_REST_MS = 300;
+const UNREACHABLE_REST_MS = 5000;
+/** Without an answer from the server for this long, a finished device stops serving and reboots. */
+const LINGER_SERVER_SILENCE_MS = 60_000;
+
+export interface PeerRef {
+  deploymentId: number;
+  url: string;
+}
+
+export type PeerOutcome = 'ok' | 'busy' | 'unreachable' | 'corrupt';
+
+export interface PeerSwarmOptions {
+  announceUrl: string;
+  deploymentId: number;
+  deploymentToken: string | null;
+  manifest: ImageManifest;
+  deviceToken?: string | null;
+  /** Compressed bytes kept in memory for serving. */
+  cacheBytes: number;
+  maxUploads?: number;
+  port?: number;
+  /** Address the chunk server listens on (default: every interface). */
+  host?: string;
+  /** Failure injection: serve corrupted chunks. */
+  corruptServed?: boolean;
+  signal?: AbortSignal;
+  onWarning?: (message: string) => void;
+}
+
+interface PeerState {
+  ref: PeerRef;
+  have: ChunkSet;
+  inFlight: number;
+  restUntil: number;
+}
+
+export class PeerSwarm {
+  role: PeerRole = 'receiving';
+  bytesFromPeers = 0;
+  bytesFromServer = 0;
+  /** Peers dropped for sending bad data. */
+  readonly banned = new Set<number>();
+  private readonly chunkCount: number;
+  private peers = new Map<number, PeerState>();
+  private holders: Uint16Array;
+  private seeding: ChunkSet;
+  private readonly assigned = new Set<number>();
+  private serverInFlight = 0;
+  private noSourceSince: number | null = null;
+  private enabled = true;
+  private swarmKey = '';
+  private intervalMs = PEER_ANNOUNCE_INTERVAL_MS;
+  private lingerWanted = false;
+  private lastAnswerAt = performance.now();
+  private pendingReports: PeerAnnounce['bad_peers'] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private announcing: Promise<void> | null = null;
+  private wakeUp: Array<() => void> = [];
+  private closed = false;
+
+  private constructor(
+    private readonly options: PeerSwarmOptions,
+    readonly server: PeerChunkServer,
+    private readonly port: number,
+  ) {
+    this.chunkCount = options.manifest.chunks.length;
+    this.holders = new Uint16Array(this.chunkCount);
+    this.seeding = new ChunkSet(this.chunkCount);
+  }
+
+  /**
+   * Starts the chunk server and announces once. Null when the server says one-to-many is off for this device, or
+   * cannot say (an older server, an error): the installer then fetches everything from the server, as before.
+   */
+  static async join(options: PeerSwarmOptions): Promise<PeerSwarm | null> {
+    const server = new PeerChunkServer({
+      imageSha256: options.manifest.image_sha256,
+      chunkCount: options.manifest.chunks.length,
+      cacheBytes: options.cacheBytes,
+      maxUploads: options.maxUploads,
+      deviceToken: options.deviceToken,
+      port: options.port,
+      host: options.host,
+      corruptServed: options.corruptServed,
+    });
+    let port: number;
+    try {
+      port = await server.listen();
+    } catch (error) {
+      options.onWarning?.(`one-to-many delivery off: the chunk server could not listen (${(error as Error).message})`);
+      return null;
+    }
+    const swarm = new PeerSwarm(options, server, port);
+    try {
+      await swarm.announce();
+    } catch (error) {
+      await server.close();
+      options.onWarning?.(`one-to-many delivery off: the first announce failed (${(error as Error).message}); fetching every chunk from the server`);
+      return null;
+    }
+    if (!swarm.enabled) {
+      await server.close();
+      return null;
+    }
+    swarm.schedule();
+    return swarm;
+  }
+
+  /** The next chunk of `pending` to start and where from (null: the server); undefined when nothing should start now. */
+  pick(pending: ReadonlySet<number>): { index: number; peer: PeerRef | null } | undefined {
+    const now = performance.now();
+    const fromPeer = this.pickFromPeer(pending, now);
+    if (fromPeer) {
+      this.noSourceSince = null;
+      return fromPeer;
+    }
+    for (const index of this.assigned) {
+      this.assigned.delete(index);
+      if (pending.has(index)) {
+        this.noSourceSince = null;
+        return this.fromServer(index);
+      }
+    }
+    if (this.assigned.size === 0) this.announceSoon();
+    if (!this.enabled) return this.fromServer(first(pending));
+    // Waiting is for peers to catch up, not for ever: once nothing could be started from a peer or by assignment
+    // for a while, the server serves every pick until a peer can again (a network that isolates devices costs
+    // PEER_WAIT_MS once, not per chunk).
+    this.noSourceSince ??= now;
+    if (now - this.noSourceSince >= PEER_WAIT_MS) {
+      const notSeeding = [...pending].filter((i) => !this.seeding.has(i));
+      return this.fromServer(notSeeding.length ? randomOf(notSeeding) : randomOf([...pending]));
+    }
+    return undefined;
+  }
+
+  /** Resolves when picking again may find something: an announce answer, a transfer's end, or a short while. */
+  changed(): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, 100);
+      this.wakeUp.push(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  }
+
+  /** A chunk fetched from the server or a peer arrived and checked out: keep it for serving and count it. */
+  received(index: number, frame: Buffer, from: PeerRef | null): void {
+    if (from) this.bytesFromPeers += frame.length;
+    else this.bytesFromServer += frame.length;
+    this.server.keep(index, frame);
+  }
+
+  /** How a transfer from a peer ended; frees its slot. */
+  peerDone(peer: PeerRef, outcome: PeerOutcome, index: number, detail?: string): void {
+    const state = this.peers.get(peer.deploymentId);
+    if (state) {
+      state.inFlight--;
+      if (outcome === 'busy') state.restUntil = performance.now() + BUSY_REST_MS;
+      if (outcome === 'unreachable') state.restUntil = performance.now() + UNREACHABLE_REST_MS;
+    }
+    if (outcome === 'corrupt' && !this.banned.has(peer.deploymentId)) {
+      this.banned.add(peer.deploymentId);
+      this.peers.delete(peer.deploymentId);
+      this.recount();
+      this.pendingReports.push({ deployment_id: peer.deploymentId, chunk: index, reason: (detail ?? 'failed its hash').slice(0, 300) });
+      this.options.onWarning?.(`peer ${peer.url} (deployment ${peer.deploymentId}) sent chunk ${index} corrupt (${detail ?? 'failed its hash'}): dropped and reported`);
+      this.announceSoon();
+    }
+    this.wake();
+  }
+
+  /** A transfer from the server ended (either way); frees its slot. */
+  serverDone(): void {
+    this.serverInFlight--;
+    this.wake();
+  }
+
+  /** Headers a request to a peer carries. */
+  peerHeaders(): Record<string, string> {
+    return { [SWARM_KEY_HEADER]: this.swarmKey, ...deviceTokenHeaders(this.options.deviceToken) };
+  }
+
+  chunkUrl(peer: PeerRef, index: number): URL {
+    return new URL(peerChunkPath(this.options.manifest.image_sha256, index), peer.url);
+  }
+
+  /**
+   * Done installing: serve others while the server says they still need this device (its batch's linger time at
+   * most), or until the server has not answered for a minute. Resolves when it is time to go.
+   */
+  async linger(): Promise<{ lingeredMs: number }> {
+    const started = performance.now();
+    this.role = 'serving';
+    this.lingerWanted = true;
+    await this.announce().catch(() => {});
+    while (!this.closed && this.lingerWanted && !this.options.signal?.aborted && performance.now() - this.lastAnswerAt < LINGER_SERVER_SILENCE_MS) {
+      await new Promise((resolve) => setTimeout(resolve, this.intervalMs));
+    }
+    return { lingeredMs: Math.round(performance.now() - started) };
+  }
+
+  /** Stops serving and tells the server (best effort). */
+  async leave(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.role = 'done';
+    await this.announcing?.catch(() => {});
+    await this.post().catch(() => {});
+    await this.server.close();
+    this.wake();
+  }
+
+  private pickFromPeer(pending: ReadonlySet<number>, now: number): { index: number; peer: PeerRef } | undefined {
+    if (this.peers.size === 0) return undefined;
+    const order = [...pending];
+    const start = Math.floor(Math.random() * order.length);
+    let best: { index: number; peer: PeerState } | undefined;
+    let bestCount = Infinity;
+    for (let k = 0; k < order.length; k++) {
+      const index = order[(start + k) % order.length]!;
+      const count = this.holders[index]!;
+      if (count === 0 || count >= bestCount) continue;
+      const peer = this.usableHolder(index, now);
+      if (!peer) continue;
+      best = { index, peer };
+      bestCount = count;
+      if (count === 1) break;
+    }
+    if (!best) return undefined;
+    best.peer.inFlight++;
+    return { index: best.index, peer: best.peer.ref };
+  }
+
+  private usableHolder(index: number, now: number): PeerState | undefined {
+    let choice: PeerState | undefined;
+    let seen = 0;
+    for (const peer of this.peers.values()) {
+      if (peer.inFlight >= PER_PEER_IN_FLIGHT || peer.restUntil > now || !peer.have.has(index)) continue;
+      // Reservoir sampling: every usable holder equally likely, so load spreads across them.
+      if (Math.random() * ++seen < 1) choice = peer;
+    }
+    return choice;
+  }
+
+  private fromServer(index: number): { index: number; peer: null } {
+    this.serverInFlight++;
+    return { index, peer: null };
+  }
+
+  private wake(): void {
+    const waiting = this.wakeUp;
+    this.wakeUp = [];
+    for (const resolve of waiting) resolve();
+  }
+
+  private schedule(): void {
+    if (this.closed) return;
+    this.timer = setTimeout(() => {
+      void this.announce()
+        .catch(() => {})
+        .finally(() => this.schedule());
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  private lastEarlyAnnounce = 0;
+  /** Out of work: ask the server now rather than at the next tick (at most ten times a second). */
+  private announceSoon(): void {
+    const now = performance.now();
+    if (this.closed || this.announcing || now - this.lastEarlyAnnounce < 100) return;
+    this.lastEarlyAnnounce = now;
+    void this.announce().catch(() => {});
+  }
+
+  private announce(): Promise<void> {
+    this.announcing ??= this.post()
+      .then((answer) => this.apply(answer))
+      .finally(() => {
+        this.announcing = null;
+      });
+    return this.announcing;
+  }
+
+  private async post(): Promise<PeerAnnounceResponse> {
+    const reports = this.pendingReports.splice(0, 32);
+    const body: PeerAnnounce = {
+      deployment_id: this.options.deploymentId,
+      deployment_token: this.options.deploymentToken,
+      image_sha256: this.options.manifest.image_sha256,
+      port: this.port,
+      have: this.server.have.encode(),
+      role: this.role,
+      want: this.role === 'receiving' ? Math.max(0, MAX_SERVER_ASSIGNMENTS / 2 - this.assigned.size) : 0,
+      bytes_from_peers: this.bytesFromPeers,
+      bytes_from_server: this.bytesFromServer,
+      bytes_served: this.server.bytesServed,
+      bad_peers: reports,
+    };
+    try {
+      const response = await sendRequest(new URL(this.options.announceUrl), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json', ...deviceTokenHeaders(this.options.deviceToken) },
+        body: JSON.stringify(body),
+        idleTimeoutMs: 10_000,
+        signal: this.options.signal,
+      });
+      const status = response.statusCode ?? 0;
+      const text = await readBodyText(response, 4 << 20);
+      if (status !== 200) throw httpError('announcing to the swarm failed', status, text);
+      const answer = JSON.parse(text) as unknown;
+      if (!Value.Check(PeerAnnounceResponse, answer)) throw new InstallerError('BAD_RESPONSE', 'the announce answer is malformed');
+      this.lastAnswerAt = performance.now();
+      return answer;
+    } catch (error) {
+      this.pendingReports.unshift(...reports);
+      throw error;
+    }
+  }
+
+  private apply(answer: PeerAnnounceResponse): void {
+    if (this.closed) return;
+    this.enabled = answer.enabled;
+    this.swarmKey = answer.swarm_key;
+    this.server.setSwarmKey(answer.swarm_key);
+    this.intervalMs = answer.interval_ms;
+    this.lingerWanted = answer.linger;
+    const seeding = ChunkSet.decode(answer.seeding, this.chunkCount);
+    if (seeding) this.seeding = seeding;
+    for (const index of answer.fetch_from_server) if (index < this.chunkCount) this.assigned.add(index);
+    const next = new Map<number, PeerState>();
+    for (const peer of answer.peers) {
+      if (this.banned.has(peer.deployment_id) || peer.deployment_id === this.options.deploymentId) continue;
+      const have = ChunkSet.decode(peer.have, this.chunkCount);
+      if (!have) continue;
+      const known = this.peers.get(peer.deployment_id);
+      next.set(peer.deployment_id, {
+        ref: { deploymentId: peer.deployment_id, url: peer.url },
+        have,
+        inFlight: known?.ref.url === peer.url ? known.inFlight : 0,
+        restUntil: known?.restUntil ?? 0,
+      });
+    }
+    // Peers no longer listed but with transfers in flight stay until those end (their counts must come back down).
+    for (const [id, peer] of this.peers) if (!next.has(id) && peer.inFlight > 0) next.set(id, peer);
+    this.peers = next;
+    this.recount();
+    this.wake();
+  }
+
+  private recount(): void {
+    this.holders.fill(0);
+    for (const peer of this.peers.values()) {
+      peer.have.bits.forEach((byte, i) => {
+        for (let b = byte, bit = 0; b; b = (b << 1) & 0xff, bit++) if (b & 0x80) this.holders[i * 8 + bit]!++;
+      });
+    }
+  }
+}
+
+const first = (set: ReadonlySet<number>): number => set.values().next().value!;
+const randomOf = (items: number[]): number => items[Math.floor(Math.random() * items.length)]!;
