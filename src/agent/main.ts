@@ -91,7 +91,12 @@ async function main(): Promise<number> {
     log('error', `installation failed${result.failedPhase ? ` while ${result.failedPhase}` : ''}: ${result.error}`, { code: result.errorCode });
     return result.exitCode;
   }
-  log('info', `done in ${(result.timings.totalMs / 1000).toFixed(1)} s: ${result.hostname} is installed`, { installed_ms: result.timings.totalMs - result.lingeredMs });
+  log('info', `done in ${(result.timings.totalMs / 1000).toFixed(1)} s: ${result.hostname} is installed`, {
+    installed_ms: result.timings.totalMs - result.lingeredMs,
+    bytes: result.bytes,
+    peer_bytes: result.peerBytes,
+    served_bytes: result.servedBytes,
+  });
   if (options.reboot) {
     log('info', 'rebooting into the new system');
     await rebootSystem();

@@ -230,8 +230,8 @@ describe('one-to-many delivery', () => {
       await pythonPost(`${t.deviceUrl}/api/status`, { status: 'success', hostname: config.json.hostname, serial, mac_address: mac, progress: 100, error_message: null, timestamp: 1732567950 });
       return download;
     })();
-    const [a, b, legacy] = await Promise.all([...modern, original]);
-    expect(a.ok && b.ok).toBe(true);
+    const [[a, b], legacy] = await Promise.all([Promise.all(modern), original]);
+    expect(a!.ok && b!.ok).toBe(true);
     expect(legacy).toEqual({ status: 200, sha256: image.sha256, bytes: image.size_bytes });
     const records = await listDeployments(t, { batch: String(batch.body.batch.id) });
     expect(records.map((r) => r.status)).toEqual(['completed', 'completed', 'completed']);
