@@ -6,6 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import type { MasterImage } from '../../src/contracts/domain.js';
+import { ChunkSet } from '../../src/contracts/peer-delivery.js';
 import { ApiSession } from './support/api.session.js';
 import { launchBrowser, openPage, signIn, waitForLive } from './support/browser.harness.js';
 import { FakeDevice } from './support/fake-device.js';
@@ -80,20 +82,37 @@ for (let i = 0; i < 2; i++) {
 const cancelled = await batch({ venue_code: 'BLSX', product_type: 'KXP2', total_count: 6, name: 'Winter spares' });
 await admin.post(`/api/batches/${cancelled}/cancel`);
 const live = await batch({ venue_code: 'CORO', product_type: 'KXP2', total_count: 12, priority: 10, name: 'Race day fleet', notes: 'Karts 1–12 for the Saturday endurance' });
-await batch({ venue_code: 'MTKP', product_type: 'KXP2', total_count: 20, priority: 5, name: 'Season opener' });
-const paused = await batch({ venue_code: 'ARIA', product_type: 'RXP2', total_count: 8, name: 'RaceXPro pit wall' });
+await batch({ venue_code: 'MTKP', product_type: 'KXP2', total_count: 20, priority: 5, name: 'Season opener', peer_delivery: false });
+const paused = await batch({ venue_code: 'ARIA', product_type: 'RXP2', total_count: 8, name: 'RaceXPro pit wall', peer_linger_s: 300 });
 await batch({ venue_code: 'BLSX', product_type: 'KXP2', total_count: 4, priority: -2 });
 await admin.post(`/api/batches/${paused}/start`);
 await admin.post(`/api/batches/${paused}/pause`);
 await admin.post(`/api/batches/${live}/start`);
 
-// The live batch, mid-flight.
+// The live batch, mid-flight, its devices sharing chunks (one-to-many): some receive from each other, one has
+// finished and serves the rest before it reboots.
+const { images } = await admin.get<{ images: MasterImage[] }>('/api/images');
+const chunkCount = images.find((i) => i.product_type === 'KXP2' && i.active)?.delivery?.chunk_count ?? 1;
+const holding = (share: number) => {
+  const set = new ChunkSet(chunkCount);
+  for (let i = 0; i < Math.floor(chunkCount * share); i++) set.add(i);
+  return set.encode();
+};
+const MiB = 1024 * 1024;
+const receiving = async (d: FakeDevice, progress: number, rateBps: number, fromPeers: number, fromServer: number) => {
+  const total = d.config!.image_size;
+  await d.report('downloading', { progress, bytes_total: total, bytes_done: Math.floor((total * progress) / 100), rate_bps: rateBps, bytes_from_peers: fromPeers, bytes_from_server: fromServer });
+  await d.announce({ role: 'receiving', have: holding(progress / 100), bytes_from_peers: fromPeers, bytes_from_server: fromServer });
+};
 const steps: Array<(d: FakeDevice) => Promise<void>> = [
   (d) => d.report('completed', { progress: 100 }),
-  (d) => d.report('completed', { progress: 100 }),
+  async (d) => {
+    await d.report('completed', { progress: 100, bytes_from_peers: 1480 * MiB, bytes_from_server: 212 * MiB });
+    await d.announce({ role: 'serving', have: holding(1), bytes_from_peers: 1480 * MiB, bytes_from_server: 212 * MiB });
+  },
   (d) => d.reportDownload(12, 38 * 1024 * 1024),
-  (d) => d.reportDownload(47, 52 * 1024 * 1024),
-  (d) => d.reportDownload(83, 61 * 1024 * 1024),
+  (d) => receiving(d, 47, 52 * MiB, 610 * MiB, 184 * MiB),
+  (d) => receiving(d, 83, 61 * MiB, 1390 * MiB, 12 * MiB),
   (d) => d.report('verifying', { progress: 92 }),
   (d) => d.report('customizing', { progress: 98, message: 'Writing hostname to boot partition' }),
   async () => undefined,
@@ -169,6 +188,10 @@ await visit('/deployments?status=failed', '[data-testid="deployments-table"]', '
   await page.locator('[data-testid^="deployment-row-"]').first().click();
   await page.getByTestId('deployment-detail').waitFor();
 });
+await visit('/deployments', '[data-testid^="deployment-peers-"]', 'deployment-detail-peers', async () => {
+  await page.locator('[data-testid^="deployment-peers-"]').first().click();
+  await page.getByTestId('deployment-detail-peers').waitFor();
+});
 await visit('/reports', '[data-testid="chart-per-day"] canvas', 'reports');
 await visit('/system', '[data-testid="system-status"]', 'system');
 await visit('/users', '[data-testid="users-table"]', 'users');
@@ -194,6 +217,7 @@ await shot(page, 'phone-dashboard');
 await page.getByTestId('nav-toggle').click();
 await shot(page, 'phone-menu');
 await visit('/batches', '[data-testid="batch-queue"]', 'phone-batches');
+await visit('/batches/new?venue=BLSX', '[data-testid="batch-capacity-kxp2"]', 'phone-batch-new');
 await visit('/deployments', '[data-testid="deployments-table"]', 'phone-deployments');
 await visit('/kart-numbers?venue=CORO', '[data-testid="pool-table"]', 'phone-kart-numbers');
 await visit('/reports', '[data-testid="chart-per-day"] canvas', 'phone-reports');

@@ -10,7 +10,7 @@ import { FakeDevice } from './support/fake-device.js';
 const WRITE_CONTROLS = [
   'venue-create', 'venue-edit-', 'venue-delete-', 'venue-import', 'venue-detail-edit', 'venue-detail-delete',
   'kart-import-open', 'kart-add-open', 'pool-release-', 'pool-retire-', 'pool-delete-',
-  'batch-create-open', 'batch-start-', 'batch-pause-', 'batch-cancel-', 'batch-drag-', 'batch-priority-edit-',
+  'batch-create-open', 'batch-start-', 'batch-pause-', 'batch-cancel-', 'batch-drag-', 'batch-priority-edit-', 'batch-peer-toggle-', 'batch-linger-edit-',
   'image-upload', 'image-activate-', 'image-delete-',
   'user-create', 'token-create', 'nav-users',
 ];

@@ -1,6 +1,7 @@
 // A pretend Raspberry Pi speaking the device API exactly as the installer does: ask for a configuration, then
 // report each step. Tests drive it one report at a time and watch the dashboard follow.
 import type { ConfigResponse, StatusRequest } from '../../../src/contracts/device-api.js';
+import type { PeerAnnounce, PeerAnnounceResponse } from '../../../src/contracts/peer-delivery.js';
 
 export class FakeDevice {
   config: ConfigResponse | null = null;
@@ -33,6 +34,31 @@ export class FakeDevice {
     const body: StatusRequest = { status, deployment_id: this.config.deployment_id, hostname: this.config.hostname, serial: this.serial, mac_address: this.mac, ...extra };
     const response = await fetch(new URL('/api/status', this.deviceUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!response.ok) throw new Error(`/api/status ${status} for ${this.serial} → ${response.status}: ${await response.text()}`);
+  }
+
+  /**
+   * Tells the server's swarm what it holds and its part, as an installer in one-to-many delivery does. It sends the
+   * configuration's token, which from then on every report of this device must carry too (pass it to `report`).
+   */
+  async announce(fields: Pick<PeerAnnounce, 'role' | 'have'> & Partial<PeerAnnounce>): Promise<PeerAnnounceResponse> {
+    const url = this.config?.peer_announce_url;
+    if (!this.config || !url) throw new Error(`announce for ${this.serial} without a peer_announce_url in its configuration`);
+    const body: PeerAnnounce = {
+      deployment_id: this.config.deployment_id,
+      deployment_token: this.config.deployment_token ?? null,
+      image_sha256: this.config.image_checksum,
+      port: null,
+      want: 0,
+      bytes_from_peers: 0,
+      bytes_from_server: 0,
+      bytes_served: 0,
+      bad_peers: [],
+      ...fields,
+    };
+    const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const text = await response.text();
+    if (!response.ok) throw new Error(`/api/peers/announce ${fields.role} for ${this.serial} → ${response.status}: ${text}`);
+    return JSON.parse(text) as PeerAnnounceResponse;
   }
 
   /** Reports a download position as a share of the image, with a plausible rate. */

@@ -2,7 +2,7 @@
 // build instead of a page. Every failure becomes an ApiError carrying the server's own message for a person.
 import type { Static } from 'typebox';
 import type {
-  ActiveBatchResponse, AuditList, BatchCapacity, BatchCreate, BatchList, BatchQuery, BatchResponse, DeploymentList,
+  ActiveBatchResponse, AuditList, BatchCapacity, BatchCreate, BatchList, BatchPeerDeliveryUpdate, BatchQuery, BatchResponse, DeploymentList,
   DeploymentQuery, ImageList, ImageResponse, ImageUploadFields, KartNumberImport, KartNumberImportResult, LoginRequest,
   MeResponse, PoolEntryResponse, PoolList, PoolQuery, Report, ReportQuery, SuccessResponse, SystemStatus, TokenCreate, TokenCreated,
   TokenList, UserCreate, UserList, UserResponse, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
@@ -178,6 +178,7 @@ export const api = {
     pause: (id: number) => post<Static<typeof BatchResponse>>(`/api/batches/${id}/pause`),
     cancel: (id: number) => post<Static<typeof BatchResponse>>(`/api/batches/${id}/cancel`),
     setPriority: (id: number, priority: number) => put<Static<typeof BatchResponse>>(`/api/batches/${id}/priority`, { priority }),
+    setPeerDelivery: (id: number, change: BatchPeerDeliveryUpdate) => put<Static<typeof BatchResponse>>(`/api/batches/${id}/peer-delivery`, change),
     reorder: (ids: number[]) => post<Static<typeof BatchList>>('/api/batches/reorder', { ids }),
   },
   images: {

@@ -2,6 +2,7 @@
 import { memo } from 'react';
 import { FINAL_DEPLOYMENT_STATUSES, type Deployment } from '../../../src/contracts/domain.js';
 import { formatAgo, formatBytes, formatDuration, formatRate } from './format.js';
+import { peerShareOf, PeerRoleBadge, PeerShareText } from './peer-delivery.js';
 import { ProgressBar, StatusBadge } from './ui.js';
 
 const STEP_VARIANT: Record<Deployment['status'], string> = {
@@ -23,13 +24,18 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
   // the bytes left at the last rate.
   const eta = isFinal ? null : d.eta_s ?? (d.rate_bps > 0 && d.bytes_total > 0 ? remainingBytes / d.rate_bps : null);
   const elapsed = ((d.completed_at ? new Date(d.completed_at).getTime() : now) - new Date(d.started_at).getTime()) / 1000;
+  // Installed, but still powered and passing chunks on: shown apart from plain completed so nobody unplugs it.
+  const isServing = d.delivery_role === 'serving';
+  const showBytes = d.bytes_total > 0 && (d.status === 'downloading' || d.bytes_done > 0);
+  const hasShare = peerShareOf(d) !== null;
 
   return (
     <div
-      className={`card h-100 shadow-sm pc-deployment-card${isFinal ? ` pc-final pc-final-${d.status}` : ''}`}
+      className={`card h-100 shadow-sm pc-deployment-card${isFinal ? ` pc-final pc-final-${d.status}` : ''}${isServing ? ' pc-serving' : ''}`}
       data-testid={`deployment-card-${d.id}`}
       data-hostname={d.hostname}
       data-status={d.status}
+      data-role={d.delivery_role ?? undefined}
       data-progress={Math.round(progress)}
     >
       <div className="card-body">
@@ -41,13 +47,16 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
               {d.batch_id !== null && <> · <span title={`Batch ${d.batch_id}`}>batch&nbsp;#{d.batch_id}</span></>}
             </div>
           </div>
-          <StatusBadge kind="deployment" status={d.status} testId="deployment-card-status" />
+          <div className="d-flex flex-column align-items-end gap-1">
+            <StatusBadge kind="deployment" status={d.status} testId="deployment-card-status" />
+            <PeerRoleBadge role={d.delivery_role} testId="deployment-card-role" />
+          </div>
         </div>
         <ProgressBar
           value={progress}
           label={`${d.hostname} progress`}
-          variant={STEP_VARIANT[d.status]}
-          striped={!isFinal}
+          variant={isServing ? 'info' : STEP_VARIANT[d.status]}
+          striped={!isFinal || isServing}
           testId={`deployment-progress-${d.id}`}
           height={10}
         />
@@ -55,14 +64,17 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
           <span className="fw-semibold" data-testid="deployment-card-percent">{Math.round(progress)} %</span>
           <span className="text-body-secondary" data-testid="deployment-card-rate">{d.status === 'downloading' ? formatRate(d.rate_bps) : ''}</span>
         </div>
-        <div className="small text-body-secondary mt-1">
-          {d.bytes_total > 0 && (d.status === 'downloading' || d.bytes_done > 0) && (
-            <span>
-              {formatBytes(d.bytes_done)} of {formatBytes(d.bytes_total)}
-              {eta !== null && <> · <span data-testid="deployment-card-eta">{formatDuration(eta)} left</span></>}
-            </span>
-          )}
-        </div>
+        {(showBytes || hasShare) && (
+          <div className="small text-body-secondary mt-1 d-flex flex-wrap justify-content-between column-gap-2">
+            {showBytes && (
+              <span>
+                {formatBytes(d.bytes_done)} of {formatBytes(d.bytes_total)}
+                {eta !== null && <> · <span data-testid="deployment-card-eta">{formatDuration(eta)} left</span></>}
+              </span>
+            )}
+            <PeerShareText deployment={d} className="ms-auto text-nowrap" testId="deployment-card-peers" />
+          </div>
+        )}
         {d.status === 'failed' && d.error_message && (
           <div className="small text-danger mt-1 text-break" data-testid="deployment-card-error">{d.error_message}</div>
         )}

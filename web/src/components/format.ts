@@ -1,16 +1,10 @@
 // How numbers, sizes, rates and times read on screen, in one place so every page says them the same way.
+import { formatBytes as formatSize } from '../../../src/contracts/format.js';
 
-const UNITS = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-
+/** The shared byte formatter (CLI, installer, server messages) with "—" for what is not known. */
 export function formatBytes(bytes: number | null | undefined): string {
   if (bytes === null || bytes === undefined || !Number.isFinite(bytes)) return '—';
-  let value = bytes;
-  let unit = 0;
-  while (Math.abs(value) >= 1024 && unit < UNITS.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${unit === 0 ? value : value.toFixed(value >= 100 ? 0 : 1)} ${UNITS[unit]}`;
+  return bytes < 0 ? `-${formatSize(-bytes)}` : formatSize(bytes);
 }
 
 export const formatRate = (bytesPerSecond: number | null | undefined): string =>

@@ -6,12 +6,24 @@ import type { ProductType } from '../../../src/contracts/domain.js';
 import { PRODUCT_TYPES } from '../../../src/contracts/domain.js';
 import { api, describeError } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
+import { DEFAULT_PEER_LINGER_MINUTES, MAX_PEER_LINGER_S, parseLingerMinutes } from '../components/batch-peer-delivery.js';
 import { Field, useForm, type Errors } from '../components/form.js';
 import { useToast } from '../components/toast.provider.js';
 import { Busy, EmptyState, Loading, PageHeader, ProgressBar } from '../components/ui.js';
 import { useLiveReload } from '../live/live.hooks.js';
 
-type Values = { venue_code: string; product_type: ProductType; total_count: string; priority: string; name: string; notes: string; start_now: boolean };
+type Values = {
+  venue_code: string;
+  product_type: ProductType;
+  total_count: string;
+  priority: string;
+  name: string;
+  notes: string;
+  start_now: boolean;
+  peer_delivery: boolean;
+  /** How long a finished device serves others, in minutes as typed (the API takes seconds). */
+  peer_linger_min: string;
+};
 
 export function BatchCreatePage() {
   const toast = useToast();
@@ -19,7 +31,7 @@ export function BatchCreatePage() {
   const [search] = useSearchParams();
   const venues = useResource((signal) => api.venues.list(signal), []);
   const initialProduct = search.get('product') === 'RXP2' ? 'RXP2' : 'KXP2';
-  const initial: Values = { venue_code: search.get('venue') ?? '', product_type: initialProduct, total_count: '', priority: '0', name: '', notes: '', start_now: false };
+  const initial: Values = { venue_code: search.get('venue') ?? '', product_type: initialProduct, total_count: '', priority: '0', name: '', notes: '', start_now: false, peer_delivery: true, peer_linger_min: String(DEFAULT_PEER_LINGER_MINUTES) };
   const [busy, setBusy] = useState(false);
   const [serverError, setServerError] = useState<string | null>(null);
 
@@ -58,6 +70,8 @@ export function BatchCreatePage() {
         priority: v.priority.trim() === '' || !Number.isInteger(priority) || Math.abs(priority) > 1_000_000 ? 'A whole number between -1,000,000 and 1,000,000.' : undefined,
         name: v.name.length > 100 ? 'At most 100 characters.' : undefined,
         notes: v.notes.length > 2000 ? 'At most 2000 characters.' : undefined,
+        // Not sent while one-to-many is off, so not checked either.
+        peer_linger_min: v.peer_delivery ? parseLingerMinutes(v.peer_linger_min).error : undefined,
       };
     },
     [cap, firstVenue],
@@ -79,6 +93,8 @@ export function BatchCreatePage() {
         priority: Number(v.priority),
         name: v.name.trim() || null,
         notes: v.notes.trim() || null,
+        peer_delivery: v.peer_delivery,
+        ...(v.peer_delivery ? { peer_linger_s: parseLingerMinutes(v.peer_linger_min).seconds } : {}),
       });
       if (v.start_now) {
         try {
@@ -155,6 +171,24 @@ export function BatchCreatePage() {
                 <textarea id={id} aria-describedby={describedBy} className={className()} rows={2} value={form.values.notes} onChange={(e) => form.set('notes', e.target.value)} data-testid="batch-notes" />
               )}
             </Field>
+            <fieldset className="mb-3" data-testid="batch-delivery">
+              <legend className="form-label fs-6">Delivery</legend>
+              <div className="form-check form-switch mb-2">
+                <input className="form-check-input" type="checkbox" role="switch" id="batch-peer-delivery" aria-describedby="batch-peer-delivery-help" checked={form.values.peer_delivery} onChange={(e) => form.set('peer_delivery', e.target.checked)} data-testid="batch-peer-delivery" />
+                <label className="form-check-label" htmlFor="batch-peer-delivery">Devices share chunks with each other (one-to-many)</label>
+                <div id="batch-peer-delivery-help" className="form-text mt-0">
+                  Devices pass the image's chunks on to each other, so each crosses the server's link about once; every device still checks every chunk. Off: each device fetches the whole image from the server.
+                </div>
+              </div>
+              <Field label="Serve others for at most" error={form.shown('peer_linger_min')} testId="batch-peer-linger" className="mb-0" help="A finished device keeps passing chunks on while others still need them, at most this long, then reboots. 0: it reboots as soon as it is installed.">
+                {({ id, describedBy, className }) => (
+                  <div className="input-group" style={{ maxWidth: '22rem' }}>
+                    <input id={id} type="number" min={0} max={MAX_PEER_LINGER_S / 60} step="any" inputMode="decimal" aria-describedby={describedBy} className={className()} value={form.values.peer_linger_min} onChange={(e) => form.set('peer_linger_min', e.target.value)} disabled={!form.values.peer_delivery} data-testid="batch-peer-linger" />
+                    <span className="input-group-text">minutes after installing</span>
+                  </div>
+                )}
+              </Field>
+            </fieldset>
             <div className="form-check mb-3">
               <input className="form-check-input" type="checkbox" id="batch-start-now" checked={form.values.start_now} onChange={(e) => form.set('start_now', e.target.checked)} data-testid="batch-start-now" />
               <label className="form-check-label" htmlFor="batch-start-now">Start the batch right away</label>

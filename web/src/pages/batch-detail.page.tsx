@@ -4,8 +4,10 @@ import { Link, useParams } from 'react-router-dom';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { BatchActions } from '../components/batch-actions.js';
+import { BatchPeerDelivery } from '../components/batch-peer-delivery.js';
 import { BatchProgress, describeBatch } from '../components/batch-progress.js';
 import { formatAgo, formatDateTime, formatDuration } from '../components/format.js';
+import { PeerShareText } from '../components/peer-delivery.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge } from '../components/ui.js';
 import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
 
@@ -58,6 +60,7 @@ export function BatchDetailPage() {
               <div className="card shadow-sm border-0 h-100"><div className="card-body">
                 <dl className="row small mb-0">
                   <dt className="col-4">Priority</dt><dd className="col-8">{b.priority}</dd>
+                  <dt className="col-4">Delivery</dt><dd className="col-8"><BatchPeerDelivery batch={b} onChanged={(updated) => batch.setData({ success: true, batch: updated })} className="" /></dd>
                   <dt className="col-4">Created</dt><dd className="col-8">{formatDateTime(b.created_at)}</dd>
                   <dt className="col-4">Started</dt><dd className="col-8">{formatDateTime(b.started_at)}</dd>
                   <dt className="col-4">Ended</dt><dd className="col-8">{formatDateTime(b.completed_at)}</dd>
@@ -76,7 +79,7 @@ export function BatchDetailPage() {
         ) : (
           <div className="table-responsive">
             <table className="table table-sm align-middle mb-0">
-              <thead><tr><th scope="col">Hostname</th><th scope="col">Status</th><th scope="col" style={{ minWidth: 140 }}>Progress</th><th scope="col" className="d-none d-md-table-cell">Serial / MAC</th><th scope="col">Started</th><th scope="col" className="d-none d-md-table-cell">Took</th></tr></thead>
+              <thead><tr><th scope="col">Hostname</th><th scope="col">Status</th><th scope="col" style={{ minWidth: 140 }}>Progress</th><th scope="col" className="d-none d-md-table-cell">Serial / MAC</th><th scope="col" className="d-none d-lg-table-cell text-end" title="Share of its chunk bytes received from other devices rather than from the server">From peers</th><th scope="col">Started</th><th scope="col" className="d-none d-md-table-cell">Took</th></tr></thead>
               <tbody>
                 {deployments.data?.items.map((d) => (
                   <tr key={d.id}>
@@ -84,6 +87,7 @@ export function BatchDetailPage() {
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
                     <td><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : d.status === 'superseded' ? 'secondary' : 'primary'} /></td>
                     <td className="d-none d-md-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
+                    <td className="d-none d-lg-table-cell small text-end text-nowrap"><PeerShareText deployment={d} suffix="" empty={<span className="text-body-secondary">—</span>} /></td>
                     <td className="small">{formatAgo(d.started_at)}</td>
                     <td className="d-none d-md-table-cell small">{d.completed_at ? formatDuration((Date.parse(d.completed_at) - Date.parse(d.started_at)) / 1000) : '—'}</td>
                   </tr>

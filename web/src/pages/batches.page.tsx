@@ -14,6 +14,7 @@ import { api, describeError } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { usePermissions } from '../auth/auth.context.js';
 import { BatchActions } from '../components/batch-actions.js';
+import { BatchPeerDelivery } from '../components/batch-peer-delivery.js';
 import { BatchProgress, describeBatch } from '../components/batch-progress.js';
 import { formatAgo, formatDateTime } from '../components/format.js';
 import { useToast } from '../components/toast.provider.js';
@@ -67,7 +68,14 @@ function PriorityEditor({ batch, onSaved }: { batch: Batch; onSaved: () => void 
   );
 }
 
-function QueueItem({ batch, position, draggable, onChanged }: { batch: Batch; position: number; draggable: boolean; onChanged: () => void }) {
+function QueueItem({ batch, position, draggable, onChanged, onUpdated }: {
+  batch: Batch;
+  position: number;
+  draggable: boolean;
+  onChanged: () => void;
+  /** The server's answer for this batch, shown at once (the reload that follows the event may take a moment). */
+  onUpdated: (batch: Batch) => void;
+}) {
   const can = usePermissions();
   const { attributes, listeners, setNodeRef, setActivatorNodeRef, transform, transition, isDragging } = useSortable({ id: batch.id, disabled: !draggable });
   const style = { transform: CSS.Transform.toString(transform), transition };
@@ -97,7 +105,7 @@ function QueueItem({ batch, position, draggable, onChanged }: { batch: Batch; po
         )}
         <div className="pc-queue-position text-body-secondary fw-semibold" aria-label={`Position ${position}`}>{position}</div>
         <div className="flex-grow-1 min-w-0">
-          <div className="d-flex flex-wrap justify-content-between gap-2">
+          <div className="d-flex flex-wrap justify-content-between align-items-start gap-2">
             <div className="min-w-0">
               <Link to={`/batches/${batch.id}`} className="fw-semibold text-decoration-none" data-testid={`batch-name-${batch.id}`}>{describeBatch(batch)}</Link>{' '}
               <StatusBadge kind="batch" status={batch.status} testId={`batch-status-${batch.id}`} />
@@ -105,6 +113,7 @@ function QueueItem({ batch, position, draggable, onChanged }: { batch: Batch; po
                 {batch.product_type} · <Link to={`/venues/${batch.venue_code}`}>{batch.venue_code}</Link> ·{' '}
                 {can.canWrite ? <PriorityEditor batch={batch} onSaved={onChanged} /> : <>priority <span data-testid={`batch-priority-${batch.id}`}>{batch.priority}</span></>} · created {formatAgo(batch.created_at)}
               </div>
+              <BatchPeerDelivery batch={batch} onChanged={onUpdated} />
             </div>
             <BatchActions batch={batch} onChanged={onChanged} />
           </div>
@@ -132,6 +141,8 @@ export function BatchesPage() {
   useLiveEvent('batch_progress', (event) =>
     batches.setData((data) => data && { batches: data.batches.map((b) => (b.id === event.batch_id ? { ...b, remaining_count: event.remaining_count, status: event.status } : b)) }),
   );
+
+  const replaceBatch = (updated: Batch) => batches.setData((data) => data && { batches: data.batches.map((b) => (b.id === updated.id ? updated : b)) });
 
   const all = useMemo(() => [...(batches.data?.batches ?? [])].sort(byServingOrder), [batches.data]);
   const open = all.filter(isOpen);
@@ -224,7 +235,7 @@ export function BatchesPage() {
                   <SortableContext items={visibleOpen.map((b) => b.id)} strategy={verticalListSortingStrategy}>
                     <ol className="list-group shadow-sm pc-queue" data-testid="batch-queue">
                       {visibleOpen.map((b) => (
-                        <QueueItem key={b.id} batch={b} position={open.indexOf(b) + 1} draggable={can.canWrite && !reordering} onChanged={batches.reload} />
+                        <QueueItem key={b.id} batch={b} position={open.indexOf(b) + 1} draggable={can.canWrite && !reordering} onChanged={batches.reload} onUpdated={replaceBatch} />
                       ))}
                     </ol>
                   </SortableContext>

@@ -17,6 +17,11 @@ import { useLiveEvent, useLiveReload, useResync } from '../live/live.hooks.js';
 const OPEN_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing'] as const;
 /** Finished cards stay on the board this long so the operator sees them complete before they move to history. */
 const FINISHED_VISIBLE_MS = 60_000;
+/** Completed devices looked through on a (re)load for those still serving others (the newest first). */
+const SERVING_LOOKUP_LIMIT = 200;
+
+/** Installed, but still powered and serving chunks to other devices: it stays on the board until it stops. */
+const isServing = (d: Deployment) => d.delivery_role === 'serving';
 
 type Tracked = { deployment: Deployment; finishedAt: number | null };
 
@@ -27,13 +32,19 @@ function useLiveDeployments() {
 
   const load = useCallback(async () => {
     try {
-      const pages = await Promise.all(OPEN_STATUSES.map((status) => api.deployments.list({ status, limit: 200, page: 1 })));
+      const [completed, ...pages] = await Promise.all([
+        api.deployments.list({ status: 'completed', limit: SERVING_LOOKUP_LIMIT, page: 1 }),
+        ...OPEN_STATUSES.map((status) => api.deployments.list({ status, limit: 200, page: 1 })),
+      ]);
       const open = pages.flatMap((p) => p.items);
+      const serving = completed.items.filter(isServing);
       setTracked((previous) => {
         const next = new Map<number, Tracked>();
-        // Keep recently finished cards; everything open comes fresh from the server.
-        for (const [id, entry] of previous) if (entry.finishedAt !== null) next.set(id, entry);
+        // Keep recently finished cards; everything open or serving comes fresh from the server. A card that was
+        // serving and no longer is went by while the connection was down: it leaves the board.
+        for (const [id, entry] of previous) if (entry.finishedAt !== null && !isServing(entry.deployment)) next.set(id, entry);
         for (const deployment of open) next.set(deployment.id, { deployment, finishedAt: null });
+        for (const deployment of serving) next.set(deployment.id, { deployment, finishedAt: previous.get(deployment.id)?.finishedAt ?? Date.now() });
         return next;
       });
       setError(null);
@@ -64,7 +75,11 @@ function useLiveDeployments() {
         // Events can overtake each other; never move a card backwards in time.
         if (current && current.deployment.updated_at > deployment.updated_at) continue;
         const isFinal = FINAL_DEPLOYMENT_STATUSES.includes(deployment.status);
-        next.set(deployment.id, { deployment, finishedAt: isFinal ? (current?.finishedAt ?? Date.now()) : null });
+        // A device that left the board long ago may still leave its swarm later: that brings no card back.
+        if (!current && isFinal && deployment.delivery_role === 'done') continue;
+        // One that stops serving shows as finished for the usual while from then on.
+        const stoppedServing = current !== undefined && isServing(current.deployment) && !isServing(deployment);
+        next.set(deployment.id, { deployment, finishedAt: isFinal ? (stoppedServing ? Date.now() : (current?.finishedAt ?? Date.now())) : null });
       }
       return next;
     });
@@ -84,7 +99,7 @@ function useLiveDeployments() {
       let changed = false;
       const next = new Map(previous);
       for (const [id, entry] of previous) {
-        if (entry.finishedAt !== null && now - entry.finishedAt > FINISHED_VISIBLE_MS) {
+        if (entry.finishedAt !== null && !isServing(entry.deployment) && now - entry.finishedAt > FINISHED_VISIBLE_MS) {
           next.delete(id);
           changed = true;
         }
@@ -255,6 +270,7 @@ function RecentHistory() {
 export function DashboardPage() {
   const live = useLiveDeployments();
   const openCount = live.list.filter((t) => t.finishedAt === null).length;
+  const servingCount = live.list.filter((t) => isServing(t.deployment)).length;
   return (
     <>
       <PageHeader title="Dashboard" subtitle="Live view of the deployment network" />
@@ -263,10 +279,15 @@ export function DashboardPage() {
         <ActiveBatchWidget />
       </div>
       <section aria-labelledby="live-heading" data-testid="live-deployments" className="mb-4">
-        <div className="d-flex align-items-center justify-content-between mb-2">
+        <div className="d-flex flex-wrap align-items-center justify-content-between gap-2 mb-2">
           <h2 className="h5 mb-0" id="live-heading">
             Devices being imaged <span className="badge text-bg-primary" data-testid="live-count">{openCount}</span>
           </h2>
+          {servingCount > 0 && (
+            <span className="badge text-bg-info" title="Installed devices still serving chunks to others before they reboot: leave them powered" data-testid="serving-count">
+              {servingCount} serving others
+            </span>
+          )}
         </div>
         <ErrorAlert error={live.error} onRetry={() => void live.reload()} />
         {!live.loaded ? (

@@ -8,6 +8,7 @@ import { api, type DeploymentFilters } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { formatBytes, formatDateTime, formatDuration, formatRate } from '../components/format.js';
 import { Modal } from '../components/modal.js';
+import { describeShare, formatShare, peerShareOf, PeerRoleBadge, PeerShareText } from '../components/peer-delivery.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
 import { toPositiveInt, useSearchState } from '../components/use-search-state.js';
@@ -18,11 +19,24 @@ const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 const durationOf = (d: Deployment) => (d.completed_at ? (Date.parse(d.completed_at) - Date.parse(d.started_at)) / 1000 : null);
 
+/** Its part in one-to-many delivery and where its chunks came from; "—" where it took no part. */
+function PeerDeliveryDetail({ deployment: d }: { deployment: Deployment }) {
+  if (d.delivery_role === null) return <span title="It took no part: an older installer, the raw image, or one-to-many off for its batch">—</span>;
+  const share = peerShareOf(d);
+  return (
+    <span data-testid="deployment-detail-peers">
+      <PeerRoleBadge role={d.delivery_role} />
+      {share && <> {formatShare(share.ratio)} from peers <span className="text-body-secondary">({describeShare(share)})</span></>}
+    </span>
+  );
+}
+
 function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; onClose: () => void }) {
   const rows: Array<[string, React.ReactNode]> = [
     ['Status', <StatusBadge kind="deployment" status={d.status} />],
     ['Progress', `${Math.round(d.progress)} % · ${formatBytes(d.bytes_done)} of ${formatBytes(d.bytes_total)}`],
     ['Last rate', formatRate(d.rate_bps)],
+    ['One-to-many', <PeerDeliveryDetail deployment={d} />],
     ['Venue', <Link to={`/venues/${d.venue_code}`}>{d.venue_code}</Link>],
     ['Product', d.product_type],
     ['Batch', d.batch_id !== null ? <Link to={`/batches/${d.batch_id}`}>#{d.batch_id}</Link> : '—'],
@@ -142,6 +156,7 @@ export function DeploymentsPage() {
                   <th scope="col" className="d-none d-lg-table-cell" style={{ minWidth: 120 }}>Progress</th>
                   <th scope="col" className="d-none d-xl-table-cell">Serial / MAC</th>
                   <th scope="col" className="d-none d-xl-table-cell">Image</th>
+                  <th scope="col" className="d-none d-lg-table-cell text-end" title="Share of its chunk bytes received from other devices rather than from the server">From peers</th>
                   <th scope="col">Started</th>
                   <th scope="col" className="d-none d-md-table-cell">Took</th>
                 </tr>
@@ -160,6 +175,9 @@ export function DeploymentsPage() {
                     <td className="d-none d-lg-table-cell"><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : d.status === 'superseded' ? 'secondary' : 'primary'} /></td>
                     <td className="d-none d-xl-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="d-none d-xl-table-cell small">{d.image_version ?? '—'}</td>
+                    <td className="d-none d-lg-table-cell small text-end text-nowrap">
+                      <PeerShareText deployment={d} suffix="" testId={`deployment-peers-${d.id}`} empty={<span className="text-body-secondary">—</span>} />
+                    </td>
                     <td className="small text-nowrap">{formatDateTime(d.started_at)}</td>
                     <td className="d-none d-md-table-cell small">{formatDuration(durationOf(d))}</td>
                   </tr>
