@@ -113,6 +113,23 @@ describe('peer swarms', () => {
     expect(f.core.peers.membersOf(image.sha256).map((m) => m.deployment_id)).toEqual([b.id]);
   });
 
+  it('closes, on its periodic pass, the roles of the last member of a swarm and of records no swarm knows (a restart)', () => {
+    const [a, b] = [join(1), join(2)];
+    announce(a, { role: 'serving', have: holding(all()) });
+    f.advance(PEER_TTL_MS + 1);
+    expect(f.core.peers.expireSilent()).toBe(0); // a was a member: closed as it expired
+    expect(f.core.deployments.get(a.id).delivery_role).toBe('done');
+    expect(f.core.peers.membersOf(image.sha256)).toEqual([]);
+    // A record that says receiving, from before a restart: no swarm in memory knows it.
+    f.db.prepare("UPDATE deployments SET delivery_role = 'receiving' WHERE id = ?").run(b.id);
+    expect(f.core.peers.expireSilent()).toBe(1);
+    expect(f.core.deployments.get(b.id).delivery_role).toBe('done');
+    // One that announces again in time is not touched.
+    announce(b);
+    expect(f.core.peers.expireSilent()).toBe(0);
+    expect(f.core.deployments.get(b.id).delivery_role).toBe('receiving');
+  });
+
   it('keeps a finished device serving while others receive, within its batch linger time, and records each role once', () => {
     const batch = f.core.batches.create({ venue_code: 'SWRM', product_type: 'KXP2', total_count: 5, peer_linger_s: 30 });
     f.core.batches.start(batch.id);

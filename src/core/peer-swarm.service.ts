@@ -17,7 +17,7 @@ import {
   type PeerAnnounceResponse,
   type SwarmPeer,
 } from '../contracts/peer-delivery.js';
-import type { CoreContext } from './context.js';
+import { isoOf, type CoreContext } from './context.js';
 import type { DeploymentService } from './deployment.service.js';
 
 interface Member {
@@ -66,7 +66,7 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
 
   const setRole = (deploymentId: number, role: PeerRole) =>
     ctx.write((emit) => {
-      const updated = repos.deployments.setDeliveryRole(deploymentId, role);
+      const updated = repos.deployments.setDeliveryRole(deploymentId, role, isoOf(ctx.now()));
       if (updated) emit('deployment_status', { deployment_id: updated.id, status: updated.status, progress: updated.progress, deployment: updated });
     });
 
@@ -156,6 +156,25 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
         response: { enabled: true, reason: null, swarm_key: swarm.key, interval_ms: PEER_ANNOUNCE_INTERVAL_MS, peers, seeding: seeding.encode(), fetch_from_server: fetchFromServer, linger },
         badPeers,
       };
+    },
+
+    /**
+     * Closes what silence has ended: members that stopped announcing, and records that still say receiving or
+     * serving but belong to no swarm (the device vanished as the last of its swarm, or the server restarted and it
+     * never came back). Run periodically.
+     */
+    expireSilent(): number {
+      const now = clock();
+      for (const swarm of swarms.values()) expire(swarm, now);
+      const live = new Set([...swarms.values()].flatMap((swarm) => [...swarm.members.keys()]));
+      let closed = 0;
+      for (const record of repos.deployments.listInSwarms()) {
+        if (live.has(record.id) || now - Date.parse(record.updated_at) <= PEER_TTL_MS) continue;
+        setRole(record.id, 'done');
+        closed++;
+      }
+      for (const [sha, swarm] of swarms) if (swarm.members.size === 0) swarms.delete(sha);
+      return closed;
     },
 
     /** The server began sending chunk `index` of the image with this SHA-256 (to anyone). */

@@ -76,7 +76,10 @@ export function createDeploymentRepository(db: Db) {
            bytes_from_peers = @bytes_from_peers, bytes_from_server = @bytes_from_server
      WHERE id = @id AND status = 'failed' AND swept_at IS NOT NULL RETURNING *`);
   // A role in the swarm is not a status: a finished device serves on, so final records take it too.
-  const setDeliveryRole = db.prepare<{ id: number; role: PeerRole }, Deployment>('UPDATE deployments SET delivery_role = @role WHERE id = @id RETURNING *');
+  const setDeliveryRole = db.prepare<{ id: number; role: PeerRole; at: string }, Deployment>(
+    'UPDATE deployments SET delivery_role = @role, updated_at = @at WHERE id = @id RETURNING *',
+  );
+  const inSwarms = db.prepare<[], Deployment>("SELECT * FROM deployments WHERE delivery_role IN ('receiving', 'serving') ORDER BY id");
   const markSwept = db.prepare<{ id: number; swept_at: string }>('UPDATE deployments SET swept_at = @swept_at WHERE id = @id');
   const insertToken = db.prepare<{ deployment_id: number; token_sha256: string }>('INSERT INTO deployment_tokens (deployment_id, token_sha256) VALUES (@deployment_id, @token_sha256)');
   const tokenOf = db.prepare<[number], { token_sha256: string; confirmed_at: string | null }>('SELECT token_sha256, confirmed_at FROM deployment_tokens WHERE deployment_id = ?');
@@ -104,7 +107,9 @@ export function createDeploymentRepository(db: Db) {
     /** A final report overruling the stale sweep; undefined unless the sweep closed the record. */
     overruleSweep: (change: DeploymentProgress): Deployment | undefined => overruleSweep.get(change),
     markSwept: (id: number, at: string): void => void markSwept.run({ id, swept_at: at }),
-    setDeliveryRole: (id: number, role: PeerRole): Deployment | undefined => setDeliveryRole.get({ id, role }),
+    setDeliveryRole: (id: number, role: PeerRole, at: string): Deployment | undefined => setDeliveryRole.get({ id, role, at }),
+    /** Deployments whose record says they take part in a swarm (receiving or serving). */
+    listInSwarms: (): Deployment[] => inSwarms.all(),
     /** Keeps the SHA-256 of a deployment's token (never the token). */
     saveTokenHash: (deploymentId: number, sha256: string): void => void insertToken.run({ deployment_id: deploymentId, token_sha256: sha256 }),
     tokenOf: (deploymentId: number): { token_sha256: string; confirmed_at: string | null } | undefined => tokenOf.get(deploymentId),

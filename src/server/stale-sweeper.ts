@@ -12,6 +12,7 @@ export function startStaleSweeper(core: Core, { staleMinutes, intervalSeconds, l
   const sweep = () => {
     const failed = core.deployments.sweepStale(staleMinutes * 60_000);
     if (failed.length) log.warn({ deployments: failed.map((d) => d.id) }, `marked ${failed.length} silent deployment(s) failed`);
+    core.peers.expireSilent();
     return failed.length;
   };
   const timer = setInterval(() => {
