@@ -6,6 +6,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createBootImage } from './test-support/boot-image.js';
 import { findBootPartitionOffset, prepareTftpTree, renderCmdline } from './tftp-tree.preparer.js';
 
+/** The lines of every `[name]` section of a config.txt, joined (a section may appear more than once). */
+function sectionOf(config: string, name: string): string {
+  let current = 'all';
+  const lines: string[] = [];
+  for (const line of config.split('\n')) {
+    const header = /^\[(\w+)\]$/.exec(line.trim());
+    if (header) current = header[1]!;
+    else if (current === name) lines.push(line);
+  }
+  return lines.join('\n');
+}
+
 describe('TFTP tree from a Raspberry Pi OS image', () => {
   let dir: string;
   let image: string;
@@ -58,6 +70,11 @@ describe('TFTP tree from a Raspberry Pi OS image', () => {
     expect(config).toMatch(/^initramfs pitcrew-installer\.img followkernel$/m);
     expect(config).toMatch(/\[pi4\]\nkernel=kernel8\.img/);
     expect(config).toMatch(/\[pi5\]\nkernel=kernel_2712\.img/);
+    // Non-HAT+ NVMe adapters stay invisible on a Pi 5 unless the PCIe connector is switched on, and only there.
+    expect(sectionOf(config, 'pi5')).toContain('dtparam=pciex1');
+    expect(sectionOf(config, 'pi4')).not.toMatch(/pciex1/);
+    expect(sectionOf(config, 'all')).not.toMatch(/pciex1/);
+    expect(config).not.toMatch(/pciex1_gen/);
     const cmdline = await readFile(join(tftp, 'cmdline.txt'), 'utf8');
     expect(cmdline).toBe('console=serial0,115200 console=tty1 loglevel=4 pitcrew.server=http://10.42.0.1:5001\n');
     expect(cmdline).not.toMatch(/root=/);

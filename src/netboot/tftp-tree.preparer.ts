@@ -100,6 +100,11 @@ export function renderConfigTxt(source: string, kernels: { pi4: string; pi5: str
     '',
     '[pi5]',
     `kernel=${kernels.pi5}`,
+    // The PCIe connector is off unless a HAT+ adapter announces itself: without this an NVMe drive on a non-HAT+
+    // adapter (Pimoroni NVMe Base, most M.2 "bottom" boards) never appears and the installer would pick the SD card.
+    // Gen 2 (the default) on purpose: Gen 3 is not certified on the Pi 5, and the installer is bound by the network
+    // (1 Gbit/s, ~110 MB/s), well under what Gen 2 x1 carries.
+    'dtparam=pciex1',
     '',
     '[all]',
     '',
