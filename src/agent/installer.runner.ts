@@ -19,6 +19,7 @@ import { parsePartitionTable } from './partition-table.parser.js';
 import { rereadPartitionTable } from './partition-table.reread.js';
 import { DEFAULT_RETRY_POLICY } from './retry.policy.js';
 import { StatusReporter } from './status.reporter.js';
+import { resolveInstallTarget } from './target-disk.chooser.js';
 import type { FaultLayout, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 import { formatBytes } from '../contracts/format.js';
 
@@ -45,6 +46,8 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     finalReportDelivered: true,
     verifyMethod: null,
     customization: null,
+    target: null,
+    warnings: [],
     timings: { configMs: 0, downloadMs: 0, verifyMs: 0, customizeMs: 0, totalMs: 0 },
   };
   const finish = () => {
@@ -111,14 +114,25 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     await reporter.reportPhase(next, { message, ...extra });
   };
 
+  // What the operator should see on the dashboard, not only on the board's console: repeated in the final report.
+  const warnDeployment = (message: string) => {
+    result.warnings.push(message);
+    emit({ type: 'warning', message });
+  };
+
   const size = config.image_size;
   let faults: InstallerFaults | undefined;
   let target: DiskTarget | null = null;
   try {
-    await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${options.target}`, { progress: 0, bytes_total: size });
+    phase = 'assigned';
+    const placement = await resolveInstallTarget(options.target, options.systemRoot);
+    result.target = placement.path;
+    await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${placement.description}`, { progress: 0, bytes_total: size });
+    for (const warning of placement.warnings) warnDeployment(warning);
 
     // 2. How the image travels: v2 (the mapped ranges as zstd chunks) when the server offers it, else the raw image.
-    const chunked = options.rawOnly ? null : await prepareChunked(config, options, emit, policy);
+    const stepOptions = { ...options, target: placement.path };
+    const chunked = options.rawOnly ? null : await prepareChunked(config, stepOptions, emit, policy);
     result.delivery = chunked ? 'chunked' : 'raw';
     if (chunked) {
       result.decompressMethod = chunked.decompressor.method;
@@ -135,16 +149,16 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
 
     // 3. The target: large enough for every byte to be written (refused before anything is), first and last MiB zeroed.
     const extent = chunked ? chunked.manifest.chunks.reduce((end, c) => Math.max(end, c.offset + c.raw_length), size) : size;
-    target = options.target === 'sink' ? createSinkTarget(extent) : await openDiskTarget(options.target, extent, { systemRoot: options.systemRoot });
+    target = placement.path === 'sink' ? createSinkTarget(extent) : await openDiskTarget(placement.path, extent, { systemRoot: options.systemRoot });
     if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt, faults.corruptWriteOnce ?? false);
     if (options.cardWriteBytesPerSecond) target = throttledTarget(target, createThrottle(options.cardWriteBytesPerSecond, options.signal));
     let writer = new ImageWriter(target, size);
     await writer.prepare();
 
     if (chunked) {
-      await deliverChunked({ config, options, chunked, target, writer, reporter, emit, enterPhase, result, faults, policy });
+      await deliverChunked({ config, options: stepOptions, chunked, target, writer, reporter, emit, enterPhase, result, faults, policy });
     } else {
-      await enterPhase('downloading', `downloading ${config.version} (${formatBytes(size)}) to ${options.target}`, { progress: 0, bytes_total: size });
+      await enterPhase('downloading', `downloading ${config.version} (${formatBytes(size)}) to ${placement.path}`, { progress: 0, bytes_total: size });
       const downloadStarted = performance.now();
       // A whole image that arrives with the wrong checksum is fetched once more before the device fails: a flaky
       // link (or a bad buffer on the way) is likelier than a bad master, and the report says it happened.
@@ -267,6 +281,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       result.resumes ? `${result.resumes} resume(s)` : null,
       result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,
       result.imageRefetched ? 'image fetched again after a checksum mismatch' : null,
+      ...result.warnings.map((warning) => `warning: ${warning}`),
     ]
       .filter(Boolean)
       .join('; ');
@@ -292,7 +307,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     await target?.close().catch(() => {});
     emit({ type: 'phase', phase: 'failed', message: failure.message });
     if (failure.code !== 'DEPLOYMENT_CLOSED') {
-      await reporter.reportPhase('failed', { error_message: failure.message, message: `failed while ${phase}` }).catch((reportError: unknown) => {
+      await reporter.reportPhase('failed', { error_message: failure.message, message: [`failed while ${phase}`, ...result.warnings.map((warning) => `warning: ${warning}`)].join('; ') }).catch((reportError: unknown) => {
         emit({ type: 'warning', message: `the failure could not be reported: ${describeError(reportError)}` });
       });
       const undelivered = reporter.undeliveredFinal;
