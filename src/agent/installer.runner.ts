@@ -22,6 +22,7 @@ import { StatusReporter } from './status.reporter.js';
 import { resolveInstallTarget } from './target-disk.chooser.js';
 import type { FaultLayout, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 import { formatBytes } from '../contracts/format.js';
+import { withWarnings } from '../contracts/deployment-message.js';
 
 export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 
@@ -252,6 +253,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
         instanceId: `pitcrew-${config.deployment_id}-${randomUUID()}`,
         readDisk: async (position, length) => (position < writer.heldBack.length ? writer.heldBack.subarray(position, position + length) : (await readDiskBytes(path, position, length)).data),
       });
+      for (const warning of result.customization.warnings) warnDeployment(warning);
       await target.sync();
     } else {
       await enterPhase('customizing', target.path === null ? 'hashing sink: no disk to customise' : 'customisation skipped on request', { progress: PROGRESS_SPAN.customizing[0] });
@@ -276,16 +278,15 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     const summary = [
       `installed ${config.version} as ${config.hostname}`,
       result.delivery === 'chunked' ? `image delivery v2 (${result.decompressMethod})` : null,
-      result.customization ? `first boot via ${result.customization.flavour}` : null,
+      result.customization ? (result.customization.flavour === 'none' ? 'hostname only in /etc/hostname' : `first boot via ${result.customization.flavour}`) : null,
       `verified (${result.verifyMethod})`,
       result.resumes ? `${result.resumes} resume(s)` : null,
       result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,
       result.imageRefetched ? 'image fetched again after a checksum mismatch' : null,
-      ...result.warnings.map((warning) => `warning: ${warning}`),
     ]
       .filter(Boolean)
       .join('; ');
-    await enterPhase('completed', summary, { progress: 100 });
+    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100 });
     const undelivered = reporter.undeliveredFinal;
     if (undelivered) {
       result.finalReportDelivered = false;
@@ -307,7 +308,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     await target?.close().catch(() => {});
     emit({ type: 'phase', phase: 'failed', message: failure.message });
     if (failure.code !== 'DEPLOYMENT_CLOSED') {
-      await reporter.reportPhase('failed', { error_message: failure.message, message: [`failed while ${phase}`, ...result.warnings.map((warning) => `warning: ${warning}`)].join('; ') }).catch((reportError: unknown) => {
+      await reporter.reportPhase('failed', { error_message: failure.message, message: withWarnings(`failed while ${phase}`, result.warnings) }).catch((reportError: unknown) => {
         emit({ type: 'warning', message: `the failure could not be reported: ${describeError(reportError)}` });
       });
       const undelivered = reporter.undeliveredFinal;
