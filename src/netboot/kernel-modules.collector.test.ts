@@ -39,7 +39,7 @@ describe('kernel modules for the installer initramfs', () => {
     const modules = await collectKernelModules(dir, ['r8152', 'cdc-ether', 'ax88179_178a']);
     expect(modules.map((m) => m.name)).toEqual(['mii', 'usbnet', 'r8152', 'cdc_ether', 'ax88179_178a']);
 
-    const entries = readCpioArchive(createModulesOverlay(modules, 0));
+    const entries = readCpioArchive(createModulesOverlay([{ version: null, modules }], 0));
     const files = new Map(entries.flatMap((e) => (e.kind === 'file' ? [[e.path, e.data] as const] : [])));
     expect((files.get(MODULE_LOAD_ORDER) ?? Buffer.alloc(0)).toString()).toBe('mii.ko\nusbnet.ko\nr8152.ko\ncdc_ether.ko\nax88179_178a.ko\n');
     for (const name of ['mii', 'usbnet', 'r8152', 'cdc_ether', 'ax88179_178a']) {

@@ -160,9 +160,29 @@ export async function collectKernelModules(modulesRoot: string, wanted: readonly
   return ordered;
 }
 
-/** An initramfs overlay (uncompressed cpio, to append after the base image) holding the modules and their order. */
-export function createModulesOverlay(modules: readonly CollectedModule[], mtime: number): Buffer {
-  const entries: CpioEntry[] = modules.map((m) => ({ kind: 'file', path: `usr/lib/modules/pitcrew/${m.name}.ko`, data: m.data }));
-  entries.push({ kind: 'file', path: MODULE_LOAD_ORDER, data: Buffer.from(modules.map((m) => `${m.name}.ko\n`).join('')) });
+/** Where /init looks: <dir>/<uname -r>/ for modules built for one kernel, else <dir>/ itself. */
+const MODULES_DIR = 'usr/lib/modules/pitcrew';
+
+export function moduleLoadOrderPath(version: string | null): string {
+  return version === null ? MODULE_LOAD_ORDER : `${MODULES_DIR}/${version}/load.order`;
+}
+
+export interface ModuleSet {
+  /** The kernel release (uname -r) they are for; null for the only kernel there is. */
+  version: string | null;
+  modules: readonly CollectedModule[];
+}
+
+/**
+ * An initramfs overlay (uncompressed cpio, to append after the base image) holding the modules and their load order,
+ * one folder per kernel release when the same initramfs serves several kernels (a Pi 4's and a Pi 5's).
+ */
+export function createModulesOverlay(sets: readonly ModuleSet[], mtime: number): Buffer {
+  const entries: CpioEntry[] = [];
+  for (const { version, modules } of sets) {
+    const dir = version === null ? MODULES_DIR : `${MODULES_DIR}/${version}`;
+    entries.push(...modules.map((m): CpioEntry => ({ kind: 'file', path: `${dir}/${m.name}.ko`, data: m.data })));
+    entries.push({ kind: 'file', path: moduleLoadOrderPath(version), data: Buffer.from(modules.map((m) => `${m.name}.ko\n`).join('')) });
+  }
   return createCpioArchive(entries, { mtime });
 }
