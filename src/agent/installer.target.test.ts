@@ -51,7 +51,7 @@ describe.skipIf(!canUseLoopDevices() && !process.env.CI)('the installer on a boa
     runInstaller({ serverUrl: fixture.url, target: 'auto', systemRoot: board, identity, productType: 'KXP2', retryPolicy: FAST_RETRY, reportIntervalMs: 50, ...overrides });
 
   it('writes the NVMe drive a 0xf216 board boots first, and says why on the deployment', async () => {
-    await pi5({ bootloaderConfig: eepromConfig('0xf216') });
+    await pi5({ bootloaderConfig: eepromConfig('0xf216', ['PCIE_PROBE=1']) });
     const result = await install();
 
     expect(result).toMatchObject({ ok: true, target: join(board, 'dev/nvme0n1'), warnings: [] });

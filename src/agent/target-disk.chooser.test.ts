@@ -115,6 +115,15 @@ describe('the target disk, chosen by the documented rule', () => {
     expect(target.description).toMatch(/no Raspberry Pi bootloader here, boot order not checked/);
   });
 
+  it('says when the bootloader would find an NVMe drive on a HAT+ adapter only', async () => {
+    await buildFakeBoard(root, { disks: [NVME], bootMode: NETWORK, bootloaderConfig: eepromConfig('0xf216') });
+    expect((await resolveInstallTarget('auto', root)).description).toMatch(/reaches; PCIE_PROBE=1 is not set, so the bootloader finds this drive only on a HAT\+ adapter; this installer/);
+    const probed = await makeTempDir();
+    await buildFakeBoard(probed, { disks: [NVME], bootMode: NETWORK, bootloaderConfig: eepromConfig('0xf216', ['PCIE_PROBE=1']) });
+    expect((await resolveInstallTarget('auto', probed)).description).not.toMatch(/PCIE_PROBE/);
+    await rm(probed, { recursive: true, force: true });
+  });
+
   it('takes a sink or a regular file as it is', async () => {
     expect(await resolveInstallTarget('sink', root)).toEqual({ path: 'sink', description: 'a hashing sink (nothing is kept)', warnings: [] });
     expect(await resolveInstallTarget(`${root}/disk.img`, root)).toEqual({ path: `${root}/disk.img`, description: `${root}/disk.img`, warnings: [] });

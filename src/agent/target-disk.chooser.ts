@@ -138,6 +138,11 @@ function unknownOrderWarning(state: BootloaderState, target: BlockDisk): string 
   return `the boot order could not be read (${state.unknownBecause}): make sure BOOT_ORDER tries ${MEDIUM_NAMES[target.medium]} (${target.name}) before the network, or the board will re-image itself on every boot`;
 }
 
+/** NVMe behind an adapter that is not HAT+ is found by the bootloader only with PCIE_PROBE=1 (its configuration says). */
+function pcieNote(disk: BlockDisk, state: BootloaderState): string {
+  return disk.medium === 'nvme' && state.pcieProbe === false ? '; PCIE_PROBE=1 is not set, so the bootloader finds this drive only on a HAT+ adapter' : '';
+}
+
 function describeOrder(state: BootloaderState): string {
   if (state.bootOrder) return `BOOT_ORDER ${describeBootOrder(state.bootOrder)}`;
   return state.bootMode === null ? 'no Raspberry Pi bootloader here, boot order not checked' : `boot order unknown: ${state.unknownBecause}`;
@@ -177,7 +182,7 @@ export function chooseTargetDisk(disks: readonly BlockDisk[], state: BootloaderS
   }
   const others = disks.filter((disk) => disk !== chosen);
   const also = others.length ? `; also found ${others.map((disk) => `${describeDisk(disk)}${excluded.some((e) => e.disk === disk) ? ` — ${excluded.find((e) => e.disk === disk)!.reason}` : ''}`).join(', ')}` : '';
-  return { path: chosen.devicePath, description: `${chosen.devicePath}, ${describeDisk(chosen)}: ${why}${startedBy(state)}${also}`, warnings };
+  return { path: chosen.devicePath, description: `${chosen.devicePath}, ${describeDisk(chosen)}: ${why}${pcieNote(chosen, state)}${startedBy(state)}${also}`, warnings };
 }
 
 /** A disk named by the operator: refused where the board could not boot it afterwards, warned where another comes first. */
@@ -203,7 +208,7 @@ export function checkNamedDisk(target: BlockDisk, disks: readonly BlockDisk[], s
     const warning = unknownOrderWarning(state, target);
     if (warning) warnings.push(warning);
   }
-  return { path: target.devicePath, description: `${target.devicePath}, ${describeDisk(target)}: named by the operator (${describeOrder(state)})${startedBy(state)}`, warnings };
+  return { path: target.devicePath, description: `${target.devicePath}, ${describeDisk(target)}: named by the operator (${describeOrder(state)})${pcieNote(target, state)}${startedBy(state)}`, warnings };
 }
 
 /**
