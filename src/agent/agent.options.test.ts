@@ -41,21 +41,18 @@ describe('parseAgentOptions', () => {
   it('falls back to the environment, then to pitcrew.* words on the kernel command line', async () => {
     await mkdir(join(root, 'proc'));
     await writeFile(join(root, 'proc/cmdline'), 'console=tty1 pitcrew.server=http://10.42.0.1:5001 pitcrew.product=KXP2 pitcrew.venue=CORO quiet\n');
-    await mkdir(join(root, 'sys/block/mmcblk0'), { recursive: true });
-    expect(parseAgentOptions(['--sys-root', root], {})).toMatchObject({ serverUrl: 'http://10.42.0.1:5001', productType: 'KXP2', venueCode: 'CORO', target: '/dev/mmcblk0', reboot: true });
+    // With no target named, the disk is chosen later, by the board's boot order (target-disk.chooser.ts).
+    expect(parseAgentOptions(['--sys-root', root], {})).toMatchObject({ serverUrl: 'http://10.42.0.1:5001', productType: 'KXP2', venueCode: 'CORO', target: 'auto', reboot: true, systemRoot: root });
     expect(parseAgentOptions(['--sys-root', root], { PITCREW_SERVER: 'http://other:5001', PITCREW_TARGET: '/dev/sda' })).toMatchObject({
       serverUrl: 'http://other:5001',
       target: '/dev/sda',
     });
-    await mkdir(join(root, 'sys/block/nvme0n1'), { recursive: true });
-    expect(parseAgentOptions(['--sys-root', root], {})).toMatchObject({ target: '/dev/nvme0n1' });
   });
 
   it('says what is wrong with bad usage', () => {
     expect(() => parseAgentOptions([], {}, root)).toThrow(/no server given/);
     expect(() => parseAgentOptions(['--server', 'ftp://x'], {}, root)).toThrow(/not an http\(s\) URL/);
     expect(() => parseAgentOptions(['--server', 'http://x', '--target', 'd', '--product-type', 'XYZ'], {}, root)).toThrow(/unknown product type XYZ/);
-    expect(() => parseAgentOptions(['--server', 'http://x'], {}, root)).toThrow(/no target disk found/);
     expect(() => parseAgentOptions(['--server', 'http://x', '--target', 'd', '--retries', '-1'], {}, root)).toThrow(/--retries/);
     expect(() => parseAgentOptions(['--bogus'], {}, root)).toThrow(/bogus/);
     expect(parseAgentOptions(['--help'], {}, root)).toBe('help');

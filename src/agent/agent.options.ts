@@ -1,6 +1,6 @@
 // The installer's settings, from flags, then PITCREW_* environment variables, then `pitcrew.*=` words on the
 // kernel command line (how a network-booted installer is usually told where its server is).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PRODUCT_TYPES, type ProductType } from '../contracts/domain.js';
 import { InstallerError } from './installer.errors.js';
@@ -40,8 +40,8 @@ export const AGENT_USAGE = `pitcrew-agent — images this Raspberry Pi from a Pi
 Usage: pitcrew-agent [options]
 
   --server URL          Pitcrew device listener, e.g. http://10.42.0.1:5001   (PITCREW_SERVER, pitcrew.server=)
-  --target PATH         disk to write: /dev/nvme0n1, /dev/mmcblk0 or a file     (PITCREW_TARGET, pitcrew.target=)
-                        default: the NVMe drive if present, else the SD card
+  --target PATH         disk to write: /dev/nvme0n1, /dev/mmcblk0, /dev/sda or a file (PITCREW_TARGET, pitcrew.target=)
+                        default: the first disk the board's BOOT_ORDER tries (see src/agent/README.md)
   --product-type TYPE   KXP2 or RXP2                                            (PITCREW_PRODUCT, pitcrew.product=)
   --venue CODE          venue code when no batch is active                      (PITCREW_VENUE, pitcrew.venue=)
   --serial SERIAL       override the serial from the device tree / cpuinfo
@@ -49,7 +49,7 @@ Usage: pitcrew-agent [options]
   --model TEXT          override the model from the device tree
   --device-token TOKEN  shared secret, if the server requires one               (PITCREW_DEVICE_TOKEN, pitcrew.token=)
   --iface NAME          network interface whose MAC identifies the board (default: eth0, else the first wired)
-  --sys-root DIR        read /proc and /sys below DIR (testing)
+  --sys-root DIR        read /proc, /sys and /dev below DIR (testing)
   --retries N           retries for transient network errors (default ${DEFAULT_RETRY_POLICY.maxRetries})
   --bandwidth BYTES/S   cap the download rate (k, M, G suffixes allowed)
   --card-write-rate BYTES/S
@@ -130,8 +130,8 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   if (product !== null && !(PRODUCT_TYPES as readonly string[]).includes(product)) {
     throw new InstallerError('USAGE', `unknown product type ${product}; expected one of ${PRODUCT_TYPES.join(', ')}`);
   }
-  const target = pick(flags.target, 'PITCREW_TARGET', 'target') ?? detectDefaultTarget(root);
-  if (!target) throw new InstallerError('USAGE', 'no target disk found (no /dev/nvme0n1 or /dev/mmcblk0): use --target PATH');
+  // Chosen once the configuration is in (target-disk.chooser.ts), so a refusal reaches the dashboard.
+  const target = pick(flags.target, 'PITCREW_TARGET', 'target') ?? 'auto';
 
   const retries = flags.retries === undefined ? DEFAULT_RETRY_POLICY.maxRetries : Number(flags.retries);
   if (!Number.isInteger(retries) || retries < 0 || retries > 1000) throw new InstallerError('USAGE', `--retries must be a whole number from 0 to 1000, not ${flags.retries}`);
@@ -190,14 +190,6 @@ export function readKernelCmdline(root: string): Record<string, string> {
     // No /proc/cmdline (not Linux, or a test root without one).
   }
   return words;
-}
-
-/** NVMe first (a Pi 5 with an NVMe HAT boots from it), then the SD card. */
-function detectDefaultTarget(root: string): string | null {
-  for (const name of ['nvme0n1', 'mmcblk0']) {
-    if (existsSync(`${root.replace(/\/$/, '')}/sys/block/${name}`)) return `/dev/${name}`;
-  }
-  return null;
 }
 
 /** "20M" → 20·1024² bytes per second; plain numbers are bytes. */

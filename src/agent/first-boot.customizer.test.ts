@@ -114,6 +114,10 @@ describe('customizeFirstBoot on real disk images', () => {
     const result = await customize(image);
 
     expect(result).toMatchObject({ flavour: 'none', bootMount: '/boot', written: ['root:/etc/hostname', 'root:/etc/hosts'] });
+    // Said on the deployment: nothing at first boot will set the name, and nothing stops the image from changing it.
+    expect(result.warnings).toEqual([
+      'no first-boot mechanism found (the image has no systemd): the hostname is only in /etc/hostname and /etc/hosts, where a first-boot service of the image may still replace it',
+    ]);
     expect(await readRootFile(image.path, image.root.startByte, '/etc/hosts')).toBe(
       '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\n\n127.0.1.1\tKXP2-CORO-007\n',
     );

@@ -1,6 +1,6 @@
 // Gives the written disk its hostname for first boot, without mounting anything. The root filesystem is
-// inspected to learn which first-boot mechanism the image has, and that mechanism is fed the way
-// Raspberry Pi Imager feeds it:
+// inspected to learn which first-boot mechanism the image really runs (first-boot.detector.ts), and that mechanism
+// is fed the way Raspberry Pi Imager feeds it:
 //   rpi-preseed  (newest Raspberry Pi OS): [system] hostname in /boot/firmware/rpi-preseed.toml; the
 //                rpi-preseed.service unit enabled and no stale "applied" stamp, so it runs exactly once;
 //   cloud-init   (Trixie): hostname in user-data, a fresh instance-id in meta-data (cloud-init runs its
@@ -8,14 +8,15 @@
 //   firstrun     (Bookworm): firstrun.sh on the boot partition, started by systemd.run= on cmdline.txt; the
 //                script deletes itself and strips those arguments, so it runs once.
 // /etc/hostname and /etc/hosts are written on the root filesystem in every case, so the name holds even on an
-// image without any first-boot hook. Everything written is read back and compared.
+// image without any first-boot hook (the result's warnings then say so). Everything written is read back and compared.
 import { InstallerError } from './installer.errors.js';
 import { Ext4Volume, type Ext4Change, type Ext4Entry } from './ext4.volume.js';
+import { FIRST_BOOT_PROBES, planFirstBoot, PRESEED_STAMPS, unitsFromPackageLists, wantsLinkOf, type BootPartitionMount, type FirstBootFlavour } from './first-boot.detector.js';
 import { FatVolume } from './fat.volume.js';
 import { detectFilesystem, type PartitionEntry, type PartitionTable } from './partition-table.parser.js';
 import { isValidHostname } from './device-api.client.js';
 
-export type FirstBootFlavour = 'rpi-preseed' | 'cloud-init' | 'firstrun' | 'none';
+export type { FirstBootFlavour } from './first-boot.detector.js';
 
 export interface CustomizeOptions {
   devicePath: string;
@@ -35,16 +36,13 @@ export interface CustomizeResult {
   rootPartition: number;
   /** Every file written, as "boot:/name" or "root:/path". */
   written: string[];
+  /** For the deployment: signs of a mechanism that could not be used, or none at all (hostname only in /etc/hostname). */
+  warnings: string[];
 }
 
-const PRESEED_UNITS = ['/usr/lib/systemd/system/rpi-preseed.service', '/lib/systemd/system/rpi-preseed.service'];
-const PRESEED_WANTS = '/etc/systemd/system/multi-user.target.wants/rpi-preseed.service';
-const PRESEED_STAMPS = ['applied', 'apply-failed', 'early-runcmd-done', 'runcmd-done'].map((name) => `/var/lib/rpi-preseed/${name}`);
-const CLOUD_INIT_MARKERS = ['/usr/bin/cloud-init', '/etc/cloud/cloud.cfg'];
-const SYSTEMD_MARKERS = ['/usr/lib/systemd/systemd', '/lib/systemd/systemd'];
 const FIRSTRUN_ARGS = ['systemd.run_success_action=reboot', 'systemd.unit=kernel-command-line.target'];
 
-const ROOT_PROBES = [...PRESEED_UNITS, PRESEED_WANTS, ...PRESEED_STAMPS, ...CLOUD_INIT_MARKERS, ...SYSTEMD_MARKERS, '/etc/fstab', '/etc/hosts', '/boot/firmware'];
+const ROOT_PROBES = [...FIRST_BOOT_PROBES, '/etc/fstab', '/etc/hosts', '/boot/firmware'];
 const BOOT_PROBES = ['cmdline.txt', 'rpi-preseed.toml', 'user-data', 'meta-data', 'firstrun.sh'];
 
 export async function customizeFirstBoot(options: CustomizeOptions): Promise<CustomizeResult> {
@@ -54,12 +52,16 @@ export async function customizeFirstBoot(options: CustomizeOptions): Promise<Cus
   const ext = new Ext4Volume(options.devicePath, root.startByte);
   await ext.checkClean();
 
-  // Everything the decision needs, in one debugfs and one mcopy session.
+  // Everything the decision needs, in one mcopy and one debugfs session (two if a package moved its units).
   const rootNow = await ext.inspect(ROOT_PROBES);
+  const movedUnits = unitsFromPackageLists(rootNow);
+  if (movedUnits.length) for (const [path, entry] of await ext.inspect(movedUnits)) rootNow.set(path, entry);
   const bootNow = await fat.readFiles(BOOT_PROBES);
   const text = (name: string) => bootNow.get(name)?.toString('utf8') ?? null;
-  const flavour = detectFlavour(rootNow);
-  const bootMount = findBootMount(rootNow);
+  const mount = findBootMount(rootNow);
+  const bootMount = mount.point;
+  const plan = planFirstBoot(rootNow, text('cmdline.txt'), mount);
+  const flavour = plan.flavour;
   const bootFiles = new Map<string, string>();
   const rootChanges: Ext4Change[] = [];
   const hostname = options.hostname;
@@ -72,8 +74,8 @@ export async function customizeFirstBoot(options: CustomizeOptions): Promise<Cus
 
   if (flavour === 'rpi-preseed') {
     bootFiles.set('rpi-preseed.toml', mergePreseedToml(text('rpi-preseed.toml'), hostname));
-    const unit = PRESEED_UNITS.find((path) => rootNow.get(path))!;
-    if (!rootNow.get(PRESEED_WANTS)) rootChanges.push({ kind: 'symlink', path: PRESEED_WANTS, target: unit });
+    const wants = wantsLinkOf(plan.preseedUnit!);
+    if (!rootNow.get(wants)) rootChanges.push({ kind: 'symlink', path: wants, target: plan.preseedUnit! });
     for (const stamp of PRESEED_STAMPS) if (rootNow.get(stamp)) rootChanges.push({ kind: 'remove', path: stamp });
   } else if (flavour === 'cloud-init') {
     bootFiles.set('user-data', mergeCloudInitUserData(text('user-data'), hostname));
@@ -101,6 +103,7 @@ export async function customizeFirstBoot(options: CustomizeOptions): Promise<Cus
     bootPartition: boot.number,
     rootPartition: root.number,
     written: [...[...bootFiles.keys()].map((name) => `boot:/${name}`), ...rootChanges.map((change) => `root:${change.path}`)],
+    warnings: plan.warnings,
   };
 }
 
@@ -117,23 +120,14 @@ async function locatePartitions(table: PartitionTable, readDisk: CustomizeOption
   return { boot, root };
 }
 
-/** Which first-boot mechanism the root filesystem has, newest first. */
-export function detectFlavour(root: Map<string, Ext4Entry>): FirstBootFlavour {
-  const has = (paths: string[]) => paths.some((path) => root.get(path));
-  if (has(PRESEED_UNITS)) return 'rpi-preseed';
-  if (has(CLOUD_INIT_MARKERS)) return 'cloud-init';
-  if (has(SYSTEMD_MARKERS)) return 'firstrun';
-  return 'none';
-}
-
 /** The boot partition's mount point from /etc/fstab: /boot/firmware since Bookworm, /boot before. */
-function findBootMount(root: Map<string, Ext4Entry>): string {
+function findBootMount(root: Map<string, Ext4Entry>): BootPartitionMount {
   const fstab = root.get('/etc/fstab')?.content?.toString('utf8') ?? '';
   for (const line of fstab.split('\n')) {
     const [, point, type] = line.trim().split(/\s+/);
-    if (!line.trim().startsWith('#') && type === 'vfat' && point?.startsWith('/boot')) return point.replace(/\/$/, '');
+    if (!line.trim().startsWith('#') && type === 'vfat' && point?.startsWith('/boot')) return { point: point.replace(/\/$/, ''), fromFstab: true };
   }
-  return root.get('/boot/firmware')?.type === 'directory' ? '/boot/firmware' : '/boot';
+  return { point: root.get('/boot/firmware')?.type === 'directory' ? '/boot/firmware' : '/boot', fromFstab: false };
 }
 
 /** Replaces the 127.0.1.1 line (Debian's own-hostname line), or adds one. */

@@ -19,9 +19,11 @@ import { parsePartitionTable } from './partition-table.parser.js';
 import { rereadPartitionTable } from './partition-table.reread.js';
 import { DEFAULT_RETRY_POLICY } from './retry.policy.js';
 import { StatusReporter } from './status.reporter.js';
+import { resolveInstallTarget } from './target-disk.chooser.js';
 import type { FaultLayout, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 import type { PeerSwarm } from './peer.swarm.js';
 import { formatBytes } from '../contracts/format.js';
+import { withWarnings } from '../contracts/deployment-message.js';
 
 export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 
@@ -49,6 +51,8 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     finalReportDelivered: true,
     verifyMethod: null,
     customization: null,
+    target: null,
+    warnings: [],
     timings: { configMs: 0, downloadMs: 0, verifyMs: 0, customizeMs: 0, totalMs: 0 },
   };
   const finish = () => {
@@ -115,15 +119,26 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     await reporter.reportPhase(next, { message, ...extra });
   };
 
+  // What the operator should see on the dashboard, not only on the board's console: repeated in the final report.
+  const warnDeployment = (message: string) => {
+    result.warnings.push(message);
+    emit({ type: 'warning', message });
+  };
+
   const size = config.image_size;
   let faults: InstallerFaults | undefined;
   let target: DiskTarget | null = null;
   let swarm: PeerSwarm | null = null;
   try {
-    await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${options.target}`, { progress: 0, bytes_total: size });
+    phase = 'assigned';
+    const placement = await resolveInstallTarget(options.target, options.systemRoot);
+    result.target = placement.path;
+    await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${placement.description}`, { progress: 0, bytes_total: size });
+    for (const warning of placement.warnings) warnDeployment(warning);
 
     // 2. How the image travels: v2 (the mapped ranges as zstd chunks) when the server offers it, else the raw image.
-    const chunked = options.rawOnly ? null : await prepareChunked(config, options, emit, policy);
+    const stepOptions = { ...options, target: placement.path };
+    const chunked = options.rawOnly ? null : await prepareChunked(config, stepOptions, emit, policy);
     result.delivery = chunked ? 'chunked' : 'raw';
     swarm = chunked?.swarm ?? null;
     if (swarm) {
@@ -145,16 +160,16 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
 
     // 3. The target: large enough for every byte to be written (refused before anything is), first and last MiB zeroed.
     const extent = chunked ? chunked.manifest.chunks.reduce((end, c) => Math.max(end, c.offset + c.raw_length), size) : size;
-    target = options.target === 'sink' ? createSinkTarget(extent) : await openDiskTarget(options.target, extent, { systemRoot: options.systemRoot });
+    target = placement.path === 'sink' ? createSinkTarget(extent) : await openDiskTarget(placement.path, extent, { systemRoot: options.systemRoot });
     if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt, faults.corruptWriteOnce ?? false);
     if (options.cardWriteBytesPerSecond) target = throttledTarget(target, createThrottle(options.cardWriteBytesPerSecond, options.signal));
     let writer = new ImageWriter(target, size);
     await writer.prepare();
 
     if (chunked) {
-      await deliverChunked({ config, options, chunked, target, writer, reporter, emit, enterPhase, result, faults, policy });
+      await deliverChunked({ config, options: stepOptions, chunked, target, writer, reporter, emit, enterPhase, result, faults, policy });
     } else {
-      await enterPhase('downloading', `downloading ${config.version} (${formatBytes(size)}) to ${options.target}`, { progress: 0, bytes_total: size });
+      await enterPhase('downloading', `downloading ${config.version} (${formatBytes(size)}) to ${placement.path}`, { progress: 0, bytes_total: size });
       const downloadStarted = performance.now();
       // A whole image that arrives with the wrong checksum is fetched once more before the device fails: a flaky
       // link (or a bad buffer on the way) is likelier than a bad master, and the report says it happened.
@@ -248,6 +263,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
         instanceId: `pitcrew-${config.deployment_id}-${randomUUID()}`,
         readDisk: async (position, length) => (position < writer.heldBack.length ? writer.heldBack.subarray(position, position + length) : (await readDiskBytes(path, position, length)).data),
       });
+      for (const warning of result.customization.warnings) warnDeployment(warning);
       await target.sync();
     } else {
       await enterPhase('customizing', target.path === null ? 'hashing sink: no disk to customise' : 'customisation skipped on request', { progress: PROGRESS_SPAN.customizing[0] });
@@ -272,7 +288,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     const summary = [
       `installed ${config.version} as ${config.hostname}`,
       result.delivery === 'chunked' ? `image delivery v2 (${result.decompressMethod})` : null,
-      result.customization ? `first boot via ${result.customization.flavour}` : null,
+      result.customization ? (result.customization.flavour === 'none' ? 'hostname only in /etc/hostname' : `first boot via ${result.customization.flavour}`) : null,
       `verified (${result.verifyMethod})`,
       result.resumes ? `${result.resumes} resume(s)` : null,
       result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,
@@ -281,7 +297,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     ]
       .filter(Boolean)
       .join('; ');
-    await enterPhase('completed', summary, { progress: 100 });
+    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100 });
     const undelivered = reporter.undeliveredFinal;
     if (undelivered) {
       result.finalReportDelivered = false;
@@ -304,7 +320,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     await target?.close().catch(() => {});
     emit({ type: 'phase', phase: 'failed', message: failure.message });
     if (failure.code !== 'DEPLOYMENT_CLOSED') {
-      await reporter.reportPhase('failed', { error_message: failure.message, message: `failed while ${phase}` }).catch((reportError: unknown) => {
+      await reporter.reportPhase('failed', { error_message: failure.message, message: withWarnings(`failed while ${phase}`, result.warnings) }).catch((reportError: unknown) => {
         emit({ type: 'warning', message: `the failure could not be reported: ${describeError(reportError)}` });
       });
       const undelivered = reporter.undeliveredFinal;

@@ -65,8 +65,11 @@ export interface PeerOptions {
 
 export interface InstallerOptions {
   serverUrl: string;
-  /** A block device or file path, or "sink" to hash the stream and keep nothing. */
-  target: string | 'sink';
+  /**
+   * A block device or file path; "auto" to choose the disk by the board's boot order (target-disk.chooser.ts); "sink"
+   * to hash the stream and keep nothing.
+   */
+  target: string | 'auto' | 'sink';
   identity: DeviceIdentity;
   productType?: ProductType | null;
   venueCode?: string | null;
@@ -91,6 +94,7 @@ export interface InstallerOptions {
   customize?: boolean;
   /** Failure injection; a function is given the image size and where faults can land once the delivery is known. */
   faults?: InstallerFaults | ((imageSize: number, layout: FaultLayout) => InstallerFaults);
+  /** Where /sys, /proc and /dev are read (default "/"; tests build a board's tree of real files there). */
   systemRoot?: string;
   signal?: AbortSignal;
   onEvent?: (event: InstallerEvent) => void;
@@ -130,5 +134,9 @@ export interface InstallerResult {
   finalReportDelivered: boolean;
   verifyMethod: ReadBackMethod | 'stream' | null;
   customization: CustomizeResult | null;
+  /** The path written ("sink" for the sink); null before it was chosen. */
+  target: string | null;
+  /** Said to the operator in the final report as well as on the console: a choice the installer could not check, … */
+  warnings: string[];
   timings: { configMs: number; downloadMs: number; verifyMs: number; customizeMs: number; totalMs: number };
 }

@@ -60,13 +60,17 @@ SERVER="${SERVER%/}"
 
 banner "starting ($(uname -r), $(uname -m))"
 
-# Kernel modules the build chose for this kernel (none for Raspberry Pi kernels, whose Ethernet, SD and NVMe
-# drivers are built in), in dependency order.
-if [ -f /usr/lib/modules/pitcrew/load.order ]; then
+# Kernel modules chosen for this kernel, in dependency order: none by default (Raspberry Pi kernels have their
+# Ethernet, SD and NVMe drivers built in); those of `netboot prepare --kernel-modules` (a USB Ethernet adapter), in a
+# folder per kernel release since a Pi 4 and a Pi 5 boot different kernels from the same initramfs.
+for modules in "/usr/lib/modules/pitcrew/$(uname -r)" /usr/lib/modules/pitcrew; do
+  [ -f "$modules/load.order" ] || continue
   while read -r module; do
-    [ -n "$module" ] && insmod "/usr/lib/modules/pitcrew/$module" 2>/dev/null
-  done </usr/lib/modules/pitcrew/load.order
-fi
+    [ -n "$module" ] || continue
+    insmod "$modules/$module" 2>/dev/null || say "could not load kernel module $module"
+  done <"$modules/load.order"
+  break
+done
 
 failure() {
   say "ERROR: $*"

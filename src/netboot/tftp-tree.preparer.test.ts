@@ -3,8 +3,24 @@ import { mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import { buildDiskImage } from '../disk-layout/test-support/disk-image.builder.js';
+import { readCpioArchive } from './cpio.writer.js';
 import { createBootImage } from './test-support/boot-image.js';
+import { writeModuleTree, type TreeModule } from './test-support/kernel-module.builder.js';
 import { findBootPartitionOffset, prepareTftpTree, renderCmdline } from './tftp-tree.preparer.js';
+
+/** The lines of every `[name]` section of a config.txt, joined (a section may appear more than once). */
+function sectionOf(config: string, name: string): string {
+  let current = 'all';
+  const lines: string[] = [];
+  for (const line of config.split('\n')) {
+    const header = /^\[(\w+)\]$/.exec(line.trim());
+    if (header) current = header[1]!;
+    else if (current === name) lines.push(line);
+  }
+  return lines.join('\n');
+}
 
 describe('TFTP tree from a Raspberry Pi OS image', () => {
   let dir: string;
@@ -58,6 +74,11 @@ describe('TFTP tree from a Raspberry Pi OS image', () => {
     expect(config).toMatch(/^initramfs pitcrew-installer\.img followkernel$/m);
     expect(config).toMatch(/\[pi4\]\nkernel=kernel8\.img/);
     expect(config).toMatch(/\[pi5\]\nkernel=kernel_2712\.img/);
+    // Non-HAT+ NVMe adapters stay invisible on a Pi 5 unless the PCIe connector is switched on, and only there.
+    expect(sectionOf(config, 'pi5')).toContain('dtparam=pciex1');
+    expect(sectionOf(config, 'pi4')).not.toMatch(/pciex1/);
+    expect(sectionOf(config, 'all')).not.toMatch(/pciex1/);
+    expect(config).not.toMatch(/pciex1_gen/);
     const cmdline = await readFile(join(tftp, 'cmdline.txt'), 'utf8');
     expect(cmdline).toBe('console=serial0,115200 console=tty1 loglevel=4 pitcrew.server=http://10.42.0.1:5001\n');
     expect(cmdline).not.toMatch(/root=/);
@@ -107,5 +128,91 @@ describe('TFTP tree from a Raspberry Pi OS image', () => {
     expect(() => renderCmdline('not a url')).toThrow(/is not a URL/);
     expect(() => renderCmdline('http://10.42.0.1:5001', ['pitcrew.arg=--x; reboot'])).toThrow(/cannot go on the kernel command line/);
     expect(renderCmdline('http://10.42.0.1:5001', ['pitcrew.arg=--no-reboot'])).toMatch(/pitcrew\.arg=--no-reboot\n$/);
+  });
+});
+
+// Raspberry Pi OS as shipped: one module tree per kernel release, modules compressed with xz, modules.dep by path.
+const USB_ETHERNET: TreeModule[] = [
+  { name: 'mii', dir: 'kernel/drivers/net', compression: 'xz' },
+  { name: 'usbnet', dir: 'kernel/drivers/net/usb', compression: 'xz', depends: ['mii'] },
+  { name: 'r8152', dir: 'kernel/drivers/net/usb', compression: 'xz', depends: ['usbnet', 'mii'] },
+  { name: 'snd_usb_audio', dir: 'sound/usb', compression: 'xz' },
+];
+const PI4_RELEASE = '6.6.51+rpt-rpi-v8';
+const PI5_RELEASE = '6.6.51+rpt-rpi-2712';
+
+/** A kernel file with the banner the real ones carry (kernel8.img gzip-compressed, as the firmware accepts). */
+const kernelWithBanner = (release: string, compress: boolean): Buffer => {
+  const image = Buffer.concat([randomBytes(4096), Buffer.from(`Linux version ${release} (serge@raspberrypi.com) (aarch64-linux-gnu-gcc-12 (Debian 12.2.0-14) 12.2.0) #1 SMP PREEMPT\n`), randomBytes(4096)]);
+  return compress ? gzipSync(image) : image;
+};
+
+describe('kernel modules for the installer, from the image', () => {
+  let dir: string;
+  let initramfs: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'pitcrew-tftp-modules-'));
+    initramfs = join(dir, 'pitcrew-installer.img');
+    await writeFile(initramfs, gzipSync(Buffer.from('the installer initramfs')));
+  });
+  afterEach(async () => { await rm(dir, { recursive: true, force: true }); });
+
+  /** The module trees of both kernels as root filesystem files of the image. */
+  const moduleFiles = async (releases: string[]) => {
+    const files: Record<string, Buffer> = {};
+    for (const release of releases) {
+      const tree = await writeModuleTree(join(dir, 'trees', release), USB_ETHERNET.map((m) => ({ ...m, code: Buffer.from(`${m.name} for ${release}`) })));
+      for (const rel of [...tree.paths.values(), 'modules.dep']) files[`/usr/lib/modules/${release}/${rel}`] = await readFile(join(tree.root, rel));
+    }
+    return files;
+  };
+
+  it('adds the wanted modules and their dependencies for each kernel, decompressed, after the installer initramfs', async () => {
+    const image = await buildDiskImage(dir, {
+      flavour: 'none',
+      bootFiles: { 'kernel8.img': kernelWithBanner(PI4_RELEASE, true), 'kernel_2712.img': kernelWithBanner(PI5_RELEASE, false), 'start4.elf': randomBytes(1000), 'bcm2711-rpi-4-b.dtb': 'pi4', 'bcm2712-rpi-5-b.dtb': 'pi5' },
+      rootFiles: await moduleFiles([PI4_RELEASE, PI5_RELEASE]),
+    });
+    const result = await prepareTftpTree({ image: image.path, outDir: join(dir, 'tftp'), serverUrl: 'http://10.42.0.1:5001', initramfs, kernelModules: ['r8152'] });
+
+    expect(result.modules).toEqual([
+      { kernel: 'kernel8.img', version: PI4_RELEASE, names: ['mii', 'usbnet', 'r8152'] },
+      { kernel: 'kernel_2712.img', version: PI5_RELEASE, names: ['mii', 'usbnet', 'r8152'] },
+    ]);
+    const served = await readFile(join(dir, 'tftp', 'pitcrew-installer.img'));
+    const base = await readFile(initramfs);
+    expect(served.subarray(0, base.length).equals(base)).toBe(true);
+    const overlay = readCpioArchive(gunzipSync(served.subarray(base.length)));
+    const files = new Map(overlay.flatMap((e) => (e.kind === 'file' ? [[e.path, e.data.toString('latin1')] as const] : [])));
+    expect(files.get(`usr/lib/modules/pitcrew/${PI4_RELEASE}/load.order`)).toBe('mii.ko\nusbnet.ko\nr8152.ko\n');
+    expect(files.get(`usr/lib/modules/pitcrew/${PI5_RELEASE}/load.order`)).toBe('mii.ko\nusbnet.ko\nr8152.ko\n');
+    // Each kernel gets its own build of a module, as a plain ELF file busybox insmod can load.
+    expect(files.get(`usr/lib/modules/pitcrew/${PI5_RELEASE}/r8152.ko`)).toMatch(/^\x7fELF[\s\S]*r8152 for 6\.6\.51\+rpt-rpi-2712/);
+    expect(files.get(`usr/lib/modules/pitcrew/${PI4_RELEASE}/usbnet.ko`)).toMatch(/usbnet for 6\.6\.51\+rpt-rpi-v8/);
+    expect([...files.keys()].some((path) => path.includes('snd_usb_audio'))).toBe(false);
+  });
+
+  it('goes by the release names when a kernel carries no banner, and names what the image lacks', async () => {
+    const image = await buildDiskImage(dir, {
+      flavour: 'none',
+      bootFiles: { 'kernel8.img': randomBytes(8192), 'kernel_2712.img': randomBytes(8192), 'start4.elf': randomBytes(1000), 'bcm2711-rpi-4-b.dtb': 'pi4', 'bcm2712-rpi-5-b.dtb': 'pi5' },
+      rootFiles: await moduleFiles([PI4_RELEASE, PI5_RELEASE]),
+    });
+    const prepare = (kernelModules: string[]) => prepareTftpTree({ image: image.path, outDir: join(dir, 'tftp'), serverUrl: 'http://10.42.0.1:5001', initramfs, kernelModules });
+    expect((await prepare(['usbnet'])).modules.map((m) => m.version)).toEqual([PI4_RELEASE, PI5_RELEASE]);
+    await expect(prepare(['ax88179_178a'])).rejects.toThrow(new RegExp(`kernel module "ax88179_178a" is not in raspios-none\\.img:/usr/lib/modules/${PI4_RELEASE.replace(/[.+]/g, '\\$&')}`));
+    await expect(prepare(['r8152; reboot'])).rejects.toThrow(/is not a kernel module name/);
+  });
+
+  it('refuses an image without module trees or without one for a kernel', async () => {
+    const bootFiles = { 'kernel8.img': kernelWithBanner(PI4_RELEASE, true), 'kernel_2712.img': kernelWithBanner(PI5_RELEASE, false), 'start4.elf': randomBytes(1000) };
+    const bare = await buildDiskImage(dir, { flavour: 'none', bootFiles, fileName: 'bare.img' });
+    await expect(prepareTftpTree({ image: bare.path, outDir: join(dir, 'tftp'), serverUrl: 'http://10.42.0.1:5001', initramfs, kernelModules: ['r8152'] })).rejects.toThrow(/the image has no kernel modules/);
+    const pi4Only = await buildDiskImage(dir, { flavour: 'none', bootFiles, rootFiles: await moduleFiles([PI4_RELEASE]), fileName: 'pi4-only.img' });
+    await expect(prepareTftpTree({ image: pi4Only.path, outDir: join(dir, 'tftp'), serverUrl: 'http://10.42.0.1:5001', initramfs, kernelModules: ['r8152'] })).rejects.toThrow(
+      /cannot tell which of the image's kernel module folders \(6\.6\.51\+rpt-rpi-v8\) belongs to kernel_2712\.img \(its banner says 6\.6\.51\+rpt-rpi-2712\)/,
+    );
+    // Nothing was half-prepared.
+    expect(await readdir(dir)).not.toContain('tftp');
   });
 });

@@ -3,10 +3,12 @@
 // The folder gets the Pi 4 firmware, Pi 4/5 device trees and overlays, the kernels, Pitcrew's config.txt and
 // cmdline.txt, and the installer initramfs.
 import { execFile } from 'node:child_process';
-import { copyFile, chmod, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { appendFile, copyFile, chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { INITRAMFS_FILE } from './initramfs.builder.js';
+import { gzipReproducibly, INITRAMFS_FILE, resolveEpoch } from './initramfs.builder.js';
+import { collectImageKernelModules, findRootPartitionOffset, ImageModulesError, listImageKernelVersions, readKernelVersion } from './image-modules.reader.js';
+import { createModulesOverlay, type ModuleSet } from './kernel-modules.collector.js';
 
 const run = promisify(execFile);
 const FAT_TYPES = new Set([0x01, 0x04, 0x06, 0x0b, 0x0c, 0x0e, 0xef]);
@@ -29,6 +31,11 @@ export interface TftpPrepareOptions {
   initramfs: string;
   /** More kernel command line words, e.g. pitcrew.shell. */
   extraCmdline?: string[];
+  /**
+   * Kernel modules to add to the installer (e.g. r8152 for a USB Ethernet adapter), with what they depend on, taken
+   * from the image's own root filesystem for each kernel the boards boot, and appended to the initramfs.
+   */
+  kernelModules?: string[];
 }
 
 export interface TftpPrepareResult {
@@ -37,6 +44,8 @@ export interface TftpPrepareResult {
   kernels: { pi4: string; pi5: string };
   cmdline: string;
   warnings: string[];
+  /** The modules added, per kernel: file, release, names in load order. */
+  modules: Array<{ kernel: string; version: string; names: string[] }>;
 }
 
 /** Offset in bytes of the first FAT partition of an MBR disk image. */
@@ -100,6 +109,11 @@ export function renderConfigTxt(source: string, kernels: { pi4: string; pi5: str
     '',
     '[pi5]',
     `kernel=${kernels.pi5}`,
+    // The PCIe connector is off unless a HAT+ adapter announces itself: without this an NVMe drive on a non-HAT+
+    // adapter (Pimoroni NVMe Base, most M.2 "bottom" boards) never appears and the installer would pick the SD card.
+    // Gen 2 (the default) on purpose: Gen 3 is not certified on the Pi 5, and the installer is bound by the network
+    // (1 Gbit/s, ~110 MB/s), well under what Gen 2 x1 carries.
+    'dtparam=pciex1',
     '',
     '[all]',
     '',
@@ -162,6 +176,7 @@ export async function prepareTftpTree(options: TftpPrepareOptions): Promise<Tftp
   if (![...lower].some((f) => f.startsWith('bcm2711-'))) warnings.push('no Raspberry Pi 4 device trees (bcm2711-*.dtb)');
   if (![...lower].some((f) => f.startsWith('bcm2712'))) warnings.push('no Raspberry Pi 5 device trees (bcm2712*.dtb)');
   const kernels = { pi4: 'kernel8.img', pi5: lower.has('kernel_2712.img') ? 'kernel_2712.img' : 'kernel8.img' };
+  const addedModules: TftpPrepareResult['modules'] = [];
 
   await mkdir(dirname(outDir), { recursive: true });
   const staging = `${outDir}.staging-${process.pid}`;
@@ -183,6 +198,15 @@ export async function prepareTftpTree(options: TftpPrepareOptions): Promise<Tftp
     await writeFile(join(staging, 'config.txt'), renderConfigTxt(basename(options.image), kernels));
     await writeFile(join(staging, 'cmdline.txt'), cmdline);
     await copyFile(options.initramfs, join(staging, INITRAMFS_FILE));
+    if (options.kernelModules?.length) {
+      const sets = await collectModulesForKernels(options.image, staging, kernels, options.kernelModules).catch((error: unknown) => {
+        // The image's own shortcomings (no such module, no modules.dep) are a person's to fix: one clear line.
+        throw error instanceof ImageModulesError ? new TftpPrepareError(error.message, { cause: error }) : error;
+      });
+      // A second archive after the first: the kernel unpacks concatenated initramfs archives in turn.
+      await appendFile(join(staging, INITRAMFS_FILE), gzipReproducibly(createModulesOverlay(sets.map(({ version, modules }) => ({ version, modules })), resolveEpoch())));
+      addedModules.push(...sets.map(({ kernel, version, modules }) => ({ kernel, version, names: modules.map((m) => m.name) })));
+    }
     await makeWorldReadable(staging);
     const previous = `${outDir}.previous-${process.pid}`;
     const hadPrevious = await stat(outDir).then(() => true, () => false);
@@ -193,5 +217,25 @@ export async function prepareTftpTree(options: TftpPrepareOptions): Promise<Tftp
     await rm(staging, { recursive: true, force: true });
     throw error;
   }
-  return { outDir, files: await listFiles(outDir), kernels, cmdline: cmdline.trim(), warnings };
+  return { outDir, files: await listFiles(outDir), kernels, cmdline: cmdline.trim(), warnings, modules: addedModules };
+}
+
+/** Raspberry Pi OS names its kernel releases after the kernel files: …-v8 for kernel8.img, …-2712 for kernel_2712.img. */
+const RELEASE_SUFFIX: Record<string, RegExp> = { 'kernel8.img': /-v8\+?$/, 'kernel_2712.img': /-2712\+?$/ };
+
+/** The wanted modules for each kernel file the boards boot, from the image's modules for that kernel's release. */
+async function collectModulesForKernels(image: string, staging: string, kernels: { pi4: string; pi5: string }, wanted: string[]): Promise<Array<ModuleSet & { kernel: string; version: string }>> {
+  for (const name of wanted) if (!/^[\w-]+$/.test(name)) throw new TftpPrepareError(`"${name}" is not a kernel module name`);
+  const offset = await findRootPartitionOffset(image);
+  const { dir, versions } = await listImageKernelVersions(image, offset);
+  const sets: Array<ModuleSet & { kernel: string; version: string }> = [];
+  for (const kernel of [...new Set([kernels.pi4, kernels.pi5])]) {
+    const banner = readKernelVersion(await readFile(join(staging, kernel)));
+    const version = banner && versions.includes(banner) ? banner : versions.find((v) => RELEASE_SUFFIX[kernel]?.test(v));
+    if (!version) {
+      throw new TftpPrepareError(`cannot tell which of the image's kernel module folders (${versions.join(', ')}) belongs to ${kernel}${banner ? ` (its banner says ${banner})` : ''}`);
+    }
+    sets.push({ kernel, version, modules: await collectImageKernelModules(image, offset, dir, version, wanted) });
+  }
+  return sets;
 }

@@ -15,6 +15,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
+import { readWarnings } from '../../src/contracts/deployment-message.js';
 
 const CHANGED_ON_ROOT = ['/etc/hostname', '/etc/hosts'];
 const EXPECTED_CHANGES: Record<ImageFlavour, { boot: string[]; root: string[] }> = {
@@ -145,7 +146,11 @@ describe('pitcrew-agent with the real server', () => {
     expect(await readRootFile(disk, image.root.startByte, '/etc/hostname')).toBe('RXP2-CORO-ABC12345\n');
     expect(await readRootFile(disk, image.root.startByte, '/etc/hosts')).toMatch(/\n127\.0\.1\.1\tRXP2-CORO-ABC12345\n$/);
     await checkFilesystems(disk, image);
-    expect((await listDeployments(t, { search: '10000000abc12345' }))[0]).toMatchObject({ status: 'completed', hostname: 'RXP2-CORO-ABC12345', product_type: 'RXP2' });
+    const [deployment] = await listDeployments(t, { search: '10000000abc12345' });
+    expect(deployment).toMatchObject({ status: 'completed', hostname: 'RXP2-CORO-ABC12345', product_type: 'RXP2' });
+    // Completed, but not silently: the server keeps the installer's warning, and the dashboard card shows it.
+    expect(deployment!.message).toMatch(/; hostname only in \/etc\/hostname; verified/);
+    expect(readWarnings(deployment!.message)).toEqual([expect.stringMatching(/^no first-boot mechanism found \(the image has no systemd\): the hostname is only in \/etc\/hostname/)]);
   });
 
   it('gives a board that is imaged again the hostname it already holds', async () => {

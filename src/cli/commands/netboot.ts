@@ -115,7 +115,8 @@ export function registerNetbootCommand(program: Command): void {
     .option('--server-url <url>', 'device listener the installers use (default: from `netboot config`, port $PITCREW_DEVICE_PORT or 5001)')
     .option('--tftp-root <dir>', 'TFTP folder (default: the one in the saved configuration)')
     .option('--cmdline <word...>', 'extra kernel command line words, e.g. pitcrew.venue=CORO pitcrew.shell')
-    .action(async (options: { image: string; serverUrl?: string; tftpRoot?: string; cmdline?: string[] }, command: Command) => guarded(async () => {
+    .option('--kernel-modules <name...>', 'kernel modules for the installer from the image, e.g. r8152 ax88179_178a for USB Ethernet adapters')
+    .action(async (options: { image: string; serverUrl?: string; tftpRoot?: string; cmdline?: string[]; kernelModules?: string[] }, command: Command) => guarded(async () => {
       const dataDir = dataPaths(dataDirOf(command)).root;
       const paths = netbootPaths(dataDir);
       const saved = await readSavedNetwork(dataDir);
@@ -127,9 +128,11 @@ export function registerNetbootCommand(program: Command): void {
         serverUrl,
         initramfs: paths.initramfs,
         extraCmdline: options.cmdline,
+        kernelModules: options.kernelModules?.flatMap((names) => names.split(',')).filter(Boolean),
       });
       say(`Prepared ${result.outDir}: ${result.files.length} files (Pi 4 kernel ${result.kernels.pi4}, Pi 5 kernel ${result.kernels.pi5})`);
       say(`  cmdline.txt: ${result.cmdline}`);
+      for (const added of result.modules) say(`  kernel modules for ${added.kernel} (${added.version}): ${added.names.join(', ')}`);
       for (const warning of result.warnings) say(`  warning: ${warning}`);
       const installer = await resolveInstallerFiles({ dataDir });
       for (const missing of installer.missing) say(`  warning: the device listener cannot serve ${missing.name} yet: ${missing.hint}`);

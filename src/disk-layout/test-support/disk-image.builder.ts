@@ -26,6 +26,10 @@ export interface BuildOptions {
   bootFiles?: Record<string, string | Buffer>;
   /** Extra files for the root filesystem (absolute path → content). */
   rootFiles?: Record<string, string | Buffer>;
+  /** Root filesystem paths the flavour would have that this image leaves out (a package half removed). */
+  omitRootFiles?: string[];
+  /** Symbolic links on the root filesystem (absolute path → target), e.g. a unit masked with /dev/null. */
+  rootSymlinks?: Record<string, string>;
   /** Partition table scheme (default mbr, as Raspberry Pi OS ships). */
   scheme?: 'mbr' | 'gpt';
   fileName?: string;
@@ -108,6 +112,7 @@ export async function buildDiskImage(dir: string, options: BuildOptions): Promis
       ...flavourRootFiles(options.flavour),
       ...options.rootFiles,
     };
+    for (const omitted of options.omitRootFiles ?? []) delete files[omitted];
     if (options.stalePreseedStamp) files['/var/lib/rpi-preseed/applied'] = 'timestamp=2025-01-01T00:00:00Z\nversion=0\nfingerprint=0123\n';
     for (const [file, content] of Object.entries(files)) {
       await mkdir(join(root, file, '..'), { recursive: true });
@@ -115,7 +120,17 @@ export async function buildDiskImage(dir: string, options: BuildOptions): Promis
     }
     await mkdir(join(root, bootMount.slice(1)), { recursive: true });
     await mkdir(join(root, 'var/lib'), { recursive: true });
-    if (options.flavour !== 'none') await chmod(join(root, 'usr/lib/systemd/systemd'), 0o755);
+    if (options.flavour !== 'none' && files['/usr/lib/systemd/systemd']) await chmod(join(root, 'usr/lib/systemd/systemd'), 0o755);
+    if (options.flavour !== 'none') {
+      // Merged /usr, as Raspberry Pi OS has it; the kernel starts /sbin/init, which is systemd.
+      await mkdir(join(root, 'usr/sbin'), { recursive: true });
+      await symlink('usr/sbin', join(root, 'sbin'));
+      await symlink('../lib/systemd/systemd', join(root, 'usr/sbin/init'));
+    }
+    for (const [link, target] of Object.entries(options.rootSymlinks ?? {})) {
+      await mkdir(join(root, link, '..'), { recursive: true });
+      await symlink(target, join(root, link));
+    }
     if (options.flavour === 'rpi-preseed' && options.preseedUnitEnabled !== false) {
       await mkdir(join(root, 'etc/systemd/system/multi-user.target.wants'), { recursive: true });
       await symlink('/usr/lib/systemd/system/rpi-preseed.service', join(root, 'etc/systemd/system/multi-user.target.wants/rpi-preseed.service'));
@@ -151,8 +166,16 @@ export async function buildDiskImage(dir: string, options: BuildOptions): Promis
   };
 }
 
+/** dpkg's record of a package's files, as /var/lib/dpkg/info/<package>.list holds it. */
+const packageList = (paths: string[]): string => ['/.', ...paths].join('\n') + '\n';
+
 function flavourRootFiles(flavour: ImageFlavour): Record<string, string> {
   const systemd = { '/usr/lib/systemd/systemd': '#!/bin/sh\n# stand-in for the systemd binary\n' };
+  const sysMods = {
+    '/usr/lib/raspberrypi-sys-mods/imager_custom': '#!/bin/sh\n# stand-in for imager_custom\n',
+    '/usr/lib/raspberrypi-sys-mods/firstboot': '#!/bin/sh\n# stand-in for the first-boot resizer\n',
+    '/var/lib/dpkg/info/raspberrypi-sys-mods.list': packageList(['/usr/lib/raspberrypi-sys-mods/firstboot', '/usr/lib/raspberrypi-sys-mods/imager_custom']),
+  };
   switch (flavour) {
     case 'rpi-preseed':
       return {
@@ -160,16 +183,21 @@ function flavourRootFiles(flavour: ImageFlavour): Record<string, string> {
         '/usr/bin/rpi-preseed': '#!/bin/sh\n# stand-in for rpi-preseed\n',
         '/usr/lib/systemd/system/rpi-preseed.service':
           '[Unit]\nDescription=rpi-preseed base configuration (first boot)\nConditionPathExists=/boot/firmware/rpi-preseed.toml\nConditionPathExists=!/var/lib/rpi-preseed/applied\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/rpi-preseed apply-base\n\n[Install]\nWantedBy=multi-user.target\n',
+        '/var/lib/dpkg/info/rpi-preseed.list': packageList(['/usr/bin/rpi-preseed', '/usr/lib/systemd/system/rpi-preseed.service']),
       };
-    case 'cloud-init':
+    case 'cloud-init': {
+      const units = ['cloud-init-local', 'cloud-init', 'cloud-config', 'cloud-final'].map((name) => `/usr/lib/systemd/system/${name}.service`);
       return {
         ...systemd,
         '/usr/bin/cloud-init': '#!/bin/sh\n# stand-in for cloud-init\n',
+        ...Object.fromEntries(units.map((unit) => [unit, `[Unit]\nDescription=stand-in for ${unit}\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/cloud-init init\n`])),
         '/etc/cloud/cloud.cfg': 'datasource_list: [ NoCloud, None ]\n',
         '/etc/cloud/cloud.cfg.d/99_raspberry-pi.cfg': 'datasource:\n  NoCloud:\n    seedfrom: file:///boot/firmware\n',
+        '/var/lib/dpkg/info/cloud-init.list': packageList(['/usr/bin/cloud-init', '/etc/cloud/cloud.cfg', ...units]),
       };
+    }
     case 'firstrun':
-      return { ...systemd, '/usr/lib/raspberrypi-sys-mods/imager_custom': '#!/bin/sh\n# stand-in for imager_custom\n' };
+      return { ...systemd, ...sysMods };
     case 'none':
       return {};
   }

@@ -29,7 +29,7 @@ export async function prepareQemuKernel(apt: AptContext, cacheDir: string): Prom
   return {
     vmlinuz: join(dir, 'boot', `vmlinuz-${version}`),
     version: version!,
-    modulesOverlay: gzipSync(createModulesOverlay(modules, 0)),
+    modulesOverlay: gzipSync(createModulesOverlay([{ version: null, modules }], 0)),
     dir,
     remove: () => rm(dir, { recursive: true, force: true }),
   };

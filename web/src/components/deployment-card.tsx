@@ -1,6 +1,7 @@
 // One device being imaged: where it is in the flow, how far, how fast, and what went wrong if it failed.
 import { memo } from 'react';
 import { FINAL_DEPLOYMENT_STATUSES, type Deployment } from '../../../src/contracts/domain.js';
+import { readWarnings } from '../../../src/contracts/deployment-message.js';
 import { formatAgo, formatBytes, formatDuration, formatRate } from './format.js';
 import { peerShareOf, PeerRoleBadge, PeerShareText } from './peer-delivery.js';
 import { ProgressBar, StatusBadge } from './ui.js';
@@ -23,6 +24,8 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
   // The device's own estimate for its current phase where it sends one (installers with image delivery v2), else
   // the bytes left at the last rate.
   const eta = isFinal ? null : d.eta_s ?? (d.rate_bps > 0 && d.bytes_total > 0 ? remainingBytes / d.rate_bps : null);
+  // What the installer says the operator must know even of a success (the hostname only in /etc/hostname, …).
+  const warnings = isFinal ? readWarnings(d.message) : [];
   const elapsed = ((d.completed_at ? new Date(d.completed_at).getTime() : now) - new Date(d.started_at).getTime()) / 1000;
   // Installed, but still powered and passing chunks on: shown apart from plain completed so nobody unplugs it.
   const isServing = d.delivery_role === 'serving';
@@ -82,6 +85,9 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
           <div className="small text-body-secondary mt-1 text-break" data-testid="deployment-card-superseded">{d.message}</div>
         )}
         {!isFinal && d.message && <div className="small mt-1 text-truncate" title={d.message}>{d.message}</div>}
+        {warnings.map((warning) => (
+          <div key={warning} className="small text-warning-emphasis mt-1 text-break" data-testid="deployment-card-warning">⚠ {warning}</div>
+        ))}
       </div>
       <div className="card-footer bg-transparent small text-body-secondary d-flex justify-content-between flex-wrap gap-1">
         <span className="font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</span>
