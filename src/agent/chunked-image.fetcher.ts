@@ -218,7 +218,10 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
       frame = await readFrame(response, index, chunk);
     } catch (error) {
       if (stop.signal.aborted) throw abortError(stop.signal);
-      swarm.peerDone(peer, error instanceof InstallerError && error.code === 'BAD_RESPONSE' ? 'corrupt' : 'unreachable', index, (error as Error).message);
+      const corrupt = error instanceof InstallerError && error.code === 'BAD_RESPONSE';
+      // A cut or stalled transfer from a peer is retried like one from the server, only elsewhere.
+      if (!corrupt) result.retries++;
+      swarm.peerDone(peer, corrupt ? 'corrupt' : 'unreachable', index, (error as Error).message);
       return false;
     }
     let problem: string;
@@ -261,11 +264,11 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
       response.destroy();
       throw new InstallerError('IMAGE_CHANGED', `the server's chunk ${index} is not the manifest's (ETag ${etag}, expected "${chunk.sha256}"): the image changed during the installation`);
     }
-    return readFrame(response, index, chunk, true);
+    return readFrame(response, index, chunk);
   };
 
   /** The body of a chunk response: exactly the manifest's compressed length (a cut or an excess is an error). */
-  const readFrame = async (response: IncomingMessage, index: number, chunk: ImageChunk, injectFaults = false): Promise<Buffer> => {
+  const readFrame = async (response: IncomingMessage, index: number, chunk: ImageChunk): Promise<Buffer> => {
     const length = header(response, 'content-length');
     if (length !== null && Number(length) !== chunk.compressed_length) {
       response.destroy();
@@ -281,7 +284,7 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
       piece.copy(frame, received);
       received += piece.length;
       result.wireBytes += piece.length;
-      if (injectFaults && state.interruptPending && result.wireBytes >= options.interruptAfterBytes!) {
+      if (state.interruptPending && result.wireBytes >= options.interruptAfterBytes!) {
         state.interruptPending = false;
         response.destroy();
         throw Object.assign(new Error(`connection cut after ${received} bytes of chunk ${index} (injected fault)`), { code: 'ECONNRESET' });

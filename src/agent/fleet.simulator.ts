@@ -162,8 +162,6 @@ export async function runFleet(
           cardWriteBytesPerSecond: options.cardWriteRate ?? undefined,
           chunksInFlight: options.chunksInFlight,
           rawOnly: options.rawOnly,
-          // The simulated devices share chunks like real ones; on a loopback server they listen on loopback only.
-          peers: { host: loopbackOf(options.serverUrl) },
           customize: options.customize,
           faults: faultsFor(device.fault, disk === null),
           deviceToken: options.deviceToken,
@@ -223,11 +221,4 @@ export function summarizeFleet(devices: SimulatedDevice[], makespanMs: number): 
     resumes: finished.reduce((sum, d) => sum + d.result!.resumes, 0),
     failures: failed.map((d) => ({ serial: d.serial, hostname: d.state.hostname, fault: d.fault, error: d.result?.error ?? d.state.note ?? 'not finished' })),
   };
-}
-
-/** The loopback address a device on this host reaches a loopback server from, or undefined for any other server. */
-function loopbackOf(serverUrl: string): string | undefined {
-  const host = new URL(serverUrl).hostname;
-  if (host === '[::1]') return '::1';
-  return host === 'localhost' || /^127\.\d+\.\d+\.\d+$/.test(host) ? '127.0.0.1' : undefined;
 }

@@ -151,7 +151,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       emit({
         type: 'delivery',
         delivery: 'chunked',
-        detail: `image delivery v2: ${formatBytes(manifest.mapped_bytes)} mapped of ${formatBytes(size)}, ${formatBytes(manifest.compressed_bytes)} in ${manifest.chunks.length} zstd chunks (${chunked.decompressor.method})${swarm ? ', from peers and the server' : ''}`,
+        detail: `image delivery v2: ${formatBytes(manifest.mapped_bytes)} mapped of ${formatBytes(size)}, ${formatBytes(manifest.compressed_bytes)} in ${manifest.chunks.length} zstd chunks (${chunked.decompressor.method})${swarm ? ', from other devices and the server' : ''}`,
       });
     } else {
       emit({ type: 'delivery', delivery: 'raw', detail: `raw image: ${formatBytes(size)}` });
@@ -292,7 +292,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       `verified (${result.verifyMethod})`,
       result.resumes ? `${result.resumes} resume(s)` : null,
       result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,
-      swarm ? `${formatBytes(swarm.bytesFromPeers)} from peers, ${formatBytes(swarm.bytesFromServer)} from the server` : null,
+      swarm && swarm.bytesFromPeers > 0 ? `${formatBytes(swarm.bytesFromPeers)} from peers, ${formatBytes(swarm.bytesFromServer)} from the server` : null,
       result.imageRefetched ? 'image fetched again after a checksum mismatch' : null,
     ]
       .filter(Boolean)
@@ -342,10 +342,11 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
 /** Installed: serve the chunks held to devices still receiving, while the server says they need them. */
 async function serveOthers(swarm: PeerSwarm, options: InstallerOptions, emit: (event: InstallerEvent) => void, result: InstallerResult): Promise<void> {
   if (options.peers?.linger === false) return;
-  emit({ type: 'linger', message: `serving ${swarm.server.have.count()} chunks to other devices while they need them` });
-  const { lingeredMs } = await swarm.linger();
+  const { lingered, lingeredMs } = await swarm.linger();
   result.lingeredMs = lingeredMs;
-  emit({ type: 'linger', message: `stopped serving after ${(lingeredMs / 1000).toFixed(1)} s: ${formatBytes(swarm.server.bytesServed)} served to other devices` });
+  if (lingered) {
+    emit({ type: 'linger', message: `served ${swarm.server.have.count()} chunks to other devices for ${(lingeredMs / 1000).toFixed(1)} s after installing: ${formatBytes(swarm.server.bytesServed)} in all` });
+  }
 }
 
 function faultLayout(size: number, manifest: ImageManifest | null): FaultLayout {

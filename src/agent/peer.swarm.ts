@@ -19,6 +19,8 @@ import {
   type PeerAnnounce,
   type PeerRole,
 } from '../contracts/peer-delivery.js';
+import { createSocket } from 'node:dgram';
+import { lookup } from 'node:dns/promises';
 import { Value } from 'typebox/value';
 import { deviceTokenHeaders, httpError, readBodyText, sendRequest } from './http.client.js';
 import { InstallerError } from './installer.errors.js';
@@ -51,7 +53,7 @@ export interface PeerSwarmOptions {
   cacheBytes: number;
   maxUploads?: number;
   port?: number;
-  /** Address the chunk server listens on (default: every interface). */
+  /** Address the chunk server listens on (default: the local address that reaches the server: the deployment network). */
   host?: string;
   /** Failure injection: serve corrupted chunks. */
   corruptServed?: boolean;
@@ -105,6 +107,13 @@ export class PeerSwarm {
    * cannot say (an older server, an error): the installer then fetches everything from the server, as before.
    */
   static async join(options: PeerSwarmOptions): Promise<PeerSwarm | null> {
+    let host = options.host;
+    try {
+      host ??= await localAddressToward(new URL(options.announceUrl));
+    } catch (error) {
+      options.onWarning?.(`one-to-many delivery off: no local address reaches the server (${(error as Error).message})`);
+      return null;
+    }
     const server = new PeerChunkServer({
       imageSha256: options.manifest.image_sha256,
       chunkCount: options.manifest.chunks.length,
@@ -112,7 +121,7 @@ export class PeerSwarm {
       maxUploads: options.maxUploads,
       deviceToken: options.deviceToken,
       port: options.port,
-      host: options.host,
+      host,
       corruptServed: options.corruptServed,
     });
     let port: number;
@@ -220,17 +229,29 @@ export class PeerSwarm {
 
   /**
    * Done installing: serve others while the server says they still need this device (its batch's linger time at
-   * most), or until the server has not answered for a minute. Resolves when it is time to go.
+   * most), or until the server has not answered for a minute. Resolves when it is time to go; `lingered` is false
+   * when nobody needed it.
    */
-  async linger(): Promise<{ lingeredMs: number }> {
+  async linger(): Promise<{ lingered: boolean; lingeredMs: number }> {
     const started = performance.now();
     this.role = 'serving';
-    this.lingerWanted = true;
+    this.lingerWanted = false;
     await this.announce().catch(() => {});
-    while (!this.closed && this.lingerWanted && !this.options.signal?.aborted && performance.now() - this.lastAnswerAt < LINGER_SERVER_SILENCE_MS) {
-      await new Promise((resolve) => setTimeout(resolve, this.intervalMs));
+    const lingered = this.lingerWanted;
+    const signal = this.options.signal;
+    while (!this.closed && this.lingerWanted && !signal?.aborted && performance.now() - this.lastAnswerAt < LINGER_SERVER_SILENCE_MS) {
+      // Unplugged or stopped: go at once, not at the next tick.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, this.intervalMs);
+        function done() {
+          clearTimeout(timer);
+          signal?.removeEventListener('abort', done);
+          resolve();
+        }
+        signal?.addEventListener('abort', done, { once: true });
+      });
     }
-    return { lingeredMs: Math.round(performance.now() - started) };
+    return { lingered, lingeredMs: Math.round(performance.now() - started) };
   }
 
   /** Stops serving and tells the server (best effort). */
@@ -393,4 +414,23 @@ export class PeerSwarm {
 }
 
 const first = (set: ReadonlySet<number>): number => set.values().next().value!;
+
+/**
+ * The local address this device reaches the server from: where peers on the deployment network reach it too. A
+ * connected UDP socket asks the routing table without sending anything.
+ */
+async function localAddressToward(url: URL): Promise<string> {
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  const { address: target, family } = await lookup(host);
+  const socket = createSocket(family === 6 ? 'udp6' : 'udp4');
+  try {
+    await new Promise<void>((resolve, reject) => {
+      socket.once('error', reject);
+      socket.connect(Number(url.port) || 80, target, () => resolve());
+    });
+    return socket.address().address;
+  } finally {
+    socket.close();
+  }
+}
 const randomOf = (items: number[]): number => items[Math.floor(Math.random() * items.length)]!;
