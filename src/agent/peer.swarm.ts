@@ -85,6 +85,8 @@ export class PeerSwarm {
   private swarmKey = '';
   private intervalMs = PEER_ANNOUNCE_INTERVAL_MS;
   private lingerWanted = false;
+  /** Whether an answer to an announce made as a finished device (role serving) has arrived. */
+  private answeredAsServing = false;
   private lastAnswerAt = performance.now();
   private pendingReports: PeerAnnounce['bad_peers'] = [];
   private timer: NodeJS.Timeout | null = null;
@@ -229,17 +231,23 @@ export class PeerSwarm {
 
   /**
    * Done installing: serve others while the server says they still need this device (its batch's linger time at
-   * most), or until the server has not answered for a minute. Resolves when it is time to go; `lingered` is false
-   * when nobody needed it.
+   * most). A server that does not answer is waited for, serving on, for up to a minute of silence: a restart must
+   * not send away the devices others are fetching from. Resolves when it is time to go; `lingered` is false when
+   * nobody needed it.
    */
   async linger(): Promise<{ lingered: boolean; lingeredMs: number }> {
     const started = performance.now();
-    this.role = 'serving';
-    this.lingerWanted = false;
-    await this.announce().catch(() => {});
-    const lingered = this.lingerWanted;
     const signal = this.options.signal;
-    while (!this.closed && this.lingerWanted && !signal?.aborted && performance.now() - this.lastAnswerAt < LINGER_SERVER_SILENCE_MS) {
+    this.role = 'serving';
+    let lingered = false;
+    while (!this.closed && !signal?.aborted) {
+      await this.announce().catch(() => {});
+      // An announce already on its way when this began went out as `receiving`: only answers to `serving` count.
+      if (!this.answeredAsServing) await this.announce().catch(() => {});
+      const answered = this.answeredAsServing;
+      if (answered && !this.lingerWanted) break;
+      if (performance.now() - this.lastAnswerAt >= LINGER_SERVER_SILENCE_MS) break;
+      if (answered) lingered = true;
       // Unplugged or stopped: go at once, not at the next tick.
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, this.intervalMs);
@@ -329,8 +337,12 @@ export class PeerSwarm {
   }
 
   private announce(): Promise<void> {
+    const role = this.role;
     this.announcing ??= this.post()
-      .then((answer) => this.apply(answer))
+      .then((answer) => {
+        if (role === 'serving') this.answeredAsServing = true;
+        this.apply(answer);
+      })
       .finally(() => {
         this.announcing = null;
       });

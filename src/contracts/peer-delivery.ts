@@ -13,6 +13,11 @@ export const PEER_MAX_UPLOADS = 3;
 export const PEER_ANNOUNCE_INTERVAL_MS = 500;
 /** A member that has not announced for this long is gone: it is no longer handed out as a peer. */
 export const PEER_TTL_MS = 4000;
+/**
+ * A new swarm (the first device, or the first announce after a restart) hands out no chunks to fetch from the server
+ * until every member has had the time to announce what it holds: otherwise a restart re-sends what peers have.
+ */
+export const SWARM_WARMUP_MS = Math.round(PEER_ANNOUNCE_INTERVAL_MS * 1.5);
 /** A chunk the server sent this recently counts as on its way into the swarm: others wait for a peer to hold it. */
 export const SERVER_SEEDING_WINDOW_MS = 3000;
 /** Peers handed out per announce answer, at most (200 devices: each sees a rotating sample). */

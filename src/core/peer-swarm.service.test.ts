@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MasterImage } from '../contracts/domain.js';
-import { ChunkSet, PEER_TTL_MS, SERVER_SEEDING_WINDOW_MS, type PeerAnnounce } from '../contracts/peer-delivery.js';
+import { ChunkSet, PEER_TTL_MS, SERVER_SEEDING_WINDOW_MS, SWARM_WARMUP_MS, type PeerAnnounce } from '../contracts/peer-delivery.js';
 import { buildDiskImage } from '../disk-layout/test-support/disk-image.builder.js';
 import { createCoreFixture, type CoreFixture } from './test-support/core-fixture.js';
 
@@ -58,6 +58,9 @@ describe('peer swarms', () => {
     expect(chunkCount).toBeGreaterThanOrEqual(6);
     const [a, b, c] = [join(1), join(2), join(3)];
     const half = Math.floor(chunkCount / 2);
+    // A new swarm first lets every member say what it holds (after a restart, peers hold chunks the server must not resend).
+    expect(announce(a, { want: half }).response.fetch_from_server).toEqual([]);
+    f.advance(SWARM_WARMUP_MS);
     const toA = announce(a, { want: half }).response.fetch_from_server;
     const toB = announce(b, { want: 16 }).response.fetch_from_server;
     expect(toA).toHaveLength(half);
@@ -84,6 +87,7 @@ describe('peer swarms', () => {
     expect(announce(a).response.peers).toEqual([]); // b holds nothing yet
     // A member that serves nothing (no port) is no peer, and what it holds is handed out by the server.
     announce(a, { have: holding(all()), port: null });
+    f.advance(SWARM_WARMUP_MS);
     expect(announce(b).response.peers).toEqual([]);
     expect(announce(b, { want: 16 }).response.fetch_from_server.length).toBeGreaterThan(0);
   });
@@ -91,6 +95,7 @@ describe('peer swarms', () => {
   it('stops handing out a member reported for bad data, and its chunks count as held by nobody', () => {
     const [cheat, honest] = [join(1), join(2)];
     announce(cheat, { have: holding(all()) });
+    f.advance(SWARM_WARMUP_MS);
     expect(announce(honest).response.peers.map((p) => p.deployment_id)).toEqual([cheat.id]);
     const outcome = announce(honest, { bad_peers: [{ deployment_id: cheat.id, chunk: 2, reason: 'hash mismatch' }], want: 16 });
     expect(outcome.badPeers).toEqual([{ reporter: honest.id, peer: cheat.id, chunk: 2, reason: 'hash mismatch' }]);
@@ -166,6 +171,8 @@ describe('peer swarms', () => {
     expect(f.core.peers.membersOf(image.sha256)).toEqual([]);
     f.core.batches.setPeerDelivery(batch.id, { peer_delivery: true });
     expect(announce(a, { want: 8 }).response.enabled).toBe(true);
+    f.advance(SWARM_WARMUP_MS);
+    expect(announce(a, { want: 8 }).response.fetch_from_server).toHaveLength(Math.min(8, chunkCount));
   });
 
   it('refuses announces for unknown deployments, with a wrong token, for another image, or with a malformed chunk set', () => {

@@ -13,6 +13,7 @@ import {
   PEER_TTL_MS,
   PEERS_PER_ANSWER,
   SERVER_SEEDING_WINDOW_MS,
+  SWARM_WARMUP_MS,
   type PeerAnnounce,
   type PeerAnnounceResponse,
   type SwarmPeer,
@@ -34,6 +35,7 @@ interface Member {
 
 interface Swarm {
   key: string;
+  createdAt: number;
   chunkCount: number;
   members: Map<number, Member>;
   /** When the server last sent each chunk (ms), 0 for never. */
@@ -116,7 +118,7 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
       const now = clock();
       let swarm = swarms.get(image.sha256);
       if (!swarm || swarm.chunkCount !== chunkCount) {
-        swarm = { key: randomBytes(24).toString('base64url'), chunkCount, members: new Map(), lastSent: new Float64Array(chunkCount), quarantined: new Set() };
+        swarm = { key: randomBytes(24).toString('base64url'), createdAt: now, chunkCount, members: new Map(), lastSent: new Float64Array(chunkCount), quarantined: new Set() };
         swarms.set(image.sha256, swarm);
       }
       expire(swarm, now);
@@ -194,12 +196,12 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
 export type PeerSwarmService = ReturnType<typeof createPeerSwarmService>;
 
 /**
- * Up to `want` chunks for this member to fetch from the server: ones no serving member holds and the server has not
- * sent within the seeding window, chosen at random so that devices asking at once get different ones. Each is
+ * Up to `want` chunks for this member to fetch from the server (none while the swarm warms up): ones no serving member
+ * holds and the server has not sent within the seeding window, chosen at random so that devices asking at once get different ones. Each is
  * marked as sent now, so the next device asking is given others (or waits for a peer to hold it).
  */
 function assignServerChunks(swarm: Swarm, member: Member, want: number, now: number): number[] {
-  if (want <= 0) return [];
+  if (want <= 0 || now - swarm.createdAt < SWARM_WARMUP_MS) return [];
   const held = new Uint8Array(Math.ceil(swarm.chunkCount / 8));
   // Only members that serve count as holders: a quarantined or non-serving one helps nobody.
   for (const other of swarm.members.values()) if (other.url !== null) other.have.bits.forEach((byte, i) => (held[i]! |= byte));

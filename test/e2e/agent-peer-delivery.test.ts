@@ -75,6 +75,12 @@ afterEach(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
+/**
+ * The card of a device the others are to fetch from: slow enough that it still writes its last chunks (then verifies)
+ * for a second or more after it holds them all, so the next device can join before it is done.
+ */
+const holderCard = (mapped: number) => Math.ceil(mapped / 4);
+
 const warnings = (events: InstallerEvent[]) => events.flatMap((e) => (e.type === 'warning' ? [e.message] : []));
 
 describe('one-to-many delivery', () => {
@@ -112,7 +118,7 @@ describe('one-to-many delivery', () => {
   it('a late joiner gets every chunk from a device that finished, which serves on while it is needed, then reboots', async () => {
     fleet = await startFleet();
     const { compressed, mapped, image } = fleet;
-    const first = fleet.device(1, { cardWriteBytesPerSecond: Math.ceil(mapped / 1) });
+    const first = fleet.device(1, { cardWriteBytesPerSecond: holderCard(mapped) });
     const firstId = await waitFor(() => fleet!.members().find((m) => m.holds === image.delivery!.chunk_count)?.deployment_id, 15_000, 'the first device to hold every chunk');
     const sentBefore = serverBytesSent(fleet.t);
     const late = fleet.device(2, { cardWriteBytesPerSecond: Math.ceil(mapped / 2), customize: false });
@@ -132,7 +138,7 @@ describe('one-to-many delivery', () => {
   it('drops a peer that sends corrupt chunks, reports it to the server, and installs from the server instead', async () => {
     fleet = await startFleet();
     const { compressed, mapped, image } = fleet;
-    const cheat = fleet.device(1, { cardWriteBytesPerSecond: Math.ceil(mapped / 1), peers: { corruptServed: true } });
+    const cheat = fleet.device(1, { cardWriteBytesPerSecond: holderCard(mapped), peers: { corruptServed: true } });
     const cheatId = await waitFor(() => fleet!.members().find((m) => m.holds === image.delivery!.chunk_count)?.deployment_id, 15_000, 'the cheat to hold every chunk');
     const honest = fleet.device(2, { customize: false });
     const [cheatResult, honestResult] = await Promise.all([cheat.done, honest.done]);
@@ -151,7 +157,7 @@ describe('one-to-many delivery', () => {
     fleet = await startFleet();
     const { compressed, mapped, image } = fleet;
     const stop = new AbortController();
-    const leaver = fleet.device(1, { cardWriteBytesPerSecond: Math.ceil(mapped / 1), signal: stop.signal });
+    const leaver = fleet.device(1, { cardWriteBytesPerSecond: holderCard(mapped), signal: stop.signal });
     const leaverId = await waitFor(() => fleet!.members().find((m) => m.holds === image.delivery!.chunk_count)?.deployment_id, 15_000, 'the first device to hold every chunk');
     // A slow card: most of its chunks are still to come when the first device goes.
     const stayer = fleet.device(2, { cardWriteBytesPerSecond: Math.ceil(mapped / 8), customize: false });
@@ -167,12 +173,46 @@ describe('one-to-many delivery', () => {
     expect(await sha256File(join(dir, 'card-2.img'), 0, master.size)).toBe(master.sha256);
   });
 
+  it('a server restart mid-batch: devices go on exchanging chunks, and the swarm is rebuilt from their next announces without resending what peers hold', async () => {
+    fleet = await startFleet();
+    const { compressed, mapped, image } = fleet;
+    // Room for a slow restart on a busy machine: reports and announces are retried for some 20 s.
+    const patient = { retryPolicy: { maxRetries: 45, baseDelayMs: 20, maxDelayMs: 500 } };
+    const first = fleet.device(1, { ...patient, cardWriteBytesPerSecond: holderCard(mapped) });
+    await waitFor(() => fleet!.members().some((m) => m.holds === image.delivery!.chunk_count), 15_000, 'the first device to hold every chunk');
+    const second = fleet.device(2, { ...patient, cardWriteBytesPerSecond: Math.ceil(mapped / 10), customize: false });
+    await waitFor(() => second.events.some((e) => e.type === 'progress' && e.bytesDone > 0), 15_000, 'the second device to write its first chunk');
+    const { dataDir } = fleet.t;
+    const devicePort = Number(new URL(fleet.t.deviceUrl).port);
+    await fleet.t.server.close(); // the data folder stays
+    const restarted = await startTestServer({ dataDir, devicePort }, { users: false });
+    fleet = { ...fleet, t: restarted, members: () => restarted.server.core.peers.membersOf(image.sha256) };
+    // Who the new swarm hears from, until both are done.
+    const seen = new Set<number>();
+    const both = Promise.all([first.done, second.done]);
+    let finished = false;
+    void both.finally(() => (finished = true));
+    await waitFor(() => {
+      fleet!.members().forEach((m) => seen.add(m.deployment_id));
+      return finished;
+    }, 60_000, 'both devices to finish');
+    const [a, b] = await both;
+
+    expect([...seen].sort()).toEqual([a.deploymentId, b.deploymentId].sort());
+    expect(a).toMatchObject({ ok: true, finalReportDelivered: true });
+    expect(b).toMatchObject({ ok: true, finalReportDelivered: true });
+    // At most what one device fetches at once may come from the server while the restarted swarm learns who holds what.
+    expect(b.peerBytes).toBeGreaterThanOrEqual(compressed - 4 * (4 << 20));
+    expect(await sha256File(join(dir, 'card-2.img'), 0, master.size)).toBe(master.sha256);
+    for (const id of [a.deploymentId!, b.deploymentId!]) expect(restarted.server.core.deployments.get(id).status).toBe('completed');
+  });
+
   it('where devices cannot reach each other, every device installs from the server', async () => {
     fleet = await startFleet();
     const { mapped, image } = fleet;
     // The server sees it at 127.0.0.1, but its chunk server listens on 127.0.0.2: unreachable, as behind a switch
     // that isolates ports.
-    const isolated = fleet.device(1, { cardWriteBytesPerSecond: Math.ceil(mapped / 1), peers: { host: '127.0.0.2' } });
+    const isolated = fleet.device(1, { cardWriteBytesPerSecond: holderCard(mapped), peers: { host: '127.0.0.2' } });
     await waitFor(() => fleet!.members().some((m) => m.holds === image.delivery!.chunk_count), 15_000, 'the first device to hold every chunk');
     const other = fleet.device(2, { customize: false });
     const [first, second] = await Promise.all([isolated.done, other.done]);
@@ -184,7 +224,7 @@ describe('one-to-many delivery', () => {
   it('peer traffic carries the device token where the deployment network requires one', async () => {
     fleet = await startFleet({ deviceToken: 'venue-network-secret' });
     const { compressed, mapped, image } = fleet;
-    const first = fleet.device(1, { cardWriteBytesPerSecond: Math.ceil(mapped / 1), deviceToken: 'venue-network-secret' });
+    const first = fleet.device(1, { cardWriteBytesPerSecond: holderCard(mapped), deviceToken: 'venue-network-secret' });
     const holder = await waitFor(() => fleet!.members().find((m) => m.holds === image.delivery!.chunk_count), 15_000, 'the first device to hold every chunk');
     // Neither the swarm key nor the token: refused by the device itself.
     expect((await fetch(`${holder.url}/peer/v1/chunks/${image.sha256}/0`)).status).toBe(403);
