@@ -23,7 +23,10 @@
 //   PITCREW_BENCH_FLEET_MASTER (full | small), PITCREW_BENCH_FLEET_CARD_MBPS (40, MB/s written to each card),
 //   PITCREW_BENCH_FLEET_LINK_MBIT (1000, each device), PITCREW_BENCH_FLEET_UPLINK_MBIT (1000, the server),
 //   PITCREW_BENCH_FLEET_DELAY_MS (0.1 one-way at each end, where the kernel has netem), PITCREW_BENCH_FLEET_CARD_GIB
-//   (32, sparse), PITCREW_BENCH_FLEET_PATHS (alone,v2,peers), PITCREW_BENCH_CACHE (data/bench-cache).
+//   (32, sparse), PITCREW_BENCH_FLEET_PATHS (alone,v2,peers), PITCREW_BENCH_FLEET_PEER_CACHE (the installers'
+//   --peer-cache, e.g. 48M where a hundred of them share this host's memory), PITCREW_BENCH_FLEET_SINK (1: installers
+//   hash into a sink, no card: delivery alone, to compare with bench/one-to-many-mechanisms.bench.ts),
+//   PITCREW_BENCH_CACHE (data/bench-cache).
 // Small configuration while developing: PITCREW_BENCH_FLEET_DEVICES=4 PITCREW_BENCH_FLEET_MASTER=small.
 // Run as `node --import tsx bench/fleet-network.bench.ts --serve '{…}'` this file is that server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -87,6 +90,10 @@ interface Settings {
   delayMs: number;
   cardBytes: number;
   paths: PathName[];
+  /** Installers hash what they receive into a sink instead of writing a card: delivery alone, no card in the way. */
+  sink: boolean;
+  /** --peer-cache for every installer (memory: a hundred installers share this host's), or null for their default. */
+  peerCache: string | null;
 }
 
 function settings(): Settings {
@@ -105,6 +112,8 @@ function settings(): Settings {
       .split(',')
       .map((p) => p.trim())
       .filter((p): p is PathName => (PATH_NAMES as readonly string[]).includes(p)),
+    peerCache: process.env.PITCREW_BENCH_FLEET_PEER_CACHE ?? null,
+    sink: process.env.PITCREW_BENCH_FLEET_SINK === '1',
   };
 }
 
@@ -278,9 +287,11 @@ async function runPath(
     resetPeakRss(server.pid);
     const runs: DeviceRun[] = [];
     const start = async (i: number, device: (typeof endpoints)[number], run: DeviceRun) => {
-      const target = join(targetsDir, `card-${i + 1}.img`);
-      await writeFile(target, '');
-      await truncate(target, config.cardBytes); // sparse: a 32 GB card, blank
+      const target = config.sink ? 'sink' : join(targetsDir, `card-${i + 1}.img`);
+      if (!config.sink) {
+        await writeFile(target, '');
+        await truncate(target, config.cardBytes); // sparse: a 32 GB card, blank
+      }
       const args = [
         agentBundle,
         '--server', server.device,
@@ -292,10 +303,11 @@ async function runPath(
         '--model', 'Raspberry Pi 4 Model B Rev 1.5',
         '--no-reboot',
         '--json',
-        ...(flags.cardWriteRate ? ['--card-write-rate', String(Math.round(config.cardBytesPerSecond))] : []),
+        ...(flags.cardWriteRate && !config.sink ? ['--card-write-rate', String(Math.round(config.cardBytesPerSecond))] : []),
         ...(path === 'raw' && flags.rawOnly ? flags.rawOnly : []),
         ...(path === 'v2' && flags.peers ? ['--no-peers'] : []),
         ...(plan.corrupt.has(i) ? ['--fault-corrupt-served'] : []),
+        ...(config.peerCache && flags.peers ? ['--peer-cache', config.peerCache] : []),
       ];
       // `ip netns exec` execs the command: the child's pid is the installer's node process.
       const child = spawn('ip', ['netns', 'exec', device.ns, flags.node, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -470,8 +482,8 @@ export default async function benchFleetNetwork(): Promise<void> {
     network = createShapedNetwork({ devices: config.devices, uplinkBitsPerSecond: config.uplinkBitsPerSecond, linkBitsPerSecond: config.linkBitsPerSecond, delayMs: config.delayMs });
     console.log(`  network: ${network.description}; ${config.devices} devices`);
     console.log(
-      `  cards: sparse ${(config.cardBytes / GIB).toFixed(0)} GiB files, ` +
-        (flags.cardWriteRate ? `written at most ${(config.cardBytesPerSecond / 1e6).toFixed(0)} MB/s (--card-write-rate)` : 'NOT capped: this installer has no --card-write-rate, so cards write at the host disk speed') +
+      (config.sink ? '  cards: none, every installer hashes what it receives into a sink (delivery alone)' : `  cards: sparse ${(config.cardBytes / GIB).toFixed(0)} GiB files, `) +
+        (config.sink ? '' : flags.cardWriteRate ? `written at most ${(config.cardBytesPerSecond / 1e6).toFixed(0)} MB/s (--card-write-rate)` : 'NOT capped: this installer has no --card-write-rate, so cards write at the host disk speed') +
         (flags.stale ? '; note: dist/agent/pitcrew-agent.mjs is older than src/agent (npm run build)' : ''),
     );
     console.log('  starting the server and registering the master (hash, block map, chunks)…');
@@ -490,7 +502,7 @@ export default async function benchFleetNetwork(): Promise<void> {
       for (const path of paths) {
         const devices = path === 'alone' ? 1 : config.devices;
         const mapped = path === 'raw' ? size : delivery!.mapped_bytes;
-        const store = cardStore(temp.dir, path, devices * mapped * 1.05);
+        const store = cardStore(temp.dir, path, config.sink ? 0 : devices * mapped * 1.05);
         if (typeof store === 'string') {
           console.log(`  ${path}: not run, ${store}`);
           continue;
@@ -502,7 +514,8 @@ export default async function benchFleetNetwork(): Promise<void> {
         console.log(`  ${path}: ${devices} device${devices === 1 ? '' : 's'} (physical limit ${limit.toFixed(0)} s)…`);
         let result: PathResult;
         try {
-          result = await runPath(path, network, server.hello, store.dir, config, flags, aloneS, Math.round(limit * 4 + 180));
+          // Bounded, with room for a host whose cores the installers share: a few seconds each.
+          result = await runPath(path, network, server.hello, store.dir, config, flags, aloneS, Math.round(Math.max(limit, aloneS) * 4 + 180 + devices * 4));
         } finally {
           store.remove();
         }
@@ -529,9 +542,10 @@ export default async function benchFleetNetwork(): Promise<void> {
 function physicalLimit(path: PathName, config: Settings, size: number, delivery: DeliveryFigures | null): number {
   const uplink = config.uplinkBitsPerSecond / 8;
   const link = config.linkBitsPerSecond / 8;
-  if (path === 'raw') return Math.max((config.devices * size) / uplink, size / config.cardBytesPerSecond);
+  const cardRate = config.sink ? Infinity : config.cardBytesPerSecond;
+  if (path === 'raw') return Math.max((config.devices * size) / uplink, size / cardRate);
   if (!delivery) return NaN;
-  const card = delivery.mapped_bytes / config.cardBytesPerSecond;
+  const card = delivery.mapped_bytes / cardRate;
   if (path === 'v2') return Math.max((config.devices * delivery.compressed_bytes) / uplink, card);
   return Math.max(delivery.compressed_bytes / uplink, delivery.compressed_bytes / link, card);
 }

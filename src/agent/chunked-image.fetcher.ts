@@ -16,8 +16,11 @@ import { abortError, DEFAULT_RETRY_POLICY, retryTransient, type RetryNotice, typ
 import type { PeerRef, PeerSwarm } from './peer.swarm.js';
 
 export const DEFAULT_CHUNKS_IN_FLIGHT = 4;
-/** A peer that sends nothing for this long is given up on (the chunk is fetched elsewhere): the server gets longer. */
-const PEER_STALL_TIMEOUT_MS = 3000;
+/**
+ * A peer that sends nothing for this long is given up on (the chunk is fetched elsewhere); the server gets longer. Not
+ * shorter: a peer busy writing its own card, or a crowded host, can pause for seconds and is not gone.
+ */
+const PEER_STALL_TIMEOUT_MS = 8000;
 /** A chunk that arrives corrupt this many times in a row fails the installation. */
 export const MAX_CORRUPT_ATTEMPTS = 3;
 // A manifest lists ~150 bytes per 4 MiB chunk: 64 GiB of mapped data is ~2.4 MB of JSON.

@@ -33,6 +33,8 @@ const PER_PEER_IN_FLIGHT = 1;
 /** How long a busy or unreachable peer is left alone. */
 const BUSY_REST_MS = 300;
 const UNREACHABLE_REST_MS = 5000;
+/** This many transfers from peers in a row failing to reach them rests every peer. */
+const UNREACHABLE_IN_A_ROW = 4;
 /** Without an answer from the server for this long, a finished device stops serving and reboots. */
 const LINGER_SERVER_SILENCE_MS = 60_000;
 
@@ -65,7 +67,10 @@ interface PeerState {
   ref: PeerRef;
   have: ChunkSet;
   inFlight: number;
+  /** Busy or unreachable: not asked until then. */
   restUntil: number;
+  /** Unreachable (refused, cut, stalled): not counted as a possible source until then. */
+  unreachableUntil: number;
 }
 
 export class PeerSwarm {
@@ -80,6 +85,9 @@ export class PeerSwarm {
   private seeding: ChunkSet;
   private readonly assigned = new Set<number>();
   private serverInFlight = 0;
+  private unreachableInARow = 0;
+  /** Whether the server has ever listed a peer. */
+  private hadPeers = false;
   private noSourceSince: number | null = null;
   private enabled = true;
   private swarmKey = '';
@@ -166,15 +174,23 @@ export class PeerSwarm {
     }
     if (this.assigned.size === 0) this.announceSoon();
     if (!this.enabled) return this.fromServer(first(pending));
-    // Waiting is for peers to catch up, not for ever: once nothing could be started from a peer or by assignment
-    // for a while, the server serves every pick until a peer can again (a network that isolates devices costs
-    // PEER_WAIT_MS once, not per chunk).
+    // Waiting is for peers to catch up, not for ever. With no peer that could serve at all (none listed, or every one
+    // unreachable: a network that isolates devices), the server serves every pick after PEER_WAIT_MS. With peers that
+    // are only busy or do not hold the chunk yet, the server is the last resort for a device that has had nothing in
+    // flight for that long, one chunk at a time: a crowded swarm must not turn into a hundred unicast streams.
     this.noSourceSince ??= now;
-    if (now - this.noSourceSince >= PEER_WAIT_MS) {
-      const notSeeding = [...pending].filter((i) => !this.seeding.has(i));
-      return this.fromServer(notSeeding.length ? randomOf(notSeeding) : randomOf([...pending]));
-    }
-    return undefined;
+    if (now - this.noSourceSince < PEER_WAIT_MS) return undefined;
+    // An empty list after peers were known (churn, a server restart) is no sign of isolation: they may come back.
+    const peersCanServe = this.peers.size === 0 ? this.hadPeers : [...this.peers.values()].some((peer) => peer.unreachableUntil <= now);
+    if (peersCanServe && (this.serverInFlight > 0 || this.peerInFlight() > 0)) return undefined;
+    const notSeeding = [...pending].filter((i) => !this.seeding.has(i));
+    return this.fromServer(notSeeding.length ? randomOf(notSeeding) : randomOf([...pending]));
+  }
+
+  private peerInFlight(): number {
+    let n = 0;
+    for (const peer of this.peers.values()) n += peer.inFlight;
+    return n;
   }
 
   /** Resolves when picking again may find something: an announce answer, a transfer's end, or a short while. */
@@ -198,10 +214,17 @@ export class PeerSwarm {
   /** How a transfer from a peer ended; frees its slot. */
   peerDone(peer: PeerRef, outcome: PeerOutcome, index: number, detail?: string): void {
     const state = this.peers.get(peer.deploymentId);
+    const now = performance.now();
     if (state) {
       state.inFlight--;
-      if (outcome === 'busy') state.restUntil = performance.now() + BUSY_REST_MS;
-      if (outcome === 'unreachable') state.restUntil = performance.now() + UNREACHABLE_REST_MS;
+      if (outcome === 'busy') state.restUntil = now + BUSY_REST_MS;
+      if (outcome === 'unreachable') state.restUntil = state.unreachableUntil = now + UNREACHABLE_REST_MS;
+    }
+    // Several peers in a row out of reach, none since: the network likely keeps devices apart (a switch that isolates
+    // ports, a firewall that drops). Rest them all rather than wait on each in turn.
+    this.unreachableInARow = outcome === 'unreachable' ? this.unreachableInARow + 1 : outcome === 'ok' ? 0 : this.unreachableInARow;
+    if (this.unreachableInARow >= UNREACHABLE_IN_A_ROW) {
+      for (const peer of this.peers.values()) peer.restUntil = peer.unreachableUntil = now + UNREACHABLE_REST_MS;
     }
     if (outcome === 'corrupt' && !this.banned.has(peer.deploymentId)) {
       this.banned.add(peer.deploymentId);
@@ -369,7 +392,8 @@ export class PeerSwarm {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json', ...deviceTokenHeaders(this.options.deviceToken) },
         body: JSON.stringify(body),
-        idleTimeoutMs: 10_000,
+        // Small and frequent: one that takes long is given up, and the next goes out on time.
+        idleTimeoutMs: 3000,
         signal: this.options.signal,
       });
       const status = response.statusCode ?? 0;
@@ -406,11 +430,13 @@ export class PeerSwarm {
         have,
         inFlight: known?.ref.url === peer.url ? known.inFlight : 0,
         restUntil: known?.restUntil ?? 0,
+        unreachableUntil: known?.unreachableUntil ?? 0,
       });
     }
     // Peers no longer listed but with transfers in flight stay until those end (their counts must come back down).
     for (const [id, peer] of this.peers) if (!next.has(id) && peer.inFlight > 0) next.set(id, peer);
     this.peers = next;
+    if (next.size > 0) this.hadPeers = true;
     this.recount();
     this.wake();
   }
