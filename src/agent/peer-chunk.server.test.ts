@@ -96,6 +96,20 @@ describe('PeerChunkServer', () => {
     second.release();
   });
 
+  it('when full, makes room for a chunk fewer peers hold by dropping the one most hold, never the other way round', async () => {
+    await start({ cacheBytes: 12 });
+    const holders = [5, 1, 3, 0, 9];
+    const keep = (i: number) => server!.keep(i, Buffer.alloc(6), (n) => holders[n]!);
+    keep(0);
+    keep(1);
+    keep(2); // held by 3, the cache holds chunks held by 5 and 1: 0 goes
+    expect([0, 1, 2].map((i) => server!.have.has(i))).toEqual([false, true, true]);
+    keep(4); // held by 9: more common than anything cached, not kept
+    expect(server!.have.has(4)).toBe(false);
+    keep(3); // held by nobody: 2 (held by 3) goes
+    expect([1, 2, 3].map((i) => server!.have.has(i))).toEqual([true, false, true]);
+  });
+
   it('keeps chunks only while the cache has room, and only once each', async () => {
     await start({ cacheBytes: 10 });
     server!.keep(0, Buffer.alloc(6));

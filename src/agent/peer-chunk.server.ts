@@ -65,9 +65,22 @@ export class PeerChunkServer {
     this.swarmKey = key ? digest(key) : null;
   }
 
-  /** Keeps a checked chunk for serving, while the cache has room. */
-  keep(index: number, frame: Buffer): void {
-    if (this.held.has(index) || this.cachedBytes + frame.length > this.options.cacheBytes) return;
+  /**
+   * Keeps a checked chunk for serving. When the cache is full, chunks that more peers hold make room for one fewer
+   * peers hold (`holders` says how many hold each): a swarm whose devices all kept their first chunks would leave the
+   * last ones to the few that happen to have room, and every device would queue at their doors.
+   */
+  keep(index: number, frame: Buffer, holders: (index: number) => number = () => 0): void {
+    if (this.held.has(index) || frame.length > this.options.cacheBytes) return;
+    const rarity = holders(index);
+    while (this.cachedBytes + frame.length > this.options.cacheBytes) {
+      let commonest = -1;
+      for (const cached of this.frames.keys()) if (commonest < 0 || holders(cached) > holders(commonest)) commonest = cached;
+      if (commonest < 0 || holders(commonest) <= rarity) return;
+      this.cachedBytes -= this.frames.get(commonest)!.length;
+      this.frames.delete(commonest);
+      this.held.delete(commonest);
+    }
     this.frames.set(index, frame);
     this.held.add(index);
     this.cachedBytes += frame.length;

@@ -23,7 +23,7 @@ import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { Value } from 'typebox/value';
 import { deviceTokenHeaders, httpError, readBodyText, sendRequest } from './http.client.js';
-import { InstallerError } from './installer.errors.js';
+import { InstallerError, isTransientError } from './installer.errors.js';
 import { PeerChunkServer } from './peer-chunk.server.js';
 
 /** With nothing to start from peers or by assignment for this long, a device takes a missing chunk from the server. */
@@ -145,9 +145,14 @@ export class PeerSwarm {
     try {
       await swarm.announce();
     } catch (error) {
-      await server.close();
-      options.onWarning?.(`one-to-many delivery off: the first announce failed (${(error as Error).message}); fetching every chunk from the server`);
-      return null;
+      // A server that does not know announces (older than one-to-many) or refuses this device: the server alone.
+      // One that is only slow to answer (a crowd of devices starting at once) is asked again at the next tick; until
+      // then the device fetches from the server as a lone one would.
+      if (!isTransientError(error)) {
+        await server.close();
+        options.onWarning?.(`one-to-many delivery off: the server refused the announce (${(error as Error).message}); fetching every chunk from the server`);
+        return null;
+      }
     }
     if (!swarm.enabled) {
       await server.close();
@@ -208,7 +213,7 @@ export class PeerSwarm {
   received(index: number, frame: Buffer, from: PeerRef | null): void {
     if (from) this.bytesFromPeers += frame.length;
     else this.bytesFromServer += frame.length;
-    this.server.keep(index, frame);
+    this.server.keep(index, frame, (i) => this.holders[i]!);
   }
 
   /** How a transfer from a peer ended; frees its slot. */
@@ -392,8 +397,7 @@ export class PeerSwarm {
         method: 'POST',
         headers: { 'content-type': 'application/json', accept: 'application/json', ...deviceTokenHeaders(this.options.deviceToken) },
         body: JSON.stringify(body),
-        // Small and frequent: one that takes long is given up, and the next goes out on time.
-        idleTimeoutMs: 3000,
+        idleTimeoutMs: 10_000,
         signal: this.options.signal,
       });
       const status = response.statusCode ?? 0;

@@ -195,8 +195,12 @@ describe('deployments', () => {
     expect(entries).toEqual([
       expect.objectContaining({ action: 'deployment.sweep_overruled', target: late.hostname, actor: 'device 10.0.0.9', details: expect.stringMatching(/reported completed .* after the stale sweep had marked it failed/) }),
     ]);
-    // Once overruled the record is final like any other; a failure the device itself reported stays final too.
-    expect(() => report({ status: 'completed', deployment_id: late.id })).toThrow(/already completed/);
+    // Once overruled the record is final like any other; a failure the device itself reported stays final too. The
+    // same final word again (a retry whose answer was lost) is taken, changing nothing.
+    f.events.length = 0;
+    expect(report({ status: 'completed', deployment_id: late.id })).toMatchObject({ status: 'completed', completed_at: completed.completed_at });
+    expect(f.events).toEqual([]);
+    expect(() => report({ status: 'failed', deployment_id: late.id })).toThrow(/already completed/);
     expect(() => report({ status: 'completed', deployment_id: failedByDevice.id })).toThrow(/already failed/);
   });
 

@@ -197,6 +197,8 @@ export function createDeploymentService(ctx: CoreContext) {
         // The stale sweep's "failed" is a guess from silence; the device's own final word overrules it (a server
         // away while devices finished). Every other final state is final.
         const overrulesSweep = deployment.status === 'failed' && deployment.swept_at !== null && isFinal(status);
+        // The same final word again is a retry whose first attempt landed (its answer was lost): received, nothing changes.
+        if (isFinal(deployment.status) && status === deployment.status && !overrulesSweep) return deployment;
         if (isFinal(deployment.status) && !overrulesSweep) {
           throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) is already ${deployment.status}; the report was ignored.`);
         }

@@ -170,6 +170,10 @@ describe('device API: /api/status', () => {
     expect(late.status).toBe(409);
     expect(late.body).toMatchObject({ code: 'DEPLOYMENT_FINAL', error: expect.stringMatching(/already completed; the report was ignored/) });
     expect(t.server.core.deployments.get(config.deployment_id).status).toBe('completed');
+    // The final report once more (a retry whose answer was lost on the way) is taken, not refused.
+    const again = await report({ deployment_id: config.deployment_id, status: 'completed' });
+    expect(again.status).toBe(200);
+    expect(again.body).toMatchObject({ received: true, status: 'completed' });
   });
 
   it('accepts a completed report for a deployment the stale sweep marked failed, and the audit log says so (#16)', async () => {
