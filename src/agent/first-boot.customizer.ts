@@ -1,6 +1,7 @@
-// Gives the written disk its hostname for first boot, without mounting anything. The root filesystem is
-// inspected to learn which first-boot mechanism the image really runs (first-boot.detector.ts), and that mechanism
-// is fed the way Raspberry Pi Imager feeds it:
+// Gives the written disk its hostname for first boot, without mounting anything, after making it a machine of its
+// own (clone.generalizer.ts: machine-id, SSH host keys, leases, logs …) unless the image turns that off. The root
+// filesystem is inspected to learn which first-boot mechanism the image really runs (first-boot.detector.ts), and
+// that mechanism is fed the way Raspberry Pi Imager feeds it:
 //   rpi-preseed  (newest Raspberry Pi OS): [system] hostname in /boot/firmware/rpi-preseed.toml; the
 //                rpi-preseed.service unit enabled and no stale "applied" stamp, so it runs exactly once;
 //   cloud-init   (Trixie): hostname in user-data, a fresh instance-id in meta-data (cloud-init runs its
@@ -15,6 +16,8 @@ import { FIRST_BOOT_PROBES, planFirstBoot, PRESEED_STAMPS, unitsFromPackageLists
 import { FatVolume } from './fat.volume.js';
 import { detectFilesystem, type PartitionEntry, type PartitionTable } from './partition-table.parser.js';
 import { isValidHostname } from './device-api.client.js';
+import { generalizeClone } from './clone.generalizer.js';
+import type { GeneralizationStep } from '../contracts/generalization.js';
 
 export type { FirstBootFlavour } from './first-boot.detector.js';
 
@@ -26,6 +29,8 @@ export interface CustomizeOptions {
   hostname: string;
   /** Unique per deployment: cloud-init treats a new instance-id as a new machine and runs first-boot modules. */
   instanceId: string;
+  /** Make the clone a machine of its own first (clone.generalizer.ts); the image's switch, on unless turned off. */
+  generalize?: boolean;
 }
 
 export interface CustomizeResult {
@@ -38,6 +43,8 @@ export interface CustomizeResult {
   written: string[];
   /** For the deployment: signs of a mechanism that could not be used, or none at all (hostname only in /etc/hostname). */
   warnings: string[];
+  /** Each generalisation step, done or skipped and why; null when the image has generalisation turned off. */
+  generalization: GeneralizationStep[] | null;
 }
 
 const FIRSTRUN_ARGS = ['systemd.run_success_action=reboot', 'systemd.unit=kernel-command-line.target'];
@@ -51,6 +58,8 @@ export async function customizeFirstBoot(options: CustomizeOptions): Promise<Cus
   const fat = new FatVolume(options.devicePath, boot.startByte);
   const ext = new Ext4Volume(options.devicePath, root.startByte);
   await ext.checkClean();
+  // Before the hostname: the unit it may enable and the files it writes are the device's own, not the master's.
+  const generalization = options.generalize === false ? null : await generalizeClone(ext);
 
   // Everything the decision needs, in one mcopy and one debugfs session (two if a package moved its units).
   const rootNow = await ext.inspect(ROOT_PROBES);
@@ -94,7 +103,7 @@ export async function customizeFirstBoot(options: CustomizeOptions): Promise<Cus
   await ext.apply(rootChanges);
 
   await checkBootFiles(fat, bootFiles);
-  await checkRootChanges(ext, rootChanges);
+  await ext.checkApplied(rootChanges);
   if (bootFiles.has('cmdline.txt')) checkCmdline(bootFiles.get('cmdline.txt')!, flavour, bootMount);
 
   return {
@@ -104,6 +113,7 @@ export async function customizeFirstBoot(options: CustomizeOptions): Promise<Cus
     rootPartition: root.number,
     written: [...[...bootFiles.keys()].map((name) => `boot:/${name}`), ...rootChanges.map((change) => `root:${change.path}`)],
     warnings: plan.warnings,
+    generalization,
   };
 }
 
@@ -266,23 +276,6 @@ async function checkBootFiles(fat: FatVolume, files: Map<string, string>): Promi
   const actual = await fat.readFiles([...files.keys()]);
   for (const [name, content] of files) {
     if (!actual.get(name)?.equals(Buffer.from(content))) throw new InstallerError('CUSTOMIZE', `boot:/${name} does not hold what was written to it`);
-  }
-}
-
-async function checkRootChanges(ext: Ext4Volume, changes: Ext4Change[]): Promise<void> {
-  const after = await ext.inspect(changes.map((change) => change.path));
-  for (const change of changes) {
-    const info = after.get(change.path);
-    if (change.kind === 'remove') {
-      if (info) throw new InstallerError('CUSTOMIZE', `root:${change.path} could not be removed`);
-    } else if (change.kind === 'symlink') {
-      if (info?.type !== 'symlink' || info.linkTarget !== change.target) throw new InstallerError('CUSTOMIZE', `root:${change.path} is not a link to ${change.target}`);
-    } else {
-      if (!info?.content?.equals(Buffer.from(change.content))) throw new InstallerError('CUSTOMIZE', `root:${change.path} does not hold what was written to it`);
-      if (info.uid !== 0 || info.gid !== 0 || (info.mode & 0o7777) !== (change.mode ?? 0o644)) {
-        throw new InstallerError('CUSTOMIZE', `root:${change.path} has owner ${info.uid}:${info.gid} mode ${(info.mode & 0o7777).toString(8)}`);
-      }
-    }
   }
 }
 

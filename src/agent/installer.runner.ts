@@ -18,12 +18,13 @@ import { makeProgress, PROGRESS_SPAN, RateMeter } from './installer.progress.js'
 import { parsePartitionTable } from './partition-table.parser.js';
 import { rereadPartitionTable } from './partition-table.reread.js';
 import { DEFAULT_RETRY_POLICY } from './retry.policy.js';
-import { StatusReporter } from './status.reporter.js';
+import { StatusReporter, type PhaseFields } from './status.reporter.js';
 import { resolveInstallTarget } from './target-disk.chooser.js';
 import type { FaultLayout, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 import type { PeerSwarm } from './peer.swarm.js';
 import { formatBytes } from '../contracts/format.js';
 import { withWarnings } from '../contracts/deployment-message.js';
+import { describeGeneralization } from '../contracts/generalization.js';
 
 export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 
@@ -113,7 +114,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     deviceToken: options.deviceToken,
     onDeliveryProblem: (error) => emit({ type: 'warning', message: `a status report was not delivered: ${describeError(error)}` }),
   });
-  const enterPhase = async (next: DeviceReportedStatus, message: string, extra: { progress?: number; bytes_total?: number } = {}) => {
+  const enterPhase = async (next: DeviceReportedStatus, message: string, extra: Omit<PhaseFields, 'message'> = {}) => {
     phase = next;
     emit({ type: 'phase', phase: next, message });
     await reporter.reportPhase(next, { message, ...extra });
@@ -251,7 +252,8 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     const customizeStarted = performance.now();
     const customize = options.customize ?? target.path !== null;
     if (customize && target.path !== null) {
-      await enterPhase('customizing', `writing hostname ${config.hostname} for first boot`, { progress: PROGRESS_SPAN.customizing[0] });
+      const generalizing = config.generalize === false ? '' : 'making it a machine of its own and ';
+      await enterPhase('customizing', `${generalizing}writing hostname ${config.hostname} for first boot`, { progress: PROGRESS_SPAN.customizing[0] });
       const table = parsePartitionTable(writer.heldBack);
       // A partition inside the held-back MiB cannot be edited before the table is written (rare: modern images start at 4 MiB).
       if (table.partitions.some((p) => p.startByte < writer.heldBack.length)) await writer.commitHeldBack();
@@ -261,6 +263,8 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
         table,
         hostname: config.hostname,
         instanceId: `pitcrew-${config.deployment_id}-${randomUUID()}`,
+        // An older server does not say: generalise, as the switch's default is.
+        generalize: config.generalize ?? true,
         readDisk: async (position, length) => (position < writer.heldBack.length ? writer.heldBack.subarray(position, position + length) : (await readDiskBytes(path, position, length)).data),
       });
       for (const warning of result.customization.warnings) warnDeployment(warning);
@@ -289,6 +293,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       `installed ${config.version} as ${config.hostname}`,
       result.delivery === 'chunked' ? `image delivery v2 (${result.decompressMethod})` : null,
       result.customization ? (result.customization.flavour === 'none' ? 'hostname only in /etc/hostname' : `first boot via ${result.customization.flavour}`) : null,
+      result.customization ? describeGeneralization(result.customization.generalization) : null,
       `verified (${result.verifyMethod})`,
       result.resumes ? `${result.resumes} resume(s)` : null,
       result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,
@@ -297,7 +302,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     ]
       .filter(Boolean)
       .join('; ');
-    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100 });
+    // The steps themselves go to a server that knows the switch (it said `generalize`); older ones read the summary.
+    const generalization = config.generalize !== undefined ? (result.customization?.generalization ?? undefined) : undefined;
+    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization });
     const undelivered = reporter.undeliveredFinal;
     if (undelivered) {
       result.finalReportDelivered = false;

@@ -91,6 +91,7 @@ async function main(): Promise<number> {
     log('error', `installation failed${result.failedPhase ? ` while ${result.failedPhase}` : ''}: ${result.error}`, { code: result.errorCode });
     return result.exitCode;
   }
+  for (const step of result.customization?.generalization ?? []) log('info', `generalisation, ${step.step}: ${step.note}`, { step: step.step, done: step.done });
   log('info', `done in ${(result.timings.totalMs / 1000).toFixed(1)} s: ${result.hostname} is installed`, {
     installed_ms: result.timings.totalMs - result.lingeredMs,
     bytes: result.bytes,

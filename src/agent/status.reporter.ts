@@ -7,6 +7,7 @@
 // as `undeliveredFinal` for the installer to say so, never dropped silently.
 import type { StatusRequest } from '../contracts/device-api.js';
 import type { DeviceReportedStatus } from '../contracts/domain.js';
+import type { GeneralizationReport } from '../contracts/generalization.js';
 import { InstallerError, isInstallerError } from './installer.errors.js';
 import { sendStatus } from './device-api.client.js';
 import { retryTransient, type RetryPolicy } from './retry.policy.js';
@@ -30,6 +31,9 @@ export interface ProgressSnapshot {
   eta_s?: number;
   message: string;
 }
+
+/** A phase report's fields; `generalization` only in a final report, and only to a server that asked for it. */
+export type PhaseFields = Partial<ProgressSnapshot> & { error_message?: string | null; generalization?: GeneralizationReport };
 
 export type ReportSender = (url: string, report: StatusRequest) => Promise<unknown>;
 
@@ -78,7 +82,7 @@ export class StatusReporter {
   }
 
   /** Reports a phase change and waits for the server to take it; starts the once-a-second progress clock. */
-  async reportPhase(status: DeviceReportedStatus, fields: Partial<ProgressSnapshot> & { error_message?: string | null } = {}): Promise<void> {
+  async reportPhase(status: DeviceReportedStatus, fields: PhaseFields = {}): Promise<void> {
     this.phase = status;
     this.latest = null;
     this.sentLatest = true;
@@ -157,7 +161,7 @@ export class StatusReporter {
     this.sent.push(report);
   }
 
-  private build(status: DeviceReportedStatus, fields: Partial<ProgressSnapshot> & { error_message?: string | null }): StatusRequest {
+  private build(status: DeviceReportedStatus, fields: PhaseFields): StatusRequest {
     const { identity } = this.options;
     const report: StatusRequest = {
       status,
@@ -175,6 +179,7 @@ export class StatusReporter {
     if (fields.rate_bps !== undefined) report.rate_bps = Math.max(0, Math.round(fields.rate_bps));
     if (fields.eta_s !== undefined) report.eta_s = Math.max(0, Math.min(30 * 24 * 3600, Math.round(fields.eta_s)));
     if (fields.message !== undefined) report.message = fields.message.slice(0, 2000);
+    if (fields.generalization) report.generalization = fields.generalization;
     if (this.sourceBytes) Object.assign(report, this.sourceBytes());
     if (report.error_message) report.error_message = report.error_message.slice(0, 2000);
     return report;

@@ -4,6 +4,7 @@ import {
   LIMITS, RowId, KART_NUMBER_MAX, KART_NUMBER_MIN, ApiToken, AuditEntry, Batch, BatchStatus, Deployment, DeploymentStatus, HostnameStatus, MasterImage, PoolEntry,
   ProductType, Role, Stats, User, Venue, VenueCode, VenueStats,
 } from './domain.js';
+import { GeneralizationReport } from './generalization.js';
 
 const Strict = { additionalProperties: false } as const;
 const OptionalNullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
@@ -126,7 +127,27 @@ export const ImageUploadFields = Type.Object({
 });
 export type ImageUploadFields = Static<typeof ImageUploadFields>;
 export const ImageList = Type.Object({ images: Type.Array(MasterImage) });
-export const ImageDetail = Type.Object({ image: MasterImage });
+/** What an operator may change on a registered image; the file and its identity never change. */
+export const ImageUpdate = Type.Object(
+  {
+    description: Type.Optional(Type.Union([Type.String({ maxLength: 2000 }), Type.Null()])),
+    generalize: Type.Optional(Type.Boolean()),
+  },
+  { ...Strict, minProperties: 1 },
+);
+export type ImageUpdate = Static<typeof ImageUpdate>;
+/**
+ * The generalisation steps of an image as its newest generalised deployment reported them (the server does not
+ * inspect images itself): which ran on that card and which were skipped, and why.
+ */
+export const ImageGeneralizationReport = Type.Object({
+  deployment_id: Type.Integer(),
+  hostname: Type.String(),
+  reported_at: Type.String(),
+  steps: GeneralizationReport,
+});
+export type ImageGeneralizationReport = Static<typeof ImageGeneralizationReport>;
+export const ImageDetail = Type.Object({ image: MasterImage, generalization: Type.Union([ImageGeneralizationReport, Type.Null()]) });
 export const ImageResponse = Type.Object({ success: Type.Literal(true), image: MasterImage, checksum: Type.String(), filename: Type.String() });
 
 // ── Deployments ───────────────────────────────────────────────────────────────────────────────────────

@@ -2,6 +2,7 @@
 // does not know and a numeric timestamp, and reads `version` from the config answer.
 import { Type, type Static } from 'typebox';
 import { LIMITS, ProductType, REPORTABLE_STATUSES, RowId } from './domain.js';
+import { GeneralizationReport } from './generalization.js';
 
 const Optional = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
@@ -49,6 +50,12 @@ export const ConfigResponse = Type.Object({
    * it is off (its batch, the server, or an image without chunks). Installers that predate it ignore it.
    */
   peer_announce_url: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  /**
+   * Make each card a machine of its own before first boot (new machine-id and SSH host keys, no leases, logs or
+   * histories of the master): the image's switch, on by default. Installers that predate it do not generalise;
+   * installers that know it treat its absence (an older server) as on.
+   */
+  generalize: Type.Optional(Type.Boolean()),
 });
 export type ConfigResponse = Static<typeof ConfigResponse>;
 
@@ -74,6 +81,8 @@ export const StatusRequest = Type.Object(
     message: Optional(Type.String({ maxLength: 2000 })),
     error_message: Optional(Type.String({ maxLength: 2000 })),
     ip_address: Optional(Type.String({ maxLength: 64 })),
+    /** The final report of a generalised installation: each step, done or skipped and why. */
+    generalization: Optional(GeneralizationReport),
     timestamp: Optional(Type.Union([Type.Number(), Type.String({ maxLength: 64 })])),
   },
   { additionalProperties: false },

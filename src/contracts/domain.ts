@@ -2,6 +2,7 @@
 // Field names are snake_case because the original installer and dashboard speak that way.
 import { Type, type Static } from 'typebox';
 import { BlockMapKind, ImageSourceFormat } from './image-delivery.js';
+import { GeneralizationReport } from './generalization.js';
 
 export const PRODUCT_TYPES = ['KXP2', 'RXP2'] as const;
 export const ProductType = Type.Enum(PRODUCT_TYPES);
@@ -149,6 +150,16 @@ export const MasterImage = Type.Object({
   source_format: ImageSourceFormat,
   /** Image delivery v2 (block map and zstd chunks); null until they are built (images from before v2). */
   delivery: Type.Union([ImageDelivery(), Type.Null()]),
+  /** The installer makes each card a machine of its own (contracts/generalization.ts); on unless turned off. */
+  generalize: Type.Boolean(),
+  /**
+   * The steps its cards will get, from inspecting the image's root filesystem when it was registered (`steps` null,
+   * with the `problem`, where it could not be read); null for images registered before this existed.
+   */
+  generalization_preview: Type.Union([
+    Type.Object({ steps: Type.Union([GeneralizationReport, Type.Null()]), problem: NullableString }),
+    Type.Null(),
+  ]),
 });
 export type MasterImage = Static<typeof MasterImage>;
 

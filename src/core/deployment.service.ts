@@ -225,6 +225,7 @@ export function createDeploymentService(ctx: CoreContext) {
         };
         const updated = overrulesSweep ? repos.deployments.overruleSweep(change) : repos.deployments.update(change);
         if (!updated) throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) has just finished; the report was ignored.`);
+        if (status === 'completed' && request.generalization) repos.deployments.saveGeneralization(deployment.id, request.generalization, now);
         if (overrulesSweep) {
           repos.audit.insert({
             at: now,

@@ -4,13 +4,14 @@ import type { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { MasterImage, ProductType } from '../contracts/domain.js';
-import type { ImageUploadFields } from '../contracts/api.js';
+import type { ImageGeneralizationReport, ImageUpdate, ImageUploadFields } from '../contracts/api.js';
 import { MANIFEST_FORMAT, type ImageManifest } from '../contracts/image-delivery.js';
 import type { StoredChunk } from '../db/image.repository.js';
 import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext } from './context.js';
 import { safeImageFilename, type ImageStore, type IngestOptions, type StoredFile } from './image-store.js';
 import { buildImageDelivery } from './image-delivery.js';
+import { previewGeneralization } from './image-generalization.js';
 
 export interface UploadOptions extends IngestOptions {
   /**
@@ -89,6 +90,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
       try {
         const delivery = await buildImageDelivery(store, stored.filename, stored.size_bytes, { precompressed: stored.precompressed, signal })
           .finally(() => rm(stored.precompressed.path, { force: true }));
+        const generalizationPreview = await previewGeneralization(store.pathOf(stored.filename));
         await beforeRegister?.(stored);
         return ctx.write((emit) => {
           // Another path (the CLI, another process) may have registered this version while the bytes streamed.
@@ -102,6 +104,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
             size_bytes: stored.size_bytes,
             sha256: stored.sha256,
             source_format: stored.source_format,
+            generalization_preview: generalizationPreview,
             description: fields.description?.trim() || null,
             uploaded_at: isoOf(ctx.now()),
           }, delivery);
@@ -221,6 +224,20 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     registerFile: async (fields: ImageUploadFields, path: string, options?: IngestOptions) => {
       if (!existsSync(path)) throw new AppError('NOT_FOUND', `There is no file ${path}.`);
       return register(fields, path, (filename) => store.ingestFile(path, filename, options), undefined, options?.signal);
+    },
+
+    /** How its newest generalised deployment reported the generalisation steps; null before any did. */
+    generalizationOf: (id: number): ImageGeneralizationReport | null => repos.deployments.latestGeneralizationOfImage(get(id).id),
+
+    /** An operator's change (description, the generalisation switch); devices configured from now on get it. */
+    update(id: number, change: ImageUpdate): MasterImage {
+      return ctx.write((emit) => {
+        get(id);
+        const description = change.description === undefined ? undefined : change.description?.trim() || null;
+        const image = repos.images.update(id, { description, generalize: change.generalize })!;
+        emit('image_updated', { image_id: image.id, image });
+        return image;
+      });
     },
 
     /** Makes this the one active image of its product, atomically replacing the previous one. */

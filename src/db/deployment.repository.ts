@@ -1,5 +1,6 @@
 import type { Deployment, DeploymentStatus, PeerRole } from '../contracts/domain.js';
-import type { PagedResult } from '../contracts/api.js';
+import type { ImageGeneralizationReport, PagedResult } from '../contracts/api.js';
+import type { GeneralizationReport } from '../contracts/generalization.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
 
@@ -90,6 +91,13 @@ export function createDeploymentRepository(db: Db) {
     "SELECT status, count(*) AS n FROM deployments WHERE status IN ('completed', 'failed') AND completed_at >= ? GROUP BY status",
   );
   const open = db.prepare<[], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} ORDER BY id`);
+  const saveGeneralization = db.prepare<{ deployment_id: number; steps: string; reported_at: string }>(`
+    INSERT INTO deployment_generalization (deployment_id, steps, reported_at) VALUES (@deployment_id, @steps, @reported_at)
+    ON CONFLICT (deployment_id) DO UPDATE SET steps = excluded.steps, reported_at = excluded.reported_at`);
+  const generalizationOf = db.prepare<[number], { steps: string }>('SELECT steps FROM deployment_generalization WHERE deployment_id = ?');
+  const latestGeneralizationOfImage = db.prepare<[number], { deployment_id: number; hostname: string; reported_at: string; steps: string }>(`
+    SELECT g.deployment_id, d.hostname, g.reported_at, g.steps FROM deployment_generalization g JOIN deployments d ON d.id = g.deployment_id
+     WHERE d.image_id = ? ORDER BY g.reported_at DESC, g.deployment_id DESC LIMIT 1`);
 
   return {
     find: (id: number): Deployment | undefined => byId.get(id),
@@ -118,6 +126,18 @@ export function createDeploymentRepository(db: Db) {
     listStale: (updatedBefore: string): Deployment[] => staleOpen.all(updatedBefore),
     listOpen: (): Deployment[] => open.all(),
     activeCount: (): number => activeCount.get()!.n,
+    /** The generalisation steps a device reported with its final report. */
+    saveGeneralization: (deploymentId: number, steps: GeneralizationReport, at: string): void =>
+      void saveGeneralization.run({ deployment_id: deploymentId, steps: JSON.stringify(steps), reported_at: at }),
+    generalizationOf: (deploymentId: number): GeneralizationReport | null => {
+      const row = generalizationOf.get(deploymentId);
+      return row ? (JSON.parse(row.steps) as GeneralizationReport) : null;
+    },
+    /** The newest report of generalisation steps among the image's deployments. */
+    latestGeneralizationOfImage: (imageId: number): ImageGeneralizationReport | null => {
+      const row = latestGeneralizationOfImage.get(imageId);
+      return row ? { ...row, steps: JSON.parse(row.steps) as GeneralizationReport } : null;
+    },
     finishedSince: (since: string): { completed: number; failed: number } => {
       const counts = { completed: 0, failed: 0 };
       for (const row of finishedSince.all(since)) counts[row.status as 'completed' | 'failed'] = row.n;

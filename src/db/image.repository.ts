@@ -12,6 +12,8 @@ interface ImageRow {
   description: string | null;
   uploaded_at: string;
   active: 0 | 1;
+  generalize: 0 | 1;
+  generalization_preview: string | null;
   source_format: ImageSourceFormat;
   block_map: BlockMapKind | null;
   block_map_notes: string;
@@ -39,7 +41,7 @@ export interface ImageDeliveryRecord {
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : 0);
 
 function toImage(row: ImageRow): MasterImage {
-  const { active, block_map, block_map_notes, mapped_bytes, compressed_bytes, chunk_count, ...rest } = row;
+  const { active, generalize, generalization_preview, block_map, block_map_notes, mapped_bytes, compressed_bytes, chunk_count, ...rest } = row;
   const delivery = block_map === null || mapped_bytes === null || compressed_bytes === null
     ? null
     : {
@@ -51,10 +53,23 @@ function toImage(row: ImageRow): MasterImage {
         mapped_ratio: ratio(mapped_bytes, row.size_bytes),
         wire_ratio: ratio(row.size_bytes, compressed_bytes),
       };
-  return { ...rest, active: active === 1, delivery };
+  return {
+    ...rest,
+    active: active === 1,
+    generalize: generalize === 1,
+    generalization_preview: generalization_preview === null ? null : (JSON.parse(generalization_preview) as MasterImage['generalization_preview']),
+    delivery,
+  };
 }
 
-export type NewImage = Omit<MasterImage, 'id' | 'active' | 'delivery'>;
+export type NewImage = Omit<MasterImage, 'id' | 'active' | 'delivery' | 'generalize'>;
+type ImageInsert = Omit<NewImage, 'generalization_preview'> & { generalization_preview: string | null };
+
+/** An operator's change to an image: only the fields given change. */
+export interface ImageChange {
+  description?: string | null;
+  generalize?: boolean;
+}
 
 const SELECT = `SELECT images.*, (SELECT count(*) FROM image_chunks WHERE image_id = images.id) AS chunk_count FROM images`;
 
@@ -65,9 +80,9 @@ export function createImageRepository(db: Db) {
   const activeFor = db.prepare<[ProductType], ImageRow>(`${SELECT} WHERE product_type = ? AND active = 1`);
   const all = db.prepare<[], ImageRow>(`${SELECT} ORDER BY product_type, uploaded_at DESC, id DESC`);
   const withoutDelivery = db.prepare<[], ImageRow>(`${SELECT} WHERE block_map IS NULL ORDER BY active DESC, id`);
-  const insert = db.prepare<NewImage, { id: number }>(`
-    INSERT INTO images (product_type, version, filename, size_bytes, sha256, description, uploaded_at, active, source_format)
-    VALUES (@product_type, @version, @filename, @size_bytes, @sha256, @description, @uploaded_at, 0, @source_format) RETURNING id`);
+  const insert = db.prepare<ImageInsert, { id: number }>(`
+    INSERT INTO images (product_type, version, filename, size_bytes, sha256, description, uploaded_at, active, source_format, generalization_preview)
+    VALUES (@product_type, @version, @filename, @size_bytes, @sha256, @description, @uploaded_at, 0, @source_format, @generalization_preview) RETURNING id`);
   const setDelivery = db.prepare<{ id: number; block_map: BlockMapKind; notes: string; mapped: number; compressed: number }>(`
     UPDATE images SET block_map = @block_map, block_map_notes = @notes, mapped_bytes = @mapped, compressed_bytes = @compressed
     WHERE id = @id`);
@@ -82,6 +97,10 @@ export function createImageRepository(db: Db) {
   const deactivate = db.prepare<[ProductType]>('UPDATE images SET active = 0 WHERE product_type = ? AND active = 1');
   const activate = db.prepare<[number]>('UPDATE images SET active = 1 WHERE id = ?');
   const remove = db.prepare<[number]>('DELETE FROM images WHERE id = ?');
+  const update = db.prepare<{ id: number; description: string | null; set_description: 0 | 1; generalize: 0 | 1 | null }>(`
+    UPDATE images SET description = CASE WHEN @set_description = 1 THEN @description ELSE description END,
+                      generalize = coalesce(@generalize, generalize)
+     WHERE id = @id`);
   const totalBytes = db.prepare<[], { n: number }>('SELECT coalesce(sum(size_bytes), 0) AS n FROM images');
 
   const map = (row: ImageRow | undefined) => (row ? toImage(row) : undefined);
@@ -110,7 +129,7 @@ export function createImageRepository(db: Db) {
     listWithoutDelivery: (): MasterImage[] => withoutDelivery.all().map(toImage),
     /** Callers run this inside a transaction when `delivery` is given. */
     insert: (image: NewImage, delivery?: ImageDeliveryRecord): MasterImage => {
-      const { id } = insert.get(image)!;
+      const { id } = insert.get({ ...image, generalization_preview: image.generalization_preview === null ? null : JSON.stringify(image.generalization_preview) })!;
       if (delivery) recordDelivery(id, delivery);
       return find(id)!;
     },
@@ -125,6 +144,15 @@ export function createImageRepository(db: Db) {
       deactivate.run(image.product_type);
       activate.run(image.id);
       return find(image.id)!;
+    },
+    update: (id: number, change: ImageChange): MasterImage | undefined => {
+      update.run({
+        id,
+        description: change.description ?? null,
+        set_description: change.description !== undefined ? 1 : 0,
+        generalize: change.generalize === undefined ? null : change.generalize ? 1 : 0,
+      });
+      return find(id);
     },
     delete: (id: number): void => void remove.run(id),
     totalBytes: (): number => totalBytes.get()!.n,

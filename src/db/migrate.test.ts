@@ -78,6 +78,18 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('the generalisation migration leaves every image registered before it generalised, with no steps listed yet', () => {
+    const generalization = migrations.find((m) => m.name === 'generalization')!;
+    const old = new Database(join(dir, 'old.db'));
+    migrate(old, generalization.version - 1);
+    old.prepare("INSERT INTO images (product_type, version, filename, size_bytes, sha256, uploaded_at, active) VALUES ('KXP2', '1', 'a.img', 1, ?, 'now', 1)").run('a'.repeat(64));
+    old.close();
+    const db = openDatabase(join(dir, 'old.db'));
+    expect(db.prepare('SELECT generalize, generalization_preview FROM images').get()).toEqual({ generalize: 1, generalization_preview: null });
+    expect(() => db.prepare('UPDATE images SET generalize = 2').run()).toThrow(/CHECK/);
+    db.close();
+  });
+
   it('are idempotent: opening again applies nothing', () => {
     openDatabase(join(dir, 'a.db')).close();
     const db = new Database(join(dir, 'a.db'));

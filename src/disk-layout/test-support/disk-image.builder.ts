@@ -5,7 +5,7 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { chmod, mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
+import { chmod, chown, mkdir, mkdtemp, rm, symlink, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -30,9 +30,140 @@ export interface BuildOptions {
   omitRootFiles?: string[];
   /** Symbolic links on the root filesystem (absolute path → target), e.g. a unit masked with /dev/null. */
   rootSymlinks?: Record<string, string>;
+  /** What a master captured from a configured, booted unit carries of that unit (see CloneArtefacts). */
+  artefacts?: CloneArtefacts;
   /** Partition table scheme (default mbr, as Raspberry Pi OS ships). */
   scheme?: 'mbr' | 'gpt';
   fileName?: string;
+}
+
+/** A unit's identity and history, as a master image captured from it would carry them; each one optional. */
+export interface CloneArtefacts {
+  /** /etc/machine-id: a real id, an empty file, or already marked for first boot. */
+  machineId?: 'id' | 'empty' | 'uninitialized';
+  /** /var/lib/dbus/machine-id: a copy of the id, or Debian's link to /etc/machine-id. */
+  dbusMachineId?: 'file' | 'link';
+  sshHostKeys?: boolean;
+  /**
+   * The SSH server: Raspberry Pi OS's (with regenerate_ssh_host_keys.service, disabled as it leaves itself once it
+   * has run), plain Debian's (ssh.service alone), or Debian trixie's (with sshd-keygen.service, first boot only).
+   */
+  sshServer?: 'raspberry-pi-os' | 'debian' | 'debian-trixie';
+  /** Masks Raspberry Pi OS's regenerate_ssh_host_keys.service. */
+  sshRegenerateMasked?: boolean;
+  /** dhclient, dhcpcd (with its DUID) and NetworkManager leases (with its secret_key). */
+  leases?: boolean;
+  randomSeed?: boolean;
+  /** A persistent journal in /var/log/journal/<machine-id>/. */
+  journal?: boolean;
+  /** Live and rotated logs in /var/log and below, wtmp, btmp and lastlog. */
+  logs?: boolean;
+  /** root's and pi's .bash_history. */
+  histories?: boolean;
+  udevPersistentNet?: boolean;
+}
+
+/** Everything a used master can carry, with Raspberry Pi OS's SSH server. */
+export const ALL_CLONE_ARTEFACTS: CloneArtefacts = {
+  machineId: 'id',
+  dbusMachineId: 'file',
+  sshHostKeys: true,
+  sshServer: 'raspberry-pi-os',
+  leases: true,
+  randomSeed: true,
+  journal: true,
+  logs: true,
+  histories: true,
+  udevPersistentNet: true,
+};
+
+export const MASTER_MACHINE_ID = '6f1c2e9a0b7d4c3e8f5a1b2c3d4e5f60';
+
+/** Files that sit beside the artefacts and must survive generalisation unchanged. */
+export const KEPT_BESIDE_ARTEFACTS = [
+  '/etc/ssh/sshd_config',
+  '/var/lib/NetworkManager/NetworkManager.state',
+  '/home/pi/.bashrc',
+  '/etc/udev/rules.d/99-camera.rules',
+  '/var/log/README',
+];
+
+interface ArtefactTree {
+  files: Record<string, string | Buffer>;
+  symlinks: Record<string, string>;
+  /** Permission bits, where not 0644. */
+  modes: Record<string, number>;
+  /** uid:gid, where not root's (applied only when the builder runs as root). */
+  owners: Record<string, [number, number]>;
+}
+
+function artefactTree(a: CloneArtefacts): ArtefactTree {
+  const tree: ArtefactTree = { files: {}, symlinks: {}, modes: {}, owners: {} };
+  const file = (path: string, content: string | Buffer, mode?: number, owner?: [number, number]) => {
+    tree.files[path] = content;
+    if (mode !== undefined) tree.modes[path] = mode;
+    if (owner) tree.owners[path] = owner;
+  };
+  if (a.machineId) file('/etc/machine-id', { id: `${MASTER_MACHINE_ID}\n`, empty: '', uninitialized: 'uninitialized\n' }[a.machineId], 0o444);
+  if (a.dbusMachineId === 'file') file('/var/lib/dbus/machine-id', `${MASTER_MACHINE_ID}\n`, 0o444);
+  if (a.dbusMachineId === 'link') tree.symlinks['/var/lib/dbus/machine-id'] = '/etc/machine-id';
+  if (a.sshHostKeys) {
+    for (const type of ['rsa', 'ecdsa', 'ed25519']) {
+      file(`/etc/ssh/ssh_host_${type}_key`, `-----BEGIN OPENSSH PRIVATE KEY-----\n${randomBytes(48).toString('base64')}\n-----END OPENSSH PRIVATE KEY-----\n`, 0o600);
+      file(`/etc/ssh/ssh_host_${type}_key.pub`, `ssh-${type} ${randomBytes(32).toString('base64')} root@raspberrypi\n`);
+    }
+  }
+  if (a.sshHostKeys || a.sshServer) file('/etc/ssh/sshd_config', 'Include /etc/ssh/sshd_config.d/*.conf\nKbdInteractiveAuthentication no\n');
+  if (a.sshServer) {
+    file('/usr/sbin/sshd', '#!/bin/sh\n# stand-in for sshd\n', 0o755);
+    file('/usr/bin/ssh-keygen', '#!/bin/sh\n# stand-in for ssh-keygen\n', 0o755);
+    file('/usr/lib/systemd/system/ssh.service', '[Unit]\nDescription=OpenBSD Secure Shell server\n\n[Service]\nExecStart=/usr/sbin/sshd -D\n\n[Install]\nWantedBy=multi-user.target\n');
+  }
+  if (a.sshServer === 'raspberry-pi-os') {
+    file('/usr/lib/systemd/system/regenerate_ssh_host_keys.service', '[Unit]\nDescription=Regenerate SSH host keys\nBefore=ssh.service\n\n[Service]\nType=oneshot\nExecStart=/usr/lib/raspberrypi-sys-mods/regenerate_ssh_host_keys\n\n[Install]\nWantedBy=multi-user.target\n');
+    file('/usr/lib/raspberrypi-sys-mods/regenerate_ssh_host_keys', '#!/bin/sh -e\n# stand-in\n', 0o755);
+  }
+  if (a.sshServer === 'debian-trixie') {
+    file('/usr/lib/systemd/system/sshd-keygen.service', '[Unit]\nDescription=Generate sshd host keys on first boot\nConditionFirstBoot=yes\nBefore=ssh.service\n\n[Service]\nType=oneshot\nExecStart=/usr/bin/ssh-keygen -A\n');
+  }
+  if (a.sshRegenerateMasked) tree.symlinks['/etc/systemd/system/regenerate_ssh_host_keys.service'] = '/dev/null';
+  if (a.leases) {
+    file('/var/lib/dhcp/dhclient.eth0.leases', 'lease {\n  interface "eth0";\n  fixed-address 192.168.1.23;\n}\n');
+    file('/var/lib/dhcpcd/eth0.lease', randomBytes(300));
+    file('/var/lib/dhcpcd/duid', '00:04:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00\n');
+    file('/var/lib/NetworkManager/internal-7d3f0e1c-eth0.lease', 'ADDRESS=192.168.1.23\n');
+    file('/var/lib/NetworkManager/secret_key', randomBytes(32), 0o600);
+    file('/var/lib/NetworkManager/NetworkManager.state', '[main]\nNetworkingEnabled=true\n');
+  }
+  if (a.randomSeed) file('/var/lib/systemd/random-seed', randomBytes(512), 0o600);
+  if (a.journal) {
+    const dir = `/var/log/journal/${MASTER_MACHINE_ID}`;
+    file(`${dir}/system.journal`, randomBytes(64 * 1024), 0o640, [0, 4]);
+    file(`${dir}/user-1000.journal`, randomBytes(16 * 1024), 0o640, [0, 4]);
+    file(`${dir}/system@00061a2b3c4d5e6f-0123456789abcdef.journal~`, randomBytes(8 * 1024), 0o640, [0, 4]);
+  }
+  if (a.logs) {
+    file('/var/log/README', '');
+    file('/var/log/syslog', 'Jan  1 00:00:00 raspberrypi kernel: booting\n', 0o640, [0, 4]);
+    file('/var/log/syslog.1', 'Dec 31 23:59:59 raspberrypi kernel: older\n', 0o640, [0, 4]);
+    file('/var/log/auth.log.2.gz', randomBytes(200), 0o640, [0, 4]);
+    file('/var/log/dpkg.log-20250101', 'older dpkg lines\n');
+    file('/var/log/apt/history.log', 'Start-Date: 2025-01-01  00:00:00\n');
+    file('/var/log/apt/history.log.1.gz', randomBytes(100));
+    file('/var/log/wtmp', randomBytes(384), 0o664, [0, 43]);
+    file('/var/log/btmp', randomBytes(384), 0o660, [0, 43]);
+    file('/var/log/lastlog', randomBytes(292), 0o664, [0, 43]);
+  }
+  if (a.histories) {
+    file('/root/.bash_history', 'sudo raspi-config\nls\n', 0o600);
+    file('/home/pi/.bash_history', 'passwd\nssh-copy-id venue\n', 0o600, [1000, 1000]);
+    file('/home/pi/.bashrc', '# ~/.bashrc\n', 0o644, [1000, 1000]);
+  }
+  if (a.udevPersistentNet) {
+    file('/etc/udev/rules.d/70-persistent-net.rules', 'SUBSYSTEM=="net", ATTR{address}=="dc:a6:32:01:02:03", NAME="eth0"\n');
+    file('/etc/udev/rules.d/99-camera.rules', 'SUBSYSTEM=="video4linux", GROUP="video"\n');
+  }
+  return tree;
 }
 
 export interface BuiltImage {
@@ -103,6 +234,7 @@ export async function buildDiskImage(dir: string, options: BuildOptions): Promis
 
     // Root filesystem.
     const root = join(staging, 'rootfs');
+    const artefacts = artefactTree(options.artefacts ?? {});
     const files: Record<string, string | Buffer> = {
       '/etc/hostname': 'raspberrypi\n',
       '/etc/hosts': '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\nff02::1\t\tip6-allnodes\n\n127.0.1.1\t\traspberrypi\n',
@@ -110,6 +242,7 @@ export async function buildDiskImage(dir: string, options: BuildOptions): Promis
       '/etc/os-release': 'PRETTY_NAME="Pitcrew test image"\nID=debian\n',
       '/usr/share/pitcrew-test/payload.bin': randomBytes(192 * 1024),
       ...flavourRootFiles(options.flavour),
+      ...artefacts.files,
       ...options.rootFiles,
     };
     for (const omitted of options.omitRootFiles ?? []) delete files[omitted];
@@ -127,7 +260,9 @@ export async function buildDiskImage(dir: string, options: BuildOptions): Promis
       await symlink('usr/sbin', join(root, 'sbin'));
       await symlink('../lib/systemd/systemd', join(root, 'usr/sbin/init'));
     }
-    for (const [link, target] of Object.entries(options.rootSymlinks ?? {})) {
+    for (const [file, mode] of Object.entries(artefacts.modes)) if (files[file] !== undefined) await chmod(join(root, file), mode);
+    if (process.getuid?.() === 0) for (const [file, [uid, gid]] of Object.entries(artefacts.owners)) if (files[file] !== undefined) await chown(join(root, file), uid, gid);
+    for (const [link, target] of Object.entries({ ...artefacts.symlinks, ...options.rootSymlinks })) {
       await mkdir(join(root, link, '..'), { recursive: true });
       await symlink(target, join(root, link));
     }

@@ -25,6 +25,7 @@ export function registerConfigRoute(app: TypedApp, { core, config }: ServerDeps)
       image_manifest_url: result.image.delivery ? deliveryUrls(imageUrl).manifest : null,
       deployment_token: result.token,
       peer_announce_url: result.image.delivery && core.peers.enabledFor(result.deployment.batch_id) ? `${base}/api/peers/announce` : null,
+      generalize: result.image.generalize,
     };
   });
 }

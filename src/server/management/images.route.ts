@@ -1,7 +1,8 @@
-// Master images: list, activate, delete. Uploads stream through image-upload.route.ts.
+// Master images: list, show (with the generalisation steps its devices reported), change, activate, delete. Uploads
+// stream through image-upload.route.ts.
 import { Type } from 'typebox';
 import { RowId } from '../../contracts/domain.js';
-import { ImageDetail, ImageList, ImageResponse, SuccessResponse } from '../../contracts/api.js';
+import { ImageDetail, ImageList, ImageResponse, ImageUpdate, SuccessResponse } from '../../contracts/api.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
@@ -12,7 +13,14 @@ export function registerImageRoutes(app: TypedApp, { core }: ServerDeps): void {
 
   app.get('/api/images/:id', { schema: { params: IdParams, response: { 200: ImageDetail } }, config: { access: 'viewer' } }, async (request) => ({
     image: core.images.get(request.params.id),
+    generalization: core.images.generalizationOf(request.params.id),
   }));
+
+  app.put('/api/images/:id', { schema: { params: IdParams, body: ImageUpdate, response: { 200: ImageDetail } }, config: { access: 'operator', audit: 'image.update' } }, async (request) => {
+    const image = core.images.update(request.params.id, request.body);
+    request.auditTarget = `${image.product_type} ${image.version}`;
+    return { image, generalization: core.images.generalizationOf(image.id) };
+  });
 
   app.post('/api/images/:id/activate', { schema: { params: IdParams, response: { 200: ImageResponse } }, config: { access: 'operator', audit: 'image.activate' } }, async (request) => {
     const image = core.images.activate(request.params.id);

@@ -3,7 +3,7 @@
 import type { Static } from 'typebox';
 import type {
   ActiveBatchResponse, AuditList, BatchCapacity, BatchCreate, BatchList, BatchPeerDeliveryUpdate, BatchQuery, BatchResponse, DeploymentList,
-  DeploymentQuery, ImageList, ImageResponse, ImageUploadFields, KartNumberImport, KartNumberImportResult, LoginRequest,
+  DeploymentQuery, ImageDetail, ImageList, ImageResponse, ImageUpdate, ImageUploadFields, KartNumberImport, KartNumberImportResult, LoginRequest,
   MeResponse, PoolEntryResponse, PoolList, PoolQuery, Report, ReportQuery, SuccessResponse, SystemStatus, TokenCreate, TokenCreated,
   TokenList, UserCreate, UserList, UserResponse, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
 } from '../../../src/contracts/api.js';
@@ -183,6 +183,8 @@ export const api = {
   },
   images: {
     list: (signal?: AbortSignal) => get<Static<typeof ImageList>>('/api/images', signal),
+    detail: (id: number, signal?: AbortSignal) => get<Static<typeof ImageDetail>>(`/api/images/${id}`, signal),
+    update: (id: number, change: ImageUpdate) => put<Static<typeof ImageDetail>>(`/api/images/${id}`, change),
     activate: (id: number) => post<Static<typeof ImageResponse>>(`/api/images/${id}/activate`),
     remove: (id: number) => del<Static<typeof SuccessResponse>>(`/api/images/${id}`),
   },

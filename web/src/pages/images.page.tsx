@@ -14,6 +14,7 @@ import { useToast } from '../components/toast.provider.js';
 import { Busy, EmptyState, ErrorAlert, Loading, PageHeader, ProgressBar } from '../components/ui.js';
 import { useLiveReload } from '../live/live.hooks.js';
 import { ImageDeliverySummary } from '../components/image-delivery.js';
+import { ImageGeneralization } from '../components/image-generalization.js';
 
 const VERSION = new RegExp((ImageUploadFields.properties.version as { pattern?: string }).pattern ?? '^[A-Za-z0-9][A-Za-z0-9._+-]*$');
 
@@ -319,6 +320,7 @@ export function ImagesPage() {
                     <td>
                       <span className="fw-semibold">{i.version}</span> {i.active && <span className="badge text-bg-success" data-testid={`image-active-${i.id}`}>active</span>}
                       {i.description && <div className="small text-body-secondary">{i.description}</div>}
+                      <ImageGeneralization image={i} canWrite={can.canWrite} />
                     </td>
                     <td className="d-none d-lg-table-cell small">
                       <span className="font-monospace text-break">{i.filename}</span>
