@@ -76,6 +76,13 @@ export interface FleetRow {
   state: FloorState;
 }
 
+/**
+ * Hostnames in natural order (KXP2-CORO-9 before KXP2-CORO-10). One collator for all comparisons: localeCompare with
+ * options builds one per call, and sorting 200 rows on every render spent most of the page's time doing that.
+ */
+const hostnameOrder = new Intl.Collator(undefined, { numeric: true }).compare;
+const textOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Ascending comparators; a missing value (no rate, no estimate) sorts last either way round. */
 export function compareRows(key: SortKey, descending: boolean): (a: FleetRow, b: FleetRow) => number {
   const sign = descending ? -1 : 1;
@@ -86,13 +93,13 @@ export function compareRows(key: SortKey, descending: boolean): (a: FleetRow, b:
     return sign * (x - y);
   };
   const primary: (a: FleetRow, b: FleetRow) => number = {
-    hostname: (a: FleetRow, b: FleetRow) => sign * a.deployment.hostname.localeCompare(b.deployment.hostname, undefined, { numeric: true }),
+    hostname: (a: FleetRow, b: FleetRow) => sign * hostnameOrder(a.deployment.hostname, b.deployment.hostname),
     state: (a: FleetRow, b: FleetRow) => sign * (STATE_ORDER[a.state] - STATE_ORDER[b.state]),
     progress: byNumber((row) => progressOf(row.deployment)),
     rate: byNumber((row) => (row.deployment.status === 'downloading' ? row.deployment.rate_bps : null)),
     eta: byNumber((row) => etaOf(row.deployment)),
-    started: (a: FleetRow, b: FleetRow) => sign * a.deployment.started_at.localeCompare(b.deployment.started_at),
+    started: (a: FleetRow, b: FleetRow) => sign * textOrder(a.deployment.started_at, b.deployment.started_at),
   }[key];
   // Ties keep a stable order, so rows do not jump about between two reports.
-  return (a, b) => primary(a, b) || a.deployment.hostname.localeCompare(b.deployment.hostname, undefined, { numeric: true }) || a.deployment.id - b.deployment.id;
+  return (a, b) => primary(a, b) || hostnameOrder(a.deployment.hostname, b.deployment.hostname) || a.deployment.id - b.deployment.id;
 }
