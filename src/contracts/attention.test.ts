@@ -39,6 +39,8 @@ describe('describeFailure', () => {
     ['writing hostname, firstrun.sh to the boot partition failed: disk full', 'customize', /hostname could not be set/],
     ['the configuration\'s hostname is not a valid host name: "a b"', 'incompatible', /versions may not match/],
     ['No report from the device for 10 minutes (last status: downloading); marked failed.', 'silent', /went silent/],
+    ['Target disk too small: 7.8 GB < 8.0 GB image', 'card-too-small', /too small/],
+    ['Download stalled: no data for 120 s', 'network', /lost the server/],
     ['something nobody foresaw', 'unknown', /installer's own words/],
   ])('%s → %s', (message, kind, sentence) => {
     const described = describeFailure(message);

@@ -58,7 +58,7 @@ const FAILURE_PATTERNS: ReadonlyArray<{ kind: FailureKind; pattern: RegExp; sent
   { kind: 'silent', pattern: /^No report from the device for /, sentence: 'The device went silent: check its power and network cable, then re-image it.' },
   { kind: 'verify', pattern: /read-back verification failed|the card failed verification|the disk ends at byte/i, sentence: 'The card failed verification: what was read back is not what was written. Replace the card and re-image.' },
   { kind: 'write-protected', pattern: /write-protected/i, sentence: 'The card is write-protected: slide its lock switch back (or use another card) and re-image.' },
-  { kind: 'card-too-small', pattern: /does not fit the target|but the image needs/i, sentence: 'The card is too small for the image: use a larger card and re-image.' },
+  { kind: 'card-too-small', pattern: /does not fit the target|but the image needs|too small/i, sentence: 'The card is too small for the image: use a larger card and re-image.' },
   { kind: 'no-card', pattern: /no disk this board can boot from/i, sentence: 'No card or drive was found on the board: insert one and re-image.' },
   { kind: 'boot-order', pattern: /BOOT_ORDER|cannot tell which one the board boots|name one with pitcrew\.target/, sentence: 'The board would not start from where the image would go: fix its boot order or name the target disk, then re-image.' },
   { kind: 'image-changed', pattern: /image changed during the installation|chunks changed or were removed/i, sentence: 'The master image changed while this device was installing: re-image it.' },
@@ -68,7 +68,7 @@ const FAILURE_PATTERNS: ReadonlyArray<{ kind: FailureKind; pattern: RegExp; sent
   { kind: 'refused', pattern: /server refused a configuration|has closed this deployment/i, sentence: 'The server turned the device away: see the details (no active image or no names left?), fix that, then re-image.' },
   { kind: 'incompatible', pattern: /malformed|not JSON|not a valid host name|unsupported URL scheme|announce answer/i, sentence: 'The installer did not understand the server: installer and server versions may not match. Update, then re-image.' },
   { kind: 'customize', pattern: /boot partition|root filesystem|cmdline\.txt|firstrun|cloud-config|debugfs|mcopy|root:|boot:\/|hostname/i, sentence: 'The image was written but its hostname could not be set for first boot: check the master image, then re-image.' },
-  { kind: 'network', pattern: /could not be fetched|HTTP \d{3}|ECONN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket hang up|timed out/i, sentence: 'The device lost the server: check its network cable and the server, then re-image.' },
+  { kind: 'network', pattern: /could not be fetched|HTTP \d{3}|ECONN|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|socket hang up|timed out|stalled|no data for/i, sentence: 'The device lost the server: check its network cable and the server, then re-image.' },
 ];
 
 const UNKNOWN_FAILURE = 'The installation failed: open the details for the installer\'s own words, then re-image.';

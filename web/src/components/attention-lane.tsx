@@ -12,7 +12,7 @@ import { useToast } from './toast.provider.js';
 import { Busy, StatusBadge } from './ui.js';
 
 /** A long failure list pushes the live view off the screen: the rest is one click away. */
-const SHOWN_AT_FIRST = 6;
+const SHOWN_AT_FIRST = 4;
 
 export interface AttentionItem {
   deployment: Deployment;
@@ -33,12 +33,12 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
     ['Image', d.image_version && `${d.image_version} · ${d.image_checksum ?? ''}`],
   ];
   return (
-    <dl className="row small mb-0 mt-2 pc-attention-detail" data-testid="attention-detail">
+    <dl className="row g-0 small mb-0 mt-2 pc-attention-detail" data-testid="attention-detail">
       {rows
         .filter((row): row is [string, string] => Boolean(row[1]))
         .map(([label, value]) => (
           <div key={label} style={{ display: 'contents' }}>
-            <dt className="col-4 col-sm-3 fw-normal text-body-secondary">{label}</dt>
+            <dt className="col-4 col-sm-3 fw-normal text-body-secondary pe-2">{label}</dt>
             <dd className="col-8 col-sm-9 mb-1"><code className="text-body">{value}</code></dd>
           </div>
         ))}
@@ -101,27 +101,30 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
         <div className="small text-body-secondary">
           {d.venue_code} · {d.product_type}{d.batch_id !== null && <> · batch #{d.batch_id}</>}
         </div>
-        <p className="mb-1 mt-1" data-testid="attention-sentence">{sentence}</p>
-        <button type="button" className="btn btn-link btn-sm p-0" aria-expanded={open} onClick={() => setOpen((o) => !o)} data-testid="attention-details-toggle">
-          {open ? 'Hide technical detail' : 'Technical detail'}
-        </button>
+        <p className="mb-1 mt-1 lh-sm" data-testid="attention-sentence">{sentence}</p>
+        {/* The two everyday actions as buttons; what gives the name up is quieter, and asks first. */}
+        <div className="d-flex flex-wrap align-items-center column-gap-2 row-gap-1">
+          {can.canWrite && (
+            <>
+              <button type="button" className="btn btn-sm btn-primary" disabled={busy !== null} onClick={() => void act('reimage')} data-testid="attention-reimage" title="It keeps its hostname and starts over when it next boots on the deployment network">
+                <Busy busy={busy === 'reimage'}>Re-image</Busy>
+              </button>
+              <button type="button" className="btn btn-sm btn-outline-secondary" disabled={busy !== null} onClick={() => void act('acknowledged')} data-testid="attention-acknowledge">
+                <Busy busy={busy === 'acknowledged'}>Acknowledge</Busy>
+              </button>
+              <button type="button" className="btn btn-link btn-sm px-0 link-warning" disabled={busy !== null} onClick={() => void act('release')} data-testid="attention-release">
+                <Busy busy={busy === 'release'}>Release name</Busy>
+              </button>
+              <button type="button" className="btn btn-link btn-sm px-0 link-danger" disabled={busy !== null} onClick={() => void act('retire')} data-testid="attention-retire">
+                <Busy busy={busy === 'retire'}>Retire name</Busy>
+              </button>
+            </>
+          )}
+          <button type="button" className="btn btn-link btn-sm px-0 ms-auto" aria-expanded={open} onClick={() => setOpen((o) => !o)} data-testid="attention-details-toggle">
+            {open ? 'Hide detail' : 'Detail'}
+          </button>
+        </div>
         {open && <Detail deployment={d} />}
-        {can.canWrite && (
-          <div className="d-flex flex-wrap gap-1 mt-2">
-            <button type="button" className="btn btn-sm btn-outline-secondary" disabled={busy !== null} onClick={() => void act('acknowledged')} data-testid="attention-acknowledge">
-              <Busy busy={busy === 'acknowledged'}>Acknowledge</Busy>
-            </button>
-            <button type="button" className="btn btn-sm btn-primary" disabled={busy !== null} onClick={() => void act('reimage')} data-testid="attention-reimage" title="It keeps its hostname and starts over when it next boots on the deployment network">
-              <Busy busy={busy === 'reimage'}>Re-image</Busy>
-            </button>
-            <button type="button" className="btn btn-sm btn-outline-warning" disabled={busy !== null} onClick={() => void act('release')} data-testid="attention-release">
-              <Busy busy={busy === 'release'}>Release name</Busy>
-            </button>
-            <button type="button" className="btn btn-sm btn-outline-danger" disabled={busy !== null} onClick={() => void act('retire')} data-testid="attention-retire">
-              <Busy busy={busy === 'retire'}>Retire name</Busy>
-            </button>
-          </div>
-        )}
       </div>
     </div>
   );
@@ -144,7 +147,7 @@ export function AttentionLane({ items, now }: { items: readonly AttentionItem[];
       </h2>
       <div className="row g-2">
         {shown.map((item) => (
-          <div className="col-12 col-lg-6 col-xxl-4" key={item.deployment.id}>
+          <div className="col-12 col-lg-6 col-xxl-4 pc-col-wide-3" key={item.deployment.id}>
             <AttentionCard deployment={item.deployment} reason={item.reason} now={now} />
           </div>
         ))}
