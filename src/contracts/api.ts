@@ -5,6 +5,7 @@ import {
   ProductType, Role, Stats, User, Venue, VenueCode, VenueStats,
 } from './domain.js';
 import { GeneralizationReport } from './generalization.js';
+import { OPERATOR_RESOLUTIONS } from './attention.js';
 
 const Strict = { additionalProperties: false } as const;
 const OptionalNullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
@@ -161,11 +162,16 @@ export const DeploymentQuery = Type.Intersect([
     from: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     to: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     search: Type.Optional(Type.String({ maxLength: 64, description: 'hostname, serial or MAC, partial' })),
+    attention: Type.Optional(Type.Boolean({ description: 'only devices needing a hand: unresolved failures and stalled ones (src/contracts/attention.ts)' })),
     format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
   }),
 ]);
 export type DeploymentQuery = Static<typeof DeploymentQuery>;
 export const DeploymentList = Paged(Deployment);
+/** Taking a device off the "needs attention" lane: `reimage` also says it will start over on its next boot. */
+export const AttentionResolve = Type.Object({ resolution: Type.Enum(OPERATOR_RESOLUTIONS) }, Strict);
+export type AttentionResolve = Static<typeof AttentionResolve>;
+export const DeploymentResponse = Type.Object({ success: Type.Literal(true), deployment: Deployment });
 export const StatsResponse = Stats;
 
 export const Report = Type.Object({

@@ -178,6 +178,14 @@ export const DEVICE_REPORTED_STATUSES = ['assigned', 'downloading', 'verifying',
 export type DeviceReportedStatus = (typeof DEVICE_REPORTED_STATUSES)[number];
 export const REPORTABLE_STATUSES = [...DEVICE_REPORTED_STATUSES, ...(Object.keys(LEGACY_STATUS_ALIASES) as Array<keyof typeof LEGACY_STATUS_ALIASES>)] as const;
 
+/**
+ * How a device left the "needs attention" lane (src/contracts/attention.ts): `acknowledged` (seen, nothing to do
+ * here), `reimage` (it will start over on its next boot, keeping its hostname), `reimaged` (the server saw it ask
+ * again, so this record is history).
+ */
+export const ATTENTION_RESOLUTIONS = ['acknowledged', 'reimage', 'reimaged'] as const;
+export type AttentionResolution = (typeof ATTENTION_RESOLUTIONS)[number];
+
 export const Deployment = Type.Object({
   id: Type.Integer(),
   hostname: Type.String(),
@@ -213,6 +221,13 @@ export const Deployment = Type.Object({
   bytes_from_server: Type.Integer(),
   /** Its part in one-to-many delivery; null when it took no part (v1 installers, delivery from the server alone). */
   delivery_role: Type.Union([PeerRole, Type.Null()]),
+  /**
+   * When someone took the device off the "needs attention" lane (src/contracts/attention.ts), how, and who: null
+   * while nobody has. A failure stays on the lane until then.
+   */
+  attention_resolved_at: NullableTimestamp,
+  attention_resolution: Type.Union([Type.Enum(ATTENTION_RESOLUTIONS), Type.Null()]),
+  attention_resolved_by: NullableString,
 });
 export type Deployment = Static<typeof Deployment>;
 

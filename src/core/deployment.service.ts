@@ -5,6 +5,7 @@ import { FINAL_DEPLOYMENT_STATUSES, LEGACY_STATUS_ALIASES, PRODUCT_TYPES } from 
 import type { ConfigRequest, StatusRequest } from '../contracts/device-api.js';
 import type { DeploymentQuery, PagedResult, Report } from '../contracts/api.js';
 import { AppError } from '../contracts/errors.js';
+import { STALLED_AFTER_S, type OperatorResolution } from '../contracts/attention.js';
 import type { DeploymentFilter } from '../db/deployment.repository.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
 import { assignHostname, findHeldHostname } from './assignment.js';
@@ -46,7 +47,8 @@ export function localDayStart(day: string, next = false): string {
   return date.toISOString();
 }
 
-export function toFilter(query: Omit<DeploymentQuery, 'page' | 'limit' | 'format'>): DeploymentFilter {
+/** `now` places the "stalled" line of the attention filter. */
+export function toFilter(query: Omit<DeploymentQuery, 'page' | 'limit' | 'format'>, now: Date = new Date()): DeploymentFilter {
   const filter: DeploymentFilter = {
     venue: query.venue ? normalizeVenueCode(query.venue) : undefined,
     status: query.status,
@@ -55,6 +57,7 @@ export function toFilter(query: Omit<DeploymentQuery, 'page' | 'limit' | 'format
     search: query.search?.trim() || undefined,
     from: query.from ? localDayStart(query.from) : undefined,
     to: query.to ? localDayStart(query.to, true) : undefined,
+    stalledBefore: query.attention ? new Date(now.getTime() - STALLED_AFTER_S * 1000).toISOString() : undefined,
   };
   if (filter.from && filter.to && filter.from >= filter.to) throw new AppError('VALIDATION', 'The "from" date must not be after the "to" date.');
   return filter;
@@ -149,6 +152,8 @@ export function createDeploymentService(ctx: CoreContext) {
           });
           if (closed) emitStatus(emit, closed);
         }
+        // Asking again is the re-image: earlier failures of this device are history now, off the lane.
+        for (const resolved of repos.deployments.resolveFailuresOfHostname(assignment.entry.hostname, now)) emitStatus(emit, resolved);
         const deployment = repos.deployments.insert({
           hostname: assignment.entry.hostname,
           mac_address: identity.mac_address,
@@ -266,6 +271,23 @@ export function createDeploymentService(ctx: CoreContext) {
       });
     },
 
+    /**
+     * Takes a device off the "needs attention" lane. `reimage` needs nothing more of the server: the device keeps
+     * its hostname and starts over when it next asks for its configuration (requestConfig then marks it reimaged).
+     */
+    resolveAttention(id: number, resolution: OperatorResolution, actor: string): Deployment {
+      return ctx.write((emit) => {
+        const deployment = repos.deployments.find(id);
+        if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}.`);
+        if (deployment.status === 'completed' || deployment.status === 'superseded') {
+          throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}; only a failed or unfinished one can be acknowledged or re-imaged.`);
+        }
+        const resolved = repos.deployments.resolveAttention(id, resolution, isoOf(ctx.now()), actor)!;
+        emitStatus(emit, resolved);
+        return resolved;
+      });
+    },
+
     get(id: number): Deployment {
       const deployment = repos.deployments.find(id);
       if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}.`);
@@ -273,12 +295,12 @@ export function createDeploymentService(ctx: CoreContext) {
     },
 
     list(query: DeploymentQuery): PagedResult<Deployment> {
-      return repos.deployments.list(toFilter(query), query.page ?? 1, query.limit ?? 50);
+      return repos.deployments.list(toFilter(query, ctx.now()), query.page ?? 1, query.limit ?? 50);
     },
 
     listOpen: (): Deployment[] => repos.deployments.listOpen(),
 
-    iterate: (query: DeploymentQuery, pageSize?: number): Iterable<Deployment> => repos.deployments.iterate(toFilter(query), pageSize),
+    iterate: (query: DeploymentQuery, pageSize?: number): Iterable<Deployment> => repos.deployments.iterate(toFilter(query, ctx.now()), pageSize),
 
     /** Completion rate, durations, per venue and per day for a date range (local days, inclusive). */
     summarize(query: { from?: string; to?: string; venue?: string; product?: string }): Report {

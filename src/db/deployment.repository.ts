@@ -1,10 +1,10 @@
-import type { Deployment, DeploymentStatus, PeerRole } from '../contracts/domain.js';
+import type { AttentionResolution, Deployment, DeploymentStatus, PeerRole } from '../contracts/domain.js';
 import type { ImageGeneralizationReport, PagedResult } from '../contracts/api.js';
 import type { GeneralizationReport } from '../contracts/generalization.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
 
-export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at' | 'swept_at' | 'bytes_from_peers' | 'bytes_from_server' | 'delivery_role'>;
+export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at' | 'swept_at' | 'bytes_from_peers' | 'bytes_from_server' | 'delivery_role' | 'attention_resolved_at' | 'attention_resolution' | 'attention_resolved_by'>;
 
 export interface DeploymentProgress {
   id: number;
@@ -32,9 +32,16 @@ export interface DeploymentFilter {
   from?: string;
   to?: string;
   search?: string;
+  /** Only those needing a hand (src/contracts/attention.ts): open records silent since this instant count as stalled. */
+  stalledBefore?: string;
 }
 
 const OPEN = "status NOT IN ('completed', 'failed', 'superseded')";
+
+// Mirrors attentionReasonOf in src/contracts/attention.ts: unresolved failures, and open records silent since
+// @stalledBefore unless acknowledged after their last report.
+const NEEDS_ATTENTION = `((status = 'failed' AND attention_resolved_at IS NULL)
+  OR (${OPEN} AND updated_at < @stalledBefore AND (attention_resolved_at IS NULL OR attention_resolved_at < updated_at)))`;
 
 const whereClause = (filter: DeploymentFilter) =>
   whereOf({
@@ -45,6 +52,7 @@ const whereClause = (filter: DeploymentFilter) =>
     from: ['started_at >= @from', filter.from],
     to: ['started_at < @to', filter.to],
     search: [SEARCH_DEVICE_COLUMNS, containsPattern(filter.search)],
+    stalledBefore: [NEEDS_ATTENTION, filter.stalledBefore],
   });
 
 export function createDeploymentRepository(db: Db) {
@@ -80,6 +88,13 @@ export function createDeploymentRepository(db: Db) {
   const setDeliveryRole = db.prepare<{ id: number; role: PeerRole; at: string }, Deployment>(
     'UPDATE deployments SET delivery_role = @role, updated_at = @at WHERE id = @id RETURNING *',
   );
+  // Not guarded by status: a failure is final, and taking it off the lane changes nothing of its outcome.
+  const resolveAttention = db.prepare<{ id: number; at: string; resolution: AttentionResolution; by: string }, Deployment>(
+    'UPDATE deployments SET attention_resolved_at = @at, attention_resolution = @resolution, attention_resolved_by = @by WHERE id = @id RETURNING *',
+  );
+  const resolveFailuresOfHostname = db.prepare<{ hostname: string; at: string }, Deployment>(`
+    UPDATE deployments SET attention_resolved_at = @at, attention_resolution = 'reimaged', attention_resolved_by = 'server'
+     WHERE hostname = @hostname AND status = 'failed' AND (attention_resolved_at IS NULL OR attention_resolution = 'reimage') RETURNING *`);
   const inSwarms = db.prepare<[], Deployment>("SELECT * FROM deployments WHERE delivery_role IN ('receiving', 'serving') ORDER BY id");
   const markSwept = db.prepare<{ id: number; swept_at: string }>('UPDATE deployments SET swept_at = @swept_at WHERE id = @id');
   const insertToken = db.prepare<{ deployment_id: number; token_sha256: string }>('INSERT INTO deployment_tokens (deployment_id, token_sha256) VALUES (@deployment_id, @token_sha256)');
@@ -116,6 +131,9 @@ export function createDeploymentRepository(db: Db) {
     overruleSweep: (change: DeploymentProgress): Deployment | undefined => overruleSweep.get(change),
     markSwept: (id: number, at: string): void => void markSwept.run({ id, swept_at: at }),
     setDeliveryRole: (id: number, role: PeerRole, at: string): Deployment | undefined => setDeliveryRole.get({ id, role, at }),
+    resolveAttention: (id: number, resolution: AttentionResolution, at: string, by: string): Deployment | undefined => resolveAttention.get({ id, resolution, at, by }),
+    /** The device of `hostname` asked again: its earlier failures are history (also those marked for a re-image). */
+    resolveFailuresOfHostname: (hostname: string, at: string): Deployment[] => resolveFailuresOfHostname.all({ hostname, at }),
     /** Deployments whose record says they take part in a swarm (receiving or serving). */
     listInSwarms: (): Deployment[] => inSwarms.all(),
     /** Keeps the SHA-256 of a deployment's token (never the token). */

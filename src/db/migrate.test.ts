@@ -90,6 +90,30 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('9 starts the attention lane with recent failures only: re-imaged and day-old ones count as dealt with', () => {
+    const old = new Database(join(dir, 'old.db'));
+    migrate(old, 8);
+    old.prepare("INSERT INTO venues (code, name, created_at) VALUES ('CORO', 'Coronado', '2026-01-01T00:00:00Z')").run();
+    const insert = old.prepare(`INSERT INTO deployments (hostname, product_type, venue_code, status, error_message, started_at, updated_at, completed_at)
+                                VALUES (?, 'KXP2', 'CORO', ?, ?, ?, ?, ?)`);
+    const recent = new Date(Date.now() - 3_600_000).toISOString();
+    const later = new Date(Date.now() - 1_800_000).toISOString();
+    insert.run('KXP2-CORO-001', 'failed', 'boom', recent, recent, recent);
+    insert.run('KXP2-CORO-001', 'downloading', null, later, later, null);
+    insert.run('KXP2-CORO-002', 'failed', 'boom', recent, recent, recent);
+    insert.run('KXP2-CORO-003', 'failed', 'boom', '2026-01-01T00:00:00Z', '2026-01-01T00:01:00Z', '2026-01-01T00:01:00Z');
+    old.close();
+    const db = openDatabase(join(dir, 'old.db'));
+    expect(db.prepare('SELECT id, attention_resolution, attention_resolved_by FROM deployments ORDER BY id').all()).toEqual([
+      { id: 1, attention_resolution: 'reimaged', attention_resolved_by: 'server' },
+      { id: 2, attention_resolution: null, attention_resolved_by: null },
+      { id: 3, attention_resolution: null, attention_resolved_by: null },
+      { id: 4, attention_resolution: 'acknowledged', attention_resolved_by: 'upgrade' },
+    ]);
+    expect(db.prepare('SELECT attention_resolved_at FROM deployments WHERE id = 1').pluck().get()).toBe(later);
+    db.close();
+  });
+
   it('are idempotent: opening again applies nothing', () => {
     openDatabase(join(dir, 'a.db')).close();
     const db = new Database(join(dir, 'a.db'));

@@ -69,6 +69,9 @@ for (let day = 13; day >= 1; day--) {
   }
 }
 offsetMs = 0;
+// Old failures were dealt with at the time; the last two still wait in the lane.
+const { items: oldFailures } = await admin.get<{ items: Id[] }>('/api/deployments?attention=true&limit=500');
+for (const failure of oldFailures.slice(2)) await admin.post(`/api/deployments/${failure.id}/attention`, { resolution: 'acknowledged' });
 
 // Batches in every state.
 const batch = (body: object) => admin.post<{ batch: Id }>('/api/batches', body).then((r) => r.batch.id);
@@ -116,7 +119,13 @@ const steps: Array<(d: FakeDevice) => Promise<void>> = [
   (d) => d.report('verifying', { progress: 92 }),
   (d) => d.report('customizing', { progress: 98, message: 'Writing hostname to boot partition' }),
   async () => undefined,
-  (d) => d.report('failed', { error_message: 'Download stalled: no data for 120 s' }),
+  (d) => d.report('failed', { error_message: `read-back verification failed: the disk holds sha256 ${'9f'.repeat(32)}, the image is ${'c4'.repeat(32)} (faulty or counterfeit storage?)`, message: 'failed while verifying' }),
+  // Silent for two minutes: stalled.
+  async (d) => {
+    offsetMs = -120_000;
+    await d.reportDownload(31, 12 * MiB);
+    offsetMs = 0;
+  },
 ];
 for (const step of steps) {
   const device = FakeDevice.numbered(server.deviceUrl, serial++);
@@ -149,6 +158,31 @@ await waitForLive(page);
 await page.locator('[data-testid^="deployment-card-"]').first().waitFor();
 await settle(page);
 await shot(page, 'dashboard');
+await page.getByTestId('attention-details-toggle').first().click();
+await shot(page, 'dashboard-attention-detail');
+
+// The compact view at 1080p, as on a screen across the room, with a bigger live fleet behind it.
+const wall = await batch({ venue_code: 'ARIA', product_type: 'RXP2', total_count: 60, priority: 20, name: 'Grand prix grid' });
+await admin.post(`/api/batches/${wall}/start`);
+await Promise.all(
+  Array.from({ length: 60 }, async (_, i) => {
+    const device = FakeDevice.numbered(server.deviceUrl, 0x5000 + i);
+    await device.requestConfig();
+    if (i % 9 === 4) return device.report('failed', { error_message: 'the target /dev/mmcblk0 holds 3965190144 bytes but the image needs 7948206080' });
+    if (i % 5 === 0) return device.report('completed', { progress: 100 });
+    return device.reportDownload(5 + ((i * 37) % 90), (20 + (i % 30)) * MiB);
+  }),
+);
+await page.setViewportSize({ width: 1920, height: 1080 });
+await page.goto('/?view=table');
+await page.locator('[data-testid^="fleet-row-"]').first().waitFor();
+await settle(page);
+await page.screenshot({ path: join(outDir, `${String(++n).padStart(2, '0')}-dashboard-compact-1080p.png`) });
+await shot(page, 'dashboard-compact-full');
+await page.goto('/?view=table&state=failed&sort=hostname');
+await page.locator('[data-testid^="fleet-row-"]').first().waitFor();
+await shot(page, 'dashboard-compact-failed');
+await page.setViewportSize({ width: 1440, height: 900 });
 
 const visit = async (path: string, ready: string, name: string, then?: () => Promise<void>) => {
   await page.goto(path);
@@ -188,7 +222,7 @@ await visit('/deployments?status=failed', '[data-testid="deployments-table"]', '
   await page.locator('[data-testid^="deployment-row-"]').first().click();
   await page.getByTestId('deployment-detail').waitFor();
 });
-await visit('/deployments', '[data-testid^="deployment-peers-"]', 'deployment-detail-peers', async () => {
+await visit('/deployments?venue=CORO', '[data-testid^="deployment-peers-"]', 'deployment-detail-peers', async () => {
   await page.locator('[data-testid^="deployment-peers-"]').first().click();
   await page.getByTestId('deployment-detail-peers').waitFor();
 });
@@ -214,12 +248,19 @@ await waitForLive(page);
 await page.locator('[data-testid^="deployment-card-"]').first().waitFor();
 await settle(page);
 await shot(page, 'phone-dashboard');
+await page.goto('/?view=table');
+await page.locator('[data-testid^="fleet-row-"]').first().waitFor();
+await settle(page);
+await shot(page, 'phone-dashboard-compact');
+await page.goto('/');
+await page.locator('[data-testid^="deployment-card-"]').first().waitFor();
 await page.getByTestId('nav-toggle').click();
 await shot(page, 'phone-menu');
 await visit('/batches', '[data-testid="batch-queue"]', 'phone-batches');
 await visit('/batches/new?venue=BLSX', '[data-testid="batch-capacity-kxp2"]', 'phone-batch-new');
 await visit('/deployments', '[data-testid="deployments-table"]', 'phone-deployments');
 await visit('/kart-numbers?venue=CORO', '[data-testid="pool-table"]', 'phone-kart-numbers');
+await visit('/images', '[data-testid="images-table"]', 'phone-images');
 await visit('/reports', '[data-testid="chart-per-day"] canvas', 'phone-reports');
 await phone.context.close();
 
@@ -230,5 +271,16 @@ await visit('/batches', '[data-testid="batch-queue"]', 'viewer-batches');
 await visit('/images', '[data-testid="images-table"]', 'viewer-images');
 await viewer.context.close();
 
+// The server gone: the banner, and the page greyed beneath it.
+const offline = await openPage(browser, server.managementUrl, { width: 1440, height: 900 });
+page = offline.page;
+await signIn(page, 'admin', ADMIN_PASSWORD);
+await waitForLive(page);
+await page.locator('[data-testid^="deployment-card-"]').first().waitFor();
+await server.running.stop();
+await page.getByTestId('disconnected-banner').waitFor();
+await shot(page, 'dashboard-disconnected');
+await offline.context.close();
+
 await browser.close();
-await server.stop();
+await server.stop().catch(() => undefined);

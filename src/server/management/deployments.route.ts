@@ -1,9 +1,10 @@
 // Deployment history (filtered, paged, or streamed as CSV) and the reports built from it.
 import { Readable } from 'node:stream';
 import { Type, type Static } from 'typebox';
-import { DeploymentList, DeploymentQuery, Report, ReportQuery } from '../../contracts/api.js';
+import { AttentionResolve, DeploymentList, DeploymentQuery, DeploymentResponse, Report, ReportQuery } from '../../contracts/api.js';
 import { Deployment, RowId } from '../../contracts/domain.js';
 import { deploymentCsvLines } from '../../core/deployment-csv.js';
+import { actorOf } from '../auth/access.hooks.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
@@ -24,6 +25,17 @@ export function registerDeploymentRoutes(app: TypedApp, { core }: ServerDeps): v
 
   app.get('/api/deployments/:id', { schema: { params: IdParams, response: { 200: Deployment } }, config: { access: 'viewer' } }, async (request) =>
     core.deployments.get(request.params.id),
+  );
+
+  // Acknowledge, or mark for a re-image: the device leaves the "needs attention" lane on every dashboard.
+  app.post(
+    '/api/deployments/:id/attention',
+    { schema: { params: IdParams, body: AttentionResolve, response: { 200: DeploymentResponse } }, config: { access: 'operator', audit: 'deployment.attention' } },
+    async (request) => {
+      const deployment = core.deployments.resolveAttention(request.params.id, request.body.resolution, actorOf(request.principal));
+      request.auditTarget = deployment.hostname;
+      return { success: true as const, deployment };
+    },
   );
 
   app.get('/api/reports', { schema: { querystring: ReportQuery, response: { 200: Report } }, config: { access: 'viewer' } }, async (request) => core.deployments.summarize(request.query));

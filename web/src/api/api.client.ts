@@ -3,10 +3,11 @@
 import type { Static } from 'typebox';
 import type {
   ActiveBatchResponse, AuditList, BatchCapacity, BatchCreate, BatchList, BatchPeerDeliveryUpdate, BatchQuery, BatchResponse, DeploymentList,
-  DeploymentQuery, ImageDetail, ImageList, ImageResponse, ImageUpdate, ImageUploadFields, KartNumberImport, KartNumberImportResult, LoginRequest,
+  DeploymentQuery, DeploymentResponse, ImageDetail, ImageList, ImageResponse, ImageUpdate, ImageUploadFields, KartNumberImport, KartNumberImportResult, LoginRequest,
   MeResponse, PoolEntryResponse, PoolList, PoolQuery, Report, ReportQuery, SuccessResponse, SystemStatus, TokenCreate, TokenCreated,
   TokenList, UserCreate, UserList, UserResponse, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
 } from '../../../src/contracts/api.js';
+import type { OperatorResolution } from '../../../src/contracts/attention.js';
 import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
 
@@ -167,6 +168,15 @@ export const api = {
     release: (id: number) => post<Static<typeof PoolEntryResponse>>(`/api/kart-numbers/${id}/release`),
     retire: (id: number) => post<Static<typeof PoolEntryResponse>>(`/api/kart-numbers/${id}/retire`),
     remove: (id: number) => del<Static<typeof SuccessResponse>>(`/api/kart-numbers/${id}`),
+    /** Frees a hostname by name: the next device of its venue may receive it. */
+    releaseHostname: (hostname: string) => post<Static<typeof PoolEntryResponse>>('/api/hostname/release', { hostname }),
+    /** Retires a hostname by name (never handed out again): the pool knows entries by id, so it is looked up first. */
+    retireHostname: async (hostname: string) => {
+      const { items } = await get<Static<typeof PoolList>>(`/api/kart-numbers${buildQuery({ search: hostname, limit: 50 })}`);
+      const entry = items.find((item) => item.hostname === hostname);
+      if (!entry) throw new ApiError(404, 'NOT_FOUND', `${hostname} is not in its venue's pool any more.`);
+      return post<Static<typeof PoolEntryResponse>>(`/api/kart-numbers/${entry.id}/retire`);
+    },
   },
   batches: {
     list: (query: BatchQuery = {}, signal?: AbortSignal) => get<Static<typeof BatchList>>(`/api/batches${buildQuery(query)}`, signal),
@@ -191,6 +201,8 @@ export const api = {
   deployments: {
     list: (query: DeploymentFilters, signal?: AbortSignal) => get<Static<typeof DeploymentList>>(`/api/deployments${buildQuery(query)}`, signal),
     csvUrl: (query: DeploymentFilters) => `/api/deployments${buildQuery({ ...query, page: undefined, limit: undefined, format: 'csv' })}`,
+    /** Takes a device off the "needs attention" lane: acknowledged, or marked to re-image on its next boot. */
+    resolveAttention: (id: number, resolution: OperatorResolution) => post<Static<typeof DeploymentResponse>>(`/api/deployments/${id}/attention`, { resolution }),
   },
   reports: (query: ReportQuery, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),
   system: (signal?: AbortSignal) => get<SystemStatus>('/api/system/status', signal),

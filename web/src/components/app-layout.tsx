@@ -1,5 +1,5 @@
 // The frame around every signed-in page: the navigation bar, the live-connection light and the account menu.
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import { NavLink, Outlet, useLocation } from 'react-router-dom';
 import { useAuth } from '../auth/auth.context.js';
 import { useLiveState } from '../live/live.hooks.js';
@@ -34,12 +34,38 @@ function LiveIndicator() {
   );
 }
 
+/**
+ * With the server out of reach, every number on the page is frozen at the moment of the drop: say so across the
+ * page, and say since when, rather than with a pill beside live-looking data.
+ */
+function DisconnectedBanner({ since }: { since: Date }) {
+  return (
+    <div className="alert alert-warning rounded-0 border-0 border-bottom border-warning mb-0 py-2 pc-disconnected" role="alert" data-testid="disconnected-banner">
+      <div className="container-xxl d-flex flex-wrap align-items-center gap-2">
+        <span className="spinner-border spinner-border-sm" aria-hidden="true" />
+        <strong>Disconnected from the Pitcrew server.</strong>
+        <span>What you see is how things stood at {since.toLocaleTimeString()} and may be out of date. Reconnecting by itself…</span>
+      </div>
+    </div>
+  );
+}
+
+/** When the live connection dropped, or null while it is up (or still opening for the first time). */
+function useDisconnectedSince(): Date | null {
+  const state = useLiveState();
+  const since = useRef<Date | null>(null);
+  if (state === 'reconnecting') since.current ??= new Date();
+  else since.current = null;
+  return since.current;
+}
+
 export function AppLayout() {
   const { user, can, signOut } = useAuth();
   const toast = useToast();
   const location = useLocation();
   const [menuOpen, setMenuOpen] = useState(false);
   const [accountOpen, setAccountOpen] = useState(false);
+  const disconnectedSince = useDisconnectedSince();
 
   useEffect(() => {
     setMenuOpen(false);
@@ -112,7 +138,8 @@ export function AppLayout() {
           </div>
         </div>
       </nav>
-      <main id="main" className="container-xxl py-3 py-md-4" tabIndex={-1}>
+      {disconnectedSince && <DisconnectedBanner since={disconnectedSince} />}
+      <main id="main" className={`container-xxl py-3 py-md-4${disconnectedSince ? ' pc-stale' : ''}`} tabIndex={-1} data-stale={disconnectedSince ? 'true' : undefined}>
         <Outlet />
       </main>
     </>

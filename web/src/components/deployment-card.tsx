@@ -2,6 +2,8 @@
 import { memo } from 'react';
 import { FINAL_DEPLOYMENT_STATUSES, type Deployment } from '../../../src/contracts/domain.js';
 import { readWarnings } from '../../../src/contracts/deployment-message.js';
+import { describeFailure } from '../../../src/contracts/attention.js';
+import { etaOf } from './fleet.js';
 import { formatAgo, formatBytes, formatDuration, formatRate } from './format.js';
 import { peerShareOf, PeerRoleBadge, PeerShareText } from './peer-delivery.js';
 import { ProgressBar, StatusBadge } from './ui.js';
@@ -20,10 +22,7 @@ const STEP_VARIANT: Record<Deployment['status'], string> = {
 export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now }: { deployment: Deployment; now: number }) {
   const isFinal = FINAL_DEPLOYMENT_STATUSES.includes(d.status);
   const progress = d.status === 'completed' ? 100 : d.progress;
-  const remainingBytes = Math.max(0, d.bytes_total - d.bytes_done);
-  // The device's own estimate for its current phase where it sends one (installers with image delivery v2), else
-  // the bytes left at the last rate.
-  const eta = isFinal ? null : d.eta_s ?? (d.rate_bps > 0 && d.bytes_total > 0 ? remainingBytes / d.rate_bps : null);
+  const eta = etaOf(d);
   // What the installer says the operator must know even of a success (the hostname only in /etc/hostname, …).
   const warnings = isFinal ? readWarnings(d.message) : [];
   const elapsed = ((d.completed_at ? new Date(d.completed_at).getTime() : now) - new Date(d.started_at).getTime()) / 1000;
@@ -44,7 +43,7 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
       <div className="card-body">
         <div className="d-flex justify-content-between align-items-start gap-2 mb-2">
           <div className="min-w-0">
-            <div className="fw-semibold font-monospace text-truncate" title={d.hostname} data-testid="deployment-card-hostname">{d.hostname}</div>
+            <div className="fw-semibold font-monospace text-break" data-testid="deployment-card-hostname">{d.hostname}</div>
             <div className="small text-body-secondary">
               {d.venue_code} · {d.product_type}
               {d.batch_id !== null && <> · <span title={`Batch ${d.batch_id}`}>batch&nbsp;#{d.batch_id}</span></>}
@@ -60,6 +59,7 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
           label={`${d.hostname} progress`}
           variant={isServing ? 'info' : STEP_VARIANT[d.status]}
           striped={!isFinal || isServing}
+          moving={d.status === 'downloading' && d.rate_bps > 0}
           testId={`deployment-progress-${d.id}`}
           height={10}
         />
@@ -78,8 +78,11 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
             <PeerShareText deployment={d} className="ms-auto text-nowrap" testId="deployment-card-peers" />
           </div>
         )}
+        {d.status === 'failed' && (
+          <div className="small text-danger mt-1" data-testid="deployment-card-failure">{describeFailure(d.error_message).sentence}</div>
+        )}
         {d.status === 'failed' && d.error_message && (
-          <div className="small text-danger mt-1 text-break" data-testid="deployment-card-error">{d.error_message}</div>
+          <div className="small text-body-secondary mt-1 text-break pc-clamp-2" title={d.error_message} data-testid="deployment-card-error">{d.error_message}</div>
         )}
         {d.status === 'superseded' && d.message && (
           <div className="small text-body-secondary mt-1 text-break" data-testid="deployment-card-superseded">{d.message}</div>

@@ -1,5 +1,6 @@
-// Short messages about what just happened ("Batch started", or the server's reason it was not). They stack in a
-// corner, announce themselves to screen readers, and go away by themselves.
+// Short messages about what just happened ("Batch started", or the server's reason it was not). They stack in the
+// bottom corner, where neither the navigation nor a page's main button (top right) lies, announce themselves to
+// screen readers, and go away by themselves.
 import { createContext, useCallback, useContext, useMemo, useRef, useState, type ReactNode } from 'react';
 import { describeError } from '../api/api.client.js';
 
@@ -50,7 +51,7 @@ export function ToastProvider({ children }: { children: ReactNode }) {
   return (
     <ToastContext.Provider value={api}>
       {children}
-      <div className="toast-container position-fixed top-0 end-0 p-3 pc-toasts" aria-live="polite" aria-atomic="false">
+      <div className="toast-container position-fixed bottom-0 end-0 p-3 pc-toasts" aria-live="polite" aria-atomic="false">
         {toasts.map((toast) => (
           <div
             key={toast.id}

@@ -1,5 +1,6 @@
 // Small building blocks every page uses: headers, badges, progress, empty and error states, pagination.
 import type { ReactNode } from 'react';
+import { Link } from 'react-router-dom';
 import type { ApiError } from '../api/api.client.js';
 import type { BatchStatus, DeploymentStatus, HostnameStatus } from '../../../src/contracts/domain.js';
 
@@ -45,11 +46,16 @@ export function StatusBadge({ kind, status, testId }: { kind: 'batch' | 'deploym
   );
 }
 
-export function ProgressBar({ value, label, variant = 'primary', striped = false, testId, height }: {
+/**
+ * `striped` draws stripes; only `moving` animates them. A moving stripe repaints every frame: with many bars on a
+ * page it took most of the page's CPU, so it is kept for bars whose device is actually transferring right now.
+ */
+export function ProgressBar({ value, label, variant = 'primary', striped = false, moving = false, testId, height }: {
   value: number;
   label: string;
   variant?: string;
   striped?: boolean;
+  moving?: boolean;
   testId?: string;
   height?: number;
 }) {
@@ -66,7 +72,7 @@ export function ProgressBar({ value, label, variant = 'primary', striped = false
       data-value={Math.round(clamped)}
       style={height ? { height } : undefined}
     >
-      <div className={`progress-bar bg-${variant}${striped ? ' progress-bar-striped progress-bar-animated' : ''}`} style={{ width: `${clamped}%` }} />
+      <div className={`progress-bar bg-${variant}${striped || moving ? ' progress-bar-striped' : ''}${moving ? ' progress-bar-animated' : ''}`} style={{ width: `${clamped}%` }} />
     </div>
   );
 }
@@ -158,11 +164,14 @@ export function Pagination({ page, limit, total, onPage, onLimit, testId = 'pagi
   );
 }
 
-export function StatCard({ label, value, hint, variant = 'primary', testId }: { label: string; value: ReactNode; hint?: ReactNode; variant?: string; testId?: string }) {
+/** A count; with `to`, the whole tile links to the list behind the number. */
+export function StatCard({ label, value, hint, variant = 'primary', testId, to }: { label: string; value: ReactNode; hint?: ReactNode; variant?: string; testId?: string; to?: string }) {
   return (
-    <div className={`card h-100 pc-stat border-0 shadow-sm border-start border-4 border-${variant}`} data-testid={testId}>
+    <div className={`card h-100 pc-stat border-0 shadow-sm border-start border-4 border-${variant}${to ? ' pc-stat-link' : ''}`} data-testid={testId}>
       <div className="card-body">
-        <div className="text-body-secondary small text-uppercase fw-semibold">{label}</div>
+        <div className="text-body-secondary small text-uppercase fw-semibold">
+          {to ? <Link to={to} className="stretched-link text-reset text-decoration-none" data-testid={testId ? `${testId}-link` : undefined}>{label}</Link> : label}
+        </div>
         <div className="fs-2 fw-bold lh-sm" data-testid={testId ? `${testId}-value` : undefined}>{value}</div>
         {hint && <div className="small text-body-secondary">{hint}</div>}
       </div>

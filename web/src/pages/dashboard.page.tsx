@@ -1,137 +1,55 @@
-// What is happening right now: the day's numbers, the batch being served, every device being imaged (moving as
-// they report), and what finished recently. Everything follows live events; nothing needs a reload.
-import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
+// What is happening right now: the devices that need a hand first, then the day's numbers, the batch being served,
+// every device being imaged (as cards, or one line each for a big floor, moving as they report) and what finished
+// recently. Everything follows live events; nothing needs a reload.
+import { useMemo, type ReactNode } from 'react';
 import { Link } from 'react-router-dom';
-import type { Batch, Deployment } from '../../../src/contracts/domain.js';
-import { FINAL_DEPLOYMENT_STATUSES } from '../../../src/contracts/domain.js';
+import { attentionReasonOf } from '../../../src/contracts/attention.js';
+import type { Batch } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { useAuth } from '../auth/auth.context.js';
 import { BatchProgress, describeBatch } from '../components/batch-progress.js';
+import { AttentionLane, type AttentionItem } from '../components/attention-lane.js';
 import { DeploymentCard } from '../components/deployment-card.js';
-import { formatAgo, formatCount, formatDateTime, formatDuration } from '../components/format.js';
+import { summarizeFleet } from '../components/fleet.js';
+import { FleetProgress } from '../components/fleet-progress.js';
+import { FleetTable, type FleetFilters } from '../components/fleet-table.js';
+import { formatAgo, formatCount, formatDateTime, formatDuration, formatIsoDay } from '../components/format.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, StatCard, StatusBadge } from '../components/ui.js';
 import { useNow } from '../components/use-now.js';
+import { useSearchState } from '../components/use-search-state.js';
 import { useLiveEvent, useLiveReload, useResync } from '../live/live.hooks.js';
+import { isServing, useLiveFleet } from '../live/use-live-fleet.js';
 
-const OPEN_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing'] as const;
-/** Finished cards stay on the board this long so the operator sees them complete before they move to history. */
-const FINISHED_VISIBLE_MS = 60_000;
-/** Completed devices looked through on a (re)load for those still serving others (the newest first). */
-const SERVING_LOOKUP_LIMIT = 200;
+const VIEWS = ['cards', 'table'] as const;
+type View = (typeof VIEWS)[number];
+/** The operator's last choice of view, kept in this browser; the address bar (a count tile's link) overrides it. */
+const VIEW_STORAGE_KEY = 'pitcrew.dashboard.view';
+const FLEET_KEYS = ['view', 'state', 'venue', 'batch', 'search', 'sort', 'dir'] as const;
 
-/** Installed, but still powered and serving chunks to other devices: it stays on the board until it stops. */
-const isServing = (d: Deployment) => d.delivery_role === 'serving';
-
-type Tracked = { deployment: Deployment; finishedAt: number | null };
-
-function useLiveDeployments() {
-  const [tracked, setTracked] = useState<Map<number, Tracked>>(new Map());
-  const [error, setError] = useState<Error | null>(null);
-  const [loaded, setLoaded] = useState(false);
-
-  const load = useCallback(async () => {
-    try {
-      const [completed, ...pages] = await Promise.all([
-        api.deployments.list({ status: 'completed', limit: SERVING_LOOKUP_LIMIT, page: 1 }),
-        ...OPEN_STATUSES.map((status) => api.deployments.list({ status, limit: 200, page: 1 })),
-      ]);
-      const open = pages.flatMap((p) => p.items);
-      const serving = completed.items.filter(isServing);
-      setTracked((previous) => {
-        const next = new Map<number, Tracked>();
-        // Keep recently finished cards; everything open or serving comes fresh from the server. A card that was
-        // serving and no longer is went by while the connection was down: it leaves the board.
-        for (const [id, entry] of previous) if (entry.finishedAt !== null && !isServing(entry.deployment)) next.set(id, entry);
-        for (const deployment of open) next.set(deployment.id, { deployment, finishedAt: null });
-        for (const deployment of serving) next.set(deployment.id, { deployment, finishedAt: previous.get(deployment.id)?.finishedAt ?? Date.now() });
-        return next;
-      });
-      setError(null);
-    } catch (caught) {
-      setError(caught as Error);
-    } finally {
-      setLoaded(true);
-    }
-  }, []);
-
-  useEffect(() => {
-    void load();
-  }, [load]);
-  useResync(() => void load());
-
-  // A hundred devices each reporting every second would mean a hundred renders a second: reports are collected
-  // and applied once per animation frame instead.
-  const pending = useRef(new Map<number, Deployment>());
-  const frame = useRef<number | null>(null);
-  const flush = useCallback(() => {
-    frame.current = null;
-    const reports = [...pending.current.values()];
-    pending.current.clear();
-    setTracked((previous) => {
-      const next = new Map(previous);
-      for (const deployment of reports) {
-        const current = previous.get(deployment.id);
-        // Events can overtake each other; never move a card backwards in time.
-        if (current && current.deployment.updated_at > deployment.updated_at) continue;
-        const isFinal = FINAL_DEPLOYMENT_STATUSES.includes(deployment.status);
-        // A device that left the board long ago may still leave its swarm later: that brings no card back.
-        if (!current && isFinal && deployment.delivery_role === 'done') continue;
-        // One that stops serving shows as finished for the usual while from then on.
-        const stoppedServing = current !== undefined && isServing(current.deployment) && !isServing(deployment);
-        next.set(deployment.id, { deployment, finishedAt: isFinal ? (stoppedServing ? Date.now() : (current?.finishedAt ?? Date.now())) : null });
-      }
-      return next;
-    });
-  }, []);
-  useEffect(() => () => {
-    if (frame.current !== null) cancelAnimationFrame(frame.current);
-  }, []);
-  useLiveEvent('deployment_status', ({ deployment }) => {
-    const queued = pending.current.get(deployment.id);
-    if (!queued || queued.updated_at <= deployment.updated_at) pending.current.set(deployment.id, deployment);
-    frame.current ??= requestAnimationFrame(flush);
-  });
-
-  const now = useNow(1000);
-  useEffect(() => {
-    setTracked((previous) => {
-      let changed = false;
-      const next = new Map(previous);
-      for (const [id, entry] of previous) {
-        if (entry.finishedAt !== null && !isServing(entry.deployment) && now - entry.finishedAt > FINISHED_VISIBLE_MS) {
-          next.delete(id);
-          changed = true;
-        }
-      }
-      return changed ? next : previous;
-    });
-  }, [now]);
-
-  const list = useMemo(
-    () =>
-      [...tracked.values()].sort((a, b) => {
-        if ((a.finishedAt === null) !== (b.finishedAt === null)) return a.finishedAt === null ? -1 : 1;
-        return a.deployment.started_at.localeCompare(b.deployment.started_at) || a.deployment.id - b.deployment.id;
-      }),
-    [tracked],
-  );
-  return { list, error, loaded, now, reload: load };
-}
+const storedView = (): View => {
+  try {
+    return localStorage.getItem(VIEW_STORAGE_KEY) === 'table' ? 'table' : 'cards';
+  } catch {
+    return 'cards';
+  }
+};
 
 function StatsRow() {
   const stats = useResource((signal) => api.stats(signal), []);
   useLiveEvent('stats_update', (payload) => stats.setData(payload));
   useResync(stats.reload);
   const s = stats.data;
+  // Each count opens the list behind it; "today" is the browser's day, as the server counts its own.
+  const today = formatIsoDay(new Date());
   return (
     <>
       <ErrorAlert error={stats.error} onRetry={stats.reload} />
       <div className="row g-3 mb-4" data-testid="stats">
-        <div className="col-6 col-lg-3"><StatCard label="Imaging now" value={formatCount(s?.active_deployments)} variant="primary" testId="stat-active" /></div>
-        <div className="col-6 col-lg-3"><StatCard label="Completed today" value={formatCount(s?.completed_today)} variant="success" testId="stat-completed" /></div>
-        <div className="col-6 col-lg-3"><StatCard label="Failed today" value={formatCount(s?.failed_today)} variant="danger" testId="stat-failed" /></div>
-        <div className="col-6 col-lg-3"><StatCard label="Devices with a hostname" value={formatCount(s?.total_devices)} variant="secondary" testId="stat-devices" /></div>
+        <div className="col-6 col-lg-3"><StatCard label="Imaging now" value={formatCount(s?.active_deployments)} variant="primary" testId="stat-active" to="/?view=table&state=imaging" /></div>
+        <div className="col-6 col-lg-3"><StatCard label="Completed today" value={formatCount(s?.completed_today)} variant="success" testId="stat-completed" to={`/deployments?status=completed&from=${today}`} /></div>
+        <div className="col-6 col-lg-3"><StatCard label="Failed today" value={formatCount(s?.failed_today)} variant="danger" testId="stat-failed" to={`/deployments?status=failed&from=${today}`} /></div>
+        <div className="col-6 col-lg-3"><StatCard label="Devices with a hostname" value={formatCount(s?.total_devices)} variant="secondary" testId="stat-devices" to="/kart-numbers?status=assigned" /></div>
       </div>
     </>
   );
@@ -224,6 +142,14 @@ function RecentHistory() {
     },
   });
   const items = recent.data?.items ?? [];
+  // A listed device's next step shows at once (not "assigned" at 62 %); reports of devices not listed, and progress
+  // within a step, cost nothing here.
+  const shownStatus = useMemo(() => new Map(items.map((d) => [d.id, d.status])), [items]);
+  useLiveEvent('deployment_status', ({ deployment }) => {
+    const shown = shownStatus.get(deployment.id);
+    if (shown === undefined || shown === deployment.status) return;
+    recent.setData((data) => (data ? { ...data, items: data.items.map((d) => (d.id === deployment.id ? deployment : d)) } : data));
+  });
   return (
     <div className="card shadow-sm border-0" data-testid="recent-history">
       <div className="card-header bg-transparent d-flex justify-content-between align-items-center">
@@ -267,32 +193,67 @@ function RecentHistory() {
   );
 }
 
-export function DashboardPage() {
-  const live = useLiveDeployments();
-  const openCount = live.list.filter((t) => t.finishedAt === null).length;
-  const servingCount = live.list.filter((t) => isServing(t.deployment)).length;
+/**
+ * Everything that follows the floor's reports, which re-renders once per animation frame while devices report. The
+ * rest of the page comes in as elements made once by the page, so those frames never re-render it.
+ */
+function LiveFloor({ between, after }: { between: ReactNode; after: ReactNode }) {
+  const now = useNow(1000);
+  const live = useLiveFleet(now);
+  const [params, update] = useSearchState(FLEET_KEYS);
+  const view: View = (VIEWS as readonly string[]).includes(params.view) ? (params.view as View) : storedView();
+  const chooseView = (next: View) => {
+    try {
+      localStorage.setItem(VIEW_STORAGE_KEY, next);
+    } catch {
+      // Private windows may refuse storage: the choice then lasts as long as the address.
+    }
+    update({ view: next });
+  };
+
+  const attention = useMemo(() => {
+    const items: AttentionItem[] = [];
+    for (const { deployment } of live.list) {
+      const reason = attentionReasonOf(deployment, now);
+      if (reason) items.push({ deployment, reason });
+    }
+    // Failures first, then the longest silent; the newest failure on top.
+    return items.sort((a, b) => (a.reason === b.reason ? b.deployment.updated_at.localeCompare(a.deployment.updated_at) : a.reason === 'failed' ? -1 : 1));
+  }, [live.list, now]);
+  // A failure waiting in the lane stays on the board too (after the unfinished): the compact view filters by state.
+  const board = live.list;
+  const deployments = useMemo(() => board.map((t) => t.deployment), [board]);
+  const summary = useMemo(() => summarizeFleet(live.list.map((t) => t.deployment)), [live.list]);
+  const openCount = board.filter((t) => t.finishedAt === null).length;
+  const servingCount = board.filter((t) => isServing(t.deployment)).length;
+  const filters: FleetFilters = params;
+
   return (
     <>
       <PageHeader title="Dashboard" subtitle="Live view of the deployment network" />
-      <StatsRow />
-      <div className="mb-4">
-        <ActiveBatchWidget />
-      </div>
-      <section aria-labelledby="live-heading" data-testid="live-deployments" className="mb-4">
+      {live.loaded && <AttentionLane items={attention} now={now} />}
+      {between}
+      <section aria-labelledby="live-heading" data-testid="live-deployments" className="mb-4" data-view={view}>
         <div className="d-flex flex-wrap align-items-center justify-content-between gap-2 mb-2">
           <h2 className="h5 mb-0" id="live-heading">
             Devices being imaged <span className="badge text-bg-primary" data-testid="live-count">{openCount}</span>
           </h2>
-          {servingCount > 0 && (
-            <span className="badge text-bg-info" title="Installed devices still serving chunks to others before they reboot: leave them powered" data-testid="serving-count">
-              {servingCount} serving others
-            </span>
-          )}
+          <div className="d-flex align-items-center gap-2">
+            {servingCount > 0 && (
+              <span className="badge text-bg-info" title="Installed devices still serving chunks to others before they reboot: leave them powered" data-testid="serving-count">
+                {servingCount} serving others
+              </span>
+            )}
+            <div className="btn-group btn-group-sm" role="group" aria-label="View">
+              <button type="button" className={`btn btn-outline-secondary${view === 'cards' ? ' active' : ''}`} aria-pressed={view === 'cards'} onClick={() => chooseView('cards')} data-testid="view-cards">Cards</button>
+              <button type="button" className={`btn btn-outline-secondary${view === 'table' ? ' active' : ''}`} aria-pressed={view === 'table'} onClick={() => chooseView('table')} data-testid="view-table">Compact</button>
+            </div>
+          </div>
         </div>
         <ErrorAlert error={live.error} onRetry={() => void live.reload()} />
         {!live.loaded ? (
           <Loading />
-        ) : live.list.length === 0 ? (
+        ) : board.length === 0 ? (
           <div className="card border-0 shadow-sm">
             <EmptyState title="No device is being imaged right now" testId="live-empty">
               Start a batch, then power on blank Raspberry Pis on the deployment network. Each one shows up here with its progress and
@@ -300,16 +261,39 @@ export function DashboardPage() {
             </EmptyState>
           </div>
         ) : (
-          <div className="row g-3">
-            {live.list.map(({ deployment }) => (
-              <div className="col-12 col-md-6 col-xl-4 col-xxl-3" key={deployment.id}>
-                <DeploymentCard deployment={deployment} now={live.now} />
+          <>
+            <FleetProgress summary={summary} />
+            {view === 'table' ? (
+              <FleetTable deployments={deployments} now={now} filters={filters} onFilters={update} />
+            ) : (
+              <div className="row g-3">
+                {board.map(({ deployment }) => (
+                  <div className="col-12 col-md-6 col-xl-4 col-xxl-3" key={deployment.id}>
+                    <DeploymentCard deployment={deployment} now={now} />
+                  </div>
+                ))}
               </div>
-            ))}
-          </div>
+            )}
+          </>
         )}
       </section>
-      <RecentHistory />
+      {after}
     </>
+  );
+}
+
+export function DashboardPage() {
+  return (
+    <LiveFloor
+      between={
+        <>
+          <StatsRow />
+          <div className="mb-4">
+            <ActiveBatchWidget />
+          </div>
+        </>
+      }
+      after={<RecentHistory />}
+    />
   );
 }

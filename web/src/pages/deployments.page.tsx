@@ -4,6 +4,7 @@ import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import type { Deployment, DeploymentStatus, ProductType } from '../../../src/contracts/domain.js';
 import { DEPLOYMENT_STATUSES, PRODUCT_TYPES } from '../../../src/contracts/domain.js';
+import { describeFailure } from '../../../src/contracts/attention.js';
 import { api, type DeploymentFilters } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { formatBytes, formatDateTime, formatDuration, formatRate } from '../components/format.js';
@@ -31,6 +32,15 @@ function PeerDeliveryDetail({ deployment: d }: { deployment: Deployment }) {
   );
 }
 
+/** Who took the device off the dashboard's "needs attention" lane, and how. */
+function describeResolution(d: Deployment): string {
+  if (d.attention_resolved_at === null) return d.status === 'failed' ? 'waiting on the dashboard' : '—';
+  const when = formatDateTime(d.attention_resolved_at);
+  if (d.attention_resolution === 'reimage') return `will re-image on next boot (asked by ${d.attention_resolved_by ?? 'someone'}, ${when})`;
+  if (d.attention_resolution === 'reimaged') return `re-imaged: the device asked again (${when})`;
+  return `acknowledged by ${d.attention_resolved_by ?? 'someone'}, ${when}`;
+}
+
 function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; onClose: () => void }) {
   const rows: Array<[string, React.ReactNode]> = [
     ['Status', <StatusBadge kind="deployment" status={d.status} />],
@@ -50,10 +60,22 @@ function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; 
     ['Finished', formatDateTime(d.completed_at)],
     ['Duration', formatDuration(durationOf(d))],
     ['Message', d.message ?? '—'],
+    ['Attention', describeResolution(d)],
   ];
   return (
     <Modal title={<span className="font-monospace">{d.hostname}</span>} onClose={onClose} testId="deployment-detail">
-      {d.error_message && <div className="alert alert-danger" data-testid="deployment-detail-error">{d.error_message}</div>}
+      {d.status === 'failed' && (
+        <div className="alert alert-danger" data-testid="deployment-detail-error">
+          <div className="fw-semibold" data-testid="deployment-detail-sentence">{describeFailure(d.error_message).sentence}</div>
+          {d.error_message && (
+            <details className="small mt-1">
+              <summary>Technical detail</summary>
+              {/* Hashes and device paths are long unbroken words: they wrap inside the dialog. */}
+              <code className="d-block text-break text-body mt-1" style={{ whiteSpace: 'pre-wrap' }}>{d.error_message}</code>
+            </details>
+          )}
+        </div>
+      )}
       <dl className="row small mb-0">
         {rows.map(([k, v]) => (
           <div className="contents" key={k} style={{ display: 'contents' }}>

@@ -196,7 +196,7 @@ function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; lim
           </div>
           {transfer && (
             <div className="mt-3" data-testid="image-upload-progress" aria-live="polite">
-              <ProgressBar value={percent} label="Upload progress" striped testId="image-upload-bar" height={16} />
+              <ProgressBar value={percent} label="Upload progress" moving testId="image-upload-bar" height={16} />
               <div className="d-flex flex-wrap justify-content-between small mt-1 gap-2">
                 <span><strong>{Math.floor(percent)} %</strong> · {formatBytes(transfer.loaded)} of {formatBytes(transfer.total)}</span>
                 <span className="text-body-secondary">
@@ -307,8 +307,8 @@ export function ImagesPage() {
                   <th scope="col">Product</th>
                   <th scope="col">Version</th>
                   <th scope="col" className="d-none d-lg-table-cell">File</th>
-                  <th scope="col">Size</th>
-                  <th scope="col">SHA-256</th>
+                  <th scope="col" className="d-none d-sm-table-cell">Size</th>
+                  <th scope="col" className="d-none d-md-table-cell">SHA-256</th>
                   <th scope="col" className="d-none d-md-table-cell">Uploaded</th>
                   <th scope="col"><span className="visually-hidden">Actions</span></th>
                 </tr>
@@ -320,26 +320,31 @@ export function ImagesPage() {
                     <td>
                       <span className="fw-semibold">{i.version}</span> {i.active && <span className="badge text-bg-success" data-testid={`image-active-${i.id}`}>active</span>}
                       {i.description && <div className="small text-body-secondary">{i.description}</div>}
+                      {/* A phone has no room for the size and hash columns: their gist goes under the version. */}
+                      <div className="d-md-none small text-body-secondary text-break" data-testid={`image-summary-${i.id}`}>
+                        <span className="d-sm-none">{formatBytes(i.size_bytes)} · </span>
+                        <code title={i.sha256}>{i.sha256.slice(0, 12)}…</code>
+                      </div>
                       <ImageGeneralization image={i} canWrite={can.canWrite} />
                     </td>
                     <td className="d-none d-lg-table-cell small">
                       <span className="font-monospace text-break">{i.filename}</span>
                       {UPLOADED_AS[i.source_format] && <div className="text-body-secondary" data-testid={`image-source-${i.id}`}>uploaded as {UPLOADED_AS[i.source_format]}</div>}
                     </td>
-                    <td>
+                    <td className="d-none d-sm-table-cell">
                       <div className="text-nowrap">{formatBytes(i.size_bytes)}</div>
                       <ImageDeliverySummary image={i} />
                     </td>
-                    <td className="pc-sha">
+                    <td className="pc-sha d-none d-md-table-cell">
                       <code className="small text-break" title={i.sha256} data-testid={`image-sha-${i.id}`}>{i.sha256}</code>
                     </td>
                     <td className="d-none d-md-table-cell small">{formatDateTime(i.uploaded_at)}</td>
-                    <td className="text-end text-nowrap">
+                    <td className="text-end">
                       {can.canWrite && !i.active && (
-                        <>
-                          <button type="button" className="btn btn-sm btn-outline-success me-1" disabled={busyId === i.id} onClick={() => void activate(i)} data-testid={`image-activate-${i.id}`}>Activate</button>
+                        <div className="d-flex flex-column flex-sm-row gap-1 justify-content-end">
+                          <button type="button" className="btn btn-sm btn-outline-success" disabled={busyId === i.id} onClick={() => void activate(i)} data-testid={`image-activate-${i.id}`}>Activate</button>
                           <button type="button" className="btn btn-sm btn-outline-danger" disabled={busyId === i.id} onClick={() => void remove(i)} data-testid={`image-delete-${i.id}`}>Delete</button>
-                        </>
+                        </div>
                       )}
                     </td>
                   </tr>

@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { attentionReasonOf, describeFailure, STALLED_AFTER_S } from './attention.js';
+
+const at = (iso: string) => Date.parse(iso);
+const base = { updated_at: '2026-05-01T10:00:00.000Z', attention_resolved_at: null };
+
+describe('attentionReasonOf', () => {
+  it('keeps a failure until someone resolves it, however old', () => {
+    expect(attentionReasonOf({ ...base, status: 'failed' }, at('2026-05-09T10:00:00Z'))).toBe('failed');
+    expect(attentionReasonOf({ ...base, status: 'failed', attention_resolved_at: '2026-05-01T10:01:00.000Z' }, at('2026-05-09T10:00:00Z'))).toBeNull();
+  });
+
+  it('calls an unfinished device stalled after its silence, and an acknowledgement covers only that silence', () => {
+    const silentLongEnough = at(base.updated_at) + STALLED_AFTER_S * 1000;
+    expect(attentionReasonOf({ ...base, status: 'downloading' }, silentLongEnough - 1)).toBeNull();
+    expect(attentionReasonOf({ ...base, status: 'downloading' }, silentLongEnough)).toBe('stalled');
+    expect(attentionReasonOf({ ...base, status: 'verifying', attention_resolved_at: '2026-05-01T10:00:40.000Z' }, silentLongEnough + 60_000)).toBeNull();
+    expect(attentionReasonOf({ ...base, status: 'verifying', attention_resolved_at: '2026-05-01T09:59:00.000Z' }, silentLongEnough)).toBe('stalled');
+  });
+
+  it('leaves completed and superseded devices alone', () => {
+    expect(attentionReasonOf({ ...base, status: 'completed' }, at('2026-05-09T10:00:00Z'))).toBeNull();
+    expect(attentionReasonOf({ ...base, status: 'superseded' }, at('2026-05-09T10:00:00Z'))).toBeNull();
+  });
+});
+
+describe('describeFailure', () => {
+  it.each([
+    ['read-back verification failed: the disk holds sha256 aaaa, the image is bbbb (faulty or counterfeit storage?)', 'verify', /failed verification.*Replace the card/],
+    ['the card failed verification at offset 4194304 (chunk 1, 4194304 bytes): it read back wrong twice', 'verify', /failed verification/],
+    ['/dev/mmcblk0 (SD card, 32 GB) is write-protected (an SD card\'s lock switch?)', 'write-protected', /lock switch/],
+    ['the target /dev/mmcblk0 holds 4000000000 bytes but the image needs 8000000000', 'card-too-small', /too small/],
+    ['no disk this board can boot from to install to (no SD card, eMMC, NVMe or USB drive found)', 'no-card', /No card or drive/],
+    ['writing /dev/mmcblk0 at byte 1048576 made no progress', 'io', /reseat or replace/],
+    ['the image\'s chunks could not be fetched after 5 retries: socket hang up', 'network', /network cable/],
+    ['chunk 3 of the image arrived corrupt 3 times in a row: sha256 differs', 'corrupt-download', /arriving corrupt/],
+    ['the server refused a configuration (HTTP 409 POOL_EXHAUSTED): no kart numbers left', 'refused', /turned the device away/],
+    ['the boot partition has no cmdline.txt; this is not a Raspberry Pi OS image', 'customize', /hostname could not be set/],
+    ['writing hostname, firstrun.sh to the boot partition failed: disk full', 'customize', /hostname could not be set/],
+    ['the configuration\'s hostname is not a valid host name: "a b"', 'incompatible', /versions may not match/],
+    ['No report from the device for 10 minutes (last status: downloading); marked failed.', 'silent', /went silent/],
+    ['Target disk too small: 7.8 GB < 8.0 GB image', 'card-too-small', /too small/],
+    ['Download stalled: no data for 120 s', 'network', /lost the server/],
+    ['something nobody foresaw', 'unknown', /installer's own words/],
+  ])('%s → %s', (message, kind, sentence) => {
+    const described = describeFailure(message);
+    expect(described.kind).toBe(kind);
+    expect(described.sentence).toMatch(sentence);
+  });
+
+  it('has a sentence for a failure reported without words', () => {
+    expect(describeFailure(null).kind).toBe('unknown');
+  });
+});

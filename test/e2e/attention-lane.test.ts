@@ -1,0 +1,105 @@
+// A failed device waits in "Needs attention" at the top of the dashboard with a plain sentence, its installer's own
+// words behind a toggle, for as long as nobody acts (not just the minute finished cards stay); acknowledging it takes
+// it off the lane on the server too; the "Failed today" tile opens the list of failures.
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Deployment } from '../../src/contracts/domain.js';
+import { ApiSession } from './support/api.session.js';
+import { waitForLive } from './support/browser.harness.js';
+import { openDashboard, type Dashboard } from './support/dashboard.session.js';
+import { FakeDevice } from './support/fake-device.js';
+import { ADMIN_PASSWORD, type E2eServer } from './support/server.harness.js';
+
+const HASH_ON_DISK = 'a'.repeat(64);
+const HASH_OF_IMAGE = 'b'.repeat(64);
+
+describe('the needs-attention lane', () => {
+  let dashboard: Dashboard;
+  let server: E2eServer;
+  let page: Page;
+  let admin: ApiSession;
+
+  beforeAll(async () => {
+    dashboard = await openDashboard({
+      prepare: async (session) => {
+        await session.post('/api/venues', { code: 'ARIA', name: 'Aria Raceway' });
+        await session.activateNewImage('RXP2', '2.0.0', 256 * 1024);
+        await session.startBatch({ venue_code: 'ARIA', product_type: 'RXP2', total_count: 5, name: 'Pit wall' });
+      },
+    });
+    ({ server, page } = dashboard);
+    admin = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
+    // The page's clock is driven by the test from here on, so "past a minute" takes no minute.
+    await page.clock.install();
+    await page.reload();
+    await waitForLive(page);
+  });
+
+  afterAll(() => dashboard?.close());
+
+  it('holds a failed device with a plain sentence past the minute finished cards stay, until acknowledged', async () => {
+    const failing = FakeDevice.numbered(server.deviceUrl, 1);
+    const finishing = FakeDevice.numbered(server.deviceUrl, 2);
+    await failing.requestConfig();
+    await finishing.requestConfig();
+    await failing.reportDownload(40);
+    await failing.report('verifying', { progress: 90 });
+    await failing.report('failed', { error_message: `read-back verification failed: the disk holds sha256 ${HASH_ON_DISK}, the image is ${HASH_OF_IMAGE} (faulty or counterfeit storage?)`, message: 'failed while verifying' });
+    await finishing.report('completed', { progress: 100 });
+    const id = failing.config!.deployment_id;
+
+    const item = page.getByTestId(`attention-item-${id}`);
+    await item.getByTestId('attention-sentence').filter({ hasText: 'The card failed verification' }).waitFor();
+    expect(await item.getByTestId('attention-sentence').textContent()).toMatch(/Replace the card and re-image/);
+    expect(await item.getByTestId('attention-detail').count()).toBe(0);
+
+    // The installer's words, hashes and all, behind the toggle and inside the card's width.
+    await item.getByTestId('attention-details-toggle').click();
+    const detail = item.getByTestId('attention-detail');
+    await detail.filter({ hasText: HASH_ON_DISK }).waitFor();
+    const overflow = await item.evaluate((card) => card.scrollWidth - card.clientWidth);
+    expect(overflow).toBeLessThanOrEqual(0);
+
+    // A minute and more later the completed card has left the board; the failure has not.
+    const finishedCard = page.getByTestId(`deployment-card-${finishing.config!.deployment_id}`);
+    await finishedCard.waitFor();
+    await page.clock.fastForward(61_000);
+    await finishedCard.waitFor({ state: 'detached' });
+    await item.waitFor();
+    expect(await page.getByTestId('attention-count').textContent()).toBe('1');
+
+    await item.getByTestId('attention-acknowledge').click();
+    await item.waitFor({ state: 'detached' });
+    await page.getByTestId('attention-none').waitFor();
+    const record = await admin.get<Deployment>(`/api/deployments/${id}`);
+    expect(record).toMatchObject({ status: 'failed', attention_resolution: 'acknowledged', attention_resolved_by: 'admin' });
+    expect((await admin.get<{ items: Deployment[] }>('/api/deployments?attention=true')).items).toEqual([]);
+  });
+
+  it('links the failed count to the list of the day\'s failures', async () => {
+    await page.getByTestId('stat-failed-value').filter({ hasText: /^1$/ }).waitFor();
+    await page.getByTestId('stat-failed-link').click();
+    await page.waitForURL(/\/deployments\?status=failed&from=\d{4}-\d{2}-\d{2}$/);
+    await page.locator('[data-testid^="deployment-row-"]').first().waitFor();
+    const rows = page.locator('[data-testid^="deployment-row-"]');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().textContent()).toContain(FakeDevice.numbered(server.deviceUrl, 1).serial.slice(-8));
+  });
+
+  it('marks a failure for a re-image: it leaves the lane and the device keeps its name when it asks again', async () => {
+    await page.goto('/');
+    await waitForLive(page);
+    const device = FakeDevice.numbered(server.deviceUrl, 3);
+    const first = await device.requestConfig();
+    await device.report('failed', { error_message: 'the target /dev/mmcblk0 holds 4000000000 bytes but the image needs 8000000000' });
+    const item = page.getByTestId(`attention-item-${first.deployment_id}`);
+    await item.getByTestId('attention-sentence').filter({ hasText: 'too small' }).waitFor();
+    await item.getByTestId('attention-reimage').click();
+    await item.waitFor({ state: 'detached' });
+    await page.getByTestId('toast').filter({ hasText: 'will re-image on its next boot' }).waitFor();
+
+    const again = await device.requestConfig();
+    expect(again.hostname).toBe(first.hostname);
+    expect(await admin.get<Deployment>(`/api/deployments/${first.deployment_id}`)).toMatchObject({ attention_resolution: 'reimaged' });
+  });
+});
