@@ -166,6 +166,11 @@ export const MasterImage = Type.Object({
   source_format: ImageSourceFormat,
   /** Image delivery v2 (block map and zstd chunks); null until they are built (images from before v2). */
   delivery: Type.Union([ImageDelivery(), Type.Null()]),
+  /**
+   * Other images with the same SHA-256: the same bytes under another version (or product) is usually a mistake — a
+   * rebuild that was not rebuilt — so it is flagged, not refused.
+   */
+  same_content_as: Type.Array(Type.Object({ id: Type.Integer(), product_type: ProductType, version: Type.String() })),
 });
 export type MasterImage = Static<typeof MasterImage>;
 
