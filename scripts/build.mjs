@@ -3,7 +3,7 @@
 import { execFileSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
@@ -13,7 +13,12 @@ rmSync(join(root, 'dist'), { recursive: true, force: true });
 run(bin('tsc'), ['-p', 'tsconfig.build.json']);
 // Migrations are plain SQL files read at start-up.
 cpSync(join(root, 'src/db/migrations'), join(root, 'dist/db/migrations'), { recursive: true });
-if (existsSync(join(root, 'web/index.html'))) run(bin('vite'), ['build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);
+if (existsSync(join(root, 'web/index.html'))) {
+  run(bin('vite'), ['build', '--config', 'web/vite.config.ts', '--logLevel', 'warn']);
+  // Served as they are to browsers that accept them (web-ui.route.ts); built by the tsc step above.
+  const { precompressWebAssets } = await import(pathToFileURL(join(root, 'dist/server/management/web-assets.precompressor.js')).href);
+  precompressWebAssets(join(root, 'dist/web'));
+}
 if (existsSync(join(root, 'src/agent/main.ts'))) {
   mkdirSync(join(root, 'dist/agent'), { recursive: true });
   run(bin('esbuild'), ['src/agent/main.ts', '--bundle', '--platform=node', '--target=node20', '--format=esm',

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from './program.js';
+import { tinyDiskImage } from '../disk-layout/test-support/tiny-disk-image.js';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
 
@@ -76,21 +77,21 @@ describe('pitcrew CLI', () => {
 
   it('registers an image with its SHA-256, activates it, and lists it', async () => {
     const file = join(dir, 'master.img');
-    const content = Buffer.alloc(3 << 20, 5);
+    const content = tinyDiskImage(Buffer.alloc((3 << 20) - 512, 5));
     writeFileSync(file, content);
     const added = await run('image', 'add', file, '--product', 'rxp2', '--version', '3.1.0', '--activate');
     const sha = createHash('sha256').update(content).digest('hex');
     expect(added.code).toBe(0);
     expect(added.out).toContain(`sha256 ${sha}`);
     expect(added.out).toContain('is now the active RXP2 image');
-    // No partition table: the image is sent whole, and 3 MiB of one byte compresses to almost nothing.
-    expect(added.out).toMatch(/Each device is sent [\d.]+ (B|KiB) \([\d.]+x less than the raw image\) in 1 chunk and writes 3\.0 MiB \(100 % of the disk\); no block map: sent whole:\n {2}the image has no partition table/);
+    // No filesystem in its one partition: the partition is sent whole, and 3 MiB of one byte compresses to almost nothing.
+    expect(added.out).toMatch(/Each device is sent [\d.]+ (B|KiB) \([\d.]+x less than the raw image\) in 1 chunk and writes 3\.0 MiB \(100 % of the disk\); block map from the filesystems:\n {2}p1 type 0x83: no FAT or ext2\/3\/4 filesystem recognised, sent whole/);
     expect((await run('image', 'list')).out).toMatch(new RegExp(`1\\s+RXP2\\s+3\\.1\\.0\\s+yes\\s+3\\.0 MiB\\s+[\\d.]+ (B|KiB) \\([\\d.]+x less\\)\\s+${sha}`));
     expect(await run('image', 'add', file, '--product', 'RXP2', '--version', '3.1.0')).toMatchObject({ code: 1, err: 'pitcrew: RXP2 version 3.1.0 already exists; choose a new version.\n' });
   });
 
   it('registers a .img.xz as its raw disk, and refuses a cut-off one in one line', async () => {
-    const content = Buffer.alloc(3 << 20, 7);
+    const content = tinyDiskImage(Buffer.alloc((3 << 20) - 512, 7));
     content.write('not just sevens', 1 << 20);
     writeFileSync(join(dir, 'raspios.img'), content);
     expect(spawnSync('xz', ['-T0', '-k', join(dir, 'raspios.img')]).status).toBe(0);
@@ -106,6 +107,14 @@ describe('pitcrew CLI', () => {
     expect(cut).toMatchObject({ code: 1, err: expect.stringMatching(/^pitcrew: The file is not a valid \.xz archive: Unexpected end of input\. .*\n$/) });
     // Nothing of the refused one (the first image's own files aside).
     expect(readdirSync(join(dir, 'data', 'images')).filter((name) => !name.startsWith('kxp2_v4.0_raspios.img'))).toEqual([]);
+  });
+
+  it('refuses to register a file that is not a disk image, in one line, keeping nothing', async () => {
+    writeFileSync(join(dir, 'README.txt'), 'KXP2 master image, version 2.1\n');
+    const refused = await run('image', 'add', join(dir, 'README.txt'), '--product', 'KXP2', '--version', '5.0');
+    expect(refused).toMatchObject({ code: 1, err: expect.stringMatching(/^pitcrew: README\.txt is not a disk image: the image has no partition table \(no MBR signature in its first sector\)\. .*\n$/) });
+    expect(readdirSync(join(dir, 'data', 'images')).filter((name) => name.includes('v5.0') || name.startsWith('.'))).toEqual([]);
+    expect((await run('image', 'list')).out).not.toMatch(/5\.0/);
   });
 
   it('backs up the database to a consistent, openable copy and will not overwrite by accident', async () => {

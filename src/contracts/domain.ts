@@ -99,6 +99,22 @@ export const PEER_ROLES = ['receiving', 'serving', 'done'] as const;
 export type PeerRole = (typeof PEER_ROLES)[number];
 export const PeerRole = Type.Enum(PEER_ROLES);
 
+/**
+ * Where a batch's devices are. A device is one unit, counted by its latest deployment in the batch: one re-imaged
+ * after a failure counts as imaging (then as its new outcome), never twice; a superseded record is not a device.
+ */
+function BatchDeviceCounts() {
+  return Type.Object({
+    /** Hostnames handed out: total_count − remaining_count. */
+    handed_out_count: Type.Integer(),
+    /** Devices whose latest deployment is not final yet. */
+    imaging_count: Type.Integer(),
+    succeeded_count: Type.Integer(),
+    failed_count: Type.Integer(),
+  });
+}
+export type BatchDeviceCounts = Static<ReturnType<typeof BatchDeviceCounts>>;
+
 export const Batch = Type.Object({
   id: Type.Integer(),
   venue_code: Type.String(),
@@ -116,6 +132,7 @@ export const Batch = Type.Object({
   peer_delivery: Type.Boolean(),
   /** How long a finished device of this batch may keep serving others before it reboots, seconds. */
   peer_linger_s: Type.Integer(),
+  ...BatchDeviceCounts().properties,
 });
 export type Batch = Static<typeof Batch>;
 
@@ -160,6 +177,11 @@ export const MasterImage = Type.Object({
     Type.Object({ steps: Type.Union([GeneralizationReport, Type.Null()]), problem: NullableString }),
     Type.Null(),
   ]),
+  /**
+   * Other images with the same SHA-256: the same bytes under another version (or product) is usually a mistake — a
+   * rebuild that was not rebuilt — so it is flagged, not refused.
+   */
+  same_content_as: Type.Array(Type.Object({ id: Type.Integer(), product_type: ProductType, version: Type.String() })),
 });
 export type MasterImage = Static<typeof MasterImage>;
 

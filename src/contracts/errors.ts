@@ -17,6 +17,8 @@ export const ERROR_STATUS = {
   RANGE_NOT_SATISFIABLE: 416,
   /** An upload that claims a format (an .xz, .gz or .zst archive by its first bytes) but is cut short or corrupt. */
   INVALID_ARCHIVE: 422,
+  /** An image whose bytes are no disk a board could boot: no partition table, a partition past its end, a cut size. */
+  NOT_A_DISK_IMAGE: 422,
   RATE_LIMITED: 429,
   UNAVAILABLE: 503,
   INSUFFICIENT_STORAGE: 507,

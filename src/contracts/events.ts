@@ -1,6 +1,6 @@
 // Every event the server pushes to dashboards, with its payload. Used by `new Server<…>()` on the server and
 // `io()` in the web app, so both ends agree at compile time.
-import type { Batch, Deployment, MasterImage, Stats, PoolCounts, ProductType } from './domain.js';
+import type { Batch, BatchDeviceCounts, Deployment, MasterImage, Stats, PoolCounts, ProductType } from './domain.js';
 
 export interface DeploymentStatusEvent {
   deployment_id: number;
@@ -24,7 +24,8 @@ export interface BatchEvent {
   batch: Batch;
 }
 
-export interface BatchProgressEvent {
+/** A batch handed out a name or one of its devices moved between imaging, succeeded and failed. */
+export interface BatchProgressEvent extends BatchDeviceCounts {
   batch_id: number;
   status: Batch['status'];
   total_count: number;

@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCoreFixture, type CoreFixture } from './test-support/core-fixture.js';
 import type { AssignResult } from './test-support/assign-worker.js';
 import { runAssignWorkers } from './test-support/run-assign-workers.js';
+import { tinyDiskImage } from '../disk-layout/test-support/tiny-disk-image.js';
 
 const WORKERS = 4;
 
@@ -23,7 +24,7 @@ describe('hostname assignment from several processes on one database file', () =
   beforeEach(async () => {
     f = createCoreFixture();
     f.core.venues.create({ code: 'CORO', name: 'Coronado' });
-    writeFileSync(join(f.dir, 'kxp.img'), 'image');
+    writeFileSync(join(f.dir, 'kxp.img'), tinyDiskImage('image'));
     f.core.images.activate((await f.core.images.registerFile({ product_type: 'KXP2', version: '1' }, join(f.dir, 'kxp.img'))).id);
   });
   afterEach(() => f.close());
@@ -41,7 +42,8 @@ describe('hostname assignment from several processes on one database file', () =
     const { fresh, bySerial } = checkNoDoubleAssignment(results);
     expect(fresh).toHaveLength(150);
     expect(bySerial.size).toBe(150);
-    expect(f.core.batches.get(batch.id)).toMatchObject({ status: 'completed', remaining_count: 0 });
+    // Every name is out, every device still imaging: the batch is active until they finish, and counts each once.
+    expect(f.core.batches.get(batch.id)).toMatchObject({ status: 'active', remaining_count: 0, handed_out_count: 150, imaging_count: 150 });
     const refused = results.reduce((n, r) => n + (r.errors.NO_ACTIVE_BATCH ?? 0), 0);
     const reused = results.flatMap((r) => r.assigned).filter((a) => a.reused).length;
     expect(150 + reused + refused).toBe(WORKERS * 60);

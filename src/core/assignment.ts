@@ -9,8 +9,8 @@ export interface AssignRequest {
   venue_code: string;
   product_type: ProductType;
   identity: Identity;
-  /** The active batch serving this device, decremented when a new hostname is handed out. */
-  batch: Batch | null;
+  /** The batch serving this device, decremented when a new hostname is handed out. */
+  batch: Pick<Batch, 'id'> | null;
 }
 
 export interface Assignment {
@@ -52,7 +52,7 @@ export function assignHostname(ctx: CoreContext, emit: Emit, request: AssignRequ
     throw new AppError('VALIDATION', 'A device must identify itself with a serial number or a MAC address.');
   }
   const held = findHeldHostname(ctx, identity);
-  if (held) return { entry: held, reused: true, batch: request.batch };
+  if (held) return { entry: held, reused: true, batch: request.batch ? (repos.batches.find(request.batch.id) ?? null) : null };
 
   const now = isoOf(ctx.now());
   const claim = { ...identity, assigned_at: now, batch_id: request.batch?.id ?? null };
@@ -80,14 +80,12 @@ export function assignHostname(ctx: CoreContext, emit: Emit, request: AssignRequ
     entry = repos.hostnames.insertAssigned({ ...claim, venue_code, product_type, hostname });
   }
 
-  let batch = request.batch;
-  if (batch) {
-    const decremented = repos.batches.decrement(batch.id, now);
+  let batch: Batch | null = null;
+  if (request.batch) {
+    batch = repos.batches.decrement(request.batch.id) ?? null;
     // The batch was read in this same transaction as active with devices remaining, so this cannot miss.
-    if (!decremented) throw new Error(`Batch ${batch.id} could not be decremented`);
-    batch = decremented;
-    emit('batch_progress', { batch_id: batch.id, status: batch.status, total_count: batch.total_count, remaining_count: batch.remaining_count });
-    if (batch.status === 'completed') emit('batch_completed', { batch_id: batch.id, batch });
+    if (!batch) throw new Error(`Batch ${request.batch.id} could not be decremented`);
+    // Its batch_progress goes out once the device's deployment exists (deployment.service.ts), so the counts include it.
   }
   emit('hostname_assigned', {
     hostname: entry.hostname,

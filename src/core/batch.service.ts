@@ -6,10 +6,15 @@ import type { ServerEventName } from '../contracts/events.js';
 import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext } from './context.js';
 import { normalizeVenueCode } from './venue.service.js';
+import { servingBatchOf } from '../contracts/batch-queue.js';
+import { settleBatch } from './batch-progress.js';
 
 type Action = 'start' | 'pause' | 'cancel';
 
-/** Legal moves of the status machine; `completed` is reached only by serving the last device. */
+/**
+ * Legal moves of the status machine. `completed` is reached only automatically, when every name is handed out and
+ * every device finished (succeeded or failed): see settleBatch in batch-progress.ts for why it waits for the devices.
+ */
 const TRANSITIONS: Record<Action, { from: readonly BatchStatus[]; to: BatchStatus; event: ServerEventName }> = {
   start: { from: ['pending', 'paused'], to: 'active', event: 'batch_started' },
   pause: { from: ['active'], to: 'paused', event: 'batch_paused' },
@@ -45,6 +50,8 @@ export function createBatchService(ctx: CoreContext) {
       }
       const updated = repos.batches.setStatus(id, rule.to, isoOf(ctx.now()));
       emit(rule.event as 'batch_started', { batch_id: id, batch: updated });
+      // A batch paused after its last name went out, whose devices finished meanwhile, completes once started.
+      if (action === 'start' && updated.remaining_count === 0) return settleBatch(ctx, emit, id) ?? updated;
       return updated;
     });
   }
@@ -53,8 +60,8 @@ export function createBatchService(ctx: CoreContext) {
     get,
     capacity,
     list: (query: BatchQuery = {}): Batch[] => repos.batches.list(query),
-    /** The batch the next device is served from: highest priority, then oldest. */
-    active: (): Batch | null => repos.batches.highestActive() ?? null,
+    /** The batch the next device is served from: active with names left, highest priority, then oldest. */
+    active: (): Batch | null => servingBatchOf(repos.batches.listActive()),
 
     create(input: BatchCreate): Batch {
       if (!Number.isInteger(input.total_count) || input.total_count < 1) throw new AppError('VALIDATION', 'A batch needs at least one device (total_count ≥ 1).');

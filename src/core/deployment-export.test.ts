@@ -2,13 +2,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCoreFixture, type CoreFixture } from './test-support/core-fixture.js';
+import { tinyDiskImage } from '../disk-layout/test-support/tiny-disk-image.js';
 
 describe('deployment export', () => {
   let f: CoreFixture;
   beforeEach(async () => {
     f = createCoreFixture();
     f.core.venues.create({ code: 'ARIA', name: 'Aria' });
-    writeFileSync(join(f.dir, 'rxp.img'), Buffer.alloc(16));
+    writeFileSync(join(f.dir, 'rxp.img'), tinyDiskImage(Buffer.alloc(16)));
     const image = await f.core.images.registerFile({ product_type: 'RXP2', version: '1' }, join(f.dir, 'rxp.img'));
     f.core.images.activate(image.id);
     for (let n = 1; n <= 7; n++) f.core.deployments.requestConfig({ venue_code: 'ARIA', product_type: 'RXP2', serial_number: `1000000000000${n}` }, null);

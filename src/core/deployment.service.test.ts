@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConfigRequest, StatusRequest } from '../contracts/device-api.js';
 import { deploymentCsvLines } from './deployment-csv.js';
 import { createCoreFixture, type CoreFixture } from './test-support/core-fixture.js';
+import { tinyDiskImage } from '../disk-layout/test-support/tiny-disk-image.js';
 
 describe('deployments', () => {
   let f: CoreFixture;
@@ -11,7 +12,7 @@ describe('deployments', () => {
     f = createCoreFixture();
     f.core.venues.create({ code: 'CORO', name: 'Coronado' });
     f.core.pool.importKartNumbers({ venue_code: 'CORO', numbers: '1-5' });
-    writeFileSync(join(f.dir, 'kxp.img'), Buffer.alloc(4096, 7));
+    writeFileSync(join(f.dir, 'kxp.img'), tinyDiskImage(Buffer.alloc(4096 - 512, 7)));
     const image = await f.core.images.registerFile({ product_type: 'KXP2', version: '2.0.0' }, join(f.dir, 'kxp.img'));
     f.core.images.activate(image.id);
   });
@@ -34,7 +35,7 @@ describe('deployments', () => {
 
   it('serves from the highest-priority active batch, whatever venue the device names, decrementing once per device', () => {
     f.core.venues.create({ code: 'ARIA', name: 'Aria' });
-    writeFileSync(join(f.dir, 'rxp.img'), Buffer.alloc(10));
+    writeFileSync(join(f.dir, 'rxp.img'), tinyDiskImage(Buffer.alloc(10)));
     return f.core.images.registerFile({ product_type: 'RXP2', version: '1' }, join(f.dir, 'rxp.img')).then((rxp) => {
       f.core.images.activate(rxp.id);
       const kxp = f.core.batches.create({ venue_code: 'CORO', product_type: 'KXP2', total_count: 2, priority: 1 });
@@ -43,17 +44,24 @@ describe('deployments', () => {
       f.core.batches.start(rx.id);
       const first = ask({ venue_code: null, product_type: null, serial_number: '10000000bbbb0001' });
       expect(first.deployment).toMatchObject({ hostname: 'RXP2-ARIA-BBBB0001', batch_id: rx.id });
-      expect(f.core.batches.get(rx.id)).toMatchObject({ status: 'completed', remaining_count: 0 });
-      expect(f.eventsNamed('batch_completed').map((e) => e.batch_id)).toEqual([rx.id]);
+      // Its names are gone but its device is imaging: still active, serving nobody, not completed.
+      expect(f.core.batches.get(rx.id)).toMatchObject({ status: 'active', remaining_count: 0, handed_out_count: 1, imaging_count: 1 });
+      expect(f.eventsNamed('batch_completed')).toEqual([]);
       const second = ask({ venue_code: null, serial_number: '10000000bbbb0002' });
       expect(second.deployment).toMatchObject({ hostname: 'KXP2-CORO-001', batch_id: kxp.id });
       const again = ask({ venue_code: null, serial_number: '10000000bbbb0002' });
-      expect(again).toMatchObject({ reused: true, deployment: { hostname: 'KXP2-CORO-001' } });
-      expect(f.core.batches.get(kxp.id).remaining_count).toBe(1);
+      // Asking again keeps the device in the batch that gave it its name, and consumes nothing.
+      expect(again).toMatchObject({ reused: true, deployment: { hostname: 'KXP2-CORO-001', batch_id: kxp.id } });
+      expect(f.core.batches.get(kxp.id)).toMatchObject({ remaining_count: 1, handed_out_count: 1, imaging_count: 1 });
+      const counts = { succeeded_count: 0, failed_count: 0 };
       expect(f.eventsNamed('batch_progress')).toEqual([
-        { batch_id: rx.id, status: 'completed', total_count: 1, remaining_count: 0 },
-        { batch_id: kxp.id, status: 'active', total_count: 2, remaining_count: 1 },
+        { batch_id: rx.id, status: 'active', total_count: 1, remaining_count: 0, handed_out_count: 1, imaging_count: 1, ...counts },
+        { batch_id: kxp.id, status: 'active', total_count: 2, remaining_count: 1, handed_out_count: 1, imaging_count: 1, ...counts },
+        { batch_id: kxp.id, status: 'active', total_count: 2, remaining_count: 1, handed_out_count: 1, imaging_count: 1, ...counts },
       ]);
+      report({ status: 'completed', deployment_id: first.deployment.id });
+      expect(f.core.batches.get(rx.id)).toMatchObject({ status: 'completed', imaging_count: 0, succeeded_count: 1, completed_at: expect.any(String) });
+      expect(f.eventsNamed('batch_completed').map((e) => e.batch_id)).toEqual([rx.id]);
     });
   });
 

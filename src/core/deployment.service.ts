@@ -11,6 +11,8 @@ import { isoOf, type CoreContext, type Emit } from './context.js';
 import { assignHostname, findHeldHostname } from './assignment.js';
 import { normalizeIdentity, normalizeMac, normalizeSerial } from './identity.js';
 import { normalizeVenueCode } from './venue.service.js';
+import { servingBatchOf } from '../contracts/batch-queue.js';
+import { settleBatch } from './batch-progress.js';
 
 export interface DeviceConfig {
   deployment: Deployment;
@@ -31,6 +33,9 @@ const sha256Hex = (text: string) => createHash('sha256').update(text).digest('he
 const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
 
 const isFinal = (status: DeploymentStatus) => FINAL_DEPLOYMENT_STATUSES.includes(status);
+
+/** Where a deployment counts on its batch: imaging, or its outcome. Only a move between these changes the counts. */
+const batchBucketOf = (status: DeploymentStatus) => (isFinal(status) ? status : 'imaging');
 
 export function normalizeStatus(status: StatusRequest['status']): DeploymentStatus {
   return (LEGACY_STATUS_ALIASES as Record<string, DeploymentStatus>)[status] ?? (status as DeploymentStatus);
@@ -72,7 +77,7 @@ export function createDeploymentService(ctx: CoreContext) {
   /** Which venue and product this request is served for, and from which batch (if any). */
   function resolveTarget(request: ConfigRequest, heldVenue?: { venue_code: string; product_type: ProductType }) {
     if (heldVenue) return { ...heldVenue, batch: null };
-    const batch = repos.batches.highestActive() ?? null;
+    const batch = servingBatchOf(repos.batches.listActiveStored());
     if (batch) return { venue_code: batch.venue_code, product_type: batch.product_type, batch };
     if (!request.venue_code) {
       throw new AppError('NO_ACTIVE_BATCH', 'No deployment batch is active and the device did not name a venue: start a batch, or configure the installer with a venue code and product type.');
@@ -139,6 +144,7 @@ export function createDeploymentService(ctx: CoreContext) {
           ? { entry: held, reused: true, batch: null }
           : assignHostname(ctx, emit, { venue_code: target.venue_code, product_type: target.product_type, identity, batch: target.batch });
         const now = isoOf(ctx.now());
+        const movedBatches = new Set<number>();
         for (const open of repos.deployments.findOpenForHostname(assignment.entry.hostname)) {
           const closed = repos.deployments.update({
             ...open,
@@ -151,6 +157,7 @@ export function createDeploymentService(ctx: CoreContext) {
             completed_at: now,
           });
           if (closed) emitStatus(emit, closed);
+          if (closed?.batch_id) movedBatches.add(closed.batch_id);
         }
         // Asking again is the re-image: earlier failures of this device are history now, off the lane.
         for (const resolved of repos.deployments.resolveFailuresOfHostname(assignment.entry.hostname, now)) emitStatus(emit, resolved);
@@ -161,7 +168,8 @@ export function createDeploymentService(ctx: CoreContext) {
           ip_address: ip,
           product_type: target.product_type,
           venue_code: assignment.entry.venue_code,
-          batch_id: assignment.batch?.id ?? null,
+          // A device asking again stays a device of the batch that gave it its hostname: it is re-imaged there.
+          batch_id: assignment.batch?.id ?? assignment.entry.batch_id,
           image_id: image.id,
           image_version: image.version,
           image_checksum: image.sha256,
@@ -173,6 +181,8 @@ export function createDeploymentService(ctx: CoreContext) {
         const token = randomBytes(24).toString('base64url');
         repos.deployments.saveTokenHash(deployment.id, sha256Hex(token));
         emitStatus(emit, deployment);
+        if (deployment.batch_id) movedBatches.add(deployment.batch_id);
+        for (const batchId of movedBatches) settleBatch(ctx, emit, batchId);
         markStatsChanged();
         return { deployment, image, batch: assignment.batch, reused: assignment.reused, token };
       });
@@ -241,6 +251,7 @@ export function createDeploymentService(ctx: CoreContext) {
           });
         }
         emitStatus(emit, updated);
+        if (updated.batch_id && batchBucketOf(updated.status) !== batchBucketOf(deployment.status)) settleBatch(ctx, emit, updated.batch_id);
         if (updated.status !== deployment.status || overrulesSweep) markStatsChanged();
         return updated;
       });
@@ -266,6 +277,7 @@ export function createDeploymentService(ctx: CoreContext) {
           failed.push({ ...updated, swept_at: now });
           emitStatus(emit, updated);
         }
+        for (const batchId of new Set(failed.map((d) => d.batch_id).filter((id) => id !== null))) settleBatch(ctx, emit, batchId);
         if (failed.length) markStatsChanged();
         return failed;
       });

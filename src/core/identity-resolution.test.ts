@@ -4,6 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createCoreFixture, type CoreFixture } from './test-support/core-fixture.js';
+import { tinyDiskImage } from '../disk-layout/test-support/tiny-disk-image.js';
 
 const SERIAL = '10000000aaaa0001';
 const OTHER_SERIAL = '10000000bbbb0002';
@@ -69,7 +70,7 @@ describe('recognising a device by serial, MAC or both', () => {
   });
 
   it('decrements a batch once for a board that asks first with its MAC, then with serial and MAC', async () => {
-    writeFileSync(join(f.dir, 'kxp.img'), Buffer.alloc(4096, 7));
+    writeFileSync(join(f.dir, 'kxp.img'), tinyDiskImage(Buffer.alloc(4096 - 512, 7)));
     const image = await f.core.images.registerFile({ product_type: 'KXP2', version: '1' }, join(f.dir, 'kxp.img'));
     f.core.images.activate(image.id);
     const batch = f.core.batches.create({ venue_code: 'CORO', product_type: 'KXP2', total_count: 5 });

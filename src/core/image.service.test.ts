@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { safeImageFilename } from './image-store.js';
 import { createCoreFixture, type CoreFixture } from './test-support/core-fixture.js';
+import { tinyDiskImage } from '../disk-layout/test-support/tiny-disk-image.js';
 
 describe('master images', () => {
   let f: CoreFixture;
@@ -12,7 +13,7 @@ describe('master images', () => {
   let content: Buffer;
   beforeEach(() => {
     f = createCoreFixture();
-    content = randomBytes(3 * 1024 * 1024 + 17);
+    content = tinyDiskImage(randomBytes(3 * 1024 * 1024 + 17));
     source = join(f.dir, 'raspios.img');
     writeFileSync(source, content);
   });
@@ -110,6 +111,37 @@ describe('master images', () => {
     const image = await register('1');
     expect(f.core.images.fileFor(image.filename).path).toBe(join(f.core.imageStore.root, image.filename));
     for (const name of ['../pitcrew.db', '.incoming-x', 'other.img', '']) expect(() => f.core.images.fileFor(name)).toThrow();
+  });
+
+  it('refuses a local file that is not a disk image, naming why and keeping nothing (the CLI path)', async () => {
+    const cases: Array<[string, Buffer, RegExp]> = [
+      ['notes.txt', Buffer.from('KXP2 master image, v2\nsee wiki\n'), /notes\.txt is not a disk image: the image has no partition table/],
+      ['cut.img', tinyDiskImage(randomBytes(8192)).subarray(0, 4096), /partition 1 ends at byte 8704, past the end of the 4096-byte file/],
+      ['odd.img', Buffer.concat([tinyDiskImage('x'), Buffer.from('tail')]), /not a whole number of 512-byte sectors/],
+      ['empty-table.img', (() => { const b = tinyDiskImage('x'); b.fill(0, 446, 510); return b; })(), /lists no partitions/],
+    ];
+    for (const [name, bytes, reason] of cases) {
+      const path = join(f.dir, name);
+      writeFileSync(path, bytes);
+      await expect(f.core.images.registerFile({ product_type: 'KXP2', version: '1' }, path), name).rejects.toMatchObject({ code: 'NOT_A_DISK_IMAGE', message: expect.stringMatching(reason) });
+    }
+    expect(storeFiles()).toEqual([]);
+    expect(f.core.images.list()).toEqual([]);
+    // The version is still free.
+    expect(await register('1')).toMatchObject({ version: '1' });
+  });
+
+  it('flags the same content under another version on both images, and unflags it when one goes', async () => {
+    const first = await register('1.0');
+    expect(first.same_content_as).toEqual([]);
+    const second = await register('1.1');
+    expect(second.same_content_as).toEqual([{ id: first.id, product_type: 'KXP2', version: '1.0' }]);
+    expect(f.core.images.get(first.id).same_content_as).toEqual([{ id: second.id, product_type: 'KXP2', version: '1.1' }]);
+    // Dashboards hear that the first image's flag changed.
+    expect(f.eventsNamed('image_updated').at(-1)).toMatchObject({ image_id: first.id, image: { same_content_as: [{ id: second.id }] } });
+    await f.core.images.delete(second.id);
+    expect(f.core.images.get(first.id).same_content_as).toEqual([]);
+    expect(f.eventsNamed('image_updated').at(-1)).toMatchObject({ image_id: first.id, image: { same_content_as: [] } });
   });
 
   it('removes leftovers of interrupted uploads', async () => {

@@ -8,10 +8,11 @@ import type { ImageGeneralizationReport, ImageUpdate, ImageUploadFields } from '
 import { MANIFEST_FORMAT, type ImageManifest } from '../contracts/image-delivery.js';
 import type { StoredChunk } from '../db/image.repository.js';
 import { AppError } from '../contracts/errors.js';
-import { isoOf, type CoreContext } from './context.js';
+import { isoOf, type CoreContext, type Emit } from './context.js';
 import { safeImageFilename, type ImageStore, type IngestOptions, type StoredFile } from './image-store.js';
 import { buildImageDelivery } from './image-delivery.js';
 import { previewGeneralization } from './image-generalization.js';
+import { checkDiskImage, NotADiskImageError } from '../disk-layout/disk-image.check.js';
 
 export interface UploadOptions extends IngestOptions {
   /**
@@ -73,6 +74,26 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     }
   }
 
+  /** The stored bytes must look like a bootable disk (checked after any decompression): else refused, with why. */
+  async function refuseUnlessDiskImage(stored: StoredFile, original: string): Promise<void> {
+    const name = original.replaceAll('\\', '/').split('/').pop()!.slice(0, 100);
+    // An empty file is a mistake in the form, not a wrong kind of file.
+    if (stored.size_bytes === 0) throw new AppError('VALIDATION', `The file ${name} is empty.`);
+    try {
+      await checkDiskImage(store.pathOf(stored.filename), stored.size_bytes);
+    } catch (error) {
+      if (!(error instanceof NotADiskImageError)) throw error;
+      throw new AppError('NOT_A_DISK_IMAGE', `${name} is not a disk image: ${error.message}. Upload a raw disk image (.img), or one compressed as .img.xz, .img.gz or .img.zst.`);
+    }
+  }
+
+  /** The other images with these bytes now list one more (or one fewer) image of the same content. */
+  function announceSameContent(emit: Emit, sha256: string, changedId: number): void {
+    for (const other of repos.images.listBySha256(sha256)) {
+      if (other.id !== changedId) emit('image_updated', { image_id: other.id, image: other });
+    }
+  }
+
   async function register(
     fields: ImageUploadFields,
     original: string,
@@ -88,8 +109,10 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     try {
       const stored = await write(filename);
       try {
-        const delivery = await buildImageDelivery(store, stored.filename, stored.size_bytes, { precompressed: stored.precompressed, signal })
-          .finally(() => rm(stored.precompressed.path, { force: true }));
+        const delivery = await (async () => {
+          await refuseUnlessDiskImage(stored, original);
+          return buildImageDelivery(store, stored.filename, stored.size_bytes, { precompressed: stored.precompressed, signal });
+        })().finally(() => rm(stored.precompressed.path, { force: true }));
         const generalizationPreview = await previewGeneralization(store.pathOf(stored.filename));
         await beforeRegister?.(stored);
         return ctx.write((emit) => {
@@ -109,6 +132,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
             uploaded_at: isoOf(ctx.now()),
           }, delivery);
           emit('image_uploaded', { image_id: image.id, image });
+          announceSameContent(emit, image.sha256, image.id);
           return image;
         });
       } catch (error) {
@@ -261,6 +285,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
         if (found.active) throw new AppError('CONFLICT', `${found.product_type} ${found.version} is the active image; activate another one before deleting it.`);
         repos.images.delete(id);
         emit('image_deleted', { image_id: id });
+        announceSameContent(emit, found.sha256, id);
         return found;
       });
       await store.remove(image.filename);

@@ -94,7 +94,7 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
 
   /** Why one-to-many is off for this deployment, or null when it is on. */
   const disabledReason = (batchId: number | null): string | null => {
-    const batch = batchId === null ? undefined : repos.batches.find(batchId);
+    const batch = batchId === null ? undefined : repos.batches.peerSettings(batchId);
     return batch && !batch.peer_delivery ? `one-to-many delivery is off for batch ${batch.id}` : null;
   };
 
@@ -132,7 +132,7 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
       }
 
       const previous = swarm.members.get(deployment.id);
-      const batch = deployment.batch_id === null ? undefined : repos.batches.find(deployment.batch_id);
+      const batch = deployment.batch_id === null ? undefined : repos.batches.peerSettings(deployment.batch_id);
       const member: Member = {
         deploymentId: deployment.id,
         url: input.port !== null && !swarm.quarantined.has(deployment.id) ? `http://${urlHost(address)}:${input.port}` : null,

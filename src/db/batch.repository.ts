@@ -1,14 +1,34 @@
 import type { Batch, BatchStatus, ProductType } from '../contracts/domain.js';
+import { FINAL_DEPLOYMENT_STATUSES } from '../contracts/domain.js';
 import type { BatchQuery } from '../contracts/api.js';
 import type { Db } from './database.js';
 import { whereOf } from './where.js';
 
-export type NewBatch = Omit<Batch, 'id' | 'started_at' | 'completed_at'>;
+type DeviceCounts = Pick<Batch, 'imaging_count' | 'succeeded_count' | 'failed_count'>;
+export type NewBatch = Omit<Batch, 'id' | 'started_at' | 'completed_at' | 'handed_out_count' | keyof DeviceCounts>;
 
-/** SQLite has no booleans: the row keeps 0 or 1. */
-type BatchRow = Omit<Batch, 'peer_delivery'> & { peer_delivery: 0 | 1 };
-const toBatch = (row: BatchRow): Batch => ({ ...row, peer_delivery: row.peer_delivery === 1 });
-const mapped = (row: BatchRow | undefined): Batch | undefined => (row ? toBatch(row) : undefined);
+/** SQLite has no booleans: the row keeps 0 or 1. The device counts are not stored: they come from deployments. */
+type BatchRow = Omit<Batch, 'peer_delivery' | 'handed_out_count' | keyof DeviceCounts> & { peer_delivery: 0 | 1 };
+type CountsRow = DeviceCounts & { batch_id: number };
+/** A batch as stored, without its device counts: for the hot path of every configuration request. */
+export type StoredBatch = Omit<Batch, 'handed_out_count' | keyof DeviceCounts>;
+const NO_DEVICES: DeviceCounts = { imaging_count: 0, succeeded_count: 0, failed_count: 0 };
+const toBatch = (row: BatchRow, counts: DeviceCounts = NO_DEVICES): Batch => ({
+  ...row,
+  peer_delivery: row.peer_delivery === 1,
+  handed_out_count: row.total_count - row.remaining_count,
+  imaging_count: counts.imaging_count,
+  succeeded_count: counts.succeeded_count,
+  failed_count: counts.failed_count,
+});
+
+// A device is one unit: its latest deployment in the batch (by id) says where it is. A re-imaged device's new
+// record follows its earlier (superseded or failed) one; a superseded record is neither imaging nor an outcome.
+const FINAL_LIST = FINAL_DEPLOYMENT_STATUSES.map((status) => `'${status}'`).join(', ');
+const COUNT_COLUMNS = `
+  coalesce(sum(status NOT IN (${FINAL_LIST})), 0) AS imaging_count,
+  coalesce(sum(status = 'completed'), 0) AS succeeded_count,
+  coalesce(sum(status = 'failed'), 0) AS failed_count`;
 
 export function createBatchRepository(db: Db) {
   const byId = db.prepare<[number], BatchRow>('SELECT * FROM batches WHERE id = ?');
@@ -16,8 +36,15 @@ export function createBatchRepository(db: Db) {
     INSERT INTO batches (venue_code, product_type, name, notes, total_count, remaining_count, priority, status, created_at, peer_delivery, peer_linger_s)
     VALUES (@venue_code, @product_type, @name, @notes, @total_count, @remaining_count, @priority, @status, @created_at, @peer_delivery, @peer_linger_s)
     RETURNING *`);
-  // Highest priority first; ties go to the oldest batch.
-  const highestActive = db.prepare<[], BatchRow>("SELECT * FROM batches WHERE status = 'active' ORDER BY priority DESC, created_at, id LIMIT 1");
+  // Which of them serves is decided by the queue rule in src/contracts/batch-queue.ts.
+  const active = db.prepare<[], BatchRow>("SELECT * FROM batches WHERE status = 'active'");
+  const countsOne = db.prepare<[number, number], DeviceCounts>(`
+    SELECT ${COUNT_COLUMNS} FROM deployments
+     WHERE batch_id = ? AND id IN (SELECT max(id) FROM deployments WHERE batch_id = ? GROUP BY hostname)`);
+  const countsAll = db.prepare<[], CountsRow>(`
+    SELECT batch_id, ${COUNT_COLUMNS} FROM deployments
+     WHERE id IN (SELECT max(id) FROM deployments WHERE batch_id IS NOT NULL GROUP BY batch_id, hostname)
+     GROUP BY batch_id`);
   const setStatus = db.prepare<{ id: number; status: BatchStatus; started_at: string | null; completed_at: string | null }, BatchRow>(`
     UPDATE batches SET status = @status, started_at = coalesce(started_at, @started_at), completed_at = @completed_at
      WHERE id = @id RETURNING *`);
@@ -25,27 +52,46 @@ export function createBatchRepository(db: Db) {
   const setPeerDelivery = db.prepare<{ id: number; peer_delivery: 0 | 1; peer_linger_s: number }, BatchRow>(
     'UPDATE batches SET peer_delivery = @peer_delivery, peer_linger_s = @peer_linger_s WHERE id = @id RETURNING *',
   );
-  // Decrements only while something remains; completes the batch in the same statement when it reaches zero.
-  const decrement = db.prepare<{ id: number; now: string }, BatchRow>(`
-    UPDATE batches SET remaining_count = remaining_count - 1,
-           status = CASE WHEN remaining_count = 1 THEN 'completed' ELSE status END,
-           completed_at = CASE WHEN remaining_count = 1 THEN @now ELSE completed_at END
+  // Decrements only while something remains. The batch stays active: it completes when its devices finish.
+  const decrement = db.prepare<{ id: number }, BatchRow>(`
+    UPDATE batches SET remaining_count = remaining_count - 1
      WHERE id = @id AND status = 'active' AND remaining_count > 0
     RETURNING *`);
   const reserved = db.prepare<[string, ProductType], { n: number }>(
     "SELECT coalesce(sum(remaining_count), 0) AS n FROM batches WHERE venue_code = ? AND product_type = ? AND status IN ('pending', 'active', 'paused')",
   );
 
+  const counted = (row: BatchRow): Batch => toBatch(row, countsOne.get(row.id, row.id));
+  const countedAll = (rows: BatchRow[]): Batch[] => {
+    if (rows.length === 0) return [];
+    const counts = new Map(countsAll.all().map((c) => [c.batch_id, c]));
+    return rows.map((row) => toBatch(row, counts.get(row.id)));
+  };
+
   return {
-    find: (id: number): Batch | undefined => mapped(byId.get(id)),
+    find: (id: number): Batch | undefined => {
+      const row = byId.get(id);
+      return row ? counted(row) : undefined;
+    },
+    /** Only the delivery settings, without counting devices: read on every peer announce. */
+    peerSettings: (id: number): Pick<Batch, 'id' | 'peer_delivery' | 'peer_linger_s'> | undefined => {
+      const row = byId.get(id);
+      return row ? { id: row.id, peer_delivery: row.peer_delivery === 1, peer_linger_s: row.peer_linger_s } : undefined;
+    },
     insert: (batch: NewBatch): Batch => toBatch(insert.get({ ...batch, peer_delivery: batch.peer_delivery ? 1 : 0 })!),
-    highestActive: (): Batch | undefined => mapped(highestActive.get()),
+    /** Every batch with status `active`, whether it still has names to hand out or not. */
+    listActive: (): Batch[] => countedAll(active.all()),
+    /** The same, without counting their devices (which reads the deployments): enough to pick the serving batch. */
+    listActiveStored: (): StoredBatch[] => active.all().map((row) => ({ ...row, peer_delivery: row.peer_delivery === 1 })),
     setStatus: (id: number, status: BatchStatus, at: string): Batch =>
-      toBatch(setStatus.get({ id, status, started_at: status === 'active' ? at : null, completed_at: status === 'completed' || status === 'cancelled' ? at : null })!),
-    setPriority: (id: number, priority: number): Batch => toBatch(setPriority.get({ id, priority })!),
+      counted(setStatus.get({ id, status, started_at: status === 'active' ? at : null, completed_at: status === 'completed' || status === 'cancelled' ? at : null })!),
+    setPriority: (id: number, priority: number): Batch => counted(setPriority.get({ id, priority })!),
     setPeerDelivery: (id: number, settings: { peer_delivery: boolean; peer_linger_s: number }): Batch =>
-      toBatch(setPeerDelivery.get({ id, peer_delivery: settings.peer_delivery ? 1 : 0, peer_linger_s: settings.peer_linger_s })!),
-    decrement: (id: number, now: string): Batch | undefined => mapped(decrement.get({ id, now })),
+      counted(setPeerDelivery.get({ id, peer_delivery: settings.peer_delivery ? 1 : 0, peer_linger_s: settings.peer_linger_s })!),
+    decrement: (id: number): Batch | undefined => {
+      const row = decrement.get({ id });
+      return row ? counted(row) : undefined;
+    },
     /** Devices still promised to open batches of this venue and product. */
     reservedCount: (venue: string, product: ProductType): number => reserved.get(venue, product)!.n,
     list: (query: BatchQuery = {}): Batch[] => {
@@ -53,7 +99,7 @@ export function createBatchRepository(db: Db) {
         venue: ['venue_code = @venue', query.venue?.toUpperCase()],
         status: ['status = @status', query.status],
       });
-      return (db.prepare(`SELECT * FROM batches ${clause} ORDER BY priority DESC, created_at, id`).all(params) as BatchRow[]).map(toBatch);
+      return countedAll(db.prepare(`SELECT * FROM batches ${clause} ORDER BY priority DESC, created_at, id`).all(params) as BatchRow[]);
     },
   };
 }

@@ -20,6 +20,8 @@ interface ImageRow {
   mapped_bytes: number | null;
   compressed_bytes: number | null;
   chunk_count: number;
+  /** JSON array of the other images with the same sha256. */
+  same_content: string;
 }
 
 /** A chunk of an image's v2 store, as kept: where its raw bytes go and where its zstd frame lies in the chunk file. */
@@ -41,7 +43,7 @@ export interface ImageDeliveryRecord {
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : 0);
 
 function toImage(row: ImageRow): MasterImage {
-  const { active, generalize, generalization_preview, block_map, block_map_notes, mapped_bytes, compressed_bytes, chunk_count, ...rest } = row;
+  const { active, generalize, generalization_preview, block_map, block_map_notes, mapped_bytes, compressed_bytes, chunk_count, same_content, ...rest } = row;
   const delivery = block_map === null || mapped_bytes === null || compressed_bytes === null
     ? null
     : {
@@ -59,10 +61,11 @@ function toImage(row: ImageRow): MasterImage {
     generalize: generalize === 1,
     generalization_preview: generalization_preview === null ? null : (JSON.parse(generalization_preview) as MasterImage['generalization_preview']),
     delivery,
+    same_content_as: JSON.parse(same_content) as MasterImage['same_content_as'],
   };
 }
 
-export type NewImage = Omit<MasterImage, 'id' | 'active' | 'delivery' | 'generalize'>;
+export type NewImage = Omit<MasterImage, 'id' | 'active' | 'delivery' | 'generalize' | 'same_content_as'>;
 type ImageInsert = Omit<NewImage, 'generalization_preview'> & { generalization_preview: string | null };
 
 /** An operator's change to an image: only the fields given change. */
@@ -71,7 +74,10 @@ export interface ImageChange {
   generalize?: boolean;
 }
 
-const SELECT = `SELECT images.*, (SELECT count(*) FROM image_chunks WHERE image_id = images.id) AS chunk_count FROM images`;
+const SELECT = `SELECT images.*, (SELECT count(*) FROM image_chunks WHERE image_id = images.id) AS chunk_count,
+  (SELECT json_group_array(json_object('id', other.id, 'product_type', other.product_type, 'version', other.version))
+     FROM (SELECT id, product_type, version FROM images AS o WHERE o.sha256 = images.sha256 AND o.id <> images.id ORDER BY o.id) AS other) AS same_content
+  FROM images`;
 
 export function createImageRepository(db: Db) {
   const byId = db.prepare<[number], ImageRow>(`${SELECT} WHERE id = ?`);
@@ -79,6 +85,7 @@ export function createImageRepository(db: Db) {
   const byVersion = db.prepare<[ProductType, string], ImageRow>(`${SELECT} WHERE product_type = ? AND version = ?`);
   const activeFor = db.prepare<[ProductType], ImageRow>(`${SELECT} WHERE product_type = ? AND active = 1`);
   const all = db.prepare<[], ImageRow>(`${SELECT} ORDER BY product_type, uploaded_at DESC, id DESC`);
+  const bySha256 = db.prepare<[string], ImageRow>(`${SELECT} WHERE sha256 = ? ORDER BY id`);
   const withoutDelivery = db.prepare<[], ImageRow>(`${SELECT} WHERE block_map IS NULL ORDER BY active DESC, id`);
   const insert = db.prepare<ImageInsert, { id: number }>(`
     INSERT INTO images (product_type, version, filename, size_bytes, sha256, description, uploaded_at, active, source_format, generalization_preview)
@@ -125,6 +132,8 @@ export function createImageRepository(db: Db) {
     findByVersion: (product: ProductType, version: string) => map(byVersion.get(product, version)),
     findActive: (product: ProductType) => map(activeFor.get(product)),
     list: (): MasterImage[] => all.all().map(toImage),
+    /** Images holding exactly these bytes. */
+    listBySha256: (sha256: string): MasterImage[] => bySha256.all(sha256).map(toImage),
     /** Images registered before delivery v2, active ones first: their chunks are built in the background. */
     listWithoutDelivery: (): MasterImage[] => withoutDelivery.all().map(toImage),
     /** Callers run this inside a transaction when `delivery` is given. */

@@ -17,11 +17,13 @@ import { registerHealthRoute } from './device/health.route.js';
 import { registerStatusRoute } from './device/status.route.js';
 import { registerPeerAnnounceRoute } from './device/peer-announce.route.js';
 import { createEventBroadcaster } from './events/event-broadcaster.js';
+import { createDeploymentOutcomeLogger } from './events/deployment-outcome.logger.js';
 import { watchExternalChanges } from './events/external-changes.js';
 import { createSocketServer, disconnectSockets, type EventServer } from './events/socket.server.js';
 import type { TypedApp } from './http/app-types.js';
 import { createDiskFullAlarm, installErrorHandling, type DiskFullAlarm } from './http/error-handler.js';
 import { validatorCompiler } from './http/validation.js';
+import { DebugRequestLogController } from './http/request-log.controller.js';
 import { registerImageDownloadRoute } from './device/image-download.route.js';
 import { deviceBaseUrl } from './device/device-url.js';
 import { registerInstallerFilesRoute } from './device/installer-files.route.js';
@@ -93,6 +95,7 @@ function createFastify(config: ServerConfig, listener: 'management' | 'device', 
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     bodyLimit: 1024 * 1024,
+    logController: new DebugRequestLogController(),
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app, diskFull);
@@ -124,6 +127,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
 
   const io = createSocketServer(management.server, accounts, config.trustedOrigins, management.log);
   broadcaster.attach(io);
+  broadcaster.observe(createDeploymentOutcomeLogger(device.log));
   const externalChanges = watchExternalChanges(db, core, broadcaster.sink, { intervalMs: EXTERNAL_CHANGE_POLL_MS, log: management.log });
 
   let downloads: { active(): number } | null = null;

@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import { createVenueWithKarts, listDeployments, registerActiveImage, startTestServer, type TestServer } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { pythonDownload, pythonPost } from './support/python-installer.js';
+import { tinyDiskImage } from '../../src/disk-layout/test-support/tiny-disk-image.js';
 
 let t: TestServer;
 let dir: string;
@@ -24,7 +25,7 @@ describe('the original Python installer', () => {
   it('gets its hostname and image from the active batch, reports with legacy words, and ends completed', async () => {
     await createVenueWithKarts(t, 'CORO', '1-10');
     const imagePath = join(dir, 'kxp2-master.img');
-    await writeFile(imagePath, Buffer.alloc(3 << 20, 7));
+    await writeFile(imagePath, tinyDiskImage(Buffer.alloc((3 << 20) - 512, 7)));
     const image = await registerActiveImage(t, imagePath, 'KXP2', '3.2.1');
     const batch = await t.as.operator.post('/api/batches', { venue_code: 'CORO', product_type: 'KXP2', total_count: 5 });
     expect(batch.status).toBe(201);
@@ -76,7 +77,7 @@ describe('the original Python installer', () => {
   it('names its venue when no batch is active, and its failure reason reaches the dashboard', async () => {
     await createVenueWithKarts(t, 'ARIA', '40-42');
     const imagePath = join(dir, 'rxp2-master.img');
-    await writeFile(imagePath, Buffer.alloc(1 << 20, 3));
+    await writeFile(imagePath, tinyDiskImage(Buffer.alloc((1 << 20) - 512, 3)));
     await registerActiveImage(t, imagePath, 'RXP2', '1.0.0');
 
     const config = await pythonPost(`${t.deviceUrl}/api/config`, { product_type: 'RXP2', venue_code: 'aria', serial_number: '10000000deadbeef', mac_address: null, timestamp: 1732567890 });
@@ -104,7 +105,7 @@ describe('the original Python installer', () => {
     expect(noImage.json).toMatchObject({ success: false, code: 'NO_ACTIVE_IMAGE', error: expect.stringMatching(/No KXP2 master image is active/) });
 
     const imagePath = join(dir, 'kxp2.img');
-    await writeFile(imagePath, Buffer.alloc(1 << 20, 1));
+    await writeFile(imagePath, tinyDiskImage(Buffer.alloc((1 << 20) - 512, 1)));
     await registerActiveImage(t, imagePath, 'KXP2', '1.0.0');
     const noVenue = await pythonPost(`${t.deviceUrl}/api/config`, { product_type: 'KXP2', venue_code: null, serial_number: '1000000000000002', mac_address: null, timestamp: 1732567890.5 });
     expect(noVenue.status).toBeGreaterThanOrEqual(400);

@@ -62,6 +62,8 @@ describe('batch queue drag and drop', () => {
     await drag(ids.third, ids.first);
     await waitForOrder([ids.third, ids.first, ids.second]);
     await page.getByTestId('toast').filter({ hasText: 'moved to position 1' }).waitFor();
+    // It says what it did to the priorities: all three were 0, now 2, 1 and 0.
+    await page.getByTestId('toast').filter({ hasText: 'Priorities: RaceXPro spares: 0 → 2; Morning session: 0 → 1.' }).waitFor();
     await expect.poll(serverOrder).toEqual([ids.third, ids.first, ids.second]);
 
     await page.reload();

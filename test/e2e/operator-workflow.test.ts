@@ -9,12 +9,13 @@ import { signIn, waitForLive } from './support/browser.harness.js';
 import { openDashboard, type Dashboard } from './support/dashboard.session.js';
 import { FakeDevice } from './support/fake-device.js';
 import { ADMIN_PASSWORD, type E2eServer } from './support/server.harness.js';
+import { tinyDiskImage } from '../../src/disk-layout/test-support/tiny-disk-image.js';
 
 describe('operator workflow in the browser', () => {
   let dashboard: Dashboard;
   let server: E2eServer;
   let page: Page;
-  const image = randomBytes(3 * 1024 * 1024 + 123);
+  const image = tinyDiskImage(randomBytes(3 * 1024 * 1024 + 123));
   const imageSha = createHash('sha256').update(image).digest('hex');
   const devices: FakeDevice[] = [];
 
@@ -159,6 +160,8 @@ describe('operator workflow in the browser', () => {
     await page.getByTestId('image-version').fill('');
 
     await row.locator('[data-testid^="image-activate-"]').click();
+    // The confirmation says what the image holds: its partitions, from the block map.
+    await page.getByTestId('image-activate-contents').filter({ hasText: 'p1 type 0x83' }).waitFor();
     await page.getByTestId('confirm-ok').click();
     await toast('KXP2 2.4.1 is now the active image');
     await page.locator('[data-testid^="image-row-"][data-version="2.4.1"][data-active="true"]').waitFor();
@@ -225,7 +228,8 @@ describe('operator workflow in the browser', () => {
     expect(devices.map((d) => d.config!.hostname)).toEqual(['KXP2-CORO-001', 'KXP2-CORO-002', 'KXP2-CORO-003']);
     for (const device of devices) await card(device, '[data-status="assigned"]').waitFor();
     await page.getByTestId('live-count').filter({ hasText: '3' }).waitFor();
-    await page.getByTestId('active-batch-empty').waitFor(); // all three served: the batch completed
+    // All three names handed out: the batch serves nobody new, and images on until its devices finish.
+    await page.getByTestId('active-batch-empty').waitFor();
 
     const [first, second, third] = devices as [FakeDevice, FakeDevice, FakeDevice];
     await first.reportDownload(25);

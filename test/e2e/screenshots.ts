@@ -12,6 +12,7 @@ import { ApiSession } from './support/api.session.js';
 import { launchBrowser, openPage, signIn, waitForLive } from './support/browser.harness.js';
 import { FakeDevice } from './support/fake-device.js';
 import { ADMIN_PASSWORD, startE2eServer } from './support/server.harness.js';
+import { tinyDiskImage } from '../../src/disk-layout/test-support/tiny-disk-image.js';
 
 const outDir = process.argv[2] ?? '/tmp/pitcrew-screens';
 const DAY = 86_400_000;
@@ -34,7 +35,7 @@ await admin.post('/api/kart-numbers', { venue_code: 'BLSX', numbers: '1-24, 30-3
 await admin.post('/api/kart-numbers', { venue_code: 'NRDQ', numbers: '1-16' });
 
 const image = async (product: string, version: string, kib: number, description: string, activate = false) => {
-  const { image: uploaded } = await admin.uploadImage(product, version, randomBytes(kib * 1024), `${product.toLowerCase()}-raspios-bookworm-${version}.img`, description);
+  const { image: uploaded } = await admin.uploadImage(product, version, tinyDiskImage(randomBytes(kib * 1024 - 512)), `${product.toLowerCase()}-raspios-bookworm-${version}.img`, description);
   if (activate) await admin.post(`/api/images/${uploaded.id}/activate`);
   return uploaded;
 };

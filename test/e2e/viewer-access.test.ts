@@ -5,6 +5,7 @@ import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openDashboard, type Dashboard } from './support/dashboard.session.js';
 import { FakeDevice } from './support/fake-device.js';
+import { tinyDiskImage } from '../../src/disk-layout/test-support/tiny-disk-image.js';
 
 /** Every control that changes something, by its test id prefix. */
 const WRITE_CONTROLS = [
@@ -27,7 +28,7 @@ describe('viewer role in the browser', () => {
         await admin.post('/api/venues', { code: 'BLSX', name: 'Blue Six Indoor Karting', location: 'Leeds' });
         await admin.post('/api/kart-numbers', { venue_code: 'BLSX', numbers: '1-12' });
         await admin.activateNewImage('KXP2', '3.0.0', 256 * 1024);
-        await admin.uploadImage('KXP2', '3.0.1', randomBytes(128 * 1024), 'kxp2-3.0.1.img');
+        await admin.uploadImage('KXP2', '3.0.1', tinyDiskImage(randomBytes(128 * 1024)), 'kxp2-3.0.1.img');
         batchId = await admin.startBatch({ venue_code: 'BLSX', product_type: 'KXP2', total_count: 4 });
         await admin.post('/api/batches', { venue_code: 'BLSX', product_type: 'KXP2', total_count: 2 });
         const device = FakeDevice.numbered(deviceUrl, 42);

@@ -34,7 +34,7 @@ export function registerBatchCommands(program: Command): void {
     .option('--status <status>', BATCH_STATUSES.join('|'), oneOf(BATCH_STATUSES, 'status'))
     .action((options: { venue?: string; status?: BatchStatus }, command: Command) =>
       withCore(command, (core) =>
-        printTable(core.batches.list(options), ['id', 'name', 'venue_code', 'product_type', 'status', 'priority', 'remaining_count', 'total_count', 'created_at'], 'No batches.'),
+        printTable(core.batches.list(options), ['id', 'name', 'venue_code', 'product_type', 'status', 'priority', 'remaining_count', 'total_count', 'imaging_count', 'succeeded_count', 'failed_count', 'created_at'], 'No batches.'),
       ),
     );
 

@@ -44,6 +44,9 @@ export function registerImageCommands(program: Command): void {
           const from = registered.source_format === 'raw' ? '' : ` (from a ${formatBytes(size)} ${SOURCE_SUFFIX[registered.source_format]})`;
           say(`Registered ${registered.product_type} ${registered.version} as image ${registered.id}: ${registered.filename}, ${formatBytes(registered.size_bytes)}${from}, sha256 ${registered.sha256}`);
           if (registered.delivery) say(describeDelivery(registered.delivery));
+          if (registered.same_content_as.length > 0) {
+            say(`Warning: the same content (same SHA-256) is already registered as ${registered.same_content_as.map((o) => `${o.product_type} ${o.version} (image ${o.id})`).join(', ')}.`);
+          }
           if (options.activate) say(`Image ${core.images.activate(registered.id).id} is now the active ${registered.product_type} image.`);
         } finally {
           bar.stop();

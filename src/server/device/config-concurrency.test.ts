@@ -43,7 +43,8 @@ describe('/api/config under concurrency', () => {
       expect(answer.body).toMatchObject({ success: false, code: 'NO_ACTIVE_BATCH', error: expect.stringMatching(/No deployment batch is active/) });
     }
 
-    expect(core.batches.get(batch.id)).toMatchObject({ status: 'completed', remaining_count: 0 });
+    // All names out, all 20 devices imaging: the batch stays active (serving nobody) until they finish.
+    expect(core.batches.get(batch.id)).toMatchObject({ status: 'active', remaining_count: 0, handed_out_count: 20, imaging_count: 20 });
     // Nothing double-assigned: each hostname is held by exactly the serial that was told it.
     const pool = core.pool.list({ venue: 'CORO', limit: 500 });
     const assigned = pool.items.filter((entry) => entry.status === 'assigned');

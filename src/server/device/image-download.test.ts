@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import type { MasterImage } from '../../contracts/domain.js';
 import type { Core } from '../../core/index.js';
 import { startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
+import { tinyDiskImage } from '../../disk-layout/test-support/tiny-disk-image.js';
 import { jsonOf, rawRequest } from './test-support/image-http.js';
 
 interface Fixture {
@@ -23,11 +24,14 @@ interface Fixture {
   bytesServed(): number;
 }
 
-/** The real server with one registered image of `size` random bytes (default: 3 MiB and a bit, so ranges cross chunks). */
-async function withImage(run: (fixture: Fixture) => Promise<void>, size = 3 * (1 << 20) + 12_345, overrides: Parameters<typeof startTestServer>[0] = {}) {
+/**
+ * The real server with one registered disk image of about `size` bytes, one partition of random bytes (default: 3 MiB
+ * and a bit, so ranges cross chunks).
+ */
+async function withImage(run: (fixture: Fixture) => Promise<void>, size = 3 * (1 << 20) + 12_800, overrides: Parameters<typeof startTestServer>[0] = {}) {
   const t = await startTestServer(overrides, { users: false });
   try {
-    const content = randomBytes(size);
+    const content = tinyDiskImage(randomBytes(size - 512));
     const core = t.server.core;
     const image = await core.images.upload({ product_type: 'KXP2', version: '2.1.0' }, 'master.img', Readable.from([content]));
     const bytesServed = () => Number(/^pitcrew_image_bytes_served_total (\d+)/m.exec(t.server.metrics.render([]))?.[1] ?? NaN);

@@ -61,7 +61,7 @@ describe('live events', () => {
     await t.device.post('/api/status', { deployment_id: config.deployment_id, status: 'downloading', progress: 50, bytes_done: 5, bytes_total: 10 });
 
     const progress = await waitFor(() => events.named('batch_progress').find((e) => e.batch_id === batch.id), 5000, 'batch_progress');
-    expect(progress).toEqual({ batch_id: batch.id, status: 'active', total_count: 2, remaining_count: 1 });
+    expect(progress).toEqual({ batch_id: batch.id, status: 'active', total_count: 2, remaining_count: 1, handed_out_count: 1, imaging_count: 1, succeeded_count: 0, failed_count: 0 });
     const downloading = await waitFor(() => events.named('deployment_status').find((e) => e.status === 'downloading'), 5000, 'deployment_status');
     expect(downloading).toMatchObject({ deployment_id: config.deployment_id, progress: 50, deployment: { hostname: 'KXP2-CORO-001', bytes_done: 5 } });
     expect(events.named('batch_created')[0]).toMatchObject({ batch_id: batch.id });
@@ -70,10 +70,14 @@ describe('live events', () => {
     const stats = await waitFor(() => events.named('stats_update').at(-1), 5000, 'stats_update');
     expect(stats).toMatchObject({ active_deployments: 1, total_devices: 1 });
 
-    // The last device completes the batch.
-    await t.device.post('/api/config', { serial_number: '10000000aa02' });
+    // The last name handed out does not complete the batch: its devices do, when they finish.
+    const last = (await t.device.post('/api/config', { serial_number: '10000000aa02' })).body;
+    await waitFor(() => events.named('batch_progress').find((e) => e.batch_id === batch.id && e.remaining_count === 0), 5000, 'the last name handed out');
+    await t.device.post('/api/status', { deployment_id: config.deployment_id, status: 'completed' });
+    await t.device.post('/api/status', { deployment_id: last.deployment_id, status: 'failed', error_message: 'Verification failed.' });
     const completed = await waitFor(() => events.named('batch_completed')[0], 5000, 'batch_completed');
-    expect(completed.batch).toMatchObject({ id: batch.id, status: 'completed', remaining_count: 0 });
+    expect(completed.batch).toMatchObject({ id: batch.id, status: 'completed', remaining_count: 0, imaging_count: 0, succeeded_count: 1, failed_count: 1 });
+    expect(events.named('batch_completed')).toHaveLength(1);
   });
 
   it('tells dashboards to reload when the pitcrew command changes the data behind the server', async () => {

@@ -20,7 +20,10 @@ export function registerBatchRoutes(app: TypedApp, { core }: ServerDeps): void {
     return reply.code(201).send({ success: true as const, batch });
   });
 
-  app.get('/api/batches/active', { schema: { response: { 200: ActiveBatchResponse } }, config: { access: 'viewer' } }, async () => ({ batch: core.batches.active() }));
+  app.get('/api/batches/active', {
+    schema: { summary: 'The batch serving devices', description: 'The batch the next device gets its hostname from: active with names left, highest priority, then oldest; null when none. A batch whose names are all handed out images on without serving.', response: { 200: ActiveBatchResponse } },
+    config: { access: 'viewer' },
+  }, async () => ({ batch: core.batches.active() }));
 
   app.get('/api/batches/capacity', { schema: { querystring: BatchCapacityQuery, response: { 200: BatchCapacity } }, config: { access: 'viewer' } }, async (request) =>
     core.batches.capacity(request.query.venue, request.query.product),

@@ -111,6 +111,9 @@ async function upload(request: FastifyRequest, reply: FastifyReply, deps: ImageU
   }
   if (!image) throw new AppError('VALIDATION', 'No image file provided: send the file in the "image" field, after product_type and version.');
   request.log.info({ image_id: image.id, filename: image.filename, size_bytes: image.size_bytes }, 'image uploaded');
+  if (image.same_content_as.length > 0) {
+    request.log.warn({ image_id: image.id, sha256: image.sha256 }, `${image.product_type} ${image.version} has the same content as ${image.same_content_as.map((o) => `${o.product_type} ${o.version}`).join(', ')}`);
+  }
   deps.onUploaded?.(image);
   return { success: true as const, image, checksum: image.sha256, filename: image.filename };
 }

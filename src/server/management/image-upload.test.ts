@@ -1,7 +1,7 @@
 // POST /api/images/upload over real HTTP: multi-GB streaming with flat server memory, interrupted uploads that
 // leave nothing, size limits, bad and late fields, duplicate versions refused before any byte is stored, file
 // names that try to leave the store, and a full disk.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync, readdirSync, statSync } from 'node:fs';
 import { copyFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import { buildCompressedImages, childProcessesNamed, COMPRESSED, SUFFIX, type Co
 import { generatedFile, memoryOf, minorFaultsOf, resetPeakMemory, uploadForm, type FormField, type FormFile, type UploadAnswer, type UploadOptions } from '../device/test-support/image-http.js';
 import { spawnServer } from '../device/test-support/image-server.js';
 import { startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
+import { tinyDiskImage, writeOnePartitionMbr } from '../../disk-layout/test-support/tiny-disk-image.js';
 
 const MIB = 1 << 20;
 
@@ -297,6 +298,65 @@ describe('image upload', () => {
   }, 60_000);
 });
 
+/** A 1×1 PNG, as a browser's file picker could hand over by mistake. */
+const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==', 'base64');
+const memoryFile = (bytes: Buffer, filename: string): FormFile => ({ name: 'image', filename, size: bytes.length, chunks: [bytes] });
+
+describe('disk image check', () => {
+  it('refuses files that are not disk images with a 422 saying why, keeping nothing and leaving the version free', () =>
+    withServer(async ({ core, upload, storeFiles }) => {
+      const cases: Array<[string, Buffer, string]> = [
+        ['notes.txt', Buffer.from('KXP2 master image, version 2.1\n'), 'no partition table'],
+        ['photo.png', PNG, 'no partition table'],
+        // A real image cut short mid-partition (a download that stopped), at a sector boundary and not.
+        ['cut.img', tinyDiskImage(randomBytes(64 * 1024)).subarray(0, 32 * 1024), 'partition 1 ends at byte 66048, past the end of the 32768-byte file'],
+        ['cut-odd.img', tinyDiskImage(randomBytes(64 * 1024)).subarray(0, 32 * 1024 + 100), 'not a whole number of 512-byte sectors'],
+        // Whole, but its table describes a larger disk than the file.
+        ['overrun.img', tinyDiskImage(randomBytes(4096), { partitionSectors: 1 << 20 }), 'partition 1 ends at byte 536871424, past the end'],
+        ['no-partitions.img', (() => { const bytes = tinyDiskImage('x'); bytes.fill(0, 446, 510); return bytes; })(), 'lists no partitions'],
+      ];
+      for (const [filename, bytes, reason] of cases) {
+        const answer = await upload([...fields('KXP2', '2.1'), memoryFile(bytes, filename)]);
+        expect(answer.status, filename).toBe(422);
+        expect(answer.body, filename).toMatchObject({ success: false, code: 'NOT_A_DISK_IMAGE' });
+        expect(String(answer.body!.error), filename).toContain(`${filename} is not a disk image: `);
+        expect(String(answer.body!.error), filename).toContain(reason);
+      }
+      await waitFor(() => core.images.uploadsInProgress() === 0, 5000, 'the refused uploads to end');
+      expect(storeFiles()).toEqual([]);
+      expect(core.images.list()).toEqual([]);
+      const good = await upload([...fields('KXP2', '2.1'), memoryFile(tinyDiskImage(randomBytes(4096)), 'kxp2.img')]);
+      expect(good.status).toBe(200);
+    }));
+
+  it('checks each of several concurrent uploads on its own: the disk images register, the others leave nothing', () =>
+    withServer(async ({ core, upload, storeFiles }) => {
+      const answers = await Promise.all([
+        upload([...fields('KXP2', '3.0'), memoryFile(tinyDiskImage(randomBytes(256 * 1024)), 'a.img')]),
+        upload([...fields('KXP2', '3.1'), memoryFile(Buffer.from('not an image at all'), 'b.img')]),
+        upload([...fields('RXP2', '3.0'), fileOf(2, 0, 'c.img', 3).part]),
+        upload([...fields('RXP2', '3.1'), memoryFile(PNG, 'd.img')]),
+      ]);
+      expect(answers.map((a) => a.status)).toEqual([200, 422, 200, 422]);
+      await waitFor(() => core.images.uploadsInProgress() === 0, 5000, 'the uploads to end');
+      const registered = core.images.list().map((i) => i.filename).sort();
+      expect(registered).toEqual(['kxp2_v3.0_a.img', 'rxp2_v3.0_c.img']);
+      expect(storeFiles()).toEqual(registered.flatMap(filesOf).sort());
+    }));
+
+  it('flags the same content under another version on the image record, without refusing it', () =>
+    withServer(async ({ t, upload }) => {
+      const bytes = tinyDiskImage(randomBytes(8192));
+      const first = await upload([...fields('KXP2', '4.0'), memoryFile(bytes, 'a.img')]);
+      const second = await upload([...fields('KXP2', '4.1'), memoryFile(bytes, 'b.img')]);
+      expect([first.status, second.status]).toEqual([200, 200]);
+      const firstId = (first.body as { image: { id: number } }).image.id;
+      expect(second.body).toMatchObject({ image: { same_content_as: [{ id: firstId, product_type: 'KXP2', version: '4.0' }] } });
+      const listed = (await t.as.viewer.get('/api/images')).body.images as Array<{ version: string; same_content_as: Array<{ version: string }> }>;
+      expect(listed.find((i) => i.version === '4.0')!.same_content_as.map((o) => o.version)).toEqual(['4.1']);
+    }));
+});
+
 describe('compressed image upload', () => {
   let dir: string;
   let images: CompressedImages;
@@ -387,6 +447,7 @@ describe('compressed image upload', () => {
       block.fill(0);
       block.writeUInt32LE(i, 0);
       block.write(`block ${i} of a mostly empty disk`, 64);
+      if (i === 0) writeOnePartitionMbr(block, 1024 * 2048 - 1);
       hash.update(block);
       if (!xz.stdin.write(block)) await new Promise((resolve) => xz.stdin.once('drain', resolve));
     }

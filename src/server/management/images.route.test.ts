@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateTestImage, startTestServer, type TestServer } from '../test-support/test-server.js';
+import { tinyDiskImage } from '../../disk-layout/test-support/tiny-disk-image.js';
 
 let t: TestServer;
 beforeAll(async () => {
@@ -11,7 +12,7 @@ afterAll(async () => t.close());
 describe('images API', () => {
   it('lists images, activates one per product atomically, and deletes inactive ones with their file', async () => {
     const first = await activateTestImage(t.server, 'KXP2', '1.0.0');
-    const second = (await t.server.core.images.upload({ product_type: 'KXP2', version: '1.1.0', description: 'next' }, 'next.img', (await import('node:stream')).Readable.from([Buffer.from('v2')]))).id;
+    const second = (await t.server.core.images.upload({ product_type: 'KXP2', version: '1.1.0', description: 'next' }, 'next.img', (await import('node:stream')).Readable.from([tinyDiskImage('v2')]))).id;
     const list = await t.as.viewer.get('/api/images');
     expect(list.status).toBe(200);
     expect(list.body.images.map((i: { version: string; active: boolean }) => [i.version, i.active])).toEqual(expect.arrayContaining([['1.0.0', true], ['1.1.0', false]]));

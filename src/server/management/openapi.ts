@@ -25,5 +25,16 @@ export async function registerOpenApi(app: TypedApp): Promise<void> {
       security: [{ session: [] }, { token: [] }],
     },
   });
-  await app.register(fastifySwaggerUi, { routePrefix: '/api/docs', staticCSP: true });
+  await app.register(fastifySwaggerUi, {
+    routePrefix: '/api/docs',
+    staticCSP: true,
+    // Pitcrew serves plain http: the plugin's `upgrade-insecure-requests` made a browser that opened the docs by the
+    // server's IP fetch the page's own scripts over https, which nothing answers, and the page stayed blank. (Behind
+    // a TLS proxy the page is https already and nothing needs upgrading.)
+    transformStaticCSP: withoutInsecureUpgrade,
+  });
 }
+
+/** The docs' Content-Security-Policy without the `upgrade-insecure-requests` directive. */
+export const withoutInsecureUpgrade = (policy: string): string =>
+  policy.split(';').map((directive) => directive.trim()).filter((directive) => directive && directive !== 'upgrade-insecure-requests').join('; ');

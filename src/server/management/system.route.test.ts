@@ -1,8 +1,12 @@
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { brotliDecompressSync, gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { activateTestImage, HttpClient, startTestServer, type TestServer } from '../test-support/test-server.js';
+import { rawRequest } from '../device/test-support/image-http.js';
+import { precompressWebAssets } from './web-assets.precompressor.js';
 
 let t: TestServer;
 let webDir: string;
@@ -88,6 +92,17 @@ describe('OpenAPI', () => {
     expect((await t.anonymous.get('/api/docs/json')).status).toBe(401);
     expect((await t.anonymous.get('/api/docs')).status).toBe(401);
   });
+
+  it('does not tell browsers to upgrade the docs page\'s own requests to https, which a plain-http server cannot answer', async () => {
+    for (const path of ['/api/docs', '/api/docs/static/index.html', '/api/docs/static/swagger-initializer.js']) {
+      const answer = await t.as.viewer.get(path);
+      expect(answer.status, path).toBe(200);
+      const policy = answer.headers.get('content-security-policy') ?? '';
+      expect(policy, path).toContain("default-src 'self'");
+      expect(policy, path).toContain("script-src 'self'");
+      expect(policy, path).not.toContain('upgrade-insecure-requests');
+    }
+  });
 });
 
 describe('web UI', () => {
@@ -109,6 +124,38 @@ describe('web UI', () => {
     expect(asset.text).toBe('console.log("pitcrew")');
     const again = await t.anonymous.get('/assets/app-1a2b3c.js', { headers: { 'if-none-match': asset.headers.get('etag')! } });
     expect(again.status).toBe(304);
+  });
+
+  it('sends the build\'s brotli or gzip twin to a browser that accepts it, and the plain file otherwise', async () => {
+    const script = `export const rows = [${Array.from({ length: 400 }, (_, i) => `{ id: ${i}, name: "kart ${i}" }`).join(', ')}];`;
+    const path = join(webDir, 'assets', 'fleet-9f8e7d.js');
+    await writeFile(path, script);
+    expect(precompressWebAssets(webDir)).toBe(2);
+    expect(existsSync(`${path}.br`) && existsSync(`${path}.gz`)).toBe(true);
+    // index.html is too small to be worth a twin.
+    expect(existsSync(join(webDir, 'index.html.br'))).toBe(false);
+
+    const get = (acceptEncoding?: string) => rawRequest(t.managementUrl, 'GET', '/assets/fleet-9f8e7d.js', acceptEncoding === undefined ? {} : { 'accept-encoding': acceptEncoding });
+    const brotli = await get('gzip, deflate, br');
+    expect(brotli.headers['content-encoding']).toBe('br');
+    expect(brotli.headers['content-type']).toMatch(/^text\/javascript/);
+    expect(brotli.headers.vary).toBe('accept-encoding');
+    expect(Number(brotli.headers['content-length'])).toBeLessThan(script.length / 4);
+    expect(brotliDecompressSync(brotli.body).toString()).toBe(script);
+
+    const gzip = await get('gzip');
+    expect(gzip.headers['content-encoding']).toBe('gzip');
+    expect(gunzipSync(gzip.body).toString()).toBe(script);
+    expect((await get('br;q=0, gzip;q=0.8')).headers['content-encoding']).toBe('gzip');
+
+    for (const refused of [undefined, 'identity', 'br;q=0, gzip;q=0']) {
+      const plain = await get(refused);
+      expect(plain.headers['content-encoding'], String(refused)).toBeUndefined();
+      expect(plain.body.toString(), String(refused)).toBe(script);
+    }
+    // Each encoding is its own representation, revalidated by its own ETag.
+    expect(brotli.headers.etag).not.toBe(gzip.headers.etag);
+    expect((await rawRequest(t.managementUrl, 'GET', '/assets/fleet-9f8e7d.js', { 'accept-encoding': 'br', 'if-none-match': brotli.headers.etag! })).status).toBe(304);
   });
 
   it('answers 404, not the app, for missing assets, API paths, dot files and paths escaping the folder', async () => {

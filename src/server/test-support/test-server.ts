@@ -10,6 +10,7 @@ import { hashPassword } from '../auth/password.js';
 import { SESSION_COOKIE } from '../auth/request-auth.js';
 import { buildApp, type BuildOptions, type PitcrewServer } from '../build-app.js';
 import { loadConfig, type ServerConfig } from '../config.js';
+import { tinyDiskImage } from '../../disk-layout/test-support/tiny-disk-image.js';
 
 export const PASSWORDS: Record<Role, string> = { admin: 'admin-password-1', operator: 'operator-password-1', viewer: 'viewer-password-1' };
 
@@ -109,10 +110,11 @@ export async function startTestServer(overrides: Partial<Record<keyof ServerConf
   };
 }
 
-/** Registers a tiny image file as the active image of `product`, through the core (no upload route needed). */
+/** Registers a tiny (1 KiB) disk image as the active image of `product`, through the core (no upload route needed). */
 export async function activateTestImage(server: PitcrewServer, product: 'KXP2' | 'RXP2', version = '1.0.0'): Promise<number> {
   const { Readable } = await import('node:stream');
-  const image = await server.core.images.upload({ product_type: product, version }, `${product.toLowerCase()}.img`, Readable.from([Buffer.from(`image of ${product} ${version}`)]));
+  const bytes = tinyDiskImage(`image of ${product} ${version}`);
+  const image = await server.core.images.upload({ product_type: product, version }, `${product.toLowerCase()}.img`, Readable.from([bytes]));
   server.core.images.activate(image.id);
   return image.id;
 }

@@ -1,5 +1,6 @@
 // A logged-in management API client for arranging test data quickly (the browser then checks what it shows).
 import { randomBytes } from 'node:crypto';
+import { tinyDiskImage } from '../../../src/disk-layout/test-support/tiny-disk-image.js';
 
 export class ApiSession {
   private constructor(
@@ -46,9 +47,9 @@ export class ApiSession {
     return JSON.parse(text) as { image: { id: number; sha256: string } };
   }
 
-  /** Uploads `size` random bytes as `product` `version` and makes it the image devices receive. */
+  /** Uploads a `size`-byte disk image (one partition of random bytes) as `product` `version`, and makes it the image devices receive. */
   async activateNewImage(productType: string, version: string, size: number): Promise<{ id: number; sha256: string }> {
-    const { image } = await this.uploadImage(productType, version, randomBytes(size), `${productType.toLowerCase()}-${version}.img`);
+    const { image } = await this.uploadImage(productType, version, tinyDiskImage(randomBytes(size - 512)), `${productType.toLowerCase()}-${version}.img`);
     await this.post(`/api/images/${image.id}/activate`);
     return image;
   }

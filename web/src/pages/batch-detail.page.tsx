@@ -5,7 +5,7 @@ import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { BatchActions } from '../components/batch-actions.js';
 import { BatchPeerDelivery } from '../components/batch-peer-delivery.js';
-import { BatchProgress, describeBatch } from '../components/batch-progress.js';
+import { BatchActivityBadge, BatchProgress, describeBatch, withProgress } from '../components/batch-progress.js';
 import { formatAgo, formatDateTime, formatDuration } from '../components/format.js';
 import { PeerShareText } from '../components/peer-delivery.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge } from '../components/ui.js';
@@ -17,11 +17,16 @@ export function BatchDetailPage() {
   const [page, setPage] = useState(1);
   const batch = useResource((signal) => api.batches.get(id, signal), [id]);
   const deployments = useResource((signal) => api.deployments.list({ batch: id, page, limit: 25 }, signal), [id, page]);
+  // Which batch serves depends on every other batch too: the server says, and any batch's change may move it.
+  const serving = useResource((signal) => api.batches.active(signal), []);
+  useLiveReload(['batch_created', 'batch_started', 'batch_paused', 'batch_completed', 'batch_cancelled', 'batch_updated'], serving.reload);
 
   const isThis = (_n: string, p: unknown) => (p as { batch_id?: number }).batch_id === id;
   useLiveReload(['batch_started', 'batch_paused', 'batch_completed', 'batch_cancelled', 'batch_updated'], batch.reload, { when: isThis });
   useLiveEvent('batch_progress', (event) => {
-    if (event.batch_id === id) batch.setData((data) => data && { ...data, batch: { ...data.batch, remaining_count: event.remaining_count, status: event.status } });
+    if (event.batch_id === id) batch.setData((data) => data && { ...data, batch: withProgress(data.batch, event) });
+    // The serving batch handed out its last name: the next one serves now.
+    if (event.remaining_count === 0 && serving.data?.batch?.id === event.batch_id) serving.reload();
   });
   useLiveEvent('deployment_status', ({ deployment }) => {
     if (deployment.batch_id !== id) return;
@@ -46,7 +51,7 @@ export function BatchDetailPage() {
         <>
           <PageHeader
             title={describeBatch(b)}
-            subtitle={<>{b.product_type} at <Link to={`/venues/${b.venue_code}`}>{b.venue_code}</Link> · <StatusBadge kind="batch" status={b.status} testId="batch-detail-status" /></>}
+            subtitle={<>{b.product_type} at <Link to={`/venues/${b.venue_code}`}>{b.venue_code}</Link> · <StatusBadge kind="batch" status={b.status} testId="batch-detail-status" /> <BatchActivityBadge batch={b} servingId={serving.data?.batch?.id ?? null} /></>}
             actions={<BatchActions batch={b} onChanged={(updated) => batch.setData({ success: true, batch: updated })} size="md" />}
           />
           <div className="row g-3 mb-4">

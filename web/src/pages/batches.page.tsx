@@ -15,7 +15,8 @@ import { useResource } from '../api/use-resource.js';
 import { usePermissions } from '../auth/auth.context.js';
 import { BatchActions } from '../components/batch-actions.js';
 import { BatchPeerDelivery } from '../components/batch-peer-delivery.js';
-import { BatchProgress, describeBatch } from '../components/batch-progress.js';
+import { BatchActivityBadge, BatchProgress, describeBatch, withProgress } from '../components/batch-progress.js';
+import { compareQueueOrder, servingBatchOf } from '../../../src/contracts/batch-queue.js';
 import { formatAgo, formatDateTime } from '../components/format.js';
 import { useToast } from '../components/toast.provider.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, StatusBadge, FilterSelect } from '../components/ui.js';
@@ -24,8 +25,6 @@ import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
 
 const KEYS = ['venue', 'status'] as const;
 
-/** Serving order: priority first, then the oldest. The server picks the same way. */
-const byServingOrder = (a: Batch, b: Batch) => b.priority - a.priority || a.created_at.localeCompare(b.created_at) || a.id - b.id;
 const isOpen = (b: Batch) => OPEN_BATCH_STATUSES.includes(b.status);
 
 function PriorityEditor({ batch, onSaved }: { batch: Batch; onSaved: () => void }) {
@@ -68,8 +67,10 @@ function PriorityEditor({ batch, onSaved }: { batch: Batch; onSaved: () => void 
   );
 }
 
-function QueueItem({ batch, position, draggable, onChanged, onUpdated }: {
+function QueueItem({ batch, servingId, position, draggable, onChanged, onUpdated }: {
   batch: Batch;
+  /** The batch the next device is served from, by the server's own rule. */
+  servingId: number | null;
   position: number;
   draggable: boolean;
   onChanged: () => void;
@@ -108,7 +109,8 @@ function QueueItem({ batch, position, draggable, onChanged, onUpdated }: {
           <div className="d-flex flex-wrap justify-content-between align-items-start gap-2">
             <div className="min-w-0">
               <Link to={`/batches/${batch.id}`} className="fw-semibold text-decoration-none" data-testid={`batch-name-${batch.id}`}>{describeBatch(batch)}</Link>{' '}
-              <StatusBadge kind="batch" status={batch.status} testId={`batch-status-${batch.id}`} />
+              <StatusBadge kind="batch" status={batch.status} testId={`batch-status-${batch.id}`} />{' '}
+              <BatchActivityBadge batch={batch} servingId={servingId} />
               <div className="small text-body-secondary">
                 {batch.product_type} · <Link to={`/venues/${batch.venue_code}`}>{batch.venue_code}</Link> ·{' '}
                 {can.canWrite ? <PriorityEditor batch={batch} onSaved={onChanged} /> : <>priority <span data-testid={`batch-priority-${batch.id}`}>{batch.priority}</span></>} · created {formatAgo(batch.created_at)}
@@ -138,14 +140,13 @@ export function BatchesPage() {
   useLiveReload(['batch_created', 'batch_started', 'batch_paused', 'batch_completed', 'batch_cancelled', 'batch_updated'], () => {
     if (!reordering) batches.reload();
   });
-  useLiveEvent('batch_progress', (event) =>
-    batches.setData((data) => data && { batches: data.batches.map((b) => (b.id === event.batch_id ? { ...b, remaining_count: event.remaining_count, status: event.status } : b)) }),
-  );
+  useLiveEvent('batch_progress', (event) => batches.setData((data) => data && { batches: data.batches.map((b) => withProgress(b, event)) }));
 
   const replaceBatch = (updated: Batch) => batches.setData((data) => data && { batches: data.batches.map((b) => (b.id === updated.id ? updated : b)) });
 
-  const all = useMemo(() => [...(batches.data?.batches ?? [])].sort(byServingOrder), [batches.data]);
+  const all = useMemo(() => [...(batches.data?.batches ?? [])].sort(compareQueueOrder), [batches.data]);
   const open = all.filter(isOpen);
+  const servingId = servingBatchOf(all)?.id ?? null;
   const matches = (b: Batch) => (!params.venue || b.venue_code === params.venue) && (!params.status || b.status === params.status);
   const visibleOpen = open.filter(matches);
   const finished = all.filter((b) => !isOpen(b) && matches(b)).sort((a, b) => (b.completed_at ?? b.created_at).localeCompare(a.completed_at ?? a.created_at));
@@ -173,7 +174,14 @@ export function BatchesPage() {
       const moved = reordered[to]!;
       const answer = await api.batches.reorder(reordered.map((b) => b.id));
       if (answer?.batches) batches.setData(answer);
-      toast.success(`${describeBatch(moved)} moved to position ${to + 1}.`, 'Queue reordered');
+      const before = new Map((previous?.batches ?? []).map((b) => [b.id, b.priority]));
+      const changes = (answer?.batches ?? [])
+        .filter((b) => before.has(b.id) && before.get(b.id) !== b.priority)
+        .map((b) => `${describeBatch(b)}: ${before.get(b.id)} → ${b.priority}`);
+      toast.success(
+        `${describeBatch(moved)} moved to position ${to + 1}. ${changes.length > 0 ? `Priorities: ${changes.join('; ')}.` : 'No priority had to change.'}`,
+        'Queue reordered',
+      );
     } catch (error) {
       batches.setData(previous);
       toast.error(describeError(error), 'The order was not saved');
@@ -235,7 +243,7 @@ export function BatchesPage() {
                   <SortableContext items={visibleOpen.map((b) => b.id)} strategy={verticalListSortingStrategy}>
                     <ol className="list-group shadow-sm pc-queue" data-testid="batch-queue">
                       {visibleOpen.map((b) => (
-                        <QueueItem key={b.id} batch={b} position={open.indexOf(b) + 1} draggable={can.canWrite && !reordering} onChanged={batches.reload} onUpdated={replaceBatch} />
+                        <QueueItem key={b.id} batch={b} servingId={servingId} position={open.indexOf(b) + 1} draggable={can.canWrite && !reordering} onChanged={batches.reload} onUpdated={replaceBatch} />
                       ))}
                     </ol>
                   </SortableContext>
@@ -249,14 +257,16 @@ export function BatchesPage() {
               <div className="card shadow-sm border-0">
                 <div className="table-responsive">
                   <table className="table table-sm align-middle mb-0" data-testid="batch-finished">
-                    <thead><tr><th scope="col">Batch</th><th scope="col">Venue</th><th scope="col">Status</th><th scope="col">Devices</th><th scope="col" className="d-none d-md-table-cell">Ended</th></tr></thead>
+                    <thead><tr><th scope="col">Batch</th><th scope="col">Venue</th><th scope="col">Status</th><th scope="col">Devices</th><th scope="col">Succeeded</th><th scope="col">Failed</th><th scope="col" className="d-none d-md-table-cell">Ended</th></tr></thead>
                     <tbody>
                       {finished.map((b) => (
                         <tr key={b.id} data-testid={`batch-row-${b.id}`}>
                           <td><Link to={`/batches/${b.id}`}>{describeBatch(b)}</Link></td>
                           <td>{b.venue_code}</td>
                           <td><StatusBadge kind="batch" status={b.status} /></td>
-                          <td>{b.total_count - b.remaining_count} / {b.total_count}</td>
+                          <td>{b.handed_out_count} / {b.total_count}</td>
+                          <td data-testid={`batch-row-succeeded-${b.id}`}>{b.succeeded_count}</td>
+                          <td data-testid={`batch-row-failed-${b.id}`} className={b.failed_count > 0 ? 'text-danger fw-semibold' : undefined}>{b.failed_count}</td>
                           <td className="d-none d-md-table-cell small">{formatDateTime(b.completed_at)}</td>
                         </tr>
                       ))}

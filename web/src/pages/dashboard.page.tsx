@@ -8,7 +8,7 @@ import type { Batch } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { useAuth } from '../auth/auth.context.js';
-import { BatchProgress, describeBatch } from '../components/batch-progress.js';
+import { BatchActivityBadge, BatchProgress, describeBatch, withProgress } from '../components/batch-progress.js';
 import { AttentionLane, type AttentionItem } from '../components/attention-lane.js';
 import { DeploymentCard } from '../components/deployment-card.js';
 import { summarizeFleet } from '../components/fleet.js';
@@ -65,10 +65,11 @@ function ActiveBatchWidget() {
   };
   useLiveReload(['batch_created', 'batch_started', 'batch_paused', 'batch_completed', 'batch_cancelled', 'batch_updated'], reloadBoth);
   useLiveEvent('batch_progress', (event) => {
-    const patch = (b: Batch): Batch => (b.id === event.batch_id ? { ...b, remaining_count: event.remaining_count, status: event.status } : b);
+    const patch = (b: Batch): Batch => withProgress(b, event);
     serving.setData((data) => (data?.batch ? { batch: patch(data.batch) } : data));
     queue.setData((data) => (data ? { batches: data.batches.map(patch) } : data));
-    if (event.status !== 'active') reloadBoth();
+    // The serving batch handed out its last name, or a batch finished: another may serve now.
+    if (event.status !== 'active' || (event.remaining_count === 0 && serving.data?.batch?.id === event.batch_id)) reloadBoth();
   });
 
   const batch = serving.data?.batch ?? null;
@@ -104,7 +105,7 @@ function ActiveBatchWidget() {
           </div>
         ) : (
           <div className="text-center py-2" data-testid="active-batch-empty">
-            <div className="fw-semibold">No batch is active</div>
+            <div className="fw-semibold">No batch is serving new devices</div>
             <div className="small text-body-secondary">
               Devices are served from the highest-priority active batch. {can.canWrite ? 'Start one from the queue, or create a batch.' : 'An operator starts batches.'}
             </div>
@@ -121,7 +122,7 @@ function ActiveBatchWidget() {
               {upNext.map((b) => (
                 <li key={b.id} className="d-flex justify-content-between gap-2">
                   <Link to={`/batches/${b.id}`} className="text-truncate">{describeBatch(b)}</Link>
-                  <span className="text-nowrap"><span className="text-body-secondary">{b.total_count - b.remaining_count}/{b.total_count}</span> <StatusBadge kind="batch" status={b.status} /></span>
+                  <span className="text-nowrap"><span className="text-body-secondary">{b.total_count - b.remaining_count}/{b.total_count}</span> {b.status === 'active' ? <BatchActivityBadge batch={b} servingId={batch?.id ?? null} /> : <StatusBadge kind="batch" status={b.status} />}</span>
                 </li>
               ))}
             </ol>

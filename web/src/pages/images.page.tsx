@@ -121,6 +121,9 @@ function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; lim
       );
       setResult(answer.image);
       toast.success(`${answer.image.product_type} ${answer.image.version} uploaded (${formatBytes(answer.image.size_bytes)}).`, 'Image uploaded');
+      if (answer.image.same_content_as.length > 0) {
+        toast.warning(`It has the same content as ${answer.image.same_content_as.map((o) => `${o.product_type} ${o.version}`).join(', ')}: check it is the build you meant.`);
+      }
       form.reset({ product_type: form.values.product_type, version: '', description: '', file: null });
       if (fileInput.current) fileInput.current.value = '';
       onUploaded(answer.image);
@@ -224,6 +227,33 @@ function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; lim
   );
 }
 
+/** The same bytes under another version: usually a rebuild that was not rebuilt. Flagged, not refused. */
+function SameContentWarning({ image }: { image: MasterImage }) {
+  if (image.same_content_as.length === 0) return null;
+  return (
+    <div className="small text-warning-emphasis" data-testid={`image-same-content-${image.id}`}>
+      ⚠ Same content (SHA-256) as {image.same_content_as.map((o) => `${o.product_type} ${o.version}`).join(', ')}
+    </div>
+  );
+}
+
+/** What the image holds, from the block map's reading of its partition table and filesystems. */
+function ImageContents({ image }: { image: MasterImage }) {
+  return (
+    <div data-testid="image-activate-contents">
+      <div className="small fw-semibold">What it contains ({formatBytes(image.size_bytes)}):</div>
+      {image.delivery ? (
+        <ul className="small mb-0 ps-3">
+          {image.delivery.block_map_notes.map((note) => <li key={note}>{note}</li>)}
+        </ul>
+      ) : (
+        <div className="small text-body-secondary">Not read yet: its partitions are listed once its chunks are prepared.</div>
+      )}
+      <SameContentWarning image={image} />
+    </div>
+  );
+}
+
 export function ImagesPage() {
   const can = usePermissions();
   const toast = useToast();
@@ -242,7 +272,12 @@ export function ImagesPage() {
     const current = list.find((i) => i.product_type === image.product_type && i.active);
     const ok = await confirm({
       title: `Activate ${image.product_type} ${image.version}?`,
-      body: <>Every {image.product_type} device that asks for its configuration from now on receives this image{current ? <> instead of {current.version}</> : null}. Devices already downloading finish with the image they started.</>,
+      body: (
+        <>
+          <p>Every {image.product_type} device that asks for its configuration from now on receives this image{current ? <> instead of {current.version}</> : null}. Devices already downloading finish with the image they started.</p>
+          <ImageContents image={image} />
+        </>
+      ),
       confirmLabel: 'Activate',
       variant: 'primary',
     });
@@ -326,6 +361,7 @@ export function ImagesPage() {
                         <code title={i.sha256}>{i.sha256.slice(0, 12)}…</code>
                       </div>
                       <ImageGeneralization image={i} canWrite={can.canWrite} />
+                      <SameContentWarning image={i} />
                     </td>
                     <td className="d-none d-lg-table-cell small">
                       <span className="font-monospace text-break">{i.filename}</span>

@@ -22,7 +22,11 @@ export function SystemPage() {
 
   return (
     <>
-      <PageHeader title="System" subtitle="Health of this Pitcrew server" actions={<button type="button" className="btn btn-outline-secondary btn-sm" onClick={status.reload}>Refresh</button>} />
+      <PageHeader title="System" subtitle="Health of this Pitcrew server" actions={<>
+        {/* A plain link: the API reference is the server's own page, outside this app's router. */}
+        <a className="btn btn-outline-secondary btn-sm" href="/api/docs" target="_blank" rel="noopener" data-testid="system-api-docs">API reference</a>
+        <button type="button" className="btn btn-outline-secondary btn-sm" onClick={status.reload}>Refresh</button>
+      </>} />
       <ErrorAlert error={status.error} onRetry={status.reload} />
       {status.loading ? <Loading /> : s && (
         <div data-testid="system-status">

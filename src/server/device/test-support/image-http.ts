@@ -3,6 +3,7 @@
 import { createHash, randomFillSync } from 'node:crypto';
 import { request as httpRequest, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { writeOnePartitionMbr } from '../../../disk-layout/test-support/tiny-disk-image.js';
 
 export interface RawAnswer {
   status: number;
@@ -27,16 +28,21 @@ export function rawRequest(baseUrl: string, method: string, path: string, header
 export const jsonOf = <T = Record<string, unknown>>(answer: RawAnswer): T => JSON.parse(answer.body.toString('utf8')) as T;
 
 /**
- * `mib` MiB of reproducible, incompressible-enough bytes produced on the fly (1 MiB at a time, never held whole),
- * hashed as they are produced. `tailBytes` extra bytes make the size not a multiple of the chunk size.
+ * A disk image of `mib` MiB of reproducible, incompressible-enough bytes produced on the fly (1 MiB at a time, never
+ * held whole), hashed as they are produced. `tailBytes` extra bytes (rounded up to whole 512-byte sectors, as a disk
+ * is) make the size not a multiple of the chunk size. Its first sector is an MBR with one partition from sector 1 to
+ * the end, so the server takes it for the disk image it is; `mib` 0 without a tail is an empty file.
  */
 export function generatedFile(mib: number, tailBytes = 0, seed = 1): { size: number; chunks: () => Generator<Buffer>; sha256: () => string } {
   const block = Buffer.alloc(1 << 20);
   randomFillSync(block);
   block.writeUInt32LE(seed, 8);
+  const tail = Math.ceil(tailBytes / 512) * 512;
+  const size = mib * (1 << 20) + tail;
+  // Every MiB carries the table; only the first sector's counts.
+  if (size > 0) writeOnePartitionMbr(block, size / 512 - 1);
   const hash = createHash('sha256');
   let digest: string | undefined;
-  const size = mib * (1 << 20) + tailBytes;
   return {
     size,
     *chunks() {
@@ -45,10 +51,10 @@ export function generatedFile(mib: number, tailBytes = 0, seed = 1): { size: num
         hash.update(block);
         yield block;
       }
-      if (tailBytes > 0) {
-        const tail = block.subarray(0, tailBytes);
-        hash.update(tail);
-        yield tail;
+      if (tail > 0) {
+        const last = block.subarray(0, tail);
+        hash.update(last);
+        yield last;
       }
       digest = hash.digest('hex');
     },

@@ -17,6 +17,8 @@ export interface ChildServer {
   child: ChildProcess;
   /** `cookie` header value of a logged-in admin session. */
   cookie: string;
+  /** Every line the server wrote to stdout (its JSON log lines among them), as they arrive. */
+  output: string[];
   /** Whether it runs the built dist/ (else the sources through tsx, which adds a loader thread to its memory). */
   built: boolean;
   /** SIGTERM, then wait for the exit. */
@@ -67,6 +69,8 @@ export async function spawnServer(overrides: ConfigOverrides, wrapper: string[] 
   const child = spawn(program!, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT, env: { ...process.env, PITCREW_TEST_OVERRIDES: JSON.stringify(settings) } });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lines = createInterface({ input: child.stdout! });
+  const output: string[] = [];
+  lines.on('line', (line) => output.push(line));
   const addresses = await new Promise<{ management: string; device: string }>((resolve, reject) => {
     child.once('exit', (code) => reject(new Error(`the server exited early (${code})`)));
     // Log lines may come first (the logger writes to stdout too); the addresses are the line with both URLs.
@@ -87,7 +91,7 @@ export async function spawnServer(overrides: ConfigOverrides, wrapper: string[] 
     });
     const cookie = login.headers.getSetCookie().find((value) => value.startsWith('pitcrew_session='))?.split(';')[0];
     if (login.status !== 200 || !cookie) throw new Error(`admin login failed: ${login.status} ${await login.text()}`);
-    return { managementUrl: addresses.management, deviceUrl: addresses.device, child, cookie, built, stop };
+    return { managementUrl: addresses.management, deviceUrl: addresses.device, child, cookie, output, built, stop };
   } catch (error) {
     await stop();
     throw error;
