@@ -1,6 +1,7 @@
 // A failed device waits in "Needs attention" at the top of the dashboard with a plain sentence, its installer's own
-// words behind a toggle, for as long as nobody acts (not just the minute finished cards stay); acknowledging it takes
-// it off the lane on the server too; the "Failed today" tile opens the list of failures.
+// words behind a toggle, for as long as nobody acts (not just the minute finished cards stay); acknowledging it,
+// marking it for a re-image or retiring its name takes it off the lane on the server too; the "Failed today" tile
+// opens the list of failures.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Deployment } from '../../src/contracts/domain.js';
@@ -101,5 +102,19 @@ describe('the needs-attention lane', () => {
     const again = await device.requestConfig();
     expect(again.hostname).toBe(first.hostname);
     expect(await admin.get<Deployment>(`/api/deployments/${first.deployment_id}`)).toMatchObject({ attention_resolution: 'reimaged' });
+  });
+
+  it('retires a failed device\'s hostname after asking, and takes it off the lane', async () => {
+    const device = FakeDevice.numbered(server.deviceUrl, 4);
+    const config = await device.requestConfig();
+    await device.report('failed', { error_message: 'writing /dev/mmcblk0 at byte 4096 made no progress' });
+    const item = page.getByTestId(`attention-item-${config.deployment_id}`);
+    await item.getByTestId('attention-sentence').filter({ hasText: 'replace the card' }).waitFor();
+    await item.getByTestId('attention-retire').click();
+    await page.getByTestId('confirm-ok').click();
+    await item.waitFor({ state: 'detached' });
+    const pool = await admin.get<{ items: Array<{ hostname: string; status: string }> }>(`/api/kart-numbers?search=${config.hostname}`);
+    expect(pool.items.find((entry) => entry.hostname === config.hostname)).toMatchObject({ status: 'retired' });
+    expect(await admin.get<Deployment>(`/api/deployments/${config.deployment_id}`)).toMatchObject({ attention_resolution: 'acknowledged' });
   });
 });

@@ -132,7 +132,7 @@ export function FleetTable({ deployments, now, filters, onFilters }: {
                       <span className="ms-1 text-body-secondary" aria-hidden="true">{column.key === sortKey ? (descending ? '▼' : '▲') : ''}</span>
                     </button>
                   ) : (
-                    column.label
+                    <span className="small fw-semibold">{column.label}</span>
                   )}
                 </th>
               ))}

@@ -233,7 +233,9 @@ function LiveFloor({ between, after }: { between: ReactNode; after: ReactNode })
     <>
       <PageHeader title="Dashboard" subtitle="Live view of the deployment network" />
       {live.loaded && <AttentionLane items={attention} now={now} />}
-      {between}
+      {/* The compact view is for a big floor, often on a screen across the room: the devices come straight after
+          what needs a hand, the day's counts and the queue after them. */}
+      {view !== 'table' && between}
       <section aria-labelledby="live-heading" data-testid="live-deployments" className="mb-4" data-view={view}>
         <div className="d-flex flex-wrap align-items-center justify-content-between gap-2 mb-2">
           <h2 className="h5 mb-0" id="live-heading">
@@ -278,6 +280,7 @@ function LiveFloor({ between, after }: { between: ReactNode; after: ReactNode })
           </>
         )}
       </section>
+      {view === 'table' && between}
       {after}
     </>
   );
