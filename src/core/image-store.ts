@@ -11,6 +11,7 @@ import type { ImageSourceFormat } from '../contracts/image-delivery.js';
 import { HashingFileWriter, type HashingWriterOptions } from './hashing-file-writer.js';
 import { ImageDecompressor, rawImageName, sniffImageFormat } from './image-decompressor.js';
 import { ChunkPrecompressor, type Precompressed } from './chunk-precompressor.js';
+import { FirstSectorGate } from '../disk-layout/disk-image.check.js';
 
 export const INCOMING_PREFIX = '.incoming-';
 /** An image's v2 delivery files sit beside its raw file: `<filename>.chunks` (zstd frames) and `<filename>.bmap`. */
@@ -79,7 +80,9 @@ export function createImageStore(dir: string) {
     try {
       const sniffed = await sniffImageFormat(source, signal);
       if (sniffed.format !== 'raw') decompressor = new ImageDecompressor(sniffed.format);
-      const streams = decompressor ? [sniffed.stream, decompressor, precompressor, writer] as const : [sniffed.stream, precompressor, writer] as const;
+      // The first sector of the disk (decompressed, if it came compressed) must look like a disk's.
+      const gate = new FirstSectorGate();
+      const streams = decompressor ? [sniffed.stream, decompressor, gate, precompressor, writer] as const : [sniffed.stream, gate, precompressor, writer] as const;
       await pipeline(streams, signal ? { signal } : {});
       const precompressed = await precompressor.finish();
       // link + unlink instead of rename: the move is just as atomic but never replaces a file already stored

@@ -24,6 +24,9 @@ export interface UploadOptions extends IngestOptions {
 
 const VERSION = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,63}$/;
 
+/** The file's own name, as the person who chose it knows it. */
+const displayName = (original: string) => original.replaceAll('\\', '/').split('/').pop()!.slice(0, 100);
+
 export function createImageService(ctx: CoreContext, store: ImageStore) {
   const { repos } = ctx;
 
@@ -76,15 +79,17 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
 
   /** The stored bytes must look like a bootable disk (checked after any decompression): else refused, with why. */
   async function refuseUnlessDiskImage(stored: StoredFile, original: string): Promise<void> {
-    const name = original.replaceAll('\\', '/').split('/').pop()!.slice(0, 100);
     // An empty file is a mistake in the form, not a wrong kind of file.
-    if (stored.size_bytes === 0) throw new AppError('VALIDATION', `The file ${name} is empty.`);
-    try {
-      await checkDiskImage(store.pathOf(stored.filename), stored.size_bytes);
-    } catch (error) {
-      if (!(error instanceof NotADiskImageError)) throw error;
-      throw new AppError('NOT_A_DISK_IMAGE', `${name} is not a disk image: ${error.message}. Upload a raw disk image (.img), or one compressed as .img.xz, .img.gz or .img.zst.`);
-    }
+    if (stored.size_bytes === 0) throw new AppError('VALIDATION', `The file ${displayName(original)} is empty.`);
+    await checkDiskImage(store.pathOf(stored.filename), stored.size_bytes).catch((error: unknown) => {
+      throw asRefusal(error, original);
+    });
+  }
+
+  /** A NotADiskImageError (from the store's first-sector gate or the full check) as the answer for a person. */
+  function asRefusal(error: unknown, original: string): unknown {
+    if (!(error instanceof NotADiskImageError)) return error;
+    return new AppError('NOT_A_DISK_IMAGE', `${displayName(original)} is not a disk image: ${error.message}. Upload a raw disk image (.img), or one compressed as .img.xz, .img.gz or .img.zst.`);
   }
 
   /** The other images with these bytes now list one more (or one fewer) image of the same content. */
@@ -107,7 +112,9 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     versionsInFlight.add(key);
     filenamesInFlight.add(filename);
     try {
-      const stored = await write(filename);
+      const stored = await write(filename).catch((error: unknown) => {
+        throw asRefusal(error, original);
+      });
       try {
         const delivery = await (async () => {
           await refuseUnlessDiskImage(stored, original);

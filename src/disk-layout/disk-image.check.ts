@@ -2,7 +2,8 @@
 // a 31-byte text file once became the active KXP2 image, and every device given it would have failed (or worse,
 // written it to its card). Only the partition table and the size are read; what the partitions hold is the block
 // map's business (src/core/block-map), which notes it.
-import { PartitionTableError, readPartitionTable, SECTOR_BYTES, type DiskLayout } from './partition-table.js';
+import { Transform, type TransformCallback } from 'node:stream';
+import { hasMbrSignature, NO_MBR_SIGNATURE, PartitionTableError, readPartitionTable, SECTOR_BYTES, type DiskLayout } from './partition-table.js';
 
 /** The file is not a disk image; the message says why, for a person. */
 export class NotADiskImageError extends Error {
@@ -40,4 +41,29 @@ export async function checkDiskImage(path: string, sizeBytes: number): Promise<D
     }
   }
   return layout;
+}
+
+/**
+ * Passes a disk's bytes through unchanged, but fails (NotADiskImageError) as soon as the first sector shows they are
+ * not a disk image: the wrong file is refused after 512 bytes, not after gigabytes. The whole check
+ * (checkDiskImage) still runs on the stored file.
+ */
+export class FirstSectorGate extends Transform {
+  private head: Buffer[] = [];
+  private seen = 0;
+  private checked = false;
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    if (!this.checked) {
+      this.head.push(chunk);
+      this.seen += chunk.length;
+      if (this.seen >= SECTOR_BYTES) {
+        this.checked = true;
+        const head = Buffer.concat(this.head);
+        this.head = [];
+        if (!hasMbrSignature(head)) return done(new NotADiskImageError(NO_MBR_SIGNATURE));
+      }
+    }
+    done(null, chunk);
+  }
 }

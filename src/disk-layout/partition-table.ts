@@ -54,11 +54,15 @@ const EMPTY_GUID = '00000000-0000-0000-0000-000000000000';
 /** GPT entry arrays past this are not believed (the usual array is 16 KiB). */
 const MAX_GPT_ENTRIES_BYTES = 1 << 20;
 
+/** Why bytes without 55 AA at the end of their first sector hold no partition table (MBR and GPT alike). */
+export const NO_MBR_SIGNATURE = 'the image has no partition table (no MBR signature in its first sector)';
+
+/** Whether a disk's first sector ends in the 55 AA signature every MBR and every GPT's protective MBR carries. */
+export const hasMbrSignature = (head: Buffer): boolean => head.length >= SECTOR_BYTES && head.readUInt16LE(510) === 0xaa55;
+
 /** Parses the table from the disk's first bytes (normally its first MiB). Throws PartitionTableError. */
 export function parsePartitionTable(head: Buffer): DiskLayout {
-  if (head.length < SECTOR_BYTES || head.readUInt16LE(510) !== 0xaa55) {
-    throw new PartitionTableError('the image has no partition table (no MBR signature in its first sector)');
-  }
+  if (!hasMbrSignature(head)) throw new PartitionTableError(NO_MBR_SIGNATURE);
   const entries = [0, 1, 2, 3].map((i) => {
     const at = 446 + 16 * i;
     return { number: i + 1, status: head[at]!, type: head[at + 4]!, start: head.readUInt32LE(at + 8), sectors: head.readUInt32LE(at + 12) };

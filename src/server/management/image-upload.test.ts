@@ -329,6 +329,23 @@ describe('disk image check', () => {
       expect(good.status).toBe(200);
     }));
 
+  it('refuses a large file that is no disk image at its first sector, long before the rest arrives', () =>
+    withServer(async ({ core, upload, storeFiles }) => {
+      // 512 MiB of log text: produced lazily, so only what the client really sends is ever made.
+      const line = Buffer.from('Dec  1 19:20:00 pit-lane kernel: [ 1.000000] nothing to see here, just a log file\n'.padEnd(1024, '.'));
+      const total = 512 * MIB;
+      const chunks = function* () {
+        for (let sent = 0; sent < total; sent += MIB) yield Buffer.concat(Array.from({ length: 1024 }, () => line));
+      };
+      const answer = await upload([...fields('KXP2', '2.2'), { name: 'image', filename: 'syslog.img', size: total, chunks: chunks() }]);
+      expect(answer.status).toBe(422);
+      expect(answer.body).toMatchObject({ code: 'NOT_A_DISK_IMAGE', error: expect.stringContaining('syslog.img is not a disk image: the image has no partition table') });
+      // The answer came while most of the file was still unsent.
+      expect(answer.bytesSent).toBeLessThan(answer.totalBytes / 2);
+      await waitFor(() => core.images.uploadsInProgress() === 0, 5000, 'the refused upload to end');
+      expect(storeFiles()).toEqual([]);
+    }));
+
   it('checks each of several concurrent uploads on its own: the disk images register, the others leave nothing', () =>
     withServer(async ({ core, upload, storeFiles }) => {
       const answers = await Promise.all([
