@@ -6,8 +6,7 @@ import type { ServerDeps } from '../server-deps.js';
 export function registerPeerAnnounceRoute(app: TypedApp, { core, config }: ServerDeps): void {
   app.post(
     '/api/peers/announce',
-    // Quiet at info: 200 devices announce every second.
-    { schema: { body: PeerAnnounce, response: { 200: PeerAnnounceResponse } }, logLevel: 'warn' },
+    { schema: { body: PeerAnnounce, response: { 200: PeerAnnounceResponse } } },
     async (request) => {
       const { response, badPeers } = core.peers.announce(request.body, request.ip, { requireToken: config.requireDeploymentToken });
       for (const bad of badPeers) {
