@@ -142,10 +142,10 @@ describe('a disk named by the operator', () => {
   beforeEach(async () => { root = await makeTempDir(); });
   afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
-  const check = async (board: FakeBoard, name: string) => {
+  const check = async (board: FakeBoard, name: string, stickId: string | null = null) => {
     await buildFakeBoard(root, board);
     const disks = await listBlockDisks(root);
-    return checkNamedDisk(disks.find((d) => d.name === name)!, disks, await readBootloaderState(root));
+    return checkNamedDisk(disks.find((d) => d.name === name)!, disks, { state: await readBootloaderState(root), stickId });
   };
 
   it('is refused where the board would boot the network before it', async () => {
