@@ -11,7 +11,7 @@ export interface SampleTree extends TftpPrepareResult {
   initramfs: string;
 }
 
-export async function prepareSampleTftpTree(dir: string, options: { serverUrl?: string; extraCmdline?: string[]; kernel8?: Buffer; initramfs?: Buffer } = {}): Promise<SampleTree> {
+export async function prepareSampleTftpTree(dir: string, options: { serverUrl?: string; extraCmdline?: string[]; kernel8?: Buffer; initramfs?: Buffer; outDir?: string } = {}): Promise<SampleTree> {
   const image = join(dir, 'raspios.img');
   const initramfs = join(dir, 'pitcrew-installer.img');
   await writeFile(initramfs, options.initramfs ?? randomBytes(300_000));
@@ -28,7 +28,7 @@ export async function prepareSampleTftpTree(dir: string, options: { serverUrl?: 
   });
   const tree = await prepareTftpTree({
     image,
-    outDir: join(dir, 'tftp'),
+    outDir: options.outDir ?? join(dir, 'tftp'),
     serverUrl: options.serverUrl ?? 'http://10.42.0.1:5001',
     initramfs,
     extraCmdline: options.extraCmdline,
