@@ -9,7 +9,7 @@ import { DnsmasqSupervisor, type SupervisorLog } from './dnsmasq.supervisor.js';
 import { BUILD_MANIFEST_FILE, buildInstallerInitramfs, INITRAMFS_FILE, resolveEpoch } from './initramfs.builder.js';
 import { defaultAgentBundlePath, installerDir, netbootDir } from './installer-files.js';
 import { defaultNodeVersion, fetchNodeRuntime, writeNodeRuntime } from './node-runtime.fetcher.js';
-import { buildUsbStickImage, type UsbStickOptions, type UsbStickResult } from './usb-stick.builder.js';
+import { buildUsbStickImage, readStickSource, type UsbStickOptions, type UsbStickResult } from './usb-stick.builder.js';
 
 export function netbootPaths(dataDir: string) {
   const root = netbootDir(resolve(dataDir));
@@ -124,6 +124,11 @@ export interface UsbStickRequest extends Omit<UsbStickOptions, 'tftpDir'> {
 export async function buildUsbStick(request: UsbStickRequest): Promise<UsbStickResult> {
   const { dataDir, tftpDir, ...options } = request;
   return buildUsbStickImage({ ...options, tftpDir: tftpDir ?? (await resolveTftpRoot(dataDir)) });
+}
+
+/** For the dashboard: can a stick be built here, and which server would it name by default. */
+export async function describeUsbStickSource(dataDir: string): Promise<{ available: boolean; serverUrl: string | null }> {
+  return readStickSource(await resolveTftpRoot(dataDir));
 }
 
 export interface BuildRequest {

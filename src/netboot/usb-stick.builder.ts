@@ -31,6 +31,14 @@ const FAT32_LBA = 0x0c;
 /** The words renderCmdline puts before pitcrew.server= (the console, the log level). */
 const BASE_WORD = /^(console=|loglevel=)/;
 
+/** A stick that cannot be built for a reason other than the request's words: no prepared folder, a tool missing. */
+export class UsbStickError extends TftpPrepareError {
+  constructor(readonly reason: 'not-prepared' | 'tool-missing', message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'UsbStickError';
+  }
+}
+
 export interface UsbStickOptions {
   /** A TFTP folder prepared by `pitcrew netboot prepare`. */
   tftpDir: string;
@@ -112,7 +120,7 @@ async function tool(command: string, args: string[], what: string): Promise<void
   } catch (error) {
     const err = error as NodeJS.ErrnoException & { stderr?: string };
     const hint = command === 'mkfs.vfat' ? 'dosfstools' : 'mtools';
-    if (err.code === 'ENOENT') throw new TftpPrepareError(`${command} was not found: install ${hint} (apt-get install ${hint})`, { cause: error });
+    if (err.code === 'ENOENT') throw new UsbStickError('tool-missing', `${command} was not found: install ${hint} (apt-get install ${hint})`, { cause: error });
     throw new TftpPrepareError(`${what} failed: ${(err.stderr ?? err.message).trim()}`, { cause: error });
   }
 }
@@ -135,6 +143,13 @@ function renderReadme(serverUrl: string, diskId: string): string {
   ].join('\r\n');
 }
 
+/** Whether a stick can be built from the folder, and the server its cmdline.txt names (the default for a stick). */
+export async function readStickSource(tftpDir: string): Promise<{ available: boolean; serverUrl: string | null }> {
+  const cmdline = await readFile(join(tftpDir, 'cmdline.txt'), 'utf8').catch(() => null);
+  const present = await Promise.all([INITRAMFS_FILE, 'kernel8.img', 'config.txt'].map((name) => stat(join(tftpDir, name)).then((info) => info.isFile(), () => false)));
+  return { available: cmdline !== null && present.every(Boolean), serverUrl: cmdline === null ? null : parseInstallerCmdline(cmdline).serverUrl };
+}
+
 /**
  * Builds the stick image in a file beside `output` and renames it into place, so a failure leaves no half image.
  * The folder must hold the installer and a kernel; its cmdline.txt's words (venue, token, …) are kept.
@@ -145,13 +160,13 @@ export async function buildUsbStickImage(options: UsbStickOptions): Promise<UsbS
   const tree = await listTree(tftpDir).catch(() => null);
   const names = new Set(tree?.map((file) => file.path));
   if (!tree || !names.has(INITRAMFS_FILE) || !names.has('kernel8.img') || !names.has('config.txt') || !names.has('cmdline.txt')) {
-    throw new TftpPrepareError(notPrepared);
+    throw new UsbStickError('not-prepared', notPrepared);
   }
   const diskId = options.diskId ?? randomDiskId();
   if (!isDiskId(diskId)) throw new TftpPrepareError(`the disk identifier must be 8 hex digits (not all zero), not "${diskId}"`);
   const folder = parseInstallerCmdline(await readFile(join(tftpDir, 'cmdline.txt'), 'utf8'));
   const serverUrl = (options.serverUrl ?? folder.serverUrl)?.replace(/\/+$/, '');
-  if (!serverUrl) throw new TftpPrepareError(`${join(tftpDir, 'cmdline.txt')} names no server: give the server URL (e.g. http://192.168.1.10:5001)`);
+  if (!serverUrl) throw new UsbStickError('not-prepared', `${join(tftpDir, 'cmdline.txt')} names no server: give the server URL (e.g. http://192.168.1.10:5001)`);
   // The stick is often used on another network than the deployment switch: its server URL replaces the folder's.
   const extra = [...folder.extra, ...(options.extraCmdline ?? [])].filter((word) => !word.startsWith(`${STICK_CMDLINE_WORD}=`));
   const cmdline = renderCmdline(serverUrl, [...extra, `${STICK_CMDLINE_WORD}=${diskId}`]);
