@@ -43,7 +43,7 @@ describe('the USB installer stick on the System page', () => {
     expect(await url.inputValue()).toBe('http://10.42.0.1:5001');
 
     await url.fill('https://pitcrew.example');
-    await page.getByTestId('usb-stick-server-url-error').filter({ hasText: 'must start with http://' }).waitFor();
+    await page.getByTestId('usb-stick-server-url-error').filter({ hasText: 'The server URL must start with http://' }).waitFor();
     expect(await page.getByTestId('usb-stick-download').isDisabled()).toBe(true);
 
     await url.fill('http://192.168.7.2:5001');

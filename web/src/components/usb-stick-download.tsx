@@ -28,7 +28,7 @@ export function UsbStickDownload({ status }: { status: SystemStatus }) {
       <div className="col-12 col-md-8">
         <Field
           label="Pitcrew server, as the boards reach it"
-          error={problem ?? undefined}
+          error={problem ? `${problem[0]!.toUpperCase()}${problem.slice(1)}.` : undefined}
           help="The installer on the stick asks this address for its image; the board gets its own address by DHCP on whatever network it is plugged into."
           className="mb-0"
           testId="usb-stick-server-url"

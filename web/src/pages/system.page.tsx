@@ -74,7 +74,7 @@ export function SystemPage() {
                     {s.netboot.recent.length > 0 ? <pre className="small bg-body-tertiary p-2 rounded mb-0 pc-log">{s.netboot.recent.join('\n')}</pre> : <div className="small text-body-secondary">No DHCP or TFTP activity yet.</div>}
                   </>
                 ) : (
-                  <div className="small text-body-secondary">This server does not run the network-boot service; boards boot from another DHCP/TFTP server or from a prepared SD card.</div>
+                  <div className="small text-body-secondary">This server does not run the network-boot service; boards boot from another DHCP/TFTP server, from a prepared SD card, or from the USB installer stick.</div>
                 )}
                 {canWrite && (
                   <>
