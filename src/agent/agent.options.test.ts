@@ -49,6 +49,17 @@ describe('parseAgentOptions', () => {
     });
   });
 
+  it('reads the installer stick and how long to wait for it to be pulled out from its kernel command line', async () => {
+    await mkdir(join(root, 'proc'));
+    await writeFile(join(root, 'proc/cmdline'), 'console=tty1 pitcrew.server=http://192.168.1.10:5001 pitcrew.stick=1A2B3C4D pitcrew.stick-wait=5\n');
+    expect(parseAgentOptions(['--sys-root', root], {})).toMatchObject({ installerStick: '1a2b3c4d', stickWaitSeconds: 5 });
+    expect(parseAgentOptions(['--sys-root', root, '--installer-stick', 'deadbeef', '--stick-wait', '0'], {})).toMatchObject({ installerStick: 'deadbeef', stickWaitSeconds: 0 });
+    expect(parseAgentOptions(['--server', 'http://x', '--target', 'd'], {}, join(root, 'none'))).toMatchObject({ installerStick: null, stickWaitSeconds: 60 });
+    expect(() => parseAgentOptions(['--sys-root', root, '--installer-stick', 'sdb'], {})).toThrow(/installer stick must be named by its disk identifier, 8 hex digits, not "sdb"/);
+    expect(() => parseAgentOptions(['--sys-root', root, '--stick-wait', 'soon'], {})).toThrow(/--stick-wait must be a whole number of seconds from 0 to 3600, not soon/);
+    expect(() => parseAgentOptions(['--sys-root', root, '--stick-wait', '7200'], {})).toThrow(/--stick-wait/);
+  });
+
   it('says what is wrong with bad usage', () => {
     expect(() => parseAgentOptions([], {}, root)).toThrow(/no server given/);
     expect(() => parseAgentOptions(['--server', 'ftp://x'], {}, root)).toThrow(/not an http\(s\) URL/);

@@ -33,7 +33,14 @@ export interface AgentOptions {
   deviceToken: string | null;
   /** Set the system clock from the server's (the netboot /init passes it: a Pi has no battery-backed clock). */
   setClock: boolean;
+  /** The MBR disk identifier of the installer stick this installer runs from (pitcrew.stick=), never a target. */
+  installerStick: string | null;
+  /** After installing from a stick, how long to wait for it to be pulled out before rebooting anyway. */
+  stickWaitSeconds: number;
 }
+
+/** Long enough for a technician at the next board to come over; the usual boot orders start the new system anyway. */
+export const DEFAULT_STICK_WAIT_SECONDS = 60;
 
 export const AGENT_USAGE = `pitcrew-agent — images this Raspberry Pi from a Pitcrew server
 
@@ -67,6 +74,10 @@ Usage: pitcrew-agent [options]
   --set-clock           set the system clock from the server's Date header (root; the netboot
                         installer passes it: a Pi has no battery-backed clock). Without it the
                         server's time is still used for log and report timestamps
+  --installer-stick ID  MBR disk identifier (8 hex digits) of the installer stick this runs from: never
+                        written, and to be removed before the reboot    (PITCREW_STICK, pitcrew.stick=)
+  --stick-wait SECONDS  after installing, wait up to this long for the stick to be removed before
+                        rebooting (default ${DEFAULT_STICK_WAIT_SECONDS})                       (pitcrew.stick-wait=)
   --json                log one JSON object per line
   -h, --help            show this help
 
@@ -104,6 +115,8 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
         'no-customize': { type: 'boolean' },
         'no-reboot': { type: 'boolean' },
         'set-clock': { type: 'boolean' },
+        'installer-stick': { type: 'string' },
+        'stick-wait': { type: 'string' },
         json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
@@ -142,6 +155,16 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     throw new InstallerError('USAGE', `--chunks-in-flight must be a whole number from 1 to 16, not ${flags['chunks-in-flight']}`);
   }
 
+  const installerStick = pick(flags['installer-stick'], 'PITCREW_STICK', 'stick')?.toLowerCase() ?? null;
+  if (installerStick !== null && !/^[0-9a-f]{8}$/.test(installerStick)) {
+    throw new InstallerError('USAGE', `the installer stick must be named by its disk identifier, 8 hex digits, not "${installerStick}"`);
+  }
+  const stickWaitText = flags['stick-wait'] ?? cmdline['pitcrew.stick-wait'];
+  const stickWaitSeconds = stickWaitText === undefined ? DEFAULT_STICK_WAIT_SECONDS : Number(stickWaitText);
+  if (!/^\d+$/.test(stickWaitText ?? '0') || stickWaitSeconds > 3600) {
+    throw new InstallerError('USAGE', `--stick-wait must be a whole number of seconds from 0 to 3600, not ${stickWaitText}`);
+  }
+
   const peerPort = flags['peer-port'] === undefined ? undefined : Number(flags['peer-port']);
   if (peerPort !== undefined && (!Number.isInteger(peerPort) || peerPort < 1 || peerPort > 65535)) {
     throw new InstallerError('USAGE', `--peer-port must be a port number from 1 to 65535, not ${flags['peer-port']}`);
@@ -175,6 +198,8 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     json: Boolean(flags.json),
     deviceToken: pick(flags['device-token'], 'PITCREW_DEVICE_TOKEN', 'token'),
     setClock: Boolean(flags['set-clock']),
+    installerStick,
+    stickWaitSeconds,
   };
 }
 

@@ -2,7 +2,7 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
-import { describeDisk, listBlockDisks } from './block-devices.reader.js';
+import { describeDisk, listBlockDisks, readDiskId } from './block-devices.reader.js';
 import { buildFakeBoard } from './test-support/fake-board.js';
 
 describe('listBlockDisks', () => {
@@ -59,6 +59,17 @@ describe('listBlockDisks', () => {
     const [card, usb] = await listBlockDisks(root);
     expect(card).toMatchObject({ readOnly: true, mountedPartitions: [] });
     expect(usb).toMatchObject({ readOnly: false, mountedPartitions: ['sda1'] });
+  });
+
+  it('reads each disk\'s MBR disk identifier through its /dev node, and none where there is no MBR or node', async () => {
+    const mbr = Buffer.alloc(1024);
+    mbr.writeUInt32LE(0x1a2b3c4d, 440);
+    mbr.writeUInt16BE(0x55aa, 510);
+    await writeFile(join(root, 'stick.img'), mbr);
+    await writeFile(join(root, 'blank.img'), Buffer.alloc(1024));
+    await buildFakeBoard(root, { disks: [{ name: 'sda', kind: 'usb', image: join(root, 'stick.img') }, { name: 'sdb', kind: 'usb', image: join(root, 'blank.img') }, { name: 'sdc', kind: 'usb' }] });
+    expect((await listBlockDisks(root)).map((disk) => [disk.name, disk.diskId])).toEqual([['sda', '1a2b3c4d'], ['sdb', null], ['sdc', null]]);
+    expect(await readDiskId(join(root, 'missing.img'))).toBeNull();
   });
 
   it('finds nothing where there is no /sys/block', async () => {

@@ -1,7 +1,7 @@
 // The disks this board has, from /sys/block, and what kind each is: what decides whether the bootloader can start
 // a system from it (SD card or eMMC, NVMe, USB drive) and which BOOT_ORDER mode reaches it. Read below a root
 // folder, so tests build /sys and /dev from real files.
-import { readdir, readFile, realpath } from 'node:fs/promises';
+import { open, readdir, readFile, realpath } from 'node:fs/promises';
 import { join } from 'node:path';
 import { formatBytes } from '../contracts/format.js';
 
@@ -20,6 +20,8 @@ export interface BlockDisk {
   mountedPartitions: string[];
   /** The drive's or card's own name, when the kernel has one. */
   model: string | null;
+  /** Its MBR disk identifier (PTUUID), when it has one: how the installer stick is recognised. */
+  diskId: string | null;
 }
 
 export const MEDIUM_NAMES: Readonly<Record<DiskMedium, string>> = {
@@ -80,6 +82,7 @@ export async function listBlockDisks(root = '/'): Promise<BlockDisk[]> {
       readOnly: (await readText(join(dir, 'ro'))) === '1',
       mountedPartitions: [name, ...partitions].filter((part) => mounted.has(part)),
       model: (await readText(join(dir, 'device/model'))) || (await readText(join(dir, 'device/name'))) || null,
+      diskId: await readDiskId(join(root, 'dev', name)),
     });
   }
   return disks;
@@ -88,4 +91,24 @@ export async function listBlockDisks(root = '/'): Promise<BlockDisk[]> {
 /** "nvme0n1 (NVMe drive, 238.5 GiB, Samsung SSD 980)". */
 export function describeDisk(disk: BlockDisk): string {
   return `${disk.name} (${[MEDIUM_NAMES[disk.medium], formatBytes(disk.sizeBytes), disk.model].filter(Boolean).join(', ')})`;
+}
+
+/**
+ * The MBR disk identifier (as blkid prints PTUUID: 8 hex digits) of a disk or disk image, or null when it has no
+ * MBR, none set, or cannot be read. The installer stick is named by it on its own kernel command line.
+ */
+export async function readDiskId(path: string): Promise<string | null> {
+  const handle = await open(path, 'r').catch(() => null);
+  if (!handle) return null;
+  try {
+    const mbr = Buffer.alloc(512);
+    const { bytesRead } = await handle.read(mbr, 0, 512, 0);
+    if (bytesRead < 512 || mbr[510] !== 0x55 || mbr[511] !== 0xaa) return null;
+    const id = mbr.readUInt32LE(440).toString(16).padStart(8, '0');
+    return id === '00000000' ? null : id;
+  } catch {
+    return null;
+  } finally {
+    await handle.close();
+  }
 }

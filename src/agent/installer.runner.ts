@@ -53,6 +53,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     verifyMethod: null,
     customization: null,
     target: null,
+    installerStick: null,
     warnings: [],
     timings: { configMs: 0, downloadMs: 0, verifyMs: 0, customizeMs: 0, totalMs: 0 },
   };
@@ -132,8 +133,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
   let swarm: PeerSwarm | null = null;
   try {
     phase = 'assigned';
-    const placement = await resolveInstallTarget(options.target, options.systemRoot);
+    const placement = await resolveInstallTarget(options.target, options.systemRoot, options.installerStick ?? null);
     result.target = placement.path;
+    result.installerStick = placement.installerStick ?? null;
     await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${placement.description}`, { progress: 0, bytes_total: size });
     for (const warning of placement.warnings) warnDeployment(warning);
 

@@ -96,6 +96,8 @@ export interface InstallerOptions {
   faults?: InstallerFaults | ((imageSize: number, layout: FaultLayout) => InstallerFaults);
   /** Where /sys, /proc and /dev are read (default "/"; tests build a board's tree of real files there). */
   systemRoot?: string;
+  /** The MBR disk identifier of the installer stick this runs from: never a target, and to be removed afterwards. */
+  installerStick?: string | null;
   signal?: AbortSignal;
   onEvent?: (event: InstallerEvent) => void;
   /** Shared secret of a server that requires one (PITCREW_DEVICE_TOKEN). */
@@ -136,6 +138,8 @@ export interface InstallerResult {
   customization: CustomizeResult | null;
   /** The path written ("sink" for the sink); null before it was chosen. */
   target: string | null;
+  /** The installer stick found plugged in (its kernel name, e.g. sdb): to be removed before the board restarts. */
+  installerStick: string | null;
   /** Said to the operator in the final report as well as on the console: a choice the installer could not check, … */
   warnings: string[];
   timings: { configMs: number; downloadMs: number; verifyMs: number; customizeMs: number; totalMs: number };

@@ -7,6 +7,7 @@ import { formatBytes } from '../contracts/format.js';
 import { runInstaller, type InstallerEvent } from './installer.runner.js';
 import { clockWithOffset, readServerTime, setSystemClock } from './server.clock.js';
 import { rebootSystem } from './system.reboot.js';
+import { waitForStickRemoval } from './installer-stick.waiter.js';
 
 async function main(): Promise<number> {
   let options: AgentOptions | 'help';
@@ -68,6 +69,7 @@ async function main(): Promise<number> {
     customize: options.customize,
     deviceToken: options.deviceToken,
     systemRoot: options.systemRoot,
+    installerStick: options.installerStick,
     signal: abort.signal,
     now,
     onEvent: (event: InstallerEvent) => {
@@ -98,6 +100,11 @@ async function main(): Promise<number> {
     peer_bytes: result.peerBytes,
     served_bytes: result.servedBytes,
   });
+  if (options.reboot && result.installerStick) {
+    log('warn', `remove the installer stick before the board restarts: pull out ${result.installerStick} now; the board restarts as soon as it is out, or in ${options.stickWaitSeconds} s`, { phase: 'remove-stick' });
+    const outcome = await waitForStickRemoval({ root: options.systemRoot, name: result.installerStick, timeoutMs: options.stickWaitSeconds * 1000, signal: abort.signal });
+    log(outcome === 'removed' ? 'info' : 'warn', outcome === 'removed' ? 'the installer stick is out' : `the installer stick is still in after ${options.stickWaitSeconds} s: restarting anyway (the bootloader starts the installed system if it tries that disk first)`);
+  }
   if (options.reboot) {
     log('info', 'rebooting into the new system');
     await rebootSystem();

@@ -1,10 +1,13 @@
 import { rm } from 'node:fs/promises';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 import { listBlockDisks } from './block-devices.reader.js';
 import { parseBootOrder, readBootloaderState } from './bootloader-state.reader.js';
 import { checkNamedDisk, resolveInstallTarget, suggestBootOrder } from './target-disk.chooser.js';
 import { buildFakeBoard, eepromConfig, type FakeBoard, type FakeDisk } from './test-support/fake-board.js';
+import { prepareSampleTftpTree } from '../netboot/test-support/sample-tftp-tree.js';
+import { buildUsbStickImage } from '../netboot/usb-stick.builder.js';
 
 const SD: FakeDisk = { name: 'mmcblk0', kind: 'sd-card' };
 const EMMC: FakeDisk = { name: 'mmcblk0', kind: 'emmc' };
@@ -142,10 +145,10 @@ describe('a disk named by the operator', () => {
   beforeEach(async () => { root = await makeTempDir(); });
   afterEach(async () => { await rm(root, { recursive: true, force: true }); });
 
-  const check = async (board: FakeBoard, name: string) => {
+  const check = async (board: FakeBoard, name: string, stickId: string | null = null) => {
     await buildFakeBoard(root, board);
     const disks = await listBlockDisks(root);
-    return checkNamedDisk(disks.find((d) => d.name === name)!, disks, await readBootloaderState(root));
+    return checkNamedDisk(disks.find((d) => d.name === name)!, disks, { state: await readBootloaderState(root), stickId });
   };
 
   it('is refused where the board would boot the network before it', async () => {
@@ -165,5 +168,73 @@ describe('a disk named by the operator', () => {
     await expect(check({ disks: [{ ...SD, readOnly: true }], bootMode: NETWORK, bootloaderConfig: eepromConfig('0xf21') }, 'mmcblk0')).rejects.toThrow(/write-protected/);
     await rm(root, { recursive: true, force: true });
     await expect(check({ disks: [SATA], bootMode: NETWORK }, 'sda')).rejects.toThrow(/the bootloader cannot start a system from sda/);
+  });
+});
+
+describe('started from the installer stick', () => {
+  let root: string;
+  let work: string;
+  let stick: { output: string; diskId: string };
+  let other: string;
+
+  beforeAll(async () => {
+    work = await makeTempDir();
+    const tree = await prepareSampleTftpTree(work);
+    stick = await buildUsbStickImage({ tftpDir: tree.outDir, output: join(work, 'stick.img') });
+    // Another disk with an MBR of its own (a USB SSD that held a system before): a different identifier.
+    other = (await buildUsbStickImage({ tftpDir: tree.outDir, output: join(work, 'other.img') })).output;
+  });
+  afterAll(async () => { await rm(work, { recursive: true, force: true }); });
+  beforeEach(async () => { root = await makeTempDir(); });
+  afterEach(async () => { await rm(root, { recursive: true, force: true }); });
+
+  const STICK_SIZE = 96 * 1024 ** 2;
+  const onBoard = (board: Partial<FakeBoard> & { disks: FakeDisk[] }) => buildFakeBoard(root, { model: 'Raspberry Pi 4 Model B Rev 1.5', ...board });
+  const stickDisk = (name: string): FakeDisk => ({ name, kind: 'usb', sizeBytes: STICK_SIZE, model: 'Flash Disk', image: stick.output });
+
+  it('is never the target, off a Raspberry Pi too, where it would otherwise tie with a USB drive', async () => {
+    await buildFakeBoard(root, { disks: [{ ...USB, image: other }, stickDisk('sdb')] });
+    const target = await resolveInstallTarget('auto', root, stick.diskId);
+    expect(target.path).toBe(`${root}/dev/sda`);
+    expect(target.installerStick).toBe('sdb');
+    expect(target.description).toMatch(/this installer was started from the installer stick sdb \(USB drive, 96\.0 MiB, Flash Disk\); also found sdb .* — it is the installer stick this installer was started from/);
+    expect(target.warnings).toEqual(['remove the installer stick before the board restarts (sdb (USB drive, 96.0 MiB, Flash Disk))']);
+    // Without its identifier the two USB drives cannot be told apart: the stick is what made the choice.
+    await expect(resolveInstallTarget('auto', root)).rejects.toThrow(/found sda .*, sdb .* cannot tell which one the board boots/);
+  });
+
+  it('on a Pi booted from USB with a USB SSD beside it, the SSD is chosen (by boot mode alone neither would be)', async () => {
+    await onBoard({ disks: [{ ...USB, image: other }, stickDisk('sdb')], bootMode: USB_MODE, bootloaderConfig: eepromConfig('0xf41') });
+    const target = await resolveInstallTarget('auto', root, stick.diskId);
+    expect(target).toMatchObject({ path: `${root}/dev/sda`, installerStick: 'sdb' });
+    expect(target.description).toMatch(/the first disk BOOT_ORDER 0xf41 .* reaches; this installer was started from the installer stick sdb/);
+    await expect(resolveInstallTarget('auto', root)).rejects.toThrow(/this installer was started from a USB drive and cannot tell which/);
+  });
+
+  it('says why the stick must come out when the bootloader tries it before the target', async () => {
+    await onBoard({ disks: [SD, stickDisk('sda')], bootMode: USB_MODE, bootloaderConfig: eepromConfig('0xf14') });
+    const target = await resolveInstallTarget('auto', root, stick.diskId);
+    expect(target.path).toBe(`${root}/dev/mmcblk0`);
+    expect(target.warnings).toEqual([expect.stringMatching(/^remove the installer stick before the board restarts \(sda .*\): the bootloader tries it before mmcblk0, so this installer would start again and re-image the board$/)]);
+  });
+
+  it('is refused when named as the target, and an SD card is still written when the stick is the only USB drive', async () => {
+    await onBoard({ disks: [SD, stickDisk('sda')], bootMode: USB_MODE, bootloaderConfig: eepromConfig('0xf41') });
+    // Named disks are checked as block devices are (here /dev holds links to image files, which resolveInstallTarget takes as files).
+    const disks = await listBlockDisks(root);
+    const origin = { state: await readBootloaderState(root), stickId: stick.diskId };
+    const named = (name: string) => checkNamedDisk(disks.find((disk) => disk.name === name)!, disks, origin);
+    expect(() => named('sda')).toThrow(expect.objectContaining({ code: 'TARGET', message: expect.stringMatching(/sda .* is the installer stick this installer was started from; refusing to overwrite it/) }));
+    expect(named('mmcblk0')).toMatchObject({ path: `${root}/dev/mmcblk0`, installerStick: 'sda', warnings: [expect.stringMatching(/^remove the installer stick before the board restarts/)] });
+    expect(await resolveInstallTarget('auto', root, stick.diskId)).toMatchObject({ path: `${root}/dev/mmcblk0`, installerStick: 'sda' });
+  });
+
+  it('falls back to the boot mode when the stick is already out, and ignores a disk with another identifier', async () => {
+    await onBoard({ disks: [SD, { ...USB, image: other }], bootMode: USB_MODE, bootloaderConfig: eepromConfig('0xf41') });
+    const target = await resolveInstallTarget('auto', root, stick.diskId);
+    expect(target.path).toBe(`${root}/dev/mmcblk0`);
+    expect(target.installerStick).toBeUndefined();
+    expect(target.description).toMatch(/this installer was started from USB/);
+    expect(target.description).toMatch(/sda .* — this installer was started from it/);
   });
 });

@@ -1,7 +1,8 @@
 // Which disk the image goes to, and whether the board will boot it afterwards. The rule (README.md, docs/netboot.md):
 //   1. Candidates are whole disks the bootloader can start a system from — SD card or eMMC (BOOT_ORDER mode 1), NVMe
 //      (6), USB drive (4, 5) — that are writable, not empty, have nothing mounted, and are not the medium this
-//      installer itself was started from.
+//      installer itself was started from (the installer stick, named by its disk identifier on the kernel command
+//      line, whatever the boot order; else the disk of the boot mode, when it names one).
 //   2. With the board's BOOT_ORDER known, it is walked as the bootloader will walk it after the reboot: the target is
 //      the candidate at the first mode that reaches one. If the walk meets network or HTTP boot (or RPIBOOT) first,
 //      or never reaches a candidate, the installation is refused: the board would start this installer again and
@@ -37,6 +38,15 @@ export interface InstallTarget {
   description: string;
   /** Worth an operator's attention on the dashboard. */
   warnings: string[];
+  /** The installer stick this installer was started from, by kernel name (sdb), when it is plugged in. */
+  installerStick?: string;
+}
+
+/** Where this installer was started from: the bootloader's account, and the stick's disk identifier if it is on one. */
+export interface InstallerOrigin {
+  state: BootloaderState;
+  /** pitcrew.stick=: the MBR disk identifier of the installer stick (8 hex digits). */
+  stickId: string | null;
 }
 
 interface Excluded {
@@ -50,22 +60,31 @@ function mediaOfBootMode(mode: number | null): DiskMedium[] {
   return (Object.keys(MODES_REACHING) as DiskMedium[]).filter((medium) => MODES_REACHING[medium].includes(mode));
 }
 
+/** The installer stick(s) plugged in: disks carrying the identifier on this installer's command line. */
+function installerSticks(disks: readonly BlockDisk[], origin: InstallerOrigin): BlockDisk[] {
+  return origin.stickId ? disks.filter((disk) => disk.diskId === origin.stickId) : [];
+}
+
 /**
- * The disk this installer was started from, when the boot mode names a disk medium and exactly one disk of it exists;
- * with several, each of them could be it.
+ * The disk this installer was started from: the installer stick when it is plugged in (known for certain, and on any
+ * machine); else, when the boot mode names a disk medium, the disks of it — exactly one, or several that could each be it.
  */
-function installerMedia(disks: readonly BlockDisk[], state: BootloaderState): BlockDisk[] {
-  const media = mediaOfBootMode(state.bootMode);
+function installerMedia(disks: readonly BlockDisk[], origin: InstallerOrigin): BlockDisk[] {
+  const sticks = installerSticks(disks, origin);
+  if (sticks.length) return sticks;
+  const media = mediaOfBootMode(origin.state.bootMode);
   return disks.filter((disk) => media.includes(disk.medium));
 }
 
-function sortOut(disks: readonly BlockDisk[], state: BootloaderState): { candidates: BlockDisk[]; excluded: Excluded[] } {
-  const own = installerMedia(disks, state);
+function sortOut(disks: readonly BlockDisk[], origin: InstallerOrigin): { candidates: BlockDisk[]; excluded: Excluded[] } {
+  const own = installerMedia(disks, origin);
+  const sticks = installerSticks(disks, origin);
   const candidates: BlockDisk[] = [];
   const excluded: Excluded[] = [];
   for (const disk of disks) {
     const reason =
-      own.includes(disk) ? (own.length === 1 ? 'this installer was started from it' : `this installer was started from a ${MEDIUM_NAMES[disk.medium]} and cannot tell which`)
+      sticks.includes(disk) ? 'it is the installer stick this installer was started from'
+      : own.includes(disk) ? (own.length === 1 ? 'this installer was started from it' : `this installer was started from a ${MEDIUM_NAMES[disk.medium]} and cannot tell which`)
       : disk.medium === 'other' ? 'the bootloader cannot start a system from it'
       : disk.readOnly ? 'it is write-protected'
       : disk.mountedPartitions.length ? `it is in use (${disk.mountedPartitions.join(', ')} mounted)`
@@ -99,7 +118,10 @@ function listDisks(disks: readonly BlockDisk[]): string {
   return disks.map(describeDisk).join(', ');
 }
 
-function startedBy(state: BootloaderState): string {
+function startedBy(disks: readonly BlockDisk[], origin: InstallerOrigin): string {
+  const sticks = installerSticks(disks, origin);
+  if (sticks.length) return `; this installer was started from the installer stick ${listDisks(sticks)}`;
+  const { state } = origin;
   return state.bootMode === null ? '' : `; this installer was started from ${BOOT_MODE_NAMES[state.bootMode] ?? `boot mode ${state.bootMode}`}`;
 }
 
@@ -122,6 +144,25 @@ function byPreference(disks: readonly BlockDisk[]): BlockDisk[] {
 /** Disks the bootloader reaches before position `at` of the walk, other than `target`. */
 function reachedBefore(order: BootOrder, at: number, disks: readonly BlockDisk[], target: BlockDisk): BlockDisk[] {
   return disks.filter((disk) => disk !== target && disk.medium !== 'other' && positionIn(order, disk) !== -1 && positionIn(order, disk) < at);
+}
+
+/**
+ * Said on the console and on the dashboard whenever the installer runs from a stick: with the usual boot orders the
+ * board would start the installed system anyway, but a stick left in is one reboot away from re-imaging the board.
+ */
+function removeStickWarning(sticks: readonly BlockDisk[], target: BlockDisk, order: BootOrder | null): string {
+  const triedFirst = order !== null && sticks.some((stick) => { const at = positionIn(order, stick); return at !== -1 && at < positionIn(order, target); });
+  return `remove the installer stick before the board restarts (${listDisks(sticks)})${triedFirst ? `: the bootloader tries it before ${target.name}, so this installer would start again and re-image the board` : ''}`;
+}
+
+/** The warnings about disks the bootloader reaches before the target, and the stick to remove. */
+function warningsAbout(earlier: readonly BlockDisk[], target: BlockDisk, disks: readonly BlockDisk[], origin: InstallerOrigin): string[] {
+  const sticks = installerSticks(disks, origin);
+  const others = earlier.filter((disk) => !sticks.includes(disk));
+  return [
+    ...(others.length ? [earlierDiskWarning(others, target, installerMedia(disks, origin))] : []),
+    ...(sticks.length ? [removeStickWarning(sticks, target, origin.state.bootOrder)] : []),
+  ];
 }
 
 function earlierDiskWarning(earlier: readonly BlockDisk[], target: BlockDisk, own: readonly BlockDisk[]): string {
@@ -149,11 +190,12 @@ function describeOrder(state: BootloaderState): string {
 }
 
 /** The disk to install to when none is named (the rule at the top of this file). */
-export function chooseTargetDisk(disks: readonly BlockDisk[], state: BootloaderState): InstallTarget {
-  const { candidates, excluded } = sortOut(disks, state);
+export function chooseTargetDisk(disks: readonly BlockDisk[], origin: InstallerOrigin): InstallTarget {
+  const { state } = origin;
+  const { candidates, excluded } = sortOut(disks, origin);
   if (candidates.length === 0) {
     const seen = excluded.map(({ disk, reason }) => `${describeDisk(disk)}: ${reason}`).join('; ');
-    throw new InstallerError('TARGET', `no disk this board can boot from to install to (${seen || 'no SD card, eMMC, NVMe or USB drive found'})${startedBy(state)}`);
+    throw new InstallerError('TARGET', `no disk this board can boot from to install to (${seen || 'no SD card, eMMC, NVMe or USB drive found'})${startedBy(disks, origin)}`);
   }
   const warnings: string[] = [];
   let chosen: BlockDisk;
@@ -169,8 +211,7 @@ export function chooseTargetDisk(disks: readonly BlockDisk[], state: BootloaderS
     }
     chosen = tier[0]!;
     why = `the first disk ${describeOrder(state)} reaches`;
-    const earlier = reachedBefore(order, first, excluded.map((e) => e.disk), chosen);
-    if (earlier.length) warnings.push(earlierDiskWarning(earlier, chosen, installerMedia(disks, state)));
+    warnings.push(...warningsAbout(reachedBefore(order, first, excluded.map((e) => e.disk), chosen), chosen, disks, origin));
   } else {
     const ranked = byPreference(candidates);
     const tier = ranked.filter((disk) => disk.medium === ranked[0]!.medium);
@@ -179,17 +220,27 @@ export function chooseTargetDisk(disks: readonly BlockDisk[], state: BootloaderS
     why = `chosen by the default rule, NVMe before eMMC, SD card and USB drive (${describeOrder(state)})`;
     const warning = unknownOrderWarning(state, chosen);
     if (warning) warnings.push(warning);
+    warnings.push(...warningsAbout([], chosen, disks, origin));
   }
   const others = disks.filter((disk) => disk !== chosen);
   const also = others.length ? `; also found ${others.map((disk) => `${describeDisk(disk)}${excluded.some((e) => e.disk === disk) ? ` — ${excluded.find((e) => e.disk === disk)!.reason}` : ''}`).join(', ')}` : '';
-  return { path: chosen.devicePath, description: `${chosen.devicePath}, ${describeDisk(chosen)}: ${why}${pcieNote(chosen, state)}${startedBy(state)}${also}`, warnings };
+  return withStick({ path: chosen.devicePath, description: `${chosen.devicePath}, ${describeDisk(chosen)}: ${why}${pcieNote(chosen, state)}${startedBy(disks, origin)}${also}`, warnings }, disks, origin);
+}
+
+function withStick(target: InstallTarget, disks: readonly BlockDisk[], origin: InstallerOrigin): InstallTarget {
+  const [stick] = installerSticks(disks, origin);
+  return stick ? { ...target, installerStick: stick.name } : target;
 }
 
 /** A disk named by the operator: refused where the board could not boot it afterwards, warned where another comes first. */
-export function checkNamedDisk(target: BlockDisk, disks: readonly BlockDisk[], state: BootloaderState): InstallTarget {
-  const own = installerMedia(disks, state);
+export function checkNamedDisk(target: BlockDisk, disks: readonly BlockDisk[], origin: InstallerOrigin): InstallTarget {
+  const { state } = origin;
+  const own = installerMedia(disks, origin);
+  if (installerSticks(disks, origin).some((stick) => stick.name === target.name)) {
+    throw new InstallerError('TARGET', `${describeDisk(target)} is the installer stick this installer was started from; refusing to overwrite it`);
+  }
   if (own.length === 1 && own[0]!.name === target.name) {
-    throw new InstallerError('TARGET', `${describeDisk(target)} is the medium this installer was started from${startedBy(state)}; refusing to overwrite it`);
+    throw new InstallerError('TARGET', `${describeDisk(target)} is the medium this installer was started from${startedBy(disks, origin)}; refusing to overwrite it`);
   }
   if (target.readOnly) throw new InstallerError('TARGET', `${describeDisk(target)} is write-protected (an SD card's lock switch?)`);
   const warnings: string[] = [];
@@ -202,28 +253,28 @@ export function checkNamedDisk(target: BlockDisk, disks: readonly BlockDisk[], s
     const at = positionIn(order, target);
     const again = installerAgainAt(order);
     if (at === -1 || (again !== -1 && again < at)) throw refuseWalk(order, [target], target);
-    const earlier = reachedBefore(order, at, disks, target);
-    if (earlier.length) warnings.push(earlierDiskWarning(earlier, target, own));
+    warnings.push(...warningsAbout(reachedBefore(order, at, disks, target), target, disks, origin));
   } else {
     const warning = unknownOrderWarning(state, target);
     if (warning) warnings.push(warning);
+    warnings.push(...warningsAbout([], target, disks, origin));
   }
-  return { path: target.devicePath, description: `${target.devicePath}, ${describeDisk(target)}: named by the operator (${describeOrder(state)})${pcieNote(target, state)}${startedBy(state)}`, warnings };
+  return withStick({ path: target.devicePath, description: `${target.devicePath}, ${describeDisk(target)}: named by the operator (${describeOrder(state)})${pcieNote(target, state)}${startedBy(disks, origin)}`, warnings }, disks, origin);
 }
 
 /**
  * The target an installation writes: "sink", "auto" (chosen by the rule above) or a path. A path that is a block
  * device is checked against the board's boot order; a regular file (tests, the simulator) is taken as it is.
  */
-export async function resolveInstallTarget(requested: string, root = '/'): Promise<InstallTarget> {
+export async function resolveInstallTarget(requested: string, root = '/', stickId: string | null = null): Promise<InstallTarget> {
   if (requested === 'sink') return { path: 'sink', description: 'a hashing sink (nothing is kept)', warnings: [] };
-  if (requested === 'auto') return chooseTargetDisk(await listBlockDisks(root), await readBootloaderState(root));
+  if (requested === 'auto') return chooseTargetDisk(await listBlockDisks(root), { state: await readBootloaderState(root), stickId });
   const info = await stat(requested).catch(() => null);
   if (!info?.isBlockDevice()) return { path: requested, description: `${requested}${info ? ' (a file)' : ''}`, warnings: [] };
   const [disks, state] = await Promise.all([listBlockDisks(root), readBootloaderState(root)]);
   const name = basename(await realpath(requested).catch(() => requested));
   const disk = disks.find((d) => d.name === name);
-  if (disk) return checkNamedDisk(disk, disks, state);
+  if (disk) return checkNamedDisk(disk, disks, { state, stickId });
   // Not a whole disk of /sys/block: a partition, a loop device. The bootloader starts whole disks only.
   if (state.bootOrder) throw new InstallerError('TARGET', `${requested} is not a whole disk the bootloader can start a system from (an SD card, eMMC, NVMe or USB drive such as /dev/mmcblk0, /dev/nvme0n1, /dev/sda)`);
   return { path: requested, description: `${requested} (${describeOrder(state)})`, warnings: [] };

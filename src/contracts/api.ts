@@ -223,6 +223,14 @@ export const SystemStatus = Type.Object({
   connected_clients: Type.Integer(),
   active_downloads: Type.Integer(),
   device_url: Type.Union([Type.String(), Type.Null()]),
+  /** The device listener's port: with the dashboard's host name, the address boards on the same network use. */
+  device_port: Type.Integer(),
+  /** The installer stick (GET /api/netboot/usb-image): buildable once the network boot folder is prepared. */
+  usb_stick: Type.Object({
+    available: Type.Boolean(),
+    /** The server the prepared folder's cmdline.txt names: the stick's default. */
+    server_url: Type.Union([Type.String(), Type.Null()]),
+  }),
   /** Supervised dnsmasq, when the server runs one (network boot). */
   netboot: Type.Union([
     Type.Null(),
@@ -230,3 +238,9 @@ export const SystemStatus = Type.Object({
   ]),
 });
 export type SystemStatus = Static<typeof SystemStatus>;
+
+/** GET /api/netboot/usb-image: the stick names this device listener (default: the prepared folder's). */
+export const UsbImageQuery = Type.Object({
+  server_url: Type.Optional(Type.String({ minLength: 1, maxLength: 200, description: 'Device listener as the boards reach it, e.g. http://192.168.1.10:5001' })),
+});
+export type UsbImageQuery = Static<typeof UsbImageQuery>;

@@ -12,7 +12,8 @@
 #   pitcrew.retry=30                       seconds between attempts after a failure
 #   pitcrew.shell                          open a shell on the console after a failure (for troubleshooting)
 #   pitcrew.token=SECRET                   device token, when the server requires one (PITCREW_DEVICE_TOKEN)
-# The agent reads its own pitcrew.* words too (pitcrew.target=, pitcrew.product=, pitcrew.venue=, pitcrew.token=).
+# The agent reads its own pitcrew.* words too (pitcrew.target=, pitcrew.product=, pitcrew.venue=, pitcrew.token=, and on
+# the USB installer stick pitcrew.stick= (its MBR disk identifier: never written) and pitcrew.stick-wait=).
 
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 export HOME=/root TERM=linux

@@ -9,6 +9,7 @@ import { DnsmasqSupervisor, type SupervisorLog } from './dnsmasq.supervisor.js';
 import { BUILD_MANIFEST_FILE, buildInstallerInitramfs, INITRAMFS_FILE, resolveEpoch } from './initramfs.builder.js';
 import { defaultAgentBundlePath, installerDir, netbootDir } from './installer-files.js';
 import { defaultNodeVersion, fetchNodeRuntime, writeNodeRuntime } from './node-runtime.fetcher.js';
+import { buildUsbStickImage, readStickSource, type UsbStickOptions, type UsbStickResult } from './usb-stick.builder.js';
 
 export function netbootPaths(dataDir: string) {
   const root = netbootDir(resolve(dataDir));
@@ -106,6 +107,28 @@ export async function readSavedNetwork(dataDir: string): Promise<NetbootNetwork 
   } catch {
     return null;
   }
+}
+
+/** The TFTP folder `netboot prepare` filled: the saved configuration's, else the data folder's. */
+export async function resolveTftpRoot(dataDir: string): Promise<string> {
+  return resolve((await readSavedNetwork(dataDir))?.tftpRoot ?? netbootPaths(dataDir).tftpRoot);
+}
+
+export interface UsbStickRequest extends Omit<UsbStickOptions, 'tftpDir'> {
+  dataDir: string;
+  /** Default: the prepared TFTP folder of this data folder. */
+  tftpDir?: string;
+}
+
+/** The installer stick image, from the network boot folder the CLI and the server both know. */
+export async function buildUsbStick(request: UsbStickRequest): Promise<UsbStickResult> {
+  const { dataDir, tftpDir, ...options } = request;
+  return buildUsbStickImage({ ...options, tftpDir: tftpDir ?? (await resolveTftpRoot(dataDir)) });
+}
+
+/** For the dashboard: can a stick be built here, and which server would it name by default. */
+export async function describeUsbStickSource(dataDir: string): Promise<{ available: boolean; serverUrl: string | null }> {
+  return readStickSource(await resolveTftpRoot(dataDir));
 }
 
 export interface BuildRequest {

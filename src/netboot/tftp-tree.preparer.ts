@@ -6,6 +6,7 @@ import { execFile } from 'node:child_process';
 import { appendFile, copyFile, chmod, mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { promisify } from 'node:util';
+import { checkInstallerServerUrl } from '../contracts/installer-server-url.js';
 import { gzipReproducibly, INITRAMFS_FILE, resolveEpoch } from './initramfs.builder.js';
 import { collectImageKernelModules, findRootPartitionOffset, ImageModulesError, listImageKernelVersions, readKernelVersion } from './image-modules.reader.js';
 import { createModulesOverlay, type ModuleSet } from './kernel-modules.collector.js';
@@ -121,14 +122,8 @@ export function renderConfigTxt(source: string, kernels: { pi4: string; pi5: str
 }
 
 export function renderCmdline(serverUrl: string, extra: readonly string[] = []): string {
-  let url: URL;
-  try {
-    url = new URL(serverUrl);
-  } catch {
-    throw new TftpPrepareError(`the server URL "${serverUrl}" is not a URL (e.g. http://10.42.0.1:5001)`);
-  }
-  if (url.protocol !== 'http:') throw new TftpPrepareError(`the server URL must start with http:// (the installer has no TLS), not "${serverUrl}"`);
-  if (/\s/.test(serverUrl)) throw new TftpPrepareError('the server URL must not contain spaces');
+  const problem = checkInstallerServerUrl(serverUrl);
+  if (problem) throw new TftpPrepareError(problem);
   for (const word of extra) if (!/^[\w.:=,/+@%-]+$/.test(word)) throw new TftpPrepareError(`"${word}" cannot go on the kernel command line`);
   // The last console= is /dev/console, where the installer's messages appear: the screen, for the technician.
   return `${['console=serial0,115200', 'console=tty1', 'loglevel=4', `pitcrew.server=${serverUrl.replace(/\/+$/, '')}`, ...extra].join(' ')}\n`;

@@ -38,6 +38,7 @@ import { registerOpenApi } from './management/openapi.js';
 import { registerPoolRoutes } from './management/pool.route.js';
 import { registerStatsRoute } from './management/stats.route.js';
 import { registerSystemRoute } from './management/system.route.js';
+import { registerNetbootRoutes } from './management/netboot.route.js';
 import { registerTokenRoutes } from './management/tokens.route.js';
 import { registerUserRoutes } from './management/users.route.js';
 import { registerVenueRoutes } from './management/venues.route.js';
@@ -147,6 +148,10 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
         (tokenId !== undefined && data.principal?.tokenId === tokenId)),
     activeDownloads: () => downloads?.active() ?? 0,
     netboot: options.netboot ?? null,
+    devicePort: () => {
+      const address = device.server.address();
+      return address !== null && typeof address === 'object' ? address.port : config.devicePort;
+    },
   };
 
   // ── Device listener: the installer's API and image downloads, nothing else ──
@@ -193,6 +198,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerTokenRoutes(management, deps);
   registerAuditRoute(management, deps);
   registerSystemRoute(management, deps);
+  registerNetbootRoutes(management, deps);
   registerMetricsRoute(management, deps);
   registerWebUiRoutes(management, config.webDir ?? DEFAULT_WEB_DIR);
 

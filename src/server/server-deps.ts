@@ -25,4 +25,6 @@ export interface ServerDeps {
   /** Cuts live-event sockets whose credentials were just withdrawn. */
   endLiveSockets: (withdrawn: { sessionId?: string; userId?: number; tokenId?: number }) => void;
   netboot: NetbootSupervisor | null;
+  /** The port the device listener really listens on (the configured one may be 0: any free port). */
+  devicePort: () => number;
 }

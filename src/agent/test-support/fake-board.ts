@@ -21,6 +21,8 @@ export interface FakeDisk {
   partitions?: number;
   /** A real block device ("major:minor") the /dev node stands for; without it /dev/<name> is not created. */
   backedBy?: string;
+  /** A disk image file whose bytes /dev/<name> shows (a link to it): what the installer reads, e.g. an MBR. */
+  image?: string;
 }
 
 export interface FakeBoard {
@@ -108,6 +110,8 @@ export async function buildFakeBoard(root: string, board: FakeBoard): Promise<vo
       const [major, minor] = disk.backedBy.split(':');
       await link(root, `sys/dev/block/${disk.backedBy}`, blockDir);
       await run('mknod', [join(root, 'dev', disk.name), 'b', major!, minor!]);
+    } else if (disk.image) {
+      await symlink(disk.image, join(root, 'dev', disk.name));
     }
   }
 

@@ -6,7 +6,7 @@ import { AppError } from '../../contracts/errors.js';
 import { NETBOOT_LAYOUTS, NetbootConfigError, serverUrlFor, type NetbootLayout } from '../../netboot/dnsmasq.config.js';
 import { resolveInstallerFiles } from '../../netboot/installer-files.js';
 import {
-  buildInstaller, netbootPaths, readSavedNetwork, resolveNetworkSettings, writeNetbootConfig,
+  buildInstaller, buildUsbStick, netbootPaths, readSavedNetwork, resolveNetworkSettings, writeNetbootConfig,
 } from '../../netboot/netboot.service.js';
 import { prepareTftpTree, TftpPrepareError } from '../../netboot/tftp-tree.preparer.js';
 import { INSTALLER_NODE_VERSION } from '../../netboot/node-runtime.fetcher.js';
@@ -41,7 +41,7 @@ function devicePort(): number {
 export function registerNetbootCommand(program: Command): void {
   const netboot = program
     .command('netboot')
-    .description('network boot for blank Raspberry Pi 4/5 boards: dnsmasq settings, TFTP folder, installer');
+    .description('network boot for blank Raspberry Pi 4/5 boards: dnsmasq settings, TFTP folder, installer, USB stick');
 
   netboot
     .command('config')
@@ -136,5 +136,26 @@ export function registerNetbootCommand(program: Command): void {
       for (const warning of result.warnings) say(`  warning: ${warning}`);
       const installer = await resolveInstallerFiles({ dataDir });
       for (const missing of installer.missing) say(`  warning: the device listener cannot serve ${missing.name} yet: ${missing.hint}`);
+    }));
+
+  netboot
+    .command('usb-image')
+    .description('write the installer as a USB stick image (.img), for boards set up to boot USB but not the network')
+    .requiredOption('-o, --output <file>', 'the .img file to write (e.g. pitcrew-installer-usb.img); replaced if it exists')
+    .option('--server-url <url>', 'device listener as the boards reach it where the stick is used (default: the TFTP folder\'s cmdline.txt)')
+    .option('--tftp-root <dir>', 'prepared TFTP folder to take the boot files from (default: the one in the saved configuration)')
+    .option('--cmdline <word...>', 'more kernel command line words, e.g. pitcrew.venue=CORO pitcrew.stick-wait=120')
+    .action(async (options: { output: string; serverUrl?: string; tftpRoot?: string; cmdline?: string[] }, command: Command) => guarded(async () => {
+      const stick = await buildUsbStick({
+        dataDir: dataPaths(dataDirOf(command)).root,
+        tftpDir: options.tftpRoot ? resolve(options.tftpRoot) : undefined,
+        output: resolve(options.output),
+        serverUrl: options.serverUrl,
+        extraCmdline: options.cmdline,
+      });
+      say(`Wrote ${stick.output} (${(stick.sizeBytes / 1048576).toFixed(0)} MiB, disk identifier ${stick.diskId}): installers will reach Pitcrew at ${stick.serverUrl}`);
+      say(`  cmdline.txt: ${stick.cmdline}`);
+      say('Next: write it to a USB stick (Raspberry Pi Imager: "Use custom"; or `sudo dd if=<file> of=/dev/sdX bs=4M conv=fsync`),');
+      say('  plug it into a board with an empty SD card or NVMe drive, and power the board on.');
     }));
 }

@@ -18,14 +18,17 @@ export interface QemuKernel {
   remove(): Promise<void>;
 }
 
-export async function prepareQemuKernel(apt: AptContext, cacheDir: string): Promise<QemuKernel> {
+/** The virtio drivers and, for the installer stick's proof, what a USB mass storage device on an xHCI controller needs. */
+export const QEMU_USB_MODULES = [...QEMU_MODULES, 'xhci_pci', 'usb_storage', 'sd_mod'];
+
+export async function prepareQemuKernel(apt: AptContext, cacheDir: string, moduleNames: readonly string[] = QEMU_MODULES): Promise<QemuKernel> {
   const [imagePackage] = (await readPackageDepends(apt, 'linux-image-arm64')).filter((name) => name.startsWith('linux-image-'));
   if (!imagePackage) throw new Error('linux-image-arm64 names no kernel package');
   const [deb] = await fetchDebianPackages(apt, [imagePackage], join(cacheDir, 'debs'));
   const dir = await mkdtemp(join(tmpdir(), 'pitcrew-kernel-'));
   await extractDeb(deb!.file, dir);
   const [version] = await readdir(join(dir, 'lib/modules'));
-  const modules = await collectKernelModules(join(dir, 'lib/modules', version!), QEMU_MODULES);
+  const modules = await collectKernelModules(join(dir, 'lib/modules', version!), [...moduleNames]);
   return {
     vmlinuz: join(dir, 'boot', `vmlinuz-${version}`),
     version: version!,

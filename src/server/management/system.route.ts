@@ -5,13 +5,14 @@ import { createSystemRepository } from '../../db/system.repository.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 import { PITCREW_VERSION } from '../../version.js';
+import { describeUsbStickSource } from '../../netboot/netboot.service.js';
 
 export function registerSystemRoute(app: TypedApp, deps: ServerDeps): void {
   const { core, config, db } = deps;
   const sqliteVersion = createSystemRepository(db).sqliteVersion();
 
   app.get('/api/system/status', { schema: { response: { 200: SystemStatus } }, config: { access: 'viewer' } }, async () => {
-    const disk = await statfs(core.imageStore.root);
+    const [disk, stick] = await Promise.all([statfs(core.imageStore.root), describeUsbStickSource(config.dataDir)]);
     return {
       status: 'ok' as const,
       version: PITCREW_VERSION,
@@ -29,6 +30,8 @@ export function registerSystemRoute(app: TypedApp, deps: ServerDeps): void {
       connected_clients: deps.connectedClients(),
       active_downloads: deps.activeDownloads(),
       device_url: config.deviceUrl,
+      device_port: deps.devicePort(),
+      usb_stick: { available: stick.available, server_url: stick.serverUrl },
       netboot: deps.netboot?.status() ?? null,
     };
   });

@@ -4,7 +4,7 @@ import type { Static } from 'typebox';
 import type {
   ActiveBatchResponse, AuditList, BatchCapacity, BatchCreate, BatchList, BatchPeerDeliveryUpdate, BatchQuery, BatchResponse, DeploymentList,
   DeploymentQuery, DeploymentResponse, ImageDetail, ImageList, ImageResponse, ImageUpdate, ImageUploadFields, KartNumberImport, KartNumberImportResult, LoginRequest,
-  MeResponse, PoolEntryResponse, PoolList, PoolQuery, Report, ReportQuery, SuccessResponse, SystemStatus, TokenCreate, TokenCreated,
+  MeResponse, PoolEntryResponse, PoolList, PoolQuery, Report, ReportQuery, SuccessResponse, SystemStatus, TokenCreate, UsbImageQuery, TokenCreated,
   TokenList, UserCreate, UserList, UserResponse, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
 } from '../../../src/contracts/api.js';
 import type { OperatorResolution } from '../../../src/contracts/attention.js';
@@ -206,6 +206,10 @@ export const api = {
   },
   reports: (query: ReportQuery, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),
   system: (signal?: AbortSignal) => get<SystemStatus>('/api/system/status', signal),
+  netboot: {
+    /** A plain link's address: the browser downloads the stick image itself, with the session cookie. */
+    usbImageUrl: (query: UsbImageQuery) => `/api/netboot/usb-image${buildQuery(query)}`,
+  },
   users: {
     list: (signal?: AbortSignal) => get<Static<typeof UserList>>('/api/users', signal),
     create: (body: UserCreate) => post<Static<typeof UserResponse>>('/api/users', body),

@@ -3,12 +3,15 @@ import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { formatBytes, formatDateTime, formatDuration } from '../components/format.js';
 import { ErrorAlert, Loading, PageHeader, ProgressBar, StatCard } from '../components/ui.js';
+import { UsbStickDownload } from '../components/usb-stick-download.js';
+import { usePermissions } from '../auth/auth.context.js';
 import { useEffect } from 'react';
 import { useLiveState, useResync } from '../live/live.hooks.js';
 
 export function SystemPage() {
   const status = useResource((signal) => api.system(signal), []);
   const live = useLiveState();
+  const { canWrite } = usePermissions();
   useResync(status.reload);
   // Uptime, disk and connections change without events; a slow poll keeps them honest.
   useEffect(() => {
@@ -71,7 +74,13 @@ export function SystemPage() {
                     {s.netboot.recent.length > 0 ? <pre className="small bg-body-tertiary p-2 rounded mb-0 pc-log">{s.netboot.recent.join('\n')}</pre> : <div className="small text-body-secondary">No DHCP or TFTP activity yet.</div>}
                   </>
                 ) : (
-                  <div className="small text-body-secondary">This server does not run the network-boot service; boards boot from another DHCP/TFTP server or from a prepared SD card.</div>
+                  <div className="small text-body-secondary">This server does not run the network-boot service; boards boot from another DHCP/TFTP server, from a prepared SD card, or from the USB installer stick.</div>
+                )}
+                {canWrite && (
+                  <>
+                    <h3 className="h6 mt-3">USB installer stick</h3>
+                    <UsbStickDownload status={s} />
+                  </>
                 )}
               </div></div>
             </div>
