@@ -67,6 +67,8 @@ describe('USB installer stick image', () => {
     const config = (await readStickFile(output, partition.start, 'config.txt')).toString();
     expect(config).toContain(await readFile(join(tree.outDir, 'config.txt'), 'utf8'));
     expect(config).toMatch(/^# Pitcrew installer stick/);
+    // A Pi 5 on a 3 A supply boots USB only with the current limit lifted, and the last section read is [all] again.
+    expect(config).toMatch(/\n\[pi5\]\nusb_max_current_enable=1\n\[all\]\n$/);
 
     const cmdline = (await readStickFile(output, partition.start, 'cmdline.txt')).toString();
     expect(cmdline.split('\n')).toHaveLength(2); // one line, as the firmware reads it

@@ -28,6 +28,19 @@ const MIB = 1024 * 1024;
 const MIN_PARTITION_BYTES = 64 * MIB;
 /** FAT32 with LBA addressing: what the Raspberry Pi bootloaders and every PC read. */
 const FAT32_LBA = 0x0c;
+/**
+ * A Pi 5 on a supply that does not announce 5 A (a 3 A USB-C supply, anything but the official 27 W one) refuses to
+ * boot from USB ("USB boot requires high current (5V 5A) power supply") unless the boot partition's config.txt lifts
+ * the USB current limit; the other way is PSU_MAX_CURRENT=5000, an EEPROM change. A stick draws far below the limit.
+ */
+const PI5_USB_BOOT_CONFIG = [
+  '',
+  '# The installer stick: a Pi 5 on a supply that does not announce 5 A boots from USB only with this.',
+  '[pi5]',
+  'usb_max_current_enable=1',
+  '[all]',
+  '',
+].join('\n');
 /** The words renderCmdline puts before pitcrew.server= (the console, the log level). */
 const BASE_WORD = /^(console=|loglevel=)/;
 
@@ -170,7 +183,7 @@ export async function buildUsbStickImage(options: UsbStickOptions): Promise<UsbS
   // The stick is often used on another network than the deployment switch: its server URL replaces the folder's.
   const extra = [...folder.extra, ...(options.extraCmdline ?? [])].filter((word) => !word.startsWith(`${STICK_CMDLINE_WORD}=`));
   const cmdline = renderCmdline(serverUrl, [...extra, `${STICK_CMDLINE_WORD}=${diskId}`]);
-  const config = `# Pitcrew installer stick, built by \`pitcrew netboot usb-image\` from the network boot folder.\n${await readFile(join(tftpDir, 'config.txt'), 'utf8')}`;
+  const config = `# Pitcrew installer stick, built by \`pitcrew netboot usb-image\` from the network boot folder.\n${await readFile(join(tftpDir, 'config.txt'), 'utf8')}${PI5_USB_BOOT_CONFIG}`;
 
   const output = resolve(options.output);
   const contentBytes = tree.reduce((sum, file) => sum + Math.ceil(file.size / 4096) * 4096, 0);
