@@ -70,7 +70,7 @@ describe('the installer stick download', () => {
   });
 
   it('answers a bad server URL with 400 and what is wrong', async () => {
-    for (const [url, message] of [['https://x.example', /must start with http:\/\//], ['nonsense', /is not a URL/], ['http://a b', /is not a URL|spaces/]] as const) {
+    for (const [url, message] of [['https://x.example', /must start with http:\/\//], ['nonsense', /is not a URL/], ['http://a b', /is not a URL|spaces/], ['http://10.0.0.1:5001/"', /may hold only/]] as const) {
       const answer = await t.as.operator.get(`/api/netboot/usb-image?server_url=${encodeURIComponent(url)}`);
       expect(answer.status, url).toBe(400);
       expect(answer.body).toMatchObject({ code: 'VALIDATION', error: expect.stringMatching(message) });
