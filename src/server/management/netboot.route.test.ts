@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -86,5 +86,21 @@ describe('the installer stick download', () => {
     expect(await stickCmdline(a.bytes, 'a.img')).toContain(`pitcrew.stick=${a.headers.get('x-pitcrew-disk-id')}`);
     expect(await stickCmdline(b.bytes, 'b.img')).toContain(`pitcrew.stick=${b.headers.get('x-pitcrew-disk-id')}`);
     expect(await readdir(join(netbootPaths(t.dataDir).root, 'usb-images'))).toEqual([]);
+  });
+});
+
+describe('a stick build cut short by a crash', () => {
+  it('leaves nothing behind once the server starts again', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-stick-leftover-'));
+    const leftover = join(netbootPaths(dataDir).root, 'usb-images', 'build-abc123');
+    await mkdir(leftover, { recursive: true });
+    await writeFile(join(leftover, 'pitcrew-installer-usb.img'), Buffer.alloc(4096));
+    const restarted = await startTestServer({ dataDir });
+    try {
+      expect(await readdir(netbootPaths(dataDir).root)).not.toContain('usb-images');
+    } finally {
+      await restarted.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -26,9 +26,11 @@ function asAppError(error: unknown): unknown {
 }
 
 export function registerNetbootRoutes(app: TypedApp, { config }: ServerDeps): void {
+  const scratchRoot = join(netbootPaths(config.dataDir).root, 'usb-images');
+  // A build cut short by a crash or a power cut leaves its ~100 MB folder: nothing else uses them, so start clean.
+  app.addHook('onReady', async () => { await rm(scratchRoot, { recursive: true, force: true }); });
   // Operators only: the stick carries the device token when the network boot folder's cmdline.txt does.
   app.get('/api/netboot/usb-image', { schema: { querystring: UsbImageQuery, response: { 200: StickBody } }, config: { access: 'operator' } }, async (request, reply) => {
-    const scratchRoot = join(netbootPaths(config.dataDir).root, 'usb-images');
     await mkdir(scratchRoot, { recursive: true });
     const scratch = await mkdtemp(join(scratchRoot, 'build-'));
     let handle;
