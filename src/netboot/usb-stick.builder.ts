@@ -63,6 +63,8 @@ export interface UsbStickOptions {
   extraCmdline?: string[];
   /** The MBR disk identifier, 8 hex digits; default: a random one. */
   diskId?: string;
+  /** Stops the build (its tools too) and removes what it wrote: the one who asked went away. */
+  signal?: AbortSignal;
 }
 
 export interface UsbStickResult {
@@ -127,10 +129,11 @@ async function listTree(dir: string, prefix = ''): Promise<Array<{ path: string;
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-async function tool(command: string, args: string[], what: string): Promise<void> {
+async function tool(command: string, args: string[], what: string, signal?: AbortSignal): Promise<void> {
   try {
-    await run(command, args, { env: { ...process.env, MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' }, maxBuffer: 16 * MIB });
+    await run(command, args, { env: { ...process.env, MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' }, maxBuffer: 16 * MIB, signal });
   } catch (error) {
+    if (signal?.aborted) throw signal.reason;
     const err = error as NodeJS.ErrnoException & { stderr?: string };
     const hint = command === 'mkfs.vfat' ? 'dosfstools' : 'mtools';
     if (err.code === 'ENOENT') throw new UsbStickError('tool-missing', `${command} was not found: install ${hint} (apt-get install ${hint})`, { cause: error });
@@ -190,6 +193,7 @@ export async function buildUsbStickImage(options: UsbStickOptions): Promise<UsbS
   // Room for the FAT itself, directories and cluster slack, and for a technician adding a file or two.
   const partitionBytes = Math.max(MIN_PARTITION_BYTES, Math.ceil((contentBytes * 1.1 + 16 * MIB) / MIB) * MIB);
   const sectors = partitionBytes / SECTOR;
+  options.signal?.throwIfAborted();
   const partial = join(dirname(output), `.${output.split('/').pop()}.partial-${process.pid}-${randomBytes(3).toString('hex')}`);
   const staging = await mkdtemp(join(tmpdir(), 'pitcrew-stick-'));
   try {
@@ -202,14 +206,15 @@ export async function buildUsbStickImage(options: UsbStickOptions): Promise<UsbS
       await handle.close();
     }
     // The volume serial is the disk identifier too, so a PC's `blkid` shows the same number for both.
-    await tool('mkfs.vfat', ['-F', '32', '-n', 'PITCREW', '-i', diskId, '-h', String(PARTITION_START_SECTOR), '--offset', String(PARTITION_START_SECTOR), partial, String(partitionBytes / 1024)], 'making the FAT file system');
+    await tool('mkfs.vfat', ['-F', '32', '-n', 'PITCREW', '-i', diskId, '-h', String(PARTITION_START_SECTOR), '--offset', String(PARTITION_START_SECTOR), partial, String(partitionBytes / 1024)], 'making the FAT file system', options.signal);
     const volume = `${partial}@@${PARTITION_START_SECTOR * SECTOR}`;
     const copied = (await readdir(tftpDir)).filter((name) => name !== 'config.txt' && name !== 'cmdline.txt').sort();
-    await tool('mcopy', ['-i', volume, '-s', '-m', '-Q', ...copied.map((name) => join(tftpDir, name)), '::/'], 'copying the boot files');
+    await tool('mcopy', ['-i', volume, '-s', '-m', '-Q', ...copied.map((name) => join(tftpDir, name)), '::/'], 'copying the boot files', options.signal);
     await writeFile(join(staging, 'config.txt'), config);
     await writeFile(join(staging, 'cmdline.txt'), cmdline);
     await writeFile(join(staging, STICK_README_FILE), renderReadme(serverUrl, diskId));
-    await tool('mcopy', ['-i', volume, '-m', '-Q', ...['config.txt', 'cmdline.txt', STICK_README_FILE].map((name) => join(staging, name)), '::/'], 'writing config.txt and cmdline.txt');
+    await tool('mcopy', ['-i', volume, '-m', '-Q', ...['config.txt', 'cmdline.txt', STICK_README_FILE].map((name) => join(staging, name)), '::/'], 'writing config.txt and cmdline.txt', options.signal);
+    options.signal?.throwIfAborted();
     await rename(partial, output);
   } catch (error) {
     await rm(partial, { force: true });

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDiskId } from '../../agent/block-devices.reader.js';
 import { netbootPaths } from '../../netboot/netboot.service.js';
 import { prepareSampleTftpTree } from '../../netboot/test-support/sample-tftp-tree.js';
-import { startTestServer, type HttpClient, type TestServer } from '../test-support/test-server.js';
+import { startTestServer, waitFor, type HttpClient, type TestServer } from '../test-support/test-server.js';
 
 const run = promisify(execFile);
 
@@ -86,6 +87,31 @@ describe('the installer stick download', () => {
     expect(await stickCmdline(a.bytes, 'a.img')).toContain(`pitcrew.stick=${a.headers.get('x-pitcrew-disk-id')}`);
     expect(await stickCmdline(b.bytes, 'b.img')).toContain(`pitcrew.stick=${b.headers.get('x-pitcrew-disk-id')}`);
     expect(await readdir(join(netbootPaths(t.dataDir).root, 'usb-images'))).toEqual([]);
+  });
+});
+
+describe('a stick download abandoned while the image is being built', () => {
+  it('stops the build and leaves nothing behind; the next download is whole', async () => {
+    // A bigger installer, so the build is caught under way.
+    const big = join(work, 'big');
+    await mkdir(big);
+    await prepareSampleTftpTree(big, { outDir: netbootPaths(t.dataDir).tftpRoot, initramfs: randomBytes(24 * 1024 * 1024) });
+    const scratchRoot = join(netbootPaths(t.dataDir).root, 'usb-images');
+    const leaving = new AbortController();
+    const abandoned = fetch(`${t.as.operator.baseUrl}/api/netboot/usb-image`, { headers: { cookie: t.as.operator.cookie! }, signal: leaving.signal }).catch((error: unknown) => error);
+    await waitFor(async () => {
+      for (const build of await readdir(scratchRoot).catch(() => [])) {
+        if ((await readdir(join(scratchRoot, build)).catch(() => [])).some((name) => name.includes('partial'))) return true;
+      }
+      return false;
+    }, 10_000, 'the build to start');
+    leaving.abort();
+    expect(await abandoned).toMatchObject({ name: 'AbortError' });
+    await waitFor(async () => (await readdir(scratchRoot)).length === 0, 10_000, 'the build folder to be removed');
+
+    const next = await download(t.as.operator);
+    expect(next.status).toBe(200);
+    expect(await stickCmdline(next.bytes, 'next.img')).toContain(`pitcrew.stick=${next.headers.get('x-pitcrew-disk-id')}`);
   });
 });
 

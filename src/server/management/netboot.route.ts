@@ -33,9 +33,12 @@ export function registerNetbootRoutes(app: TypedApp, { config }: ServerDeps): vo
   app.get('/api/netboot/usb-image', { schema: { querystring: UsbImageQuery, response: { 200: StickBody } }, config: { access: 'operator' } }, async (request, reply) => {
     await mkdir(scratchRoot, { recursive: true });
     const scratch = await mkdtemp(join(scratchRoot, 'build-'));
+    // A browser that goes away (the page left, the download cancelled) stops the build rather than leave it running.
+    const gone = new AbortController();
+    reply.raw.once('close', () => { if (!reply.raw.writableEnded) gone.abort(new AppError('UNAVAILABLE', 'the download was cancelled')); });
     let handle;
     try {
-      const stick = await buildUsbStick({ dataDir: config.dataDir, output: join(scratch, STICK_FILE_NAME), serverUrl: request.query.server_url }).catch((error: unknown) => {
+      const stick = await buildUsbStick({ dataDir: config.dataDir, output: join(scratch, STICK_FILE_NAME), serverUrl: request.query.server_url, signal: gone.signal }).catch((error: unknown) => {
         throw asAppError(error);
       });
       handle = await open(stick.output, 'r');
