@@ -229,12 +229,24 @@ describe('started from the installer stick', () => {
     expect(await resolveInstallTarget('auto', root, stick.diskId)).toMatchObject({ path: `${root}/dev/mmcblk0`, installerStick: 'sda' });
   });
 
-  it('falls back to the boot mode when the stick is already out, and ignores a disk with another identifier', async () => {
+  it('takes any USB drive for the stick when no disk carries its identifier, and ignores a disk with another identifier', async () => {
     await onBoard({ disks: [SD, { ...USB, image: other }], bootMode: USB_MODE, bootloaderConfig: eepromConfig('0xf41') });
     const target = await resolveInstallTarget('auto', root, stick.diskId);
     expect(target.path).toBe(`${root}/dev/mmcblk0`);
     expect(target.installerStick).toBeUndefined();
-    expect(target.description).toMatch(/this installer was started from USB/);
-    expect(target.description).toMatch(/sda .* — this installer was started from it/);
+    expect(target.description).toContain(`this installer was started from the installer stick ${stick.diskId}, not found among the disks`);
+    expect(target.description).toMatch(new RegExp(`sda .* — this installer was started from the installer stick ${stick.diskId}, not found among the disks, and it may be this one`));
+  });
+
+  it('off a Raspberry Pi (no boot mode to go by) never writes a USB drive while the stick is not found: it may be the stick, not there yet', async () => {
+    // The stick is still being found by the kernel: a USB drive without its identifier shows up first.
+    await buildFakeBoard(root, { disks: [{ ...USB, image: other }] });
+    await expect(resolveInstallTarget('auto', root, stick.diskId)).rejects.toThrow(new RegExp(`no disk this board can boot from to install to \\(sda .*: this installer was started from the installer stick ${stick.diskId}, not found among the disks, and it may be this one\\)`));
+    const disks = await listBlockDisks(root);
+    const origin = { state: await readBootloaderState(root), stickId: stick.diskId };
+    expect(() => checkNamedDisk(disks[0]!, disks, origin))
+      .toThrow(/installer stick [0-9a-f]{8}, not found among the disks, and sda .* may be it; refusing to overwrite it/);
+    // Without a stick named, the same lone drive is the target, as before.
+    expect((await resolveInstallTarget('auto', root)).path).toBe(`${root}/dev/sda`);
   });
 });

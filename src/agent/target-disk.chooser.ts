@@ -2,7 +2,8 @@
 //   1. Candidates are whole disks the bootloader can start a system from — SD card or eMMC (BOOT_ORDER mode 1), NVMe
 //      (6), USB drive (4, 5) — that are writable, not empty, have nothing mounted, and are not the medium this
 //      installer itself was started from (the installer stick, named by its disk identifier on the kernel command
-//      line, whatever the boot order; else the disk of the boot mode, when it names one).
+//      line, whatever the boot order, and any USB drive while no disk carries that identifier; else the disk of the
+//      boot mode, when it names one).
 //   2. With the board's BOOT_ORDER known, it is walked as the bootloader will walk it after the reboot: the target is
 //      the candidate at the first mode that reaches one. If the walk meets network or HTTP boot (or RPIBOOT) first,
 //      or never reaches a candidate, the installation is refused: the board would start this installer again and
@@ -65,14 +66,22 @@ function installerSticks(disks: readonly BlockDisk[], origin: InstallerOrigin): 
   return origin.stickId ? disks.filter((disk) => disk.diskId === origin.stickId) : [];
 }
 
+/** Started from a stick that no disk here carries the identifier of: not plugged in, or not found by the kernel yet. */
+function stickUnseen(disks: readonly BlockDisk[], origin: InstallerOrigin): boolean {
+  return origin.stickId !== null && installerSticks(disks, origin).length === 0;
+}
+
 /**
  * The disk this installer was started from: the installer stick when it is plugged in (known for certain, and on any
- * machine); else, when the boot mode names a disk medium, the disks of it — exactly one, or several that could each be it.
+ * machine); else, when the boot mode names a disk medium, the disks of it — exactly one, or several that could each be
+ * it. A stick named on the command line but not seen may still be any USB drive, whatever the boot mode says (off a
+ * Raspberry Pi it says nothing): one slow to show up must not be taken for a target.
  */
 function installerMedia(disks: readonly BlockDisk[], origin: InstallerOrigin): BlockDisk[] {
   const sticks = installerSticks(disks, origin);
   if (sticks.length) return sticks;
   const media = mediaOfBootMode(origin.state.bootMode);
+  if (stickUnseen(disks, origin)) media.push('usb');
   return disks.filter((disk) => media.includes(disk.medium));
 }
 
@@ -84,6 +93,7 @@ function sortOut(disks: readonly BlockDisk[], origin: InstallerOrigin): { candid
   for (const disk of disks) {
     const reason =
       sticks.includes(disk) ? 'it is the installer stick this installer was started from'
+      : own.includes(disk) && disk.medium === 'usb' && stickUnseen(disks, origin) ? `this installer was started from the installer stick ${origin.stickId}, not found among the disks, and it may be this one`
       : own.includes(disk) ? (own.length === 1 ? 'this installer was started from it' : `this installer was started from a ${MEDIUM_NAMES[disk.medium]} and cannot tell which`)
       : disk.medium === 'other' ? 'the bootloader cannot start a system from it'
       : disk.readOnly ? 'it is write-protected'
@@ -121,6 +131,7 @@ function listDisks(disks: readonly BlockDisk[]): string {
 function startedBy(disks: readonly BlockDisk[], origin: InstallerOrigin): string {
   const sticks = installerSticks(disks, origin);
   if (sticks.length) return `; this installer was started from the installer stick ${listDisks(sticks)}`;
+  if (stickUnseen(disks, origin)) return `; this installer was started from the installer stick ${origin.stickId}, not found among the disks`;
   const { state } = origin;
   return state.bootMode === null ? '' : `; this installer was started from ${BOOT_MODE_NAMES[state.bootMode] ?? `boot mode ${state.bootMode}`}`;
 }
@@ -238,6 +249,9 @@ export function checkNamedDisk(target: BlockDisk, disks: readonly BlockDisk[], o
   const own = installerMedia(disks, origin);
   if (installerSticks(disks, origin).some((stick) => stick.name === target.name)) {
     throw new InstallerError('TARGET', `${describeDisk(target)} is the installer stick this installer was started from; refusing to overwrite it`);
+  }
+  if (target.medium === 'usb' && stickUnseen(disks, origin)) {
+    throw new InstallerError('TARGET', `this installer was started from the installer stick ${origin.stickId}, not found among the disks, and ${describeDisk(target)} may be it; refusing to overwrite it (the board tries again shortly)`);
   }
   if (own.length === 1 && own[0]!.name === target.name) {
     throw new InstallerError('TARGET', `${describeDisk(target)} is the medium this installer was started from${startedBy(disks, origin)}; refusing to overwrite it`);

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { readDiskId } from '../agent/block-devices.reader.js';
 import { prepareSampleTftpTree, type SampleTree } from './test-support/sample-tftp-tree.js';
 import { buildUsbStickImage, parseInstallerCmdline, STICK_README_FILE } from './usb-stick.builder.js';
@@ -67,6 +68,8 @@ describe('USB installer stick image', () => {
     const config = (await readStickFile(output, partition.start, 'config.txt')).toString();
     expect(config).toContain(await readFile(join(tree.outDir, 'config.txt'), 'utf8'));
     expect(config).toMatch(/^# Pitcrew installer stick/);
+    // A Pi 5 on a 3 A supply boots USB only with the current limit lifted, and the last section read is [all] again.
+    expect(config).toMatch(/\n\[pi5\]\nusb_max_current_enable=1\n\[all\]\n$/);
 
     const cmdline = (await readStickFile(output, partition.start, 'cmdline.txt')).toString();
     expect(cmdline.split('\n')).toHaveLength(2); // one line, as the firmware reads it
@@ -97,6 +100,23 @@ describe('USB installer stick image', () => {
     await expect(buildUsbStickImage({ tftpDir: tree.outDir, output, diskId: '00000000' })).rejects.toThrow(/8 hex digits/);
     await expect(buildUsbStickImage({ tftpDir: tree.outDir, output, diskId: 'XYZ' })).rejects.toThrow(/8 hex digits/);
     expect(await readdir(join(dir, 'out'))).toEqual([]);
+  });
+
+  it('stops when told to, mid-build or before, and leaves no file behind', async () => {
+    // A bigger installer, so the copy takes long enough to be caught under way.
+    await mkdir(join(dir, 'big'));
+    const big = await prepareSampleTftpTree(join(dir, 'big'), { initramfs: randomBytes(24 * 1024 * 1024) });
+    const out = join(dir, 'out');
+    await mkdir(out);
+    const stop = new AbortController();
+    const building = buildUsbStickImage({ tftpDir: big.outDir, output: join(out, 'stick.img'), signal: stop.signal });
+    await vi.waitFor(async () => expect((await readdir(out)).some((name) => name.includes('partial'))).toBe(true), { timeout: 10_000, interval: 1 });
+    stop.abort(new Error('the download was cancelled'));
+    await expect(building).rejects.toThrow('the download was cancelled');
+    expect(await readdir(out)).toEqual([]);
+
+    await expect(buildUsbStickImage({ tftpDir: tree.outDir, output: join(out, 'stick.img'), signal: AbortSignal.abort(new Error('gone')) })).rejects.toThrow('gone');
+    expect(await readdir(out)).toEqual([]);
   });
 
   it('builds sticks side by side, each with its own identifier, and one output written twice at once is whole', async () => {

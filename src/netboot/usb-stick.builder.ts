@@ -28,6 +28,19 @@ const MIB = 1024 * 1024;
 const MIN_PARTITION_BYTES = 64 * MIB;
 /** FAT32 with LBA addressing: what the Raspberry Pi bootloaders and every PC read. */
 const FAT32_LBA = 0x0c;
+/**
+ * A Pi 5 on a supply that does not announce 5 A (a 3 A USB-C supply, anything but the official 27 W one) refuses to
+ * boot from USB ("USB boot requires high current (5V 5A) power supply") unless the boot partition's config.txt lifts
+ * the USB current limit; the other way is PSU_MAX_CURRENT=5000, an EEPROM change. A stick draws far below the limit.
+ */
+const PI5_USB_BOOT_CONFIG = [
+  '',
+  '# The installer stick: a Pi 5 on a supply that does not announce 5 A boots from USB only with this.',
+  '[pi5]',
+  'usb_max_current_enable=1',
+  '[all]',
+  '',
+].join('\n');
 /** The words renderCmdline puts before pitcrew.server= (the console, the log level). */
 const BASE_WORD = /^(console=|loglevel=)/;
 
@@ -50,6 +63,8 @@ export interface UsbStickOptions {
   extraCmdline?: string[];
   /** The MBR disk identifier, 8 hex digits; default: a random one. */
   diskId?: string;
+  /** Stops the build (its tools too) and removes what it wrote: the one who asked went away. */
+  signal?: AbortSignal;
 }
 
 export interface UsbStickResult {
@@ -114,10 +129,11 @@ async function listTree(dir: string, prefix = ''): Promise<Array<{ path: string;
   return out.sort((a, b) => a.path.localeCompare(b.path));
 }
 
-async function tool(command: string, args: string[], what: string): Promise<void> {
+async function tool(command: string, args: string[], what: string, signal?: AbortSignal): Promise<void> {
   try {
-    await run(command, args, { env: { ...process.env, MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' }, maxBuffer: 16 * MIB });
+    await run(command, args, { env: { ...process.env, MTOOLS_SKIP_CHECK: '1', LC_ALL: 'C' }, maxBuffer: 16 * MIB, signal });
   } catch (error) {
+    if (signal?.aborted) throw signal.reason;
     const err = error as NodeJS.ErrnoException & { stderr?: string };
     const hint = command === 'mkfs.vfat' ? 'dosfstools' : 'mtools';
     if (err.code === 'ENOENT') throw new UsbStickError('tool-missing', `${command} was not found: install ${hint} (apt-get install ${hint})`, { cause: error });
@@ -170,13 +186,14 @@ export async function buildUsbStickImage(options: UsbStickOptions): Promise<UsbS
   // The stick is often used on another network than the deployment switch: its server URL replaces the folder's.
   const extra = [...folder.extra, ...(options.extraCmdline ?? [])].filter((word) => !word.startsWith(`${STICK_CMDLINE_WORD}=`));
   const cmdline = renderCmdline(serverUrl, [...extra, `${STICK_CMDLINE_WORD}=${diskId}`]);
-  const config = `# Pitcrew installer stick, built by \`pitcrew netboot usb-image\` from the network boot folder.\n${await readFile(join(tftpDir, 'config.txt'), 'utf8')}`;
+  const config = `# Pitcrew installer stick, built by \`pitcrew netboot usb-image\` from the network boot folder.\n${await readFile(join(tftpDir, 'config.txt'), 'utf8')}${PI5_USB_BOOT_CONFIG}`;
 
   const output = resolve(options.output);
   const contentBytes = tree.reduce((sum, file) => sum + Math.ceil(file.size / 4096) * 4096, 0);
   // Room for the FAT itself, directories and cluster slack, and for a technician adding a file or two.
   const partitionBytes = Math.max(MIN_PARTITION_BYTES, Math.ceil((contentBytes * 1.1 + 16 * MIB) / MIB) * MIB);
   const sectors = partitionBytes / SECTOR;
+  options.signal?.throwIfAborted();
   const partial = join(dirname(output), `.${output.split('/').pop()}.partial-${process.pid}-${randomBytes(3).toString('hex')}`);
   const staging = await mkdtemp(join(tmpdir(), 'pitcrew-stick-'));
   try {
@@ -189,14 +206,15 @@ export async function buildUsbStickImage(options: UsbStickOptions): Promise<UsbS
       await handle.close();
     }
     // The volume serial is the disk identifier too, so a PC's `blkid` shows the same number for both.
-    await tool('mkfs.vfat', ['-F', '32', '-n', 'PITCREW', '-i', diskId, '-h', String(PARTITION_START_SECTOR), '--offset', String(PARTITION_START_SECTOR), partial, String(partitionBytes / 1024)], 'making the FAT file system');
+    await tool('mkfs.vfat', ['-F', '32', '-n', 'PITCREW', '-i', diskId, '-h', String(PARTITION_START_SECTOR), '--offset', String(PARTITION_START_SECTOR), partial, String(partitionBytes / 1024)], 'making the FAT file system', options.signal);
     const volume = `${partial}@@${PARTITION_START_SECTOR * SECTOR}`;
     const copied = (await readdir(tftpDir)).filter((name) => name !== 'config.txt' && name !== 'cmdline.txt').sort();
-    await tool('mcopy', ['-i', volume, '-s', '-m', '-Q', ...copied.map((name) => join(tftpDir, name)), '::/'], 'copying the boot files');
+    await tool('mcopy', ['-i', volume, '-s', '-m', '-Q', ...copied.map((name) => join(tftpDir, name)), '::/'], 'copying the boot files', options.signal);
     await writeFile(join(staging, 'config.txt'), config);
     await writeFile(join(staging, 'cmdline.txt'), cmdline);
     await writeFile(join(staging, STICK_README_FILE), renderReadme(serverUrl, diskId));
-    await tool('mcopy', ['-i', volume, '-m', '-Q', ...['config.txt', 'cmdline.txt', STICK_README_FILE].map((name) => join(staging, name)), '::/'], 'writing config.txt and cmdline.txt');
+    await tool('mcopy', ['-i', volume, '-m', '-Q', ...['config.txt', 'cmdline.txt', STICK_README_FILE].map((name) => join(staging, name)), '::/'], 'writing config.txt and cmdline.txt', options.signal);
+    options.signal?.throwIfAborted();
     await rename(partial, output);
   } catch (error) {
     await rm(partial, { force: true });

@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -7,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readDiskId } from '../../agent/block-devices.reader.js';
 import { netbootPaths } from '../../netboot/netboot.service.js';
 import { prepareSampleTftpTree } from '../../netboot/test-support/sample-tftp-tree.js';
-import { startTestServer, type HttpClient, type TestServer } from '../test-support/test-server.js';
+import { startTestServer, waitFor, type HttpClient, type TestServer } from '../test-support/test-server.js';
 
 const run = promisify(execFile);
 
@@ -70,7 +71,7 @@ describe('the installer stick download', () => {
   });
 
   it('answers a bad server URL with 400 and what is wrong', async () => {
-    for (const [url, message] of [['https://x.example', /must start with http:\/\//], ['nonsense', /is not a URL/], ['http://a b', /is not a URL|spaces/]] as const) {
+    for (const [url, message] of [['https://x.example', /must start with http:\/\//], ['nonsense', /is not a URL/], ['http://a b', /is not a URL|spaces/], ['http://10.0.0.1:5001/"', /may hold only/]] as const) {
       const answer = await t.as.operator.get(`/api/netboot/usb-image?server_url=${encodeURIComponent(url)}`);
       expect(answer.status, url).toBe(400);
       expect(answer.body).toMatchObject({ code: 'VALIDATION', error: expect.stringMatching(message) });
@@ -86,5 +87,46 @@ describe('the installer stick download', () => {
     expect(await stickCmdline(a.bytes, 'a.img')).toContain(`pitcrew.stick=${a.headers.get('x-pitcrew-disk-id')}`);
     expect(await stickCmdline(b.bytes, 'b.img')).toContain(`pitcrew.stick=${b.headers.get('x-pitcrew-disk-id')}`);
     expect(await readdir(join(netbootPaths(t.dataDir).root, 'usb-images'))).toEqual([]);
+  });
+});
+
+describe('a stick download abandoned while the image is being built', () => {
+  it('stops the build and leaves nothing behind; the next download is whole', async () => {
+    // A bigger installer, so the build is caught under way.
+    const big = join(work, 'big');
+    await mkdir(big);
+    await prepareSampleTftpTree(big, { outDir: netbootPaths(t.dataDir).tftpRoot, initramfs: randomBytes(24 * 1024 * 1024) });
+    const scratchRoot = join(netbootPaths(t.dataDir).root, 'usb-images');
+    const leaving = new AbortController();
+    const abandoned = fetch(`${t.as.operator.baseUrl}/api/netboot/usb-image`, { headers: { cookie: t.as.operator.cookie! }, signal: leaving.signal }).catch((error: unknown) => error);
+    await waitFor(async () => {
+      for (const build of await readdir(scratchRoot).catch(() => [])) {
+        if ((await readdir(join(scratchRoot, build)).catch(() => [])).some((name) => name.includes('partial'))) return true;
+      }
+      return false;
+    }, 10_000, 'the build to start');
+    leaving.abort();
+    expect(await abandoned).toMatchObject({ name: 'AbortError' });
+    await waitFor(async () => (await readdir(scratchRoot)).length === 0, 10_000, 'the build folder to be removed');
+
+    const next = await download(t.as.operator);
+    expect(next.status).toBe(200);
+    expect(await stickCmdline(next.bytes, 'next.img')).toContain(`pitcrew.stick=${next.headers.get('x-pitcrew-disk-id')}`);
+  });
+});
+
+describe('a stick build cut short by a crash', () => {
+  it('leaves nothing behind once the server starts again', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'pitcrew-stick-leftover-'));
+    const leftover = join(netbootPaths(dataDir).root, 'usb-images', 'build-abc123');
+    await mkdir(leftover, { recursive: true });
+    await writeFile(join(leftover, 'pitcrew-installer-usb.img'), Buffer.alloc(4096));
+    const restarted = await startTestServer({ dataDir });
+    try {
+      expect(await readdir(netbootPaths(dataDir).root)).not.toContain('usb-images');
+    } finally {
+      await restarted.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
   });
 });

@@ -26,14 +26,19 @@ function asAppError(error: unknown): unknown {
 }
 
 export function registerNetbootRoutes(app: TypedApp, { config }: ServerDeps): void {
+  const scratchRoot = join(netbootPaths(config.dataDir).root, 'usb-images');
+  // A build cut short by a crash or a power cut leaves its ~100 MB folder: nothing else uses them, so start clean.
+  app.addHook('onReady', async () => { await rm(scratchRoot, { recursive: true, force: true }); });
   // Operators only: the stick carries the device token when the network boot folder's cmdline.txt does.
   app.get('/api/netboot/usb-image', { schema: { querystring: UsbImageQuery, response: { 200: StickBody } }, config: { access: 'operator' } }, async (request, reply) => {
-    const scratchRoot = join(netbootPaths(config.dataDir).root, 'usb-images');
     await mkdir(scratchRoot, { recursive: true });
     const scratch = await mkdtemp(join(scratchRoot, 'build-'));
+    // A browser that goes away (the page left, the download cancelled) stops the build rather than leave it running.
+    const gone = new AbortController();
+    reply.raw.once('close', () => { if (!reply.raw.writableEnded) gone.abort(new AppError('UNAVAILABLE', 'the download was cancelled')); });
     let handle;
     try {
-      const stick = await buildUsbStick({ dataDir: config.dataDir, output: join(scratch, STICK_FILE_NAME), serverUrl: request.query.server_url }).catch((error: unknown) => {
+      const stick = await buildUsbStick({ dataDir: config.dataDir, output: join(scratch, STICK_FILE_NAME), serverUrl: request.query.server_url, signal: gone.signal }).catch((error: unknown) => {
         throw asAppError(error);
       });
       handle = await open(stick.output, 'r');
