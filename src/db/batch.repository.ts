@@ -2,7 +2,7 @@ import type { Batch, BatchStatus, ProductType } from '../contracts/domain.js';
 import { FINAL_DEPLOYMENT_STATUSES } from '../contracts/domain.js';
 import type { BatchQuery } from '../contracts/api.js';
 import type { Db } from './database.js';
-import { whereOf } from './where.js';
+import { sqlList, whereOf } from './where.js';
 
 type DeviceCounts = Pick<Batch, 'imaging_count' | 'succeeded_count' | 'failed_count'>;
 export type NewBatch = Omit<Batch, 'id' | 'started_at' | 'completed_at' | 'handed_out_count' | keyof DeviceCounts>;
@@ -24,7 +24,7 @@ const toBatch = (row: BatchRow, counts: DeviceCounts = NO_DEVICES): Batch => ({
 
 // A device is one unit: its latest deployment in the batch (by id) says where it is. A re-imaged device's new
 // record follows its earlier (superseded or failed) one; a superseded record is neither imaging nor an outcome.
-const FINAL_LIST = FINAL_DEPLOYMENT_STATUSES.map((status) => `'${status}'`).join(', ');
+const FINAL_LIST = sqlList(FINAL_DEPLOYMENT_STATUSES);
 const COUNT_COLUMNS = `
   coalesce(sum(status NOT IN (${FINAL_LIST})), 0) AS imaging_count,
   coalesce(sum(status = 'completed'), 0) AS succeeded_count,

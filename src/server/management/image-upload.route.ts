@@ -10,6 +10,7 @@ import type { MasterImage } from '../../contracts/domain.js';
 import { AppError, isAppError } from '../../contracts/errors.js';
 import type { ImageService } from '../../core/image.service.js';
 import { formatBytes } from '../../contracts/format.js';
+import { FIELD_LIMITS } from '../../contracts/limits.js';
 
 export interface ImageUploadDeps {
   images: ImageService;
@@ -132,7 +133,7 @@ function parseFields(text: Record<string, string>): ImageUploadFields {
     throw new AppError('VALIDATION', `Missing ${missing.join(' and ')}: send ${missing.length > 1 ? 'them' : 'it'} before the image file.`);
   }
   const description = text.description;
-  if (description !== undefined && description.length > 2000) throw new AppError('VALIDATION', 'The description is longer than 2000 characters.');
+  if (description !== undefined && description.length > FIELD_LIMITS.imageDescription.max) throw new AppError('VALIDATION', `The description is longer than ${FIELD_LIMITS.imageDescription.max} characters.`);
   // Product type and version are checked by the image service (closed set, version syntax, uniqueness).
   return {
     product_type: text.product_type!.trim().toUpperCase() as ImageUploadFields['product_type'],

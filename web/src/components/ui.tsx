@@ -23,7 +23,8 @@ const BATCH_VARIANT: Record<BatchStatus, string> = {
   completed: 'success',
   cancelled: 'dark',
 };
-const DEPLOYMENT_VARIANT: Record<DeploymentStatus, string> = {
+/** The Bootstrap colour of each deployment status, for badges and bars alike. */
+export const DEPLOYMENT_VARIANT: Record<DeploymentStatus, string> = {
   assigned: 'secondary',
   downloading: 'primary',
   verifying: 'info',
@@ -45,6 +46,9 @@ export function StatusBadge({ kind, status, testId }: { kind: 'batch' | 'deploym
     </span>
   );
 }
+
+/** A bar's colour for a badge colour: a light bar would vanish into its light track. */
+export const barVariantOf = (variant: string): string => (variant === 'light' ? 'secondary' : variant);
 
 /**
  * `striped` draws stripes; only `moving` animates them. A moving stripe repaints every frame: with many bars on a

@@ -6,7 +6,7 @@ import { useResource } from '../api/use-resource.js';
 import { BatchActions } from '../components/batch-actions.js';
 import { BatchPeerDelivery } from '../components/batch-peer-delivery.js';
 import { BatchActivityBadge, BatchProgress, describeBatch, withProgress } from '../components/batch-progress.js';
-import { formatAgo, formatDateTime, formatDuration } from '../components/format.js';
+import { formatAgo, formatDateTime, formatDuration } from '../../../src/contracts/format.js';
 import { PeerShareText } from '../components/peer-delivery.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge } from '../components/ui.js';
 import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';

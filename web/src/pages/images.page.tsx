@@ -4,11 +4,12 @@ import { useCallback, useMemo, useRef, useState, type FormEvent } from 'react';
 import type { MasterImage, ProductType } from '../../../src/contracts/domain.js';
 import { PRODUCT_TYPES } from '../../../src/contracts/domain.js';
 import { ImageUploadFields } from '../../../src/contracts/api.js';
+import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
 import { api, ApiError, describeError, uploadImage, type UploadProgress } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { usePermissions } from '../auth/auth.context.js';
 import { Field, useForm, type Errors } from '../components/form.js';
-import { formatBytes, formatDateTime, formatDuration, formatRate } from '../components/format.js';
+import { formatBytes, formatDateTime, formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { useConfirm } from '../components/modal.js';
 import { useToast } from '../components/toast.provider.js';
 import { Busy, EmptyState, ErrorAlert, Loading, PageHeader, ProgressBar } from '../components/ui.js';
@@ -77,14 +78,14 @@ function UploadCard({ images, limits, onUploaded }: { images: MasterImage[]; lim
       file: fileProblem(v.file, limits),
       version: !v.version.trim()
         ? 'Give the image a version, e.g. 2.4.1.'
-        : v.version.length > 64
-          ? 'At most 64 characters.'
+        : v.version.length > FIELD_LIMITS.imageVersion.max
+          ? `At most ${FIELD_LIMITS.imageVersion.max} characters.`
           : !VERSION.test(v.version)
             ? 'Letters, digits, dots, dashes, underscores and +; starting with a letter or digit.'
             : images.some((i) => i.product_type === v.product_type && i.version === v.version)
               ? `${v.product_type} version ${v.version} already exists.`
               : undefined,
-      description: v.description.length > 2000 ? 'At most 2000 characters.' : undefined,
+      description: v.description.length > FIELD_LIMITS.imageDescription.max ? `At most ${FIELD_LIMITS.imageDescription.max} characters.` : undefined,
     }),
     [images, limits],
   );

@@ -3,11 +3,12 @@ import { useCallback, useState, type FormEvent } from 'react';
 import type { Role, User } from '../../../src/contracts/domain.js';
 import { ROLES } from '../../../src/contracts/domain.js';
 import { USERNAME_PATTERN } from '../../../src/contracts/api.js';
+import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
 import { api, describeError } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { useAuth } from '../auth/auth.context.js';
 import { Field, useForm, type Errors } from '../components/form.js';
-import { formatAgo, formatDateTime } from '../components/format.js';
+import { formatAgo, formatDateTime } from '../../../src/contracts/format.js';
 import { Modal, useConfirm } from '../components/modal.js';
 import { useToast } from '../components/toast.provider.js';
 import { Busy, EmptyState, ErrorAlert, Loading, PageHeader, Pagination } from '../components/ui.js';
@@ -22,7 +23,7 @@ const ROLE_HELP: Record<Role, string> = {
 type NewUser = { username: string; password: string; confirm: string; role: Role };
 const validateUser = (v: NewUser): Errors<NewUser> => ({
   username: !v.username ? 'Choose a username.' : !USERNAME.test(v.username) ? 'Letters, digits, dot, dash and underscore; up to 64.' : undefined,
-  password: v.password.length < 8 ? 'At least 8 characters.' : undefined,
+  password: v.password.length < FIELD_LIMITS.password.min ? `At least ${FIELD_LIMITS.password.min} characters.` : v.password.length > FIELD_LIMITS.password.max ? `At most ${FIELD_LIMITS.password.max} characters.` : undefined,
   confirm: v.confirm !== v.password ? 'The two passwords differ.' : undefined,
 });
 
@@ -77,10 +78,10 @@ function PasswordModal({ user, onClose }: { user: User; onClose: () => void }) {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
-  const invalid = password.length > 0 && password.length < 8;
+  const invalid = password.length > 0 && password.length < FIELD_LIMITS.password.min;
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    if (password.length < 8) { setError('At least 8 characters.'); return; }
+    if (password.length < FIELD_LIMITS.password.min) { setError(`At least ${FIELD_LIMITS.password.min} characters.`); return; }
     setBusy(true);
     try {
       await api.users.update(user.id, { password });
@@ -98,7 +99,7 @@ function PasswordModal({ user, onClose }: { user: User; onClose: () => void }) {
         {error && <div className="alert alert-danger py-2" role="alert">{error}</div>}
         <label htmlFor="new-password" className="form-label">Password</label>
         <input id="new-password" type="password" className={`form-control${invalid ? ' is-invalid' : ''}`} value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" autoFocus />
-        <div className={invalid ? 'invalid-feedback d-block' : 'form-text'}>At least 8 characters.</div>
+        <div className={invalid ? 'invalid-feedback d-block' : 'form-text'}>At least {FIELD_LIMITS.password.min} characters.</div>
       </form>
     </Modal>
   );
@@ -178,7 +179,7 @@ function TokensTab() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<string | null>(null);
   const [secret, setSecret] = useState<{ name: string; secret: string } | null>(null);
-  const nameError = name.length > 100 ? 'At most 100 characters.' : null;
+  const nameError = name.length > FIELD_LIMITS.tokenName.max ? `At most ${FIELD_LIMITS.tokenName.max} characters.` : null;
 
   const create = async (event: FormEvent) => {
     event.preventDefault();
