@@ -311,8 +311,6 @@ export function createDeploymentService(ctx: CoreContext) {
       return repos.deployments.list(toFilter(query, ctx.now()), query.page ?? 1, query.limit ?? 50);
     },
 
-    listOpen: (): Deployment[] => repos.deployments.listOpen(),
-
     iterate: (query: DeploymentQuery, pageSize?: number): Iterable<Deployment> => repos.deployments.iterate(toFilter(query, ctx.now()), pageSize),
 
     /** Completion rate, durations, per venue and per day for a date range (local days, inclusive). */

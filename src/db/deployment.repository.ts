@@ -107,7 +107,6 @@ export function createDeploymentRepository(db: Db) {
   const finishedSince = db.prepare<[string], { status: DeploymentStatus; n: number }>(
     `SELECT status, count(*) AS n FROM deployments WHERE ${OUTCOME} AND completed_at >= ? GROUP BY status`,
   );
-  const open = db.prepare<[], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} ORDER BY id`);
   const saveGeneralization = db.prepare<{ deployment_id: number; steps: string; reported_at: string }>(`
     INSERT INTO deployment_generalization (deployment_id, steps, reported_at) VALUES (@deployment_id, @steps, @reported_at)
     ON CONFLICT (deployment_id) DO UPDATE SET steps = excluded.steps, reported_at = excluded.reported_at`);
@@ -144,7 +143,6 @@ export function createDeploymentRepository(db: Db) {
     /** From now on this deployment's reports must carry its token. */
     confirmToken: (deploymentId: number, at: string): void => void confirmToken.run({ deployment_id: deploymentId, at }),
     listStale: (updatedBefore: string): Deployment[] => staleOpen.all(updatedBefore),
-    listOpen: (): Deployment[] => open.all(),
     activeCount: (): number => activeCount.get()!.n,
     /** The generalisation steps a device reported with its final report. */
     saveGeneralization: (deploymentId: number, steps: GeneralizationReport, at: string): void =>

@@ -134,7 +134,6 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   const deps: ServerDeps = {
     config,
     core,
-    db,
     accounts,
     metrics,
     shutdownSignal: shutdown.signal,
@@ -162,7 +161,6 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     onBytesServed: metrics.countBytesServed,
     onChunkSent: core.peers.noteServerSend,
     signal: shutdown.signal,
-    shutdownGraceMs: config.shutdownGraceSeconds * 1000,
   });
   registerInstallerFilesRoute(device, { dataDir: config.dataDir });
 

@@ -73,12 +73,10 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
     listAudit: (page: number, limit: number): PagedResult<AuditEntry> => audit.list(page, limit),
 
     listUsers: (): User[] => users.list(),
-    getUser: (id: number): User => publicUser(requireUser(id)),
     findUserByName: (username: string): User | undefined => {
       const user = users.findByName(username);
       return user && publicUser(user);
     },
-    userCount: (): number => users.count(),
 
     async createUser(input: UserCreate): Promise<User> {
       checkUsername(input.username);

@@ -4,7 +4,7 @@
 // streams; a broken archive is a 422, and the size limit applies to the decompressed disk.
 import multipart from '@fastify/multipart';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
-import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ImageResponse, type ImageUploadFields } from '../../contracts/api.js';
 import type { MasterImage } from '../../contracts/domain.js';
 import { AppError, isAppError } from '../../contracts/errors.js';
@@ -16,11 +16,6 @@ export interface ImageUploadDeps {
   images: ImageService;
   /** Largest accepted image, in bytes (413 beyond). */
   maxBytes: number;
-  onUploaded?: (image: MasterImage) => void;
-  /** Route config for the server's hooks, e.g. `{ access: 'operator', audit: 'image.upload' }`. */
-  routeConfig?: FastifyContextConfig;
-  /** An access check as a hook, run before any byte of the body is read. */
-  preHandler?: preHandlerHookHandler | preHandlerHookHandler[];
 }
 
 /** Room for the form's boundaries, headers and text fields around the file itself. */
@@ -37,8 +32,6 @@ export function registerImageUploadRoute(app: FastifyInstance, deps: ImageUpload
   void app.register(async (scope) => {
     if (!scope.hasRequestDecorator('parts')) await scope.register(multipart);
     scope.post('/api/images/upload', {
-      ...(deps.preHandler ? { preHandler: deps.preHandler } : {}),
-      ...(deps.routeConfig ? { config: deps.routeConfig } : {}),
       schema: {
         summary: 'Upload a master image',
         description: 'multipart/form-data: fields product_type, version, description (optional) first, then the file in "image": a raw disk image (.img) or one compressed as .img.xz, .img.gz or .img.zst (recognised by its content, decompressed as it arrives; the size limit applies to the decompressed disk).',
@@ -115,7 +108,6 @@ async function upload(request: FastifyRequest, reply: FastifyReply, deps: ImageU
   if (image.same_content_as.length > 0) {
     request.log.warn({ image_id: image.id, sha256: image.sha256 }, `${image.product_type} ${image.version} has the same content as ${image.same_content_as.map((o) => `${o.product_type} ${o.version}`).join(', ')}`);
   }
-  deps.onUploaded?.(image);
   return { success: true as const, image, checksum: image.sha256, filename: image.filename };
 }
 
