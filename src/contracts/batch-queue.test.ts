@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BATCH_STATUSES, OPEN_BATCH_STATUSES } from './domain.js';
+import { BATCH_STATUSES, DEPLOYMENT_STATUSES, FINAL_BATCH_STATUSES, FINAL_DEPLOYMENT_STATUSES, OPEN_BATCH_STATUSES, OPEN_DEPLOYMENT_STATUSES } from './domain.js';
 import { BATCH_TRANSITIONS, batchActionsFrom } from './batch-queue.js';
 
 describe('the batch status machine', () => {
@@ -19,5 +19,17 @@ describe('the batch status machine', () => {
 
   it('never leads an operator to completed, which only the devices finishing reach', () => {
     expect(Object.values(BATCH_TRANSITIONS).map((rule) => rule.to)).not.toContain('completed');
+  });
+});
+
+describe('status sets', () => {
+  it('split every batch status into open and final, once', () => {
+    expect(FINAL_BATCH_STATUSES).toEqual(['completed', 'cancelled']);
+    expect([...OPEN_BATCH_STATUSES, ...FINAL_BATCH_STATUSES].sort()).toEqual([...BATCH_STATUSES].sort());
+  });
+
+  it('split every deployment status into open and final, once', () => {
+    expect(OPEN_DEPLOYMENT_STATUSES).toEqual(['assigned', 'downloading', 'verifying', 'customizing']);
+    expect([...OPEN_DEPLOYMENT_STATUSES, ...FINAL_DEPLOYMENT_STATUSES].sort()).toEqual([...DEPLOYMENT_STATUSES].sort());
   });
 });

@@ -90,6 +90,8 @@ export const BATCH_STATUSES = ['pending', 'active', 'paused', 'completed', 'canc
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
 export const BatchStatus = Type.Enum(BATCH_STATUSES);
 export const OPEN_BATCH_STATUSES: readonly BatchStatus[] = ['pending', 'active', 'paused'];
+/** Finished, by its devices or an operator: nothing more happens to the batch. */
+export const FINAL_BATCH_STATUSES: readonly BatchStatus[] = BATCH_STATUSES.filter((status) => !OPEN_BATCH_STATUSES.includes(status));
 
 /**
  * A device's part in one-to-many delivery: `receiving` still fetches chunks (and serves what it holds); `serving` has

@@ -1,5 +1,5 @@
 import type { Batch, BatchStatus, ProductType } from '../contracts/domain.js';
-import { FINAL_DEPLOYMENT_STATUSES } from '../contracts/domain.js';
+import { FINAL_BATCH_STATUSES, FINAL_DEPLOYMENT_STATUSES } from '../contracts/domain.js';
 import type { BatchQuery } from '../contracts/api.js';
 import type { Db } from './database.js';
 import { sqlList, whereOf } from './where.js';
@@ -84,7 +84,7 @@ export function createBatchRepository(db: Db) {
     /** The same, without counting their devices (which reads the deployments): enough to pick the serving batch. */
     listActiveStored: (): StoredBatch[] => active.all().map((row) => ({ ...row, peer_delivery: row.peer_delivery === 1 })),
     setStatus: (id: number, status: BatchStatus, at: string): Batch =>
-      counted(setStatus.get({ id, status, started_at: status === 'active' ? at : null, completed_at: status === 'completed' || status === 'cancelled' ? at : null })!),
+      counted(setStatus.get({ id, status, started_at: status === 'active' ? at : null, completed_at: FINAL_BATCH_STATUSES.includes(status) ? at : null })!),
     setPriority: (id: number, priority: number): Batch => counted(setPriority.get({ id, priority })!),
     setPeerDelivery: (id: number, settings: { peer_delivery: boolean; peer_linger_s: number }): Batch =>
       counted(setPeerDelivery.get({ id, peer_delivery: settings.peer_delivery ? 1 : 0, peer_linger_s: settings.peer_linger_s })!),

@@ -9,7 +9,7 @@ import {
 import { arrayMove, SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from '@dnd-kit/sortable';
 import { CSS } from '@dnd-kit/utilities';
 import type { Batch, BatchStatus } from '../../../src/contracts/domain.js';
-import { BATCH_STATUSES, OPEN_BATCH_STATUSES } from '../../../src/contracts/domain.js';
+import { BATCH_STATUSES, FINAL_BATCH_STATUSES, OPEN_BATCH_STATUSES } from '../../../src/contracts/domain.js';
 import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
 import { parseWholeNumber } from '../../../src/contracts/numbers.js';
 import { api, describeError } from '../api/api.client.js';
@@ -207,7 +207,7 @@ export function BatchesPage() {
   };
 
   const venueList = venues.data?.venues ?? [];
-  const statusIsFinal = params.status === 'completed' || params.status === 'cancelled';
+  const statusIsFinal = FINAL_BATCH_STATUSES.includes(params.status as BatchStatus);
 
   return (
     <>
