@@ -8,9 +8,10 @@ export function parseId(value: string, what = 'id'): number {
   return id;
 }
 
-export function parseInteger(value: string, what: string): number {
-  const n = parseWholeNumber(value);
-  if (n === null) throw new AppError('VALIDATION', `${what} must be a whole number, not "${value}".`);
+/** A whole number, within `bounds` when given (e.g. a field's limits from src/contracts/limits.ts). */
+export function parseInteger(value: string, what: string, bounds?: { min: number; max: number }): number {
+  const n = parseWholeNumber(value, bounds);
+  if (n === null) throw new AppError('VALIDATION', `${what} must be a whole number${bounds ? ` from ${bounds.min} to ${bounds.max}` : ''}, not "${value}".`);
   return n;
 }
 
