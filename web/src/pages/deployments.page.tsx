@@ -10,7 +10,7 @@ import { useResource } from '../api/use-resource.js';
 import { formatBytes, formatDateTime, formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { Modal } from '../components/modal.js';
 import { describeShare, formatShare, peerShareOf, PeerRoleBadge, PeerShareText } from '../components/peer-delivery.js';
-import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge, FilterSelect } from '../components/ui.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, DeploymentBar, Pagination, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
 import { pageOf, pageSizeOf, useSearchState } from '../components/use-search-state.js';
 import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
@@ -194,7 +194,7 @@ export function DeploymentsPage() {
                     <td className="d-none d-md-table-cell">{d.venue_code}</td>
                     <td className="d-none d-md-table-cell">{d.product_type}</td>
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
-                    <td className="d-none d-lg-table-cell"><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : d.status === 'superseded' ? 'secondary' : 'primary'} /></td>
+                    <td className="d-none d-lg-table-cell"><DeploymentBar deployment={d} /></td>
                     <td className="d-none d-xl-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="d-none d-xl-table-cell small">{d.image_version ?? '—'}</td>
                     <td className="d-none d-lg-table-cell small text-end text-nowrap">
