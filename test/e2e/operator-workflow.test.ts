@@ -41,7 +41,7 @@ describe('operator workflow in the browser', () => {
   };
 
   beforeAll(async () => {
-    dashboard = await openDashboard({ server: { maxImageBytes: 16 * 1024 * 1024 } });
+    dashboard = await openDashboard({ server: { maxImageBytes: 10 * 1024 * 1024 } });
     ({ server, page } = dashboard);
     admin = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
   });
@@ -163,8 +163,8 @@ describe('operator workflow in the browser', () => {
     const uploads: string[] = [];
     page.on('request', (request) => void (request.url().endsWith('/api/images/upload') && uploads.push(request.method())));
     // A file over the server's limit is refused here, before a byte is sent.
-    await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v9.img', mimeType: 'application/octet-stream', buffer: Buffer.alloc(20 * 1024 * 1024) });
-    await page.getByTestId('image-file-error').filter({ hasText: "This file is 20.0 MiB, over the server's 16.0 MiB upload limit" }).waitFor();
+    await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v9.img', mimeType: 'application/octet-stream', buffer: Buffer.alloc(11 * 1024 * 1024) });
+    await page.getByTestId('image-file-error').filter({ hasText: "This file is 11.0 MiB, over the server's 10.0 MiB upload limit" }).waitFor();
     await page.getByTestId('image-upload-submit').click();
     await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v2.4.1.img', mimeType: 'application/octet-stream', buffer: image });
     // The version is suggested from the file name.
