@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { PRODUCT_TYPES, type ProductType } from '../contracts/domain.js';
+import { parseByteSize, parseWholeNumber } from '../contracts/numbers.js';
 import { InstallerError } from './installer.errors.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.policy.js';
 import type { PeerOptions } from './installer.types.js';
@@ -146,12 +147,12 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
   // Chosen once the configuration is in (target-disk.chooser.ts), so a refusal reaches the dashboard.
   const target = pick(flags.target, 'PITCREW_TARGET', 'target') ?? 'auto';
 
-  const retries = flags.retries === undefined ? DEFAULT_RETRY_POLICY.maxRetries : Number(flags.retries);
-  if (!Number.isInteger(retries) || retries < 0 || retries > 1000) throw new InstallerError('USAGE', `--retries must be a whole number from 0 to 1000, not ${flags.retries}`);
+  const retries = flags.retries === undefined ? DEFAULT_RETRY_POLICY.maxRetries : parseWholeNumber(flags.retries, { min: 0, max: 1000 });
+  if (retries === null) throw new InstallerError('USAGE', `--retries must be a whole number from 0 to 1000, not ${flags.retries}`);
   const bandwidth = flags.bandwidth === undefined ? null : parseByteRate(flags.bandwidth);
   const cardWriteRate = flags['card-write-rate'] === undefined ? null : parseByteRate(flags['card-write-rate']);
-  const chunksInFlight = flags['chunks-in-flight'] === undefined ? DEFAULT_CHUNKS_IN_FLIGHT : Number(flags['chunks-in-flight']);
-  if (!Number.isInteger(chunksInFlight) || chunksInFlight < 1 || chunksInFlight > 16) {
+  const chunksInFlight = flags['chunks-in-flight'] === undefined ? DEFAULT_CHUNKS_IN_FLIGHT : parseWholeNumber(flags['chunks-in-flight'], { min: 1, max: 16 });
+  if (chunksInFlight === null) {
     throw new InstallerError('USAGE', `--chunks-in-flight must be a whole number from 1 to 16, not ${flags['chunks-in-flight']}`);
   }
 
@@ -160,19 +161,19 @@ export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv = proce
     throw new InstallerError('USAGE', `the installer stick must be named by its disk identifier, 8 hex digits, not "${installerStick}"`);
   }
   const stickWaitText = flags['stick-wait'] ?? cmdline['pitcrew.stick-wait'];
-  const stickWaitSeconds = stickWaitText === undefined ? DEFAULT_STICK_WAIT_SECONDS : Number(stickWaitText);
-  if (!/^\d+$/.test(stickWaitText ?? '0') || stickWaitSeconds > 3600) {
+  const stickWaitSeconds = stickWaitText === undefined ? DEFAULT_STICK_WAIT_SECONDS : parseWholeNumber(stickWaitText, { min: 0, max: 3600 });
+  if (stickWaitSeconds === null) {
     throw new InstallerError('USAGE', `--stick-wait must be a whole number of seconds from 0 to 3600, not ${stickWaitText}`);
   }
 
-  const peerPort = flags['peer-port'] === undefined ? undefined : Number(flags['peer-port']);
-  if (peerPort !== undefined && (!Number.isInteger(peerPort) || peerPort < 1 || peerPort > 65535)) {
+  const peerPort = flags['peer-port'] === undefined ? undefined : parseWholeNumber(flags['peer-port'], { min: 1, max: 65535 });
+  if (peerPort === null) {
     throw new InstallerError('USAGE', `--peer-port must be a port number from 1 to 65535, not ${flags['peer-port']}`);
   }
   const peers: PeerOptions = {
     enabled: !flags['no-peers'],
     port: peerPort,
-    cacheBytes: flags['peer-cache'] === undefined ? undefined : parseByteSize(flags['peer-cache'], '--peer-cache'),
+    cacheBytes: flags['peer-cache'] === undefined ? undefined : parseSizeFlag(flags['peer-cache'], '--peer-cache'),
     linger: !flags['no-linger'],
     corruptServed: Boolean(flags['fault-corrupt-served']),
   };
@@ -219,20 +220,14 @@ export function readKernelCmdline(root: string): Record<string, string> {
 
 /** "20M" → 20·1024² bytes per second; plain numbers are bytes. */
 export function parseByteRate(text: string): number {
-  const value = parseScaled(text, true);
-  if (!Number.isFinite(value) || value < 1024) throw new InstallerError('USAGE', `not a bandwidth of at least 1k per second: ${text}`);
-  return Math.round(value);
+  const value = parseByteSize(text, { perSecond: true });
+  if (value === null || value < 1024) throw new InstallerError('USAGE', `not a bandwidth of at least 1k per second: ${text}`);
+  return value;
 }
 
 /** "256M" → 256·1024² bytes; 0 is allowed (nothing kept). */
-function parseByteSize(text: string, flag: string): number {
-  const value = parseScaled(text, false);
-  if (!Number.isFinite(value)) throw new InstallerError('USAGE', `${flag} must be a size in bytes (k, M, G suffixes allowed), not ${text}`);
-  return Math.round(value);
-}
-
-function parseScaled(text: string, perSecond: boolean): number {
-  const match = (perSecond ? /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B)?(?:\/s)?$/ : /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)(?:i?B)?$/).exec(text.trim());
-  const scale = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 } as const;
-  return match ? Number(match[1]) * scale[match[2]!.toLowerCase() as keyof typeof scale] : NaN;
+function parseSizeFlag(text: string, flag: string): number {
+  const value = parseByteSize(text);
+  if (value === null) throw new InstallerError('USAGE', `${flag} must be a size in bytes (k, M, G suffixes allowed), not ${text}`);
+  return value;
 }

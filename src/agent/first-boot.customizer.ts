@@ -10,13 +10,13 @@
 //                script deletes itself and strips those arguments, so it runs once.
 // /etc/hostname and /etc/hosts are written on the root filesystem in every case, so the name holds even on an
 // image without any first-boot hook (the result's warnings then say so). Everything written is read back and compared.
-import { InstallerError } from './installer.errors.js';
-import { Ext4Volume, type Ext4Change, type Ext4Entry } from './ext4.volume.js';
+import { asCustomizeError, InstallerError } from './installer.errors.js';
+import { Ext4Volume, type Ext4Change, type Ext4Entry } from '../disk-layout/ext4.volume.js';
 import { FIRST_BOOT_PROBES, planFirstBoot, PRESEED_STAMPS, unitsFromPackageLists, wantsLinkOf, type BootPartitionMount, type FirstBootFlavour } from './first-boot.detector.js';
 import { FatVolume } from './fat.volume.js';
 import { detectFilesystem, type PartitionEntry, type PartitionTable } from './partition-table.parser.js';
 import { isValidHostname } from './device-api.client.js';
-import { generalizeClone } from './clone.generalizer.js';
+import { generalizeClone } from '../disk-layout/clone.generalizer.js';
 import type { GeneralizationStep } from '../contracts/generalization.js';
 
 export type { FirstBootFlavour } from './first-boot.detector.js';
@@ -52,7 +52,14 @@ const FIRSTRUN_ARGS = ['systemd.run_success_action=reboot', 'systemd.unit=kernel
 const ROOT_PROBES = [...FIRST_BOOT_PROBES, '/etc/fstab', '/etc/hosts', '/boot/firmware'];
 const BOOT_PROBES = ['cmdline.txt', 'rpi-preseed.toml', 'user-data', 'meta-data', 'firstrun.sh'];
 
-export async function customizeFirstBoot(options: CustomizeOptions): Promise<CustomizeResult> {
+/** What could not be read or written on the card fails the installation as a customisation (CUSTOMIZE). */
+export function customizeFirstBoot(options: CustomizeOptions): Promise<CustomizeResult> {
+  return writeFirstBoot(options).catch((error: unknown) => {
+    throw asCustomizeError(error);
+  });
+}
+
+async function writeFirstBoot(options: CustomizeOptions): Promise<CustomizeResult> {
   if (!isValidHostname(options.hostname)) throw new InstallerError('CUSTOMIZE', `refusing to write an invalid hostname: ${JSON.stringify(options.hostname)}`);
   const { boot, root } = await locatePartitions(options.table, options.readDisk);
   const fat = new FatVolume(options.devicePath, boot.startByte);

@@ -6,7 +6,7 @@
 // package list without its unit, cloud-init disabled or without its seed folder, Imager's imager_custom on an image
 // that cannot run firstrun.sh), or none can run at all, the plan carries warnings for the deployment: then the
 // hostname may only be in /etc/hostname, where a first-boot service of the image can still overwrite it.
-import type { Ext4Entry } from './ext4.volume.js';
+import type { Ext4Entry } from '../disk-layout/ext4.volume.js';
 
 export type FirstBootFlavour = 'rpi-preseed' | 'cloud-init' | 'firstrun' | 'none';
 

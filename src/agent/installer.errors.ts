@@ -1,5 +1,6 @@
 // Every way an installation can fail, sorted into "try again" (transient) and "stop and say why" (permanent).
 // The message is what the operator reads on the dashboard, so it names the exact cause.
+import { DiskLayoutError } from '../disk-layout/disk-tool.js';
 
 export type InstallerErrorCode =
   | 'NETWORK' // connection refused, reset, timed out, stalled
@@ -32,6 +33,10 @@ export class InstallerError extends Error {
 }
 
 export const isInstallerError = (error: unknown): error is InstallerError => error instanceof InstallerError;
+
+/** A disk image that could not be read or edited (src/disk-layout) fails the installation as a customisation. */
+export const asCustomizeError = (error: unknown): unknown =>
+  error instanceof DiskLayoutError ? new InstallerError('CUSTOMIZE', error.message, { cause: error }) : error;
 
 // Socket-level failures worth retrying: the server restarting, a cable re-plugged, a switch port flapping.
 const TRANSIENT_SOCKET_CODES = new Set([

@@ -6,7 +6,7 @@
 // (without it the stale sweep marks a finished device failed), and one that still could not be delivered is kept
 // as `undeliveredFinal` for the installer to say so, never dropped silently.
 import type { StatusRequest } from '../contracts/device-api.js';
-import type { DeviceReportedStatus } from '../contracts/domain.js';
+import { OUTCOME_DEPLOYMENT_STATUSES, type DeviceReportedStatus } from '../contracts/domain.js';
 import type { GeneralizationReport } from '../contracts/generalization.js';
 import { InstallerError, isInstallerError } from './installer.errors.js';
 import { sendStatus } from './device-api.client.js';
@@ -88,7 +88,7 @@ export class StatusReporter {
     this.sentLatest = true;
     await this.inFlight;
     const report = this.build(status, fields);
-    const final = status === 'completed' || status === 'failed';
+    const final = (OUTCOME_DEPLOYMENT_STATUSES as readonly DeviceReportedStatus[]).includes(status);
     try {
       await retryTransient(() => this.deliver(report), { policy: final ? (this.options.finalPolicy ?? this.options.policy) : this.options.policy });
       if (final) this.undelivered = null;

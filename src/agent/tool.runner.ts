@@ -1,36 +1,12 @@
-// Runs the filesystem tools customisation relies on (mtools, e2fsprogs' debugfs) and says plainly when one is
-// missing from the installer environment.
-import { spawn } from 'node:child_process';
-import { InstallerError } from './installer.errors.js';
+// Runs the filesystem tools customisation relies on (src/disk-layout/disk-tool.ts); a tool that is missing or
+// fails to start is a customisation failure of this installation.
+import { runDiskTool, type ToolResult } from '../disk-layout/disk-tool.js';
+import { asCustomizeError } from './installer.errors.js';
 
-const PACKAGE_OF: Record<string, string> = { mcopy: 'mtools', mtype: 'mtools', mdir: 'mtools', debugfs: 'e2fsprogs' };
-
-export interface ToolResult {
-  code: number;
-  stdout: Buffer;
-  stderr: string;
-}
+export type { ToolResult } from '../disk-layout/disk-tool.js';
 
 export function runTool(command: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<ToolResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] });
-    const stdout: Buffer[] = [];
-    const stderr: Buffer[] = [];
-    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
-    child.stdout.on('data', (chunk: Buffer) => stdout.push(chunk));
-    child.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
-    child.once('error', (error: NodeJS.ErrnoException) => {
-      clearTimeout(timer);
-      const hint = PACKAGE_OF[command] ? ` (install the ${PACKAGE_OF[command]} package)` : '';
-      reject(
-        error.code === 'ENOENT'
-          ? new InstallerError('CUSTOMIZE', `${command} is not available in the installer environment${hint}`, { cause: error })
-          : new InstallerError('CUSTOMIZE', `running ${command} failed: ${error.message}`, { cause: error }),
-      );
-    });
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (signal ? 128 : 1), stdout: Buffer.concat(stdout), stderr: Buffer.concat(stderr).toString('utf8') });
-    });
+  return runDiskTool(command, args, options).catch((error: unknown) => {
+    throw asCustomizeError(error);
   });
 }

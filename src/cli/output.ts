@@ -1,5 +1,6 @@
 // How the CLI talks to a person: aligned tables, one-line errors, non-zero exit codes.
 import { isAppError } from '../contracts/errors.js';
+import { ConfigError } from '../server/config.js';
 
 export function printTable<T extends object>(rows: T[], columns: Array<keyof T & string>, empty = 'Nothing to show.'): void {
   if (rows.length === 0) {
@@ -25,7 +26,7 @@ export const say = (message: string): void => void process.stdout.write(`${messa
 
 /** One clear line on stderr for anything a person did wrong, a stack only for bugs; returns the exit code. */
 export function reportError(error: unknown): number {
-  const message = isAppError(error) ? error.message : `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
+  const message = isAppError(error) || error instanceof ConfigError ? error.message : `unexpected error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`;
   process.stderr.write(`pitcrew: ${message}\n`);
   return 1;
 }

@@ -1,15 +1,17 @@
 // Argument parsers: a bad value is a one-line error naming what was expected.
 import { AppError } from '../contracts/errors.js';
+import { parseWholeNumber } from '../contracts/numbers.js';
 
 export function parseId(value: string, what = 'id'): number {
-  const id = Number(value);
-  if (!/^\d+$/.test(value) || !Number.isSafeInteger(id) || id < 1) throw new AppError('VALIDATION', `${what} must be a positive whole number, not "${value}".`);
+  const id = parseWholeNumber(value, { min: 1 });
+  if (id === null) throw new AppError('VALIDATION', `${what} must be a positive whole number, not "${value}".`);
   return id;
 }
 
-export function parseInteger(value: string, what: string): number {
-  const n = Number(value);
-  if (!/^-?\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) throw new AppError('VALIDATION', `${what} must be a whole number, not "${value}".`);
+/** A whole number, within `bounds` when given (e.g. a field's limits from src/contracts/limits.ts). */
+export function parseInteger(value: string, what: string, bounds?: { min: number; max: number }): number {
+  const n = parseWholeNumber(value, bounds);
+  if (n === null) throw new AppError('VALIDATION', `${what} must be a whole number${bounds ? ` from ${bounds.min} to ${bounds.max}` : ''}, not "${value}".`);
   return n;
 }
 

@@ -1,6 +1,23 @@
 // The batch queue's rules, shared by the core (which batch serves the next device, when a batch is done) and the UI
 // (which batch to label "serving", what a batch is doing): one home, so the label can never disagree with the server.
-import type { Batch } from './domain.js';
+import type { Batch, BatchStatus } from './domain.js';
+
+/** What an operator can do to a batch. */
+export const BATCH_ACTIONS = ['start', 'pause', 'cancel'] as const;
+export type BatchAction = (typeof BATCH_ACTIONS)[number];
+
+/**
+ * The batch status machine: each action, the statuses it is legal from and the status it leads to. `completed` is
+ * reached only automatically, when every name is handed out and every device finished (see areDevicesFinished).
+ */
+export const BATCH_TRANSITIONS: Readonly<Record<BatchAction, { from: readonly BatchStatus[]; to: BatchStatus }>> = {
+  start: { from: ['pending', 'paused'], to: 'active' },
+  pause: { from: ['active'], to: 'paused' },
+  cancel: { from: ['pending', 'active', 'paused'], to: 'cancelled' },
+};
+
+/** The actions legal from `status`, in BATCH_ACTIONS order; none once a batch is completed or cancelled. */
+export const batchActionsFrom = (status: BatchStatus): BatchAction[] => BATCH_ACTIONS.filter((action) => BATCH_TRANSITIONS[action].from.includes(status));
 
 /** What a batch is doing right now, in the words the queue shows. */
 export type BatchActivity =

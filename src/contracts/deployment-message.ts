@@ -3,15 +3,12 @@
 // warning on a line of its own after the summary, and the dashboard picks them out of the stored message. One
 // definition for both sides, so the format cannot drift.
 import { StatusRequest } from './device-api.js';
+import { textLimitsOf } from './limits.js';
 
 const WARNING_LINE = 'warning: ';
 
 /** The longest message a report may carry, from the report's schema. */
-const MESSAGE_MAX = (() => {
-  const limit = (StatusRequest.properties.message.anyOf[0] as { maxLength?: number }).maxLength;
-  if (!limit) throw new Error('StatusRequest.message has no maxLength');
-  return limit;
-})();
+const MESSAGE_MAX = textLimitsOf(StatusRequest.properties.message).max;
 
 /** Summary, then one "warning: …" line per warning; warnings are shortened so that all of them fit. */
 export function withWarnings(summary: string, warnings: readonly string[]): string {

@@ -90,6 +90,8 @@ export const BATCH_STATUSES = ['pending', 'active', 'paused', 'completed', 'canc
 export type BatchStatus = (typeof BATCH_STATUSES)[number];
 export const BatchStatus = Type.Enum(BATCH_STATUSES);
 export const OPEN_BATCH_STATUSES: readonly BatchStatus[] = ['pending', 'active', 'paused'];
+/** Finished, by its devices or an operator: nothing more happens to the batch. */
+export const FINAL_BATCH_STATUSES: readonly BatchStatus[] = BATCH_STATUSES.filter((status) => !OPEN_BATCH_STATUSES.includes(status));
 
 /**
  * A device's part in one-to-many delivery: `receiving` still fetches chunks (and serves what it holds); `serving` has
@@ -193,6 +195,11 @@ export const DEPLOYMENT_STATUSES = ['assigned', 'downloading', 'verifying', 'cus
 export type DeploymentStatus = (typeof DEPLOYMENT_STATUSES)[number];
 export const DeploymentStatus = Type.Enum(DEPLOYMENT_STATUSES);
 export const FINAL_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = ['completed', 'failed', 'superseded'];
+/** Still imaging: every status before a final one. */
+export const OPEN_DEPLOYMENT_STATUSES: readonly DeploymentStatus[] = DEPLOYMENT_STATUSES.filter((status) => !FINAL_DEPLOYMENT_STATUSES.includes(status));
+/** The outcomes that count in reports and completion rates; `superseded` is final but no outcome. */
+export const OUTCOME_DEPLOYMENT_STATUSES = ['completed', 'failed'] as const satisfies readonly DeploymentStatus[];
+export const isFinalDeploymentStatus = (status: DeploymentStatus): boolean => FINAL_DEPLOYMENT_STATUSES.includes(status);
 /** Words the original Python installer sends, and what they mean here. */
 export const LEGACY_STATUS_ALIASES = { starting: 'assigned', success: 'completed' } as const satisfies Record<string, DeploymentStatus>;
 /** What a device may report: every state but `superseded`, which only the server decides. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { AppError } from '../contracts/errors.js';
+import { AppError } from './errors.js';
 import { kartHostname, parseKartNumbers, serialHostname } from './kart-numbers.js';
 
 describe('parseKartNumbers', () => {

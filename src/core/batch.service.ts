@@ -1,25 +1,16 @@
 // Deployment batches: a prioritised queue of "deploy N devices of this product at this venue".
-import type { Batch, BatchStatus, ProductType } from '../contracts/domain.js';
+import type { Batch, ProductType } from '../contracts/domain.js';
 import type { BatchCapacity, BatchCreate, BatchPeerDeliveryUpdate, BatchQuery } from '../contracts/api.js';
 import { DEFAULT_PEER_LINGER_S } from '../contracts/peer-delivery.js';
 import type { ServerEventName } from '../contracts/events.js';
 import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext } from './context.js';
 import { normalizeVenueCode } from './venue.service.js';
-import { servingBatchOf } from '../contracts/batch-queue.js';
+import { BATCH_TRANSITIONS, servingBatchOf, type BatchAction } from '../contracts/batch-queue.js';
 import { settleBatch } from './batch-progress.js';
 
-type Action = 'start' | 'pause' | 'cancel';
-
-/**
- * Legal moves of the status machine. `completed` is reached only automatically, when every name is handed out and
- * every device finished (succeeded or failed): see settleBatch in batch-progress.ts for why it waits for the devices.
- */
-const TRANSITIONS: Record<Action, { from: readonly BatchStatus[]; to: BatchStatus; event: ServerEventName }> = {
-  start: { from: ['pending', 'paused'], to: 'active', event: 'batch_started' },
-  pause: { from: ['active'], to: 'paused', event: 'batch_paused' },
-  cancel: { from: ['pending', 'active', 'paused'], to: 'cancelled', event: 'batch_cancelled' },
-};
+const EVENT_OF: Record<BatchAction, ServerEventName> = { start: 'batch_started', pause: 'batch_paused', cancel: 'batch_cancelled' };
+const PAST_TENSE: Record<BatchAction, string> = { start: 'started', pause: 'paused', cancel: 'cancelled' };
 
 const optionalText = (value: string | null | undefined): string | null => value?.trim() || null;
 
@@ -41,15 +32,16 @@ export function createBatchService(ctx: CoreContext) {
     return { venue_code: venue, product_type: product, available, reserved, unreserved: Math.max(0, available - reserved), needs_pool: needsPool };
   }
 
-  function transition(id: number, action: Action): Batch {
-    const rule = TRANSITIONS[action];
+  /** One move of the status machine in src/contracts/batch-queue.ts, which the UI offers from the same table. */
+  function transition(id: number, action: BatchAction): Batch {
+    const rule = BATCH_TRANSITIONS[action];
     return ctx.write((emit) => {
       const batch = get(id);
       if (!rule.from.includes(batch.status)) {
-        throw new AppError('INVALID_TRANSITION', `Batch ${id} is ${batch.status}; it can be ${action === 'cancel' ? 'cancelled' : action === 'start' ? 'started' : 'paused'} only when ${rule.from.join(' or ')}.`);
+        throw new AppError('INVALID_TRANSITION', `Batch ${id} is ${batch.status}; it can be ${PAST_TENSE[action]} only when ${rule.from.join(' or ')}.`);
       }
       const updated = repos.batches.setStatus(id, rule.to, isoOf(ctx.now()));
-      emit(rule.event as 'batch_started', { batch_id: id, batch: updated });
+      emit(EVENT_OF[action] as 'batch_started', { batch_id: id, batch: updated });
       // A batch paused after its last name went out, whose devices finished meanwhile, completes once started.
       if (action === 'start' && updated.remaining_count === 0) return settleBatch(ctx, emit, id) ?? updated;
       return updated;

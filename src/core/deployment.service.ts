@@ -5,6 +5,7 @@ import { FINAL_DEPLOYMENT_STATUSES, LEGACY_STATUS_ALIASES, PRODUCT_TYPES } from 
 import type { ConfigRequest, StatusRequest } from '../contracts/device-api.js';
 import type { DeploymentQuery, PagedResult, Report } from '../contracts/api.js';
 import { AppError } from '../contracts/errors.js';
+import { formatIsoDay } from '../contracts/format.js';
 import { STALLED_AFTER_S, type OperatorResolution } from '../contracts/attention.js';
 import type { DeploymentFilter } from '../db/deployment.repository.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
@@ -310,19 +311,17 @@ export function createDeploymentService(ctx: CoreContext) {
       return repos.deployments.list(toFilter(query, ctx.now()), query.page ?? 1, query.limit ?? 50);
     },
 
-    listOpen: (): Deployment[] => repos.deployments.listOpen(),
-
     iterate: (query: DeploymentQuery, pageSize?: number): Iterable<Deployment> => repos.deployments.iterate(toFilter(query, ctx.now()), pageSize),
 
     /** Completion rate, durations, per venue and per day for a date range (local days, inclusive). */
     summarize(query: { from?: string; to?: string; venue?: string; product?: string }): Report {
       const now = ctx.now();
-      const today = `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}-${String(now.getDate()).padStart(2, '0')}`;
+      const today = formatIsoDay(now);
       const to = query.to ?? today;
       const from = query.from ?? (() => {
         const start = new Date(localDayStart(to));
         start.setDate(start.getDate() - 29);
-        return `${start.getFullYear()}-${String(start.getMonth() + 1).padStart(2, '0')}-${String(start.getDate()).padStart(2, '0')}`;
+        return formatIsoDay(start);
       })();
       if (query.product && !PRODUCT_TYPES.includes(query.product as ProductType)) throw new AppError('VALIDATION', 'Product must be KXP2 or RXP2.');
       const filter = toFilter({ from, to, venue: query.venue, product: query.product as ProductType | undefined });

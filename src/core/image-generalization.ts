@@ -5,8 +5,8 @@
 import { open } from 'node:fs/promises';
 import type { GeneralizationReport } from '../contracts/generalization.js';
 import { detectFilesystem, parsePartitionTable } from '../disk-layout/partition-table.js';
-import { planGeneralization } from '../agent/clone.generalizer.js';
-import { Ext4Volume } from '../agent/ext4.volume.js';
+import { planGeneralization } from '../disk-layout/clone.generalizer.js';
+import { Ext4Volume } from '../disk-layout/ext4.volume.js';
 
 export interface GeneralizationPreview {
   steps: GeneralizationReport | null;

@@ -11,6 +11,7 @@ import { createPeerSwarmService } from './peer-swarm.service.js';
 import { createPoolService } from './pool.service.js';
 import { computeStats } from './stats.service.js';
 import { createVenueService } from './venue.service.js';
+import { createSystemRepository } from '../db/system.repository.js';
 
 export interface CoreOptions {
   db: Db;
@@ -33,6 +34,8 @@ export function createCore({ db, imagesDir, events = silentEvents, now = () => n
     deployments,
     peers: createPeerSwarmService(ctx, deployments),
     stats: () => computeStats(ctx),
+    /** Figures about the whole database, read only: the system page and /metrics. */
+    system: createSystemRepository(db),
   };
 }
 export type Core = ReturnType<typeof createCore>;

@@ -1,6 +1,7 @@
 import type { Venue, VenueStats } from '../contracts/domain.js';
 import type { VenueCreate, VenueUpdate } from '../contracts/api.js';
 import { AppError } from '../contracts/errors.js';
+import { FIELD_LIMITS } from '../contracts/limits.js';
 import { isoOf, type CoreContext } from './context.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -13,7 +14,7 @@ export function normalizeVenueCode(code: string): string {
 
 function cleanName(name: string): string {
   const trimmed = name.trim();
-  if (trimmed.length < 1 || trimmed.length > 100) throw new AppError('VALIDATION', 'Venue name is required and at most 100 characters.');
+  if (trimmed.length < 1 || trimmed.length > FIELD_LIMITS.venueName.max) throw new AppError('VALIDATION', `Venue name is required and at most ${FIELD_LIMITS.venueName.max} characters.`);
   return trimmed;
 }
 
@@ -25,7 +26,7 @@ function cleanOptional(value: string | null | undefined, max: number, label: str
 }
 
 function cleanEmail(value: string | null | undefined): string | null {
-  const email = cleanOptional(value, 254, 'Contact email');
+  const email = cleanOptional(value, FIELD_LIMITS.venueContactEmail.max, 'Contact email');
   if (email && !EMAIL.test(email)) throw new AppError('VALIDATION', `Contact email "${email}" is not a valid address.`);
   return email;
 }
@@ -48,7 +49,7 @@ export function createVenueService(ctx: CoreContext) {
       const venue: Venue = {
         code: normalizeVenueCode(input.code),
         name: cleanName(input.name),
-        location: cleanOptional(input.location, 200, 'Location'),
+        location: cleanOptional(input.location, FIELD_LIMITS.venueLocation.max, 'Location'),
         contact_email: cleanEmail(input.contact_email),
         created_at: isoOf(ctx.now()),
       };
@@ -67,7 +68,7 @@ export function createVenueService(ctx: CoreContext) {
         const next: Venue = {
           ...current,
           name: input.name === undefined ? current.name : cleanName(input.name),
-          location: input.location === undefined ? current.location : cleanOptional(input.location, 200, 'Location'),
+          location: input.location === undefined ? current.location : cleanOptional(input.location, FIELD_LIMITS.venueLocation.max, 'Location'),
           contact_email: input.contact_email === undefined ? current.contact_email : cleanEmail(input.contact_email),
         };
         repos.venues.update(next);

@@ -1,8 +1,8 @@
 import type { Batch, BatchStatus, ProductType } from '../contracts/domain.js';
-import { FINAL_DEPLOYMENT_STATUSES } from '../contracts/domain.js';
+import { FINAL_BATCH_STATUSES, FINAL_DEPLOYMENT_STATUSES } from '../contracts/domain.js';
 import type { BatchQuery } from '../contracts/api.js';
 import type { Db } from './database.js';
-import { whereOf } from './where.js';
+import { sqlList, whereOf } from './where.js';
 
 type DeviceCounts = Pick<Batch, 'imaging_count' | 'succeeded_count' | 'failed_count'>;
 export type NewBatch = Omit<Batch, 'id' | 'started_at' | 'completed_at' | 'handed_out_count' | keyof DeviceCounts>;
@@ -24,7 +24,7 @@ const toBatch = (row: BatchRow, counts: DeviceCounts = NO_DEVICES): Batch => ({
 
 // A device is one unit: its latest deployment in the batch (by id) says where it is. A re-imaged device's new
 // record follows its earlier (superseded or failed) one; a superseded record is neither imaging nor an outcome.
-const FINAL_LIST = FINAL_DEPLOYMENT_STATUSES.map((status) => `'${status}'`).join(', ');
+const FINAL_LIST = sqlList(FINAL_DEPLOYMENT_STATUSES);
 const COUNT_COLUMNS = `
   coalesce(sum(status NOT IN (${FINAL_LIST})), 0) AS imaging_count,
   coalesce(sum(status = 'completed'), 0) AS succeeded_count,
@@ -84,7 +84,7 @@ export function createBatchRepository(db: Db) {
     /** The same, without counting their devices (which reads the deployments): enough to pick the serving batch. */
     listActiveStored: (): StoredBatch[] => active.all().map((row) => ({ ...row, peer_delivery: row.peer_delivery === 1 })),
     setStatus: (id: number, status: BatchStatus, at: string): Batch =>
-      counted(setStatus.get({ id, status, started_at: status === 'active' ? at : null, completed_at: status === 'completed' || status === 'cancelled' ? at : null })!),
+      counted(setStatus.get({ id, status, started_at: status === 'active' ? at : null, completed_at: FINAL_BATCH_STATUSES.includes(status) ? at : null })!),
     setPriority: (id: number, priority: number): Batch => counted(setPriority.get({ id, priority })!),
     setPeerDelivery: (id: number, settings: { peer_delivery: boolean; peer_linger_s: number }): Batch =>
       counted(setPeerDelivery.get({ id, peer_delivery: settings.peer_delivery ? 1 : 0, peer_linger_s: settings.peer_linger_s })!),

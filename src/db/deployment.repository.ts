@@ -1,8 +1,8 @@
-import type { AttentionResolution, Deployment, DeploymentStatus, PeerRole } from '../contracts/domain.js';
+import { FINAL_DEPLOYMENT_STATUSES, OUTCOME_DEPLOYMENT_STATUSES, type AttentionResolution, type Deployment, type DeploymentStatus, type PeerRole } from '../contracts/domain.js';
 import type { ImageGeneralizationReport, PagedResult } from '../contracts/api.js';
 import type { GeneralizationReport } from '../contracts/generalization.js';
 import type { Db } from './database.js';
-import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
+import { containsPattern, SEARCH_DEVICE_COLUMNS, sqlList, whereOf } from './where.js';
 
 export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at' | 'swept_at' | 'bytes_from_peers' | 'bytes_from_server' | 'delivery_role' | 'attention_resolved_at' | 'attention_resolution' | 'attention_resolved_by'>;
 
@@ -36,7 +36,9 @@ export interface DeploymentFilter {
   stalledBefore?: string;
 }
 
-const OPEN = "status NOT IN ('completed', 'failed', 'superseded')";
+// Written as NOT IN the final statuses, word for word as the partial index deployments_open, so SQLite uses it.
+const OPEN = `status NOT IN (${sqlList(FINAL_DEPLOYMENT_STATUSES)})`;
+const OUTCOME = `status IN (${sqlList(OUTCOME_DEPLOYMENT_STATUSES)})`;
 
 // Mirrors attentionReasonOf in src/contracts/attention.ts: unresolved failures, and open records silent since
 // @stalledBefore unless acknowledged after their last report.
@@ -103,9 +105,8 @@ export function createDeploymentRepository(db: Db) {
   const staleOpen = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} AND updated_at < ? ORDER BY id`);
   const activeCount = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM deployments WHERE ${OPEN}`);
   const finishedSince = db.prepare<[string], { status: DeploymentStatus; n: number }>(
-    "SELECT status, count(*) AS n FROM deployments WHERE status IN ('completed', 'failed') AND completed_at >= ? GROUP BY status",
+    `SELECT status, count(*) AS n FROM deployments WHERE ${OUTCOME} AND completed_at >= ? GROUP BY status`,
   );
-  const open = db.prepare<[], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} ORDER BY id`);
   const saveGeneralization = db.prepare<{ deployment_id: number; steps: string; reported_at: string }>(`
     INSERT INTO deployment_generalization (deployment_id, steps, reported_at) VALUES (@deployment_id, @steps, @reported_at)
     ON CONFLICT (deployment_id) DO UPDATE SET steps = excluded.steps, reported_at = excluded.reported_at`);
@@ -142,7 +143,6 @@ export function createDeploymentRepository(db: Db) {
     /** From now on this deployment's reports must carry its token. */
     confirmToken: (deploymentId: number, at: string): void => void confirmToken.run({ deployment_id: deploymentId, at }),
     listStale: (updatedBefore: string): Deployment[] => staleOpen.all(updatedBefore),
-    listOpen: (): Deployment[] => open.all(),
     activeCount: (): number => activeCount.get()!.n,
     /** The generalisation steps a device reported with its final report. */
     saveGeneralization: (deploymentId: number, steps: GeneralizationReport, at: string): void =>
@@ -188,7 +188,7 @@ export function createDeploymentRepository(db: Db) {
     /** Finished deployments in a period, for reports: per venue and per local day (`dayOffsetMinutes` east of UTC). */
     summarize: (filter: DeploymentFilter, dayOffsetMinutes: number) => {
       const { clause, params } = whereClause(filter);
-      const finished = `${clause ? `${clause} AND` : 'WHERE'} status IN ('completed', 'failed')`;
+      const finished = `${clause ? `${clause} AND` : 'WHERE'} ${OUTCOME}`;
       const duration = "(julianday(completed_at) - julianday(started_at)) * 86400.0";
       const perVenue = db
         .prepare(`SELECT venue_code, sum(status = 'completed') AS completed, sum(status = 'failed') AS failed,

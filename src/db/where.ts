@@ -23,3 +23,13 @@ export const containsPattern = (text: string | undefined): string | undefined =>
 
 export const SEARCH_DEVICE_COLUMNS =
   "(hostname LIKE @search ESCAPE '\\' OR serial_number LIKE @search ESCAPE '\\' OR mac_address LIKE @search ESCAPE '\\')";
+
+/** A closed set of status words from src/contracts as an SQL list for IN (…): "'completed', 'failed'". */
+export const sqlList = (words: readonly string[]): string =>
+  words
+    .map((word) => {
+      // Only the contracts' own identifiers belong here, never user input: refuse anything that could need quoting.
+      if (!/^[a-z_]+$/.test(word)) throw new Error(`Not a status word: ${word}`);
+      return `'${word}'`;
+    })
+    .join(', ');

@@ -11,6 +11,7 @@ import { gzipSync } from 'node:zlib';
 import { createCpioArchive, type CpioEntry } from './cpio.writer.js';
 import { extractDeb, fetchDebianPackages, prepareAptContext, type AptContext, type FetchedPackage } from './debian-packages.fetcher.js';
 import { EM_AARCH64, isElf, readElfInfo } from './elf.reader.js';
+import { parseWholeNumber } from '../contracts/numbers.js';
 
 /**
  * Packages inside the installer. busybox-static: shell, udhcpc, wget, gunzip, sha256sum, blockdev (the agent has
@@ -174,8 +175,7 @@ function baseEntries(manifest: string): CpioEntry[] {
 export function resolveEpoch(mtime?: number): number {
   if (mtime !== undefined) return mtime;
   const env = process.env.SOURCE_DATE_EPOCH;
-  if (env !== undefined && /^\d+$/.test(env)) return Number(env);
-  return DEFAULT_EPOCH;
+  return (env === undefined ? null : parseWholeNumber(env, { min: 0 })) ?? DEFAULT_EPOCH;
 }
 
 /** gzip with a zero header time, so equal archives compress to equal bytes. */

@@ -3,7 +3,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises
 import { promisify } from 'node:util';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { runCli } from '../cli/program.js';
 import { createBootImage } from './test-support/boot-image.js';
 import { createNetbootSupervisor, netbootPaths, readSavedNetwork, resolveNetworkSettings, writeNetbootConfig } from './netboot.service.js';
@@ -70,6 +70,30 @@ describe('pitcrew netboot', () => {
     const code = await runCli(['node', 'pitcrew', '--data-dir', dir, 'netboot', 'prepare', '--image', image, '--cmdline', 'pitcrew.venue=CORO']);
     expect(code).toBe(0);
     expect(await readFile(join(netbootPaths(dir).tftpRoot, 'cmdline.txt'), 'utf8')).toMatch(/pitcrew\.server=http:\/\/10\.42\.0\.1:5001 pitcrew\.venue=CORO\n$/);
+  });
+
+  it('points installers at the device port the server is configured with, and refuses a bad one', async () => {
+    await runCli(['node', 'pitcrew', '--data-dir', dir, 'netboot', 'config', '--interface', 'deploy0', '--server-address', '10.42.0.1', '--prefix', '24', '--allow-missing-interface']);
+    await mkdir(netbootPaths(dir).installer, { recursive: true });
+    await writeFile(netbootPaths(dir).initramfs, 'initramfs');
+    const image = join(dir, 'raspios.img');
+    await createBootImage(image, { 'kernel8.img': 'kernel', 'start4.elf': 'firmware', 'bcm2711-rpi-4-b.dtb': 'dt', 'bcm2712-rpi-5-b.dtb': 'dt' });
+    const prepare = () => runCli(['node', 'pitcrew', '--data-dir', dir, 'netboot', 'prepare', '--image', image]);
+    const saved = process.env.PITCREW_DEVICE_PORT;
+    const stderr = vi.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      process.env.PITCREW_DEVICE_PORT = '6001';
+      expect(await prepare()).toBe(0);
+      expect(await readFile(join(netbootPaths(dir).tftpRoot, 'cmdline.txt'), 'utf8')).toMatch(/pitcrew\.server=http:\/\/10\.42\.0\.1:6001\b/);
+
+      process.env.PITCREW_DEVICE_PORT = '6001x';
+      expect(await prepare()).toBe(1);
+      expect(stderr.mock.calls.map(([text]) => String(text)).join('')).toContain('PITCREW_DEVICE_PORT="6001x": must be a TCP port, a whole number from 0 to 65535');
+    } finally {
+      stderr.mockRestore();
+      if (saved === undefined) delete process.env.PITCREW_DEVICE_PORT;
+      else process.env.PITCREW_DEVICE_PORT = saved;
+    }
   });
 
   it('answers bad input with one clear line and exit code 1', async () => {

@@ -135,7 +135,6 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   const deps: ServerDeps = {
     config,
     core,
-    db,
     accounts,
     metrics,
     shutdownSignal: shutdown.signal,
@@ -167,7 +166,6 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     onBytesServed: metrics.countBytesServed,
     onChunkSent: core.peers.noteServerSend,
     signal: shutdown.signal,
-    shutdownGraceMs: config.shutdownGraceSeconds * 1000,
   });
   registerInstallerFilesRoute(device, { dataDir: config.dataDir });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CONFIG_KEYS, ConfigError, describeConfig, loadConfig } from './config.js';
+import { CONFIG_KEYS, ConfigError, describeConfig, loadConfig, readSetting } from './config.js';
 
 describe('server configuration', () => {
   it('has safe defaults for every key', () => {
@@ -21,6 +21,23 @@ describe('server configuration', () => {
       { port: '9090', staleMinutes: 3 },
     );
     expect(config).toMatchObject({ port: 9090, staleMinutes: 3, deviceUrl: 'http://10.0.0.1:5001', maxImageBytes: 16 * 2 ** 30, trustedOrigins: ['http://localhost:5173', 'https://pitcrew.lan'], logLevel: 'warn' });
+  });
+
+  it('reads network boot as a setting like any other: off by default, on with PITCREW_NETBOOT=1 or the --netboot switch', () => {
+    expect(loadConfig({}).netboot).toBe(false);
+    expect(loadConfig({ PITCREW_NETBOOT: '1' }).netboot).toBe(true);
+    expect(loadConfig({ PITCREW_NETBOOT: '0' }, { netboot: 'true' }).netboot).toBe(true);
+    expect(() => loadConfig({ PITCREW_NETBOOT: 'maybe' })).toThrow(/PITCREW_NETBOOT.*must be 1 or 0/);
+  });
+
+  it('reads one setting alone for commands that do not start the server, with the same rules and message', () => {
+    expect(readSetting('devicePort', {})).toBe(5001);
+    expect(readSetting('devicePort', { PITCREW_DEVICE_PORT: '6001' })).toBe(6001);
+    expect(readSetting('sessionHours', { PITCREW_SESSION_HOURS: '2' })).toBe(2);
+    // A bad unrelated setting does not stop a command that does not need it.
+    expect(readSetting('devicePort', { PITCREW_ADMIN_PASSWORD: 'abc' })).toBe(5001);
+    expect(() => readSetting('devicePort', { PITCREW_DEVICE_PORT: '65536' })).toThrow(ConfigError);
+    expect(() => readSetting('devicePort', { PITCREW_DEVICE_PORT: '5001x' })).toThrow(/PITCREW_DEVICE_PORT="5001x": must be a TCP port/);
   });
 
   it('refuses to start on bad values, naming each variable and what it expects', () => {

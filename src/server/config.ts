@@ -1,6 +1,7 @@
 // The server's one configuration schema. Every key has a default, a description and an environment variable;
 // a bad value stops the server at start-up with a message naming the variable (or flag) and what it expects.
 import { resolve } from 'node:path';
+import { parseByteSize, parseWholeNumber } from '../contracts/numbers.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -24,6 +25,7 @@ export interface ServerConfig {
   trustedOrigins: string[];
   shutdownGraceSeconds: number;
   webDir: string | null;
+  netboot: boolean;
 }
 
 type Parser<T> = (raw: string) => T;
@@ -34,6 +36,8 @@ interface KeySpec<K extends keyof ServerConfig> {
   description: string;
   default: ServerConfig[K];
   parse: Parser<ServerConfig[K]>;
+  /** A command-line switch that takes no value (`--netboot`), where the environment variable takes 1 or 0. */
+  isSwitch?: true;
 }
 
 export class ConfigError extends Error {
@@ -44,10 +48,8 @@ export class ConfigError extends Error {
 }
 
 const integer = (min: number, max: number, what: string): Parser<number> => (raw) => {
-  const value = Number(raw.trim());
-  if (!/^-?\d+$/.test(raw.trim()) || !Number.isSafeInteger(value) || value < min || value > max) {
-    throw new Error(`must be ${what}, a whole number from ${min} to ${max}`);
-  }
+  const value = parseWholeNumber(raw, { min, max });
+  if (value === null) throw new Error(`must be ${what}, a whole number from ${min} to ${max}`);
   return value;
 };
 
@@ -74,12 +76,9 @@ const url: Parser<string | null> = (raw) => {
 };
 
 const byteSize: Parser<number> = (raw) => {
-  const match = /^(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?$/i.exec(raw.trim());
-  if (!match) throw new Error('must be a size in bytes, or with a unit such as 16G or 500MiB');
-  const unit = (match[2] ?? 'B').toUpperCase()[0]!;
-  const factor = { B: 1, K: 2 ** 10, M: 2 ** 20, G: 2 ** 30, T: 2 ** 40 }[unit as 'B' | 'K' | 'M' | 'G' | 'T'];
-  const value = Math.floor(Number(match[1]) * factor);
-  if (!Number.isSafeInteger(value) || value < 1) throw new Error('must be a positive size');
+  const value = parseByteSize(raw);
+  if (value === null) throw new Error('must be a size in bytes, or with a unit such as 16G or 500MiB');
+  if (value < 1) throw new Error('must be a positive size');
   return value;
 };
 
@@ -142,6 +141,7 @@ export const CONFIG_KEYS: { [K in keyof ServerConfig]: KeySpec<K> } = {
   trustedOrigins: { env: 'PITCREW_TRUSTED_ORIGINS', flag: '--trusted-origins', description: 'Extra browser origins (comma-separated) allowed to change things, e.g. a reverse proxy address.', default: [], parse: origins },
   shutdownGraceSeconds: { env: 'PITCREW_SHUTDOWN_GRACE_SECONDS', flag: '--shutdown-grace-seconds', description: 'How long shutdown waits for in-flight requests and downloads before cutting them.', default: 10, parse: integer(0, 3600, 'seconds') },
   webDir: { env: 'PITCREW_WEB_DIR', flag: '--web-dir', description: 'Folder of the built web UI; by default dist/web of this installation.', default: null, parse: optionalText },
+  netboot: { env: 'PITCREW_NETBOOT', flag: '--netboot', description: 'When 1, also run dnsmasq for network boot, with the configuration `pitcrew netboot config` wrote.', default: false, parse: flag, isSwitch: true },
 };
 
 /**
@@ -170,6 +170,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
   result.dataDir = resolve(result.dataDir);
   if (result.webDir) result.webDir = resolve(result.webDir);
   return result;
+}
+
+/**
+ * One setting from the environment (or its default), for commands that need it without starting the server (the
+ * CLI's logins, the device port network boot points installers to). Throws a ConfigError naming the variable.
+ */
+export function readSetting<K extends keyof ServerConfig>(key: K, env: NodeJS.ProcessEnv = process.env): ServerConfig[K] {
+  const spec = CONFIG_KEYS[key] as KeySpec<K>;
+  const raw = env[spec.env];
+  if (raw === undefined) return spec.default;
+  try {
+    return spec.parse(raw);
+  } catch (error) {
+    throw new ConfigError(`Bad configuration: ${spec.env}=${JSON.stringify(raw).slice(0, 80)}: ${(error as Error).message}`);
+  }
 }
 
 /** A one-line-per-key description of every setting, for `pitcrew serve --help` and the README. */

@@ -1,6 +1,5 @@
 // What every route module receives: the domain core and the server's own services, passed explicitly.
 import type { Core } from '../core/index.js';
-import type { Db } from '../db/database.js';
 import type { AccountsService } from './auth/accounts.service.js';
 import type { ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
@@ -13,7 +12,6 @@ export interface NetbootSupervisor {
 export interface ServerDeps {
   config: ServerConfig;
   core: Core;
-  db: Db;
   accounts: AccountsService;
   metrics: ServerMetrics;
   /** Image downloads in flight (reported by the image download route once it is registered). */

@@ -3,10 +3,12 @@
 // batch the next device is really served from is labelled "Serving".
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ApiSession } from './support/api.session.js';
 import { waitForLive } from './support/browser.harness.js';
 import { openDashboard, type Dashboard } from './support/dashboard.session.js';
 import { FakeDevice } from './support/fake-device.js';
 import type { E2eServer } from './support/server.harness.js';
+import { OPEN_BATCH_STATUSES, type Batch } from '../../src/contracts/domain.js';
 
 type BatchAnswer = { batch: { id: number } };
 
@@ -16,22 +18,34 @@ describe('batch counts and the serving batch', () => {
   let page: Page;
   const ids = { morning: 0, spares: 0 };
 
+  let api: ApiSession;
+
   beforeAll(async () => {
     dashboard = await openDashboard({
       prepare: async (admin) => {
+        api = admin;
         await admin.post('/api/venues', { code: 'ARIA', name: 'Aria Raceway' });
-        await admin.post('/api/kart-numbers', { venue_code: 'ARIA', numbers: '1-10' });
+        await admin.post('/api/kart-numbers', { venue_code: 'ARIA', numbers: '1-30' });
         await admin.activateNewImage('KXP2', '2.0.0', 64 * 1024);
-        ids.morning = (await admin.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 2, priority: 5, name: 'Morning session' })).batch.id;
-        ids.spares = (await admin.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 3, name: 'Spares' })).batch.id;
-        await admin.post(`/api/batches/${ids.morning}/start`);
-        await admin.post(`/api/batches/${ids.spares}/start`);
       },
     });
     ({ server, page } = dashboard);
-    await page.goto('/batches');
-    await waitForLive(page);
   });
+
+  /**
+   * Each test's own queue: whatever is still open is cancelled, then two started batches: Morning session (two
+   * devices, priority 5, so it serves first) and Spares (three). `path` is loaded once they exist.
+   */
+  const arrangeBatches = async (path: (ids: { morning: number; spares: number }) => string) => {
+    const { batches } = await api.get<{ batches: Batch[] }>('/api/batches');
+    for (const batch of batches.filter((b) => OPEN_BATCH_STATUSES.includes(b.status))) await api.post(`/api/batches/${batch.id}/cancel`);
+    ids.morning = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 2, priority: 5, name: 'Morning session' })).batch.id;
+    ids.spares = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 3, name: 'Spares' })).batch.id;
+    await api.post(`/api/batches/${ids.morning}/start`);
+    await api.post(`/api/batches/${ids.spares}/start`);
+    await page.goto(path(ids));
+    await waitForLive(page);
+  };
 
   afterAll(() => dashboard?.close());
 
@@ -42,6 +56,7 @@ describe('batch counts and the serving batch', () => {
       .waitFor();
 
   it('labels only the highest-priority active batch as serving', async () => {
+    await arrangeBatches(() => '/batches');
     await activity(ids.morning, 'serving');
     await activity(ids.spares, 'queued');
     // Both are "active"; only one serves.
@@ -49,6 +64,7 @@ describe('batch counts and the serving batch', () => {
   });
 
   it('keeps a batch whose names are all handed out active and imaging until its devices finish, counting each outcome', async () => {
+    await arrangeBatches(() => '/batches');
     const [a, b] = [FakeDevice.numbered(server.deviceUrl, 1), FakeDevice.numbered(server.deviceUrl, 2)];
     await a.requestConfig();
     await b.requestConfig();
@@ -74,14 +90,14 @@ describe('batch counts and the serving batch', () => {
   });
 
   it('shows the counts and the serving label on the batch page, live', async () => {
-    await page.goto(`/batches/${ids.spares}`);
-    await activity(ids.spares, 'serving');
-    await counts(ids.spares, { served: 0, imaging: 0, succeeded: 0, failed: 0 });
+    await arrangeBatches(({ morning }) => `/batches/${morning}`);
+    await activity(ids.morning, 'serving');
+    await counts(ids.morning, { served: 0, imaging: 0, succeeded: 0, failed: 0 });
     const device = FakeDevice.numbered(server.deviceUrl, 3);
     await device.requestConfig();
-    await counts(ids.spares, { served: 1, imaging: 1, succeeded: 0, failed: 0 });
+    await counts(ids.morning, { served: 1, imaging: 1, succeeded: 0, failed: 0 });
     await device.report('completed', { progress: 100 });
-    await counts(ids.spares, { served: 1, imaging: 0, succeeded: 1, failed: 0 });
+    await counts(ids.morning, { served: 1, imaging: 0, succeeded: 1, failed: 0 });
     await page.getByTestId('batch-detail-status').filter({ hasText: 'active' }).waitFor();
   });
 });

@@ -1,9 +1,12 @@
 // The batch queue's order is the order devices are served in. Dragging a batch (mouse or keyboard) saves the new
-// order, which survives a reload; when the server refuses, the list goes back to where it was.
+// order, which survives a reload; when the server refuses, the list goes back to where it was. Each test starts from
+// a queue of its own: whatever is open is cancelled, three fresh batches are queued, and the page is loaded.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ApiSession } from './support/api.session.js';
 import { openDashboard, type Dashboard } from './support/dashboard.session.js';
+import { OPEN_BATCH_STATUSES, type Batch } from '../../src/contracts/domain.js';
+import { compareQueueOrder } from '../../src/contracts/batch-queue.js';
 
 type BatchAnswer = { batch: { id: number; priority: number } };
 
@@ -16,12 +19,17 @@ describe('batch queue drag and drop', () => {
   const queueOrder = async () =>
     page.locator('[data-testid="batch-queue"] > li').evaluateAll((items) => items.map((li) => Number(li.getAttribute('data-batch-id'))));
   const waitForOrder = (expected: number[]) => expect.poll(queueOrder, { timeout: 10_000 }).toEqual(expected);
-  const serverOrder = async () => {
-    const { batches } = await api.get<{ batches: Array<{ id: number; priority: number; created_at: string; status: string }> }>('/api/batches');
-    return batches
-      .filter((b) => ['pending', 'active', 'paused'].includes(b.status))
-      .sort((a, b) => b.priority - a.priority || a.created_at.localeCompare(b.created_at) || a.id - b.id)
-      .map((b) => b.id);
+  const openBatches = async () => (await api.get<{ batches: Batch[] }>('/api/batches')).batches.filter((b) => OPEN_BATCH_STATUSES.includes(b.status));
+  const serverOrder = async () => (await openBatches()).sort(compareQueueOrder).map((b) => b.id);
+
+  /** A queue of three fresh batches at priority 0 (Morning, Afternoon, then RaceXPro spares), shown on the page. */
+  const arrangeQueue = async () => {
+    for (const batch of await openBatches()) await api.post(`/api/batches/${batch.id}/cancel`);
+    ids.first = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Morning session' })).batch.id;
+    ids.second = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Afternoon session' })).batch.id;
+    ids.third = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'RXP2', total_count: 5, name: 'RaceXPro spares' })).batch.id;
+    await page.goto('/batches');
+    await waitForOrder([ids.first, ids.second, ids.third]);
   };
 
   /** Drags one batch's handle onto another batch's row with real pointer moves. */
@@ -43,9 +51,6 @@ describe('batch queue drag and drop', () => {
         api = admin;
         await api.post('/api/venues', { code: 'ARIA', name: 'Aria Raceway' });
         await api.post('/api/kart-numbers', { venue_code: 'ARIA', numbers: '1-60' });
-        ids.first = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Morning session' })).batch.id;
-        ids.second = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'KXP2', total_count: 10, name: 'Afternoon session' })).batch.id;
-        ids.third = (await api.post<BatchAnswer>('/api/batches', { venue_code: 'ARIA', product_type: 'RXP2', total_count: 5, name: 'RaceXPro spares' })).batch.id;
       },
     });
     ({ page } = dashboard);
@@ -54,11 +59,12 @@ describe('batch queue drag and drop', () => {
   afterAll(() => dashboard?.close());
 
   it('lists open batches in serving order: equal priorities serve the oldest first', async () => {
-    await page.goto('/batches');
-    await waitForOrder([ids.first, ids.second, ids.third]);
+    await arrangeQueue();
+    await expect.poll(serverOrder).toEqual([ids.first, ids.second, ids.third]);
   });
 
   it('moves a dragged batch above another and keeps the order after a reload', async () => {
+    await arrangeQueue();
     await drag(ids.third, ids.first);
     await waitForOrder([ids.third, ids.first, ids.second]);
     await page.getByTestId('toast').filter({ hasText: 'moved to position 1' }).waitFor();
@@ -71,22 +77,24 @@ describe('batch queue drag and drop', () => {
   });
 
   it('reorders from the keyboard', async () => {
+    await arrangeQueue();
     const announcement = (text: string) => page.locator('[id^="DndLiveRegion"]').filter({ hasText: text }).waitFor({ state: 'attached' });
-    await page.getByTestId(`batch-drag-${ids.second}`).focus();
+    await page.getByTestId(`batch-drag-${ids.third}`).focus();
     await page.keyboard.press('Space');
-    await page.locator(`[data-testid="batch-drag-${ids.second}"][aria-pressed="true"]`).waitFor();
+    await page.locator(`[data-testid="batch-drag-${ids.third}"][aria-pressed="true"]`).waitFor();
     // dnd-kit's keyboard sensor starts listening for the arrow keys from a timer set at the pick-up; an arrow
     // pressed before that timer has run is lost. The page's next timer runs after it.
     await page.evaluate(() => new Promise((resolve) => setTimeout(resolve)));
     await page.keyboard.press('ArrowUp');
-    await announcement('Afternoon session is over position 2');
+    await announcement('RaceXPro spares is over position 2');
     await page.keyboard.press('Space');
-    await waitForOrder([ids.third, ids.second, ids.first]);
+    await waitForOrder([ids.first, ids.third, ids.second]);
     await page.getByTestId('toast').filter({ hasText: 'moved to position 2' }).waitFor();
-    await expect.poll(serverOrder).toEqual([ids.third, ids.second, ids.first]);
+    await expect.poll(serverOrder).toEqual([ids.first, ids.third, ids.second]);
   });
 
   it('shows the new order at once, then rolls it back and says why when the server refuses it', async () => {
+    await arrangeQueue();
     // The refusal is held until the optimistic order has been seen, so both halves are observed.
     let release!: () => void;
     const held = new Promise<void>((resolve) => (release = resolve));
@@ -95,9 +103,9 @@ describe('batch queue drag and drop', () => {
       await route.fulfill({ status: 409, contentType: 'application/json', body: JSON.stringify({ success: false, error: 'Batch 99 was cancelled meanwhile.', code: 'CONFLICT' }) });
     });
     const before = await queueOrder();
-    expect(before).toEqual([ids.third, ids.second, ids.first]);
-    await drag(ids.first, ids.third);
-    await waitForOrder([ids.first, ids.third, ids.second]);
+    expect(before).toEqual([ids.first, ids.second, ids.third]);
+    await drag(ids.third, ids.first);
+    await waitForOrder([ids.third, ids.first, ids.second]);
     release();
     await page.getByTestId('toast').filter({ hasText: 'Batch 99 was cancelled meanwhile.' }).waitFor();
     await waitForOrder(before);
@@ -106,6 +114,7 @@ describe('batch queue drag and drop', () => {
   });
 
   it('offers only the legal moves and follows status changes made elsewhere', async () => {
+    await arrangeQueue();
     const item = (id: number) => page.getByTestId(`batch-item-${id}`);
     expect(await item(ids.first).getByTestId(`batch-start-${ids.first}`).count()).toBe(1);
     expect(await item(ids.first).getByTestId(`batch-pause-${ids.first}`).count()).toBe(0);

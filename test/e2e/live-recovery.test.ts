@@ -28,6 +28,7 @@ describe('live updates across a server restart', () => {
   afterAll(() => dashboard?.close());
 
   it('reconnects after a restart, catches up on what it missed and keeps following events', async () => {
+    await page.goto('/');
     await waitForLive(page);
     const before = FakeDevice.numbered(server.deviceUrl, 1);
     await before.requestConfig();

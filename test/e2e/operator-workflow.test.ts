@@ -1,11 +1,13 @@
 // An operator's first day, in a real browser against the real server: sign in, create a venue, import its kart
 // numbers, upload and activate an image, create and start a batch, watch devices image live on the dashboard,
-// then find them in the history and export it as CSV.
+// then find them in the history and export it as CSV. Each step arranges what it starts from through the API (its
+// own venue, image, batch and devices) on a page already signed in, so any of them runs alone or in any order.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { signIn, waitForLive } from './support/browser.harness.js';
+import { ApiSession } from './support/api.session.js';
+import { openPage, signIn, waitForLive } from './support/browser.harness.js';
 import { openDashboard, type Dashboard } from './support/dashboard.session.js';
 import { FakeDevice } from './support/fake-device.js';
 import { ADMIN_PASSWORD, type E2eServer } from './support/server.harness.js';
@@ -15,37 +17,59 @@ describe('operator workflow in the browser', () => {
   let dashboard: Dashboard;
   let server: E2eServer;
   let page: Page;
+  let admin: ApiSession;
   const image = tinyDiskImage(randomBytes(3 * 1024 * 1024 + 123));
   const imageSha = createHash('sha256').update(image).digest('hex');
-  const devices: FakeDevice[] = [];
 
   const toast = (text: string | RegExp) => page.getByTestId('toast').filter({ hasText: text }).first().waitFor();
   const card = (device: FakeDevice, attributes = '') => page.locator(`[data-testid="deployment-card-${device.config!.deployment_id}"]${attributes}`);
 
+  /** A venue with KXP2 kart numbers `from`–`to`. */
+  const arrangeVenue = async (code: string, name: string, kartNumbers?: string) => {
+    await admin.post('/api/venues', { code, name });
+    if (kartNumbers) await admin.post('/api/kart-numbers', { venue_code: code, numbers: kartNumbers });
+  };
+  /**
+   * A started KXP2 batch of `count` at `venue`, ahead of any other batch, with an active image to serve, and its
+   * devices (numbered from `firstDevice`, so no two tests share a board), not yet asking.
+   */
+  const arrangeServingBatch = async (venue: string, name: string, count: number, firstDevice: number): Promise<FakeDevice[]> => {
+    await admin.activateNewImage('KXP2', `9.${firstDevice}.0`, 64 * 1024);
+    const { batch } = await admin.post<{ batch: { id: number } }>('/api/batches', { venue_code: venue, product_type: 'KXP2', total_count: count, name, priority: 1000 });
+    await admin.post(`/api/batches/${batch.id}/start`);
+    return Array.from({ length: count }, (_, i) => FakeDevice.numbered(server.deviceUrl, firstDevice + i));
+  };
+
   beforeAll(async () => {
-    // Signing in is the first test.
-    dashboard = await openDashboard({ server: { maxImageBytes: 16 * 1024 * 1024 }, signInAs: null });
+    dashboard = await openDashboard({ server: { maxImageBytes: 10 * 1024 * 1024 } });
     ({ server, page } = dashboard);
+    admin = await ApiSession.login(server.managementUrl, 'admin', ADMIN_PASSWORD);
   });
 
   afterAll(() => dashboard?.close());
 
   it('refuses a wrong password with the server message, then signs in', async () => {
-    await page.goto('/');
-    await page.getByTestId('login-username').fill('admin');
-    await page.getByTestId('login-password').fill('not-the-password');
-    await page.getByTestId('login-submit').click();
-    await page.getByTestId('login-error').waitFor();
-    expect((await page.getByTestId('login-error').textContent())?.length).toBeGreaterThan(5);
+    // A browser context of its own, signed out, whatever the other tests did.
+    const { context, page: fresh } = await openPage(dashboard.browser, server.managementUrl);
+    try {
+      await fresh.goto('/');
+      await fresh.getByTestId('login-username').fill('admin');
+      await fresh.getByTestId('login-password').fill('not-the-password');
+      await fresh.getByTestId('login-submit').click();
+      await fresh.getByTestId('login-error').waitFor();
+      expect((await fresh.getByTestId('login-error').textContent())?.length).toBeGreaterThan(5);
 
-    await signIn(page, 'admin', ADMIN_PASSWORD);
-    expect(await page.getByTestId('current-user').textContent()).toBe('admin');
-    expect(await page.getByTestId('current-role').textContent()).toBe('admin');
-    await page.getByTestId('live-empty').waitFor();
+      await signIn(fresh, 'admin', ADMIN_PASSWORD);
+      expect(await fresh.getByTestId('current-user').textContent()).toBe('admin');
+      expect(await fresh.getByTestId('current-role').textContent()).toBe('admin');
+      await fresh.getByTestId('nav-dashboard').waitFor();
+    } finally {
+      await context.close();
+    }
   });
 
   it('creates a venue, validating the form while typing', async () => {
-    await page.getByTestId('nav-venues').click();
+    await page.goto('/venues');
     await page.getByTestId('venue-create').click();
     await page.getByTestId('venue-code').fill('co');
     await page.getByTestId('venue-name').fill('Coronado Karting');
@@ -76,12 +100,13 @@ describe('operator workflow in the browser', () => {
   });
 
   it('edits a venue and deletes one that was never used', async () => {
-    await page.goto('/venues/CORO');
+    await arrangeVenue('EDIT', 'Edgewater Karts');
+    await page.goto('/venues/EDIT');
     await page.getByTestId('venue-detail-edit').click();
     expect(await page.getByTestId('venue-code').isDisabled()).toBe(true);
     await page.getByTestId('venue-location').fill('San Diego, CA');
     await page.getByTestId('venue-save').click();
-    await toast('Venue CORO updated');
+    await toast('Venue EDIT updated');
     await page.getByTestId('venue-info').filter({ hasText: 'San Diego, CA' }).waitFor();
 
     await page.getByTestId('nav-venues').click();
@@ -93,12 +118,13 @@ describe('operator workflow in the browser', () => {
     await page.getByTestId('confirm-ok').click();
     await toast('Venue TMP1 deleted');
     await page.waitForURL(/\/venues$/);
-    await page.getByTestId('venue-row-CORO').waitFor();
+    await page.getByTestId('venue-row-EDIT').waitFor();
     expect(await page.getByTestId('venue-row-TMP1').count()).toBe(0);
   });
 
   it('bulk-imports kart numbers with range syntax, refusing invalid tokens before sending', async () => {
-    await page.goto('/venues/CORO');
+    await arrangeVenue('KART', 'Kartodrom');
+    await page.goto('/venues/KART');
     await page.getByTestId('venue-import').click();
     await page.getByTestId('kart-import').waitFor();
 
@@ -114,31 +140,31 @@ describe('operator workflow in the browser', () => {
     await page.getByTestId('kart-import-numbers').fill('1-20, 25\n30-32');
     await page.getByTestId('kart-import-preview').filter({ hasText: '24 numbers' }).waitFor();
     await page.getByTestId('kart-import-submit').click();
-    await toast('Added 24 kart numbers to CORO');
-    await page.getByTestId('pool-row-KXP2-CORO-001').waitFor();
+    await toast('Added 24 kart numbers to KART');
+    await page.getByTestId('pool-row-KXP2-KART-001').waitFor();
     await page.getByTestId('pool-pagination-summary').filter({ hasText: 'of 24' }).waitFor();
 
     // Duplicates are skipped and counted.
     await page.getByTestId('kart-import-open').click();
     await page.getByTestId('kart-import-numbers').fill('20-22');
     await page.getByTestId('kart-import-submit').click();
-    await toast('Added 2 kart numbers to CORO; 1 already existed');
+    await toast('Added 2 kart numbers to KART; 1 already existed');
     await page.getByTestId('pool-pagination-summary').filter({ hasText: 'of 26' }).waitFor();
 
     // Filters are applied on the server.
-    await page.getByTestId('pool-filter-search').fill('CORO-02');
+    await page.getByTestId('pool-filter-search').fill('KART-02');
     await page.getByTestId('pool-pagination-summary').filter({ hasText: 'of 4' }).waitFor();
     expect(await page.locator('[data-testid^="pool-row-"]').count()).toBe(4);
   });
 
   it('uploads an image with a progress bar, shows its SHA-256 and activates it', async () => {
-    await page.getByTestId('nav-images').click();
-    await page.getByTestId('active-image-KXP2').filter({ hasText: 'No active image' }).waitFor();
+    await page.goto('/images');
+    await page.getByTestId('active-image-KXP2').waitFor();
     const uploads: string[] = [];
     page.on('request', (request) => void (request.url().endsWith('/api/images/upload') && uploads.push(request.method())));
     // A file over the server's limit is refused here, before a byte is sent.
-    await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v9.img', mimeType: 'application/octet-stream', buffer: Buffer.alloc(20 * 1024 * 1024) });
-    await page.getByTestId('image-file-error').filter({ hasText: "This file is 20.0 MiB, over the server's 16.0 MiB upload limit" }).waitFor();
+    await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v9.img', mimeType: 'application/octet-stream', buffer: Buffer.alloc(11 * 1024 * 1024) });
+    await page.getByTestId('image-file-error').filter({ hasText: "This file is 11.0 MiB, over the server's 10.0 MiB upload limit" }).waitFor();
     await page.getByTestId('image-upload-submit').click();
     await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v2.4.1.img', mimeType: 'application/octet-stream', buffer: image });
     // The version is suggested from the file name.
@@ -174,6 +200,7 @@ describe('operator workflow in the browser', () => {
     await cdp.send('Network.enable');
     await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 512 * 1024 });
     try {
+      await page.goto('/images');
       await page.getByTestId('image-file').setInputFiles({ name: 'kxp2_v2.5.0.img', mimeType: 'application/octet-stream', buffer: randomBytes(8 * 1024 * 1024) });
       await page.getByTestId('image-upload-submit').click();
       const bar = page.getByTestId('image-upload-bar');
@@ -190,16 +217,18 @@ describe('operator workflow in the browser', () => {
       await cdp.detach();
     }
     const { images } = (await (await page.request.get('/api/images')).json()) as { images: Array<{ version: string }> };
-    expect(images.map((i) => i.version)).toEqual(['2.4.1']);
+    expect(images.map((i) => i.version)).not.toContain('2.5.0');
   });
 
   it('creates a batch with a live pool check and starts it', async () => {
-    await page.getByTestId('nav-batches').click();
+    await arrangeVenue('BTCH', 'Batchelor Raceway', '1-26');
+    await page.goto('/batches');
     await page.getByTestId('batch-create-open').click();
+    await page.getByTestId('batch-venue').selectOption('BTCH');
     await page.getByTestId('batch-capacity-free').filter({ hasText: '26' }).waitFor();
 
     await page.getByTestId('batch-count').fill('30');
-    await page.getByTestId('batch-count-error').filter({ hasText: 'Only 26 kart numbers are free at CORO' }).waitFor();
+    await page.getByTestId('batch-count-error').filter({ hasText: 'Only 26 kart numbers are free at BTCH' }).waitFor();
     await page.getByTestId('batch-count').fill('3');
     expect(await page.getByTestId('batch-count-error').count()).toBe(0);
     await page.getByTestId('batch-name').fill('Race day fleet');
@@ -207,7 +236,7 @@ describe('operator workflow in the browser', () => {
     await page.getByTestId('batch-submit').click();
 
     await toast('created and started');
-    const item = page.locator('[data-testid^="batch-item-"][data-status="active"]');
+    const item = page.locator('[data-testid^="batch-item-"][data-status="active"]').filter({ hasText: 'Race day fleet' });
     await item.waitFor();
     expect(await item.locator('[data-testid^="batch-name-"]').textContent()).toBe('Race day fleet');
     // Only legal moves are offered: an active batch can be paused or cancelled, not started.
@@ -216,20 +245,19 @@ describe('operator workflow in the browser', () => {
   });
 
   it('shows devices on the dashboard as they report, live, until they complete', async () => {
-    await page.getByTestId('nav-dashboard').click();
+    await arrangeVenue('DASH', 'Dashwood Circuit', '1-3');
+    const devices = await arrangeServingBatch('DASH', 'Dashboard fleet', 3, 1);
+    const before = await admin.get<{ completed_today: number; failed_today: number }>('/api/stats');
+    await page.goto('/');
     await waitForLive(page);
-    await page.getByTestId('active-batch').filter({ hasText: 'Race day fleet' }).waitFor();
+    await page.getByTestId('active-batch').filter({ hasText: 'Dashboard fleet' }).waitFor();
 
-    for (let n = 1; n <= 3; n++) {
-      const device = FakeDevice.numbered(server.deviceUrl, n);
-      await device.requestConfig();
-      devices.push(device);
-    }
-    expect(devices.map((d) => d.config!.hostname)).toEqual(['KXP2-CORO-001', 'KXP2-CORO-002', 'KXP2-CORO-003']);
+    for (const device of devices) await device.requestConfig();
+    expect(devices.map((d) => d.config!.hostname)).toEqual(['KXP2-DASH-001', 'KXP2-DASH-002', 'KXP2-DASH-003']);
     for (const device of devices) await card(device, '[data-status="assigned"]').waitFor();
     await page.getByTestId('live-count').filter({ hasText: '3' }).waitFor();
     // All three names handed out: the batch serves nobody new, and images on until its devices finish.
-    await page.getByTestId('active-batch-empty').waitFor();
+    await page.getByTestId('active-batch').filter({ hasText: 'Dashboard fleet' }).waitFor({ state: 'detached' });
 
     const [first, second, third] = devices as [FakeDevice, FakeDevice, FakeDevice];
     await first.reportDownload(25);
@@ -252,19 +280,26 @@ describe('operator workflow in the browser', () => {
     await third.report('success');
     await card(third, '[data-status="completed"]').waitFor();
 
-    await page.getByTestId('stat-completed-value').filter({ hasText: /^2$/ }).waitFor();
-    await page.getByTestId('stat-failed-value').filter({ hasText: /^1$/ }).waitFor();
+    await page.getByTestId('stat-completed-value').filter({ hasText: new RegExp(`^${before.completed_today + 2}$`) }).waitFor();
+    await page.getByTestId('stat-failed-value').filter({ hasText: new RegExp(`^${before.failed_today + 1}$`) }).waitFor();
     await page.getByTestId('live-count').filter({ hasText: /^0$/ }).waitFor();
     await page.getByTestId('recent-history').locator(`[data-testid="recent-row-${first.config!.deployment_id}"]`).waitFor();
   });
 
   it('filters the deployment history and downloads the filtered CSV', async () => {
-    await page.getByTestId('nav-deployments').click();
+    await arrangeVenue('HIST', 'Hillside Track', '1-3');
+    const [first, second, third] = (await arrangeServingBatch('HIST', 'History fleet', 3, 11)) as [FakeDevice, FakeDevice, FakeDevice];
+    for (const device of [first, second, third]) await device.requestConfig();
+    await first.report('completed', { progress: 100 });
+    await second.report('failed', { error_message: 'SHA-256 mismatch after writing /dev/mmcblk0' });
+    await third.report('completed', { progress: 100 });
+
+    await page.goto('/deployments?venue=HIST');
     await page.getByTestId('dep-pagination-summary').filter({ hasText: 'of 3' }).waitFor();
 
     await page.getByTestId('dep-filter-status').selectOption('failed');
     await page.getByTestId('dep-pagination-summary').filter({ hasText: 'of 1' }).waitFor();
-    expect(await page.locator('[data-testid^="deployment-row-"]').getAttribute('data-hostname')).toBe('KXP2-CORO-002');
+    expect(await page.locator('[data-testid^="deployment-row-"]').getAttribute('data-hostname')).toBe('KXP2-HIST-002');
     expect(page.url()).toContain('status=failed');
 
     // Filters live in the address, so a reload shows the same view.
@@ -272,21 +307,21 @@ describe('operator workflow in the browser', () => {
     await page.getByTestId('dep-pagination-summary').filter({ hasText: 'of 1' }).waitFor();
 
     await page.getByTestId('dep-filter-status').selectOption('');
-    await page.getByTestId('dep-filter-search').fill('CORO-003');
+    await page.getByTestId('dep-filter-search').fill('HIST-003');
     // The summary already read "of 1" before this filter: wait for the rows themselves.
     const hostnames = () => page.locator('[data-testid^="deployment-row-"]').evaluateAll((rows) => rows.map((row) => row.getAttribute('data-hostname')));
-    await expect.poll(hostnames, { timeout: 10_000 }).toEqual(['KXP2-CORO-003']);
+    await expect.poll(hostnames, { timeout: 10_000 }).toEqual(['KXP2-HIST-003']);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('deployments-csv').click()]);
     const csv = await readFile((await download.path())!, 'utf8');
     const lines = csv.trim().split(/\r?\n/);
     expect(lines[0]).toMatch(/hostname/i);
     expect(lines).toHaveLength(2);
-    expect(lines[1]).toContain('KXP2-CORO-003');
+    expect(lines[1]).toContain('KXP2-HIST-003');
 
     // The detail view shows what the device reported.
-    await page.getByTestId('dep-filter-search').fill('CORO-002');
-    await page.locator('[data-testid^="deployment-row-"][data-hostname="KXP2-CORO-002"]').click();
+    await page.getByTestId('dep-filter-search').fill('HIST-002');
+    await page.locator('[data-testid^="deployment-row-"][data-hostname="KXP2-HIST-002"]').click();
     await page.getByTestId('deployment-detail-error').filter({ hasText: 'SHA-256 mismatch' }).waitFor();
   });
 });

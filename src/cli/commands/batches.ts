@@ -3,6 +3,7 @@ import { BATCH_STATUSES, PRODUCT_TYPES, type BatchStatus, type ProductType } fro
 import { withCore } from '../core-session.js';
 import { printTable, say } from '../output.js';
 import { oneOf, parseId, parseInteger } from '../parsers.js';
+import { FIELD_LIMITS } from '../../contracts/limits.js';
 
 export function registerBatchCommands(program: Command): void {
   const batch = program.command('batch').description('deployment batches: create, list, start, pause, cancel, priority');
@@ -10,7 +11,7 @@ export function registerBatchCommands(program: Command): void {
   batch
     .command('create <venue> <product> <count>')
     .description('a batch of <count> devices; KXP2 needs that many unreserved kart numbers')
-    .option('--priority <n>', 'higher goes first; may be negative', (v) => parseInteger(v, 'priority'), 0)
+    .option('--priority <n>', 'higher goes first; may be negative', (v) => parseInteger(v, 'priority', FIELD_LIMITS.batchPriority), 0)
     .option('--name <text>')
     .option('--notes <text>')
     .action((venue: string, product: string, count: string, options: { priority: number; name?: string; notes?: string }, command: Command) =>
@@ -18,7 +19,7 @@ export function registerBatchCommands(program: Command): void {
         const created = core.batches.create({
           venue_code: venue,
           product_type: oneOf(PRODUCT_TYPES, 'product')(product),
-          total_count: parseId(count, 'count'),
+          total_count: parseInteger(count, 'count', FIELD_LIMITS.batchDevices),
           priority: options.priority,
           name: options.name ?? null,
           notes: options.notes ?? null,
@@ -55,7 +56,7 @@ export function registerBatchCommands(program: Command): void {
     .description('set a batch\'s priority (higher goes first)')
     .action((id: string, priority: string, _options, command: Command) =>
       withCore(command, (core) => {
-        const updated = core.batches.setPriority(parseId(id, 'batch id'), parseInteger(priority, 'priority'));
+        const updated = core.batches.setPriority(parseId(id, 'batch id'), parseInteger(priority, 'priority', FIELD_LIMITS.batchPriority));
         say(`Batch ${updated.id} now has priority ${updated.priority}.`);
       }),
     );

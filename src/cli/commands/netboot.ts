@@ -3,6 +3,8 @@
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { AppError } from '../../contracts/errors.js';
+import { parseWholeNumber } from '../../contracts/numbers.js';
+import { readSetting } from '../../server/config.js';
 import { NETBOOT_LAYOUTS, NetbootConfigError, serverUrlFor, type NetbootLayout } from '../../netboot/dnsmasq.config.js';
 import { resolveInstallerFiles } from '../../netboot/installer-files.js';
 import {
@@ -29,14 +31,13 @@ async function guarded(work: () => Promise<void>): Promise<void> {
 }
 
 const integer = (name: string) => (value: string) => {
-  if (!/^\d+$/.test(value)) throw new AppError('VALIDATION', `${name} must be a whole number, not "${value}"`);
-  return Number(value);
+  const n = parseWholeNumber(value, { min: 0 });
+  if (n === null) throw new AppError('VALIDATION', `${name} must be a whole number, not "${value}"`);
+  return n;
 };
 
-function devicePort(): number {
-  const raw = process.env.PITCREW_DEVICE_PORT;
-  return raw && /^\d+$/.test(raw) ? Number(raw) : 5001;
-}
+/** The port installers reach the server on: the server's own setting, so network boot points where it listens. */
+const devicePort = () => readSetting('devicePort');
 
 export function registerNetbootCommand(program: Command): void {
   const netboot = program

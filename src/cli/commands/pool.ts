@@ -4,7 +4,8 @@ import { AppError } from '../../contracts/errors.js';
 import type { Core } from '../../core/index.js';
 import { withCore } from '../core-session.js';
 import { printTable, say } from '../output.js';
-import { oneOf } from '../parsers.js';
+import { oneOf, parseInteger } from '../parsers.js';
+import { FIELD_LIMITS } from '../../contracts/limits.js';
 
 /** A pool entry named by its hostname (KXP2-CORO-007) or its numeric id. */
 function findEntry(core: Core, ref: string): PoolEntry {
@@ -32,7 +33,7 @@ export function registerPoolCommands(program: Command): void {
     .option('--product <type>', PRODUCT_TYPES.join('|'), oneOf(PRODUCT_TYPES, 'product'))
     .option('--status <status>', HOSTNAME_STATUSES.join('|'), oneOf(HOSTNAME_STATUSES, 'status'))
     .option('--search <text>', 'hostname, serial or MAC')
-    .option('--limit <n>', 'rows', (v) => Number(v), 200)
+    .option('--limit <n>', 'rows', (v) => parseInteger(v, '--limit', FIELD_LIMITS.listPageSize), 200)
     .action((options: { venue?: string; product?: 'KXP2'; status?: 'available'; search?: string; limit: number }, command: Command) =>
       withCore(command, (core) => {
         const page = core.pool.list({ venue: options.venue, product: options.product, status: options.status, search: options.search, limit: options.limit });

@@ -23,6 +23,23 @@ describe('pitcrew serve', () => {
     expect(result.stderr).toContain('PITCREW_STALE_MINUTES="0"');
   });
 
+  it.each([
+    ['the --netboot switch', ['--netboot'], {}],
+    ['PITCREW_NETBOOT=1', [], { PITCREW_NETBOOT: '1' }],
+  ])('runs network boot when asked by %s, and will not start without its configuration', (_how, flags, env) => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--data-dir', dir, '--port', '0', '--device-port', '0', ...flags], {
+      encoding: 'utf8', timeout: 60_000, env: { ...process.env, ...env },
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('run `pitcrew netboot config` first');
+  });
+
+  it('refuses a PITCREW_NETBOOT that is neither on nor off', () => {
+    const result = spawnSync(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--data-dir', dir], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, PITCREW_NETBOOT: 'maybe' } });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('PITCREW_NETBOOT="maybe": must be 1 or 0');
+  });
+
   it('starts both listeners, prints the first admin password once, and exits cleanly on SIGTERM', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', MAIN, 'serve', '--data-dir', dir, '--port', '0', '--device-port', '0', '--host', '127.0.0.1', '--device-host', '127.0.0.1'], {
       stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, PITCREW_LOG_LEVEL: 'info', PITCREW_ADMIN_PASSWORD: '' },

@@ -19,16 +19,15 @@ export function registerServeCommand(program: Command): void {
     .addHelpText('after', `\nEnvironment variables (flags win over them):\n${describeConfig()}\n`);
   for (const [key, spec] of Object.entries(CONFIG_KEYS) as Array<[keyof ServerConfig, (typeof CONFIG_KEYS)[keyof ServerConfig]]>) {
     if (ENV_ONLY.includes(key) || key === 'dataDir') continue;
-    serve.option(`${spec.flag} <value>`, `${spec.description} [$${spec.env}]`);
+    serve.option(spec.isSwitch ? spec.flag : `${spec.flag} <value>`, `${spec.description} [$${spec.env}]`);
   }
   serve.option('--data-dir <dir>', `${CONFIG_KEYS.dataDir.description} [$${CONFIG_KEYS.dataDir.env}]`);
-  serve.option('--netboot', 'also run dnsmasq for network boot, with the configuration `pitcrew netboot config` wrote [$PITCREW_NETBOOT=1]');
 
-  serve.action(async (options: Record<string, string | undefined>, command: Command) => {
+  serve.action(async (options: Record<string, string | boolean | undefined>, command: Command) => {
     const overrides: Partial<Record<keyof ServerConfig, string>> = {};
     for (const [key, spec] of Object.entries(CONFIG_KEYS) as Array<[keyof ServerConfig, { flag: string }]>) {
       const value = options[optionName(spec.flag)];
-      if (value !== undefined) overrides[key] = value;
+      if (value !== undefined) overrides[key] = String(value);
     }
     const globalDataDir = command.optsWithGlobals<{ dataDir?: string }>().dataDir;
     if (overrides.dataDir === undefined && globalDataDir !== undefined) overrides.dataDir = globalDataDir;
@@ -45,7 +44,7 @@ export function registerServeCommand(program: Command): void {
     // Network boot: dnsmasq as a supervised child process, started once the listeners are up.
     let netboot: DnsmasqSupervisor | null = null;
     let log: Record<'info' | 'warn' | 'error', (details: object, message: string) => void> | null = null;
-    if ((options as { netboot?: boolean }).netboot || process.env.PITCREW_NETBOOT === '1') {
+    if (config.netboot) {
       try {
         netboot = createNetbootSupervisor({ dataDir: config.dataDir, log: (level, message, details) => log?.[level]({ netboot: true, ...details }, message) });
       } catch (error) {

@@ -9,6 +9,7 @@ import { PRODUCT_TYPES, type ProductType } from '../../contracts/domain.js';
 import { parseByteRate } from '../../agent/agent.options.js';
 import { runFleet, type FaultMode, type FleetSummary, type SimulatedDevice } from '../../agent/fleet.simulator.js';
 import { formatBytes } from '../../contracts/format.js';
+import { parseWholeNumber } from '../../contracts/numbers.js';
 import { say } from '../output.js';
 
 interface SimulateFlags {
@@ -33,8 +34,8 @@ interface SimulateFlags {
 const MAX_DEVICES = 10_000;
 
 const wholeNumber = (min: number, max: number) => (raw: string) => {
-  const value = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || value < min || value > max) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
+  const value = parseWholeNumber(raw, { min, max });
+  if (value === null) throw new InvalidArgumentError(`expected a whole number from ${min} to ${max}`);
   return value;
 };
 

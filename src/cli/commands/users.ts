@@ -8,6 +8,7 @@ import { AppError } from '../../contracts/errors.js';
 import { openDatabase } from '../../db/database.js';
 import { dataPaths } from '../../db/data-dir.js';
 import { createAccountsService, type AccountsService } from '../../server/auth/accounts.service.js';
+import { readSetting } from '../../server/config.js';
 import { dataDirOf } from '../core-session.js';
 import { printTable, say } from '../output.js';
 import { oneOf, parseId } from '../parsers.js';
@@ -23,7 +24,7 @@ const actor = () => {
 async function withAccounts<T>(command: Command, work: (accounts: AccountsService) => T | Promise<T>): Promise<T> {
   const db = openDatabase(dataPaths(dataDirOf(command)).database);
   try {
-    return await work(createAccountsService(db, { sessionHours: 12 }));
+    return await work(createAccountsService(db, { sessionHours: readSetting('sessionHours') }));
   } finally {
     db.close();
   }

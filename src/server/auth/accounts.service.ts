@@ -5,6 +5,7 @@ import type { ApiToken, AuditEntry, Role, User } from '../../contracts/domain.js
 import { ROLES } from '../../contracts/domain.js';
 import { USERNAME_PATTERN, type PagedResult, type UserCreate, type UserUpdate } from '../../contracts/api.js';
 import { AppError } from '../../contracts/errors.js';
+import { FIELD_LIMITS } from '../../contracts/limits.js';
 import { inWriteTransaction, type Db } from '../../db/database.js';
 import { createUserRepository, publicUser } from '../../db/user.repository.js';
 import { createSessionRepository } from '../../db/session.repository.js';
@@ -54,8 +55,9 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
     if (!USERNAME.test(username)) throw new AppError('VALIDATION', 'A username is 1–64 letters, digits, dots, dashes or underscores.');
   };
   const checkPassword = (password: string) => {
-    if (password.length < 8) throw new AppError('VALIDATION', 'A password needs at least 8 characters.');
-    if (password.length > 1024) throw new AppError('VALIDATION', 'A password is at most 1024 characters.');
+    const { min, max } = FIELD_LIMITS.password;
+    if (password.length < min) throw new AppError('VALIDATION', `A password needs at least ${min} characters.`);
+    if (password.length > max) throw new AppError('VALIDATION', `A password is at most ${max} characters.`);
   };
   const checkRole = (role: string): Role => {
     if (!(ROLES as readonly string[]).includes(role)) throw new AppError('VALIDATION', `Role must be one of ${ROLES.join(', ')}.`);
@@ -71,12 +73,10 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
     listAudit: (page: number, limit: number): PagedResult<AuditEntry> => audit.list(page, limit),
 
     listUsers: (): User[] => users.list(),
-    getUser: (id: number): User => publicUser(requireUser(id)),
     findUserByName: (username: string): User | undefined => {
       const user = users.findByName(username);
       return user && publicUser(user);
     },
-    userCount: (): number => users.count(),
 
     async createUser(input: UserCreate): Promise<User> {
       checkUsername(input.username);
@@ -142,7 +142,7 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
     /** The secret is returned once, here; afterwards only its prefix identifies the token. */
     createToken(userId: number, name: string): { token: ApiToken; secret: string } {
       const trimmed = name.trim();
-      if (!trimmed || trimmed.length > 100) throw new AppError('VALIDATION', 'A token needs a name of 1–100 characters.');
+      if (!trimmed || trimmed.length > FIELD_LIMITS.tokenName.max) throw new AppError('VALIDATION', `A token needs a name of 1–${FIELD_LIMITS.tokenName.max} characters.`);
       requireUser(userId);
       const secret = `${TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
       const token = tokens.insert({ user_id: userId, name: trimmed, prefix: secret.slice(0, TOKEN_PREFIX.length + 6), secret_hash: sha256(secret), created_at: iso() });

@@ -19,15 +19,11 @@ export interface ImageDownloadDeps {
   onBytesServed?: (bytes: number) => void;
   /** A chunk of the image with this SHA-256 is being sent (one-to-many delivery: the swarm learns it is on its way). */
   onChunkSent?: (imageSha256: string, index: number) => void;
-  /** Called as a transfer starts; the function it returns is called as it ends (for an in-flight gauge). */
-  onTransferStart?: () => () => void;
   /**
-   * The owner's shutdown: aborting it cuts every download in flight and refuses new ones (503). Without it, the
-   * route runs its own grace period on app.close() (`shutdownGraceMs`).
+   * The owner's shutdown: aborting it (when the grace period is over) cuts every download in flight. New downloads
+   * are refused (503) from the moment the listener starts closing.
    */
-  signal?: AbortSignal;
-  /** Without `signal`: how long downloads in flight may run on after app.close() before they are cut (default 5 s). */
-  shutdownGraceMs?: number;
+  signal: AbortSignal;
   /** A download that takes nothing for this long is cut (default 120 s). */
   idleTimeoutMs?: number;
 }
@@ -35,8 +31,6 @@ export interface ImageDownloadDeps {
 export interface ImageDownloads {
   /** Downloads in flight now. */
   active(): number;
-  /** Cuts every download in flight (clients resume later with Range). */
-  cutAll(reason: string): void;
 }
 
 /**
@@ -46,25 +40,13 @@ export interface ImageDownloads {
 export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDownloadDeps): ImageDownloads {
   const transfers = new Set<Transfer>();
   let refusing = false;
-  const cutAll = (reason: string) => {
-    for (const transfer of transfers) transfer.cut(reason);
-  };
-  deps.signal?.addEventListener('abort', () => {
+  deps.signal.addEventListener('abort', () => {
     refusing = true;
-    cutAll('server shutting down');
+    // Clients resume later with Range.
+    for (const transfer of transfers) transfer.cut('server shutting down');
   }, { once: true });
-
   app.addHook('preClose', async () => {
     refusing = true;
-    if (deps.signal || transfers.size === 0) return;
-    const grace = deps.shutdownGraceMs ?? 5000;
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.all([...transfers].map((transfer) => transfer.done)),
-      new Promise((resolve) => (timer = setTimeout(resolve, grace))),
-    ]);
-    clearTimeout(timer);
-    cutAll('server shutting down');
   });
 
   async function serve(request: FastifyRequest<{ Params: { '*': string } }>, reply: FastifyReply) {
@@ -138,10 +120,8 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
     reply.raw.writeHead(status, headers);
     const transfer = sendFileRange(reply.raw, fd, start, end, { onBytes: deps.onBytesServed, idleTimeoutMs: deps.idleTimeoutMs ?? 120_000 });
     transfers.add(transfer);
-    const ended = deps.onTransferStart?.();
     const outcome = await transfer.done;
     transfers.delete(transfer);
-    ended?.();
     return outcome;
   }
 
@@ -184,7 +164,7 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
     handler: serve,
   });
 
-  return { active: () => transfers.size, cutAll };
+  return { active: () => transfers.size };
 }
 
 function findImage(images: ImageService, filename: string): { image: MasterImage; path: string } {

@@ -4,22 +4,18 @@
 // streams; a broken archive is a 422, and the size limit applies to the decompressed disk.
 import multipart from '@fastify/multipart';
 import type { MultipartFile, MultipartValue } from '@fastify/multipart';
-import type { FastifyContextConfig, FastifyInstance, FastifyReply, FastifyRequest, preHandlerHookHandler } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ImageResponse, type ImageUploadFields } from '../../contracts/api.js';
 import type { MasterImage } from '../../contracts/domain.js';
 import { AppError, isAppError } from '../../contracts/errors.js';
 import type { ImageService } from '../../core/image.service.js';
 import { formatBytes } from '../../contracts/format.js';
+import { FIELD_LIMITS } from '../../contracts/limits.js';
 
 export interface ImageUploadDeps {
   images: ImageService;
   /** Largest accepted image, in bytes (413 beyond). */
   maxBytes: number;
-  onUploaded?: (image: MasterImage) => void;
-  /** Route config for the server's hooks, e.g. `{ access: 'operator', audit: 'image.upload' }`. */
-  routeConfig?: FastifyContextConfig;
-  /** An access check as a hook, run before any byte of the body is read. */
-  preHandler?: preHandlerHookHandler | preHandlerHookHandler[];
 }
 
 /** Room for the form's boundaries, headers and text fields around the file itself. */
@@ -36,8 +32,6 @@ export function registerImageUploadRoute(app: FastifyInstance, deps: ImageUpload
   void app.register(async (scope) => {
     if (!scope.hasRequestDecorator('parts')) await scope.register(multipart);
     scope.post('/api/images/upload', {
-      ...(deps.preHandler ? { preHandler: deps.preHandler } : {}),
-      ...(deps.routeConfig ? { config: deps.routeConfig } : {}),
       schema: {
         summary: 'Upload a master image',
         description: 'multipart/form-data: fields product_type, version, description (optional) first, then the file in "image": a raw disk image (.img) or one compressed as .img.xz, .img.gz or .img.zst (recognised by its content, decompressed as it arrives; the size limit applies to the decompressed disk).',
@@ -114,7 +108,6 @@ async function upload(request: FastifyRequest, reply: FastifyReply, deps: ImageU
   if (image.same_content_as.length > 0) {
     request.log.warn({ image_id: image.id, sha256: image.sha256 }, `${image.product_type} ${image.version} has the same content as ${image.same_content_as.map((o) => `${o.product_type} ${o.version}`).join(', ')}`);
   }
-  deps.onUploaded?.(image);
   return { success: true as const, image, checksum: image.sha256, filename: image.filename };
 }
 
@@ -132,7 +125,7 @@ function parseFields(text: Record<string, string>): ImageUploadFields {
     throw new AppError('VALIDATION', `Missing ${missing.join(' and ')}: send ${missing.length > 1 ? 'them' : 'it'} before the image file.`);
   }
   const description = text.description;
-  if (description !== undefined && description.length > 2000) throw new AppError('VALIDATION', 'The description is longer than 2000 characters.');
+  if (description !== undefined && description.length > FIELD_LIMITS.imageDescription.max) throw new AppError('VALIDATION', `The description is longer than ${FIELD_LIMITS.imageDescription.max} characters.`);
   // Product type and version are checked by the image service (closed set, version syntax, uniqueness).
   return {
     product_type: text.product_type!.trim().toUpperCase() as ImageUploadFields['product_type'],

@@ -1,11 +1,10 @@
 // GET /metrics: Prometheus text format, for any logged-in user or API token (a scraper uses a viewer token).
 import { DEPLOYMENT_STATUSES, HOSTNAME_STATUSES, PRODUCT_TYPES, BATCH_STATUSES } from '../../contracts/domain.js';
-import { createSystemRepository } from '../../db/system.repository.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
-export function registerMetricsRoute(app: TypedApp, { db, core, metrics, connectedClients, activeDownloads }: ServerDeps): void {
-  const system = createSystemRepository(db);
+export function registerMetricsRoute(app: TypedApp, { core, metrics, connectedClients, activeDownloads }: ServerDeps): void {
+  const { system } = core;
 
   app.get('/metrics', { config: { access: 'viewer' }, schema: { hide: true } }, async (_request, reply) => {
     // Every state is reported, zeros included, so a dashboard's series never vanish.

@@ -1,15 +1,14 @@
 // GET /api/system/status: versions, disk, connections, downloads, network boot — what an operator checks first.
 import { statfs } from 'node:fs/promises';
 import { SystemStatus } from '../../contracts/api.js';
-import { createSystemRepository } from '../../db/system.repository.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 import { PITCREW_VERSION } from '../../version.js';
 import { describeUsbStickSource } from '../../netboot/netboot.service.js';
 
 export function registerSystemRoute(app: TypedApp, deps: ServerDeps): void {
-  const { core, config, db } = deps;
-  const sqliteVersion = createSystemRepository(db).sqliteVersion();
+  const { core, config } = deps;
+  const sqliteVersion = core.system.sqliteVersion();
 
   app.get('/api/system/status', { schema: { response: { 200: SystemStatus } }, config: { access: 'viewer' } }, async () => {
     const [disk, stick] = await Promise.all([statfs(core.imageStore.root), describeUsbStickSource(config.dataDir)]);

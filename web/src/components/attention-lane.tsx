@@ -6,7 +6,7 @@ import { describeFailure, describeStall, type AttentionReason, type OperatorReso
 import type { Deployment } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useAuth } from '../auth/auth.context.js';
-import { formatAgo, formatDateTime } from './format.js';
+import { formatAgo, formatDateTime } from '../../../src/contracts/format.js';
 import { useConfirm } from './modal.js';
 import { useToast } from './toast.provider.js';
 import { Busy, StatusBadge } from './ui.js';

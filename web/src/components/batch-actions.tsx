@@ -1,6 +1,7 @@
-// Start / pause / cancel for one batch, offering only the moves its current state allows.
+// Start / pause / cancel for one batch, offering only the moves the server's status machine allows from its state.
 import { useState } from 'react';
 import type { Batch } from '../../../src/contracts/domain.js';
+import { batchActionsFrom, type BatchAction } from '../../../src/contracts/batch-queue.js';
 import { api } from '../api/api.client.js';
 import { usePermissions } from '../auth/auth.context.js';
 import { describeBatch } from './batch-progress.js';
@@ -8,27 +9,16 @@ import { useConfirm } from './modal.js';
 import { useToast } from './toast.provider.js';
 import { Busy } from './ui.js';
 
-type Action = 'start' | 'pause' | 'cancel';
-
-/** The legal moves from each state, mirroring the server's status machine. */
-export const LEGAL_ACTIONS: Record<Batch['status'], readonly Action[]> = {
-  pending: ['start', 'cancel'],
-  active: ['pause', 'cancel'],
-  paused: ['start', 'cancel'],
-  completed: [],
-  cancelled: [],
-};
-
 export function BatchActions({ batch, onChanged, size = 'sm' }: { batch: Batch; onChanged: (batch: Batch) => void; size?: 'sm' | 'md' }) {
   const can = usePermissions();
   const toast = useToast();
   const confirm = useConfirm();
-  const [busy, setBusy] = useState<Action | null>(null);
+  const [busy, setBusy] = useState<BatchAction | null>(null);
   if (!can.canWrite) return null;
-  const legal = LEGAL_ACTIONS[batch.status];
+  const legal = batchActionsFrom(batch.status);
   if (legal.length === 0) return null;
 
-  const run = async (action: Action) => {
+  const run = async (action: BatchAction) => {
     if (action === 'cancel') {
       const ok = await confirm({
         title: `Cancel ${describeBatch(batch)}?`,

@@ -1,9 +1,9 @@
 // A batch's one-to-many delivery: whether its devices share chunks with each other, and how long a finished one keeps
 // serving the rest. Operators switch it and set the time on open batches; everyone else sees the state.
 import { useState, type FormEvent } from 'react';
-import { BatchPeerDeliveryUpdate } from '../../../src/contracts/api.js';
 import { OPEN_BATCH_STATUSES, type Batch } from '../../../src/contracts/domain.js';
 import { DEFAULT_PEER_LINGER_S } from '../../../src/contracts/peer-delivery.js';
+import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
 import { api } from '../api/api.client.js';
 import { usePermissions } from '../auth/auth.context.js';
 import { describeBatch } from './batch-progress.js';
@@ -12,7 +12,7 @@ import { useToast } from './toast.provider.js';
 import { Busy } from './ui.js';
 
 /** The longest a finished device may serve, from the API's own schema. */
-export const MAX_PEER_LINGER_S = (BatchPeerDeliveryUpdate.properties.peer_linger_s as { maximum?: number }).maximum ?? 86_400;
+export const MAX_PEER_LINGER_S = FIELD_LIMITS.peerLingerSeconds.max;
 export const DEFAULT_PEER_LINGER_MINUTES = DEFAULT_PEER_LINGER_S / 60;
 
 /** Minutes as typed → seconds for `peer_linger_s`, or what is wrong with them. */

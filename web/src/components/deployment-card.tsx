@@ -4,19 +4,9 @@ import { FINAL_DEPLOYMENT_STATUSES, type Deployment } from '../../../src/contrac
 import { readWarnings } from '../../../src/contracts/deployment-message.js';
 import { describeFailure } from '../../../src/contracts/attention.js';
 import { etaOf } from './fleet.js';
-import { formatAgo, formatBytes, formatDuration, formatRate } from './format.js';
+import { formatAgo, formatBytes, formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { peerShareOf, PeerRoleBadge, PeerShareText } from './peer-delivery.js';
-import { ProgressBar, StatusBadge } from './ui.js';
-
-const STEP_VARIANT: Record<Deployment['status'], string> = {
-  assigned: 'secondary',
-  downloading: 'primary',
-  verifying: 'info',
-  customizing: 'info',
-  completed: 'success',
-  failed: 'danger',
-  superseded: 'secondary',
-};
+import { barVariantOf, DEPLOYMENT_VARIANT, ProgressBar, StatusBadge } from './ui.js';
 
 /** Re-renders only when its own deployment changes, or the clock ticks. */
 export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now }: { deployment: Deployment; now: number }) {
@@ -57,7 +47,7 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
         <ProgressBar
           value={progress}
           label={`${d.hostname} progress`}
-          variant={isServing ? 'info' : STEP_VARIANT[d.status]}
+          variant={isServing ? 'info' : barVariantOf(DEPLOYMENT_VARIANT[d.status])}
           striped={!isFinal || isServing}
           moving={d.status === 'downloading' && d.rate_bps > 0}
           testId={`deployment-progress-${d.id}`}

@@ -1,7 +1,7 @@
 // The whole floor in one bar: how far the devices on the board are together, how fast they pull, and when the last
 // of them should be done. Big enough to read across the room.
 import type { FleetSummary } from './fleet.js';
-import { formatDuration, formatRate } from './format.js';
+import { formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { ProgressBar } from './ui.js';
 
 export function FleetProgress({ summary }: { summary: FleetSummary }) {

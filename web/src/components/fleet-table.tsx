@@ -3,10 +3,10 @@
 // bars never animate (a moving stripe on every row costs more than all the rest of the page).
 import { memo, useMemo } from 'react';
 import type { Deployment } from '../../../src/contracts/domain.js';
-import { formatDuration, formatRate } from './format.js';
+import { formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { compareRows, FLOOR_STATES, floorStateOf, etaOf, progressOf, SORT_KEYS, type FleetRow, type FloorState, type SortKey } from './fleet.js';
 import { PeerRoleBadge, PeerShareText } from './peer-delivery.js';
-import { FilterSelect, ProgressBar } from './ui.js';
+import { barVariantOf, DEPLOYMENT_VARIANT, FilterSelect, ProgressBar } from './ui.js';
 
 export interface FleetFilters {
   state: string;
@@ -17,15 +17,14 @@ export interface FleetFilters {
   dir: string;
 }
 
-const STATE_BADGE: Record<FloorState, string> = {
-  imaging: 'text-bg-primary',
-  stalled: 'text-bg-warning',
-  serving: 'text-bg-info',
-  completed: 'text-bg-success',
-  failed: 'text-bg-danger',
-  superseded: 'text-bg-light',
+const STATE_VARIANT: Record<FloorState, string> = {
+  imaging: 'primary',
+  stalled: 'warning',
+  serving: 'info',
+  completed: DEPLOYMENT_VARIANT.completed,
+  failed: DEPLOYMENT_VARIANT.failed,
+  superseded: DEPLOYMENT_VARIANT.superseded,
 };
-const BAR_VARIANT: Record<FloorState, string> = { imaging: 'primary', stalled: 'warning', serving: 'info', completed: 'success', failed: 'danger', superseded: 'secondary' };
 /** The step inside "imaging", in the installer's words. */
 const STEP: Partial<Record<Deployment['status'], string>> = { assigned: 'starting', downloading: 'downloading', verifying: 'verifying', customizing: 'customising' };
 
@@ -46,7 +45,7 @@ const FleetTableRow = memo(function FleetTableRow({ deployment: d, state }: { de
     <tr data-testid={`fleet-row-${d.id}`} data-hostname={d.hostname} data-status={d.status} data-state={state} data-progress={Math.round(progress)} className={`pc-fleet-${state}`}>
       <td className="font-monospace text-nowrap fw-semibold" data-testid="fleet-hostname">{d.hostname}</td>
       <td className="text-nowrap">
-        <span className={`badge ${STATE_BADGE[state]}`} data-testid="fleet-state">{state}</span>
+        <span className={`badge text-bg-${STATE_VARIANT[state]}`} data-testid="fleet-state">{state}</span>
         {state === 'imaging' && STEP[d.status] && <span className="small text-body-secondary ms-1 d-none d-sm-inline">{STEP[d.status]}</span>}
         {d.delivery_role === 'receiving' && <span className="ms-1 d-none d-lg-inline"><PeerRoleBadge role={d.delivery_role} /></span>}
         {d.attention_resolution === 'reimage' && <span className="badge text-bg-light border ms-1" title="An operator asked for a re-image: it starts over when it next boots">will re-image on next boot</span>}
@@ -54,7 +53,7 @@ const FleetTableRow = memo(function FleetTableRow({ deployment: d, state }: { de
       <td>
         <div className="d-flex align-items-center gap-2">
           <div className="flex-grow-1 d-none d-sm-block">
-            <ProgressBar value={progress} label={`${d.hostname} progress`} variant={BAR_VARIANT[state]} height={8} />
+            <ProgressBar value={progress} label={`${d.hostname} progress`} variant={barVariantOf(STATE_VARIANT[state])} height={8} />
           </div>
           <span className="pc-num text-end" data-testid="fleet-percent">{Math.round(progress)} %</span>
         </div>

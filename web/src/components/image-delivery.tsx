@@ -1,7 +1,7 @@
 // What a device costs the link for one image: the disk's mapped share and the compressed chunks on the wire, with
 // the block map's findings behind a toggle. Images from before chunked delivery say they are still being prepared.
 import type { MasterImage } from '../../../src/contracts/domain.js';
-import { formatBytes } from './format.js';
+import { formatBytes } from '../../../src/contracts/format.js';
 
 export function ImageDeliverySummary({ image }: { image: MasterImage }) {
   const { delivery } = image;

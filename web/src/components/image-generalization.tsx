@@ -6,7 +6,7 @@ import type { MasterImage } from '../../../src/contracts/domain.js';
 import type { ImageGeneralizationReport } from '../../../src/contracts/api.js';
 import { GENERALIZATION_STEP_LABELS, type GeneralizationReport } from '../../../src/contracts/generalization.js';
 import { api } from '../api/api.client.js';
-import { formatDateTime } from './format.js';
+import { formatDateTime } from '../../../src/contracts/format.js';
 import { useToast } from './toast.provider.js';
 
 export function ImageGeneralization({ image, canWrite }: { image: MasterImage; canWrite: boolean }) {

@@ -2,7 +2,8 @@
 // are named from their serial numbers, so they need no pool at all.
 import { useMemo, useState, type FormEvent } from 'react';
 import { Link } from 'react-router-dom';
-import type { ProductType, Venue } from '../../../src/contracts/domain.js';
+import { KART_NUMBER_MAX, KART_NUMBER_MIN, type ProductType, type Venue } from '../../../src/contracts/domain.js';
+import { parseWholeNumber } from '../../../src/contracts/numbers.js';
 import { api, describeError } from '../api/api.client.js';
 import { previewKartNumbers, summariseNumbers } from './kart-numbers.parse.js';
 import { Modal } from './modal.js';
@@ -145,13 +146,13 @@ export function KartAddModal({ venues, initialVenue, onClose, onAdded }: { venue
   const [touched, setTouched] = useState(false);
   const [busy, setBusy] = useState(false);
   const [serverError, setServerError] = useState<string | null>(null);
-  const n = Number(number);
-  const error = !number ? 'Enter a kart number.' : !Number.isInteger(n) || n < 1 || n > 9999 ? 'A kart number is a whole number from 1 to 9999.' : undefined;
+  const n = parseWholeNumber(number, { min: KART_NUMBER_MIN, max: KART_NUMBER_MAX });
+  const error = !number ? 'Enter a kart number.' : n === null ? `A kart number is a whole number from ${KART_NUMBER_MIN} to ${KART_NUMBER_MAX}.` : undefined;
 
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     setTouched(true);
-    if (error || !venue) return;
+    if (error || n === null || !venue) return;
     setBusy(true);
     setServerError(null);
     try {
@@ -194,8 +195,8 @@ export function KartAddModal({ venues, initialVenue, onClose, onAdded }: { venue
         <input
           id="add-number"
           type="number"
-          min={1}
-          max={9999}
+          min={KART_NUMBER_MIN}
+          max={KART_NUMBER_MAX}
           className={`form-control${touched && error ? ' is-invalid' : ''}`}
           value={number}
           onChange={(e) => { setNumber(e.target.value); setTouched(true); }}

@@ -2,7 +2,7 @@
 // and how much of what it received came from other devices rather than from the server.
 import type { ReactNode } from 'react';
 import type { Deployment, PeerRole } from '../../../src/contracts/domain.js';
-import { formatBytes } from './format.js';
+import { formatBytes } from '../../../src/contracts/format.js';
 
 const ROLE: Record<PeerRole, { className: string; title: string }> = {
   receiving: { className: 'bg-primary-subtle text-primary-emphasis border border-primary-subtle', title: 'fetching chunks from other devices and the server; passes on what it holds' },

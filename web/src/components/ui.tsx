@@ -2,7 +2,7 @@
 import type { ReactNode } from 'react';
 import { Link } from 'react-router-dom';
 import type { ApiError } from '../api/api.client.js';
-import type { BatchStatus, DeploymentStatus, HostnameStatus } from '../../../src/contracts/domain.js';
+import type { BatchStatus, Deployment, DeploymentStatus, HostnameStatus } from '../../../src/contracts/domain.js';
 
 export function PageHeader({ title, subtitle, actions }: { title: string; subtitle?: ReactNode; actions?: ReactNode }) {
   return (
@@ -23,7 +23,8 @@ const BATCH_VARIANT: Record<BatchStatus, string> = {
   completed: 'success',
   cancelled: 'dark',
 };
-const DEPLOYMENT_VARIANT: Record<DeploymentStatus, string> = {
+/** The Bootstrap colour of each deployment status, for badges and bars alike. */
+export const DEPLOYMENT_VARIANT: Record<DeploymentStatus, string> = {
   assigned: 'secondary',
   downloading: 'primary',
   verifying: 'info',
@@ -44,6 +45,14 @@ export function StatusBadge({ kind, status, testId }: { kind: 'batch' | 'deploym
       {status}
     </span>
   );
+}
+
+/** A bar's colour for a badge colour: a light bar would vanish into its light track. */
+export const barVariantOf = (variant: string): string => (variant === 'light' ? 'secondary' : variant);
+
+/** A history row's progress, in its status's colour; a completed record reads full whatever it last reported. */
+export function DeploymentBar({ deployment: d }: { deployment: Pick<Deployment, 'status' | 'progress' | 'hostname'> }) {
+  return <ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={barVariantOf(DEPLOYMENT_VARIANT[d.status])} />;
 }
 
 /**

@@ -1,6 +1,8 @@
 // Filters and paging kept in the address bar, so a reload, a bookmark or the back button shows the same view.
 import { useCallback, useMemo } from 'react';
 import { useSearchParams } from 'react-router-dom';
+import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
+import { parseWholeNumber } from '../../../src/contracts/numbers.js';
 
 export function useSearchState<K extends string>(keys: readonly K[]) {
   const [params, setParams] = useSearchParams();
@@ -26,7 +28,6 @@ export function useSearchState<K extends string>(keys: readonly K[]) {
   return [values, update] as const;
 }
 
-export function toPositiveInt(text: string, fallback: number): number {
-  const n = Number.parseInt(text, 10);
-  return Number.isFinite(n) && n > 0 ? n : fallback;
-}
+/** A page number, or a page size, from the address bar; `fallback` for anything the server would refuse. */
+export const pageOf = (text: string, fallback = 1): number => parseWholeNumber(text, FIELD_LIMITS.listPage) ?? fallback;
+export const pageSizeOf = (text: string, fallback = 50): number => parseWholeNumber(text, FIELD_LIMITS.listPageSize) ?? fallback;

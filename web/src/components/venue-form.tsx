@@ -3,6 +3,7 @@
 import { useCallback, useState, type FormEvent } from 'react';
 import type { Venue } from '../../../src/contracts/domain.js';
 import { VENUE_CODE_PATTERN } from '../../../src/contracts/domain.js';
+import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
 import { api, describeError } from '../api/api.client.js';
 import { EMAIL_PATTERN, Field, useForm, type Errors } from './form.js';
 import { Modal } from './modal.js';
@@ -14,8 +15,8 @@ const CODE = new RegExp(VENUE_CODE_PATTERN);
 
 const validateVenue = (v: Values): Errors<Values> => ({
   code: !v.code ? 'A venue needs a 4-character code.' : !CODE.test(v.code) ? 'Exactly 4 letters or digits, e.g. CORO.' : undefined,
-  name: !v.name.trim() ? 'Give the venue a name.' : v.name.trim().length > 100 ? 'At most 100 characters.' : undefined,
-  location: v.location.length > 200 ? 'At most 200 characters.' : undefined,
+  name: !v.name.trim() ? 'Give the venue a name.' : v.name.trim().length > FIELD_LIMITS.venueName.max ? `At most ${FIELD_LIMITS.venueName.max} characters.` : undefined,
+  location: v.location.length > FIELD_LIMITS.venueLocation.max ? `At most ${FIELD_LIMITS.venueLocation.max} characters.` : undefined,
   contact_email: v.contact_email.trim() && !EMAIL_PATTERN.test(v.contact_email.trim()) ? 'That is not a valid e-mail address.' : undefined,
 });
 
@@ -82,12 +83,12 @@ export function VenueFormModal({ venue, onClose, onSaved }: { venue?: Venue; onC
         </Field>
         <Field label="Name" error={form.shown('name')} testId="venue-name">
           {({ id, describedBy, className }) => (
-            <input id={id} aria-describedby={describedBy} className={className()} value={form.values.name} onChange={(e) => form.set('name', e.target.value)} maxLength={100} data-autofocus={isEdit || undefined} data-testid="venue-name" />
+            <input id={id} aria-describedby={describedBy} className={className()} value={form.values.name} onChange={(e) => form.set('name', e.target.value)} maxLength={FIELD_LIMITS.venueName.max} data-autofocus={isEdit || undefined} data-testid="venue-name" />
           )}
         </Field>
         <Field label="Location (optional)" error={form.shown('location')}>
           {({ id, describedBy, className }) => (
-            <input id={id} aria-describedby={describedBy} className={className()} value={form.values.location} onChange={(e) => form.set('location', e.target.value)} maxLength={200} data-testid="venue-location" />
+            <input id={id} aria-describedby={describedBy} className={className()} value={form.values.location} onChange={(e) => form.set('location', e.target.value)} maxLength={FIELD_LIMITS.venueLocation.max} data-testid="venue-location" />
           )}
         </Field>
         <Field label="Contact e-mail (optional)" error={form.shown('contact_email')} className="mb-0" testId="venue-email">

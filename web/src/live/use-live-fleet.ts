@@ -3,11 +3,10 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { attentionReasonOf } from '../../../src/contracts/attention.js';
 import type { Deployment } from '../../../src/contracts/domain.js';
-import { FINAL_DEPLOYMENT_STATUSES } from '../../../src/contracts/domain.js';
+import { FINAL_DEPLOYMENT_STATUSES, OPEN_DEPLOYMENT_STATUSES } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useLiveEvent, useResync } from './live.hooks.js';
 
-const OPEN_STATUSES = ['assigned', 'downloading', 'verifying', 'customizing'] as const;
 /** Finished devices stay on the board this long so the operator sees them complete before they move to history. */
 export const FINISHED_VISIBLE_MS = 60_000;
 /**
@@ -44,7 +43,7 @@ export function useLiveFleet(now: number) {
       const [completed, attention, ...pages] = await Promise.all([
         api.deployments.list({ status: 'completed', limit: SERVING_LOOKUP_LIMIT, page: 1 }),
         api.deployments.list({ attention: true, limit: ATTENTION_LOOKUP_LIMIT, page: 1 }),
-        ...OPEN_STATUSES.map((status) => api.deployments.list({ status, limit: 200, page: 1 })),
+        ...OPEN_DEPLOYMENT_STATUSES.map((status) => api.deployments.list({ status, limit: 200, page: 1 })),
       ]);
       const open = pages.flatMap((p) => p.items);
       const serving = completed.items.filter(isServing);

@@ -4,6 +4,8 @@ import { useCallback, useState, type FormEvent } from 'react';
 import { Link, useNavigate, useSearchParams } from 'react-router-dom';
 import type { ProductType } from '../../../src/contracts/domain.js';
 import { PRODUCT_TYPES } from '../../../src/contracts/domain.js';
+import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
+import { parseWholeNumber } from '../../../src/contracts/numbers.js';
 import { api, describeError } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { DEFAULT_PEER_LINGER_MINUTES, MAX_PEER_LINGER_S, parseLingerMinutes } from '../components/batch-peer-delivery.js';
@@ -56,20 +58,20 @@ export function BatchCreatePage() {
 
   const validate = useCallback(
     (v: Values): Errors<Values> => {
-      const count = Number(v.total_count);
-      const priority = Number(v.priority);
+      const count = parseWholeNumber(v.total_count);
+      const { batchDevices, batchPriority } = FIELD_LIMITS;
       let countError: string | undefined;
       if (v.total_count.trim() === '') countError = 'How many devices will this batch image?';
-      else if (!Number.isInteger(count) || count < 1) countError = 'A whole number of devices, at least 1.';
-      else if (count > 100_000) countError = 'At most 100,000 devices per batch.';
+      else if (count === null || count < batchDevices.min) countError = `A whole number of devices, at least ${batchDevices.min}.`;
+      else if (count > batchDevices.max) countError = `At most ${batchDevices.max.toLocaleString()} devices per batch.`;
       else if (cap && cap.needs_pool && count > cap.unreserved)
         countError = `Only ${cap.unreserved} kart number${cap.unreserved === 1 ? ' is' : 's are'} free at ${cap.venue_code}${cap.reserved ? ` (${cap.reserved} promised to other open batches)` : ''}. Import more numbers or lower the count.`;
       return {
         venue_code: v.venue_code || firstVenue ? undefined : 'Choose a venue.',
         total_count: countError,
-        priority: v.priority.trim() === '' || !Number.isInteger(priority) || Math.abs(priority) > 1_000_000 ? 'A whole number between -1,000,000 and 1,000,000.' : undefined,
-        name: v.name.length > 100 ? 'At most 100 characters.' : undefined,
-        notes: v.notes.length > 2000 ? 'At most 2000 characters.' : undefined,
+        priority: parseWholeNumber(v.priority, batchPriority) === null ? `A whole number between ${batchPriority.min.toLocaleString()} and ${batchPriority.max.toLocaleString()}.` : undefined,
+        name: v.name.length > FIELD_LIMITS.batchName.max ? `At most ${FIELD_LIMITS.batchName.max} characters.` : undefined,
+        notes: v.notes.length > FIELD_LIMITS.batchNotes.max ? `At most ${FIELD_LIMITS.batchNotes.max} characters.` : undefined,
         // Not sent while one-to-many is off, so not checked either.
         peer_linger_min: v.peer_delivery ? parseLingerMinutes(v.peer_linger_min).error : undefined,
       };
@@ -89,8 +91,9 @@ export function BatchCreatePage() {
       const { batch } = await api.batches.create({
         venue_code: effectiveVenue,
         product_type: v.product_type,
-        total_count: Number(v.total_count),
-        priority: Number(v.priority),
+        // Both checked by validate above.
+        total_count: parseWholeNumber(v.total_count)!,
+        priority: parseWholeNumber(v.priority)!,
         name: v.name.trim() || null,
         notes: v.notes.trim() || null,
         peer_delivery: v.peer_delivery,
@@ -163,7 +166,7 @@ export function BatchCreatePage() {
             </div>
             <Field label="Name (optional)" error={form.shown('name')}>
               {({ id, describedBy, className }) => (
-                <input id={id} aria-describedby={describedBy} className={className()} value={form.values.name} onChange={(e) => form.set('name', e.target.value)} placeholder="e.g. Spring fleet refresh" maxLength={100} data-testid="batch-name" />
+                <input id={id} aria-describedby={describedBy} className={className()} value={form.values.name} onChange={(e) => form.set('name', e.target.value)} placeholder="e.g. Spring fleet refresh" maxLength={FIELD_LIMITS.batchName.max} data-testid="batch-name" />
               )}
             </Field>
             <Field label="Notes (optional)" error={form.shown('notes')}>

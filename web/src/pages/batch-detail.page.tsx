@@ -6,9 +6,9 @@ import { useResource } from '../api/use-resource.js';
 import { BatchActions } from '../components/batch-actions.js';
 import { BatchPeerDelivery } from '../components/batch-peer-delivery.js';
 import { BatchActivityBadge, BatchProgress, describeBatch, withProgress } from '../components/batch-progress.js';
-import { formatAgo, formatDateTime, formatDuration } from '../components/format.js';
+import { formatAgo, formatDateTime, formatDuration } from '../../../src/contracts/format.js';
 import { PeerShareText } from '../components/peer-delivery.js';
-import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge } from '../components/ui.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, DeploymentBar, Pagination, StatusBadge } from '../components/ui.js';
 import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
 
 export function BatchDetailPage() {
@@ -90,7 +90,7 @@ export function BatchDetailPage() {
                   <tr key={d.id}>
                     <td className="font-monospace">{d.hostname}</td>
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
-                    <td><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : d.status === 'superseded' ? 'secondary' : 'primary'} /></td>
+                    <td><DeploymentBar deployment={d} /></td>
                     <td className="d-none d-md-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="d-none d-lg-table-cell small text-end text-nowrap"><PeerShareText deployment={d} suffix="" empty={<span className="text-body-secondary">—</span>} /></td>
                     <td className="small">{formatAgo(d.started_at)}</td>

@@ -9,7 +9,9 @@ import {
 import { arrayMove, SortableContext, sortableKeyboardCoordinates, useSortable, verticalListSortingStrategy } from '@dnd-kit/sortable';
 import { CSS } from '@dnd-kit/utilities';
 import type { Batch, BatchStatus } from '../../../src/contracts/domain.js';
-import { BATCH_STATUSES, OPEN_BATCH_STATUSES } from '../../../src/contracts/domain.js';
+import { BATCH_STATUSES, FINAL_BATCH_STATUSES, OPEN_BATCH_STATUSES } from '../../../src/contracts/domain.js';
+import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
+import { parseWholeNumber } from '../../../src/contracts/numbers.js';
 import { api, describeError } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { usePermissions } from '../auth/auth.context.js';
@@ -17,7 +19,7 @@ import { BatchActions } from '../components/batch-actions.js';
 import { BatchPeerDelivery } from '../components/batch-peer-delivery.js';
 import { BatchActivityBadge, BatchProgress, describeBatch, withProgress } from '../components/batch-progress.js';
 import { compareQueueOrder, servingBatchOf } from '../../../src/contracts/batch-queue.js';
-import { formatAgo, formatDateTime } from '../components/format.js';
+import { formatAgo, formatDateTime } from '../../../src/contracts/format.js';
 import { useToast } from '../components/toast.provider.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useSearchState } from '../components/use-search-state.js';
@@ -32,8 +34,8 @@ function PriorityEditor({ batch, onSaved }: { batch: Batch; onSaved: () => void 
   const [editing, setEditing] = useState(false);
   const [value, setValue] = useState(String(batch.priority));
   const [busy, setBusy] = useState(false);
-  const n = Number(value);
-  const invalid = value.trim() === '' || !Number.isInteger(n) || Math.abs(n) > 1_000_000;
+  const n = parseWholeNumber(value, FIELD_LIMITS.batchPriority);
+  const invalid = n === null;
 
   if (!editing) {
     return (
@@ -205,7 +207,7 @@ export function BatchesPage() {
   };
 
   const venueList = venues.data?.venues ?? [];
-  const statusIsFinal = params.status === 'completed' || params.status === 'cancelled';
+  const statusIsFinal = FINAL_BATCH_STATUSES.includes(params.status as BatchStatus);
 
   return (
     <>

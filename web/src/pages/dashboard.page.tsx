@@ -4,7 +4,8 @@
 import { useMemo, type ReactNode } from 'react';
 import { Link } from 'react-router-dom';
 import { attentionReasonOf } from '../../../src/contracts/attention.js';
-import type { Batch } from '../../../src/contracts/domain.js';
+import { isFinalDeploymentStatus, OPEN_BATCH_STATUSES, type Batch, type DeploymentStatus } from '../../../src/contracts/domain.js';
+import { compareQueueOrder } from '../../../src/contracts/batch-queue.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { useAuth } from '../auth/auth.context.js';
@@ -14,7 +15,7 @@ import { DeploymentCard } from '../components/deployment-card.js';
 import { summarizeFleet } from '../components/fleet.js';
 import { FleetProgress } from '../components/fleet-progress.js';
 import { FleetTable, type FleetFilters } from '../components/fleet-table.js';
-import { formatAgo, formatCount, formatDateTime, formatDuration, formatIsoDay } from '../components/format.js';
+import { formatAgo, formatCount, formatDateTime, formatDuration, formatIsoDay } from '../../../src/contracts/format.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, StatCard, StatusBadge } from '../components/ui.js';
 import { useNow } from '../components/use-now.js';
 import { useSearchState } from '../components/use-search-state.js';
@@ -75,8 +76,8 @@ function ActiveBatchWidget() {
   const batch = serving.data?.batch ?? null;
   // What comes after the served batch, in the server's serving order (priority, then oldest).
   const upNext = (queue.data?.batches ?? [])
-    .filter((b) => b.id !== batch?.id && (b.status === 'active' || b.status === 'pending' || b.status === 'paused'))
-    .sort((a, b) => b.priority - a.priority || a.created_at.localeCompare(b.created_at) || a.id - b.id)
+    .filter((b) => b.id !== batch?.id && OPEN_BATCH_STATUSES.includes(b.status))
+    .sort(compareQueueOrder)
     .slice(0, 3);
 
   return (
@@ -138,8 +139,8 @@ function RecentHistory() {
   useLiveReload(['deployment_status'], recent.reload, {
     delayMs: 800,
     when: (_name, payload) => {
-      const status = (payload as { status?: string }).status;
-      return status === 'completed' || status === 'failed' || status === 'superseded' || status === 'assigned';
+      const status = (payload as { status?: DeploymentStatus }).status;
+      return status !== undefined && (isFinalDeploymentStatus(status) || status === 'assigned');
     },
   });
   const items = recent.data?.items ?? [];

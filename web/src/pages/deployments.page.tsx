@@ -7,12 +7,12 @@ import { DEPLOYMENT_STATUSES, PRODUCT_TYPES } from '../../../src/contracts/domai
 import { describeFailure } from '../../../src/contracts/attention.js';
 import { api, type DeploymentFilters } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
-import { formatBytes, formatDateTime, formatDuration, formatRate } from '../components/format.js';
+import { formatBytes, formatDateTime, formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { Modal } from '../components/modal.js';
 import { describeShare, formatShare, peerShareOf, PeerRoleBadge, PeerShareText } from '../components/peer-delivery.js';
-import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge, FilterSelect } from '../components/ui.js';
+import { EmptyState, ErrorAlert, Loading, PageHeader, DeploymentBar, Pagination, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
-import { toPositiveInt, useSearchState } from '../components/use-search-state.js';
+import { pageOf, pageSizeOf, useSearchState } from '../components/use-search-state.js';
 import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
 
 const KEYS = ['venue', 'status', 'product', 'from', 'to', 'search', 'page', 'limit'] as const;
@@ -90,8 +90,8 @@ function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; 
 
 export function DeploymentsPage() {
   const [params, update] = useSearchState(KEYS);
-  const page = toPositiveInt(params.page, 1);
-  const limit = toPositiveInt(params.limit, 50);
+  const page = pageOf(params.page);
+  const limit = pageSizeOf(params.limit);
   const [searchText, setSearchText] = useState(params.search);
   const search = useDebounced(searchText, 300);
   const [selected, setSelected] = useState<Deployment | null>(null);
@@ -194,7 +194,7 @@ export function DeploymentsPage() {
                     <td className="d-none d-md-table-cell">{d.venue_code}</td>
                     <td className="d-none d-md-table-cell">{d.product_type}</td>
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
-                    <td className="d-none d-lg-table-cell"><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : d.status === 'superseded' ? 'secondary' : 'primary'} /></td>
+                    <td className="d-none d-lg-table-cell"><DeploymentBar deployment={d} /></td>
                     <td className="d-none d-xl-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="d-none d-xl-table-cell small">{d.image_version ?? '—'}</td>
                     <td className="d-none d-lg-table-cell small text-end text-nowrap">

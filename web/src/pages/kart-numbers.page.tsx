@@ -7,13 +7,13 @@ import { HOSTNAME_STATUSES, PRODUCT_TYPES } from '../../../src/contracts/domain.
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { usePermissions } from '../auth/auth.context.js';
-import { formatAgo, formatDateTime } from '../components/format.js';
+import { formatAgo, formatDateTime } from '../../../src/contracts/format.js';
 import { KartAddModal, KartImportModal } from '../components/kart-import.js';
 import { useConfirm } from '../components/modal.js';
 import { useToast } from '../components/toast.provider.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
-import { toPositiveInt, useSearchState } from '../components/use-search-state.js';
+import { pageOf, pageSizeOf, useSearchState } from '../components/use-search-state.js';
 import { useLiveReload } from '../live/live.hooks.js';
 
 const KEYS = ['venue', 'product', 'status', 'search', 'page', 'limit', 'import'] as const;
@@ -23,8 +23,8 @@ export function KartNumbersPage() {
   const toast = useToast();
   const confirm = useConfirm();
   const [params, update] = useSearchState(KEYS);
-  const page = toPositiveInt(params.page, 1);
-  const limit = toPositiveInt(params.limit, 50);
+  const page = pageOf(params.page);
+  const limit = pageSizeOf(params.limit);
   const [searchText, setSearchText] = useState(params.search);
   const search = useDebounced(searchText, 300);
   const [adding, setAdding] = useState(false);

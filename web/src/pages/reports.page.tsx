@@ -2,11 +2,10 @@
 import { useMemo, useState } from 'react';
 import { ArcElement, BarElement, CategoryScale, Chart as ChartJS, Legend, LinearScale, Tooltip, type ChartOptions } from 'chart.js';
 import { Bar, Doughnut } from 'react-chartjs-2';
-import type { ProductType } from '../../../src/contracts/domain.js';
-import { PRODUCT_TYPES } from '../../../src/contracts/domain.js';
+import { OUTCOME_DEPLOYMENT_STATUSES, PRODUCT_TYPES, type DeploymentStatus, type ProductType } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
-import { formatCount, formatDuration, formatIsoDay, formatPercent } from '../components/format.js';
+import { formatCount, formatDuration, formatIsoDay, formatPercent } from '../../../src/contracts/format.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, StatCard, FilterSelect } from '../components/ui.js';
 import { useLiveReload } from '../live/live.hooks.js';
 
@@ -47,7 +46,7 @@ export function ReportsPage() {
     (signal) => (invalid ? Promise.resolve(undefined) : api.reports({ from, to, venue: venue || undefined, product: product || undefined }, signal)),
     [from, to, venue, product, invalid],
   );
-  useLiveReload(['deployment_status'], report.reload, { delayMs: 5000, when: (_n, p) => ['completed', 'failed'].includes((p as { status: string }).status) });
+  useLiveReload(['deployment_status'], report.reload, { delayMs: 5000, when: (_n, p) => (OUTCOME_DEPLOYMENT_STATUSES as readonly DeploymentStatus[]).includes((p as { status: DeploymentStatus }).status) });
 
   const r = report.data;
   const perDay = useMemo(() => r && outcomeChart(r.per_day.map((d) => d.day), r.per_day), [r]);

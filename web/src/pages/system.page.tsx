@@ -1,7 +1,7 @@
 // The server's health: versions, uptime, disk, who is connected, and the network-boot service when it runs one.
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
-import { formatBytes, formatDateTime, formatDuration } from '../components/format.js';
+import { formatBytes, formatDateTime, formatDuration } from '../../../src/contracts/format.js';
 import { ErrorAlert, Loading, PageHeader, ProgressBar, StatCard } from '../components/ui.js';
 import { UsbStickDownload } from '../components/usb-stick-download.js';
 import { usePermissions } from '../auth/auth.context.js';

@@ -1,12 +1,12 @@
 // One venue: its details, its hostname pool by product, its batches and its latest deployments.
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
-import type { PoolCounts } from '../../../src/contracts/domain.js';
+import { OPEN_BATCH_STATUSES, type PoolCounts } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { usePermissions } from '../auth/auth.context.js';
 import { BatchProgress, describeBatch } from '../components/batch-progress.js';
-import { formatAgo, formatDateTime } from '../components/format.js';
+import { formatAgo, formatDateTime } from '../../../src/contracts/format.js';
 import { useConfirm } from '../components/modal.js';
 import { useToast } from '../components/toast.provider.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, ProgressBar, StatusBadge } from '../components/ui.js';
@@ -78,7 +78,7 @@ export function VenueDetailPage() {
   }
   const v = venue.data;
   const s = stats.data;
-  const openBatches = (batches.data?.batches ?? []).filter((b) => ['pending', 'active', 'paused'].includes(b.status));
+  const openBatches = (batches.data?.batches ?? []).filter((b) => OPEN_BATCH_STATUSES.includes(b.status));
   // Offer deletion only when the server would allow it: nothing assigned, nothing open, no history.
   const canDelete = Boolean(s && s.assigned === 0 && batches.data && openBatches.length === 0 && deployments.data && deployments.data.total === 0);
 

@@ -5,7 +5,7 @@ import type { PoolCounts, Venue } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { usePermissions } from '../auth/auth.context.js';
-import { formatDateTime } from '../components/format.js';
+import { formatDateTime } from '../../../src/contracts/format.js';
 import { useConfirm } from '../components/modal.js';
 import { useToast } from '../components/toast.provider.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader } from '../components/ui.js';

@@ -4,8 +4,7 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InstallerError } from './installer.errors.js';
-import { runTool } from './tool.runner.js';
+import { DiskLayoutError, runDiskTool } from './disk-tool.js';
 
 export interface Ext4Stat {
   type: string;
@@ -43,7 +42,7 @@ export class Ext4Volume {
   private readonly spec: string;
 
   constructor(devicePath: string, offsetBytes: number) {
-    if (devicePath.includes('?')) throw new InstallerError('CUSTOMIZE', `the target path may not contain "?": ${devicePath}`);
+    if (devicePath.includes('?')) throw new DiskLayoutError(`the target path may not contain "?": ${devicePath}`);
     this.spec = `${devicePath}?offset=${offsetBytes}`;
   }
 
@@ -53,12 +52,12 @@ export class Ext4Volume {
     try {
       const script = join(dir, 'commands');
       await writeFile(script, commands.join('\n') + '\n');
-      const result = await runTool('debugfs', [...(writable ? ['-w'] : []), '-f', script, this.spec]);
-      if (result.code !== 0) throw new InstallerError('CUSTOMIZE', `debugfs failed on the root filesystem: ${problems(result.stderr) || `exit ${result.code}`}`);
+      const result = await runDiskTool('debugfs', [...(writable ? ['-w'] : []), '-f', script, this.spec]);
+      if (result.code !== 0) throw new DiskLayoutError(`debugfs failed on the root filesystem: ${problems(result.stderr) || `exit ${result.code}`}`);
       // With -f, debugfs echoes every command as "debugfs: <command>" before its output.
       const sections = result.stdout.toString('utf8').split(/^debugfs: /m).slice(1);
       if (sections.length !== commands.length) {
-        throw new InstallerError('CUSTOMIZE', `debugfs could not open the root filesystem: ${problems(result.stderr) || 'no output'}`);
+        throw new DiskLayoutError(`debugfs could not open the root filesystem: ${problems(result.stderr) || 'no output'}`);
       }
       return { outputs: sections.map((section) => section.slice(section.indexOf('\n') + 1)), stderr: result.stderr };
     } finally {
@@ -70,9 +69,9 @@ export class Ext4Volume {
   async checkClean(): Promise<void> {
     const { outputs, stderr } = await this.session(['stats -h']);
     const text = outputs[0] ?? '';
-    if (!/Filesystem features:/.test(text)) throw new InstallerError('CUSTOMIZE', `the root partition is not a readable ext filesystem: ${problems(stderr) || 'no superblock'}`);
+    if (!/Filesystem features:/.test(text)) throw new DiskLayoutError(`the root partition is not a readable ext filesystem: ${problems(stderr) || 'no superblock'}`);
     if (/Filesystem features:.*\bneeds_recovery\b/.test(text)) {
-      throw new InstallerError('CUSTOMIZE', 'the root filesystem was not cleanly unmounted when the image was made (journal needs recovery); refusing to edit it');
+      throw new DiskLayoutError('the root filesystem was not cleanly unmounted when the image was made (journal needs recovery); refusing to edit it');
     }
   }
 
@@ -98,7 +97,7 @@ export class Ext4Volume {
         let content: Buffer | null = null;
         if (readContent && info.type === 'regular') {
           content = await readFile(join(dir, String(i))).catch(() => null);
-          if (!content || content.length !== info.size) throw new InstallerError('CUSTOMIZE', `debugfs could not read root:${path}`);
+          if (!content || content.length !== info.size) throw new DiskLayoutError(`debugfs could not read root:${path}`);
         }
         entries.set(path, { ...info, content });
       }
@@ -144,7 +143,7 @@ export class Ext4Volume {
       const lines: string[] = [];
       for (const parent of parents) {
         const info = before.get(parent);
-        if (info && info.type !== 'directory') throw new InstallerError('CUSTOMIZE', `root:${parent} exists but is not a directory`);
+        if (info && info.type !== 'directory') throw new DiskLayoutError(`root:${parent} exists but is not a directory`);
         // Only missing directories: debugfs's mkdir of an existing name leaves an orphaned directory inode.
         if (!info) lines.push(`mkdir ${quote(parent)}`);
       }
@@ -152,7 +151,7 @@ export class Ext4Volume {
         const existing = before.get(change.path);
         if (existing?.type === 'directory') {
           // rmdir refuses a directory that still has entries; the caller lists its contents' removal first.
-          if (change.kind !== 'remove') throw new InstallerError('CUSTOMIZE', `root:${change.path} is a directory`);
+          if (change.kind !== 'remove') throw new DiskLayoutError(`root:${change.path} is a directory`);
           lines.push(`rmdir ${quote(change.path)}`);
           continue;
         }
@@ -183,13 +182,13 @@ export class Ext4Volume {
     for (const change of changes) {
       const info = after.get(change.path);
       if (change.kind === 'remove') {
-        if (info) throw new InstallerError('CUSTOMIZE', `root:${change.path} could not be removed`);
+        if (info) throw new DiskLayoutError(`root:${change.path} could not be removed`);
       } else if (change.kind === 'symlink') {
-        if (info?.type !== 'symlink' || info.linkTarget !== change.target) throw new InstallerError('CUSTOMIZE', `root:${change.path} is not a link to ${change.target}`);
+        if (info?.type !== 'symlink' || info.linkTarget !== change.target) throw new DiskLayoutError(`root:${change.path} is not a link to ${change.target}`);
       } else {
-        if (!info?.content?.equals(Buffer.from(change.content))) throw new InstallerError('CUSTOMIZE', `root:${change.path} does not hold what was written to it`);
+        if (!info?.content?.equals(Buffer.from(change.content))) throw new DiskLayoutError(`root:${change.path} does not hold what was written to it`);
         if (info.uid !== (change.uid ?? 0) || info.gid !== (change.gid ?? 0) || (info.mode & 0o7777) !== (change.mode ?? 0o644)) {
-          throw new InstallerError('CUSTOMIZE', `root:${change.path} has owner ${info.uid}:${info.gid} mode ${(info.mode & 0o7777).toString(8)}`);
+          throw new DiskLayoutError(`root:${change.path} has owner ${info.uid}:${info.gid} mode ${(info.mode & 0o7777).toString(8)}`);
         }
       }
     }
@@ -239,7 +238,7 @@ function parentsOf(path: string): string[] {
 }
 
 const quote = (path: string): string => {
-  if (/["\n]/.test(path)) throw new InstallerError('CUSTOMIZE', `unsupported character in path ${JSON.stringify(path)}`);
+  if (/["\n]/.test(path)) throw new DiskLayoutError(`unsupported character in path ${JSON.stringify(path)}`);
   return `"${path}"`;
 };
 
