@@ -11,6 +11,7 @@ import { createPeerSwarmService } from './peer-swarm.service.js';
 import { createPoolService } from './pool.service.js';
 import { computeStats } from './stats.service.js';
 import { createVenueService } from './venue.service.js';
+import { createWebhookService } from './webhook.service.js';
 
 export interface CoreOptions {
   db: Db;
@@ -32,6 +33,7 @@ export function createCore({ db, imagesDir, events = silentEvents, now = () => n
     images: createImageService(ctx, imageStore),
     deployments,
     peers: createPeerSwarmService(ctx, deployments),
+    webhooks: createWebhookService(ctx),
     stats: () => computeStats(ctx),
   };
 }

@@ -41,6 +41,8 @@ import { registerSystemRoute } from './management/system.route.js';
 import { registerTokenRoutes } from './management/tokens.route.js';
 import { registerUserRoutes } from './management/users.route.js';
 import { registerVenueRoutes } from './management/venues.route.js';
+import { registerWebhookRoutes } from './management/webhooks.route.js';
+import { createWebhookDeliveryWorker, type WebhookDeliveryPolicy } from './webhooks/webhook-delivery.worker.js';
 import { DEFAULT_WEB_DIR, registerWebUiRoutes } from './management/web-ui.route.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import type { NetbootSupervisor, ServerDeps } from './server-deps.js';
@@ -58,6 +60,8 @@ export interface BuildOptions {
   /** The clock of the domain core and sessions (tests move it). */
   now?: () => Date;
   netboot?: NetbootSupervisor | null;
+  /** Webhook retries and timeouts (tests shorten the back-off). */
+  webhookDelivery?: Partial<WebhookDeliveryPolicy>;
 }
 
 export interface ListeningAddresses {
@@ -128,6 +132,15 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   const io = createSocketServer(management.server, accounts, config.trustedOrigins, management.log);
   broadcaster.attach(io);
   broadcaster.observe(createDeploymentOutcomeLogger(device.log));
+  // Notifications are queued as events arrive (after their commit) and sent by the worker, never in the request.
+  broadcaster.observe((name, payload) => {
+    try {
+      core.webhooks.notify(name, payload);
+    } catch (error) {
+      management.log.error({ err: error, event: name }, 'could not queue webhook deliveries');
+    }
+  });
+  const webhookWorker = createWebhookDeliveryWorker(core.webhooks, { now, log: management.log.child({ component: 'webhooks' }), policy: options.webhookDelivery });
   const externalChanges = watchExternalChanges(db, core, broadcaster.sink, { intervalMs: EXTERNAL_CHANGE_POLL_MS, log: management.log });
 
   let downloads: { active(): number } | null = null;
@@ -193,6 +206,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerTokenRoutes(management, deps);
   registerAuditRoute(management, deps);
   registerSystemRoute(management, deps);
+  registerWebhookRoutes(management, deps);
   registerMetricsRoute(management, deps);
   registerWebUiRoutes(management, config.webDir ?? DEFAULT_WEB_DIR);
 
@@ -216,6 +230,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
         clearTimeout(grace);
         shutdown.abort();
         externalChanges.stop();
+        await webhookWorker.stop();
         await preparingDeliveries;
         db.close();
       }
@@ -233,6 +248,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   async function listen(): Promise<ListeningAddresses> {
     const managementUrl = await management.listen({ port: config.port, host: config.host });
     const deviceUrl = await device.listen({ port: config.devicePort, host: config.deviceHost });
+    webhookWorker.start();
     preparingDeliveries = prepareMissingDeliveries().catch((error: unknown) => management.log.error({ err: error }, 'could not prepare images for chunked delivery'));
     return { management: managementUrl, device: deviceUrl };
   }
