@@ -7,6 +7,7 @@ import { createBatchService } from './batch.service.js';
 import { createDeploymentService } from './deployment.service.js';
 import { createImageService } from './image.service.js';
 import { createImageStore } from './image-store.js';
+import { createLabelService } from './label.service.js';
 import { createPeerSwarmService } from './peer-swarm.service.js';
 import { createPoolService } from './pool.service.js';
 import { computeStats } from './stats.service.js';
@@ -33,6 +34,7 @@ export function createCore({ db, imagesDir, events = silentEvents, now = () => n
     images: createImageService(ctx, imageStore),
     deployments,
     peers: createPeerSwarmService(ctx, deployments),
+    labels: createLabelService(ctx),
     webhooks: createWebhookService(ctx),
     stats: () => computeStats(ctx),
   };

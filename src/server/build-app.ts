@@ -33,6 +33,7 @@ import { registerBatchRoutes } from './management/batches.route.js';
 import { registerDeploymentRoutes } from './management/deployments.route.js';
 import { registerImageUploadRoute } from './management/image-upload.route.js';
 import { registerImageRoutes } from './management/images.route.js';
+import { registerLabelRoutes } from './management/labels.route.js';
 import { registerMetricsRoute } from './management/metrics.route.js';
 import { registerOpenApi } from './management/openapi.js';
 import { registerPoolRoutes } from './management/pool.route.js';
@@ -202,6 +203,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerImageRoutes(management, deps);
   registerImageUploadRoute(management, { images: core.images, maxBytes: config.maxImageBytes });
   registerDeploymentRoutes(management, deps);
+  registerLabelRoutes(management, deps);
   registerUserRoutes(management, deps);
   registerTokenRoutes(management, deps);
   registerAuditRoute(management, deps);
