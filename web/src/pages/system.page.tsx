@@ -5,10 +5,13 @@ import { formatBytes, formatDateTime, formatDuration } from '../components/forma
 import { ErrorAlert, Loading, PageHeader, ProgressBar, StatCard } from '../components/ui.js';
 import { useEffect } from 'react';
 import { useLiveState, useResync } from '../live/live.hooks.js';
+import { useAuth } from '../auth/auth.context.js';
+import { WebhooksPanel } from '../components/webhooks-panel.js';
 
 export function SystemPage() {
   const status = useResource((signal) => api.system(signal), []);
   const live = useLiveState();
+  const { can } = useAuth();
   useResync(status.reload);
   // Uptime, disk and connections change without events; a slow poll keeps them honest.
   useEffect(() => {
@@ -78,6 +81,7 @@ export function SystemPage() {
           </div>
         </div>
       )}
+      {can.isAdmin && <WebhooksPanel />}
     </>
   );
 }
