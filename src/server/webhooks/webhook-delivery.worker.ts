@@ -31,6 +31,8 @@ export const DEFAULT_WEBHOOK_DELIVERY_POLICY: WebhookDeliveryPolicy = {
 
 /** Enough of a receiver's error answer to tell what went wrong, without reading a huge page. */
 const ERROR_TEXT_LIMIT = 200;
+/** One slow or dead receiver may hold this many of the slots, never all of them. */
+const MAX_IN_FLIGHT_PER_WEBHOOK = 2;
 /** Even with nothing due, look again this often: another process (the CLI) may have queued something. */
 const IDLE_CHECK_MS = 60_000;
 
@@ -58,7 +60,7 @@ function describeNetworkError(error: unknown, timeoutMs: number): string {
 export function createWebhookDeliveryWorker(webhooks: WebhookService, options: { now: () => Date; log: FastifyBaseLogger; policy?: Partial<WebhookDeliveryPolicy> }): WebhookDeliveryWorker {
   const policy = { ...DEFAULT_WEBHOOK_DELIVERY_POLICY, ...options.policy };
   const { now, log } = options;
-  const inFlight = new Map<number, Promise<void>>();
+  const inFlight = new Map<number, { webhookId: number; done: Promise<void> }>();
   const stopping = new AbortController();
   let started = false;
   let timer: NodeJS.Timeout | null = null;
@@ -118,31 +120,36 @@ export function createWebhookDeliveryWorker(webhooks: WebhookService, options: {
     if (stopping.signal.aborted) return;
     const next = webhooks.nextDueAt();
     const waitMs = next === null ? IDLE_CHECK_MS : Math.min(IDLE_CHECK_MS, Math.max(0, Date.parse(next) - now().getTime()));
+    // Due now yet not started: it waits for a slot (or its webhook's share), and each delivery in flight pumps again
+    // as it ends. A timer now would only spin.
+    if (waitMs === 0 && inFlight.size > 0) return;
     timer = setTimeout(pump, waitMs);
     timer.unref();
   }
 
+  const inFlightFor = (webhookId: number) => [...inFlight.values()].filter((sending) => sending.webhookId === webhookId).length;
+
   function pump(): void {
     if (stopping.signal.aborted || !started) return;
     try {
-      const free = policy.concurrency - inFlight.size;
-      if (free > 0) {
-        // Deliveries in flight are still pending in the database: ask for enough to find `free` others.
-        for (const delivery of webhooks.due(free + inFlight.size).filter((d) => !inFlight.has(d.id)).slice(0, free)) {
-          const sending = attempt(delivery)
-            .catch((error: unknown) => log.error({ err: error, delivery_id: delivery.id }, 'could not record a webhook delivery attempt'))
-            .finally(() => {
-              inFlight.delete(delivery.id);
-              pump();
-            });
-          inFlight.set(delivery.id, sending);
-        }
+      // Deliveries in flight are still pending in the database, and a webhook at its share is passed over: look
+      // further down the queue than the free slots.
+      for (const delivery of webhooks.due(policy.concurrency * 8)) {
+        if (inFlight.size >= policy.concurrency) break;
+        if (inFlight.has(delivery.id) || inFlightFor(delivery.webhook_id) >= MAX_IN_FLIGHT_PER_WEBHOOK) continue;
+        const done = attempt(delivery)
+          .catch((error: unknown) => log.error({ err: error, delivery_id: delivery.id }, 'could not record a webhook delivery attempt'))
+          .finally(() => {
+            inFlight.delete(delivery.id);
+            pump();
+          });
+        inFlight.set(delivery.id, { webhookId: delivery.webhook_id, done });
       }
     } catch (error) {
       log.error({ err: error }, 'could not read the webhook delivery queue');
     }
-    // With every slot busy, a finishing delivery pumps again; otherwise wake for the next due one.
-    if (inFlight.size < policy.concurrency) schedule();
+    // A finishing delivery pumps again; meanwhile wake for the next one due (or a minute from now).
+    schedule();
   }
 
   webhooks.onQueued(() => setImmediate(pump));
@@ -155,7 +162,7 @@ export function createWebhookDeliveryWorker(webhooks: WebhookService, options: {
     async stop() {
       stopping.abort();
       if (timer) clearTimeout(timer);
-      await Promise.all(inFlight.values());
+      await Promise.all([...inFlight.values()].map((sending) => sending.done));
     },
   };
 }

@@ -4,6 +4,8 @@ import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'nod
 import type { AddressInfo } from 'node:net';
 
 export interface ReceivedRequest {
+  /** When it arrived, ms since the epoch. */
+  at: number;
   method: string;
   path: string;
   headers: IncomingHttpHeaders;
@@ -23,10 +25,11 @@ export interface WebhookReceiver {
 export async function startWebhookReceiver(respond: Responder = () => 200): Promise<WebhookReceiver> {
   const hanging: ServerResponse[] = [];
   const server = createServer((request, response) => {
+    const at = Date.now();
     const chunks: Buffer[] = [];
     request.on('data', (chunk: Buffer) => chunks.push(chunk));
     request.on('end', () => {
-      const received = { method: request.method ?? '', path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8') };
+      const received = { at, method: request.method ?? '', path: request.url ?? '', headers: request.headers, body: Buffer.concat(chunks).toString('utf8') };
       receiver.received.push(received);
       const answer = receiver.respond(received, receiver.received.length);
       if (answer === 'hang') return void hanging.push(response);
