@@ -19,8 +19,9 @@ const FORMAT_HELP: Record<WebhookFormat, string> = {
 };
 const FORMAT_NAME: Record<WebhookFormat, string> = { json: 'JSON', ntfy: 'ntfy', slack: 'Slack' };
 const DELIVERY_VARIANT: Record<WebhookDelivery['status'], string> = { pending: 'warning', delivered: 'success', failed: 'danger' };
-/** While something is still being tried, the log refreshes this often. */
+/** While something is still being tried, the log refreshes this often; otherwise as slowly as the page's health. */
 const PENDING_REFRESH_MS = 2000;
+const IDLE_REFRESH_MS = 10_000;
 
 type NewWebhook = { name: string; url: string; format: WebhookFormat; events: WebhookEvent[]; secret: string };
 const EMPTY: NewWebhook = { name: '', url: '', format: 'json', events: ['batch_finished', 'device_failed', 'device_not_booted'], secret: '' };
@@ -167,8 +168,7 @@ export function WebhooksPanel() {
   const log = useResource((signal) => api.webhooks.deliveries({ limit: 50 }, signal), []);
   const anyPending = log.data?.deliveries.some((d) => d.status === 'pending') ?? false;
   useEffect(() => {
-    if (!anyPending) return;
-    const timer = setInterval(log.reload, PENDING_REFRESH_MS);
+    const timer = setInterval(log.reload, anyPending ? PENDING_REFRESH_MS : IDLE_REFRESH_MS);
     return () => clearInterval(timer);
   }, [anyPending, log.reload]);
   const changed = () => {
