@@ -3,7 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerEventName, ServerEvents } from '../contracts/events.js';
 import { AppError } from '../contracts/errors.js';
-import type { Webhook, WebhookCreate, WebhookDelivery, WebhookEnvelope, WebhookEvent, WebhookUpdate } from '../contracts/webhooks.js';
+import { WEBHOOK_EVENTS, WEBHOOK_FORMATS, type Webhook, type WebhookCreate, type WebhookDelivery, type WebhookEnvelope, type WebhookEvent, type WebhookUpdate } from '../contracts/webhooks.js';
 import { inWriteTransaction } from '../db/database.js';
 import { createWebhookRepository, type DueDelivery, type StoredWebhook } from '../db/webhook.repository.js';
 import { isoOf, type CoreContext } from './context.js';
@@ -22,6 +22,18 @@ function checkedUrl(url: string): string {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new AppError('VALIDATION', `A webhook URL must start with http:// or https://, not ${parsed.protocol}.`);
   if (!parsed.hostname) throw new AppError('VALIDATION', `The webhook URL ${url} has no host.`);
   return parsed.href;
+}
+
+/** The API's schema checks these too; the core checks them again for callers without it (the CLI, scripts). */
+function checkedFields(fields: Pick<Webhook, 'name' | 'format' | 'events'> & { secret: string | null }) {
+  const name = fields.name.trim();
+  if (name.length < 1 || name.length > 100) throw new AppError('VALIDATION', 'A webhook needs a name of 1 to 100 characters.');
+  if (!WEBHOOK_FORMATS.includes(fields.format)) throw new AppError('VALIDATION', `Unknown webhook format ${fields.format}: use ${WEBHOOK_FORMATS.join(', ')}.`);
+  const unknown = fields.events.filter((event) => !WEBHOOK_EVENTS.includes(event));
+  if (unknown.length) throw new AppError('VALIDATION', `Unknown webhook event ${unknown.join(', ')}: use ${WEBHOOK_EVENTS.join(', ')}.`);
+  if (fields.events.length === 0) throw new AppError('VALIDATION', 'A webhook needs at least one event.');
+  if (fields.secret !== null && (fields.secret.length < 16 || fields.secret.length > 256)) throw new AppError('VALIDATION', 'A webhook secret has 16 to 256 characters.');
+  return { name, format: fields.format, events: WEBHOOK_EVENTS.filter((event) => fields.events.includes(event)), secret: fields.secret };
 }
 
 /** A domain event that is a notification: which one, about what (one delivery per subject), and what it says. */
@@ -68,22 +80,20 @@ export function createWebhookService(ctx: CoreContext) {
 
     create(input: WebhookCreate): Webhook {
       const at = isoOf(ctx.now());
-      return publicOf(write(() =>
-        repo.insert({ name: input.name.trim(), url: checkedUrl(input.url), format: input.format ?? 'json', events: input.events, secret: input.secret ?? null, enabled: input.enabled ?? true, at }),
-      ));
+      const fields = checkedFields({ name: input.name, format: input.format ?? 'json', events: input.events, secret: input.secret ?? null });
+      return publicOf(write(() => repo.insert({ ...fields, url: checkedUrl(input.url), enabled: input.enabled ?? true, at })));
     },
 
     update(id: number, input: WebhookUpdate): Webhook {
       return publicOf(write(() => {
         const current = get(id);
-        return repo.update(id, {
-          name: input.name?.trim() ?? current.name,
-          url: input.url === undefined ? current.url : checkedUrl(input.url),
+        const fields = checkedFields({
+          name: input.name ?? current.name,
           format: input.format ?? current.format,
           events: input.events ?? current.events,
           secret: input.secret === undefined ? current.secret : input.secret,
-          enabled: input.enabled ?? current.enabled,
-        }, isoOf(ctx.now()));
+        });
+        return repo.update(id, { ...fields, url: input.url === undefined ? current.url : checkedUrl(input.url), enabled: input.enabled ?? current.enabled }, isoOf(ctx.now()));
       }));
     },
 

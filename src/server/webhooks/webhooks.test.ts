@@ -87,6 +87,21 @@ describe('webhook management', () => {
     expect(t.server.core.webhooks.list()).toEqual([]);
   });
 
+  it('checks the same in the core, for callers without the API\'s schema', () => {
+    const webhooks = t.server.core.webhooks;
+    const valid = { name: 'Script', url: 'https://example.com/hook', events: ['device_failed' as const] };
+    expect(() => webhooks.create({ ...valid, events: ['device_exploded' as never] })).toThrow(/Unknown webhook event device_exploded/);
+    expect(() => webhooks.create({ ...valid, events: [] })).toThrow(/at least one event/);
+    expect(() => webhooks.create({ ...valid, format: 'xml' as never })).toThrow(/Unknown webhook format xml/);
+    expect(() => webhooks.create({ ...valid, secret: 'short' })).toThrow(/16 to 256 characters/);
+    expect(() => webhooks.create({ ...valid, name: '   ' })).toThrow(/name of 1 to 100/);
+    expect(() => webhooks.create({ ...valid, url: 'file:///etc/passwd' })).toThrow(/http:\/\/ or https:\/\//);
+    expect(webhooks.list()).toEqual([]);
+    const created = webhooks.create({ ...valid, events: ['device_not_booted', 'device_failed', 'device_failed'] });
+    expect(created.events).toEqual(['device_failed', 'device_not_booted']);
+    expect(() => webhooks.update(created.id, { secret: 'short' })).toThrow(/16 to 256 characters/);
+  });
+
   it('is for administrators only', async () => {
     for (const role of ['viewer', 'operator'] as const) {
       expect((await t.as[role].get('/api/webhooks')).status).toBe(403);
