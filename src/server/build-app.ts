@@ -142,6 +142,10 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     }
   });
   const webhookWorker = createWebhookDeliveryWorker(core.webhooks, { now, log: management.log.child({ component: 'webhooks' }), policy: options.webhookDelivery });
+  // A test queued with `pitcrew webhook test` is sent as soon as the server notices the CLI's change.
+  broadcaster.observe((name) => {
+    if (name === 'external_change') webhookWorker.kick();
+  });
   const externalChanges = watchExternalChanges(db, core, broadcaster.sink, { intervalMs: EXTERNAL_CHANGE_POLL_MS, log: management.log });
 
   let downloads: { active(): number } | null = null;

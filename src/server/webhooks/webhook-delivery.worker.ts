@@ -33,11 +33,13 @@ export const DEFAULT_WEBHOOK_DELIVERY_POLICY: WebhookDeliveryPolicy = {
 const ERROR_TEXT_LIMIT = 200;
 /** One slow or dead receiver may hold this many of the slots, never all of them. */
 const MAX_IN_FLIGHT_PER_WEBHOOK = 2;
-/** Even with nothing due, look again this often: another process (the CLI) may have queued something. */
+/** Even with nothing due, look again this often (a change by another program, the CLI, kicks the worker at once). */
 const IDLE_CHECK_MS = 60_000;
 
 export interface WebhookDeliveryWorker {
   start(): void;
+  /** Looks for due deliveries now: another program (the CLI) may have queued some. */
+  kick(): void;
   /** Stops sending and waits for deliveries in flight to end (those cut short stay pending). */
   stop(): Promise<void>;
 }
@@ -152,13 +154,15 @@ export function createWebhookDeliveryWorker(webhooks: WebhookService, options: {
     schedule();
   }
 
-  webhooks.onQueued(() => setImmediate(pump));
+  const kick = () => void setImmediate(pump);
+  webhooks.onQueued(kick);
 
   return {
     start() {
       started = true;
       pump();
     },
+    kick,
     async stop() {
       stopping.abort();
       if (timer) clearTimeout(timer);
