@@ -11,6 +11,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerSimulateCommand } from './commands/simulate.js';
 import { registerUserCommands } from './commands/users.js';
 import { registerNetbootCommand } from './commands/netboot.js';
+import { registerWebhookCommands } from './commands/webhooks.js';
 import { PITCREW_VERSION } from '../version.js';
 
 export function buildProgram(): Command {
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerSimulateCommand(program);
   registerUserCommands(program);
   registerNetbootCommand(program);
+  registerWebhookCommands(program);
   return program;
 }
 

@@ -32,6 +32,17 @@ export interface BatchProgressEvent extends BatchDeviceCounts {
   remaining_count: number;
 }
 
+/**
+ * A device finished imaging but never checked in from its new system within the expected time. Emitted by the
+ * first-boot check-in (once per deployment); notifications (webhooks) and dashboards listen for it.
+ */
+export interface DeviceNotBootedEvent {
+  deployment_id: number;
+  deployment: Deployment;
+  /** How long the server waited for the check-in after the device finished, seconds. */
+  waited_s: number;
+}
+
 export interface ImageEvent {
   image_id: number;
   image: MasterImage;
@@ -53,6 +64,7 @@ export interface ServerEvents {
   /** Any batch field changed that is not a status move: priority, remaining count. */
   batch_updated: BatchEvent;
   batch_progress: BatchProgressEvent;
+  device_not_booted: DeviceNotBootedEvent;
   image_uploaded: ImageEvent;
   image_activated: ImageEvent;
   /** An image's delivery v2 chunks were built after its upload (images registered before v2). */

@@ -7,11 +7,13 @@ import { createBatchService } from './batch.service.js';
 import { createDeploymentService } from './deployment.service.js';
 import { createImageService } from './image.service.js';
 import { createImageStore } from './image-store.js';
+import { createLabelService } from './label.service.js';
 import { createPeerSwarmService } from './peer-swarm.service.js';
 import { createPoolService } from './pool.service.js';
 import { computeStats } from './stats.service.js';
 import { createVenueService } from './venue.service.js';
 import { createSystemRepository } from '../db/system.repository.js';
+import { createWebhookService } from './webhook.service.js';
 
 export interface CoreOptions {
   db: Db;
@@ -33,6 +35,8 @@ export function createCore({ db, imagesDir, events = silentEvents, now = () => n
     images: createImageService(ctx, imageStore),
     deployments,
     peers: createPeerSwarmService(ctx, deployments),
+    labels: createLabelService(ctx),
+    webhooks: createWebhookService(ctx),
     stats: () => computeStats(ctx),
     /** Figures about the whole database, read only: the system page and /metrics. */
     system: createSystemRepository(db),

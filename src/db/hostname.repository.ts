@@ -43,6 +43,9 @@ export function createHostnameRepository(db: Db) {
     UPDATE hostnames SET status = @status, serial_number = NULL, mac_address = NULL, assigned_at = NULL, batch_id = NULL
      WHERE id = @id RETURNING *`);
   const remove = db.prepare<[number]>('DELETE FROM hostnames WHERE id = ?');
+  const LABEL_ORDER = 'ORDER BY kart_number IS NULL, kart_number, hostname';
+  const heldInBatch = db.prepare<[number], PoolEntry>(`SELECT * FROM hostnames WHERE status = 'assigned' AND batch_id = ? ${LABEL_ORDER}`);
+  const heldAtVenue = db.prepare<[string], PoolEntry>(`SELECT * FROM hostnames WHERE status = 'assigned' AND venue_code = ? ${LABEL_ORDER}`);
   // pool_counts is kept by triggers (migration 0003): these read a few rows, never the whole pool.
   const counts = db.prepare<[string], { product_type: ProductType; status: HostnameStatus; n: number }>(
     'SELECT product_type, status, n FROM pool_counts WHERE venue_code = ?',
@@ -68,6 +71,8 @@ export function createHostnameRepository(db: Db) {
     setUnassigned: (id: number, status: 'available' | 'retired'): PoolEntry => setStatus.get({ id, status })!,
     delete: (id: number): void => void remove.run(id),
     availableKartCount: (venue: string): number => availableKart.get(venue)!.n,
+    /** Hostnames held by devices, of one batch or one venue: kart numbers in numeric order, then the rest by name. */
+    listHeld: (scope: { batchId: number } | { venueCode: string }): PoolEntry[] => ('batchId' in scope ? heldInBatch.all(scope.batchId) : heldAtVenue.all(scope.venueCode)),
     assignedCount: (): number => assignedTotal.get()!.n,
     counts: (venue: string): Record<ProductType, PoolCounts> => {
       const empty = (): PoolCounts => ({ available: 0, assigned: 0, retired: 0, total: 0 });

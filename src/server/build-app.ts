@@ -33,6 +33,7 @@ import { registerBatchRoutes } from './management/batches.route.js';
 import { registerDeploymentRoutes } from './management/deployments.route.js';
 import { registerImageUploadRoute } from './management/image-upload.route.js';
 import { registerImageRoutes } from './management/images.route.js';
+import { registerLabelRoutes } from './management/labels.route.js';
 import { registerMetricsRoute } from './management/metrics.route.js';
 import { registerOpenApi } from './management/openapi.js';
 import { registerPoolRoutes } from './management/pool.route.js';
@@ -42,6 +43,8 @@ import { registerNetbootRoutes } from './management/netboot.route.js';
 import { registerTokenRoutes } from './management/tokens.route.js';
 import { registerUserRoutes } from './management/users.route.js';
 import { registerVenueRoutes } from './management/venues.route.js';
+import { registerWebhookRoutes } from './management/webhooks.route.js';
+import { createWebhookDeliveryWorker, type WebhookDeliveryPolicy } from './webhooks/webhook-delivery.worker.js';
 import { DEFAULT_WEB_DIR, registerWebUiRoutes } from './management/web-ui.route.js';
 import { createServerMetrics, type ServerMetrics } from './metrics.js';
 import type { NetbootSupervisor, ServerDeps } from './server-deps.js';
@@ -59,6 +62,8 @@ export interface BuildOptions {
   /** The clock of the domain core and sessions (tests move it). */
   now?: () => Date;
   netboot?: NetbootSupervisor | null;
+  /** Webhook retries and timeouts (tests shorten the back-off). */
+  webhookDelivery?: Partial<WebhookDeliveryPolicy>;
 }
 
 export interface ListeningAddresses {
@@ -129,6 +134,19 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   const io = createSocketServer(management.server, accounts, config.trustedOrigins, management.log);
   broadcaster.attach(io);
   broadcaster.observe(createDeploymentOutcomeLogger(device.log));
+  // Notifications are queued as events arrive (after their commit) and sent by the worker, never in the request.
+  broadcaster.observe((name, payload) => {
+    try {
+      core.webhooks.notify(name, payload);
+    } catch (error) {
+      management.log.error({ err: error, event: name }, 'could not queue webhook deliveries');
+    }
+  });
+  const webhookWorker = createWebhookDeliveryWorker(core.webhooks, { now, log: management.log.child({ component: 'webhooks' }), policy: options.webhookDelivery });
+  // A test queued with `pitcrew webhook test` is sent as soon as the server notices the CLI's change.
+  broadcaster.observe((name) => {
+    if (name === 'external_change') webhookWorker.kick();
+  });
   const externalChanges = watchExternalChanges(db, core, broadcaster.sink, { intervalMs: EXTERNAL_CHANGE_POLL_MS, log: management.log });
 
   let downloads: { active(): number } | null = null;
@@ -192,11 +210,13 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerImageRoutes(management, deps);
   registerImageUploadRoute(management, { images: core.images, maxBytes: config.maxImageBytes });
   registerDeploymentRoutes(management, deps);
+  registerLabelRoutes(management, deps);
   registerUserRoutes(management, deps);
   registerTokenRoutes(management, deps);
   registerAuditRoute(management, deps);
   registerSystemRoute(management, deps);
   registerNetbootRoutes(management, deps);
+  registerWebhookRoutes(management, deps);
   registerMetricsRoute(management, deps);
   registerWebUiRoutes(management, config.webDir ?? DEFAULT_WEB_DIR);
 
@@ -220,6 +240,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
         clearTimeout(grace);
         shutdown.abort();
         externalChanges.stop();
+        await webhookWorker.stop();
         await preparingDeliveries;
         db.close();
       }
@@ -237,6 +258,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   async function listen(): Promise<ListeningAddresses> {
     const managementUrl = await management.listen({ port: config.port, host: config.host });
     const deviceUrl = await device.listen({ port: config.devicePort, host: config.deviceHost });
+    webhookWorker.start();
     preparingDeliveries = prepareMissingDeliveries().catch((error: unknown) => management.log.error({ err: error }, 'could not prepare images for chunked delivery'));
     return { management: managementUrl, device: deviceUrl };
   }

@@ -13,6 +13,7 @@ import { DashboardPage } from './pages/dashboard.page.js';
 import { DeploymentsPage } from './pages/deployments.page.js';
 import { ImagesPage } from './pages/images.page.js';
 import { KartNumbersPage } from './pages/kart-numbers.page.js';
+import { LabelsPage } from './pages/labels.page.js';
 import { LoginPage } from './pages/login.page.js';
 import { NotFoundPage } from './pages/not-found.page.js';
 import { SystemPage } from './pages/system.page.js';
@@ -38,6 +39,8 @@ function Gate() {
   if (state.status === 'signed-out') return <LoginPage />;
   return (
     <Routes>
+      {/* Outside the frame: what prints is the label sheets alone. */}
+      <Route path="labels" element={<LabelsPage />} />
       <Route element={<AppLayout />}>
         <Route index element={<DashboardPage />} />
         <Route path="login" element={<Navigate to="/" replace />} />

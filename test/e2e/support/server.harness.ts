@@ -25,7 +25,7 @@ export interface E2eServer {
 
 const portOf = (url: string) => Number(new URL(url).port);
 
-export interface E2eOptions extends Pick<BuildOptions, 'now'> {
+export interface E2eOptions extends Pick<BuildOptions, 'now' | 'webhookDelivery'> {
   /** The upload limit, when a test needs one it can reach. */
   maxImageBytes?: number;
 }

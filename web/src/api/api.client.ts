@@ -8,6 +8,10 @@ import type {
   TokenList, UserCreate, UserList, UserResponse, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
 } from '../../../src/contracts/api.js';
 import type { OperatorResolution } from '../../../src/contracts/attention.js';
+import type { LabelQuery, LabelSheet } from '../../../src/contracts/labels.js';
+import type {
+  WebhookCreate, WebhookDeliveryList, WebhookDeliveryQuery, WebhookDeliveryResponse, WebhookList, WebhookResponse, WebhookUpdate,
+} from '../../../src/contracts/webhooks.js';
 import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
 
@@ -204,6 +208,7 @@ export const api = {
     /** Takes a device off the "needs attention" lane: acknowledged, or marked to re-image on its next boot. */
     resolveAttention: (id: number, resolution: OperatorResolution) => post<Static<typeof DeploymentResponse>>(`/api/deployments/${id}/attention`, { resolution }),
   },
+  labels: (query: LabelQuery, signal?: AbortSignal) => get<LabelSheet>(`/api/labels${buildQuery(query)}`, signal),
   reports: (query: ReportQuery, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),
   system: (signal?: AbortSignal) => get<SystemStatus>('/api/system/status', signal),
   netboot: {
@@ -220,6 +225,14 @@ export const api = {
     list: (signal?: AbortSignal) => get<Static<typeof TokenList>>('/api/tokens', signal),
     create: (body: TokenCreate) => post<Static<typeof TokenCreated>>('/api/tokens', body),
     revoke: (id: number) => del<Static<typeof SuccessResponse>>(`/api/tokens/${id}`),
+  },
+  webhooks: {
+    list: (signal?: AbortSignal) => get<Static<typeof WebhookList>>('/api/webhooks', signal),
+    create: (body: WebhookCreate) => post<Static<typeof WebhookResponse>>('/api/webhooks', body),
+    update: (id: number, body: WebhookUpdate) => put<Static<typeof WebhookResponse>>(`/api/webhooks/${id}`, body),
+    remove: (id: number) => del<Static<typeof SuccessResponse>>(`/api/webhooks/${id}`),
+    sendTest: (id: number) => post<Static<typeof WebhookDeliveryResponse>>(`/api/webhooks/${id}/test`),
+    deliveries: (query: WebhookDeliveryQuery, signal?: AbortSignal) => get<Static<typeof WebhookDeliveryList>>(`/api/webhooks/deliveries${buildQuery(query)}`, signal),
   },
   audit: (query: { page?: number; limit?: number }, signal?: AbortSignal) => get<Static<typeof AuditList>>(`/api/audit${buildQuery(query)}`, signal),
 };

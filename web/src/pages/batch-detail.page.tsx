@@ -52,7 +52,10 @@ export function BatchDetailPage() {
           <PageHeader
             title={describeBatch(b)}
             subtitle={<>{b.product_type} at <Link to={`/venues/${b.venue_code}`}>{b.venue_code}</Link> · <StatusBadge kind="batch" status={b.status} testId="batch-detail-status" /> <BatchActivityBadge batch={b} servingId={serving.data?.batch?.id ?? null} /></>}
-            actions={<BatchActions batch={b} onChanged={(updated) => batch.setData({ success: true, batch: updated })} size="md" />}
+            actions={<>
+              <Link to={`/labels?batch=${b.id}`} className="btn btn-outline-secondary" data-testid="batch-labels">Print labels</Link>
+              <BatchActions batch={b} onChanged={(updated) => batch.setData({ success: true, batch: updated })} size="md" />
+            </>}
           />
           <div className="row g-3 mb-4">
             <div className="col-12 col-lg-6">

@@ -7,11 +7,12 @@ import { UsbStickDownload } from '../components/usb-stick-download.js';
 import { usePermissions } from '../auth/auth.context.js';
 import { useEffect } from 'react';
 import { useLiveState, useResync } from '../live/live.hooks.js';
+import { WebhooksPanel } from '../components/webhooks-panel.js';
 
 export function SystemPage() {
   const status = useResource((signal) => api.system(signal), []);
   const live = useLiveState();
-  const { canWrite } = usePermissions();
+  const { canWrite, isAdmin } = usePermissions();
   useResync(status.reload);
   // Uptime, disk and connections change without events; a slow poll keeps them honest.
   useEffect(() => {
@@ -87,6 +88,7 @@ export function SystemPage() {
           </div>
         </div>
       )}
+      {isAdmin && <WebhooksPanel />}
     </>
   );
 }

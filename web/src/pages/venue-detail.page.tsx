@@ -89,12 +89,15 @@ export function VenueDetailPage() {
         title={v ? `${v.name}` : code}
         subtitle={<span className="font-monospace" data-testid="venue-detail-code">{code}</span>}
         actions={
-          can.canWrite && v && (
+          v && (
             <>
-              <Link to={`/kart-numbers?venue=${code}&import=1`} className="btn btn-primary" data-testid="venue-import">Import kart numbers</Link>
-              <Link to={`/batches/new?venue=${code}`} className="btn btn-outline-primary">New batch</Link>
-              <button type="button" className="btn btn-outline-secondary" onClick={() => setEditing(true)} data-testid="venue-detail-edit">Edit</button>
-              {canDelete && <button type="button" className="btn btn-outline-danger" onClick={() => void remove()} data-testid="venue-detail-delete">Delete</button>}
+              {can.canWrite && <>
+                <Link to={`/kart-numbers?venue=${code}&import=1`} className="btn btn-primary" data-testid="venue-import">Import kart numbers</Link>
+                <Link to={`/batches/new?venue=${code}`} className="btn btn-outline-primary">New batch</Link>
+              </>}
+              <Link to={`/labels?venue=${code}`} className="btn btn-outline-secondary" data-testid="venue-labels">Print labels</Link>
+              {can.canWrite && <button type="button" className="btn btn-outline-secondary" onClick={() => setEditing(true)} data-testid="venue-detail-edit">Edit</button>}
+              {can.canWrite && canDelete && <button type="button" className="btn btn-outline-danger" onClick={() => void remove()} data-testid="venue-detail-delete">Delete</button>}
             </>
           )
         }
