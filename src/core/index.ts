@@ -9,6 +9,7 @@ import { createImageService } from './image.service.js';
 import { createImageStore } from './image-store.js';
 import { createPeerSwarmService } from './peer-swarm.service.js';
 import { createPoolService } from './pool.service.js';
+import { createProfileService } from './profile.service.js';
 import { computeStats } from './stats.service.js';
 import { createVenueService } from './venue.service.js';
 
@@ -31,6 +32,7 @@ export function createCore({ db, imagesDir, events = silentEvents, now = () => n
     batches: createBatchService(ctx),
     images: createImageService(ctx, imageStore),
     deployments,
+    profiles: createProfileService(ctx),
     peers: createPeerSwarmService(ctx, deployments),
     stats: () => computeStats(ctx),
   };

@@ -36,6 +36,7 @@ import { registerImageRoutes } from './management/images.route.js';
 import { registerMetricsRoute } from './management/metrics.route.js';
 import { registerOpenApi } from './management/openapi.js';
 import { registerPoolRoutes } from './management/pool.route.js';
+import { registerProfileRoutes } from './management/profiles.route.js';
 import { registerStatsRoute } from './management/stats.route.js';
 import { registerSystemRoute } from './management/system.route.js';
 import { registerTokenRoutes } from './management/tokens.route.js';
@@ -184,6 +185,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerAuthRoutes(management, deps);
   registerStatsRoute(management, deps);
   registerVenueRoutes(management, deps);
+  registerProfileRoutes(management, deps);
   registerPoolRoutes(management, deps);
   registerBatchRoutes(management, deps);
   registerImageRoutes(management, deps);
