@@ -278,3 +278,13 @@ export function viewOfProfile(profile: ProvisioningProfile): ProvisioningProfile
     user: profile.user && { name: profile.user.name, password_hash_set: profile.user.password_hash !== null },
   };
 }
+
+/** A change that keeps everything as shown, secrets included (they are omitted, so the stored ones stay). */
+export function inputOfView(view: ProvisioningProfileView | null): ProvisioningProfileInput {
+  if (!view) return structuredClone(EMPTY_PROFILE);
+  return {
+    ...structuredClone(view),
+    wifi: view.wifi && { ssid: view.wifi.ssid, country: view.wifi.country, hidden: view.wifi.hidden },
+    user: view.user && { name: view.user.name },
+  };
+}
