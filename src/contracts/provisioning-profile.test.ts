@@ -4,6 +4,8 @@ import {
   DeviceProvisioning,
   EMPTY_PROFILE,
   filePathProblem,
+  hintOfField,
+  profileInputProblems,
   profileProblems,
   ProvisioningProfile,
   ProvisioningProfileInput,
@@ -116,6 +118,21 @@ describe('provisioning profile schema and rules', () => {
     expect(refusals({ ...FULL_PROFILE, extra: 1 })).toContain('');
     expect(refusals(withField('wifi.security', 'wep'))).toContain('/wifi');
     expect(refusals(withField('files.0.group', 'x'))).toContain('/files/0');
+  });
+
+  it('answers each refused field once, with its hint, a required or an unknown field by name', () => {
+    const problems = profileInputProblems({ ...FULL_PROFILE, wifi: { ssid: 'x', country: 'de', hidden: false, band: '5' }, files: [{ path: '/x', mode: '999', owner: 'root' }], ssh: undefined });
+    expect(problems).toHaveLength(5);
+    expect(problems).toEqual(expect.arrayContaining([
+      { field: 'ssh', message: 'Required.' },
+      { field: 'wifi', message: 'Unknown field "band".' },
+      { field: 'wifi.country', message: hintOfField('wifi.country') },
+      { field: 'files.0.content', message: 'Required.' },
+      { field: 'files.0.mode', message: 'Octal permissions, e.g. 0644 or 0600.' },
+    ]));
+    expect(hintOfField('commands.12')).toBe('One line each, at most 2000 characters.');
+    expect(profileInputProblems(withField('time_zone', 'Nowhere/Land'))).toEqual([{ field: 'time_zone', message: expect.stringMatching(/not a known time zone/) }]);
+    expect(profileInputProblems(FULL_PROFILE)).toEqual([]);
   });
 
   it('names what is wrong with a key and a path in the operator\'s words', () => {

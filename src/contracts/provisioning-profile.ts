@@ -4,10 +4,23 @@
 // mechanism), the dashboard's form and the CLI. Secrets (the Wi-Fi passphrase, the user's password hash) are
 // write-only on the management side: answers say only whether they are set, and a change that omits one keeps it.
 import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
 import { ProductType, RowId } from './domain.js';
 
 const Strict = { additionalProperties: false } as const;
 const Nullable = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Union([schema, Type.Null()]);
+
+/** The limits the schemas below are built from (and the form's inputs and help). */
+export const PROFILE_LIMITS = {
+  ssidBytes: 32,
+  passphraseMin: 8,
+  passphraseMax: 63,
+  keys: 32,
+  files: 32,
+  fileContent: 65_536,
+  commands: 32,
+  commandLength: 2000,
+} as const;
 
 /** Per-device variables, substituted by the server in file paths, contents, owners and commands. */
 export const PROFILE_VARIABLES = ['hostname', 'kart_number', 'venue_code', 'serial', 'mac'] as const;
@@ -23,9 +36,9 @@ export const PASSWORD_HASH_PATTERN = '^(\\$6\\$(rounds=[0-9]{4,9}\\$)?[./0-9A-Za
 export const ProfileWifi = Type.Object(
   {
     /** 1–32 bytes as UTF-8 (the byte count is checked by profileProblems). */
-    ssid: Type.String({ minLength: 1, maxLength: 32 }),
+    ssid: Type.String({ minLength: 1, maxLength: PROFILE_LIMITS.ssidBytes }),
     /** WPA2/WPA3-Personal: 8–63 printable ASCII characters. Write-only. */
-    passphrase: Type.String({ minLength: 8, maxLength: 63, pattern: '^[\\x20-\\x7E]+$' }),
+    passphrase: Type.String({ minLength: PROFILE_LIMITS.passphraseMin, maxLength: PROFILE_LIMITS.passphraseMax, pattern: '^[\\x20-\\x7E]+$' }),
     /** ISO 3166-1 alpha-2 regulatory domain, e.g. DE: the radio stays off on some systems without one. */
     country: Type.String({ pattern: '^[A-Z]{2}$' }),
     hidden: Type.Boolean({ default: false }),
@@ -36,7 +49,7 @@ export const ProfileWifi = Type.Object(
 export const ProfileSsh = Type.Object(
   {
     /** OpenSSH public keys, one line each ("ssh-ed25519 AAAA… comment"). */
-    authorized_keys: Type.Array(Type.String({ minLength: 1, maxLength: 16_384 }), { maxItems: 32 }),
+    authorized_keys: Type.Array(Type.String({ minLength: 1, maxLength: 16_384 }), { maxItems: PROFILE_LIMITS.keys }),
     password_login: Type.Boolean(),
   },
   Strict,
@@ -68,13 +81,11 @@ export const ProfileFile = Type.Object(
     mode: Type.String({ pattern: '^0?[0-7]{3}$' }),
     /** user or user:group; a user the profile creates is fine (ownership is applied on first boot). */
     owner: Type.String({ maxLength: 65, pattern: `^${NAME}(:${NAME})?$` }),
-    content: Type.String({ maxLength: 65_536 }),
+    content: Type.String({ maxLength: PROFILE_LIMITS.fileContent }),
   },
   Strict,
 );
 
-export const PROFILE_MAX_FILES = 32;
-export const PROFILE_MAX_COMMANDS = 32;
 
 const profileShape = {
   wifi: Nullable(ProfileWifi),
@@ -85,9 +96,9 @@ const profileShape = {
   keyboard: Nullable(ProfileKeyboard),
   /** A UTF-8 locale, e.g. en_GB.UTF-8. */
   locale: Nullable(Type.String({ maxLength: 32, pattern: '^[a-z]{2,3}_[A-Z]{2}\\.UTF-8$' })),
-  files: Type.Array(ProfileFile, { maxItems: PROFILE_MAX_FILES }),
+  files: Type.Array(ProfileFile, { maxItems: PROFILE_LIMITS.files }),
   /** Shell commands run once, as root, on first boot after everything else (one line each). */
-  commands: Type.Array(Type.String({ minLength: 1, maxLength: 2000, pattern: '^[^\\r\\n]+$' }), { maxItems: PROFILE_MAX_COMMANDS }),
+  commands: Type.Array(Type.String({ minLength: 1, maxLength: PROFILE_LIMITS.commandLength, pattern: '^[^\\r\\n]+$' }), { maxItems: PROFILE_LIMITS.commands }),
 };
 
 /** A complete profile, secrets included: what a revision stores and (variables substituted) what a device receives. */
@@ -233,7 +244,7 @@ function unknownVariables(text: string): string[] {
 export function profileProblems(profile: ProvisioningProfileInput): ProfileProblem[] {
   const problems: ProfileProblem[] = [];
   const add = (field: string, message: string) => void problems.push({ field, message });
-  if (profile.wifi && new TextEncoder().encode(profile.wifi.ssid).length > 32) add('wifi.ssid', 'The SSID is at most 32 bytes.');
+  if (profile.wifi && new TextEncoder().encode(profile.wifi.ssid).length > PROFILE_LIMITS.ssidBytes) add('wifi.ssid', `The SSID is at most ${PROFILE_LIMITS.ssidBytes} bytes as UTF-8.`);
   profile.ssh.authorized_keys.forEach((key, i) => {
     const problem = publicKeyProblem(key);
     if (problem) add(`ssh.authorized_keys.${i}`, `Key ${i + 1}: ${problem}.`);
@@ -287,4 +298,50 @@ export function inputOfView(view: ProvisioningProfileView | null): ProvisioningP
     wifi: view.wifi && { ssid: view.wifi.ssid, country: view.wifi.country, hidden: view.wifi.hidden },
     user: view.user && { name: view.user.name },
   };
+}
+
+/** What each field takes, in the operator's words (the form's help and the answer to a value the schema refuses). */
+export const PROFILE_FIELD_HINTS: Record<string, string> = {
+  'wifi.ssid': `1–${PROFILE_LIMITS.ssidBytes} bytes as UTF-8 (as many plain letters).`,
+  'wifi.passphrase': `${PROFILE_LIMITS.passphraseMin}–${PROFILE_LIMITS.passphraseMax} printable ASCII characters (WPA2/WPA3-Personal).`,
+  'wifi.country': 'Two capital letters (ISO 3166), e.g. DE, GB, US.',
+  'wifi.hidden': 'On or off.',
+  'ssh.authorized_keys': `At most ${PROFILE_LIMITS.keys} keys.`,
+  'ssh.authorized_keys.N': 'One OpenSSH public key per line, e.g. ssh-ed25519 AAAA… name.',
+  'ssh.password_login': 'On or off.',
+  'user.name': 'Lower-case letters, digits, - and _, starting with a letter or _; at most 32.',
+  'user.password_hash': 'A crypt(3) hash starting with $6$ or $y$ (e.g. from openssl passwd -6), never the password itself.',
+  time_zone: 'An IANA time zone, e.g. Europe/Berlin or UTC.',
+  'keyboard.layout': 'An XKB layout in lower case, e.g. us, de, gb.',
+  'keyboard.variant': 'Lower-case letters, digits, - and _; may be empty.',
+  locale: 'A UTF-8 locale, e.g. en_GB.UTF-8.',
+  files: `At most ${PROFILE_LIMITS.files} files.`,
+  'files.N.path': 'An absolute path inside the root filesystem, e.g. /etc/kart/identity.conf.',
+  'files.N.mode': 'Octal permissions, e.g. 0644 or 0600.',
+  'files.N.owner': 'user or user:group, e.g. root or crew:crew.',
+  'files.N.content': `At most ${PROFILE_LIMITS.fileContent} characters.`,
+  commands: `At most ${PROFILE_LIMITS.commands} commands.`,
+  'commands.N': `One line each, at most ${PROFILE_LIMITS.commandLength} characters.`,
+};
+
+export const hintOfField = (field: string): string => PROFILE_FIELD_HINTS[field.replace(/\.\d+(?=\.|$)/g, '.N')] ?? 'This value is not allowed here.';
+
+/** Every problem with an operator's change: the schema's (as hints per field), else the rules'. */
+export function profileInputProblems(input: unknown): ProfileProblem[] {
+  if (Value.Check(ProvisioningProfileInput, input)) return profileProblems(input);
+  const problems = new Map<string, string>();
+  for (const error of Value.Errors(ProvisioningProfileInput, input)) {
+    const field = error.instancePath.slice(1).replaceAll('/', '.');
+    const params = error.params as { requiredProperties?: string[]; additionalProperties?: string[]; type?: string };
+    // A nullable field fails its null branch and the union as well: the branch that names the problem is enough.
+    if (error.keyword === 'anyOf' || (error.keyword === 'type' && params.type === 'null') || error.keyword === 'boolean') continue;
+    if (error.keyword === 'required') {
+      for (const name of params.requiredProperties ?? []) problems.set(field ? `${field}.${name}` : name, 'Required.');
+    } else if (error.keyword === 'additionalProperties') {
+      problems.set(field || '(profile)', `Unknown field ${(params.additionalProperties ?? []).map((n) => `"${n}"`).join(', ')}.`);
+    } else if (!problems.has(field)) {
+      problems.set(field, hintOfField(field));
+    }
+  }
+  return [...problems].map(([field, message]) => ({ field, message }));
 }
