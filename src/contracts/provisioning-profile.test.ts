@@ -121,7 +121,8 @@ describe('provisioning profile schema and rules', () => {
   });
 
   it('answers each refused field once, with its hint, a required or an unknown field by name', () => {
-    const problems = profileInputProblems({ ...FULL_PROFILE, wifi: { ssid: 'x', country: 'de', hidden: false, band: '5' }, files: [{ path: '/x', mode: '999', owner: 'root' }], ssh: undefined });
+    const { ssh: _ssh, ...withoutSsh } = FULL_PROFILE;
+    const problems = profileInputProblems({ ...withoutSsh, wifi: { ssid: 'x', country: 'de', hidden: false, band: '5' }, files: [{ path: '/x', mode: '999', owner: 'root' }] });
     expect(problems).toHaveLength(5);
     expect(problems).toEqual(expect.arrayContaining([
       { field: 'ssh', message: 'Required.' },
