@@ -134,6 +134,9 @@ describe('provisioning profile schema and rules', () => {
     expect(hintOfField('commands.12')).toBe('One line each, at most 2000 characters.');
     expect(profileInputProblems(withField('time_zone', 'Nowhere/Land'))).toEqual([{ field: 'time_zone', message: expect.stringMatching(/not a known time zone/) }]);
     expect(profileInputProblems(FULL_PROFILE)).toEqual([]);
+    // A form shows all at once: the rules' problems beside the schema's.
+    const both = profileInputProblems({ ...FULL_PROFILE, wifi: { ...FULL_PROFILE.wifi, passphrase: 'short' }, ssh: { authorized_keys: ['ssh-ed25519 AAAA'], password_login: false } });
+    expect(both.map((p) => p.field).sort()).toEqual(['ssh.authorized_keys.0', 'wifi.passphrase']);
   });
 
   it('names what is wrong with a key and a path in the operator\'s words', () => {

@@ -326,7 +326,7 @@ export const PROFILE_FIELD_HINTS: Record<string, string> = {
 
 export const hintOfField = (field: string): string => PROFILE_FIELD_HINTS[field.replace(/\.\d+(?=\.|$)/g, '.N')] ?? 'This value is not allowed here.';
 
-/** Every problem with an operator's change: the schema's (as hints per field), else the rules'. */
+/** Every problem with an operator's change: the schema's (as hints per field) and the rules'. */
 export function profileInputProblems(input: unknown): ProfileProblem[] {
   if (Value.Check(ProvisioningProfileInput, input)) return profileProblems(input);
   const problems = new Map<string, string>();
@@ -342,6 +342,12 @@ export function profileInputProblems(input: unknown): ProfileProblem[] {
     } else if (!problems.has(field)) {
       problems.set(field, hintOfField(field));
     }
+  }
+  // The rules too, so a form shows every problem at once; on a shape this far off they may not apply at all.
+  try {
+    for (const { field, message } of profileProblems(input as ProvisioningProfileInput)) if (!problems.has(field)) problems.set(field, message);
+  } catch {
+    // The schema's problems say what to fix first.
   }
   return [...problems].map(([field, message]) => ({ field, message }));
 }
