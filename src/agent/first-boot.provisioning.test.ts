@@ -41,7 +41,7 @@ describe('provisioning on real disk images', () => {
     expect(result.flavour).toBe('none');
     expect(result.written).toEqual(expect.arrayContaining([`root:${WPA_SUPPLICANT_CONF}`, `root:${IFUPDOWN_WLAN}`, `root:${SSHD_DROP_IN}`, `root:${PROVISION_UNIT}`, 'root:/etc/kart/identity.conf']));
 
-    expect(await root(image, WPA_SUPPLICANT_CONF)).toContain('psk="correct horse battery"');
+    expect(await root(image, WPA_SUPPLICANT_CONF)).toContain('psk=1989ebb102e3315213e5be13db4f64365b801ff677a6e01d0caa40063167816b\n'); // wpa_passphrase 'Venue Karts' 'correct horse battery'
     expect(await stat(image, WPA_SUPPLICANT_CONF)).toMatch(/Mode:\s+0600/);
     expect(await root(image, '/etc/kart/identity.conf')).toBe('venue=CORO\nkart=7\nhost=KXP2-CORO-007\nserial=10000000abcd0007\nmac=DC:A6:32:00:00:07\n');
     expect(await stat(image, '/opt/camera/KXP2-CORO-007.json')).toMatch(/Mode:\s+0600/);

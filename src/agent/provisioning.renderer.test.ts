@@ -12,6 +12,8 @@ import {
   renderRootFiles,
   setCloudConfigKeys,
   shellQuote,
+  networkManagerKeyfile,
+  wpaSupplicantConf,
   SSHD_DROP_IN,
   WPA_SUPPLICANT_CONF,
 } from './provisioning.renderer.js';
@@ -50,13 +52,24 @@ describe('the fallback: root filesystem files and a one-shot unit', () => {
     const wpa = fileOf(changes, WPA_SUPPLICANT_CONF).content;
     expect(wpa).toContain('country=DE');
     expect(wpa).toContain(`ssid=${Buffer.from('Venue Karts').toString('hex')}`);
-    expect(wpa).toContain('psk="correct horse battery"');
+    expect(wpa).toContain('psk=1989ebb102e3315213e5be13db4f64365b801ff677a6e01d0caa40063167816b\n'); // wpa_passphrase 'Venue Karts' 'correct horse battery'
     expect(fileOf(changes, IFUPDOWN_WLAN).content).toContain(`wpa-conf ${WPA_SUPPLICANT_CONF}`);
     expect(fileOf(changes, SSHD_DROP_IN).content).toContain('PasswordAuthentication no\n');
     expect(fileOf(changes, '/etc/default/keyboard').content).toContain('XKBLAYOUT="de"\nXKBVARIANT="nodeadkeys"');
     expect(fileOf(changes, '/etc/default/locale').content).toBe('LANG=de_DE.UTF-8\n');
     expect(fileOf(changes, '/var/lib/pitcrew-provision/authorized_keys').content).toBe(`${ED25519_KEY}\n${RSA_KEY}\n`);
     expect(fileOf(changes, PROVISION_UNIT).content).toContain('WantedBy=multi-user.target');
+  });
+
+  it('derives the PSK as wpa_passphrase does (IEEE 802.11i test vector), so no passphrase needs quoting', () => {
+    expect(wpaSupplicantConf({ ssid: 'IEEE', passphrase: 'password', country: 'US', hidden: false })).toContain('    psk=f42c6fc52df0ebef9ebb4b90b38a5f902e83fe1b135a70e23aed762e9710a12e\n');
+    expect(wpaSupplicantConf({ ssid: 'a"b', passphrase: 'with "quotes" \\ and }', country: 'US', hidden: true })).toMatch(/ssid=612262\n {4}scan_ssid=1\n {4}psk=[0-9a-f]{64}\n/);
+  });
+
+  it('escapes what a NetworkManager keyfile would read as escapes', () => {
+    const keyfile = networkManagerKeyfile({ ssid: ' Pits\\5', passphrase: 'back\\slash\\s', country: 'DE', hidden: false });
+    expect(keyfile).toContain('ssid=\\sPits\\\\5\n');
+    expect(keyfile).toContain('psk=back\\\\slash\\\\s\n');
   });
 
   it('writes a NetworkManager keyfile instead where NetworkManager is installed', () => {

@@ -7,6 +7,7 @@
 //   flavour      the running system (creating the user, owners of its files, locale generation, commands); the unit
 //                removes itself after its run.
 // YAML is written in its JSON form (valid YAML), so no value needs hand-quoting.
+import { pbkdf2Sync } from 'node:crypto';
 import type { Ext4Change } from './ext4.volume.js';
 import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
 
@@ -69,28 +70,34 @@ export function renderRootFiles(profile: ProvisioningProfile, facts: RootFacts):
   return changes;
 }
 
+/** A GLib key file value: backslash is its escape character, and a leading space would be trimmed. */
+export const keyfileValue = (text: string): string => text.replaceAll('\\', '\\\\').replace(/^ /, '\\s');
+
 export function networkManagerKeyfile(wifi: NonNullable<ProvisioningProfile['wifi']>): string {
-  // Keyfile values are taken literally to the end of the line; the schema allows no line breaks in SSID or passphrase.
+  // The schema allows no line breaks or control characters in the SSID or the passphrase.
   return [
     '[connection]', 'id=pitcrew-wifi', 'type=wifi', 'autoconnect=true', '',
-    '[wifi]', 'mode=infrastructure', `ssid=${wifi.ssid}`, ...(wifi.hidden ? ['hidden=true'] : []), '',
-    '[wifi-security]', 'key-mgmt=wpa-psk', `psk=${wifi.passphrase}`, '',
+    '[wifi]', 'mode=infrastructure', `ssid=${keyfileValue(wifi.ssid)}`, ...(wifi.hidden ? ['hidden=true'] : []), '',
+    '[wifi-security]', 'key-mgmt=wpa-psk', `psk=${keyfileValue(wifi.passphrase)}`, '',
     '[ipv4]', 'method=auto', '', '[ipv6]', 'method=auto', '',
   ].join('\n');
 }
 
-/** wpa_supplicant's quoted strings end at the first double quote, so the SSID goes in as hex. */
+/**
+ * wpa_supplicant has no escapes in its quoted strings, so both go in as hex: the SSID's bytes, and the PSK derived
+ * from the passphrase as wpa_passphrase does (PBKDF2-SHA1, the SSID as salt, 4096 rounds, 32 bytes).
+ */
 export function wpaSupplicantConf(wifi: NonNullable<ProvisioningProfile['wifi']>): string {
-  const ssidHex = Buffer.from(wifi.ssid, 'utf8').toString('hex');
+  const ssid = Buffer.from(wifi.ssid, 'utf8');
   return [
     'ctrl_interface=DIR=/run/wpa_supplicant GROUP=netdev',
     'update_config=1',
     `country=${wifi.country}`,
     '',
     'network={',
-    `    ssid=${ssidHex}`,
+    `    ssid=${ssid.toString('hex')}`,
     ...(wifi.hidden ? ['    scan_ssid=1'] : []),
-    `    psk=${JSON.stringify(wifi.passphrase)}`,
+    `    psk=${pbkdf2Sync(wifi.passphrase, ssid, 4096, 32, 'sha1').toString('hex')}`,
     '    key_mgmt=WPA-PSK',
     '}',
     '',

@@ -55,6 +55,8 @@ describe('provisioning profile schema and rules', () => {
     ['wifi.ssid', '', '/wifi/ssid'],
     ['wifi.ssid', 'x'.repeat(33), '/wifi/ssid'],
     ['wifi.ssid', 'ü'.repeat(17), 'wifi.ssid'],
+    ['wifi.ssid', 'Pits\npsk=evil', '/wifi/ssid'],
+    ['wifi.ssid', 'Pits\u0000', '/wifi/ssid'],
     ['wifi.passphrase', 'short12', '/wifi/passphrase'],
     ['wifi.passphrase', 'x'.repeat(64), '/wifi/passphrase'],
     ['wifi.passphrase', 'line\nbreak123', '/wifi/passphrase'],

@@ -35,13 +35,13 @@ export const PASSWORD_HASH_PATTERN = '^(\\$6\\$(rounds=[0-9]{4,9}\\$)?[./0-9A-Za
 
 export const ProfileWifi = Type.Object(
   {
-    /** 1–32 bytes as UTF-8 (the byte count is checked by profileProblems). */
-    ssid: Type.String({ minLength: 1, maxLength: PROFILE_LIMITS.ssidBytes }),
+    /** 1–32 bytes as UTF-8 (the byte count is checked by profileProblems), no control characters. */
+    ssid: Type.String({ minLength: 1, maxLength: PROFILE_LIMITS.ssidBytes, pattern: '^[^\\x00-\\x1F\\x7F]+$' }),
     /** WPA2/WPA3-Personal: 8–63 printable ASCII characters. Write-only. */
     passphrase: Type.String({ minLength: PROFILE_LIMITS.passphraseMin, maxLength: PROFILE_LIMITS.passphraseMax, pattern: '^[\\x20-\\x7E]+$' }),
     /** ISO 3166-1 alpha-2 regulatory domain, e.g. DE: the radio stays off on some systems without one. */
     country: Type.String({ pattern: '^[A-Z]{2}$' }),
-    hidden: Type.Boolean({ default: false }),
+    hidden: Type.Boolean(),
   },
   Strict,
 );
@@ -109,7 +109,7 @@ export type ProvisioningProfile = Static<typeof ProvisioningProfile>;
 export const ProvisioningProfileInput = Type.Object(
   {
     ...profileShape,
-    wifi: Nullable(Type.Object({ ...ProfileWifi.properties, passphrase: Type.Optional(ProfileWifi.properties.passphrase) }, Strict)),
+    wifi: Nullable(Type.Object({ ...ProfileWifi.properties, passphrase: Type.Optional(ProfileWifi.properties.passphrase), hidden: Type.Optional(Type.Boolean()) }, Strict)),
     user: Nullable(Type.Object({ ...ProfileUser.properties, password_hash: Type.Optional(ProfileUser.properties.password_hash) }, Strict)),
   },
   Strict,
@@ -302,7 +302,7 @@ export function inputOfView(view: ProvisioningProfileView | null): ProvisioningP
 
 /** What each field takes, in the operator's words (the form's help and the answer to a value the schema refuses). */
 export const PROFILE_FIELD_HINTS: Record<string, string> = {
-  'wifi.ssid': `1–${PROFILE_LIMITS.ssidBytes} bytes as UTF-8 (as many plain letters).`,
+  'wifi.ssid': `1–${PROFILE_LIMITS.ssidBytes} bytes as UTF-8 (as many plain letters), no control characters.`,
   'wifi.passphrase': `${PROFILE_LIMITS.passphraseMin}–${PROFILE_LIMITS.passphraseMax} printable ASCII characters (WPA2/WPA3-Personal).`,
   'wifi.country': 'Two capital letters (ISO 3166), e.g. DE, GB, US.',
   'wifi.hidden': 'On or off.',

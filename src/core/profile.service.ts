@@ -39,7 +39,7 @@ function withStoredSecrets(input: ProvisioningProfileInput, current: Provisionin
     if (!passphrase) {
       throw new AppError('VALIDATION', 'The Wi-Fi network needs a passphrase (8–63 characters).', { problems: [{ field: 'wifi.passphrase', message: 'A passphrase is required.' }] });
     }
-    wifi = { ...input.wifi, passphrase };
+    wifi = { ...input.wifi, hidden: input.wifi.hidden ?? false, passphrase };
   }
   const user = input.user && {
     name: input.user.name,

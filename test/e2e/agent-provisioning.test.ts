@@ -63,7 +63,7 @@ describe('pitcrew-agent provisions each card with its venue profile', () => {
 
     const root = (disk: string, path: string) => readRootFile(disk, image.root.startByte, path);
     expect(await root(first, '/etc/kart/identity.conf')).toBe('venue=CORO\nkart=7\nhost=KXP2-CORO-007\nserial=10000000feed0007\nmac=d8:3a:dd:00:00:07\n');
-    expect(await root(first, WPA_SUPPLICANT_CONF)).toContain('psk="correct horse battery"');
+    expect(await root(first, WPA_SUPPLICANT_CONF)).toContain('psk=1989ebb102e3315213e5be13db4f64365b801ff677a6e01d0caa40063167816b\n'); // wpa_passphrase 'Venue Karts' 'correct horse battery'
     expect(await statRootPath(first, image.root.startByte, WPA_SUPPLICANT_CONF)).toMatch(/Mode:\s+0600/);
     expect(await root(first, SSHD_DROP_IN)).toContain('PasswordAuthentication no');
     expect(await root(first, PROVISION_SCRIPT)).toContain(`crew:${SHA512_HASH}`);
@@ -81,7 +81,8 @@ describe('pitcrew-agent provisions each card with its venue profile', () => {
     expect(again.stdout).toContain('provisioned with profile revision 2');
     expect(await root(second, '/etc/timezone')).toBe('Europe/London\n');
     expect(await root(second, WPA_SUPPLICANT_CONF)).toContain(`ssid=${Buffer.from('Pit Lane').toString('hex')}`);
-    expect(await root(second, WPA_SUPPLICANT_CONF)).toContain('psk="correct horse battery"');
+    // The passphrase kept from the first revision, the PSK derived for the new SSID.
+    expect(await root(second, WPA_SUPPLICANT_CONF)).toContain('psk=aac69fc7a0492b57d0dc584cdbd2b840865ea1cba6311ce30284b8cf1e90c378\n');
     expect(await root(second, '/etc/kart/identity.conf')).toContain('kart=8\nhost=KXP2-CORO-008\n');
     expect(await root(first, '/etc/timezone')).toBe('Europe/Berlin\n');
     expect([await recordedRevision('10000000feed0007'), await recordedRevision('10000000feed0008')]).toEqual([1, 2]);
