@@ -137,6 +137,10 @@ export const ProfileRevisionInfo = Type.Object({
 });
 export type ProfileRevisionInfo = Static<typeof ProfileRevisionInfo>;
 
+/** GET /api/venues/:code/profile/revisions: every revision of the venue's profiles, with how many deployments got each. */
+export const ProfileRevisionList = Type.Object({ revisions: Type.Array(Type.Object({ ...ProfileRevisionInfo.properties, deployments: Type.Integer() })) });
+export type ProfileRevisionList = Static<typeof ProfileRevisionList>;
+
 /** GET /api/venues/:code/profile: the current revision, or nulls when the venue (or product) has none. */
 export const ProfileResponse = Type.Object({
   venue_code: Type.String(),

@@ -99,6 +99,9 @@ describe('provisioning profile on the venue page', () => {
     const config = await FakeDevice.numbered(dashboard.server.deviceUrl, 1).requestConfig({ product_type: 'KXP2', venue_code: 'CORO' });
     expect(config.provisioning).toMatchObject({ revision: 2, time_zone: 'Europe/London', wifi: { passphrase: PASSPHRASE }, user: { name: 'crew', password_hash: SHA512_HASH } });
     expect(config.provisioning!.files[0]!.content).toBe('kart=1');
+    // The card says, live, which revision devices got.
+    await byTestId('profile-history-2').getByText(/^Revision 2: 1 deployment · /).waitFor();
+    await byTestId('profile-history-1').getByText(/^Revision 1: 0 deployments · /).waitFor();
   });
 
   it('shows a product without an override as using the venue\'s profile', async () => {

@@ -2,14 +2,13 @@
 // by storing a new revision; the revision history; and which revision a deployment was given.
 import { Type } from 'typebox';
 import { ProductType, RowId, VenueCode } from '../../contracts/domain.js';
-import { ProfileResponse, ProfileRevisionInfo, ProfileScope, ProvisioningProfileInput } from '../../contracts/provisioning-profile.js';
+import { ProfileResponse, ProfileRevisionInfo, ProfileRevisionList, ProfileScope, ProvisioningProfileInput } from '../../contracts/provisioning-profile.js';
 import { actorOf } from '../auth/access.hooks.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
 const CodeParams = Type.Object({ code: VenueCode });
 const IdParams = Type.Object({ id: RowId() });
-const RevisionList = Type.Object({ revisions: Type.Array(Type.Object({ ...ProfileRevisionInfo.properties, deployments: Type.Integer() })) });
 const DeploymentProfile = Type.Object({ deployment_id: Type.Integer(), revision: Type.Union([ProfileRevisionInfo, Type.Null()]) });
 
 export function registerProfileRoutes(app: TypedApp, { core }: ServerDeps): void {
@@ -29,7 +28,7 @@ export function registerProfileRoutes(app: TypedApp, { core }: ServerDeps): void
     },
   );
 
-  app.get('/api/venues/:code/profile/revisions', { schema: { params: CodeParams, response: { 200: RevisionList } }, config: { access: 'viewer' } }, async (request) => ({
+  app.get('/api/venues/:code/profile/revisions', { schema: { params: CodeParams, response: { 200: ProfileRevisionList } }, config: { access: 'viewer' } }, async (request) => ({
     revisions: core.profiles.history(request.params.code),
   }));
 

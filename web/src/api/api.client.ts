@@ -10,7 +10,7 @@ import type {
 import type { OperatorResolution } from '../../../src/contracts/attention.js';
 import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
-import type { ProfileResponse, ProvisioningProfileInput } from '../../../src/contracts/provisioning-profile.js';
+import type { ProfileResponse, ProfileRevisionList, ProvisioningProfileInput } from '../../../src/contracts/provisioning-profile.js';
 
 export type ErrorCodeOrTransport = ErrorBody['code'] | 'NETWORK' | 'BAD_RESPONSE' | 'ABORTED';
 
@@ -168,6 +168,8 @@ export const api = {
     get: (code: string, product: ProductType | null, signal?: AbortSignal) => get<ProfileResponse>(`/api/venues/${seg(code)}/profile${buildQuery({ product })}`, signal),
     /** Stores a new revision; secrets left out are kept. */
     set: (code: string, product: ProductType | null, body: ProvisioningProfileInput) => put<ProfileResponse>(`/api/venues/${seg(code)}/profile${buildQuery({ product })}`, body),
+    /** Every revision of the venue's profiles, with how many deployments received each. */
+    revisions: (code: string, signal?: AbortSignal) => get<ProfileRevisionList>(`/api/venues/${seg(code)}/profile/revisions`, signal),
   },
   pool: {
     list: (query: PoolQuery, signal?: AbortSignal) => get<Static<typeof PoolList>>(`/api/kart-numbers${buildQuery(query)}`, signal),

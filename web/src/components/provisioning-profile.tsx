@@ -16,6 +16,7 @@ import {
 } from '../../../src/contracts/provisioning-profile.js';
 import { api, describeError } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
+import { useLiveReload } from '../live/live.hooks.js';
 import { formatDateTime } from './format.js';
 import { Field } from './form.js';
 import { Modal } from './modal.js';
@@ -131,6 +132,15 @@ export function ProvisioningProfileCard({ code, canWrite }: { code: string; canW
   const [product, setProduct] = useState<ProductType | null>(null);
   const [editing, setEditing] = useState(false);
   const profile = useResource((signal) => api.profiles.get(code, product, signal), [code, product]);
+  const revisions = useResource((signal) => api.profiles.revisions(code, signal), [code]);
+  const history = (revisions.data?.revisions ?? []).filter((r) => r.product_type === product).slice(0, 5);
+  // A change by someone else (stored as venue_changed), and devices of this venue receiving a revision.
+  const forThisVenue = (_name: string, payload: unknown) => {
+    const p = payload as { venue_code?: string; deployment?: { venue_code: string } };
+    return (p.venue_code ?? p.deployment?.venue_code) === code;
+  };
+  useLiveReload(['venue_changed'], profile.reload, { when: forThisVenue });
+  useLiveReload(['venue_changed', 'deployment_status'], revisions.reload, { when: forThisVenue, delayMs: 1000 });
   const scope = product ? `${product} override` : 'all products';
 
   return (
@@ -153,6 +163,18 @@ export function ProvisioningProfileCard({ code, canWrite }: { code: string; canW
           </p>
         )}
         {profile.data && <ProfileSummary answer={profile.data} />}
+        {history.length > 0 && (
+          <div className="mt-3">
+            <h3 className="h6 small text-body-secondary text-uppercase mb-1">Revisions given to devices</h3>
+            <ul className="list-unstyled small mb-0" data-testid="profile-history">
+              {history.map((r) => (
+                <li key={r.id} data-testid={`profile-history-${r.revision}`}>
+                  Revision {r.revision}: {r.deployments} deployment{r.deployments === 1 ? '' : 's'} · {formatDateTime(r.created_at)} by {r.created_by}
+                </li>
+              ))}
+            </ul>
+          </div>
+        )}
         {canWrite && profile.data && (
           <button type="button" className="btn btn-outline-primary btn-sm mt-3" onClick={() => setEditing(true)} data-testid="profile-edit">
             {profile.data.revision ? `Edit profile (${scope})` : `Create profile (${scope})`}
@@ -160,7 +182,7 @@ export function ProvisioningProfileCard({ code, canWrite }: { code: string; canW
         )}
       </div>
       {editing && profile.data && (
-        <ProfileFormModal code={code} product={product} current={profile.data} onClose={() => setEditing(false)} onSaved={() => { setEditing(false); profile.reload(); }} />
+        <ProfileFormModal code={code} product={product} current={profile.data} onClose={() => setEditing(false)} onSaved={() => { setEditing(false); profile.reload(); revisions.reload(); }} />
       )}
     </div>
   );
