@@ -8,6 +8,10 @@ import {
   PROVISION_SCRIPT,
   PROVISION_UNIT,
   PROVISION_UNIT_LINK,
+  COMMANDS_SCRIPT,
+  COMMANDS_UNIT,
+  COMMANDS_UNIT_LINK,
+  commandsScript,
   provisionScript,
   renderRootFiles,
   setCloudConfigKeys,
@@ -48,6 +52,9 @@ describe('the fallback: root filesystem files and a one-shot unit', () => {
       ['file', PROVISION_SCRIPT, '700'],
       ['file', PROVISION_UNIT, '644'],
       ['symlink', PROVISION_UNIT_LINK, PROVISION_UNIT],
+      ['file', COMMANDS_SCRIPT, '700'],
+      ['file', COMMANDS_UNIT, '644'],
+      ['symlink', COMMANDS_UNIT_LINK, COMMANDS_UNIT],
     ]);
     const wpa = fileOf(changes, WPA_SUPPLICANT_CONF).content;
     expect(wpa).toContain('country=DE');
@@ -58,7 +65,11 @@ describe('the fallback: root filesystem files and a one-shot unit', () => {
     expect(fileOf(changes, '/etc/default/keyboard').content).toContain('XKBLAYOUT="de"\nXKBVARIANT="nodeadkeys"');
     expect(fileOf(changes, '/etc/default/locale').content).toBe('LANG=de_DE.UTF-8\n');
     expect(fileOf(changes, '/var/lib/pitcrew-provision/authorized_keys').content).toBe(`${ED25519_KEY}\n${RSA_KEY}\n`);
-    expect(fileOf(changes, PROVISION_UNIT).content).toContain('WantedBy=multi-user.target');
+    // Settings before anyone logs in, without waiting for a network; the commands once it is up.
+    expect(fileOf(changes, PROVISION_UNIT).content).toContain('After=local-fs.target\nBefore=ssh.service sshd.service systemd-user-sessions.service\n');
+    expect(fileOf(changes, PROVISION_UNIT).content).not.toContain('network-online');
+    expect(fileOf(changes, COMMANDS_UNIT).content).toContain('After=network-online.target pitcrew-provision.service\nWants=network-online.target\n');
+    for (const unit of [PROVISION_UNIT, COMMANDS_UNIT]) expect(fileOf(changes, unit).content).toContain('Type=oneshot');
   });
 
   it('derives the PSK as wpa_passphrase does (IEEE 802.11i test vector), so no passphrase needs quoting', () => {
@@ -85,26 +96,31 @@ describe('the fallback: root filesystem files and a one-shot unit', () => {
     const changes = renderRootFiles({ ...EMPTY_PROFILE, ssh: { authorized_keys: [ED25519_KEY], password_login: true } }, { hasNetworkManager: false });
     expect(fileOf(changes, '/root/.ssh/authorized_keys')).toEqual({ content: `${ED25519_KEY}\n`, mode: 0o600 });
     expect(fileOf(changes, SSHD_DROP_IN).content).toContain('PasswordAuthentication yes\n');
+    // No commands: no commands' unit.
     expect(changes.map((c) => c.path)).toEqual(['/root/.ssh/authorized_keys', SSHD_DROP_IN, PROVISION_SCRIPT, PROVISION_UNIT, PROVISION_UNIT_LINK]);
   });
 
   it('writes a first-boot script the shell accepts, quoting what operators typed', () => {
     const tricky: ProvisioningProfile = { ...FULL_PROFILE, commands: ["echo 'it''s' \"$HOME\" `date` ; touch /tmp/x"], files: [{ path: "/etc/it's.conf", mode: '0640', owner: 'crew:adm', content: '' }] };
-    const script = provisionScript(tricky);
-    checkShell(script);
+    const script = `${provisionScript(tricky)}\n${commandsScript(tricky.commands)}`;
+    checkShell(provisionScript(tricky));
+    checkShell(commandsScript(tricky.commands));
     expect(script).toContain(`echo 'crew:${SHA512_HASH}' | chpasswd -e`);
     expect(script).toContain("useradd -m -s /bin/bash 'crew'");
     expect(script).toContain(`sh -c ${shellQuote(tricky.commands[0]!)} ||`);
     expect(script).toContain(`chown 'crew:adm' ${shellQuote("/etc/it's.conf")} ||`);
     // The quoting gives the shell back exactly what was typed.
     for (const text of [tricky.commands[0]!, "/etc/it's.conf"]) expect(execFileSync('sh', ['-c', `printf '%s' ${shellQuote(text)}`]).toString()).toBe(text);
-    expect(script).toMatch(/rm -f \/etc\/systemd\/system\/multi-user\.target\.wants\/pitcrew-provision\.service \/etc\/systemd\/system\/pitcrew-provision\.service\nrm -rf \/var\/lib\/pitcrew-provision\nexit 0\n$/);
+    // Each removes itself; the first leaves the folder to the commands' unit, which removes it last.
+    expect(provisionScript(tricky)).toMatch(/rm -f \S+multi-user\.target\.wants\/pitcrew-provision\.service \S+\/pitcrew-provision\.service\nrm -f \/var\/lib\/pitcrew-provision\/provision\.sh \/var\/lib\/pitcrew-provision\/authorized_keys\nexit 0\n$/);
+    expect(commandsScript(tricky.commands)).toMatch(/rm -f \S+pitcrew-provision-commands\.service \S+pitcrew-provision-commands\.service\nrm -rf \/var\/lib\/pitcrew-provision\nexit 0\n$/);
+    expect(provisionScript(EMPTY_PROFILE)).toMatch(/\nrm -rf \/var\/lib\/pitcrew-provision\nexit 0\n$/);
     checkShell(provisionScript(EMPTY_PROFILE));
   });
 
   it('runs the commands it was given, in order, under a real shell', () => {
-    const script = provisionScript({ ...EMPTY_PROFILE, commands: ['printf "%s\\n" first', "echo 'second one'", 'false', 'echo third'] })
-      // Only the commands: the rest needs a real system (useradd, the unit's own removal).
+    const script = commandsScript(['printf "%s\\n" first', "echo 'second one'", 'false', 'echo third'])
+      // Only the commands: the units' removal needs a real system.
       .split('\n').filter((line) => line.startsWith('sh -c')).join('\n');
     expect(execFileSync('sh', ['-c', script]).toString()).toBe("first\nsecond one\npitcrew-provision: command failed: false\nthird\n");
   });

@@ -3,9 +3,9 @@
 //   cloud-init   user-data keys (users, ssh_pwauth, ssh_authorized_keys, timezone, keyboard, locale, write_files,
 //                runcmd) merged into the image's #cloud-config, and a network-config for Wi-Fi, as Raspberry Pi
 //                Imager writes them;
-//   every other  files on the root filesystem where the OS reads them, plus a one-shot systemd unit for what needs
-//   flavour      the running system (creating the user, owners of its files, locale generation, commands); the unit
-//                removes itself after its run.
+//   every other  files on the root filesystem where the OS reads them, plus one-shot systemd units for what needs
+//   flavour      the running system (creating the user, owners of its files, locale generation; then the commands,
+//                once the network is up); each removes itself after its run.
 // YAML is written in its JSON form (valid YAML), so no value needs hand-quoting.
 import { pbkdf2Sync } from 'node:crypto';
 import type { Ext4Change } from './ext4.volume.js';
@@ -15,6 +15,9 @@ export const PROVISION_DIR = '/var/lib/pitcrew-provision';
 export const PROVISION_SCRIPT = `${PROVISION_DIR}/provision.sh`;
 export const PROVISION_UNIT = '/etc/systemd/system/pitcrew-provision.service';
 export const PROVISION_UNIT_LINK = '/etc/systemd/system/multi-user.target.wants/pitcrew-provision.service';
+export const COMMANDS_SCRIPT = `${PROVISION_DIR}/commands.sh`;
+export const COMMANDS_UNIT = '/etc/systemd/system/pitcrew-provision-commands.service';
+export const COMMANDS_UNIT_LINK = '/etc/systemd/system/multi-user.target.wants/pitcrew-provision-commands.service';
 export const NM_CONNECTION = '/etc/NetworkManager/system-connections/pitcrew-wifi.nmconnection';
 export const WPA_SUPPLICANT_CONF = '/etc/wpa_supplicant/wpa_supplicant-wlan0.conf';
 export const IFUPDOWN_WLAN = '/etc/network/interfaces.d/pitcrew-wlan0';
@@ -67,6 +70,11 @@ export function renderRootFiles(profile: ProvisioningProfile, facts: RootFacts):
   file(PROVISION_SCRIPT, provisionScript(profile), 0o700);
   file(PROVISION_UNIT, PROVISION_UNIT_TEXT);
   changes.push({ kind: 'symlink', path: PROVISION_UNIT_LINK, target: PROVISION_UNIT });
+  if (profile.commands.length) {
+    file(COMMANDS_SCRIPT, commandsScript(profile.commands), 0o700);
+    file(COMMANDS_UNIT, COMMANDS_UNIT_TEXT);
+    changes.push({ kind: 'symlink', path: COMMANDS_UNIT_LINK, target: COMMANDS_UNIT });
+  }
   return changes;
 }
 
@@ -104,13 +112,15 @@ export function wpaSupplicantConf(wifi: NonNullable<ProvisioningProfile['wifi']>
   ].join('\n');
 }
 
+// Two one-shot units: the system settings before anyone can log in (no network needed, so a venue without it does
+// not hold them back), then the operator's commands once the network is up (they often fetch something).
 export const PROVISION_UNIT_TEXT = [
   '# Written by the Pitcrew installer: provisions this device once, on its first boot, then removes itself.',
   '[Unit]',
   'Description=Pitcrew first-boot provisioning',
   `ConditionPathExists=${PROVISION_SCRIPT}`,
-  'After=local-fs.target network-online.target',
-  'Wants=network-online.target',
+  'After=local-fs.target',
+  'Before=ssh.service sshd.service systemd-user-sessions.service',
   '',
   '[Service]',
   'Type=oneshot',
@@ -120,6 +130,37 @@ export const PROVISION_UNIT_TEXT = [
   'WantedBy=multi-user.target',
   '',
 ].join('\n');
+
+export const COMMANDS_UNIT_TEXT = [
+  '# Written by the Pitcrew installer: runs the first-boot commands once, then removes itself.',
+  '[Unit]',
+  'Description=Pitcrew first-boot commands',
+  `ConditionPathExists=${COMMANDS_SCRIPT}`,
+  'After=network-online.target pitcrew-provision.service',
+  'Wants=network-online.target',
+  '',
+  '[Service]',
+  'Type=oneshot',
+  `ExecStart=/bin/sh ${COMMANDS_SCRIPT}`,
+  '',
+  '[Install]',
+  'WantedBy=multi-user.target',
+  '',
+].join('\n');
+
+/** Each command in its own shell, in order; a failing one is logged and the rest still run. */
+export function commandsScript(commands: readonly string[]): string {
+  return [
+    '#!/bin/sh',
+    '# Written by the Pitcrew installer: the profile\'s first-boot commands, run once as root.',
+    ...commands.map((command) => `sh -c ${shellQuote(command)} || echo "pitcrew-provision: command failed: "${shellQuote(command)}`),
+    '',
+    `rm -f ${COMMANDS_UNIT_LINK} ${COMMANDS_UNIT}`,
+    `rm -rf ${PROVISION_DIR}`,
+    'exit 0',
+    '',
+  ].join('\n');
+}
 
 export function provisionScript(profile: ProvisioningProfile): string {
   const lines = ['#!/bin/sh', '# Written by the Pitcrew installer: first-boot provisioning. Runs once; each step says what failed.', 'set +e', ''];
@@ -150,8 +191,9 @@ export function provisionScript(profile: ProvisioningProfile): string {
     );
   }
   if (profile.keyboard) lines.push('command -v setupcon >/dev/null && setupcon -k --force');
-  for (const command of profile.commands) lines.push(`sh -c ${shellQuote(command)} || echo "pitcrew-provision: command failed: "${shellQuote(command)}`);
-  lines.push('', `rm -f ${PROVISION_UNIT_LINK} ${PROVISION_UNIT}`, `rm -rf ${PROVISION_DIR}`, 'exit 0', '');
+  // The commands' unit still needs the folder; it removes it after its run.
+  const leftovers = profile.commands.length ? [`rm -f ${PROVISION_SCRIPT} ${STAGED_KEYS}`] : [`rm -rf ${PROVISION_DIR}`];
+  lines.push('', `rm -f ${PROVISION_UNIT_LINK} ${PROVISION_UNIT}`, ...leftovers, 'exit 0', '');
   return lines.join('\n');
 }
 

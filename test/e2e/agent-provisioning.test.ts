@@ -16,7 +16,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
-import { IFUPDOWN_WLAN, PROVISION_SCRIPT, PROVISION_UNIT, PROVISION_UNIT_LINK, SSHD_DROP_IN, WPA_SUPPLICANT_CONF } from '../../src/agent/provisioning.renderer.js';
+import { COMMANDS_SCRIPT, COMMANDS_UNIT, COMMANDS_UNIT_LINK, IFUPDOWN_WLAN, PROVISION_SCRIPT, PROVISION_UNIT, PROVISION_UNIT_LINK, SSHD_DROP_IN, WPA_SUPPLICANT_CONF } from '../../src/agent/provisioning.renderer.js';
 import { FULL_PROFILE, SHA512_HASH } from '../../src/contracts/test-support/profile-samples.js';
 
 let dir: string;
@@ -70,7 +70,7 @@ describe('pitcrew-agent provisions each card with its venue profile', () => {
     expect(await root(first, '/opt/camera/KXP2-CORO-007.json')).toBe('{"kart": "7"}\n');
     const changed = await diffDiskWithImage(first, image, join(work, 'diff-1'));
     expect(changed.outsidePartitions).toEqual([]);
-    expect(changed.root).toEqual(expect.arrayContaining([WPA_SUPPLICANT_CONF, IFUPDOWN_WLAN, SSHD_DROP_IN, PROVISION_SCRIPT, PROVISION_UNIT, PROVISION_UNIT_LINK, '/etc/timezone', '/etc/localtime', '/etc/default/keyboard', '/etc/default/locale', '/etc/kart/identity.conf', '/opt/camera/KXP2-CORO-007.json', '/var/lib/pitcrew-provision/authorized_keys']));
+    expect(changed.root).toEqual(expect.arrayContaining([WPA_SUPPLICANT_CONF, IFUPDOWN_WLAN, SSHD_DROP_IN, PROVISION_SCRIPT, PROVISION_UNIT, PROVISION_UNIT_LINK, COMMANDS_SCRIPT, COMMANDS_UNIT, COMMANDS_UNIT_LINK, '/etc/timezone', '/etc/localtime', '/etc/default/keyboard', '/etc/default/locale', '/etc/kart/identity.conf', '/opt/camera/KXP2-CORO-007.json', '/var/lib/pitcrew-provision/authorized_keys']));
     await checkFilesystems(first, image);
 
     // The profile changes before the next card: that card gets the new revision, the first keeps its record.
