@@ -99,6 +99,14 @@ describe('provisioning profiles API', () => {
     expect((await t.as.viewer.get('/api/venues/PROF/profile?product=XXXX')).status).toBe(400);
   });
 
+  it('deletes a venue that was never used together with its profile revisions', async () => {
+    venueWithKarts('GONE', '1');
+    await t.as.operator.put('/api/venues/GONE/profile', FULL_PROFILE);
+    await t.as.operator.put('/api/venues/GONE/profile?product=KXP2', EMPTY_PROFILE);
+    expect((await t.as.operator.delete('/api/venues/GONE')).status).toBe(200);
+    expect(t.server.db.prepare("SELECT count(*) FROM profile_revisions WHERE venue_code = 'GONE'").pluck().get()).toBe(0);
+  });
+
   it('numbers concurrent changes one after the other without losing any', async () => {
     venueWithKarts('CONC');
     const answers = await Promise.all(Array.from({ length: 8 }, (_, i) => t.as.operator.put('/api/venues/CONC/profile', { ...FULL_PROFILE, commands: [`echo change ${i}`] })));
