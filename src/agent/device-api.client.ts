@@ -1,6 +1,7 @@
 // The installer's side of the device API: ask for a configuration, send status reports.
 import { Value } from 'typebox/value';
 import { ConfigResponse, type ConfigRequest, type StatusRequest } from '../contracts/device-api.js';
+import { filePathProblem } from '../contracts/provisioning-profile.js';
 import { InstallerError } from './installer.errors.js';
 import { describeErrorBody, deviceTokenHeaders, httpError, postJson, resolveUrl } from './http.client.js';
 import { DEFAULT_RETRY_POLICY, retryTransient, type RetryNotice, type RetryPolicy } from './retry.policy.js';
@@ -44,6 +45,11 @@ export function parseConfigResponse(body: unknown): ConfigResponse {
   if (!SHA256_HEX.test(body.image_checksum)) throw new InstallerError('BAD_RESPONSE', `the configuration's image_checksum is not a SHA-256: ${body.image_checksum}`);
   if (body.image_size <= 0) throw new InstallerError('BAD_RESPONSE', `the configuration's image_size is not positive: ${body.image_size}`);
   if (!isValidHostname(body.hostname)) throw new InstallerError('BAD_RESPONSE', `the configuration's hostname is not a valid host name: ${JSON.stringify(body.hostname)}`);
+  // The server substituted the variables: the paths it sends must still stay inside the root filesystem.
+  for (const file of body.provisioning?.files ?? []) {
+    const problem = filePathProblem(file.path);
+    if (problem) throw new InstallerError('BAD_RESPONSE', `the provisioning profile's file ${JSON.stringify(file.path)}: the path ${problem}`);
+  }
   return { ...body, image_checksum: body.image_checksum.toLowerCase() };
 }
 

@@ -18,6 +18,8 @@ import { detectFilesystem, type PartitionEntry, type PartitionTable } from './pa
 import { isValidHostname } from './device-api.client.js';
 import { generalizeClone } from '../disk-layout/clone.generalizer.js';
 import type { GeneralizationStep } from '../contracts/generalization.js';
+import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
+import { addProvisioning } from './first-boot.provisioning.js';
 
 export type { FirstBootFlavour } from './first-boot.detector.js';
 
@@ -31,6 +33,8 @@ export interface CustomizeOptions {
   instanceId: string;
   /** Make the clone a machine of its own first (clone.generalizer.ts); the image's switch, on unless turned off. */
   generalize?: boolean;
+  /** The venue's provisioning profile for this device (variables substituted), rendered for the image's first boot. */
+  provisioning?: ProvisioningProfile | null;
 }
 
 export interface CustomizeResult {
@@ -104,6 +108,8 @@ async function writeFirstBoot(options: CustomizeOptions): Promise<CustomizeResul
     bootFiles.set('firstrun.sh', existingScript && wired ? insertIntoFirstrun(existingScript, hostname) : buildFirstrunScript(hostname, bootMount));
     if (!wired) bootFiles.set('cmdline.txt', addFirstrunArguments(cmdlineText!, script));
   }
+
+  if (options.provisioning) await addProvisioning({ profile: options.provisioning, flavour, ext, bootFiles, rootChanges, bootText: text });
 
   // Boot files first: if the root edit then fails, the deployment fails and the card has no partition table.
   await fat.writeFiles(bootFiles);

@@ -267,6 +267,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
         instanceId: `pitcrew-${config.deployment_id}-${randomUUID()}`,
         // An older server does not say: generalise, as the switch's default is.
         generalize: config.generalize ?? true,
+        provisioning: config.provisioning ?? null,
         readDisk: async (position, length) => (position < writer.heldBack.length ? writer.heldBack.subarray(position, position + length) : (await readDiskBytes(path, position, length)).data),
       });
       for (const warning of result.customization.warnings) warnDeployment(warning);
@@ -296,6 +297,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       result.delivery === 'chunked' ? `image delivery v2 (${result.decompressMethod})` : null,
       result.customization ? (result.customization.flavour === 'none' ? 'hostname only in /etc/hostname' : `first boot via ${result.customization.flavour}`) : null,
       result.customization ? describeGeneralization(result.customization.generalization) : null,
+      result.customization && config.provisioning ? `provisioned with profile revision ${config.provisioning.revision}` : null,
       `verified (${result.verifyMethod})`,
       result.resumes ? `${result.resumes} resume(s)` : null,
       result.chunksRefetched ? `${result.chunksRefetched} chunk(s) fetched again` : null,

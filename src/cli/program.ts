@@ -6,6 +6,7 @@ import { registerBatchCommands } from './commands/batches.js';
 import { registerDeploymentCommands } from './commands/deployments.js';
 import { registerImageCommands } from './commands/images.js';
 import { registerPoolCommands } from './commands/pool.js';
+import { registerProfileCommands } from './commands/profiles.js';
 import { registerVenueCommands } from './commands/venues.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerSimulateCommand } from './commands/simulate.js';
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride();
   registerVenueCommands(program);
+  registerProfileCommands(program);
   registerPoolCommands(program);
   registerBatchCommands(program);
   registerImageCommands(program);

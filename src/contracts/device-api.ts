@@ -3,6 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { LIMITS, ProductType, REPORTABLE_STATUSES, RowId } from './domain.js';
 import { GeneralizationReport } from './generalization.js';
+import { DeviceProvisioning } from './provisioning-profile.js';
 
 const Optional = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
@@ -56,6 +57,12 @@ export const ConfigResponse = Type.Object({
    * installers that know it treat its absence (an older server) as on.
    */
   generalize: Type.Optional(Type.Boolean()),
+  /**
+   * The provisioning profile for this device (Wi-Fi, SSH keys, user, time zone, keyboard, locale, files, first-boot
+   * commands), its variables already substituted; null or absent when its venue has none. The deployment records the
+   * revision. Installers that predate it ignore it.
+   */
+  provisioning: Type.Optional(Type.Union([DeviceProvisioning, Type.Null()])),
 });
 export type ConfigResponse = Static<typeof ConfigResponse>;
 

@@ -7,6 +7,7 @@ import { createHostnameRepository } from '../db/hostname.repository.js';
 import { createImageRepository } from '../db/image.repository.js';
 import { createVenueRepository } from '../db/venue.repository.js';
 import { createAuditRepository } from '../db/audit.repository.js';
+import { createProfileRepository } from '../db/profile.repository.js';
 import type { Stats } from '../contracts/domain.js';
 
 export function createRepositories(db: Db) {
@@ -17,6 +18,7 @@ export function createRepositories(db: Db) {
     images: createImageRepository(db),
     deployments: createDeploymentRepository(db),
     audit: createAuditRepository(db),
+    profiles: createProfileRepository(db),
   };
 }
 export type Repositories = ReturnType<typeof createRepositories>;

@@ -14,6 +14,8 @@ import { normalizeIdentity, normalizeMac, normalizeSerial } from './identity.js'
 import { normalizeVenueCode } from './venue.service.js';
 import { servingBatchOf } from '../contracts/batch-queue.js';
 import { settleBatch } from './batch-progress.js';
+import type { DeviceProvisioning } from '../contracts/provisioning-profile.js';
+import { provisionDeployment } from './profile.service.js';
 
 export interface DeviceConfig {
   deployment: Deployment;
@@ -23,6 +25,8 @@ export interface DeviceConfig {
   reused: boolean;
   /** The deployment's secret, for the configuration answer; only its SHA-256 is stored. */
   token: string;
+  /** The venue's provisioning profile for this device (variables substituted), recorded against the deployment. */
+  provisioning: DeviceProvisioning | null;
 }
 
 export interface ReportOptions {
@@ -181,11 +185,12 @@ export function createDeploymentService(ctx: CoreContext) {
         });
         const token = randomBytes(24).toString('base64url');
         repos.deployments.saveTokenHash(deployment.id, sha256Hex(token));
+        const provisioning = provisionDeployment(ctx, deployment, assignment.entry.kart_number);
         emitStatus(emit, deployment);
         if (deployment.batch_id) movedBatches.add(deployment.batch_id);
         for (const batchId of movedBatches) settleBatch(ctx, emit, batchId);
         markStatsChanged();
-        return { deployment, image, batch: assignment.batch, reused: assignment.reused, token };
+        return { deployment, image, batch: assignment.batch, reused: assignment.reused, token, provisioning };
       });
     },
 

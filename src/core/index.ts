@@ -10,6 +10,7 @@ import { createImageStore } from './image-store.js';
 import { createLabelService } from './label.service.js';
 import { createPeerSwarmService } from './peer-swarm.service.js';
 import { createPoolService } from './pool.service.js';
+import { createProfileService } from './profile.service.js';
 import { computeStats } from './stats.service.js';
 import { createVenueService } from './venue.service.js';
 import { createSystemRepository } from '../db/system.repository.js';
@@ -34,6 +35,7 @@ export function createCore({ db, imagesDir, events = silentEvents, now = () => n
     batches: createBatchService(ctx),
     images: createImageService(ctx, imageStore),
     deployments,
+    profiles: createProfileService(ctx),
     peers: createPeerSwarmService(ctx, deployments),
     labels: createLabelService(ctx),
     webhooks: createWebhookService(ctx),

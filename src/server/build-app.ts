@@ -37,6 +37,7 @@ import { registerLabelRoutes } from './management/labels.route.js';
 import { registerMetricsRoute } from './management/metrics.route.js';
 import { registerOpenApi } from './management/openapi.js';
 import { registerPoolRoutes } from './management/pool.route.js';
+import { registerProfileRoutes } from './management/profiles.route.js';
 import { registerStatsRoute } from './management/stats.route.js';
 import { registerSystemRoute } from './management/system.route.js';
 import { registerNetbootRoutes } from './management/netboot.route.js';
@@ -205,6 +206,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerAuthRoutes(management, deps);
   registerStatsRoute(management, deps);
   registerVenueRoutes(management, deps);
+  registerProfileRoutes(management, deps);
   registerPoolRoutes(management, deps);
   registerBatchRoutes(management, deps);
   registerImageRoutes(management, deps);

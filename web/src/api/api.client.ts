@@ -14,6 +14,7 @@ import type {
 } from '../../../src/contracts/webhooks.js';
 import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
+import type { ProfileResponse, ProfileRevisionList, ProvisioningProfileInput } from '../../../src/contracts/provisioning-profile.js';
 
 export type ErrorCodeOrTransport = ErrorBody['code'] | 'NETWORK' | 'BAD_RESPONSE' | 'ABORTED';
 
@@ -165,6 +166,14 @@ export const api = {
     update: (code: string, body: VenueUpdate) => put<Static<typeof VenueResponse>>(`/api/venues/${seg(code)}`, body),
     remove: (code: string) => del<Static<typeof SuccessResponse>>(`/api/venues/${seg(code)}`),
     stats: (code: string, signal?: AbortSignal) => get<Static<typeof VenueStatsResponse>>(`/api/venues/${seg(code)}/stats`, signal),
+  },
+  profiles: {
+    /** The venue's profile (product null) or one product's override; secrets only as set or not. */
+    get: (code: string, product: ProductType | null, signal?: AbortSignal) => get<ProfileResponse>(`/api/venues/${seg(code)}/profile${buildQuery({ product })}`, signal),
+    /** Stores a new revision; secrets left out are kept. */
+    set: (code: string, product: ProductType | null, body: ProvisioningProfileInput) => put<ProfileResponse>(`/api/venues/${seg(code)}/profile${buildQuery({ product })}`, body),
+    /** Every revision of the venue's profiles, with how many deployments received each. */
+    revisions: (code: string, signal?: AbortSignal) => get<ProfileRevisionList>(`/api/venues/${seg(code)}/profile/revisions`, signal),
   },
   pool: {
     list: (query: PoolQuery, signal?: AbortSignal) => get<Static<typeof PoolList>>(`/api/kart-numbers${buildQuery(query)}`, signal),

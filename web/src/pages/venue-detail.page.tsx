@@ -1,4 +1,4 @@
-// One venue: its details, its hostname pool by product, its batches and its latest deployments.
+// One venue: its details, its hostname pool by product, its provisioning profile, its batches and its latest deployments.
 import { useState } from 'react';
 import { Link, useNavigate, useParams } from 'react-router-dom';
 import { OPEN_BATCH_STATUSES, type PoolCounts } from '../../../src/contracts/domain.js';
@@ -11,6 +11,7 @@ import { useConfirm } from '../components/modal.js';
 import { useToast } from '../components/toast.provider.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, ProgressBar, StatusBadge } from '../components/ui.js';
 import { VenueFormModal } from '../components/venue-form.js';
+import { ProvisioningProfileCard } from '../components/provisioning-profile.js';
 import { useLiveReload } from '../live/live.hooks.js';
 
 function PoolCard({ title, counts, unreserved, testId, children }: { title: string; counts: PoolCounts; unreserved?: number; testId: string; children?: React.ReactNode }) {
@@ -138,6 +139,12 @@ export function VenueDetailPage() {
               </div>
             )}
           </div>
+        </div>
+      )}
+
+      {v && (
+        <div className="mb-4">
+          <ProvisioningProfileCard code={v.code} canWrite={can.canWrite} />
         </div>
       )}
 

@@ -1,0 +1,87 @@
+// The profile written by the real customizer onto real FAT and ext4 volumes (mtools, debugfs), read back from the disk.
+import { readFile, rm } from 'node:fs/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { customizeFirstBoot } from './first-boot.customizer.js';
+import { parsePartitionTable } from './partition-table.parser.js';
+import { NM_CONNECTION, PROVISION_SCRIPT, PROVISION_UNIT, PROVISION_UNIT_LINK, SSHD_DROP_IN, WPA_SUPPLICANT_CONF, IFUPDOWN_WLAN } from './provisioning.renderer.js';
+import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, statRootPath, type BuildOptions, type BuiltImage } from '../disk-layout/test-support/disk-image.builder.js';
+import { renderProfileForDevice, type ProvisioningProfile } from '../contracts/provisioning-profile.js';
+import { FULL_PROFILE, SHA512_HASH } from '../contracts/test-support/profile-samples.js';
+
+const DEVICE_PROFILE = renderProfileForDevice(FULL_PROFILE, { hostname: 'KXP2-CORO-007', kart_number: '7', venue_code: 'CORO', serial: '10000000abcd0007', mac: 'DC:A6:32:00:00:07' });
+
+async function customize(image: BuiltImage, provisioning: ProvisioningProfile) {
+  const head = (await readFile(image.path)).subarray(0, 1 << 20);
+  return customizeFirstBoot({
+    devicePath: image.path,
+    table: parsePartitionTable(head),
+    hostname: 'KXP2-CORO-007',
+    instanceId: 'pitcrew-42-abc',
+    generalize: false,
+    provisioning,
+    readDisk: async (position, length) => (await readFile(image.path)).subarray(position, position + length),
+  });
+}
+
+describe('provisioning on real disk images', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+  const build = (options: BuildOptions) => buildDiskImage(dir, options);
+  const root = (image: BuiltImage, path: string) => readRootFile(image.path, image.root.startByte, path);
+  const stat = (image: BuiltImage, path: string) => statRootPath(image.path, image.root.startByte, path);
+
+  it('writes plain Debian\'s files with their modes and the one-shot unit, enabled, on an image without a first-boot hook', async () => {
+    const image = await build({ flavour: 'none' });
+    const result = await customize(image, DEVICE_PROFILE);
+    expect(result.flavour).toBe('none');
+    expect(result.written).toEqual(expect.arrayContaining([`root:${WPA_SUPPLICANT_CONF}`, `root:${IFUPDOWN_WLAN}`, `root:${SSHD_DROP_IN}`, `root:${PROVISION_UNIT}`, 'root:/etc/kart/identity.conf']));
+
+    expect(await root(image, WPA_SUPPLICANT_CONF)).toContain('psk=1989ebb102e3315213e5be13db4f64365b801ff677a6e01d0caa40063167816b\n'); // wpa_passphrase 'Venue Karts' 'correct horse battery'
+    expect(await stat(image, WPA_SUPPLICANT_CONF)).toMatch(/Mode:\s+0600/);
+    expect(await root(image, '/etc/kart/identity.conf')).toBe('venue=CORO\nkart=7\nhost=KXP2-CORO-007\nserial=10000000abcd0007\nmac=DC:A6:32:00:00:07\n');
+    expect(await stat(image, '/opt/camera/KXP2-CORO-007.json')).toMatch(/Mode:\s+0600/);
+    expect(await root(image, '/etc/timezone')).toBe('Europe/Berlin\n');
+    expect(await stat(image, '/etc/localtime')).toMatch(/Fast link dest: "\/usr\/share\/zoneinfo\/Europe\/Berlin"/);
+    expect(await root(image, PROVISION_SCRIPT)).toContain(`crew:${SHA512_HASH}`);
+    expect(await stat(image, PROVISION_SCRIPT)).toMatch(/Mode:\s+0700/);
+    expect(await stat(image, PROVISION_UNIT_LINK)).toMatch(/Type: symlink/);
+    expect(await root(image, '/etc/hostname')).toBe('KXP2-CORO-007\n');
+    await checkFilesystems(image.path, image);
+  });
+
+  it('writes a NetworkManager keyfile (0600) on an image with NetworkManager, and root\'s keys without a user', async () => {
+    const image = await build({ flavour: 'firstrun', rootFiles: { '/usr/sbin/NetworkManager': '#!/bin/sh\n' } });
+    const result = await customize(image, { ...DEVICE_PROFILE, user: null });
+    expect(result.flavour).toBe('firstrun');
+    expect(await root(image, NM_CONNECTION)).toContain('ssid=Venue Karts\n');
+    expect(await stat(image, NM_CONNECTION)).toMatch(/Mode:\s+0600/);
+    expect(await root(image, WPA_SUPPLICANT_CONF)).toBeNull();
+    expect(await root(image, '/root/.ssh/authorized_keys')).toBe(`${FULL_PROFILE.ssh.authorized_keys.join('\n')}\n`);
+    expect(await stat(image, '/root/.ssh/authorized_keys')).toMatch(/Mode:\s+0600/);
+    // The hostname's own first-boot script is still there, untouched by the profile.
+    expect(await readBootFile(image.path, image.boot.startByte, 'firstrun.sh')).toContain("NEW_HOSTNAME='KXP2-CORO-007'");
+    await checkFilesystems(image.path, image);
+  });
+
+  it('feeds cloud-init through user-data and network-config on the boot partition, keeping the hostname', async () => {
+    const image = await build({ flavour: 'cloud-init', bootFiles: { 'user-data': '#cloud-config\nusers:\n  - name: pi\npackage_update: true\n' } });
+    const result = await customize(image, DEVICE_PROFILE);
+    expect(result.flavour).toBe('cloud-init');
+    const userData = await readBootFile(image.path, image.boot.startByte, 'user-data');
+    expect(userData).toMatch(/^#cloud-config\n/);
+    expect(userData).toContain('hostname: KXP2-CORO-007\n');
+    expect(userData).toContain('package_update: true\n');
+    expect(userData).not.toContain('name: pi');
+    expect(userData).toContain(`"hashed_passwd":"${SHA512_HASH}"`);
+    expect(userData).toContain('"path":"/opt/camera/KXP2-CORO-007.json"');
+    expect(await readBootFile(image.path, image.boot.startByte, 'network-config')).toContain('"password": "correct horse battery"');
+    // cloud-init does it all: nothing of the fallback on the root filesystem.
+    expect(await root(image, PROVISION_UNIT)).toBeNull();
+    await checkFilesystems(image.path, image);
+  });
+});

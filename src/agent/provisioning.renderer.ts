@@ -1,0 +1,253 @@
+// Renders a device's provisioning profile (contracts/provisioning-profile.ts, variables already substituted by the
+// server) into what the written image reads on first boot. Pure: it answers files, the caller writes them.
+//   cloud-init   user-data keys (users, ssh_pwauth, ssh_authorized_keys, timezone, keyboard, locale, write_files,
+//                runcmd) merged into the image's #cloud-config, and a network-config for Wi-Fi, as Raspberry Pi
+//                Imager writes them;
+//   every other  files on the root filesystem where the OS reads them, plus one-shot systemd units for what needs
+//   flavour      the running system (creating the user, owners of its files, locale generation; then the commands,
+//                once the network is up); each removes itself after its run.
+// YAML is written in its JSON form (valid YAML), so no value needs hand-quoting.
+import { pbkdf2Sync } from 'node:crypto';
+import type { Ext4Change } from './ext4.volume.js';
+import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
+
+export const PROVISION_DIR = '/var/lib/pitcrew-provision';
+export const PROVISION_SCRIPT = `${PROVISION_DIR}/provision.sh`;
+export const PROVISION_UNIT = '/etc/systemd/system/pitcrew-provision.service';
+export const PROVISION_UNIT_LINK = '/etc/systemd/system/multi-user.target.wants/pitcrew-provision.service';
+export const COMMANDS_SCRIPT = `${PROVISION_DIR}/commands.sh`;
+export const COMMANDS_UNIT = '/etc/systemd/system/pitcrew-provision-commands.service';
+export const COMMANDS_UNIT_LINK = '/etc/systemd/system/multi-user.target.wants/pitcrew-provision-commands.service';
+export const NM_CONNECTION = '/etc/NetworkManager/system-connections/pitcrew-wifi.nmconnection';
+export const WPA_SUPPLICANT_CONF = '/etc/wpa_supplicant/wpa_supplicant-wlan0.conf';
+export const IFUPDOWN_WLAN = '/etc/network/interfaces.d/pitcrew-wlan0';
+export const SSHD_DROP_IN = '/etc/ssh/sshd_config.d/50-pitcrew.conf';
+const STAGED_KEYS = `${PROVISION_DIR}/authorized_keys`;
+
+/** Root filesystem paths whose presence decides how Wi-Fi is configured. */
+export const NETWORK_MANAGER_PROBES = ['/usr/sbin/NetworkManager', '/usr/lib/systemd/system/NetworkManager.service', '/lib/systemd/system/NetworkManager.service'];
+
+export interface RootFacts {
+  /** NetworkManager is installed: it ignores wpa_supplicant and ifupdown files and reads its own keyfiles. */
+  hasNetworkManager: boolean;
+}
+
+/** POSIX shell single-quoting. */
+export const shellQuote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
+const parseMode = (mode: string): number => parseInt(mode, 8);
+const isRoot = (owner: string): boolean => owner === 'root' || owner === 'root:root';
+
+// ── the fallback: files plus a one-shot unit ────────────────────────────────────────────────────────
+
+/** Every root filesystem change for an image without cloud-init (plain Debian, Raspberry Pi OS before Trixie). */
+export function renderRootFiles(profile: ProvisioningProfile, facts: RootFacts): Ext4Change[] {
+  const changes: Ext4Change[] = [];
+  const file = (path: string, content: string, mode = 0o644) => changes.push({ kind: 'file', path, content, mode });
+
+  if (profile.wifi) {
+    if (facts.hasNetworkManager) file(NM_CONNECTION, networkManagerKeyfile(profile.wifi), 0o600);
+    else {
+      file(WPA_SUPPLICANT_CONF, wpaSupplicantConf(profile.wifi), 0o600);
+      file(IFUPDOWN_WLAN, `# Written by the Pitcrew installer: the venue's Wi-Fi.\nallow-hotplug wlan0\niface wlan0 inet dhcp\n    wpa-conf ${WPA_SUPPLICANT_CONF}\n`);
+    }
+  }
+  const keys = profile.ssh.authorized_keys.map((key) => key.trim()).join('\n');
+  // Without a user the keys are root's; a user's are installed by the unit once the user (and its uid) exists.
+  if (keys && !profile.user) file('/root/.ssh/authorized_keys', `${keys}\n`, 0o600);
+  if (keys && profile.user) file(STAGED_KEYS, `${keys}\n`, 0o600);
+  const password = profile.ssh.password_login ? 'yes' : 'no';
+  file(SSHD_DROP_IN, `# Written by the Pitcrew installer.\nPasswordAuthentication ${password}\nKbdInteractiveAuthentication ${password}\n`);
+  if (profile.time_zone) {
+    file('/etc/timezone', `${profile.time_zone}\n`);
+    changes.push({ kind: 'symlink', path: '/etc/localtime', target: `/usr/share/zoneinfo/${profile.time_zone}` });
+  }
+  if (profile.keyboard) {
+    file('/etc/default/keyboard', `XKBMODEL="pc105"\nXKBLAYOUT="${profile.keyboard.layout}"\nXKBVARIANT="${profile.keyboard.variant}"\nXKBOPTIONS=""\nBACKSPACE="guess"\n`);
+  }
+  if (profile.locale) file('/etc/default/locale', `LANG=${profile.locale}\n`);
+  for (const placed of profile.files) file(placed.path, placed.content, parseMode(placed.mode));
+
+  file(PROVISION_SCRIPT, provisionScript(profile), 0o700);
+  file(PROVISION_UNIT, PROVISION_UNIT_TEXT);
+  changes.push({ kind: 'symlink', path: PROVISION_UNIT_LINK, target: PROVISION_UNIT });
+  if (profile.commands.length) {
+    file(COMMANDS_SCRIPT, commandsScript(profile.commands), 0o700);
+    file(COMMANDS_UNIT, COMMANDS_UNIT_TEXT);
+    changes.push({ kind: 'symlink', path: COMMANDS_UNIT_LINK, target: COMMANDS_UNIT });
+  }
+  return changes;
+}
+
+/** A GLib key file value: backslash is its escape character, and a leading space would be trimmed. */
+export const keyfileValue = (text: string): string => text.replaceAll('\\', '\\\\').replace(/^ /, '\\s');
+
+export function networkManagerKeyfile(wifi: NonNullable<ProvisioningProfile['wifi']>): string {
+  // The schema allows no line breaks or control characters in the SSID or the passphrase.
+  return [
+    '[connection]', 'id=pitcrew-wifi', 'type=wifi', 'autoconnect=true', '',
+    '[wifi]', 'mode=infrastructure', `ssid=${keyfileValue(wifi.ssid)}`, ...(wifi.hidden ? ['hidden=true'] : []), '',
+    '[wifi-security]', 'key-mgmt=wpa-psk', `psk=${keyfileValue(wifi.passphrase)}`, '',
+    '[ipv4]', 'method=auto', '', '[ipv6]', 'method=auto', '',
+  ].join('\n');
+}
+
+/**
+ * wpa_supplicant has no escapes in its quoted strings, so both go in as hex: the SSID's bytes, and the PSK derived
+ * from the passphrase as wpa_passphrase does (PBKDF2-SHA1, the SSID as salt, 4096 rounds, 32 bytes).
+ */
+export function wpaSupplicantConf(wifi: NonNullable<ProvisioningProfile['wifi']>): string {
+  const ssid = Buffer.from(wifi.ssid, 'utf8');
+  return [
+    'ctrl_interface=DIR=/run/wpa_supplicant GROUP=netdev',
+    'update_config=1',
+    `country=${wifi.country}`,
+    '',
+    'network={',
+    `    ssid=${ssid.toString('hex')}`,
+    ...(wifi.hidden ? ['    scan_ssid=1'] : []),
+    `    psk=${pbkdf2Sync(wifi.passphrase, ssid, 4096, 32, 'sha1').toString('hex')}`,
+    '    key_mgmt=WPA-PSK',
+    '}',
+    '',
+  ].join('\n');
+}
+
+// Two one-shot units: the system settings before anyone can log in (no network needed, so a venue without it does
+// not hold them back), then the operator's commands once the network is up (they often fetch something).
+export const PROVISION_UNIT_TEXT = [
+  '# Written by the Pitcrew installer: provisions this device once, on its first boot, then removes itself.',
+  '[Unit]',
+  'Description=Pitcrew first-boot provisioning',
+  `ConditionPathExists=${PROVISION_SCRIPT}`,
+  'After=local-fs.target',
+  'Before=ssh.service sshd.service systemd-user-sessions.service',
+  '',
+  '[Service]',
+  'Type=oneshot',
+  `ExecStart=/bin/sh ${PROVISION_SCRIPT}`,
+  '',
+  '[Install]',
+  'WantedBy=multi-user.target',
+  '',
+].join('\n');
+
+export const COMMANDS_UNIT_TEXT = [
+  '# Written by the Pitcrew installer: runs the first-boot commands once, then removes itself.',
+  '[Unit]',
+  'Description=Pitcrew first-boot commands',
+  `ConditionPathExists=${COMMANDS_SCRIPT}`,
+  'After=network-online.target pitcrew-provision.service',
+  'Wants=network-online.target',
+  '',
+  '[Service]',
+  'Type=oneshot',
+  `ExecStart=/bin/sh ${COMMANDS_SCRIPT}`,
+  '',
+  '[Install]',
+  'WantedBy=multi-user.target',
+  '',
+].join('\n');
+
+/** Each command in its own shell, in order; a failing one is logged and the rest still run. */
+export function commandsScript(commands: readonly string[]): string {
+  return [
+    '#!/bin/sh',
+    '# Written by the Pitcrew installer: the profile\'s first-boot commands, run once as root.',
+    ...commands.map((command) => `sh -c ${shellQuote(command)} || echo "pitcrew-provision: command failed: "${shellQuote(command)}`),
+    '',
+    `rm -f ${COMMANDS_UNIT_LINK} ${COMMANDS_UNIT}`,
+    `rm -rf ${PROVISION_DIR}`,
+    'exit 0',
+    '',
+  ].join('\n');
+}
+
+export function provisionScript(profile: ProvisioningProfile): string {
+  const lines = ['#!/bin/sh', '# Written by the Pitcrew installer: first-boot provisioning. Runs once; each step says what failed.', 'set +e', ''];
+  if (profile.wifi) lines.push(`command -v iw >/dev/null && iw reg set ${profile.wifi.country}`);
+  if (profile.user) {
+    const name = shellQuote(profile.user.name);
+    lines.push(
+      `id -u ${name} >/dev/null 2>&1 || useradd -m -s /bin/bash ${name} || echo "pitcrew-provision: could not create user ${profile.user.name}"`,
+      `for group in sudo adm; do getent group "$group" >/dev/null && usermod -aG "$group" ${name}; done`,
+    );
+    if (profile.user.password_hash) lines.push(`echo ${shellQuote(`${profile.user.name}:${profile.user.password_hash}`)} | chpasswd -e || echo "pitcrew-provision: could not set the password"`);
+    if (profile.ssh.authorized_keys.length) {
+      lines.push(
+        `home=$(getent passwd ${name} | cut -d: -f6)`,
+        `install -d -m 700 -o ${name} -g "$(id -g ${name})" "$home/.ssh"`,
+        `install -m 600 -o ${name} -g "$(id -g ${name})" ${STAGED_KEYS} "$home/.ssh/authorized_keys"`,
+      );
+    }
+  }
+  for (const placed of profile.files) if (!isRoot(placed.owner)) lines.push(`chown ${shellQuote(placed.owner)} ${shellQuote(placed.path)} || echo "pitcrew-provision: could not give ${placed.path} to ${placed.owner}"`);
+  if (profile.locale) {
+    const locale = profile.locale;
+    lines.push(
+      `if [ -f /etc/locale.gen ] && command -v locale-gen >/dev/null; then`,
+      `  grep -q '^${locale} UTF-8' /etc/locale.gen || echo '${locale} UTF-8' >>/etc/locale.gen`,
+      '  locale-gen',
+      'fi',
+    );
+  }
+  if (profile.keyboard) lines.push('command -v setupcon >/dev/null && setupcon -k --force');
+  // The commands' unit still needs the folder; it removes it after its run.
+  const leftovers = profile.commands.length ? [`rm -f ${PROVISION_SCRIPT} ${STAGED_KEYS}`] : [`rm -rf ${PROVISION_DIR}`];
+  lines.push('', `rm -f ${PROVISION_UNIT_LINK} ${PROVISION_UNIT}`, ...leftovers, 'exit 0', '');
+  return lines.join('\n');
+}
+
+// ── cloud-init ────────────────────────────────────────────────────────────────────────────────────
+
+/** Replaces (or adds) top-level keys of a #cloud-config document, each with its block, keeping everything else. */
+export function setCloudConfigKeys(document: string, entries: ReadonlyArray<[string, unknown]>): string {
+  let lines = document.replace(/\n+$/, '').split('\n');
+  for (const [key, value] of entries) {
+    const at = lines.findIndex((l) => l.startsWith(`${key}:`));
+    if (at !== -1) {
+      // The key's block: its line, then indented lines, block-sequence items and blank lines up to the next key.
+      let end = at + 1;
+      while (end < lines.length && (/^(\s|-\s|-$)/.test(lines[end]!) || lines[end]!.trim() === '')) end += 1;
+      lines = [...lines.slice(0, at), ...lines.slice(end)];
+    }
+    lines.push(`${key}: ${JSON.stringify(value)}`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** The user-data keys for the profile (the caller has already merged the hostname). */
+export function cloudInitKeys(profile: ProvisioningProfile): Array<[string, unknown]> {
+  const keys = profile.ssh.authorized_keys.map((key) => key.trim());
+  const entries: Array<[string, unknown]> = [['ssh_pwauth', profile.ssh.password_login]];
+  if (profile.user) {
+    entries.push(['users', ['default', {
+      name: profile.user.name,
+      shell: '/bin/bash',
+      groups: ['sudo', 'adm'],
+      lock_passwd: profile.user.password_hash === null,
+      ...(profile.user.password_hash ? { hashed_passwd: profile.user.password_hash } : {}),
+      ...(keys.length ? { ssh_authorized_keys: keys } : {}),
+    }]]);
+  } else if (keys.length) {
+    entries.push(['ssh_authorized_keys', keys]);
+  }
+  if (profile.time_zone) entries.push(['timezone', profile.time_zone]);
+  if (profile.keyboard) entries.push(['keyboard', { layout: profile.keyboard.layout, ...(profile.keyboard.variant ? { variant: profile.keyboard.variant } : {}) }]);
+  if (profile.locale) entries.push(['locale', profile.locale]);
+  // defer: after users are created, so a file may belong to the profile's user.
+  if (profile.files.length) entries.push(['write_files', profile.files.map((f) => ({ path: f.path, content: f.content, permissions: f.mode.padStart(4, '0'), owner: f.owner, defer: true }))]);
+  if (profile.commands.length) entries.push(['runcmd', profile.commands]);
+  return entries;
+}
+
+/** NoCloud network-config (version 2): wired DHCP as before, and the venue's Wi-Fi. */
+export function cloudInitNetworkConfig(wifi: NonNullable<ProvisioningProfile['wifi']>): string {
+  const config = {
+    network: {
+      version: 2,
+      ethernets: { eth0: { dhcp4: true, optional: true } },
+      wifis: { wlan0: { dhcp4: true, optional: true, 'regulatory-domain': wifi.country, 'access-points': { [wifi.ssid]: { password: wifi.passphrase, ...(wifi.hidden ? { hidden: true } : {}) } } } },
+    },
+  };
+  return `# Written by the Pitcrew installer.\n${JSON.stringify(config, null, 2)}\n`;
+}
