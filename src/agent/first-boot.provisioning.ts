@@ -1,6 +1,6 @@
 // The customizer's provisioning step: adds the device's profile (provisioning.renderer.ts) to the boot files and
 // root filesystem changes the customizer is about to write, so they are written and read back with the hostname's.
-import type { Ext4Change, Ext4Volume } from './ext4.volume.js';
+import type { Ext4Change, Ext4Volume } from '../disk-layout/ext4.volume.js';
 import type { FirstBootFlavour } from './first-boot.detector.js';
 import { cloudInitKeys, cloudInitNetworkConfig, NETWORK_MANAGER_PROBES, renderRootFiles, setCloudConfigKeys } from './provisioning.renderer.js';
 import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';

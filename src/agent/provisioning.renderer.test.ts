@@ -21,7 +21,7 @@ import {
   SSHD_DROP_IN,
   WPA_SUPPLICANT_CONF,
 } from './provisioning.renderer.js';
-import type { Ext4Change } from './ext4.volume.js';
+import type { Ext4Change } from '../disk-layout/ext4.volume.js';
 import { EMPTY_PROFILE, type ProvisioningProfile } from '../contracts/provisioning-profile.js';
 import { ED25519_KEY, FULL_PROFILE, RSA_KEY, SHA512_HASH } from '../contracts/test-support/profile-samples.js';
 

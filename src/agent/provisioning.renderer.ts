@@ -8,7 +8,7 @@
 //                once the network is up); each removes itself after its run.
 // YAML is written in its JSON form (valid YAML), so no value needs hand-quoting.
 import { pbkdf2Sync } from 'node:crypto';
-import type { Ext4Change } from './ext4.volume.js';
+import type { Ext4Change } from '../disk-layout/ext4.volume.js';
 import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
 
 export const PROVISION_DIR = '/var/lib/pitcrew-provision';

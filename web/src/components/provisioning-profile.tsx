@@ -17,7 +17,7 @@ import {
 import { api, describeError } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { useLiveReload } from '../live/live.hooks.js';
-import { formatDateTime } from './format.js';
+import { formatDateTime } from '../../../src/contracts/format.js';
 import { Field } from './form.js';
 import { Modal } from './modal.js';
 import { useToast } from './toast.provider.js';
