@@ -21,6 +21,8 @@ export interface FakeDisk {
   partitions?: number;
   /** A real block device ("major:minor") the /dev node stands for; without it /dev/<name> is not created. */
   backedBy?: string;
+  /** More files of the card's or drive's device folder: an SD card's cid, manfid, oemid, serial, date; an NVMe drive's serial, firmware_rev. */
+  deviceFiles?: Record<string, string>;
 }
 
 export interface FakeBoard {
@@ -94,6 +96,7 @@ export async function buildFakeBoard(root: string, board: FakeBoard): Promise<vo
     } else if (disk.model) {
       await writeAt(root, `${deviceDir}/model`, `${disk.model}\n`);
     }
+    for (const [file, content] of Object.entries(disk.deviceFiles ?? {})) await writeAt(root, `${deviceDir}/${file}`, `${content}\n`);
     if (disk.kind === 'emmc') {
       // An eMMC's hardware boot areas show up as disks of their own; they are never targets.
       for (const area of ['boot0', 'boot1']) {
