@@ -25,12 +25,22 @@ import type { PeerSwarm } from './peer.swarm.js';
 import { formatBytes } from '../contracts/format.js';
 import { withWarnings } from '../contracts/deployment-message.js';
 import { describeGeneralization } from '../contracts/generalization.js';
+import { LOG_TAIL_MAX_BYTES } from '../contracts/card-health.js';
+import { ActivityLed } from './activity-led.js';
+import { describeCard, readCardIdentity } from './card-identity.reader.js';
+import { sendLog } from './device-api.client.js';
+import { InstallerLog } from './installer.log.js';
 
 export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 
 export async function runInstaller(options: InstallerOptions): Promise<InstallerResult> {
   const started = performance.now();
-  const emit = options.onEvent ?? (() => {});
+  // Everything the installer says is kept for the server too: the whole log after a failure, the last lines after a success.
+  const log = new InstallerLog(options.now);
+  const emit = (event: InstallerEvent) => {
+    log.record(event);
+    options.onEvent?.(event);
+  };
   const policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
   const result: InstallerResult = {
     ok: false,
@@ -53,6 +63,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     verifyMethod: null,
     customization: null,
     target: null,
+    card: null,
+    cardWrites: null,
+    readBack: null,
     warnings: [],
     timings: { configMs: 0, downloadMs: 0, verifyMs: 0, customizeMs: 0, totalMs: 0 },
   };
@@ -95,6 +108,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
   result.deploymentId = config.deployment_id;
   emit({ type: 'config', config });
 
+  const led = options.activityLed === false ? null : new ActivityLed({ root: options.systemRoot });
   const reporter = new StatusReporter({
     statusUrl: config.status_url,
     identity: {
@@ -113,6 +127,10 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     send: options.sendReport,
     deviceToken: options.deviceToken,
     onDeliveryProblem: (error) => emit({ type: 'warning', message: `a status report was not delivered: ${describeError(error)}` }),
+    onIdentify: (seconds) => {
+      emit({ type: 'identify', seconds });
+      led?.identify(seconds).catch((error: unknown) => emit({ type: 'warning', message: `identify: ${describeError(error)}` }));
+    },
   });
   const enterPhase = async (next: DeviceReportedStatus, message: string, extra: Omit<PhaseFields, 'message'> = {}) => {
     phase = next;
@@ -134,7 +152,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     phase = 'assigned';
     const placement = await resolveInstallTarget(options.target, options.systemRoot);
     result.target = placement.path;
-    await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${placement.description}`, { progress: 0, bytes_total: size });
+    result.card = options.card !== undefined ? options.card : placement.path === 'sink' ? null : await readCardIdentity(placement.path, options.systemRoot).catch(() => null);
+    if (result.card) emit({ type: 'card', message: `card: ${describeCard(result.card, formatBytes)}` });
+    await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${placement.description}`, { progress: 0, bytes_total: size, card: result.card });
     for (const warning of placement.warnings) warnDeployment(warning);
 
     // 2. How the image travels: v2 (the mapped ranges as zstd chunks) when the server offers it, else the raw image.
@@ -164,6 +184,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     target = placement.path === 'sink' ? createSinkTarget(extent) : await openDiskTarget(placement.path, extent, { systemRoot: options.systemRoot });
     if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt, faults.corruptWriteOnce ?? false);
     if (options.cardWriteBytesPerSecond) target = throttledTarget(target, createThrottle(options.cardWriteBytesPerSecond, options.signal));
+    target = timedTarget(target, (result.cardWrites = { bytes: 0, ms: 0 }));
     let writer = new ImageWriter(target, size);
     await writer.prepare();
 
@@ -238,6 +259,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
           onProgress: (done) => verifyProgress(done, 'read back'),
         });
         result.verifyMethod = readBack.method;
+        result.readBack = { bytes: size, ms: performance.now() - verifyStarted };
         if (readBack.sha256 !== config.image_checksum) {
           throw new InstallerError(
             'VERIFY_MISMATCH',
@@ -304,7 +326,11 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       .join('; ');
     // The steps themselves go to a server that knows the switch (it said `generalize`); older ones read the summary.
     const generalization = config.generalize !== undefined ? (result.customization?.generalization ?? undefined) : undefined;
-    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization });
+    const rates = cardRatesOf(result);
+    if (rates.card_write_bps !== null) {
+      emit({ type: 'card', message: `card wrote at ${formatBytes(rates.card_write_bps)}/s${rates.card_read_bps !== null ? `, read back at ${formatBytes(rates.card_read_bps)}/s` : ''}` });
+    }
+    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization, ...rates, log_tail: log.tail(LOG_TAIL_MAX_BYTES) });
     const undelivered = reporter.undeliveredFinal;
     if (undelivered) {
       result.finalReportDelivered = false;
@@ -327,9 +353,15 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     await target?.close().catch(() => {});
     emit({ type: 'phase', phase: 'failed', message: failure.message });
     if (failure.code !== 'DEPLOYMENT_CLOSED') {
-      await reporter.reportPhase('failed', { error_message: failure.message, message: withWarnings(`failed while ${phase}`, result.warnings) }).catch((reportError: unknown) => {
+      await reporter.reportPhase('failed', { error_message: failure.message, message: withWarnings(`failed while ${phase}`, result.warnings), ...cardRatesOf(result) }).catch((reportError: unknown) => {
         emit({ type: 'warning', message: `the failure could not be reported: ${describeError(reportError)}` });
       });
+      // The whole log, so the operator reads on the dashboard what led up to the failure.
+      await sendLog(config.status_url, config.deployment_id, { deployment_token: config.deployment_token ?? null, log: log.text(), truncated: log.truncated }, {
+        policy: { ...policy, maxRetries: Math.min(policy.maxRetries, 3) },
+        signal: options.signal,
+        deviceToken: options.deviceToken,
+      }).catch((uploadError: unknown) => emit({ type: 'warning', message: `the installer log could not be sent: ${describeError(uploadError)}` }));
       const undelivered = reporter.undeliveredFinal;
       if (undelivered) {
         result.finalReportDelivered = false;
@@ -339,6 +371,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     return finish();
   } finally {
     reporter.stop();
+    // An Identify under way blinks to its end (the board reboots or retries after), unless the installer is stopped.
+    if (led?.blinking && !options.signal?.aborted) await Promise.race([led.done, abortedOf(options.signal)]);
+    await led?.stop();
     if (swarm) {
       result.servedBytes = swarm.server.bytesServed;
       await swarm.leave();
@@ -392,6 +427,40 @@ function corruptingTarget(inner: DiskTarget, offset: number, once: boolean): Dis
       return inner.write(data, position);
     },
     sync: () => inner.sync(),
+    close: () => inner.close(),
+  };
+}
+
+/** Resolves when `signal` aborts; never without one. */
+const abortedOf = (signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+
+/** The card's rates, bytes per second, from the time it took for what it was given and for what was read back. */
+function cardRatesOf(result: InstallerResult): { card_write_bps: number | null; card_read_bps: number | null } {
+  const rate = (measured: { bytes: number; ms: number } | null) => (measured && measured.bytes > 0 && measured.ms > 0 ? Math.round((measured.bytes * 1000) / measured.ms) : null);
+  return { card_write_bps: rate(result.cardWrites), card_read_bps: rate(result.readBack) };
+}
+
+/**
+ * Counts what the card is given and the time it is busy with it (writes and syncs, where a card's real speed shows:
+ * the kernel's cache absorbs the writes, the syncs wait for the card). Overlapping writes count their time once.
+ */
+function timedTarget(inner: DiskTarget, measured: { bytes: number; ms: number }): DiskTarget {
+  let inFlight = 0;
+  let busySince = 0;
+  const timed = async (work: () => Promise<void>, bytes: number) => {
+    if (inFlight++ === 0) busySince = performance.now();
+    try {
+      await work();
+      measured.bytes += bytes;
+    } finally {
+      if (--inFlight === 0) measured.ms += performance.now() - busySince;
+    }
+  };
+  return {
+    ...inner,
+    write: (data, position) => timed(() => inner.write(data, position), data.length),
+    sync: () => timed(() => inner.sync(), 0),
     close: () => inner.close(),
   };
 }
