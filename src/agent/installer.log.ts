@@ -2,6 +2,7 @@
 // dropped first) is sent to the server when an installation fails, its last lines with the report of a success.
 // The operator then reads on the dashboard what the board's console said, without walking to the board.
 import { LOG_TAIL_MAX_BYTES, LOG_UPLOAD_MAX_BYTES } from '../contracts/card-health.js';
+import { formatBytes } from '../contracts/format.js';
 import type { InstallerEvent } from './installer.types.js';
 
 /** Progress is logged at each tenth of a phase: enough to see where it slowed, not a line a second. */
@@ -55,7 +56,7 @@ export class InstallerLog {
         const step = Math.floor(event.percent / PROGRESS_STEP_PERCENT);
         if ((this.lastProgress.get(event.phase) ?? -1) >= step) return;
         this.lastProgress.set(event.phase, step);
-        return this.add('info', `[${event.phase}] ${event.percent.toFixed(0)} %: ${event.bytesDone} of ${event.bytesTotal} bytes at ${event.rateBps} B/s`);
+        return this.add('info', `[${event.phase}] ${event.percent.toFixed(0)} %: ${formatBytes(event.bytesDone)} of ${formatBytes(event.bytesTotal)} at ${formatBytes(event.rateBps)}/s`);
       }
     }
   }
