@@ -13,7 +13,7 @@ import { normalizeIdentity, normalizeMac, normalizeSerial } from './identity.js'
 import { normalizeVenueCode } from './venue.service.js';
 import { servingBatchOf } from '../contracts/batch-queue.js';
 import { settleBatch } from './batch-progress.js';
-import { FLEET_RATE_SAMPLE, fleetMedian, IDENTIFY_DEFAULT_S, type DeploymentLog, type IdentifyInstruction, type LogUpload } from '../contracts/card-health.js';
+import { FLEET_RATE_SAMPLE, fleetMedian, IDENTIFY_DEFAULT_S, identifyStateOf, type DeploymentLog, type IdentifyInstruction, type LogUpload } from '../contracts/card-health.js';
 
 export interface DeviceConfig {
   deployment: Deployment;
@@ -152,6 +152,9 @@ export function createDeploymentService(ctx: CoreContext) {
           : assignHostname(ctx, emit, { venue_code: target.venue_code, product_type: target.product_type, identity, batch: target.batch });
         const now = isoOf(ctx.now());
         const movedBatches = new Set<number>();
+        // An Identify asked for the device's previous record (a failed board retries on its own) is for this board still.
+        const previous = repos.deployments.findLatest({ hostname: assignment.entry.hostname });
+        const carriedIdentify = previous && identifyStateOf(previous, ctx.now().getTime()) === 'pending' ? previous : null;
         for (const open of repos.deployments.findOpenForHostname(assignment.entry.hostname)) {
           const closed = repos.deployments.update({
             ...open,
@@ -168,7 +171,7 @@ export function createDeploymentService(ctx: CoreContext) {
         }
         // Asking again is the re-image: earlier failures of this device are history now, off the lane.
         for (const resolved of repos.deployments.resolveFailuresOfHostname(assignment.entry.hostname, now)) emitStatus(emit, resolved);
-        const deployment = repos.deployments.insert({
+        let deployment = repos.deployments.insert({
           hostname: assignment.entry.hostname,
           mac_address: identity.mac_address,
           serial_number: identity.serial_number,
@@ -187,6 +190,7 @@ export function createDeploymentService(ctx: CoreContext) {
         });
         const token = randomBytes(24).toString('base64url');
         repos.deployments.saveTokenHash(deployment.id, sha256Hex(token));
+        if (carriedIdentify) deployment = repos.deployments.requestIdentify(deployment.id, carriedIdentify.identify_requested_at!, carriedIdentify.identify_seconds ?? IDENTIFY_DEFAULT_S)!;
         emitStatus(emit, deployment);
         if (deployment.batch_id) movedBatches.add(deployment.batch_id);
         for (const batchId of movedBatches) settleBatch(ctx, emit, batchId);

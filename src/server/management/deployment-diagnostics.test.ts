@@ -70,6 +70,19 @@ describe('Identify', () => {
     expect(answers.filter((a) => a.body.identify)).toEqual([expect.objectContaining({ body: expect.objectContaining({ identify: { seconds: 60 } }) })]);
   });
 
+  it('asked for a failed board that then asks again is carried to its new record and delivered there', async () => {
+    const device = await configure();
+    await report(device, { status: 'failed', error_message: 'writing /dev/mmcblk0 at byte 4096 made no progress' });
+    await t.as.operator.post(`/api/deployments/${device.deployment_id}/identify`, { seconds: 45 });
+    const again = (await t.device.post('/api/config', { venue_code: 'CORO', product_type: 'KXP2', serial_number: `10000000dd${String(serial).padStart(2, '0')}` })).body;
+    expect(again.hostname).toBe(device.hostname);
+    expect(again.deployment_id).not.toBe(device.deployment_id);
+    expect((await report(again, { status: 'downloading', progress: 1 })).body.identify).toEqual({ seconds: 45 });
+    // Delivered once: a third attempt does not blink again.
+    const third = (await t.device.post('/api/config', { venue_code: 'CORO', product_type: 'KXP2', serial_number: `10000000dd${String(serial).padStart(2, '0')}` })).body;
+    expect((await report(third, { status: 'downloading', progress: 1 })).body.identify).toBeUndefined();
+  });
+
   it('refuses bad durations, unknown deployments and boards that no longer listen, changing nothing', async () => {
     const device = await configure();
     for (const body of [{ seconds: 0 }, { seconds: 301 }, { seconds: 'long' }, { seconds: 30, led: 'ACT' }]) {
