@@ -8,6 +8,7 @@ import type {
   TokenList, UserCreate, UserList, UserResponse, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
 } from '../../../src/contracts/api.js';
 import type { OperatorResolution } from '../../../src/contracts/attention.js';
+import type { DeploymentLog } from '../../../src/contracts/card-health.js';
 import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
 
@@ -203,6 +204,10 @@ export const api = {
     csvUrl: (query: DeploymentFilters) => `/api/deployments${buildQuery({ ...query, page: undefined, limit: undefined, format: 'csv' })}`,
     /** Takes a device off the "needs attention" lane: acknowledged, or marked to re-image on its next boot. */
     resolveAttention: (id: number, resolution: OperatorResolution) => post<Static<typeof DeploymentResponse>>(`/api/deployments/${id}/attention`, { resolution }),
+    /** Blinks the board's activity LED once its next status report is answered. */
+    identify: (id: number, seconds?: number) => post<Static<typeof DeploymentResponse>>(`/api/deployments/${id}/identify`, seconds === undefined ? {} : { seconds }),
+    log: (id: number, signal?: AbortSignal) => get<DeploymentLog>(`/api/deployments/${id}/log`, signal),
+    logDownloadUrl: (id: number) => `/api/deployments/${id}/log?download=true`,
   },
   reports: (query: ReportQuery, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),
   system: (signal?: AbortSignal) => get<SystemStatus>('/api/system/status', signal),
