@@ -25,7 +25,8 @@ import type { PeerSwarm } from './peer.swarm.js';
 import { formatBytes } from '../contracts/format.js';
 import { withWarnings } from '../contracts/deployment-message.js';
 import { describeGeneralization } from '../contracts/generalization.js';
-import { LOG_TAIL_MAX_BYTES } from '../contracts/card-health.js';
+import { LOG_TAIL_MAX_BYTES, type CapacityCheck } from '../contracts/card-health.js';
+import { probeCapacity } from './capacity.probe.js';
 import { ActivityLed } from './activity-led.js';
 import { describeCard, readCardIdentity } from './card-identity.reader.js';
 import { sendLog } from './device-api.client.js';
@@ -132,10 +133,11 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       led?.identify(seconds).catch((error: unknown) => emit({ type: 'warning', message: `identify: ${describeError(error)}` }));
     },
   });
+  // Every phase report says what card this is (a handful of reports): the dashboard knows it from the first.
   const enterPhase = async (next: DeviceReportedStatus, message: string, extra: Omit<PhaseFields, 'message'> = {}) => {
     phase = next;
     emit({ type: 'phase', phase: next, message });
-    await reporter.reportPhase(next, { message, ...extra });
+    await reporter.reportPhase(next, { message, card: result.card, ...extra });
   };
 
   // What the operator should see on the dashboard, not only on the board's console: repeated in the final report.
@@ -182,6 +184,11 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     // 3. The target: large enough for every byte to be written (refused before anything is), first and last MiB zeroed.
     const extent = chunked ? chunked.manifest.chunks.reduce((end, c) => Math.max(end, c.offset + c.raw_length), size) : size;
     target = placement.path === 'sink' ? createSinkTarget(extent) : await openDiskTarget(placement.path, extent, { systemRoot: options.systemRoot });
+    if (target.kind === 'block') {
+      // A disk /sys/block does not describe as a card (a loop device) is checked all the same.
+      const card = result.card ?? { kind: 'other' as const, manufacturer: null, name: null, serial: null, size_bytes: target.capacity };
+      result.card = { ...card, capacity_check: await checkCapacity(target, emit, warnDeployment) };
+    }
     if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt, faults.corruptWriteOnce ?? false);
     if (options.cardWriteBytesPerSecond) target = throttledTarget(target, createThrottle(options.cardWriteBytesPerSecond, options.signal));
     target = timedTarget(target, (result.cardWrites = { bytes: 0, ms: 0 }));
@@ -429,6 +436,24 @@ function corruptingTarget(inner: DiskTarget, offset: number, once: boolean): Dis
     sync: () => inner.sync(),
     close: () => inner.close(),
   };
+}
+
+/**
+ * The card's capacity check (capacity.probe.ts), on block devices only: a file standing in for a card holds what it
+ * says. A card that fails it is written all the same (the image may fit in what it really holds) and flagged.
+ */
+async function checkCapacity(target: DiskTarget, emit: (event: InstallerEvent) => void, warn: (message: string) => void): Promise<CapacityCheck> {
+  if (target.path === null) return 'skipped';
+  const path = target.path;
+  const finding = await probeCapacity({ write: (data, position) => target.write(data, position), sync: () => target.sync(), read: async (position, length) => (await readDiskBytes(path, position, length)).data }, target.capacity);
+  if (finding.check === 'ok') emit({ type: 'card', message: `capacity check passed: ${finding.markers} markers up to ${formatBytes(target.capacity)} read back as written` });
+  else {
+    const first = finding.bad[0]!;
+    warn(
+      `the card holds less than the ${formatBytes(target.capacity)} it claims: the marker written at byte ${first.offset} came back ${first.cameBackAs === null ? 'lost' : `as the one written at byte ${first.cameBackAs}`} (a counterfeit card; replace it)`,
+    );
+  }
+  return finding.check;
 }
 
 /** Resolves when `signal` aborts; never without one. */
