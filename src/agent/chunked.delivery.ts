@@ -162,6 +162,7 @@ export async function deliverChunked(ctx: ChunkedContext): Promise<void> {
   };
   const all = [...manifest.chunks.keys()];
   const bad = await mismatches(all, (done) => verifyProgress(done, 'read back'));
+  result.readBack = { bytes: mapped, ms: performance.now() - verifyStarted };
   if (bad.length > 0) {
     const first = manifest.chunks[bad[0]!]!;
     emit({ type: 'warning', message: `${bad.length} chunk(s) read back wrong, the first at offset ${first.offset}: writing them again` });

@@ -2,6 +2,7 @@
 import { Value } from 'typebox/value';
 import { ConfigResponse, type ConfigRequest, type StatusRequest } from '../contracts/device-api.js';
 import { filePathProblem } from '../contracts/provisioning-profile.js';
+import type { LogUpload } from '../contracts/card-health.js';
 import { InstallerError } from './installer.errors.js';
 import { describeErrorBody, deviceTokenHeaders, httpError, postJson, resolveUrl } from './http.client.js';
 import { DEFAULT_RETRY_POLICY, retryTransient, type RetryNotice, type RetryPolicy } from './retry.policy.js';
@@ -77,4 +78,25 @@ export async function sendStatus(
     throw new InstallerError('DEPLOYMENT_CLOSED', `the server has closed this deployment: ${message}`, { status: 409 });
   }
   throw httpError('status report rejected', reply.status, reply.body);
+}
+
+/**
+ * POST /api/deployments/:id/log on the listener that took the status reports: the installer's log after a
+ * failure, with the deployment's token.
+ */
+export async function sendLog(
+  statusUrl: string,
+  deploymentId: number,
+  upload: LogUpload,
+  options: { policy?: RetryPolicy; signal?: AbortSignal; deviceToken?: string | null } = {},
+): Promise<void> {
+  // Beside .../api/status, keeping any path prefix a reverse proxy adds.
+  const url = new URL(`deployments/${deploymentId}/log`, statusUrl);
+  await retryTransient(
+    async () => {
+      const reply = await postJson(url, upload, { signal: options.signal, idleTimeoutMs: 15_000, headers: deviceTokenHeaders(options.deviceToken) });
+      if (reply.status < 200 || reply.status >= 300) throw httpError('log upload rejected', reply.status, reply.body);
+    },
+    { policy: options.policy ?? DEFAULT_RETRY_POLICY, signal: options.signal },
+  );
 }

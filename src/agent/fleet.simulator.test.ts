@@ -1,7 +1,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { planFleet, runFleet } from './fleet.simulator.js';
+import { isIdentifying, planFleet, runFleet } from './fleet.simulator.js';
 import { buildDiskImage, makeTempDir } from '../disk-layout/test-support/disk-image.builder.js';
 import { startDeviceApiFixture, type DeviceApiFixture } from './test-support/device-api.fixture.js';
 
@@ -63,6 +63,26 @@ describe('runFleet against a device-API double', () => {
     // Disks are removed as devices finish.
     expect(await readdir(diskDir)).toEqual([]);
     expect(new Set(fixture.configRequests.map((r) => (r as { serial_number: string }).serial_number)).size).toBe(4);
+  });
+
+  it('shows an Identify on the board it reached, reports made-up SD cards and sends the logs of failures', async () => {
+    let asked = false;
+    const { devices } = await runFleet(
+      { devices: 2, serverUrl: fixture.url, diskDir: null, failRate: 1, failMode: 'corrupt', seed: 'identify', cardWriteRate: 20 << 20, reportIntervalMs: 20 },
+      (all) => {
+        // Once the first board reports progress, an operator clicks Identify.
+        if (!asked && all[0]!.state.phase === 'downloading') {
+          asked = true;
+          fixture.identifyNext(30);
+        }
+      },
+    );
+    expect(devices.filter((d) => isIdentifying(d.state))).toHaveLength(1);
+    expect(devices.filter((d) => d.state.identifyingUntil === null)).toHaveLength(1);
+    expect(fixture.reports.filter((r) => r.card)).toContainEqual(expect.objectContaining({ card: expect.objectContaining({ kind: 'sd', manufacturer: 'SanDisk', capacity_check: 'skipped' }) }));
+    expect(fixture.reports.filter((r) => r.status === 'failed').every((r) => (r.card_write_bps ?? 0) > 0)).toBe(true);
+    expect(fixture.logs).toHaveLength(2);
+    expect(fixture.logs[0]!.body.log).toMatch(/error \[failed\] /);
   });
 
   it('hashes into sinks, where corruption is caught by the streamed checksum', async () => {

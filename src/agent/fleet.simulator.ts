@@ -5,6 +5,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { CardIdentity } from '../contracts/card-health.js';
 import type { ProductType } from '../contracts/domain.js';
 import { runInstaller, type FaultLayout, type InstallerFaults, type InstallerPhase, type InstallerResult } from './installer.runner.js';
 import { sleep, type RetryPolicy } from './retry.policy.js';
@@ -54,7 +55,12 @@ export interface DeviceState {
   note: string;
   startedAt: number | null;
   endedAt: number | null;
+  /** An operator's Identify: until when (performance.now() ms) the board would blink its LED; null when not asked. */
+  identifyingUntil: number | null;
 }
+
+/** Whether a simulated board is blinking its LED for an Identify at `now` (performance.now() ms). */
+export const isIdentifying = (state: DeviceState, now = performance.now()): boolean => state.identifyingUntil !== null && state.identifyingUntil > now;
 
 export interface SimulatedDevice {
   index: number;
@@ -109,7 +115,7 @@ export function planFleet(options: Pick<FleetOptions, 'devices' | 'seed' | 'fail
       serial: `${run}${tail}`,
       mac,
       fault,
-      state: { phase: 'waiting', hostname: null, bytesDone: 0, bytesTotal: 0, rateBps: 0, percent: 0, retries: 0, note: '', startedAt: null, endedAt: null },
+      state: { phase: 'waiting', hostname: null, bytesDone: 0, bytesTotal: 0, rateBps: 0, percent: 0, retries: 0, note: '', startedAt: null, endedAt: null, identifyingUntil: null },
       result: null,
     });
   }
@@ -166,6 +172,9 @@ export async function runFleet(
           faults: faultsFor(device.fault, disk === null),
           deviceToken: options.deviceToken,
           signal: options.signal,
+          // A simulated board has no LED of its own (the host's stays alone): the simulator shows the Identify instead.
+          activityLed: false,
+          card: simulatedCard(device),
           onEvent: (event) => {
             if (event.type === 'config') state.hostname = event.config.hostname;
             else if (event.type === 'phase') {
@@ -174,6 +183,8 @@ export async function runFleet(
               state.rateBps = 0;
             } else if (event.type === 'progress') {
               Object.assign(state, { bytesDone: event.bytesDone, bytesTotal: event.bytesTotal, rateBps: event.rateBps, percent: event.percent });
+            } else if (event.type === 'identify') {
+              state.identifyingUntil = performance.now() + event.seconds * 1000;
             } else if (event.type === 'retry') {
               state.retries++;
               state.note = `retry ${event.attempt}: ${event.reason}`;
@@ -196,6 +207,11 @@ export async function runFleet(
     }),
   );
   return { devices, summary: summarizeFleet(devices, performance.now() - fleetStarted) };
+}
+
+/** The SD card a simulated board reports (no /sys describes a file or a sink): a 32 GB SanDisk, its serial from the board's. */
+function simulatedCard(device: SimulatedDevice): CardIdentity {
+  return { kind: 'sd', manufacturer: 'SanDisk', name: 'SN32G', serial: `0x${device.serial.slice(-8)}`, size_bytes: 31_914_983_424, capacity_check: 'skipped' };
 }
 
 export function summarizeFleet(devices: SimulatedDevice[], makespanMs: number): FleetSummary {

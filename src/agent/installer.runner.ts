@@ -25,12 +25,23 @@ import type { PeerSwarm } from './peer.swarm.js';
 import { formatBytes } from '../contracts/format.js';
 import { withWarnings } from '../contracts/deployment-message.js';
 import { describeGeneralization } from '../contracts/generalization.js';
+import { LOG_TAIL_MAX_BYTES, type CapacityCheck } from '../contracts/card-health.js';
+import { probeCapacity } from './capacity.probe.js';
+import { ActivityLed } from './activity-led.js';
+import { describeCard, readCardIdentity } from './card-identity.reader.js';
+import { sendLog } from './device-api.client.js';
+import { InstallerLog } from './installer.log.js';
 
 export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 
 export async function runInstaller(options: InstallerOptions): Promise<InstallerResult> {
   const started = performance.now();
-  const emit = options.onEvent ?? (() => {});
+  // Everything the installer says is kept for the server too: the whole log after a failure, the last lines after a success.
+  const log = new InstallerLog(options.now);
+  const emit = (event: InstallerEvent) => {
+    log.record(event);
+    options.onEvent?.(event);
+  };
   const policy = options.retryPolicy ?? DEFAULT_RETRY_POLICY;
   const result: InstallerResult = {
     ok: false,
@@ -54,6 +65,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     customization: null,
     target: null,
     installerStick: null,
+    card: null,
+    cardWrites: null,
+    readBack: null,
     warnings: [],
     timings: { configMs: 0, downloadMs: 0, verifyMs: 0, customizeMs: 0, totalMs: 0 },
   };
@@ -96,6 +110,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
   result.deploymentId = config.deployment_id;
   emit({ type: 'config', config });
 
+  const led = options.activityLed === false ? null : new ActivityLed({ root: options.systemRoot });
   const reporter = new StatusReporter({
     statusUrl: config.status_url,
     identity: {
@@ -114,11 +129,16 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     send: options.sendReport,
     deviceToken: options.deviceToken,
     onDeliveryProblem: (error) => emit({ type: 'warning', message: `a status report was not delivered: ${describeError(error)}` }),
+    onIdentify: (seconds) => {
+      emit({ type: 'identify', seconds });
+      led?.identify(seconds).catch((error: unknown) => emit({ type: 'warning', message: `identify: ${describeError(error)}` }));
+    },
   });
+  // Every phase report says what card this is (a handful of reports): the dashboard knows it from the first.
   const enterPhase = async (next: DeviceReportedStatus, message: string, extra: Omit<PhaseFields, 'message'> = {}) => {
     phase = next;
     emit({ type: 'phase', phase: next, message });
-    await reporter.reportPhase(next, { message, ...extra });
+    await reporter.reportPhase(next, { message, card: result.card, ...extra });
   };
 
   // What the operator should see on the dashboard, not only on the board's console: repeated in the final report.
@@ -136,7 +156,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     const placement = await resolveInstallTarget(options.target, options.systemRoot, options.installerStick ?? null);
     result.target = placement.path;
     result.installerStick = placement.installerStick ?? null;
-    await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${placement.description}`, { progress: 0, bytes_total: size });
+    result.card = options.card !== undefined ? options.card : placement.path === 'sink' ? null : await readCardIdentity(placement.path, options.systemRoot).catch(() => null);
+    if (result.card) emit({ type: 'card', message: `card: ${describeCard(result.card, formatBytes)}` });
+    await enterPhase('assigned', `installer started on ${options.identity.model ?? 'unknown model'}; target ${placement.description}`, { progress: 0, bytes_total: size, card: result.card });
     for (const warning of placement.warnings) warnDeployment(warning);
 
     // 2. How the image travels: v2 (the mapped ranges as zstd chunks) when the server offers it, else the raw image.
@@ -164,8 +186,14 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     // 3. The target: large enough for every byte to be written (refused before anything is), first and last MiB zeroed.
     const extent = chunked ? chunked.manifest.chunks.reduce((end, c) => Math.max(end, c.offset + c.raw_length), size) : size;
     target = placement.path === 'sink' ? createSinkTarget(extent) : await openDiskTarget(placement.path, extent, { systemRoot: options.systemRoot });
+    if (target.kind === 'block') {
+      // A disk /sys/block does not describe as a card (a loop device) is checked all the same.
+      const card = result.card ?? { kind: 'other' as const, manufacturer: null, name: null, serial: null, size_bytes: target.capacity };
+      result.card = { ...card, capacity_check: await checkCapacity(target, emit, warnDeployment) };
+    }
     if (faults?.corruptWriteAt !== undefined) target = corruptingTarget(target, faults.corruptWriteAt, faults.corruptWriteOnce ?? false);
     if (options.cardWriteBytesPerSecond) target = throttledTarget(target, createThrottle(options.cardWriteBytesPerSecond, options.signal));
+    target = timedTarget(target, (result.cardWrites = { bytes: 0, ms: 0 }));
     let writer = new ImageWriter(target, size);
     await writer.prepare();
 
@@ -240,6 +268,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
           onProgress: (done) => verifyProgress(done, 'read back'),
         });
         result.verifyMethod = readBack.method;
+        result.readBack = { bytes: size, ms: performance.now() - verifyStarted };
         if (readBack.sha256 !== config.image_checksum) {
           throw new InstallerError(
             'VERIFY_MISMATCH',
@@ -308,7 +337,11 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       .join('; ');
     // The steps themselves go to a server that knows the switch (it said `generalize`); older ones read the summary.
     const generalization = config.generalize !== undefined ? (result.customization?.generalization ?? undefined) : undefined;
-    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization });
+    const rates = cardRatesOf(result);
+    if (rates.card_write_bps !== null) {
+      emit({ type: 'card', message: `card wrote at ${formatBytes(rates.card_write_bps)}/s${rates.card_read_bps !== null ? `, read back at ${formatBytes(rates.card_read_bps)}/s` : ''}` });
+    }
+    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization, ...rates, log_tail: log.tail(LOG_TAIL_MAX_BYTES) });
     const undelivered = reporter.undeliveredFinal;
     if (undelivered) {
       result.finalReportDelivered = false;
@@ -331,9 +364,15 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     await target?.close().catch(() => {});
     emit({ type: 'phase', phase: 'failed', message: failure.message });
     if (failure.code !== 'DEPLOYMENT_CLOSED') {
-      await reporter.reportPhase('failed', { error_message: failure.message, message: withWarnings(`failed while ${phase}`, result.warnings) }).catch((reportError: unknown) => {
+      await reporter.reportPhase('failed', { error_message: failure.message, message: withWarnings(`failed while ${phase}`, result.warnings), ...cardRatesOf(result) }).catch((reportError: unknown) => {
         emit({ type: 'warning', message: `the failure could not be reported: ${describeError(reportError)}` });
       });
+      // The whole log, so the operator reads on the dashboard what led up to the failure.
+      await sendLog(config.status_url, config.deployment_id, { deployment_token: config.deployment_token ?? null, log: log.text(), truncated: log.truncated }, {
+        policy: { ...policy, maxRetries: Math.min(policy.maxRetries, 3) },
+        signal: options.signal,
+        deviceToken: options.deviceToken,
+      }).catch((uploadError: unknown) => emit({ type: 'warning', message: `the installer log could not be sent: ${describeError(uploadError)}` }));
       const undelivered = reporter.undeliveredFinal;
       if (undelivered) {
         result.finalReportDelivered = false;
@@ -343,6 +382,9 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     return finish();
   } finally {
     reporter.stop();
+    // An Identify under way blinks to its end (the board reboots or retries after), unless the installer is stopped.
+    if (led?.blinking && !options.signal?.aborted) await Promise.race([led.done, abortedOf(options.signal)]);
+    await led?.stop();
     if (swarm) {
       result.servedBytes = swarm.server.bytesServed;
       await swarm.leave();
@@ -396,6 +438,58 @@ function corruptingTarget(inner: DiskTarget, offset: number, once: boolean): Dis
       return inner.write(data, position);
     },
     sync: () => inner.sync(),
+    close: () => inner.close(),
+  };
+}
+
+/**
+ * The card's capacity check (capacity.probe.ts), on block devices only: a file standing in for a card holds what it
+ * says. A card that fails it is written all the same (the image may fit in what it really holds) and flagged.
+ */
+async function checkCapacity(target: DiskTarget, emit: (event: InstallerEvent) => void, warn: (message: string) => void): Promise<CapacityCheck> {
+  if (target.path === null) return 'skipped';
+  const path = target.path;
+  const finding = await probeCapacity({ write: (data, position) => target.write(data, position), sync: () => target.sync(), read: async (position, length) => (await readDiskBytes(path, position, length)).data }, target.capacity);
+  if (finding.check === 'ok') emit({ type: 'card', message: `capacity check passed: ${finding.markers} markers up to ${formatBytes(target.capacity)} read back as written` });
+  else {
+    const first = finding.bad[0]!;
+    warn(
+      `the card holds less than the ${formatBytes(target.capacity)} it claims: the marker written at byte ${first.offset} came back ${first.cameBackAs === null ? 'lost' : `as the one written at byte ${first.cameBackAs}`} (a counterfeit card; replace it)`,
+    );
+  }
+  return finding.check;
+}
+
+/** Resolves when `signal` aborts; never without one. */
+const abortedOf = (signal: AbortSignal | undefined): Promise<void> =>
+  new Promise((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }));
+
+/** The card's rates, bytes per second, from the time it took for what it was given and for what was read back. */
+function cardRatesOf(result: InstallerResult): { card_write_bps: number | null; card_read_bps: number | null } {
+  const rate = (measured: { bytes: number; ms: number } | null) => (measured && measured.bytes > 0 && measured.ms > 0 ? Math.round((measured.bytes * 1000) / measured.ms) : null);
+  return { card_write_bps: rate(result.cardWrites), card_read_bps: rate(result.readBack) };
+}
+
+/**
+ * Counts what the card is given and the time it is busy with it (writes and syncs, where a card's real speed shows:
+ * the kernel's cache absorbs the writes, the syncs wait for the card). Overlapping writes count their time once.
+ */
+function timedTarget(inner: DiskTarget, measured: { bytes: number; ms: number }): DiskTarget {
+  let inFlight = 0;
+  let busySince = 0;
+  const timed = async (work: () => Promise<void>, bytes: number) => {
+    if (inFlight++ === 0) busySince = performance.now();
+    try {
+      await work();
+      measured.bytes += bytes;
+    } finally {
+      if (--inFlight === 0) measured.ms += performance.now() - busySince;
+    }
+  };
+  return {
+    ...inner,
+    write: (data, position) => timed(() => inner.write(data, position), data.length),
+    sync: () => timed(() => inner.sync(), 0),
     close: () => inner.close(),
   };
 }

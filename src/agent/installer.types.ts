@@ -1,5 +1,6 @@
 // What an installation is given, tells as it goes and returns: shared by the runner (installer.runner.ts), its
 // steps (chunked.delivery.ts, installer.progress.ts), the on-device entry and the fleet simulator.
+import type { CardIdentity } from '../contracts/card-health.js';
 import type { ConfigResponse } from '../contracts/device-api.js';
 import type { DeviceReportedStatus, ProductType } from '../contracts/domain.js';
 import type { DecompressMethod } from './chunk.decompressor.js';
@@ -20,7 +21,11 @@ export type InstallerEvent =
   | { type: 'retry'; what: string; attempt: number; delayMs: number; reason: string }
   | { type: 'warning'; message: string }
   /** One-to-many delivery: the installed device serves others before it reboots. */
-  | { type: 'linger'; message: string };
+  | { type: 'linger'; message: string }
+  /** What the card is and how it measured: its identity, capacity check, write and read-back rates. */
+  | { type: 'card'; message: string }
+  /** An operator's Identify arrived with a status answer: the activity LED blinks this long. */
+  | { type: 'identify'; seconds: number };
 
 export type ImageDelivery = 'raw' | 'chunked';
 
@@ -102,6 +107,13 @@ export interface InstallerOptions {
   onEvent?: (event: InstallerEvent) => void;
   /** Shared secret of a server that requires one (PITCREW_DEVICE_TOKEN). */
   deviceToken?: string | null;
+  /**
+   * Blink the board's activity LED when an operator asks (default yes; the simulator shows it instead). Its files
+   * are found below `systemRoot`.
+   */
+  activityLed?: boolean;
+  /** The card's identity, where no /sys tells it (the simulator's made-up cards); default: read from /sys/block. */
+  card?: CardIdentity | null;
   /** Replaces the HTTP status sender (tests). */
   sendReport?: ReportSender;
   /** The time now, in ms since the epoch: the server's clock where the local one is not set (a Pi boots near 1970). */
@@ -140,6 +152,12 @@ export interface InstallerResult {
   target: string | null;
   /** The installer stick found plugged in (its kernel name, e.g. sdb): to be removed before the board restarts. */
   installerStick: string | null;
+  /** The card written, as it identified itself (null: a file or the sink, unless the simulator made one up). */
+  card: CardIdentity | null;
+  /** Bytes written to the card and the time the card took for them (writes and syncs); null before any. */
+  cardWrites: { bytes: number; ms: number } | null;
+  /** Bytes read back for verification and how long it took; null where nothing was read back. */
+  readBack: { bytes: number; ms: number } | null;
   /** Said to the operator in the final report as well as on the console: a choice the installer could not check, … */
   warnings: string[];
   timings: { configMs: number; downloadMs: number; verifyMs: number; customizeMs: number; totalMs: number };

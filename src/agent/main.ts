@@ -78,6 +78,8 @@ async function main(): Promise<number> {
       else if (event.type === 'retry') log('warn', `${event.what}: ${event.reason}; retry ${event.attempt} in ${(event.delayMs / 1000).toFixed(1)} s`);
       else if (event.type === 'warning') log('warn', event.message);
       else if (event.type === 'linger') log('info', event.message, { phase: 'serving' });
+      else if (event.type === 'card') log('info', event.message);
+      else if (event.type === 'identify') log('info', `identify: blinking the activity LED for ${event.seconds} s`);
       else if (event.type === 'delivery') log('info', event.detail, { delivery: event.delivery });
       else if (event.type === 'progress' && (performance.now() - lastProgressLog > 5000 || event.bytesDone === event.bytesTotal)) {
         lastProgressLog = performance.now();

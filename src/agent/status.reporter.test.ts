@@ -175,3 +175,34 @@ describe('StatusReporter', () => {
     expect(sent[0]!.error_message).toHaveLength(2000);
   });
 });
+
+describe('instructions in status answers', () => {
+  beforeEach(() => {
+    vi.useFakeTimers();
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it('hands an Identify to the installer from a phase answer and from a progress answer, and nothing malformed', async () => {
+    const answers: unknown[] = [
+      { status: 200, body: { received: true, identify: { seconds: 30 } } },
+      { status: 200, body: { received: true } },
+      { status: 200, body: { received: true, identify: { seconds: 'long' } } },
+      { status: 200, body: { received: true, identify: { seconds: -5 } } },
+      { status: 200, body: { received: true, identify: { seconds: 86_400 } } },
+      undefined,
+    ];
+    const identified: number[] = [];
+    const reporter = new StatusReporter({ statusUrl: 'http://x/api/status', identity, policy, intervalMs: 1000, send: async () => answers.shift(), onIdentify: (s) => identified.push(s) });
+    await reporter.reportPhase('downloading', { message: 'go', card: { kind: 'sd', manufacturer: 'SanDisk', name: 'SN32G', serial: null, size_bytes: 32e9 } });
+    for (let done = 1; done <= 5; done++) {
+      reporter.updateProgress(progress(done * 100));
+      await vi.advanceTimersByTimeAsync(1000);
+    }
+    // A day is more than anyone asked for: held to the longest an operator may ask (300 s).
+    expect(identified).toEqual([30, 300]);
+    expect(reporter.sent[0]).toMatchObject({ card: { kind: 'sd', manufacturer: 'SanDisk' } });
+    reporter.stop();
+  });
+});

@@ -4,10 +4,12 @@
 // the installer then stops, since no later report can change that. The final report (completed or failed) is
 // retried under `finalPolicy`, as long as a download would be: it is the one report the server cannot do without
 // (without it the stale sweep marks a finished device failed), and one that still could not be delivered is kept
-// as `undeliveredFinal` for the installer to say so, never dropped silently.
+// as `undeliveredFinal` for the installer to say so, never dropped silently. Every answer may carry an operator's
+// Identify, handed to `onIdentify`.
 import type { StatusRequest } from '../contracts/device-api.js';
 import { OUTCOME_DEPLOYMENT_STATUSES, type DeviceReportedStatus } from '../contracts/domain.js';
 import type { GeneralizationReport } from '../contracts/generalization.js';
+import { IDENTIFY_MAX_S, type CardIdentity } from '../contracts/card-health.js';
 import { InstallerError, isInstallerError } from './installer.errors.js';
 import { sendStatus } from './device-api.client.js';
 import { retryTransient, type RetryPolicy } from './retry.policy.js';
@@ -32,8 +34,18 @@ export interface ProgressSnapshot {
   message: string;
 }
 
-/** A phase report's fields; `generalization` only in a final report, and only to a server that asked for it. */
-export type PhaseFields = Partial<ProgressSnapshot> & { error_message?: string | null; generalization?: GeneralizationReport };
+/**
+ * A phase report's fields; `generalization` only in a final report, and only to a server that asked for it; the
+ * card, its rates and the log's last lines where known.
+ */
+export type PhaseFields = Partial<ProgressSnapshot> & {
+  error_message?: string | null;
+  generalization?: GeneralizationReport;
+  card?: CardIdentity | null;
+  card_write_bps?: number | null;
+  card_read_bps?: number | null;
+  log_tail?: string | null;
+};
 
 export type ReportSender = (url: string, report: StatusRequest) => Promise<unknown>;
 
@@ -51,6 +63,15 @@ export interface StatusReporterOptions {
   deviceToken?: string | null;
   /** Told about reports that could not be delivered (they are not fatal). */
   onDeliveryProblem?: (error: unknown) => void;
+  /** An answer carried an operator's Identify: blink this many seconds. */
+  onIdentify?: (seconds: number) => void;
+}
+
+/** The Identify an answer carries, if any; anything malformed is no instruction. */
+export function identifyOf(answer: unknown): number | null {
+  const body = (answer as { body?: { identify?: { seconds?: unknown } } } | null)?.body;
+  const seconds = body?.identify?.seconds;
+  return typeof seconds === 'number' && Number.isInteger(seconds) && seconds > 0 ? Math.min(seconds, IDENTIFY_MAX_S) : null;
 }
 
 export class StatusReporter {
@@ -156,9 +177,11 @@ export class StatusReporter {
 
   private async deliver(report: StatusRequest): Promise<void> {
     this.lastSentAt = performance.now();
-    await this.send(this.options.statusUrl, report);
+    const answer = await this.send(this.options.statusUrl, report);
     this.lastReport = report;
     this.sent.push(report);
+    const identify = identifyOf(answer);
+    if (identify !== null) this.options.onIdentify?.(identify);
   }
 
   private build(status: DeviceReportedStatus, fields: PhaseFields): StatusRequest {
@@ -180,6 +203,10 @@ export class StatusReporter {
     if (fields.eta_s !== undefined) report.eta_s = Math.max(0, Math.min(30 * 24 * 3600, Math.round(fields.eta_s)));
     if (fields.message !== undefined) report.message = fields.message.slice(0, 2000);
     if (fields.generalization) report.generalization = fields.generalization;
+    if (fields.card) report.card = fields.card;
+    if (fields.card_write_bps != null) report.card_write_bps = Math.max(0, Math.round(fields.card_write_bps));
+    if (fields.card_read_bps != null) report.card_read_bps = Math.max(0, Math.round(fields.card_read_bps));
+    if (fields.log_tail) report.log_tail = fields.log_tail;
     if (this.sourceBytes) Object.assign(report, this.sourceBytes());
     if (report.error_message) report.error_message = report.error_message.slice(0, 2000);
     return report;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { attentionReasonOf, describeFailure, STALLED_AFTER_S } from './attention.js';
+import { attentionReasonOf, attentionSentences, describeFailure, STALLED_AFTER_S } from './attention.js';
 
 const at = (iso: string) => Date.parse(iso);
 const base = { updated_at: '2026-05-01T10:00:00.000Z', attention_resolved_at: null };
@@ -50,5 +50,19 @@ describe('describeFailure', () => {
 
   it('has a sentence for a failure reported without words', () => {
     expect(describeFailure(null).kind).toBe('unknown');
+  });
+});
+
+describe('attention sentences', () => {
+  const base = { status: 'failed' as const, updated_at: '2026-05-01T10:00:00Z', attention_resolved_at: null, error_message: 'read-back verification failed: the disk holds sha256 ab', card_kind: 'sd' as const, card_size_bytes: 31_914_983_424, card_capacity_check: 'ok' as const, card_write_bps: 20e6, fleet_median_write_bps: 20e6 };
+  it('add what the card\'s measurements say to the failure', () => {
+    expect(attentionSentences(base, 'failed', Date.parse('2026-05-01T10:01:00Z'))).toEqual([describeFailure(base.error_message).sentence]);
+    const fake = attentionSentences({ ...base, card_capacity_check: 'wrapped', card_write_bps: 2e6 }, 'failed', Date.parse('2026-05-01T10:01:00Z'));
+    expect(fake).toHaveLength(3);
+    expect(fake[1]).toMatch(/10 % of the fleet's usual rate/);
+    expect(fake[2]).toMatch(/holds less than it claims/);
+  });
+  it('say how long a stalled device has been silent', () => {
+    expect(attentionSentences({ ...base, status: 'downloading' }, 'stalled', Date.parse('2026-05-01T10:05:00Z'))[0]).toMatch(/^No report for 5 minutes/);
   });
 });

@@ -1,6 +1,7 @@
 // Which devices need a person on a busy floor, and what to tell that person. One rule for the server (the
 // `attention` filter), the dashboard's lane and the tests.
 import { FINAL_DEPLOYMENT_STATUSES, type AttentionResolution, type Deployment } from './domain.js';
+import { cardFlagsOf } from './card-health.js';
 
 /**
  * An open deployment with no report for this long is "stalled". The installer reports once a second while anything
@@ -83,3 +84,12 @@ export function describeFailure(errorMessage: string | null): { kind: FailureKin
 /** What an open device has been silent for, as the lane says it. */
 export const describeStall = (silentForS: number): string =>
   `No report for ${silentForS >= 120 ? `${Math.floor(silentForS / 60)} minutes` : `${Math.round(silentForS)} seconds`}: check the board's power and network cable. The server gives up on it after its stale timeout.`;
+
+/**
+ * Everything the lane says of a device needing a hand: what happened, then what its card's measurements add (a
+ * card far slower than the fleet, or holding less than it claims, explains many a failure and outlives a re-image).
+ */
+export function attentionSentences(d: AttentionFields & Pick<Deployment, 'error_message'> & Parameters<typeof cardFlagsOf>[0], reason: AttentionReason, nowMs: number): string[] {
+  const first = reason === 'failed' ? describeFailure(d.error_message).sentence : describeStall((nowMs - Date.parse(d.updated_at)) / 1000);
+  return [first, ...cardFlagsOf(d).map((flag) => flag.sentence)];
+}

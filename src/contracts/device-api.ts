@@ -4,6 +4,7 @@ import { Type, type Static } from 'typebox';
 import { LIMITS, ProductType, REPORTABLE_STATUSES, RowId } from './domain.js';
 import { GeneralizationReport } from './generalization.js';
 import { DeviceProvisioning } from './provisioning-profile.js';
+import { CardIdentity, IdentifyInstruction, LOG_TAIL_MAX_BYTES } from './card-health.js';
 
 const Optional = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
@@ -90,6 +91,13 @@ export const StatusRequest = Type.Object(
     ip_address: Optional(Type.String({ maxLength: 64 })),
     /** The final report of a generalised installation: each step, done or skipped and why. */
     generalization: Optional(GeneralizationReport),
+    /** The card written, once known (src/contracts/card-health.ts). */
+    card: Optional(CardIdentity),
+    /** The card's measured write and read-back rates, bytes per second, in the final report. */
+    card_write_bps: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.rateBps })),
+    card_read_bps: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.rateBps })),
+    /** The last lines of the installer's log, with a completed report (a failure uploads the whole log). */
+    log_tail: Optional(Type.String({ maxLength: LOG_TAIL_MAX_BYTES })),
     timestamp: Optional(Type.Union([Type.Number(), Type.String({ maxLength: 64 })])),
   },
   { additionalProperties: false },
@@ -101,6 +109,8 @@ export const StatusResponse = Type.Object({
   hostname: Type.String(),
   deployment_id: Type.Integer(),
   status: Type.String(),
+  /** An operator asked to see which board this is: blink the activity LED this long. Older installers ignore it. */
+  identify: Type.Optional(IdentifyInstruction),
 });
 export type StatusResponse = Static<typeof StatusResponse>;
 

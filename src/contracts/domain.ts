@@ -215,6 +215,18 @@ export const REPORTABLE_STATUSES = [...DEVICE_REPORTED_STATUSES, ...(Object.keys
 export const ATTENTION_RESOLUTIONS = ['acknowledged', 'reimage', 'reimaged'] as const;
 export type AttentionResolution = (typeof ATTENTION_RESOLUTIONS)[number];
 
+export const CARD_KINDS = ['sd', 'nvme', 'usb', 'other'] as const;
+export type CardKind = (typeof CARD_KINDS)[number];
+
+/**
+ * The installer's capacity check, before the image is written: markers at the card's end and at power-of-two
+ * offsets, read back past the cache. `wrapped`: a marker came back where another one was written (a counterfeit
+ * card maps addresses beyond its real size onto lower ones); `lost`: a marker did not come back at all (writes
+ * past the real size are dropped); `skipped`: no disk to check (a file or the sink).
+ */
+export const CAPACITY_CHECKS = ['ok', 'wrapped', 'lost', 'skipped'] as const;
+export type CapacityCheck = (typeof CAPACITY_CHECKS)[number];
+
 export const Deployment = Type.Object({
   id: Type.Integer(),
   hostname: Type.String(),
@@ -257,6 +269,23 @@ export const Deployment = Type.Object({
   attention_resolved_at: NullableTimestamp,
   attention_resolution: Type.Union([Type.Enum(ATTENTION_RESOLUTIONS), Type.Null()]),
   attention_resolved_by: NullableString,
+  /** The card written (src/contracts/card-health.ts): null until the installer reported it (and for older ones). */
+  card_kind: Type.Union([Type.Enum(CARD_KINDS), Type.Null()]),
+  card_manufacturer: NullableString,
+  card_name: NullableString,
+  card_serial: NullableString,
+  card_cid: NullableString,
+  card_size_bytes: NullableInteger,
+  card_capacity_check: Type.Union([Type.Enum(CAPACITY_CHECKS), Type.Null()]),
+  /** The card's measured write and read-back rates, bytes per second. */
+  card_write_bps: NullableInteger,
+  card_read_bps: NullableInteger,
+  /** The fleet's median write rate when this card's came in; null with too few samples. */
+  fleet_median_write_bps: NullableInteger,
+  /** An operator's Identify: asked for when and how long; delivered with a status answer when. */
+  identify_requested_at: NullableTimestamp,
+  identify_seconds: NullableInteger,
+  identify_delivered_at: NullableTimestamp,
 });
 export type Deployment = Static<typeof Deployment>;
 

@@ -16,6 +16,7 @@ import { servingBatchOf } from '../contracts/batch-queue.js';
 import { settleBatch } from './batch-progress.js';
 import type { DeviceProvisioning } from '../contracts/provisioning-profile.js';
 import { provisionDeployment } from './profile.service.js';
+import { FLEET_RATE_SAMPLE, fleetMedian, IDENTIFY_DEFAULT_S, identifyStateOf, type DeploymentLog, type IdentifyInstruction, type LogUpload } from '../contracts/card-health.js';
 
 export interface DeviceConfig {
   deployment: Deployment;
@@ -32,6 +33,12 @@ export interface DeviceConfig {
 export interface ReportOptions {
   /** Refuse reports without the deployment's token (PITCREW_REQUIRE_DEPLOYMENT_TOKEN), not only those with a wrong one. */
   requireToken?: boolean;
+}
+
+/** A status report's effect, and what its answer tells the device to do. */
+export interface ReportOutcome {
+  deployment: Deployment;
+  identify: IdentifyInstruction | null;
 }
 
 const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -116,7 +123,7 @@ export function createDeploymentService(ctx: CoreContext) {
     }
   }
 
-  return {
+  const service = {
     /**
      * The deployment a device speaks for, once its token checks out as for a status report (peer announces). A
      * final deployment still answers: a finished device serves others on.
@@ -150,6 +157,9 @@ export function createDeploymentService(ctx: CoreContext) {
           : assignHostname(ctx, emit, { venue_code: target.venue_code, product_type: target.product_type, identity, batch: target.batch });
         const now = isoOf(ctx.now());
         const movedBatches = new Set<number>();
+        // An Identify asked for the device's previous record (a failed board retries on its own) is for this board still.
+        const previous = repos.deployments.findLatest({ hostname: assignment.entry.hostname });
+        const carriedIdentify = previous && identifyStateOf(previous, ctx.now().getTime()) === 'pending' ? previous : null;
         for (const open of repos.deployments.findOpenForHostname(assignment.entry.hostname)) {
           const closed = repos.deployments.update({
             ...open,
@@ -166,7 +176,7 @@ export function createDeploymentService(ctx: CoreContext) {
         }
         // Asking again is the re-image: earlier failures of this device are history now, off the lane.
         for (const resolved of repos.deployments.resolveFailuresOfHostname(assignment.entry.hostname, now)) emitStatus(emit, resolved);
-        const deployment = repos.deployments.insert({
+        let deployment = repos.deployments.insert({
           hostname: assignment.entry.hostname,
           mac_address: identity.mac_address,
           serial_number: identity.serial_number,
@@ -186,6 +196,7 @@ export function createDeploymentService(ctx: CoreContext) {
         const token = randomBytes(24).toString('base64url');
         repos.deployments.saveTokenHash(deployment.id, sha256Hex(token));
         const provisioning = provisionDeployment(ctx, deployment, assignment.entry.kart_number);
+        if (carriedIdentify) deployment = repos.deployments.requestIdentify(deployment.id, carriedIdentify.identify_requested_at!, carriedIdentify.identify_seconds ?? IDENTIFY_DEFAULT_S)!;
         emitStatus(emit, deployment);
         if (deployment.batch_id) movedBatches.add(deployment.batch_id);
         for (const batchId of movedBatches) settleBatch(ctx, emit, batchId);
@@ -199,6 +210,14 @@ export function createDeploymentService(ctx: CoreContext) {
      * final report (completed or failed) overrules the stale sweep's failure, saying so in the audit log.
      */
     report(request: StatusRequest, ip: string | null, options: ReportOptions = {}): Deployment {
+      return service.answerReport(request, ip, options).deployment;
+    },
+
+    /**
+     * A report taken as `report` takes it, and what the answer carries: an operator's pending Identify, delivered
+     * once (also to a device repeating its final report, since a failed board waits on the bench).
+     */
+    answerReport(request: StatusRequest, ip: string | null, options: ReportOptions = {}): ReportOutcome {
       const status = normalizeStatus(request.status);
       const serial = normalizeSerial(request.serial ?? request.serial_number);
       const mac = normalizeMac(request.mac_address);
@@ -218,12 +237,18 @@ export function createDeploymentService(ctx: CoreContext) {
         // The stale sweep's "failed" is a guess from silence; the device's own final word overrules it (a server
         // away while devices finished). Every other final state is final.
         const overrulesSweep = deployment.status === 'failed' && deployment.swept_at !== null && isFinal(status);
+        const now = isoOf(ctx.now());
+        const instruct = (current: Deployment): ReportOutcome => {
+          const delivered = repos.deployments.deliverIdentify(current.id, now);
+          if (!delivered) return { deployment: current, identify: null };
+          emitStatus(emit, delivered);
+          return { deployment: delivered, identify: { seconds: delivered.identify_seconds ?? IDENTIFY_DEFAULT_S } };
+        };
         // The same final word again is a retry whose first attempt landed (its answer was lost): received, nothing changes.
-        if (isFinal(deployment.status) && status === deployment.status && !overrulesSweep) return deployment;
+        if (isFinal(deployment.status) && status === deployment.status && !overrulesSweep) return instruct(deployment);
         if (isFinal(deployment.status) && !overrulesSweep) {
           throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) is already ${deployment.status}; the report was ignored.`);
         }
-        const now = isoOf(ctx.now());
         const bytesTotal = request.bytes_total ?? deployment.bytes_total;
         const bytesDone = request.bytes_done ?? deployment.bytes_done;
         const progress =
@@ -244,8 +269,21 @@ export function createDeploymentService(ctx: CoreContext) {
           bytes_from_peers: request.bytes_from_peers ?? deployment.bytes_from_peers,
           bytes_from_server: request.bytes_from_server ?? deployment.bytes_from_server,
         };
-        const updated = overrulesSweep ? repos.deployments.overruleSweep(change) : repos.deployments.update(change);
+        let updated = overrulesSweep ? repos.deployments.overruleSweep(change) : repos.deployments.update(change);
         if (!updated) throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) has just finished; the report was ignored.`);
+        const writeBps = request.card_write_bps ?? null;
+        if (request.card || writeBps !== null || request.card_read_bps != null) {
+          // The fleet's median as it stood before this card: the "slow card" rule compares against it.
+          const median = writeBps !== null ? fleetMedian(repos.deployments.recentWriteRates(FLEET_RATE_SAMPLE)) : null;
+          updated = repos.deployments.saveCard({
+            id: updated.id,
+            card: request.card ?? null,
+            write_bps: writeBps,
+            read_bps: request.card_read_bps ?? null,
+            fleet_median_write_bps: median === null ? null : Math.round(median),
+          })!;
+        }
+        if (status === 'completed' && request.log_tail) repos.deployments.saveLogTail(deployment.id, request.log_tail, now);
         if (status === 'completed' && request.generalization) repos.deployments.saveGeneralization(deployment.id, request.generalization, now);
         if (overrulesSweep) {
           repos.audit.insert({
@@ -259,8 +297,43 @@ export function createDeploymentService(ctx: CoreContext) {
         emitStatus(emit, updated);
         if (updated.batch_id && batchBucketOf(updated.status) !== batchBucketOf(deployment.status)) settleBatch(ctx, emit, updated.batch_id);
         if (updated.status !== deployment.status || overrulesSweep) markStatsChanged();
-        return updated;
+        return instruct(updated);
       });
+    },
+
+    /**
+     * An operator's Identify: the board blinks its activity LED for `seconds` once its next status answer carries
+     * the request. A device that no longer reports (installed and rebooted) never receives it.
+     */
+    requestIdentify(id: number, seconds: number = IDENTIFY_DEFAULT_S): Deployment {
+      return ctx.write((emit) => {
+        const deployment = repos.deployments.find(id);
+        if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}.`);
+        if (deployment.status === 'completed' || deployment.status === 'superseded') {
+          throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}: its installer no longer asks the server, so it cannot blink. Find the board by its hostname.`);
+        }
+        const requested = repos.deployments.requestIdentify(id, isoOf(ctx.now()), seconds)!;
+        emitStatus(emit, requested);
+        return requested;
+      });
+    },
+
+    /** The installer's log, sent by the device itself (its deployment token checks out as for a status report). */
+    saveLog(id: number, upload: LogUpload, requireToken: boolean): DeploymentLog {
+      return ctx.write(() => {
+        const deployment = repos.deployments.find(id);
+        if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}; ask for a configuration first.`);
+        checkToken(deployment, upload.deployment_token?.trim() || null, requireToken);
+        const log: DeploymentLog = { deployment_id: id, kind: 'full', text: upload.log, truncated: upload.truncated ?? false, received_at: isoOf(ctx.now()) };
+        repos.deployments.saveLog(log);
+        return log;
+      });
+    },
+
+    logOf(id: number): DeploymentLog {
+      const log = repos.deployments.logOf(id);
+      if (!log) throw new AppError('NOT_FOUND', repos.deployments.find(id) ? `Deployment ${id} has no installer log (installers before this version send none).` : `There is no deployment ${id}.`);
+      return log;
     },
 
     /** Fails every unfinished deployment that has not reported within `timeoutMs`. Returns those it failed. */
@@ -345,5 +418,6 @@ export function createDeploymentService(ctx: CoreContext) {
       };
     },
   };
+  return service;
 }
 export type DeploymentService = ReturnType<typeof createDeploymentService>;

@@ -1,10 +1,23 @@
 import { FINAL_DEPLOYMENT_STATUSES, OUTCOME_DEPLOYMENT_STATUSES, type AttentionResolution, type Deployment, type DeploymentStatus, type PeerRole } from '../contracts/domain.js';
 import type { ImageGeneralizationReport, PagedResult } from '../contracts/api.js';
 import type { GeneralizationReport } from '../contracts/generalization.js';
+import type { CardIdentity, DeploymentLog } from '../contracts/card-health.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, sqlList, whereOf } from './where.js';
 
-export type NewDeployment = Omit<Deployment, 'id' | 'progress' | 'bytes_done' | 'rate_bps' | 'eta_s' | 'message' | 'error_message' | 'completed_at' | 'swept_at' | 'bytes_from_peers' | 'bytes_from_server' | 'delivery_role' | 'attention_resolved_at' | 'attention_resolution' | 'attention_resolved_by'>;
+export type NewDeployment = Pick<
+  Deployment,
+  'hostname' | 'mac_address' | 'serial_number' | 'ip_address' | 'product_type' | 'venue_code' | 'batch_id' | 'image_id' | 'image_version' | 'image_checksum' | 'status' | 'bytes_total' | 'started_at' | 'updated_at'
+>;
+
+/** What a report says about the card; absent parts keep what an earlier report said. */
+export interface CardReport {
+  id: number;
+  card: CardIdentity | null;
+  write_bps: number | null;
+  read_bps: number | null;
+  fleet_median_write_bps: number | null;
+}
 
 export interface DeploymentProgress {
   id: number;
@@ -115,7 +128,60 @@ export function createDeploymentRepository(db: Db) {
     SELECT g.deployment_id, d.hostname, g.reported_at, g.steps FROM deployment_generalization g JOIN deployments d ON d.id = g.deployment_id
      WHERE d.image_id = ? ORDER BY g.reported_at DESC, g.deployment_id DESC LIMIT 1`);
 
+  const saveCard = db.prepare<Record<string, unknown>, Deployment>(`
+    UPDATE deployments SET card_kind = coalesce(@kind, card_kind), card_manufacturer = coalesce(@manufacturer, card_manufacturer),
+           card_name = coalesce(@name, card_name), card_serial = coalesce(@serial, card_serial), card_cid = coalesce(@cid, card_cid),
+           card_size_bytes = coalesce(@size_bytes, card_size_bytes), card_capacity_check = coalesce(@capacity_check, card_capacity_check),
+           card_write_bps = coalesce(@write_bps, card_write_bps), card_read_bps = coalesce(@read_bps, card_read_bps),
+           fleet_median_write_bps = coalesce(@fleet_median_write_bps, fleet_median_write_bps)
+     WHERE id = @id RETURNING *`);
+  const recentWriteRates = db.prepare<[number], number>(
+    "SELECT card_write_bps FROM deployments WHERE status = 'completed' AND card_write_bps IS NOT NULL ORDER BY completed_at DESC LIMIT ?",
+  ).pluck();
+  const requestIdentify = db.prepare<{ id: number; at: string; seconds: number }, Deployment>(
+    'UPDATE deployments SET identify_requested_at = @at, identify_seconds = @seconds WHERE id = @id RETURNING *',
+  );
+  // Only a pending request is delivered, once: the answer that carries it marks it so.
+  const deliverIdentify = db.prepare<{ id: number; at: string }, Deployment>(`
+    UPDATE deployments SET identify_delivered_at = @at
+     WHERE id = @id AND identify_requested_at IS NOT NULL AND (identify_delivered_at IS NULL OR identify_delivered_at < identify_requested_at) RETURNING *`);
+  const saveLog = db.prepare<{ deployment_id: number; kind: DeploymentLog['kind']; text: string; truncated: number; received_at: string }>(`
+    INSERT INTO deployment_logs (deployment_id, kind, text, truncated, received_at) VALUES (@deployment_id, @kind, @text, @truncated, @received_at)
+    ON CONFLICT (deployment_id) DO UPDATE SET kind = excluded.kind, text = excluded.text, truncated = excluded.truncated, received_at = excluded.received_at`);
+  // A tail never replaces a full log (a failure's upload says more than a success's last lines).
+  const saveTail = db.prepare<{ deployment_id: number; text: string; received_at: string }>(`
+    INSERT INTO deployment_logs (deployment_id, kind, text, truncated, received_at) VALUES (@deployment_id, 'tail', @text, 1, @received_at)
+    ON CONFLICT (deployment_id) DO UPDATE SET text = excluded.text, received_at = excluded.received_at WHERE deployment_logs.kind = 'tail'`);
+  const logOf = db.prepare<[number], { deployment_id: number; kind: DeploymentLog['kind']; text: string; truncated: number; received_at: string }>(
+    'SELECT deployment_id, kind, text, truncated, received_at FROM deployment_logs WHERE deployment_id = ?',
+  );
+
   return {
+    saveCard: (report: CardReport): Deployment | undefined =>
+      saveCard.get({
+        id: report.id,
+        kind: report.card?.kind ?? null,
+        manufacturer: report.card?.manufacturer ?? null,
+        name: report.card?.name ?? null,
+        serial: report.card?.serial ?? null,
+        cid: report.card?.cid?.toLowerCase() ?? null,
+        size_bytes: report.card?.size_bytes ?? null,
+        capacity_check: report.card?.capacity_check ?? null,
+        write_bps: report.write_bps,
+        read_bps: report.read_bps,
+        fleet_median_write_bps: report.fleet_median_write_bps,
+      }),
+    /** Write rates of the newest completed deployments that measured one. */
+    recentWriteRates: (limit: number): number[] => recentWriteRates.all(limit),
+    requestIdentify: (id: number, at: string, seconds: number): Deployment | undefined => requestIdentify.get({ id, at, seconds }),
+    /** Marks a pending Identify delivered; undefined when none was pending. */
+    deliverIdentify: (id: number, at: string): Deployment | undefined => deliverIdentify.get({ id, at }),
+    saveLog: (log: Omit<DeploymentLog, 'truncated'> & { truncated: boolean }): void => void saveLog.run({ ...log, truncated: log.truncated ? 1 : 0 }),
+    saveLogTail: (deploymentId: number, text: string, at: string): void => void saveTail.run({ deployment_id: deploymentId, text, received_at: at }),
+    logOf: (deploymentId: number): DeploymentLog | undefined => {
+      const row = logOf.get(deploymentId);
+      return row ? { ...row, truncated: row.truncated === 1 } : undefined;
+    },
     find: (id: number): Deployment | undefined => byId.get(id),
     insert: (row: NewDeployment): Deployment => insert.get(row)!,
     findLatest: (by: { hostname?: string | null; serial_number?: string | null; mac_address?: string | null }): Deployment | undefined => {

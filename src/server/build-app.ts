@@ -16,6 +16,7 @@ import { installDeviceTokenHook } from './device/device-token.hook.js';
 import { registerHealthRoute } from './device/health.route.js';
 import { registerStatusRoute } from './device/status.route.js';
 import { registerPeerAnnounceRoute } from './device/peer-announce.route.js';
+import { registerDeploymentLogRoute } from './device/deployment-log.route.js';
 import { createEventBroadcaster } from './events/event-broadcaster.js';
 import { createDeploymentOutcomeLogger } from './events/deployment-outcome.logger.js';
 import { watchExternalChanges } from './events/external-changes.js';
@@ -179,6 +180,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerConfigRoute(device, deps);
   registerStatusRoute(device, deps);
   registerPeerAnnounceRoute(device, deps);
+  registerDeploymentLogRoute(device, deps);
   downloads = registerImageDownloadRoute(device, {
     images: core.images,
     baseUrl: (request) => deviceBaseUrl(config, request),

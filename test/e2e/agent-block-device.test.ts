@@ -74,6 +74,7 @@ describe.skipIf(!canUseLoopDevices() && !process.env.CI)('pitcrew-agent onto a b
     expect(agent.code, agent.stderr).toBe(0);
     expect(agent.stdout).toMatch(/\[completed\] installed 2025\.11\.1 as KXP2-CORO-007; image delivery v2 \((zlib|zstd-cli)\); first boot via rpi-preseed; verified \(o_direct\)\n/);
     expect(agent.stderr).toBe('');
+    expect(agent.stdout).toMatch(/capacity check passed: \d+ markers up to /);
 
     // The kernel lists the partitions of the table just written, and their device nodes exist.
     expect(await readKernelPartitions(sysDir)).toEqual([
@@ -91,7 +92,9 @@ describe.skipIf(!canUseLoopDevices() && !process.env.CI)('pitcrew-agent onto a b
     expect(await readRootFile(file, image.root.startByte, '/etc/hostname')).toBe('KXP2-CORO-007\n');
     await checkFilesystems(file, image);
     const [deployment] = await listDeployments(t, { search: '10000000b10c0001' });
-    expect(deployment).toMatchObject({ status: 'completed', hostname: 'KXP2-CORO-007', error_message: null });
+    expect(deployment).toMatchObject({ status: 'completed', hostname: 'KXP2-CORO-007', error_message: null, card_kind: 'other', card_capacity_check: 'ok' });
+    expect(deployment!.card_write_bps).toBeGreaterThan(0);
+    expect(deployment!.card_read_bps).toBeGreaterThan(0);
   });
 
   it('refuses a drive with 4096-byte logical sectors before writing anything', async () => {

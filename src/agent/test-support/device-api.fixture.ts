@@ -11,6 +11,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo, Socket } from 'node:net';
 import { basename } from 'node:path';
 import type { ConfigResponse, StatusRequest } from '../../contracts/device-api.js';
+import type { LogUpload } from '../../contracts/card-health.js';
 import { CHUNK_RAW_BYTES, MANIFEST_FORMAT, MAP_BLOCK_BYTES, type ImageChunk, type ImageManifest } from '../../contracts/image-delivery.js';
 
 export interface ImageRequestRecord {
@@ -32,6 +33,10 @@ export interface DeviceApiFixture {
   refuseConfig(status: number, body: unknown, times?: number): void;
   /** Answer progress reports with 409 from now on (the server closed the deployment). */
   closeDeployment(reason: string): void;
+  /** The next status answer carries an operator's Identify of this many seconds. */
+  identifyNext(seconds: number): void;
+  /** Installer logs sent to POST /api/deployments/:id/log, in order. */
+  logs: Array<{ deploymentId: number; body: LogUpload }>;
   ignoreRange: boolean;
   etag: string;
   config: ConfigResponse;
@@ -63,6 +68,7 @@ export async function startDeviceApiFixture(imagePath: string, overrides: Partia
   let stallAfter: number | null = null;
   let refusal: { status: number; body: unknown; times: number } | null = null;
   let closedReason: string | null = null;
+  let identifySeconds: number | null = null;
   const wireCorruptions = new Map<number, number>();
   const chunkStalls = new Map<number, number>();
   const store = options.chunks ? await buildTestChunks(imagePath) : null;
@@ -77,6 +83,8 @@ export async function startDeviceApiFixture(imagePath: string, overrides: Partia
     stallNextDownloadAfter: (bytes) => void (stallAfter = bytes),
     refuseConfig: (status, body, times = Infinity) => void (refusal = { status, body, times }),
     closeDeployment: (reason) => void (closedReason = reason),
+    identifyNext: (seconds) => void (identifySeconds = seconds),
+    logs: [],
     ignoreRange: false,
     etag: `"${sha256}"`,
     config: undefined as unknown as ConfigResponse,
@@ -122,7 +130,14 @@ export async function startDeviceApiFixture(imagePath: string, overrides: Partia
         return sendJson(res, 409, { success: false, error: closedReason ?? `deployment is already ${previous!.status}`, code: 'DEPLOYMENT_FINAL' });
       }
       fixture.reports.push(report);
-      return sendJson(res, 200, { received: true, hostname: report.hostname, deployment_id: report.deployment_id, status: report.status });
+      const identify = identifySeconds === null ? {} : { identify: { seconds: identifySeconds } };
+      identifySeconds = null;
+      return sendJson(res, 200, { received: true, hostname: report.hostname, deployment_id: report.deployment_id, status: report.status, ...identify });
+    }
+    const logUpload = req.method === 'POST' ? /^\/api\/deployments\/(\d+)\/log$/.exec(req.url ?? '') : null;
+    if (logUpload) {
+      fixture.logs.push({ deploymentId: Number(logUpload[1]), body: (await readJson(req)) as LogUpload });
+      return sendJson(res, 200, { received: true, bytes: 0 });
     }
     if ((req.method === 'GET' || req.method === 'HEAD') && req.url === `/images/${name}`) return serveImage(req, res);
     if (req.method === 'GET' && req.url === `/images/${name}.manifest`) {

@@ -23,6 +23,8 @@ export interface FakeDisk {
   backedBy?: string;
   /** A disk image file whose bytes /dev/<name> shows (a link to it): what the installer reads, e.g. an MBR. */
   image?: string;
+  /** More files of the card's or drive's device folder: an SD card's cid, manfid, oemid, serial, date; an NVMe drive's serial, firmware_rev. */
+  deviceFiles?: Record<string, string>;
 }
 
 export interface FakeBoard {
@@ -96,6 +98,7 @@ export async function buildFakeBoard(root: string, board: FakeBoard): Promise<vo
     } else if (disk.model) {
       await writeAt(root, `${deviceDir}/model`, `${disk.model}\n`);
     }
+    for (const [file, content] of Object.entries(disk.deviceFiles ?? {})) await writeAt(root, `${deviceDir}/${file}`, `${content}\n`);
     if (disk.kind === 'emmc') {
       // An eMMC's hardware boot areas show up as disks of their own; they are never targets.
       for (const area of ['boot0', 'boot1']) {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { CommanderError, InvalidArgumentError, Option, type Command } from 'commander';
 import { PRODUCT_TYPES, type ProductType } from '../../contracts/domain.js';
 import { parseByteRate } from '../../agent/agent.options.js';
-import { runFleet, type FaultMode, type FleetSummary, type SimulatedDevice } from '../../agent/fleet.simulator.js';
+import { isIdentifying, runFleet, type FaultMode, type FleetSummary, type SimulatedDevice } from '../../agent/fleet.simulator.js';
 import { formatBytes } from '../../contracts/format.js';
 import { parseWholeNumber } from '../../contracts/numbers.js';
 import { say } from '../output.js';
@@ -148,7 +148,7 @@ function deviceRow(device: SimulatedDevice): string {
     `${progressBar(s.percent)} ${s.percent.toFixed(0).padStart(3)}%`,
     s.rateBps > 0 ? `${formatBytes(s.rateBps)}/s`.padStart(11) : ''.padStart(11),
     device.fault === 'none' ? '' : `[${device.fault}]`,
-    s.note,
+    isIdentifying(s) ? `IDENTIFYING (LED blinking) ${s.note}` : s.note,
   ];
   return cells.join('  ').trimEnd();
 }
@@ -186,8 +186,8 @@ class LiveTable {
     if (!this.dirty) return;
     this.dirty = false;
     const room = Math.max(5, (process.stdout.rows || 40) - 4);
-    // Busy devices first, then failures, then the finished ones.
-    const rank = (d: SimulatedDevice) => (d.state.phase === 'failed' ? 1 : d.state.phase === 'completed' ? 2 : d.state.phase === 'waiting' ? 3 : 0);
+    // A board an operator is looking for first, then busy devices, failures and the finished ones.
+    const rank = (d: SimulatedDevice) => (isIdentifying(d.state) ? -1 : d.state.phase === 'failed' ? 1 : d.state.phase === 'completed' ? 2 : d.state.phase === 'waiting' ? 3 : 0);
     const shown = [...this.latest].sort((a, b) => rank(a) - rank(b) || a.index - b.index).slice(0, room);
     const rows = [countLine(this.latest), '   #  SERIAL            HOSTNAME            PHASE      PROGRESS                      RATE', ...shown.map(deviceRow)];
     if (shown.length < this.latest.length) rows.push(`  … and ${this.latest.length - shown.length} more`);
@@ -201,8 +201,16 @@ class LiveTable {
 /** Without a terminal: one line every few seconds. */
 class ProgressLines {
   private last = 0;
+  private readonly identifyShown = new Map<number, number>();
 
   update(devices: SimulatedDevice[]): void {
+    // An Identify at once, whatever the pace of the count lines: someone is waiting to see which board it is.
+    for (const device of devices) {
+      const until = device.state.identifyingUntil;
+      if (until === null || this.identifyShown.get(device.index) === until) continue;
+      this.identifyShown.set(device.index, until);
+      say(`${device.state.hostname ?? device.serial} is identifying: its LED blinks for ${Math.round((until - performance.now()) / 1000)} s`);
+    }
     const now = performance.now();
     if (now - this.last < 5000) return;
     this.last = now;

@@ -3,12 +3,14 @@ import { Readable } from 'node:stream';
 import { Type, type Static } from 'typebox';
 import { AttentionResolve, DeploymentList, DeploymentQuery, DeploymentResponse, Report, ReportQuery } from '../../contracts/api.js';
 import { Deployment, RowId } from '../../contracts/domain.js';
+import { DeploymentLog, IDENTIFY_DEFAULT_S, IdentifyRequest } from '../../contracts/card-health.js';
 import { deploymentCsvLines } from '../../core/deployment-csv.js';
 import { actorOf } from '../auth/access.hooks.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
 const IdParams = Type.Object({ id: RowId() });
+const LogQuery = Type.Object({ download: Type.Optional(Type.Boolean({ description: 'As a text file to save, named after the device' })) }, { additionalProperties: false });
 
 export function registerDeploymentRoutes(app: TypedApp, { core }: ServerDeps): void {
   app.get('/api/deployments', { schema: { querystring: Type.Evaluate(DeploymentQuery), response: { 200: DeploymentList } }, config: { access: 'viewer' } }, async (request, reply) => {
@@ -35,6 +37,33 @@ export function registerDeploymentRoutes(app: TypedApp, { core }: ServerDeps): v
       const deployment = core.deployments.resolveAttention(request.params.id, request.body.resolution, actorOf(request.principal));
       request.auditTarget = deployment.hostname;
       return { success: true as const, deployment };
+    },
+  );
+
+  // Blink the board's activity LED, so a technician finds it on the bench: delivered with its next status answer.
+  app.post(
+    '/api/deployments/:id/identify',
+    { schema: { params: IdParams, body: IdentifyRequest, response: { 200: DeploymentResponse } }, config: { access: 'operator', audit: 'deployment.identify' } },
+    async (request) => {
+      const deployment = core.deployments.requestIdentify(request.params.id, request.body.seconds ?? IDENTIFY_DEFAULT_S);
+      request.auditTarget = deployment.hostname;
+      return { success: true as const, deployment };
+    },
+  );
+
+  // The installer's own log: JSON for the dashboard's viewer, or a text file to download.
+  app.get(
+    '/api/deployments/:id/log',
+    { schema: { params: IdParams, querystring: LogQuery, response: { 200: DeploymentLog } }, config: { access: 'viewer' } },
+    async (request, reply) => {
+      const log = core.deployments.logOf(request.params.id);
+      if (!request.query.download) return log;
+      const { hostname } = core.deployments.get(request.params.id);
+      return reply
+        .type('text/plain; charset=utf-8')
+        .header('content-disposition', `attachment; filename="pitcrew-${hostname}-deployment-${log.deployment_id}.log"`)
+        // Plain text skips the JSON serializer; the cast only tells the typed reply so.
+        .send(log.text as unknown as DeploymentLog);
     },
   );
 

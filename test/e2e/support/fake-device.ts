@@ -1,6 +1,7 @@
 // A pretend Raspberry Pi speaking the device API exactly as the installer does: ask for a configuration, then
 // report each step. Tests drive it one report at a time and watch the dashboard follow.
-import type { ConfigResponse, StatusRequest } from '../../../src/contracts/device-api.js';
+import type { ConfigResponse, StatusRequest, StatusResponse } from '../../../src/contracts/device-api.js';
+import type { LogUpload } from '../../../src/contracts/card-health.js';
 import type { PeerAnnounce, PeerAnnounceResponse } from '../../../src/contracts/peer-delivery.js';
 
 export class FakeDevice {
@@ -30,10 +31,24 @@ export class FakeDevice {
   }
 
   async report(status: StatusRequest['status'], extra: Partial<StatusRequest> = {}): Promise<void> {
+    await this.reportForAnswer(status, extra);
+  }
+
+  /** One status report, and the server's answer (with an operator's Identify, when one waits). */
+  async reportForAnswer(status: StatusRequest['status'], extra: Partial<StatusRequest> = {}): Promise<StatusResponse> {
     if (!this.config) throw new Error('report before requestConfig');
     const body: StatusRequest = { status, deployment_id: this.config.deployment_id, hostname: this.config.hostname, serial: this.serial, mac_address: this.mac, ...extra };
     const response = await fetch(new URL('/api/status', this.deviceUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     if (!response.ok) throw new Error(`/api/status ${status} for ${this.serial} → ${response.status}: ${await response.text()}`);
+    return (await response.json()) as StatusResponse;
+  }
+
+  /** Sends an installer log, as an installer does after a failure. */
+  async uploadLog(log: string, truncated = false): Promise<void> {
+    if (!this.config) throw new Error('log before requestConfig');
+    const body: LogUpload = { deployment_token: this.config.deployment_token ?? null, log, truncated };
+    const response = await fetch(new URL(`/api/deployments/${this.config.deployment_id}/log`, this.deviceUrl), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`log upload for ${this.serial} → ${response.status}: ${await response.text()}`);
   }
 
   /**

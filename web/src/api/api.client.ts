@@ -12,6 +12,7 @@ import type { LabelQuery, LabelSheet } from '../../../src/contracts/labels.js';
 import type {
   WebhookCreate, WebhookDeliveryList, WebhookDeliveryQuery, WebhookDeliveryResponse, WebhookList, WebhookResponse, WebhookUpdate,
 } from '../../../src/contracts/webhooks.js';
+import type { DeploymentLog } from '../../../src/contracts/card-health.js';
 import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
 import type { ProfileResponse, ProfileRevisionList, ProvisioningProfileInput } from '../../../src/contracts/provisioning-profile.js';
@@ -216,6 +217,10 @@ export const api = {
     csvUrl: (query: DeploymentFilters) => `/api/deployments${buildQuery({ ...query, page: undefined, limit: undefined, format: 'csv' })}`,
     /** Takes a device off the "needs attention" lane: acknowledged, or marked to re-image on its next boot. */
     resolveAttention: (id: number, resolution: OperatorResolution) => post<Static<typeof DeploymentResponse>>(`/api/deployments/${id}/attention`, { resolution }),
+    /** Blinks the board's activity LED once its next status report is answered. */
+    identify: (id: number, seconds?: number) => post<Static<typeof DeploymentResponse>>(`/api/deployments/${id}/identify`, seconds === undefined ? {} : { seconds }),
+    log: (id: number, signal?: AbortSignal) => get<DeploymentLog>(`/api/deployments/${id}/log`, signal),
+    logDownloadUrl: (id: number) => `/api/deployments/${id}/log?download=true`,
   },
   labels: (query: LabelQuery, signal?: AbortSignal) => get<LabelSheet>(`/api/labels${buildQuery(query)}`, signal),
   reports: (query: ReportQuery, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),

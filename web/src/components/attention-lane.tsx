@@ -2,7 +2,7 @@
 // top of the dashboard, each with what happened in plain words, the installer's own words behind a toggle, and what
 // can be done about it. A device stays until someone acts (or it asks for its configuration again).
 import { memo, useState } from 'react';
-import { describeFailure, describeStall, type AttentionReason, type OperatorResolution } from '../../../src/contracts/attention.js';
+import { attentionSentences, type AttentionReason, type OperatorResolution } from '../../../src/contracts/attention.js';
 import type { Deployment } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useAuth } from '../auth/auth.context.js';
@@ -10,6 +10,7 @@ import { formatAgo, formatDateTime } from '../../../src/contracts/format.js';
 import { useConfirm } from './modal.js';
 import { useToast } from './toast.provider.js';
 import { Busy, StatusBadge } from './ui.js';
+import { CardFlagBadges, cardRows, IdentifyBadge, IdentifyButton, InstallerLogView } from './device-diagnostics.js';
 
 /** A long failure list pushes the live view off the screen: the rest is one click away. */
 const SHOWN_AT_FIRST = 4;
@@ -22,7 +23,7 @@ export interface AttentionItem {
 type Action = OperatorResolution | 'release' | 'retire';
 
 function Detail({ deployment: d }: { deployment: Deployment }) {
-  const rows: Array<[string, string | null]> = [
+  const rows: Array<[string, React.ReactNode]> = [
     ['Installer said', d.error_message],
     ['Last step', d.message],
     ['Last status', `${d.status} at ${Math.round(d.progress)} %`],
@@ -33,16 +34,17 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
     ['Image', d.image_version && `${d.image_version} · ${d.image_checksum ?? ''}`],
   ];
   return (
-    <dl className="row g-0 small mb-0 mt-2 pc-attention-detail" data-testid="attention-detail">
-      {rows
-        .filter((row): row is [string, string] => Boolean(row[1]))
-        .map(([label, value]) => (
+    <div className="mt-2" data-testid="attention-detail">
+      <dl className="row g-0 small mb-0 pc-attention-detail">
+        {[...rows.filter(([, value]) => Boolean(value)).map(([label, value]): [string, React.ReactNode] => [label, <code className="text-body">{value}</code>]), ...cardRows(d)].map(([label, value]) => (
           <div key={label} style={{ display: 'contents' }}>
             <dt className="col-4 col-sm-3 fw-normal text-body-secondary pe-2">{label}</dt>
-            <dd className="col-8 col-sm-9 mb-1"><code className="text-body">{value}</code></dd>
+            <dd className="col-8 col-sm-9 mb-1">{value}</dd>
           </div>
         ))}
-    </dl>
+      </dl>
+      <InstallerLogView deploymentId={d.id} />
+    </div>
   );
 }
 
@@ -52,7 +54,7 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
   const confirm = useConfirm();
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState<Action | null>(null);
-  const sentence = reason === 'failed' ? describeFailure(d.error_message).sentence : describeStall((now - Date.parse(d.updated_at)) / 1000);
+  const [sentence, ...cardSentences] = attentionSentences(d, reason, now);
 
   const act = async (action: Action) => {
     if (action === 'release' || action === 'retire') {
@@ -94,6 +96,8 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
         <div className="d-flex flex-wrap align-items-center justify-content-between gap-1">
           <span className="font-monospace fw-semibold fs-6 text-break">{d.hostname}</span>
           <span className="d-flex align-items-center gap-1">
+            <IdentifyBadge deployment={d} now={now} />
+            <CardFlagBadges deployment={d} />
             {reason === 'stalled' ? <span className="badge text-bg-warning">stalled</span> : <StatusBadge kind="deployment" status={d.status} />}
             <span className="small text-body-secondary text-nowrap">{formatAgo(d.updated_at, now)}</span>
           </span>
@@ -102,6 +106,9 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
           {d.venue_code} · {d.product_type}{d.batch_id !== null && <> · batch #{d.batch_id}</>}
         </div>
         <p className="mb-1 mt-1 lh-sm" data-testid="attention-sentence">{sentence}</p>
+        {cardSentences.map((text) => (
+          <p key={text} className="mb-1 lh-sm small text-danger-emphasis" data-testid="attention-card-sentence">{text}</p>
+        ))}
         {/* The two everyday actions as buttons; what gives the name up is quieter, and asks first. */}
         <div className="d-flex flex-wrap align-items-center column-gap-2 row-gap-1">
           {can.canWrite && (
@@ -112,6 +119,7 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
               <button type="button" className="btn btn-sm btn-outline-secondary" disabled={busy !== null} onClick={() => void act('acknowledged')} data-testid="attention-acknowledge">
                 <Busy busy={busy === 'acknowledged'}>Acknowledge</Busy>
               </button>
+              <IdentifyButton deployment={d} />
               <button type="button" className="btn btn-link btn-sm px-0 link-warning" disabled={busy !== null} onClick={() => void act('release')} data-testid="attention-release">
                 <Busy busy={busy === 'release'}>Release name</Busy>
               </button>

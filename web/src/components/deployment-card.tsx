@@ -7,6 +7,7 @@ import { etaOf } from './fleet.js';
 import { formatAgo, formatBytes, formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { peerShareOf, PeerRoleBadge, PeerShareText } from './peer-delivery.js';
 import { barVariantOf, DEPLOYMENT_VARIANT, ProgressBar, StatusBadge } from './ui.js';
+import { CardFlagBadges, IdentifyBadge, IdentifyButton } from './device-diagnostics.js';
 
 /** Re-renders only when its own deployment changes, or the clock ticks. */
 export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now }: { deployment: Deployment; now: number }) {
@@ -42,6 +43,8 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
           <div className="d-flex flex-column align-items-end gap-1">
             <StatusBadge kind="deployment" status={d.status} testId="deployment-card-status" />
             <PeerRoleBadge role={d.delivery_role} testId="deployment-card-role" />
+            <IdentifyBadge deployment={d} now={now} />
+            <CardFlagBadges deployment={d} />
           </div>
         </div>
         <ProgressBar
@@ -84,6 +87,7 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
       </div>
       <div className="card-footer bg-transparent small text-body-secondary d-flex justify-content-between flex-wrap gap-1">
         <span className="font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</span>
+        {!isFinal && <IdentifyButton deployment={d} className="btn btn-link btn-sm p-0 link-info" />}
         <span>{isFinal ? `took ${formatDuration(elapsed)}` : `started ${formatAgo(d.started_at, now)}`}</span>
       </div>
     </div>

@@ -7,6 +7,7 @@ import { formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { compareRows, FLOOR_STATES, floorStateOf, etaOf, progressOf, SORT_KEYS, type FleetRow, type FloorState, type SortKey } from './fleet.js';
 import { PeerRoleBadge, PeerShareText } from './peer-delivery.js';
 import { barVariantOf, DEPLOYMENT_VARIANT, FilterSelect, ProgressBar } from './ui.js';
+import { CardFlagBadges, IdentifyBadge } from './device-diagnostics.js';
 
 export interface FleetFilters {
   state: string;
@@ -49,6 +50,9 @@ const FleetTableRow = memo(function FleetTableRow({ deployment: d, state }: { de
         {state === 'imaging' && STEP[d.status] && <span className="small text-body-secondary ms-1 d-none d-sm-inline">{STEP[d.status]}</span>}
         {d.delivery_role === 'receiving' && <span className="ms-1 d-none d-lg-inline"><PeerRoleBadge role={d.delivery_role} /></span>}
         {d.attention_resolution === 'reimage' && <span className="badge text-bg-light border ms-1" title="An operator asked for a re-image: it starts over when it next boots">will re-image on next boot</span>}
+        {/* The row renders again with each report: the clock of that moment is fine for a 30 s blink. */}
+        <IdentifyBadge deployment={d} now={Date.now()} className="ms-1" />
+        <CardFlagBadges deployment={d} className="ms-1" />
       </td>
       <td>
         <div className="d-flex align-items-center gap-2">

@@ -10,6 +10,8 @@ import { useResource } from '../api/use-resource.js';
 import { formatBytes, formatDateTime, formatDuration, formatRate } from '../../../src/contracts/format.js';
 import { Modal } from '../components/modal.js';
 import { describeShare, formatShare, peerShareOf, PeerRoleBadge, PeerShareText } from '../components/peer-delivery.js';
+import { CardFlagBadges, cardRows, IdentifyBadge, IdentifyButton, InstallerLogView } from '../components/device-diagnostics.js';
+import { useNow } from '../components/use-now.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, DeploymentBar, Pagination, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
 import { pageOf, pageSizeOf, useSearchState } from '../components/use-search-state.js';
@@ -42,8 +44,17 @@ function describeResolution(d: Deployment): string {
 }
 
 function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; onClose: () => void }) {
+  const now = useNow();
   const rows: Array<[string, React.ReactNode]> = [
-    ['Status', <StatusBadge kind="deployment" status={d.status} />],
+    [
+      'Status',
+      <span className="d-inline-flex flex-wrap gap-1 align-items-center">
+        <StatusBadge kind="deployment" status={d.status} />
+        <IdentifyBadge deployment={d} now={now} />
+        <CardFlagBadges deployment={d} />
+        <IdentifyButton deployment={d} className="btn btn-sm btn-outline-info py-0" />
+      </span>,
+    ],
     ['Progress', `${Math.round(d.progress)} % · ${formatBytes(d.bytes_done)} of ${formatBytes(d.bytes_total)}`],
     ['Last rate', formatRate(d.rate_bps)],
     ['One-to-many', <PeerDeliveryDetail deployment={d} />],
@@ -61,6 +72,7 @@ function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; 
     ['Duration', formatDuration(durationOf(d))],
     ['Message', d.message ?? '—'],
     ['Attention', describeResolution(d)],
+    ...cardRows(d),
   ];
   return (
     <Modal title={<span className="font-monospace">{d.hostname}</span>} onClose={onClose} testId="deployment-detail">
@@ -84,6 +96,7 @@ function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; 
           </div>
         ))}
       </dl>
+      <InstallerLogView deploymentId={d.id} />
     </Modal>
   );
 }
