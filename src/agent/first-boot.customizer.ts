@@ -18,6 +18,7 @@ import { detectFilesystem, type PartitionEntry, type PartitionTable } from './pa
 import { isValidHostname } from './device-api.client.js';
 import { generalizeClone } from './clone.generalizer.js';
 import type { GeneralizationStep } from '../contracts/generalization.js';
+import { checkinChanges, type CheckinSetup } from './first-boot.checkin.js';
 
 export type { FirstBootFlavour } from './first-boot.detector.js';
 
@@ -31,6 +32,8 @@ export interface CustomizeOptions {
   instanceId: string;
   /** Make the clone a machine of its own first (clone.generalizer.ts); the image's switch, on unless turned off. */
   generalize?: boolean;
+  /** Add the first-boot check-in (first-boot.checkin.ts); absent when the server asked for none. */
+  checkin?: CheckinSetup | null;
 }
 
 export interface CustomizeResult {
@@ -77,6 +80,8 @@ export async function customizeFirstBoot(options: CustomizeOptions): Promise<Cus
 
   rootChanges.push({ kind: 'file', path: '/etc/hostname', content: `${hostname}\n` });
   rootChanges.push({ kind: 'file', path: '/etc/hosts', content: rewriteHosts(rootNow.get('/etc/hosts')?.content?.toString('utf8') ?? null, hostname) });
+
+  if (options.checkin) rootChanges.push(...checkinChanges(options.checkin));
 
   const cmdlineText = text('cmdline.txt');
   if (flavour !== 'none' && cmdlineText === null) throw new InstallerError('CUSTOMIZE', 'the boot partition has no cmdline.txt; this is not a Raspberry Pi OS image');

@@ -25,6 +25,7 @@ import type { PeerSwarm } from './peer.swarm.js';
 import { formatBytes } from '../contracts/format.js';
 import { withWarnings } from '../contracts/deployment-message.js';
 import { describeGeneralization } from '../contracts/generalization.js';
+import { CHECKIN_SCRIPT_PATH, checkinSetupOf } from './first-boot.checkin.js';
 
 export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 
@@ -265,6 +266,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
         instanceId: `pitcrew-${config.deployment_id}-${randomUUID()}`,
         // An older server does not say: generalise, as the switch's default is.
         generalize: config.generalize ?? true,
+        checkin: checkinSetupOf(config),
         readDisk: async (position, length) => (position < writer.heldBack.length ? writer.heldBack.subarray(position, position + length) : (await readDiskBytes(path, position, length)).data),
       });
       for (const warning of result.customization.warnings) warnDeployment(warning);
@@ -304,7 +306,8 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
       .join('; ');
     // The steps themselves go to a server that knows the switch (it said `generalize`); older ones read the summary.
     const generalization = config.generalize !== undefined ? (result.customization?.generalization ?? undefined) : undefined;
-    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization });
+    const checkinInstalled = result.customization?.written.includes(`root:${CHECKIN_SCRIPT_PATH}`) ? true : undefined;
+    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization, checkin_installed: checkinInstalled });
     const undelivered = reporter.undeliveredFinal;
     if (undelivered) {
       result.finalReportDelivered = false;

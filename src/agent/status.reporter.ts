@@ -33,7 +33,7 @@ export interface ProgressSnapshot {
 }
 
 /** A phase report's fields; `generalization` only in a final report, and only to a server that asked for it. */
-export type PhaseFields = Partial<ProgressSnapshot> & { error_message?: string | null; generalization?: GeneralizationReport };
+export type PhaseFields = Partial<ProgressSnapshot> & { error_message?: string | null; generalization?: GeneralizationReport; checkin_installed?: boolean };
 
 export type ReportSender = (url: string, report: StatusRequest) => Promise<unknown>;
 
@@ -180,6 +180,7 @@ export class StatusReporter {
     if (fields.eta_s !== undefined) report.eta_s = Math.max(0, Math.min(30 * 24 * 3600, Math.round(fields.eta_s)));
     if (fields.message !== undefined) report.message = fields.message.slice(0, 2000);
     if (fields.generalization) report.generalization = fields.generalization;
+    if (fields.checkin_installed) report.checkin_installed = true;
     if (this.sourceBytes) Object.assign(report, this.sourceBytes());
     if (report.error_message) report.error_message = report.error_message.slice(0, 2000);
     return report;

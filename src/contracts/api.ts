@@ -162,7 +162,7 @@ export const DeploymentQuery = Type.Intersect([
     from: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     to: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     search: Type.Optional(Type.String({ maxLength: 64, description: 'hostname, serial or MAC, partial' })),
-    attention: Type.Optional(Type.Boolean({ description: 'only devices needing a hand: unresolved failures and stalled ones (src/contracts/attention.ts)' })),
+    attention: Type.Optional(Type.Boolean({ description: 'only devices needing a hand: unresolved failures, stalled ones and written cards not booted by their check-in deadline (src/contracts/attention.ts)' })),
     format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
   }),
 ]);

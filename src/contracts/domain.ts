@@ -250,6 +250,14 @@ export const Deployment = Type.Object({
   attention_resolved_at: NullableTimestamp,
   attention_resolution: Type.Union([Type.Enum(ATTENTION_RESOLUTIONS), Type.Null()]),
   attention_resolved_by: NullableString,
+  /**
+   * First boot (src/contracts/checkin.ts): by when the written system must have checked in, set when an installer
+   * that added the check-in reports completion (null otherwise: nothing will check in); when it did boot (the
+   * server's clock, less the uptime it reported); and when it was found not booted past the deadline.
+   */
+  checkin_due_at: NullableTimestamp,
+  booted_at: NullableTimestamp,
+  not_booted_at: NullableTimestamp,
 });
 export type Deployment = Static<typeof Deployment>;
 

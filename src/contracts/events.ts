@@ -42,6 +42,13 @@ export interface PoolChangedEvent {
   counts: PoolCounts;
 }
 
+/** A written system checked in on its first boot (`deployment_booted`), or missed its deadline (`deployment_not_booted`). */
+export interface DeploymentBootEvent {
+  deployment_id: number;
+  hostname: string;
+  deployment: Deployment;
+}
+
 export interface ServerEvents {
   deployment_status: DeploymentStatusEvent;
   hostname_assigned: HostnameAssignedEvent;
@@ -53,6 +60,9 @@ export interface ServerEvents {
   /** Any batch field changed that is not a status move: priority, remaining count. */
   batch_updated: BatchEvent;
   batch_progress: BatchProgressEvent;
+  deployment_booted: DeploymentBootEvent;
+  /** Emitted once per deployment, by the sweep that finds it past its check-in deadline (webhooks hang on it). */
+  deployment_not_booted: DeploymentBootEvent;
   image_uploaded: ImageEvent;
   image_activated: ImageEvent;
   /** An image's delivery v2 chunks were built after its upload (images registered before v2). */

@@ -15,6 +15,7 @@ import { registerConfigRoute } from './device/config.route.js';
 import { installDeviceTokenHook } from './device/device-token.hook.js';
 import { registerHealthRoute } from './device/health.route.js';
 import { registerStatusRoute } from './device/status.route.js';
+import { registerCheckinRoute } from './device/checkin.route.js';
 import { registerPeerAnnounceRoute } from './device/peer-announce.route.js';
 import { createEventBroadcaster } from './events/event-broadcaster.js';
 import { createDeploymentOutcomeLogger } from './events/deployment-outcome.logger.js';
@@ -155,6 +156,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerHealthRoute(device, deps.startedAt);
   registerConfigRoute(device, deps);
   registerStatusRoute(device, deps);
+  registerCheckinRoute(device, deps);
   registerPeerAnnounceRoute(device, deps);
   downloads = registerImageDownloadRoute(device, {
     images: core.images,

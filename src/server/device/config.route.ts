@@ -26,6 +26,9 @@ export function registerConfigRoute(app: TypedApp, { core, config }: ServerDeps)
       deployment_token: result.token,
       peer_announce_url: result.image.delivery && core.peers.enabledFor(result.deployment.batch_id) ? `${base}/api/peers/announce` : null,
       generalize: result.image.generalize,
+      checkin_url: `${config.checkinUrl ?? base}/api/checkin`,
+      checkin_token: result.checkinToken,
+      checkin_retry_s: config.checkinRetrySeconds,
     };
   });
 }
