@@ -119,9 +119,10 @@ post() {
     # The body on stdin, so the token never shows in the process list.
     printf '%s' "$1" | curl -s -o /dev/null -w '%{http_code}' --connect-timeout 10 --max-time 30 -H 'Content-Type: application/json' --data-binary @- "$CHECKIN_URL"
   elif have wget; then
-    # GNU wget would retry by itself; BusyBox's knows no --tries (and no --version).
-    tries=; wget --version >/dev/null 2>&1 && tries=--tries=1
-    wget -S -q -O /dev/null -T 30 $tries --header='Content-Type: application/json' --post-data="$1" "$CHECKIN_URL" 2>&1 \\
+    # GNU wget would retry by itself; BusyBox's knows no --tries (nor --version), and 1.35's crashes on -T.
+    if wget --version >/dev/null 2>&1; then limits='-T 30 --tries=1'; else limits=; fi
+    limit=; have timeout && limit='timeout 40'
+    $limit wget -S -q -O /dev/null $limits --header='Content-Type: application/json' --post-data="$1" "$CHECKIN_URL" 2>&1 \\
       | sed -n 's/^ *HTTP\\/[0-9.]* \\([0-9][0-9][0-9]\\).*/\\1/p' | tail -n 1
   elif have bash; then
     case $CHECKIN_URL in http://*) ;; *) log "no curl or wget for $CHECKIN_URL"; return ;; esac
