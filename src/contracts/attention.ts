@@ -1,6 +1,7 @@
 // Which devices need a person on a busy floor, and what to tell that person. One rule for the server (the
 // `attention` filter), the dashboard's lane and the tests.
 import { FINAL_DEPLOYMENT_STATUSES, type AttentionResolution, type Deployment } from './domain.js';
+import { bootStateOf } from './checkin.js';
 
 /**
  * An open deployment with no report for this long is "stalled". The installer reports once a second while anything
@@ -23,7 +24,7 @@ type AttentionFields = Pick<Deployment, 'status' | 'updated_at' | 'attention_res
  * The deadline is PITCREW_BOOT_DEADLINE_S after completion; the server stores the instant, so every reader agrees.
  */
 export const isNotBooted = (d: Pick<AttentionFields, 'status' | 'checkin_due_at' | 'booted_at'>, nowMs: number): boolean =>
-  d.status === 'completed' && !d.booted_at && !!d.checkin_due_at && nowMs >= Date.parse(d.checkin_due_at);
+  bootStateOf({ status: d.status, booted_at: d.booted_at ?? null, checkin_due_at: d.checkin_due_at ?? null }, nowMs) === 'not-booted';
 
 const isOpen = (d: Pick<Deployment, 'status'>) => !FINAL_DEPLOYMENT_STATUSES.includes(d.status);
 

@@ -64,3 +64,18 @@ export const NOT_BOOTED_CAUSES: readonly string[] = [
   'The unit has not been powered on with the card yet, or lost power while starting.',
   'The master image itself does not boot on this board: try another unit of the batch, then the image.',
 ];
+
+/**
+ * Written vs booted, as the dashboard and history show a deployment: `booted` (it checked in), `not-booted` (past
+ * its deadline without a word), `awaiting` (written, its deadline still ahead), `no-checkin` (completed by an
+ * installer that added none), null while it is not completed (a check-in may still come from a card whose final
+ * report was lost: then `booted`).
+ */
+export type BootState = 'booted' | 'not-booted' | 'awaiting' | 'no-checkin';
+
+export function bootStateOf(d: { status: string; booted_at: string | null; checkin_due_at: string | null }, nowMs: number): BootState | null {
+  if (d.booted_at) return 'booted';
+  if (d.status !== 'completed') return null;
+  if (!d.checkin_due_at) return 'no-checkin';
+  return nowMs >= Date.parse(d.checkin_due_at) ? 'not-booted' : 'awaiting';
+}

@@ -1,7 +1,10 @@
 // First-boot check-in on the real server: the config answer's one-time check-in token, POST /api/checkin, and the
 // "not booted" flag of written cards that stay silent past their deadline.
 import { afterEach, describe, expect, it } from 'vitest';
-import { activateTestImage, startTestServer, type TestServer } from '../test-support/test-server.js';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { ClientToServerEvents, DeploymentBootEvent, ServerToClientEvents } from '../../contracts/events.js';
+import { startStaleSweeper } from '../stale-sweeper.js';
+import { activateTestImage, startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
 
 let t: TestServer;
 let clock = Date.parse('2026-06-01T10:00:00.000Z');
@@ -220,5 +223,38 @@ describe('not booted', () => {
     expect(await attentionIds()).toEqual([again.deployment_id]);
     expect((await checkIn(checkinBody(again))).status).toBe(200);
     expect(await attentionIds()).toEqual([]);
+  });
+});
+
+describe('live events', () => {
+  it('announces each not-booted card once, from the stale sweep, and each boot, to logged-in dashboards', async () => {
+    await start();
+    const socket: Socket<ServerToClientEvents, ClientToServerEvents> = connect(t.managementUrl, { transports: ['websocket'], extraHeaders: { cookie: t.as.viewer.cookie! }, reconnection: false, forceNew: true });
+    const seen: Array<[string, DeploymentBootEvent]> = [];
+    socket.on('deployment_not_booted', (event) => seen.push(['deployment_not_booted', event]));
+    socket.on('deployment_booted', (event) => seen.push(['deployment_booted', event]));
+    const statusMoves: number[] = [];
+    socket.on('deployment_status', (event) => statusMoves.push(event.deployment_id));
+    await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('connect_error', reject));
+    const sweeper = startStaleSweeper(t.server.core, { staleMinutes: 60, intervalSeconds: 3600, log: t.server.management.log });
+    try {
+      const config = await written();
+      await waitFor(() => statusMoves.length >= 2, 5000, 'the deployment\'s own status events');
+      const before = statusMoves.length;
+      clock += DEADLINE_S * 1000;
+      sweeper.sweep();
+      sweeper.sweep();
+      const [name, event] = await waitFor(() => seen[0], 5000, 'deployment_not_booted');
+      expect(name).toBe('deployment_not_booted');
+      expect(event).toMatchObject({ deployment_id: config.deployment_id, hostname: config.hostname, deployment: { status: 'completed', not_booted_at: expect.any(String), booted_at: null } });
+      expect((await checkIn(checkinBody(config))).status).toBe(200);
+      await waitFor(() => seen.length === 2, 5000, 'deployment_booted');
+      expect(seen[1]).toEqual(['deployment_booted', expect.objectContaining({ deployment_id: config.deployment_id, deployment: expect.objectContaining({ booted_at: expect.any(String) }) })]);
+      // The installation's outcome did not change: no second "completed" for the outcome log and batch counts.
+      expect(statusMoves.length).toBe(before);
+    } finally {
+      sweeper.stop();
+      socket.close();
+    }
   });
 });
