@@ -8,6 +8,7 @@ import type {
   TokenList, UserCreate, UserList, UserResponse, UserUpdate, VenueCreate, VenueList, VenueResponse, VenueStatsResponse, VenueUpdate,
 } from '../../../src/contracts/api.js';
 import type { OperatorResolution } from '../../../src/contracts/attention.js';
+import type { DeploymentCheckinAnswer } from '../../../src/contracts/checkin.js';
 import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
 
@@ -203,6 +204,8 @@ export const api = {
     csvUrl: (query: DeploymentFilters) => `/api/deployments${buildQuery({ ...query, page: undefined, limit: undefined, format: 'csv' })}`,
     /** Takes a device off the "needs attention" lane: acknowledged, or marked to re-image on its next boot. */
     resolveAttention: (id: number, resolution: OperatorResolution) => post<Static<typeof DeploymentResponse>>(`/api/deployments/${id}/attention`, { resolution }),
+    /** What the written system reported from its first boot; null until it checked in. */
+    checkin: (id: number, signal?: AbortSignal) => get<DeploymentCheckinAnswer>(`/api/deployments/${id}/checkin`, signal),
   },
   reports: (query: ReportQuery, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),
   system: (signal?: AbortSignal) => get<SystemStatus>('/api/system/status', signal),

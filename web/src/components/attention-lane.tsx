@@ -1,8 +1,10 @@
-// "Needs attention": the devices on the floor that wait for a person — failed, or silent while unfinished — at the
+// "Needs attention": the devices on the floor that wait for a person — failed, silent while unfinished, or written
+// but never checked in from their first boot — at the
 // top of the dashboard, each with what happened in plain words, the installer's own words behind a toggle, and what
 // can be done about it. A device stays until someone acts (or it asks for its configuration again).
 import { memo, useState } from 'react';
-import { describeFailure, describeStall, type AttentionReason, type OperatorResolution } from '../../../src/contracts/attention.js';
+import { describeFailure, describeNotBooted, describeStall, type AttentionReason, type OperatorResolution } from '../../../src/contracts/attention.js';
+import { NOT_BOOTED_CAUSES } from '../../../src/contracts/checkin.js';
 import type { Deployment } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useAuth } from '../auth/auth.context.js';
@@ -21,8 +23,9 @@ export interface AttentionItem {
 
 type Action = OperatorResolution | 'release' | 'retire';
 
-function Detail({ deployment: d }: { deployment: Deployment }) {
+function Detail({ deployment: d, reason }: { deployment: Deployment; reason: AttentionReason }) {
   const rows: Array<[string, string | null]> = [
+    ...(reason === 'not-booted' ? ([['Written', formatDateTime(d.completed_at)], ['Check-in due', formatDateTime(d.checkin_due_at)]] as Array<[string, string]>) : []),
     ['Installer said', d.error_message],
     ['Last step', d.message],
     ['Last status', `${d.status} at ${Math.round(d.progress)} %`],
@@ -33,6 +36,13 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
     ['Image', d.image_version && `${d.image_version} · ${d.image_checksum ?? ''}`],
   ];
   return (
+    <>
+    {reason === 'not-booted' && (
+      <div className="small mt-2" data-testid="attention-causes">
+        <div className="fw-semibold">Likely causes</div>
+        <ul className="mb-1 ps-3">{NOT_BOOTED_CAUSES.map((cause) => <li key={cause}>{cause}</li>)}</ul>
+      </div>
+    )}
     <dl className="row g-0 small mb-0 mt-2 pc-attention-detail" data-testid="attention-detail">
       {rows
         .filter((row): row is [string, string] => Boolean(row[1]))
@@ -43,6 +53,7 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
           </div>
         ))}
     </dl>
+    </>
   );
 }
 
@@ -52,7 +63,8 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
   const confirm = useConfirm();
   const [open, setOpen] = useState(false);
   const [busy, setBusy] = useState<Action | null>(null);
-  const sentence = reason === 'failed' ? describeFailure(d.error_message).sentence : describeStall((now - Date.parse(d.updated_at)) / 1000);
+  const sentence =
+    reason === 'failed' ? describeFailure(d.error_message).sentence : reason === 'not-booted' ? describeNotBooted(d.completed_at, now) : describeStall((now - Date.parse(d.updated_at)) / 1000);
 
   const act = async (action: Action) => {
     if (action === 'release' || action === 'retire') {
@@ -89,13 +101,13 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
   };
 
   return (
-    <div className={`card h-100 border-0 border-start border-4 shadow-sm ${reason === 'failed' ? 'border-danger' : 'border-warning'}`} data-testid={`attention-item-${d.id}`} data-hostname={d.hostname} data-reason={reason}>
+    <div className={`card h-100 border-0 border-start border-4 shadow-sm ${reason === 'stalled' ? 'border-warning' : 'border-danger'}`} data-testid={`attention-item-${d.id}`} data-hostname={d.hostname} data-reason={reason}>
       <div className="card-body py-2">
         <div className="d-flex flex-wrap align-items-center justify-content-between gap-1">
           <span className="font-monospace fw-semibold fs-6 text-break">{d.hostname}</span>
           <span className="d-flex align-items-center gap-1">
-            {reason === 'stalled' ? <span className="badge text-bg-warning">stalled</span> : <StatusBadge kind="deployment" status={d.status} />}
-            <span className="small text-body-secondary text-nowrap">{formatAgo(d.updated_at, now)}</span>
+            {reason === 'stalled' ? <span className="badge text-bg-warning">stalled</span> : reason === 'not-booted' ? <span className="badge text-bg-danger">not booted</span> : <StatusBadge kind="deployment" status={d.status} />}
+            <span className="small text-body-secondary text-nowrap">{formatAgo(reason === 'not-booted' ? (d.completed_at ?? d.updated_at) : d.updated_at, now)}</span>
           </span>
         </div>
         <div className="small text-body-secondary">
@@ -124,7 +136,7 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
             {open ? 'Hide detail' : 'Detail'}
           </button>
         </div>
-        {open && <Detail deployment={d} />}
+        {open && <Detail deployment={d} reason={reason} />}
       </div>
     </div>
   );

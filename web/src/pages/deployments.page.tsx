@@ -13,7 +13,9 @@ import { describeShare, formatShare, peerShareOf, PeerRoleBadge, PeerShareText }
 import { EmptyState, ErrorAlert, Loading, PageHeader, Pagination, ProgressBar, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
 import { toPositiveInt, useSearchState } from '../components/use-search-state.js';
-import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
+import { useDeploymentUpdates, useLiveReload } from '../live/live.hooks.js';
+import { BootBadge } from '../components/boot-state.js';
+import { useNow } from '../components/use-now.js';
 
 const KEYS = ['venue', 'status', 'product', 'from', 'to', 'search', 'page', 'limit'] as const;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
@@ -41,7 +43,35 @@ function describeResolution(d: Deployment): string {
   return `acknowledged by ${d.attention_resolved_by ?? 'someone'}, ${when}`;
 }
 
+/** Written vs booted, and what the system reported from its first boot. */
+function FirstBootRows({ deployment: d, now }: { deployment: Deployment; now: number }) {
+  const facts = useResource((signal) => (d.booted_at ? api.deployments.checkin(d.id, signal) : Promise.resolve({ checkin: null })), [d.id, d.booted_at]);
+  const c = facts.data?.checkin;
+  const rows: Array<[string, React.ReactNode]> = [
+    ['First boot', <span data-testid="deployment-detail-boot"><BootBadge deployment={d} now={now} /> {d.booted_at ? formatDateTime(d.booted_at) : d.checkin_due_at ? `check-in due ${formatDateTime(d.checkin_due_at)}` : ''}</span>],
+    ...(c
+      ? ([
+          ['Booted as', <span data-testid="deployment-detail-checkin"><code>{c.hostname}</code>{c.hostname !== d.hostname && <span className="text-danger"> (not {d.hostname})</span>}</span>],
+          ['Booted system', `${c.os_release ?? 'unknown OS'} · image ${c.image_version ?? 'unknown'}`],
+          ['Booted addresses', c.ip_addresses.length ? c.ip_addresses.join(', ') : '—'],
+          ['Checked in', `${formatDateTime(c.received_at)} from ${c.source_ip ?? 'an unknown address'}`],
+        ] as Array<[string, React.ReactNode]>)
+      : []),
+  ];
+  return (
+    <>
+      {rows.map(([k, v]) => (
+        <div className="contents" key={k} style={{ display: 'contents' }}>
+          <dt className="col-4">{k}</dt>
+          <dd className="col-8">{v}</dd>
+        </div>
+      ))}
+    </>
+  );
+}
+
 function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; onClose: () => void }) {
+  const now = useNow(30_000);
   const rows: Array<[string, React.ReactNode]> = [
     ['Status', <StatusBadge kind="deployment" status={d.status} />],
     ['Progress', `${Math.round(d.progress)} % · ${formatBytes(d.bytes_done)} of ${formatBytes(d.bytes_total)}`],
@@ -83,6 +113,7 @@ function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; 
             <dd className="col-8">{v}</dd>
           </div>
         ))}
+        <FirstBootRows deployment={d} now={now} />
       </dl>
     </Modal>
   );
@@ -115,7 +146,8 @@ export function DeploymentsPage() {
   };
   const list = useResource((signal) => api.deployments.list({ ...filters, page, limit }, signal), [params.venue, params.status, params.product, params.from, params.to, params.search, page, limit, dateError]);
 
-  useLiveEvent('deployment_status', ({ deployment }) => {
+  const now = useNow(30_000);
+  useDeploymentUpdates((deployment) => {
     list.setData((data) => {
       if (!data || !data.items.some((d) => d.id === deployment.id)) return data;
       return { ...data, items: data.items.map((d) => (d.id === deployment.id && d.updated_at <= deployment.updated_at ? deployment : d)) };
@@ -175,6 +207,7 @@ export function DeploymentsPage() {
                   <th scope="col" className="d-none d-md-table-cell">Venue</th>
                   <th scope="col" className="d-none d-md-table-cell">Product</th>
                   <th scope="col">Status</th>
+                  <th scope="col" title="Written vs booted: whether the card's system checked in from its first boot">Booted</th>
                   <th scope="col" className="d-none d-lg-table-cell" style={{ minWidth: 120 }}>Progress</th>
                   <th scope="col" className="d-none d-xl-table-cell">Serial / MAC</th>
                   <th scope="col" className="d-none d-xl-table-cell">Image</th>
@@ -194,6 +227,7 @@ export function DeploymentsPage() {
                     <td className="d-none d-md-table-cell">{d.venue_code}</td>
                     <td className="d-none d-md-table-cell">{d.product_type}</td>
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
+                    <td><BootBadge deployment={d} now={now} testId={`deployment-boot-${d.id}`} /></td>
                     <td className="d-none d-lg-table-cell"><ProgressBar value={d.status === 'completed' ? 100 : d.progress} label={`${d.hostname} progress`} height={6} variant={d.status === 'failed' ? 'danger' : d.status === 'completed' ? 'success' : d.status === 'superseded' ? 'secondary' : 'primary'} /></td>
                     <td className="d-none d-xl-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="d-none d-xl-table-cell small">{d.image_version ?? '—'}</td>
