@@ -137,7 +137,8 @@ function ActiveBatchWidget() {
 const LANE_ORDER: Record<AttentionItem['reason'], number> = { failed: 0, 'not-booted': 1, stalled: 2 };
 
 function RecentHistory() {
-  const now = useNow(30_000);
+  // Often enough for a card's "awaiting boot" to turn "not booted" within seconds of its deadline.
+  const now = useNow(5000);
   const recent = useResource((signal) => api.deployments.list({ page: 1, limit: 10 }, signal), []);
   useLiveReload(['deployment_status'], recent.reload, {
     delayMs: 800,
