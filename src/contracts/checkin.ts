@@ -71,7 +71,8 @@ export const NOT_BOOTED_CAUSES: readonly string[] = [
  * installer that added none), null while it is not completed (a check-in may still come from a card whose final
  * report was lost: then `booted`).
  */
-export type BootState = 'booted' | 'not-booted' | 'awaiting' | 'no-checkin';
+export const BOOT_STATES = ['booted', 'awaiting', 'not-booted', 'no-checkin'] as const;
+export type BootState = (typeof BOOT_STATES)[number];
 
 export function bootStateOf(d: { status: string; booted_at: string | null; checkin_due_at: string | null }, nowMs: number): BootState | null {
   if (d.booted_at) return 'booted';

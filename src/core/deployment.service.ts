@@ -70,6 +70,7 @@ export function toFilter(query: Omit<DeploymentQuery, 'page' | 'limit' | 'format
     from: query.from ? localDayStart(query.from) : undefined,
     to: query.to ? localDayStart(query.to, true) : undefined,
     attentionAt: query.attention ? now.toISOString() : undefined,
+    boot: query.boot ? { state: query.boot, at: now.toISOString() } : undefined,
   };
   if (filter.from && filter.to && filter.from >= filter.to) throw new AppError('VALIDATION', 'The "from" date must not be after the "to" date.');
   return filter;

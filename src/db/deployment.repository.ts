@@ -1,7 +1,7 @@
 import type { AttentionResolution, Deployment, DeploymentStatus, PeerRole } from '../contracts/domain.js';
 import type { ImageGeneralizationReport, PagedResult } from '../contracts/api.js';
 import type { GeneralizationReport } from '../contracts/generalization.js';
-import type { DeploymentCheckin } from '../contracts/checkin.js';
+import type { BootState, DeploymentCheckin } from '../contracts/checkin.js';
 import { STALLED_AFTER_S } from '../contracts/attention.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, whereOf } from './where.js';
@@ -36,6 +36,8 @@ export interface DeploymentFilter {
   search?: string;
   /** Only those needing a hand at this instant (src/contracts/attention.ts): failed, stalled or not booted. */
   attentionAt?: string;
+  /** Only those in this boot state (bootStateOf in src/contracts/checkin.ts) at `at`. */
+  boot?: { state: BootState; at: string };
 }
 
 const OPEN = "status NOT IN ('completed', 'failed', 'superseded')";
@@ -48,6 +50,14 @@ const NEEDS_ATTENTION = `((status = 'failed' AND attention_resolved_at IS NULL)
   OR (${OPEN} AND updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', @attentionAt, '-${STALLED_AFTER_S} seconds') AND (attention_resolved_at IS NULL OR attention_resolved_at < updated_at))
   OR (${AWAITING_CHECKIN} AND checkin_due_at <= @attentionAt AND (attention_resolved_at IS NULL OR (attention_resolution <> 'reimaged' AND attention_resolved_at < checkin_due_at))))`;
 
+// Mirrors bootStateOf in src/contracts/checkin.ts.
+const BOOT_STATE_SQL: Record<BootState, string> = {
+  booted: 'booted_at IS NOT NULL',
+  awaiting: `${AWAITING_CHECKIN} AND checkin_due_at > @bootAt`,
+  'not-booted': `${AWAITING_CHECKIN} AND checkin_due_at <= @bootAt`,
+  'no-checkin': "status = 'completed' AND booted_at IS NULL AND checkin_due_at IS NULL",
+};
+
 const whereClause = (filter: DeploymentFilter) =>
   whereOf({
     venue: ['venue_code = @venue', filter.venue?.toUpperCase()],
@@ -58,6 +68,7 @@ const whereClause = (filter: DeploymentFilter) =>
     to: ['started_at < @to', filter.to],
     search: [SEARCH_DEVICE_COLUMNS, containsPattern(filter.search)],
     attentionAt: [NEEDS_ATTENTION, filter.attentionAt],
+    bootAt: [filter.boot ? `(${BOOT_STATE_SQL[filter.boot.state]})` : '', filter.boot?.at],
   });
 
 export function createDeploymentRepository(db: Db) {

@@ -21,6 +21,8 @@ describe('written vs booted', () => {
   let admin: ApiSession;
   // The server's clock runs ahead by this much when the test says time has passed.
   let serverAhead = 0;
+  /** The card acknowledged without booting. */
+  let neverBooted = '';
 
   beforeAll(async () => {
     dashboard = await openDashboard({
@@ -90,6 +92,7 @@ describe('written vs booted', () => {
     await item.and(page.locator('[data-reason="not-booted"]')).waitFor();
     await item.getByTestId('attention-acknowledge').click();
     await item.waitFor({ state: 'detached' });
+    neverBooted = device.config!.hostname;
     expect(await admin.get<Deployment>(`/api/deployments/${device.config!.deployment_id}`)).toMatchObject({ status: 'completed', booted_at: null, attention_resolution: 'acknowledged' });
     expect((await admin.get<{ items: Deployment[] }>('/api/deployments?attention=true')).items).toEqual([]);
   });
@@ -109,5 +112,13 @@ describe('written vs booted', () => {
     await detail.getByTestId('deployment-detail-checkin').waitFor();
     expect(await detail.textContent()).toMatch(/Booted systemRaspberry Pi OS \(trixie\) · image 2\.0\.0/);
     expect(await detail.textContent()).toMatch(/Booted addresses10\.20\.0\.31/);
+    await page.keyboard.press('Escape');
+
+    // The history filters by the same rule: only the card that never booted.
+    await page.getByTestId('dep-filter-boot').selectOption('not-booted');
+    await page.waitForURL(/boot=not-booted/);
+    await rows.locator('[data-boot="booted"]').first().waitFor({ state: 'detached' });
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().getAttribute('data-hostname')).toBe(neverBooted);
   });
 });

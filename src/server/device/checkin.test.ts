@@ -226,6 +226,30 @@ describe('not booted', () => {
   });
 });
 
+describe('the history\'s first-boot filter', () => {
+  it('lists booted, awaiting, not-booted and no-check-in cards by the same rule as the dashboard', async () => {
+    await start();
+    const booted = await written('10000000aa01');
+    const silent = await written('10000000aa02');
+    const old = await written('10000000aa03', false);
+    await askConfig('10000000aa04');
+    expect((await checkIn(checkinBody(booted))).status).toBe(200);
+    const ids = async (boot: string) => (await t.as.viewer.get(`/api/deployments?boot=${boot}`)).body.items.map((d: { id: number }) => d.id);
+    expect(await ids('booted')).toEqual([booted.deployment_id]);
+    expect(await ids('awaiting')).toEqual([silent.deployment_id]);
+    expect(await ids('not-booted')).toEqual([]);
+    expect(await ids('no-checkin')).toEqual([old.deployment_id]);
+    clock += DEADLINE_S * 1000;
+    expect(await ids('awaiting')).toEqual([]);
+    expect(await ids('not-booted')).toEqual([silent.deployment_id]);
+    const csv = await t.as.viewer.get('/api/deployments?boot=not-booted&format=csv');
+    expect(csv.text.trim().split('\r\n')).toHaveLength(2);
+    const bad = await t.as.viewer.get('/api/deployments?boot=maybe');
+    expect(bad.status).toBe(400);
+    expect(bad.body.code).toBe('VALIDATION');
+  });
+});
+
 describe('live events', () => {
   it('announces each not-booted card once, from the stale sweep, and each boot, to logged-in dashboards', async () => {
     await start();

@@ -15,9 +15,16 @@ import { useDebounced } from '../components/use-debounced.js';
 import { toPositiveInt, useSearchState } from '../components/use-search-state.js';
 import { useDeploymentUpdates, useLiveReload } from '../live/live.hooks.js';
 import { BootBadge } from '../components/boot-state.js';
+import { BOOT_STATES, type BootState } from '../../../src/contracts/checkin.js';
 import { useNow } from '../components/use-now.js';
 
-const KEYS = ['venue', 'status', 'product', 'from', 'to', 'search', 'page', 'limit'] as const;
+const KEYS = ['venue', 'status', 'boot', 'product', 'from', 'to', 'search', 'page', 'limit'] as const;
+const BOOT_OPTIONS = [
+  { value: 'booted', label: 'Booted' },
+  { value: 'awaiting', label: 'Awaiting boot' },
+  { value: 'not-booted', label: 'Not booted' },
+  { value: 'no-checkin', label: 'No check-in' },
+] as const satisfies ReadonlyArray<{ value: BootState; label: string }>;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 const durationOf = (d: Deployment) => (d.completed_at ? (Date.parse(d.completed_at) - Date.parse(d.started_at)) / 1000 : null);
@@ -139,12 +146,13 @@ export function DeploymentsPage() {
   const filters: DeploymentFilters = {
     venue: params.venue || undefined,
     status: (params.status || undefined) as DeploymentStatus | undefined,
+    boot: (BOOT_STATES as readonly string[]).includes(params.boot) ? (params.boot as BootState) : undefined,
     product: (params.product || undefined) as ProductType | undefined,
     from: dateError ? undefined : params.from || undefined,
     to: dateError ? undefined : params.to || undefined,
     search: params.search || undefined,
   };
-  const list = useResource((signal) => api.deployments.list({ ...filters, page, limit }, signal), [params.venue, params.status, params.product, params.from, params.to, params.search, page, limit, dateError]);
+  const list = useResource((signal) => api.deployments.list({ ...filters, page, limit }, signal), [params.venue, params.status, params.boot, params.product, params.from, params.to, params.search, page, limit, dateError]);
 
   const now = useNow(30_000);
   useDeploymentUpdates((deployment) => {
@@ -174,12 +182,13 @@ export function DeploymentsPage() {
       <div className="card shadow-sm border-0">
         <div className="card-body">
           <div className="row g-2 align-items-end" role="search">
-            <div className="col-12 col-md-3">
+            <div className="col-12 col-md-2">
               <label htmlFor="dep-search" className="form-label small mb-1">Search</label>
               <input id="dep-search" type="search" className="form-control form-control-sm" placeholder="Hostname, serial or MAC" value={searchText} onChange={(e) => setSearchText(e.target.value)} data-testid="dep-filter-search" />
             </div>
-            <FilterSelect id="dep-venue" label="Venue" value={params.venue} onChange={(value) => update({ venue: value })} options={(venues.data?.venues ?? []).map((v) => ({ value: v.code, label: v.code }))} testId="dep-filter-venue" className="col-6 col-md-2" />
+            <FilterSelect id="dep-venue" label="Venue" value={params.venue} onChange={(value) => update({ venue: value })} options={(venues.data?.venues ?? []).map((v) => ({ value: v.code, label: v.code }))} testId="dep-filter-venue" className="col-6 col-md-1" />
             <FilterSelect id="dep-status" label="Status" value={params.status} onChange={(value) => update({ status: value })} options={DEPLOYMENT_STATUSES} testId="dep-filter-status" className="col-6 col-md-2" />
+            <FilterSelect id="dep-boot" label="First boot" value={params.boot} onChange={(value) => update({ boot: value })} options={BOOT_OPTIONS} testId="dep-filter-boot" className="col-6 col-md-2" />
             <FilterSelect id="dep-product" label="Product" value={params.product} onChange={(value) => update({ product: value })} options={PRODUCT_TYPES} testId="dep-filter-product" className="col-4 col-md-1" />
             <div className="col-4 col-md-2">
               <label htmlFor="dep-from" className="form-label small mb-1">From</label>
@@ -191,7 +200,7 @@ export function DeploymentsPage() {
             </div>
           </div>
           {dateError && <div className="text-danger small mt-1" role="alert">{dateError}</div>}
-          {hasFilters && <button type="button" className="btn btn-sm btn-link px-0 mt-1" onClick={() => { setSearchText(''); update({ venue: '', status: '', product: '', from: '', to: '', search: '' }); }}>Clear filters</button>}
+          {hasFilters && <button type="button" className="btn btn-sm btn-link px-0 mt-1" onClick={() => { setSearchText(''); update({ venue: '', status: '', boot: '', product: '', from: '', to: '', search: '' }); }}>Clear filters</button>}
         </div>
         <ErrorAlert error={list.error} onRetry={list.reload} />
         {list.loading ? (
