@@ -46,9 +46,11 @@ const OPEN = "status NOT IN ('completed', 'failed', 'superseded')";
 // STALLED_AFTER_S before @attentionAt unless acknowledged after their last report; written cards past their check-in
 // deadline unless re-imaged or acknowledged after it.
 const AWAITING_CHECKIN = "status = 'completed' AND booted_at IS NULL AND checkin_due_at IS NOT NULL";
+/** Nobody dealt with its silence: not re-imaged, and not acknowledged since its deadline. */
+const BOOT_UNRESOLVED = "(attention_resolved_at IS NULL OR (attention_resolution <> 'reimaged' AND attention_resolved_at < checkin_due_at))";
 const NEEDS_ATTENTION = `((status = 'failed' AND attention_resolved_at IS NULL)
   OR (${OPEN} AND updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', @attentionAt, '-${STALLED_AFTER_S} seconds') AND (attention_resolved_at IS NULL OR attention_resolved_at < updated_at))
-  OR (${AWAITING_CHECKIN} AND checkin_due_at <= @attentionAt AND (attention_resolved_at IS NULL OR (attention_resolution <> 'reimaged' AND attention_resolved_at < checkin_due_at))))`;
+  OR (${AWAITING_CHECKIN} AND checkin_due_at <= @attentionAt AND ${BOOT_UNRESOLVED}))`;
 
 // Mirrors bootStateOf in src/contracts/checkin.ts.
 const BOOT_STATE_SQL: Record<BootState, string> = {
@@ -130,7 +132,10 @@ export function createDeploymentRepository(db: Db) {
     INSERT INTO deployment_checkins (deployment_id, received_at, booted_at, source_ip, hostname, serial_number, mac_address, ip_addresses, os_release, image_version, boot_time_unit)
     VALUES (@deployment_id, @received_at, @booted_at, @source_ip, @hostname, @serial_number, @mac_address, @ip_addresses, @os_release, @image_version, @boot_time_unit)`);
   const checkinOf = db.prepare<[number], Omit<DeploymentCheckin, 'ip_addresses'> & { ip_addresses: string }>('SELECT * FROM deployment_checkins WHERE deployment_id = ?');
-  const newlyNotBooted = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE ${AWAITING_CHECKIN} AND checkin_due_at <= ? AND not_booted_at IS NULL ORDER BY id`);
+  // A card re-imaged (or acknowledged) before the sweep saw it is nobody's news.
+  const newlyNotBooted = db.prepare<[string], Deployment>(
+    `SELECT * FROM deployments WHERE ${AWAITING_CHECKIN} AND checkin_due_at <= ? AND not_booted_at IS NULL AND ${BOOT_UNRESOLVED} ORDER BY id`,
+  );
   const markNotBooted = db.prepare<{ id: number; at: string }, Deployment>(
     `UPDATE deployments SET not_booted_at = @at WHERE id = @id AND ${AWAITING_CHECKIN} AND not_booted_at IS NULL RETURNING *`,
   );

@@ -209,6 +209,8 @@ describe('not booted', () => {
     expect(await attentionIds()).toEqual([first.deployment_id]);
     const again = await askConfig('10000000aa01');
     expect(again.hostname).toBe(first.hostname);
+    // Re-imaged before the sweep saw it: nobody is told it did not boot.
+    expect(t.server.core.checkins.sweepNotBooted()).toEqual([]);
     expect(deployment(first.deployment_id).attention_resolution).toBe('reimaged');
     expect(await attentionIds()).toEqual([]);
     await t.device.post('/api/status', { deployment_id: again.deployment_id, deployment_token: again.deployment_token, status: 'completed', checkin_installed: true });
