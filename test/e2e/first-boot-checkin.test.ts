@@ -120,5 +120,11 @@ describe('written vs booted', () => {
     await rows.locator('[data-boot="booted"]').first().waitFor({ state: 'detached' });
     expect(await rows.count()).toBe(1);
     expect(await rows.first().getAttribute('data-hostname')).toBe(neverBooted);
+
+    // The batch's devices too.
+    await page.goto('/batches/1');
+    await page.locator('[data-testid^="batch-boot-"]').first().waitFor();
+    expect(await page.locator('[data-testid^="batch-boot-"][data-boot="booted"]').count()).toBe(2);
+    expect(await page.locator('[data-testid^="batch-boot-"][data-boot="not-booted"]').count()).toBe(1);
   });
 });
