@@ -20,6 +20,7 @@ import { generalizeClone } from '../disk-layout/clone.generalizer.js';
 import type { GeneralizationStep } from '../contracts/generalization.js';
 import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
 import { addProvisioning } from './first-boot.provisioning.js';
+import { checkinChanges, type CheckinSetup } from './first-boot.checkin.js';
 
 export type { FirstBootFlavour } from './first-boot.detector.js';
 
@@ -35,6 +36,8 @@ export interface CustomizeOptions {
   generalize?: boolean;
   /** The venue's provisioning profile for this device (variables substituted), rendered for the image's first boot. */
   provisioning?: ProvisioningProfile | null;
+  /** Add the first-boot check-in (first-boot.checkin.ts); absent when the server asked for none. */
+  checkin?: CheckinSetup | null;
 }
 
 export interface CustomizeResult {
@@ -88,6 +91,8 @@ async function writeFirstBoot(options: CustomizeOptions): Promise<CustomizeResul
 
   rootChanges.push({ kind: 'file', path: '/etc/hostname', content: `${hostname}\n` });
   rootChanges.push({ kind: 'file', path: '/etc/hosts', content: rewriteHosts(rootNow.get('/etc/hosts')?.content?.toString('utf8') ?? null, hostname) });
+
+  if (options.checkin) rootChanges.push(...checkinChanges(options.checkin));
 
   const cmdlineText = text('cmdline.txt');
   if (flavour !== 'none' && cmdlineText === null) throw new InstallerError('CUSTOMIZE', 'the boot partition has no cmdline.txt; this is not a Raspberry Pi OS image');

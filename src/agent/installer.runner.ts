@@ -31,6 +31,7 @@ import { ActivityLed } from './activity-led.js';
 import { describeCard, readCardIdentity } from './card-identity.reader.js';
 import { sendLog } from './device-api.client.js';
 import { InstallerLog } from './installer.log.js';
+import { CHECKIN_SCRIPT_PATH, checkinSetupOf } from './first-boot.checkin.js';
 
 export type { FaultLayout, ImageDelivery, InstallerEvent, InstallerFaults, InstallerOptions, InstallerPhase, InstallerResult } from './installer.types.js';
 
@@ -297,6 +298,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
         // An older server does not say: generalise, as the switch's default is.
         generalize: config.generalize ?? true,
         provisioning: config.provisioning ?? null,
+        checkin: checkinSetupOf(config),
         readDisk: async (position, length) => (position < writer.heldBack.length ? writer.heldBack.subarray(position, position + length) : (await readDiskBytes(path, position, length)).data),
       });
       for (const warning of result.customization.warnings) warnDeployment(warning);
@@ -341,7 +343,8 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
     if (rates.card_write_bps !== null) {
       emit({ type: 'card', message: `card wrote at ${formatBytes(rates.card_write_bps)}/s${rates.card_read_bps !== null ? `, read back at ${formatBytes(rates.card_read_bps)}/s` : ''}` });
     }
-    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization, ...rates, log_tail: log.tail(LOG_TAIL_MAX_BYTES) });
+    const checkinInstalled = result.customization?.written.includes(`root:${CHECKIN_SCRIPT_PATH}`) ? true : undefined;
+    await enterPhase('completed', withWarnings(summary, result.warnings), { progress: 100, generalization, ...rates, log_tail: log.tail(LOG_TAIL_MAX_BYTES), checkin_installed: checkinInstalled });
     const undelivered = reporter.undeliveredFinal;
     if (undelivered) {
       result.finalReportDelivered = false;

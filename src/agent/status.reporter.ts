@@ -36,7 +36,7 @@ export interface ProgressSnapshot {
 
 /**
  * A phase report's fields; `generalization` only in a final report, and only to a server that asked for it; the
- * card, its rates and the log's last lines where known.
+ * card, its rates and the log's last lines where known; whether the first-boot check-in was written.
  */
 export type PhaseFields = Partial<ProgressSnapshot> & {
   error_message?: string | null;
@@ -45,6 +45,7 @@ export type PhaseFields = Partial<ProgressSnapshot> & {
   card_write_bps?: number | null;
   card_read_bps?: number | null;
   log_tail?: string | null;
+  checkin_installed?: boolean;
 };
 
 export type ReportSender = (url: string, report: StatusRequest) => Promise<unknown>;
@@ -207,6 +208,7 @@ export class StatusReporter {
     if (fields.card_write_bps != null) report.card_write_bps = Math.max(0, Math.round(fields.card_write_bps));
     if (fields.card_read_bps != null) report.card_read_bps = Math.max(0, Math.round(fields.card_read_bps));
     if (fields.log_tail) report.log_tail = fields.log_tail;
+    if (fields.checkin_installed) report.checkin_installed = true;
     if (this.sourceBytes) Object.assign(report, this.sourceBytes());
     if (report.error_message) report.error_message = report.error_message.slice(0, 2000);
     return report;

@@ -5,6 +5,7 @@ import {
   ProductType, Role, Stats, User, Venue, VenueCode, VenueStats,
 } from './domain.js';
 import { GeneralizationReport } from './generalization.js';
+import { BOOT_STATES } from './checkin.js';
 import { OPERATOR_RESOLUTIONS } from './attention.js';
 
 const Strict = { additionalProperties: false } as const;
@@ -162,7 +163,8 @@ export const DeploymentQuery = Type.Intersect([
     from: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     to: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     search: Type.Optional(Type.String({ maxLength: 64, description: 'hostname, serial or MAC, partial' })),
-    attention: Type.Optional(Type.Boolean({ description: 'only devices needing a hand: unresolved failures and stalled ones (src/contracts/attention.ts)' })),
+    boot: Type.Optional(Type.Enum(BOOT_STATES, { description: 'written vs booted (src/contracts/checkin.ts): booted, awaiting (its check-in deadline ahead), not-booted (past it), no-checkin (an installer that added none)' })),
+    attention: Type.Optional(Type.Boolean({ description: 'only devices needing a hand: unresolved failures, stalled ones and written cards not booted by their check-in deadline (src/contracts/attention.ts)' })),
     format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
   }),
 ]);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { attentionReasonOf, attentionSentences, describeFailure, STALLED_AFTER_S } from './attention.js';
+import { attentionReasonOf, attentionSentences, describeFailure, describeNotBooted, STALLED_AFTER_S } from './attention.js';
+import { bootStateOf } from './checkin.js';
 
 const at = (iso: string) => Date.parse(iso);
 const base = { updated_at: '2026-05-01T10:00:00.000Z', attention_resolved_at: null };
@@ -21,6 +22,38 @@ describe('attentionReasonOf', () => {
   it('leaves completed and superseded devices alone', () => {
     expect(attentionReasonOf({ ...base, status: 'completed' }, at('2026-05-09T10:00:00Z'))).toBeNull();
     expect(attentionReasonOf({ ...base, status: 'superseded' }, at('2026-05-09T10:00:00Z'))).toBeNull();
+  });
+});
+
+describe('not booted', () => {
+  const written = { ...base, status: 'completed' as const, completed_at: '2026-05-01T10:00:00.000Z', checkin_due_at: '2026-05-01T10:15:00.000Z', booted_at: null, attention_resolution: null };
+  const due = at(written.checkin_due_at);
+
+  it('flags a written card from its check-in deadline until it checks in', () => {
+    expect(attentionReasonOf(written, due - 1)).toBeNull();
+    expect(attentionReasonOf(written, due)).toBe('not-booted');
+    expect(attentionReasonOf({ ...written, booted_at: '2026-05-01T11:00:00.000Z' }, due + 3600_000)).toBeNull();
+    expect(bootStateOf(written, due - 1)).toBe('awaiting');
+    expect(bootStateOf(written, due)).toBe('not-booted');
+    expect(bootStateOf({ ...written, booted_at: '2026-05-01T10:05:00.000Z' }, due)).toBe('booted');
+  });
+
+  it('never flags a card whose installer added no check-in, nor one still installing', () => {
+    expect(attentionReasonOf({ ...written, checkin_due_at: null }, due + 86_400_000)).toBeNull();
+    expect(bootStateOf({ ...written, checkin_due_at: null }, due)).toBe('no-checkin');
+    expect(bootStateOf({ ...written, status: 'downloading' }, due)).toBeNull();
+  });
+
+  it('counts only an acknowledgement given after the deadline, and a re-image always', () => {
+    const acknowledgedWhileInstalling = { ...written, attention_resolved_at: '2026-05-01T09:58:00.000Z', attention_resolution: 'acknowledged' as const };
+    expect(attentionReasonOf(acknowledgedWhileInstalling, due)).toBe('not-booted');
+    expect(attentionReasonOf({ ...written, attention_resolved_at: '2026-05-01T10:20:00.000Z', attention_resolution: 'acknowledged' as const }, due + 600_000)).toBeNull();
+    expect(attentionReasonOf({ ...written, attention_resolved_at: '2026-05-01T10:01:00.000Z', attention_resolution: 'reimaged' as const }, due)).toBeNull();
+  });
+
+  it('says how long ago the card was written and what to check', () => {
+    expect(describeNotBooted(written.completed_at, due)).toMatch(/^Written and verified 15 minutes ago, but .* boot order.*check-in address.*master image/);
+    expect(describeNotBooted(written.completed_at, at(written.completed_at) + 5 * 3600_000)).toMatch(/5 hours ago/);
   });
 });
 

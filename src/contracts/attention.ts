@@ -2,6 +2,7 @@
 // `attention` filter), the dashboard's lane and the tests.
 import { FINAL_DEPLOYMENT_STATUSES, type AttentionResolution, type Deployment } from './domain.js';
 import { cardFlagsOf } from './card-health.js';
+import { bootStateOf } from './checkin.js';
 
 /**
  * An open deployment with no report for this long is "stalled". The installer reports once a second while anything
@@ -15,17 +16,29 @@ export const STALLED_AFTER_S = 90;
 export const OPERATOR_RESOLUTIONS = ['acknowledged', 'reimage'] as const satisfies readonly AttentionResolution[];
 export type OperatorResolution = (typeof OPERATOR_RESOLUTIONS)[number];
 
-export type AttentionReason = 'failed' | 'stalled';
+export type AttentionReason = 'failed' | 'stalled' | 'not-booted';
 
-type AttentionFields = Pick<Deployment, 'status' | 'updated_at' | 'attention_resolved_at'>;
+type AttentionFields = Pick<Deployment, 'status' | 'updated_at' | 'attention_resolved_at'> & Partial<Pick<Deployment, 'checkin_due_at' | 'booted_at' | 'attention_resolution'>>;
+
+/**
+ * Written and verified, expecting a first-boot check-in (`checkin_due_at` set), past that deadline and still silent.
+ * The deadline is PITCREW_BOOT_DEADLINE_S after completion; the server stores the instant, so every reader agrees.
+ */
+export const isNotBooted = (d: Pick<AttentionFields, 'status' | 'checkin_due_at' | 'booted_at'>, nowMs: number): boolean =>
+  bootStateOf({ status: d.status, booted_at: d.booted_at ?? null, checkin_due_at: d.checkin_due_at ?? null }, nowMs) === 'not-booted';
 
 const isOpen = (d: Pick<Deployment, 'status'>) => !FINAL_DEPLOYMENT_STATUSES.includes(d.status);
 
 /**
- * Why a deployment needs a hand at `nowMs`, or null. A failure stays until resolved, however old; a stall is over
- * when the device reports again, and an acknowledgement covers the silence it was given for, not a later one.
+ * Why a deployment needs a hand at `nowMs`, or null. A failure, or a card written but not booted, stays until
+ * resolved (or the check-in arrives), however old; a stall is over when the device reports again, and an acknowledgement covers the silence it was given for, not a later one.
  */
 export function attentionReasonOf(d: AttentionFields, nowMs: number): AttentionReason | null {
+  if (isNotBooted(d, nowMs)) {
+    // Only an acknowledgement given for this silence counts (not one for a stall while it installed); a re-image always.
+    const resolved = d.attention_resolved_at !== null && (d.attention_resolution === 'reimaged' || d.attention_resolved_at >= d.checkin_due_at!);
+    return resolved ? null : 'not-booted';
+  }
   if (d.status === 'failed') return d.attention_resolved_at === null ? 'failed' : null;
   if (!isOpen(d)) return null;
   const silentForMs = nowMs - Date.parse(d.updated_at);
@@ -85,11 +98,24 @@ export function describeFailure(errorMessage: string | null): { kind: FailureKin
 export const describeStall = (silentForS: number): string =>
   `No report for ${silentForS >= 120 ? `${Math.floor(silentForS / 60)} minutes` : `${Math.round(silentForS)} seconds`}: check the board's power and network cable. The server gives up on it after its stale timeout.`;
 
+/** What a written card's silence past its check-in deadline means, as the lane says it. */
+export const describeNotBooted = (completedAt: string | null, nowMs: number): string => {
+  const minutes = completedAt ? Math.max(0, Math.floor((nowMs - Date.parse(completedAt)) / 60_000)) : null;
+  return `Written and verified${minutes === null ? '' : ` ${minutes >= 120 ? `${Math.floor(minutes / 60)} hours` : `${minutes} minutes`} ago`}, but the system never checked in from its first boot: check the board's boot order, that it can reach the check-in address, and the master image, then re-image it if it does not start.`;
+};
+
 /**
  * Everything the lane says of a device needing a hand: what happened, then what its card's measurements add (a
  * card far slower than the fleet, or holding less than it claims, explains many a failure and outlives a re-image).
  */
-export function attentionSentences(d: AttentionFields & Pick<Deployment, 'error_message'> & Parameters<typeof cardFlagsOf>[0], reason: AttentionReason, nowMs: number): string[] {
-  const first = reason === 'failed' ? describeFailure(d.error_message).sentence : describeStall((nowMs - Date.parse(d.updated_at)) / 1000);
+export function attentionSentences(
+  d: AttentionFields & Pick<Deployment, 'error_message' | 'completed_at'> & Parameters<typeof cardFlagsOf>[0],
+  reason: AttentionReason,
+  nowMs: number,
+): string[] {
+  const first =
+    reason === 'failed' ? describeFailure(d.error_message).sentence
+    : reason === 'not-booted' ? describeNotBooted(d.completed_at, nowMs)
+    : describeStall((nowMs - Date.parse(d.updated_at)) / 1000);
   return [first, ...cardFlagsOf(d).map((flag) => flag.sentence)];
 }

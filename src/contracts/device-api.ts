@@ -64,6 +64,15 @@ export const ConfigResponse = Type.Object({
    * revision. Installers that predate it ignore it.
    */
   provisioning: Type.Optional(Type.Union([DeviceProvisioning, Type.Null()])),
+  /**
+   * First-boot check-in (src/contracts/checkin.ts): where the installed system reports once it has booted (its own
+   * setting, PITCREW_CHECKIN_URL: the unit may boot on the venue network), a one-time secret for that report
+   * (distinct from `deployment_token`, which never leaves the installer's memory), and how long the unit keeps
+   * trying. Installers that predate it add no check-in.
+   */
+  checkin_url: Type.Optional(Type.String()),
+  checkin_token: Type.Optional(Type.String({ minLength: 16, maxLength: 128 })),
+  checkin_retry_s: Type.Optional(Type.Integer({ minimum: 1, maximum: LIMITS.seconds })),
 });
 export type ConfigResponse = Static<typeof ConfigResponse>;
 
@@ -98,6 +107,8 @@ export const StatusRequest = Type.Object(
     card_read_bps: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.rateBps })),
     /** The last lines of the installer's log, with a completed report (a failure uploads the whole log). */
     log_tail: Optional(Type.String({ maxLength: LOG_TAIL_MAX_BYTES })),
+    /** The final report of an installer that added the first-boot check-in: the server then expects one. */
+    checkin_installed: Optional(Type.Boolean()),
     timestamp: Optional(Type.Union([Type.Number(), Type.String({ maxLength: 64 })])),
   },
   { additionalProperties: false },

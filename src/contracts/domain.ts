@@ -286,6 +286,14 @@ export const Deployment = Type.Object({
   identify_requested_at: NullableTimestamp,
   identify_seconds: NullableInteger,
   identify_delivered_at: NullableTimestamp,
+  /**
+   * First boot (src/contracts/checkin.ts): by when the written system must have checked in, set when an installer
+   * that added the check-in reports completion (null otherwise: nothing will check in); when it did boot (the
+   * server's clock, less the uptime it reported); and when it was found not booted past the deadline.
+   */
+  checkin_due_at: NullableTimestamp,
+  booted_at: NullableTimestamp,
+  not_booted_at: NullableTimestamp,
 });
 export type Deployment = Static<typeof Deployment>;
 

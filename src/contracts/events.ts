@@ -32,17 +32,6 @@ export interface BatchProgressEvent extends BatchDeviceCounts {
   remaining_count: number;
 }
 
-/**
- * A device finished imaging but never checked in from its new system within the expected time. Emitted by the
- * first-boot check-in (once per deployment); notifications (webhooks) and dashboards listen for it.
- */
-export interface DeviceNotBootedEvent {
-  deployment_id: number;
-  deployment: Deployment;
-  /** How long the server waited for the check-in after the device finished, seconds. */
-  waited_s: number;
-}
-
 export interface ImageEvent {
   image_id: number;
   image: MasterImage;
@@ -51,6 +40,13 @@ export interface ImageEvent {
 export interface PoolChangedEvent {
   venue_code: string;
   counts: PoolCounts;
+}
+
+/** A written system checked in on its first boot (`deployment_booted`), or missed its deadline (`deployment_not_booted`). */
+export interface DeploymentBootEvent {
+  deployment_id: number;
+  hostname: string;
+  deployment: Deployment;
 }
 
 export interface ServerEvents {
@@ -64,7 +60,9 @@ export interface ServerEvents {
   /** Any batch field changed that is not a status move: priority, remaining count. */
   batch_updated: BatchEvent;
   batch_progress: BatchProgressEvent;
-  device_not_booted: DeviceNotBootedEvent;
+  deployment_booted: DeploymentBootEvent;
+  /** Emitted once per deployment, by the sweep that finds it past its check-in deadline (webhooks hang on it). */
+  deployment_not_booted: DeploymentBootEvent;
   image_uploaded: ImageEvent;
   image_activated: ImageEvent;
   /** An image's delivery v2 chunks were built after its upload (images registered before v2). */

@@ -4,6 +4,8 @@ import type { Deployment } from '../contracts/domain.js';
 export const DEPLOYMENT_CSV_COLUMNS = [
   'id', 'hostname', 'status', 'venue_code', 'product_type', 'batch_id', 'serial_number', 'mac_address', 'ip_address',
   'image_version', 'image_checksum', 'progress', 'bytes_done', 'bytes_total', 'started_at', 'updated_at', 'completed_at', 'error_message',
+  // Appended, so existing spreadsheets keep their columns: written vs booted.
+  'checkin_due_at', 'booted_at',
 ] as const satisfies ReadonlyArray<keyof Deployment>;
 
 function csvField(value: unknown): string {

@@ -6,7 +6,7 @@ import type { ConfigRequest, StatusRequest } from '../contracts/device-api.js';
 import type { DeploymentQuery, PagedResult, Report } from '../contracts/api.js';
 import { AppError } from '../contracts/errors.js';
 import { formatIsoDay } from '../contracts/format.js';
-import { STALLED_AFTER_S, type OperatorResolution } from '../contracts/attention.js';
+import { isNotBooted, STALLED_AFTER_S, type OperatorResolution } from '../contracts/attention.js';
 import type { DeploymentFilter } from '../db/deployment.repository.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
 import { assignHostname, findHeldHostname } from './assignment.js';
@@ -28,11 +28,15 @@ export interface DeviceConfig {
   token: string;
   /** The venue's provisioning profile for this device (variables substituted), recorded against the deployment. */
   provisioning: DeviceProvisioning | null;
+  /** The one-time secret of its first-boot check-in, written onto the card; only its SHA-256 is stored. */
+  checkinToken: string;
 }
 
 export interface ReportOptions {
   /** Refuse reports without the deployment's token (PITCREW_REQUIRE_DEPLOYMENT_TOKEN), not only those with a wrong one. */
   requireToken?: boolean;
+  /** Seconds a written card has from completion to check in before it counts as not booted (PITCREW_BOOT_DEADLINE_S). */
+  bootDeadlineS?: number;
 }
 
 /** A status report's effect, and what its answer tells the device to do. */
@@ -41,8 +45,11 @@ export interface ReportOutcome {
   identify: IdentifyInstruction | null;
 }
 
-const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
-const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+export const sha256Hex = (text: string) => createHash('sha256').update(text).digest('hex');
+export const sameHash = (a: string, b: string) => a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b));
+
+/** PITCREW_BOOT_DEADLINE_S's default: a card set in its unit and powered on at once boots well within it. */
+export const DEFAULT_BOOT_DEADLINE_S = 15 * 60;
 
 const isFinal = (status: DeploymentStatus) => FINAL_DEPLOYMENT_STATUSES.includes(status);
 
@@ -74,7 +81,8 @@ export function toFilter(query: Omit<DeploymentQuery, 'page' | 'limit' | 'format
     search: query.search?.trim() || undefined,
     from: query.from ? localDayStart(query.from) : undefined,
     to: query.to ? localDayStart(query.to, true) : undefined,
-    stalledBefore: query.attention ? new Date(now.getTime() - STALLED_AFTER_S * 1000).toISOString() : undefined,
+    attentionAt: query.attention ? now.toISOString() : undefined,
+    boot: query.boot ? { state: query.boot, at: now.toISOString() } : undefined,
   };
   if (filter.from && filter.to && filter.from >= filter.to) throw new AppError('VALIDATION', 'The "from" date must not be after the "to" date.');
   return filter;
@@ -194,14 +202,17 @@ export function createDeploymentService(ctx: CoreContext) {
           updated_at: now,
         });
         const token = randomBytes(24).toString('base64url');
-        repos.deployments.saveTokenHash(deployment.id, sha256Hex(token));
+        // Its own secret: the check-in's lives on the card, where anyone holding the card can read it, so it must
+        // not be able to report progress, and it is good for one check-in only.
+        const checkinToken = randomBytes(24).toString('base64url');
+        repos.deployments.saveTokenHash(deployment.id, sha256Hex(token), sha256Hex(checkinToken));
         const provisioning = provisionDeployment(ctx, deployment, assignment.entry.kart_number);
         if (carriedIdentify) deployment = repos.deployments.requestIdentify(deployment.id, carriedIdentify.identify_requested_at!, carriedIdentify.identify_seconds ?? IDENTIFY_DEFAULT_S)!;
         emitStatus(emit, deployment);
         if (deployment.batch_id) movedBatches.add(deployment.batch_id);
         for (const batchId of movedBatches) settleBatch(ctx, emit, batchId);
         markStatsChanged();
-        return { deployment, image, batch: assignment.batch, reused: assignment.reused, token, provisioning };
+        return { deployment, image, batch: assignment.batch, reused: assignment.reused, token, checkinToken, provisioning };
       });
     },
 
@@ -270,6 +281,9 @@ export function createDeploymentService(ctx: CoreContext) {
           bytes_from_server: request.bytes_from_server ?? deployment.bytes_from_server,
         };
         let updated = overrulesSweep ? repos.deployments.overruleSweep(change) : repos.deployments.update(change);
+        if (updated && status === 'completed' && request.checkin_installed && !updated.booted_at) {
+          updated = repos.deployments.setCheckinDue(updated.id, isoOf(new Date(ctx.now().getTime() + (options.bootDeadlineS ?? DEFAULT_BOOT_DEADLINE_S) * 1000)));
+        }
         if (!updated) throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) has just finished; the report was ignored.`);
         const writeBps = request.card_write_bps ?? null;
         if (request.card || writeBps !== null || request.card_read_bps != null) {
@@ -370,8 +384,9 @@ export function createDeploymentService(ctx: CoreContext) {
       return ctx.write((emit) => {
         const deployment = repos.deployments.find(id);
         if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}.`);
-        if (deployment.status === 'completed' || deployment.status === 'superseded') {
-          throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}; only a failed or unfinished one can be acknowledged or re-imaged.`);
+        const notBooted = isNotBooted(deployment, ctx.now().getTime());
+        if ((deployment.status === 'completed' && !notBooted) || deployment.status === 'superseded') {
+          throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}${deployment.status === 'completed' ? ' and not overdue for its first-boot check-in' : ''}; only a failed, unfinished or not booted one can be acknowledged or re-imaged.`);
         }
         const resolved = repos.deployments.resolveAttention(id, resolution, isoOf(ctx.now()), actor)!;
         emitStatus(emit, resolved);

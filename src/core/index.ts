@@ -4,6 +4,7 @@ import { silentEvents } from '../contracts/events.js';
 import type { Db } from '../db/database.js';
 import { createContext } from './context.js';
 import { createBatchService } from './batch.service.js';
+import { createCheckinService } from './checkin.service.js';
 import { createDeploymentService } from './deployment.service.js';
 import { createImageService } from './image.service.js';
 import { createImageStore } from './image-store.js';
@@ -36,6 +37,7 @@ export function createCore({ db, imagesDir, events = silentEvents, now = () => n
     images: createImageService(ctx, imageStore),
     deployments,
     profiles: createProfileService(ctx),
+    checkins: createCheckinService(ctx),
     peers: createPeerSwarmService(ctx, deployments),
     labels: createLabelService(ctx),
     webhooks: createWebhookService(ctx),

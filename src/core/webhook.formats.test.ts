@@ -29,7 +29,7 @@ describe('webhook formats', () => {
   });
 
   it('carries JSON as the envelope itself, Slack as one text field, ntfy as text with its headers', () => {
-    const envelope = deviceNotBootedEnvelope({ deployment_id: 42, deployment, waited_s: 900 }, new Date('2026-05-01T09:00:00Z'));
+    const envelope = deviceNotBootedEnvelope({ deployment_id: 42, hostname: deployment.hostname, deployment }, new Date('2026-05-01T09:00:00Z'));
     expect(JSON.parse(renderDelivery('json', envelope).body)).toEqual(envelope);
     expect(JSON.parse(renderDelivery('slack', envelope).body)).toEqual({ text: `*Device not booted: KXP2-CORO-007*\n${envelope.message}` });
     expect(renderDelivery('ntfy', envelope)).toEqual({
@@ -52,7 +52,7 @@ describe('webhook formats', () => {
     expect(notificationOf('batch_completed', { batch_id: 7, batch }, new Date())).toMatchObject({ event: 'batch_finished', subject: 'batch:7' });
     expect(notificationOf('deployment_status', { deployment_id: 42, status: 'failed', progress: 10, deployment }, new Date())).toMatchObject({ event: 'device_failed', subject: 'deployment:42' });
     expect(notificationOf('deployment_status', { deployment_id: 42, status: 'completed', progress: 100, deployment: { ...deployment, status: 'completed' } }, new Date())).toBeNull();
-    expect(notificationOf('device_not_booted', { deployment_id: 42, deployment, waited_s: 60 }, new Date())).toMatchObject({ event: 'device_not_booted', subject: 'deployment:42' });
+    expect(notificationOf('deployment_not_booted', { deployment_id: 42, hostname: deployment.hostname, deployment }, new Date())).toMatchObject({ event: 'device_not_booted', subject: 'deployment:42' });
     expect(notificationOf('batch_progress', { batch_id: 7, status: 'active', total_count: 1, remaining_count: 0, handed_out_count: 1, imaging_count: 1, succeeded_count: 0, failed_count: 0 }, new Date())).toBeNull();
   });
 });

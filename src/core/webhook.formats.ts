@@ -1,7 +1,7 @@
 // What a notification says, and how each webhook format carries it. Rendered once when a delivery is queued, so
 // every retry sends the same bytes under a fresh signature.
 import type { Batch, Deployment } from '../contracts/domain.js';
-import type { DeviceNotBootedEvent } from '../contracts/events.js';
+import type { DeploymentBootEvent } from '../contracts/events.js';
 import { describeFailure } from '../contracts/attention.js';
 import type { WebhookDeliveryEvent, WebhookEnvelope, WebhookFormat } from '../contracts/webhooks.js';
 import type { DeliveryContent } from '../db/webhook.repository.js';
@@ -31,7 +31,9 @@ export function deviceFailedEnvelope(deployment: Deployment): WebhookEnvelope {
   };
 }
 
-export function deviceNotBootedEnvelope({ deployment, waited_s }: DeviceNotBootedEvent, at: Date): WebhookEnvelope {
+export function deviceNotBootedEnvelope({ deployment }: DeploymentBootEvent, at: Date): WebhookEnvelope {
+  // How long the server waited for the check-in since the card was written.
+  const waited_s = Math.max(0, Math.round((at.getTime() - Date.parse(deployment.completed_at ?? deployment.updated_at)) / 1000));
   const minutes = Math.max(1, Math.round(waited_s / 60));
   return {
     event: 'device_not_booted',

@@ -48,8 +48,8 @@ export function notificationOf<K extends ServerEventName>(name: K, payload: Serv
       const { deployment } = payload as ServerEvents['deployment_status'];
       return deployment.status === 'failed' ? { event: 'device_failed', subject: `deployment:${deployment.id}`, envelope: deviceFailedEnvelope(deployment) } : null;
     }
-    case 'device_not_booted': {
-      const event = payload as ServerEvents['device_not_booted'];
+    case 'deployment_not_booted': {
+      const event = payload as ServerEvents['deployment_not_booted'];
       return { event: 'device_not_booted', subject: `deployment:${event.deployment_id}`, envelope: deviceNotBootedEnvelope(event, at) };
     }
     default:

@@ -2,6 +2,8 @@ import { FINAL_DEPLOYMENT_STATUSES, OUTCOME_DEPLOYMENT_STATUSES, type AttentionR
 import type { ImageGeneralizationReport, PagedResult } from '../contracts/api.js';
 import type { GeneralizationReport } from '../contracts/generalization.js';
 import type { CardIdentity, DeploymentLog } from '../contracts/card-health.js';
+import type { BootState, DeploymentCheckin } from '../contracts/checkin.js';
+import { STALLED_AFTER_S } from '../contracts/attention.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, sqlList, whereOf } from './where.js';
 
@@ -45,18 +47,33 @@ export interface DeploymentFilter {
   from?: string;
   to?: string;
   search?: string;
-  /** Only those needing a hand (src/contracts/attention.ts): open records silent since this instant count as stalled. */
-  stalledBefore?: string;
+  /** Only those needing a hand at this instant (src/contracts/attention.ts): failed, stalled or not booted. */
+  attentionAt?: string;
+  /** Only those in this boot state (bootStateOf in src/contracts/checkin.ts) at `at`. */
+  boot?: { state: BootState; at: string };
 }
 
 // Written as NOT IN the final statuses, word for word as the partial index deployments_open, so SQLite uses it.
 const OPEN = `status NOT IN (${sqlList(FINAL_DEPLOYMENT_STATUSES)})`;
 const OUTCOME = `status IN (${sqlList(OUTCOME_DEPLOYMENT_STATUSES)})`;
 
-// Mirrors attentionReasonOf in src/contracts/attention.ts: unresolved failures, and open records silent since
-// @stalledBefore unless acknowledged after their last report.
+// Mirrors attentionReasonOf in src/contracts/attention.ts: unresolved failures; open records silent for
+// STALLED_AFTER_S before @attentionAt unless acknowledged after their last report; written cards past their check-in
+// deadline unless re-imaged or acknowledged after it.
+const AWAITING_CHECKIN = "status = 'completed' AND booted_at IS NULL AND checkin_due_at IS NOT NULL";
+/** Nobody dealt with its silence: not re-imaged, and not acknowledged since its deadline. */
+const BOOT_UNRESOLVED = "(attention_resolved_at IS NULL OR (attention_resolution <> 'reimaged' AND attention_resolved_at < checkin_due_at))";
 const NEEDS_ATTENTION = `((status = 'failed' AND attention_resolved_at IS NULL)
-  OR (${OPEN} AND updated_at < @stalledBefore AND (attention_resolved_at IS NULL OR attention_resolved_at < updated_at)))`;
+  OR (${OPEN} AND updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', @attentionAt, '-${STALLED_AFTER_S} seconds') AND (attention_resolved_at IS NULL OR attention_resolved_at < updated_at))
+  OR (${AWAITING_CHECKIN} AND checkin_due_at <= @attentionAt AND ${BOOT_UNRESOLVED}))`;
+
+// Mirrors bootStateOf in src/contracts/checkin.ts.
+const BOOT_STATE_SQL: Record<BootState, string> = {
+  booted: 'booted_at IS NOT NULL',
+  awaiting: `${AWAITING_CHECKIN} AND checkin_due_at > @bootAt`,
+  'not-booted': `${AWAITING_CHECKIN} AND checkin_due_at <= @bootAt`,
+  'no-checkin': "status = 'completed' AND booted_at IS NULL AND checkin_due_at IS NULL",
+};
 
 const whereClause = (filter: DeploymentFilter) =>
   whereOf({
@@ -67,7 +84,8 @@ const whereClause = (filter: DeploymentFilter) =>
     from: ['started_at >= @from', filter.from],
     to: ['started_at < @to', filter.to],
     search: [SEARCH_DEVICE_COLUMNS, containsPattern(filter.search)],
-    stalledBefore: [NEEDS_ATTENTION, filter.stalledBefore],
+    attentionAt: [NEEDS_ATTENTION, filter.attentionAt],
+    bootAt: [filter.boot ? `(${BOOT_STATE_SQL[filter.boot.state]})` : '', filter.boot?.at],
   });
 
 export function createDeploymentRepository(db: Db) {
@@ -109,10 +127,33 @@ export function createDeploymentRepository(db: Db) {
   );
   const resolveFailuresOfHostname = db.prepare<{ hostname: string; at: string }, Deployment>(`
     UPDATE deployments SET attention_resolved_at = @at, attention_resolution = 'reimaged', attention_resolved_by = 'server'
-     WHERE hostname = @hostname AND status = 'failed' AND (attention_resolved_at IS NULL OR attention_resolution = 'reimage') RETURNING *`);
+     WHERE hostname = @hostname AND (status = 'failed' OR (${AWAITING_CHECKIN}))
+       AND (attention_resolved_at IS NULL OR attention_resolution = 'reimage' OR (status = 'completed' AND attention_resolved_at < checkin_due_at)) RETURNING *`);
   const inSwarms = db.prepare<[], Deployment>("SELECT * FROM deployments WHERE delivery_role IN ('receiving', 'serving') ORDER BY id");
   const markSwept = db.prepare<{ id: number; swept_at: string }>('UPDATE deployments SET swept_at = @swept_at WHERE id = @id');
-  const insertToken = db.prepare<{ deployment_id: number; token_sha256: string }>('INSERT INTO deployment_tokens (deployment_id, token_sha256) VALUES (@deployment_id, @token_sha256)');
+  const insertToken = db.prepare<{ deployment_id: number; token_sha256: string; checkin_token_sha256: string | null }>(
+    'INSERT INTO deployment_tokens (deployment_id, token_sha256, checkin_token_sha256) VALUES (@deployment_id, @token_sha256, @checkin_token_sha256)',
+  );
+  const checkinTokenOf = db.prepare<[number], { checkin_token_sha256: string | null; checkin_used_at: string | null }>(
+    'SELECT checkin_token_sha256, checkin_used_at FROM deployment_tokens WHERE deployment_id = ?',
+  );
+  // Guarded, so of two check-ins racing with the same token exactly one gets the change.
+  const useCheckinToken = db.prepare<{ deployment_id: number; at: string }>(
+    'UPDATE deployment_tokens SET checkin_used_at = @at WHERE deployment_id = @deployment_id AND checkin_used_at IS NULL',
+  );
+  const setCheckinDue = db.prepare<{ id: number; due: string }, Deployment>('UPDATE deployments SET checkin_due_at = @due WHERE id = @id RETURNING *');
+  const markBooted = db.prepare<{ id: number; booted_at: string }, Deployment>('UPDATE deployments SET booted_at = @booted_at WHERE id = @id RETURNING *');
+  const insertCheckin = db.prepare<Omit<DeploymentCheckin, 'ip_addresses'> & { ip_addresses: string }>(`
+    INSERT INTO deployment_checkins (deployment_id, received_at, booted_at, source_ip, hostname, serial_number, mac_address, ip_addresses, os_release, image_version, boot_time_unit)
+    VALUES (@deployment_id, @received_at, @booted_at, @source_ip, @hostname, @serial_number, @mac_address, @ip_addresses, @os_release, @image_version, @boot_time_unit)`);
+  const checkinOf = db.prepare<[number], Omit<DeploymentCheckin, 'ip_addresses'> & { ip_addresses: string }>('SELECT * FROM deployment_checkins WHERE deployment_id = ?');
+  // A card re-imaged (or acknowledged) before the sweep saw it is nobody's news.
+  const newlyNotBooted = db.prepare<[string], Deployment>(
+    `SELECT * FROM deployments WHERE ${AWAITING_CHECKIN} AND checkin_due_at <= ? AND not_booted_at IS NULL AND ${BOOT_UNRESOLVED} ORDER BY id`,
+  );
+  const markNotBooted = db.prepare<{ id: number; at: string }, Deployment>(
+    `UPDATE deployments SET not_booted_at = @at WHERE id = @id AND ${AWAITING_CHECKIN} AND not_booted_at IS NULL RETURNING *`,
+  );
   const tokenOf = db.prepare<[number], { token_sha256: string; confirmed_at: string | null }>('SELECT token_sha256, confirmed_at FROM deployment_tokens WHERE deployment_id = ?');
   const confirmToken = db.prepare<{ deployment_id: number; at: string }>('UPDATE deployment_tokens SET confirmed_at = @at WHERE deployment_id = @deployment_id AND confirmed_at IS NULL');
   const staleOpen = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE ${OPEN} AND updated_at < ? ORDER BY id`);
@@ -204,7 +245,22 @@ export function createDeploymentRepository(db: Db) {
     /** Deployments whose record says they take part in a swarm (receiving or serving). */
     listInSwarms: (): Deployment[] => inSwarms.all(),
     /** Keeps the SHA-256 of a deployment's token (never the token). */
-    saveTokenHash: (deploymentId: number, sha256: string): void => void insertToken.run({ deployment_id: deploymentId, token_sha256: sha256 }),
+    saveTokenHash: (deploymentId: number, sha256: string, checkinSha256: string | null = null): void =>
+      void insertToken.run({ deployment_id: deploymentId, token_sha256: sha256, checkin_token_sha256: checkinSha256 }),
+    checkinTokenOf: (deploymentId: number) => checkinTokenOf.get(deploymentId),
+    /** Spends the deployment's one check-in; false when it was spent already. */
+    useCheckinToken: (deploymentId: number, at: string): boolean => useCheckinToken.run({ deployment_id: deploymentId, at }).changes === 1,
+    setCheckinDue: (id: number, due: string): Deployment | undefined => setCheckinDue.get({ id, due }),
+    markBooted: (id: number, bootedAt: string): Deployment | undefined => markBooted.get({ id, booted_at: bootedAt }),
+    saveCheckin: (checkin: DeploymentCheckin): void => void insertCheckin.run({ ...checkin, ip_addresses: JSON.stringify(checkin.ip_addresses) }),
+    checkinOf: (deploymentId: number): DeploymentCheckin | null => {
+      const row = checkinOf.get(deploymentId);
+      return row ? { ...row, ip_addresses: JSON.parse(row.ip_addresses) as string[] } : null;
+    },
+    /** Written cards past their check-in deadline at `now` that nobody has announced as not booted yet. */
+    listNewlyNotBooted: (now: string): Deployment[] => newlyNotBooted.all(now),
+    /** Undefined when it checked in (or was marked) meanwhile. */
+    markNotBooted: (id: number, at: string): Deployment | undefined => markNotBooted.get({ id, at }),
     tokenOf: (deploymentId: number): { token_sha256: string; confirmed_at: string | null } | undefined => tokenOf.get(deploymentId),
     /** From now on this deployment's reports must carry its token. */
     confirmToken: (deploymentId: number, at: string): void => void confirmToken.run({ deployment_id: deploymentId, at }),

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  buildAgentBundle, createVenueWithKarts, diffDiskWithImage, listDeployments, registerActiveImage, startTestServer, type TestServer,
+  apartFromCheckin, buildAgentBundle, CHECKIN_ROOT_FILES, createVenueWithKarts, diffDiskWithImage, listDeployments, registerActiveImage, startTestServer, type TestServer,
 } from '../agent/test-support/agent-e2e.harness.js';
 import { buildDiskImage, readRootFile, statRootPath } from '../disk-layout/test-support/disk-image.builder.js';
 import { prepareAptContext } from './debian-packages.fetcher.js';
@@ -101,7 +101,8 @@ describe('network-booted installer under QEMU', () => {
     const diff = await diffDiskWithImage(disk, image, join(work, 'diff'));
     expect(diff.outsidePartitions).toEqual([]);
     expect(diff.boot).toEqual(['/rpi-preseed.toml']);
-    expect(diff.root).toEqual(['/etc/hostname', '/etc/hosts']);
+    expect(apartFromCheckin(diff.root)).toEqual(['/etc/hostname', '/etc/hosts']);
+    expect(diff.root).toEqual(expect.arrayContaining(CHECKIN_ROOT_FILES));
     expect(await readRootFile(disk, image.root.startByte, '/etc/hostname')).toBe('KXP2-QEMU-007\n');
     // Written with the server's time, not 1970's.
     expect(await statRootPath(disk, image.root.startByte, '/etc/hostname')).toMatch(new RegExp(`mtime: .* ${new Date().getUTCFullYear()}\n`));

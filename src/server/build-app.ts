@@ -15,6 +15,7 @@ import { registerConfigRoute } from './device/config.route.js';
 import { installDeviceTokenHook } from './device/device-token.hook.js';
 import { registerHealthRoute } from './device/health.route.js';
 import { registerStatusRoute } from './device/status.route.js';
+import { registerCheckinRoute } from './device/checkin.route.js';
 import { registerPeerAnnounceRoute } from './device/peer-announce.route.js';
 import { registerDeploymentLogRoute } from './device/deployment-log.route.js';
 import { createEventBroadcaster } from './events/event-broadcaster.js';
@@ -179,6 +180,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   registerHealthRoute(device, deps.startedAt);
   registerConfigRoute(device, deps);
   registerStatusRoute(device, deps);
+  registerCheckinRoute(device, deps);
   registerPeerAnnounceRoute(device, deps);
   registerDeploymentLogRoute(device, deps);
   downloads = registerImageDownloadRoute(device, {

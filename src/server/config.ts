@@ -18,6 +18,9 @@ export interface ServerConfig {
   requireDeploymentToken: boolean;
   staleMinutes: number;
   staleSweepSeconds: number;
+  checkinUrl: string | null;
+  bootDeadlineSeconds: number;
+  checkinRetrySeconds: number;
   maxImageBytes: number;
   logLevel: LogLevel;
   sessionHours: number;
@@ -130,6 +133,9 @@ export const CONFIG_KEYS: { [K in keyof ServerConfig]: KeySpec<K> } = {
   requireDeploymentToken: { env: 'PITCREW_REQUIRE_DEPLOYMENT_TOKEN', flag: '--require-deployment-token', description: 'When 1, every status report must carry the deployment_token its configuration answer gave (installers that predate it are refused); otherwise only reports that carry a wrong one are.', default: false, parse: flag },
   staleMinutes: { env: 'PITCREW_STALE_MINUTES', flag: '--stale-minutes', description: 'A deployment with no report for this many minutes is marked failed.', default: 10, parse: integer(1, 7 * 24 * 60, 'minutes') },
   staleSweepSeconds: { env: 'PITCREW_STALE_SWEEP_SECONDS', flag: '--stale-sweep-seconds', description: 'How often to look for stale deployments.', default: 30, parse: integer(1, 3600, 'seconds') },
+  checkinUrl: { env: 'PITCREW_CHECKIN_URL', flag: '--checkin-url', description: 'Base URL a written unit reports its first boot to (POST <url>/api/checkin on the device listener), if it boots on a network that reaches the server by another address; by default the device URL.', default: null, parse: url },
+  bootDeadlineSeconds: { env: 'PITCREW_BOOT_DEADLINE_S', flag: '--boot-deadline-s', description: 'A written card that has not checked in from its first boot this many seconds after completing is flagged "not booted".', default: 15 * 60, parse: integer(10, 30 * 24 * 3600, 'seconds') },
+  checkinRetrySeconds: { env: 'PITCREW_CHECKIN_RETRY_S', flag: '--checkin-retry-s', description: 'How long a booted unit keeps trying to check in (with growing pauses) before its check-in removes itself.', default: 24 * 3600, parse: integer(60, 30 * 24 * 3600, 'seconds') },
   maxImageBytes: { env: 'PITCREW_MAX_IMAGE_BYTES', flag: '--max-image-bytes', description: 'Largest master image accepted by upload (bytes, or 32G, 500MiB…).', default: 64 * 2 ** 30, parse: byteSize },
   logLevel: { env: 'PITCREW_LOG_LEVEL', flag: '--log-level', description: `Log level: ${LOG_LEVELS.join(', ')}.`, default: 'info', parse: (raw) => {
     const value = raw.trim().toLowerCase();

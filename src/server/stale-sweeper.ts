@@ -1,4 +1,6 @@
-// Marks deployments failed when their device has gone quiet for longer than the stale timeout.
+// Marks deployments failed when their device has gone quiet for longer than the stale timeout, and written cards
+// "not booted" when they miss their first-boot check-in deadline (core.checkins.sweepNotBooted emits
+// `deployment_not_booted` once per deployment).
 import type { FastifyBaseLogger } from 'fastify';
 import type { Core } from '../core/index.js';
 
@@ -12,6 +14,8 @@ export function startStaleSweeper(core: Core, { staleMinutes, intervalSeconds, l
   const sweep = () => {
     const failed = core.deployments.sweepStale(staleMinutes * 60_000);
     if (failed.length) log.warn({ deployments: failed.map((d) => d.id) }, `marked ${failed.length} silent deployment(s) failed`);
+    // Each one logged by the outcome logger from its deployment_not_booted event.
+    core.checkins.sweepNotBooted();
     core.peers.expireSilent();
     return failed.length;
   };

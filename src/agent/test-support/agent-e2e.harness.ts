@@ -10,10 +10,18 @@ import { build } from 'esbuild';
 import type { Deployment, MasterImage, ProductType } from '../../contracts/domain.js';
 import { startTestServer, waitFor, type TestServer } from '../../server/test-support/test-server.js';
 import { dumpBootPartition, dumpRootPartition, sha256File, type BuiltImage } from '../../disk-layout/test-support/disk-image.builder.js';
+import { CHECKIN_SCRIPT_PATH, CHECKIN_UNIT_PATH, CHECKIN_WANTS_PATH } from '../first-boot.checkin.js';
 
 const run = promisify(execFile);
 
 export { startTestServer, waitFor, type TestServer };
+
+/** What the first-boot check-in adds to every root filesystem a current server's installer writes. */
+export const CHECKIN_ROOT_FILES = [CHECKIN_WANTS_PATH, CHECKIN_UNIT_PATH, CHECKIN_SCRIPT_PATH].sort();
+
+/** A root diff without the check-in's files and the folders made for them (which the image may lack). */
+export const apartFromCheckin = (paths: string[]): string[] =>
+  paths.filter((path) => !CHECKIN_ROOT_FILES.some((file) => file === path || file.startsWith(`${path}/`)));
 
 /** A venue with kart numbers, created through the management API as an operator. */
 export async function createVenueWithKarts(t: TestServer, code: string, numbers: string): Promise<void> {

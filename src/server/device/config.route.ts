@@ -27,6 +27,9 @@ export function registerConfigRoute(app: TypedApp, { core, config }: ServerDeps)
       peer_announce_url: result.image.delivery && core.peers.enabledFor(result.deployment.batch_id) ? `${base}/api/peers/announce` : null,
       generalize: result.image.generalize,
       provisioning: result.provisioning,
+      checkin_url: `${config.checkinUrl ?? base}/api/checkin`,
+      checkin_token: result.checkinToken,
+      checkin_retry_s: config.checkinRetrySeconds,
     };
   });
 }

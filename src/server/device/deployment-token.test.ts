@@ -23,7 +23,7 @@ describe('deployment tokens', () => {
     const config = await start();
     expect(config.deployment_token).toMatch(/^[A-Za-z0-9_-]{32}$/);
     const stored = t.server.db.prepare('SELECT * FROM deployment_tokens').all();
-    expect(stored).toEqual([{ deployment_id: config.deployment_id, token_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), confirmed_at: null }]);
+    expect(stored).toEqual([{ deployment_id: config.deployment_id, token_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), confirmed_at: null, checkin_token_sha256: expect.stringMatching(/^[0-9a-f]{64}$/), checkin_used_at: null }]);
     t.server.db.pragma('wal_checkpoint(TRUNCATE)');
     expect(readFileSync(join(t.dataDir, 'pitcrew.db')).includes(config.deployment_token)).toBe(false);
     const again = (await t.device.post('/api/config', { product_type: 'KXP2', venue_code: 'CORO', serial_number: '10000000aa01' })).body;

@@ -1,5 +1,6 @@
 // Optional shared secret on the device listener (PITCREW_DEVICE_TOKEN): when set, every device request but
-// /health must carry it as `Authorization: Bearer <token>` or `X-Device-Token: <token>`.
+// /health and /api/checkin must carry it as `Authorization: Bearer <token>` or `X-Device-Token: <token>`. A
+// check-in comes from the installed system and carries its own one-time token: the shared secret stays off the cards.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../../contracts/errors.js';
@@ -11,7 +12,7 @@ export function installDeviceTokenHook(app: FastifyInstance, token: string | nul
   if (!token) return;
   const expected = digest(token);
   app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.url === '/health') return;
+    if (request.routeOptions.url === '/health' || request.routeOptions.url === '/api/checkin') return;
     const header = request.headers['x-device-token'];
     const given = bearerToken(request.headers.authorization) ?? (typeof header === 'string' ? header.trim() : undefined);
     // Compare digests: equal length always, and the comparison time says nothing about the token.

@@ -40,10 +40,10 @@ describe('server log', () => {
       expect(uploaded.status).toBe(200);
       await call(server.managementUrl, 'POST', `/api/images/${(uploaded.body as { image: { id: number } }).image.id}/activate`, {});
 
-      const ask = (serial: string) => call(server.deviceUrl, 'POST', '/api/config', { venue_code: 'CORO', product_type: 'KXP2', serial_number: serial }, false) as Promise<{ deployment_id: number; hostname: string }>;
+      const ask = (serial: string) => call(server.deviceUrl, 'POST', '/api/config', { venue_code: 'CORO', product_type: 'KXP2', serial_number: serial }, false) as Promise<{ deployment_id: number; hostname: string; checkin_token: string }>;
       const good = await ask('10000000c0de0001');
       const bad = await ask('10000000c0de0002');
-      await call(server.deviceUrl, 'POST', '/api/status', { deployment_id: good.deployment_id, status: 'completed' }, false);
+      await call(server.deviceUrl, 'POST', '/api/status', { deployment_id: good.deployment_id, status: 'completed', checkin_installed: true }, false);
       await call(server.deviceUrl, 'POST', '/api/status', { deployment_id: bad.deployment_id, status: 'failed', error_message: 'Verification failed: SHA-256 of the card does not match the image.' }, false);
 
       const lines = () => server.output.filter((line) => line.startsWith('{"level"')).map((line) => JSON.parse(line) as LogLine);
@@ -52,6 +52,15 @@ describe('server log', () => {
       expect(failed.msg).toContain(`${bad.hostname} (serial 10000000c0de0002`);
       const completed = lines().find((l) => l.level === LEVEL.info && l.msg.includes('completed:'));
       expect(completed).toMatchObject({ hostname: good.hostname, serial: '10000000c0de0001' });
+
+      // Its first boot, and a check-in refused (a replay): one info line, one warn line naming the board.
+      const checkin = { deployment_id: good.deployment_id, checkin_token: good.checkin_token, hostname: good.hostname, serial_number: '10000000c0de0001', mac_address: null, ip_addresses: [], os_release: null, image_version: null, uptime_s: 20, boot_time_unit_s: null };
+      await call(server.deviceUrl, 'POST', '/api/checkin', checkin, false);
+      const booted = await waitFor(() => lines().find((l) => l.level === LEVEL.info && l.msg.includes('booted:')), 5000, 'the boot line');
+      expect(booted).toMatchObject({ hostname: good.hostname, serial: '10000000c0de0001' });
+      expect((await fetch(`${server.deviceUrl}/api/checkin`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(checkin) })).status).toBe(409);
+      const refused = await waitFor(() => lines().find((l) => l.level === LEVEL.warn && l.msg.startsWith('check-in refused:')), 5000, 'the refusal line');
+      expect(refused).toMatchObject({ hostname: good.hostname, serial: '10000000c0de0001', code: 'CONFLICT' });
 
       // Every request was logged, and only at debug: 1 Hz reports from 200 boards must not fill the info log.
       const requestLines = lines().filter((l) => l.msg === 'request completed' || l.msg === 'incoming request');

@@ -16,6 +16,7 @@ const fieldsOf = (d: Deployment) => ({
 
 export function createDeploymentOutcomeLogger(log: FastifyBaseLogger): EventObserver {
   return (name, payload) => {
+    if (name === 'deployment_booted' || name === 'deployment_not_booted') return logBoot(log, name, (payload as { deployment: Deployment }).deployment);
     if (name !== 'deployment_status') return;
     const { deployment } = payload as { deployment: Deployment };
     const who = `${deployment.hostname} (serial ${deployment.serial_number ?? 'unknown'}, MAC ${deployment.mac_address ?? 'unknown'})`;
@@ -31,4 +32,11 @@ export function createDeploymentOutcomeLogger(log: FastifyBaseLogger): EventObse
         break;
     }
   };
+}
+
+/** First boot: the card's check-in (info), or its absence past the deadline (warn: someone should look at the unit). */
+function logBoot(log: FastifyBaseLogger, name: 'deployment_booted' | 'deployment_not_booted', d: Deployment): void {
+  const who = `${d.hostname} (serial ${d.serial_number ?? 'unknown'}, MAC ${d.mac_address ?? 'unknown'})`;
+  if (name === 'deployment_booted') log.info({ ...fieldsOf(d), booted_at: d.booted_at }, `deployment ${d.id} booted: ${who} checked in from its first boot`);
+  else log.warn({ ...fieldsOf(d), completed_at: d.completed_at, checkin_due_at: d.checkin_due_at }, `deployment ${d.id} not booted: ${who} was written at ${d.completed_at ?? '?'} and has not checked in from its first boot`);
 }

@@ -4,6 +4,7 @@ import { Type, type Static } from 'typebox';
 import { AttentionResolve, DeploymentList, DeploymentQuery, DeploymentResponse, Report, ReportQuery } from '../../contracts/api.js';
 import { Deployment, RowId } from '../../contracts/domain.js';
 import { DeploymentLog, IDENTIFY_DEFAULT_S, IdentifyRequest } from '../../contracts/card-health.js';
+import { DeploymentCheckinAnswer } from '../../contracts/checkin.js';
 import { deploymentCsvLines } from '../../core/deployment-csv.js';
 import { actorOf } from '../auth/access.hooks.js';
 import type { TypedApp } from '../http/app-types.js';
@@ -30,6 +31,10 @@ export function registerDeploymentRoutes(app: TypedApp, { core }: ServerDeps): v
   );
 
   // Acknowledge, or mark for a re-image: the device leaves the "needs attention" lane on every dashboard.
+  app.get('/api/deployments/:id/checkin', { schema: { params: IdParams, response: { 200: DeploymentCheckinAnswer } }, config: { access: 'viewer' } }, async (request) => ({
+    checkin: core.checkins.checkinOf(request.params.id),
+  }));
+
   app.post(
     '/api/deployments/:id/attention',
     { schema: { params: IdParams, body: AttentionResolve, response: { 200: DeploymentResponse } }, config: { access: 'operator', audit: 'deployment.attention' } },

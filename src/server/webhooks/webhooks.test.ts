@@ -194,7 +194,9 @@ describe('webhook deliveries', () => {
     const webhook = await createWebhook({ events: ['device_not_booted'] });
     const device = await deviceReports('completed');
     const deployment = t.server.core.deployments.get(device.deployment_id);
-    t.server.core.ctx.write((emit) => emit('device_not_booted', { deployment_id: deployment.id, deployment, waited_s: 600 }));
+    // Written ten minutes ago: the envelope says how long the server has waited for the check-in.
+    const writtenLongAgo = { ...deployment, completed_at: new Date(Date.now() - 600_000).toISOString() };
+    t.server.core.ctx.write((emit) => emit('deployment_not_booted', { deployment_id: deployment.id, hostname: deployment.hostname, deployment: writtenLongAgo }));
     await settled(webhook.id);
     const envelope = JSON.parse(receiver.received[0]!.body);
     expect(envelope).toMatchObject({ event: 'device_not_booted', title: `Device not booted: ${device.hostname}`, data: { waited_s: 600 } });

@@ -3,6 +3,7 @@
 import type { ConfigResponse, StatusRequest, StatusResponse } from '../../../src/contracts/device-api.js';
 import type { LogUpload } from '../../../src/contracts/card-health.js';
 import type { PeerAnnounce, PeerAnnounceResponse } from '../../../src/contracts/peer-delivery.js';
+import type { CheckinRequest } from '../../../src/contracts/checkin.js';
 
 export class FakeDevice {
   config: ConfigResponse | null = null;
@@ -74,6 +75,26 @@ export class FakeDevice {
     const text = await response.text();
     if (!response.ok) throw new Error(`/api/peers/announce ${fields.role} for ${this.serial} → ${response.status}: ${text}`);
     return JSON.parse(text) as PeerAnnounceResponse;
+  }
+
+  /** Its written system's first-boot check-in, as the script the installer adds sends it, to the answer's check-in URL. */
+  async checkIn(extra: Partial<CheckinRequest> = {}): Promise<void> {
+    if (!this.config?.checkin_url || !this.config.checkin_token) throw new Error(`check-in for ${this.serial} without a checkin_url and token in its configuration`);
+    const body: CheckinRequest = {
+      deployment_id: this.config.deployment_id,
+      checkin_token: this.config.checkin_token,
+      hostname: this.config.hostname,
+      serial_number: this.serial,
+      mac_address: this.mac,
+      ip_addresses: ['10.20.0.31'],
+      os_release: 'Raspberry Pi OS (trixie)',
+      image_version: this.config.version,
+      uptime_s: 25,
+      boot_time_unit_s: null,
+      ...extra,
+    };
+    const response = await fetch(this.config.checkin_url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    if (!response.ok) throw new Error(`/api/checkin for ${this.serial} → ${response.status}: ${await response.text()}`);
   }
 
   /** Reports a download position as a share of the image, with a plausible rate. */

@@ -13,6 +13,7 @@ import type {
   WebhookCreate, WebhookDeliveryList, WebhookDeliveryQuery, WebhookDeliveryResponse, WebhookList, WebhookResponse, WebhookUpdate,
 } from '../../../src/contracts/webhooks.js';
 import type { DeploymentLog } from '../../../src/contracts/card-health.js';
+import type { DeploymentCheckinAnswer } from '../../../src/contracts/checkin.js';
 import type { ProductType, Stats, Venue } from '../../../src/contracts/domain.js';
 import type { ErrorBody } from '../../../src/contracts/errors.js';
 import type { ProfileResponse, ProfileRevisionList, ProvisioningProfileInput } from '../../../src/contracts/provisioning-profile.js';
@@ -221,6 +222,8 @@ export const api = {
     identify: (id: number, seconds?: number) => post<Static<typeof DeploymentResponse>>(`/api/deployments/${id}/identify`, seconds === undefined ? {} : { seconds }),
     log: (id: number, signal?: AbortSignal) => get<DeploymentLog>(`/api/deployments/${id}/log`, signal),
     logDownloadUrl: (id: number) => `/api/deployments/${id}/log?download=true`,
+    /** What the written system reported from its first boot; null until it checked in. */
+    checkin: (id: number, signal?: AbortSignal) => get<DeploymentCheckinAnswer>(`/api/deployments/${id}/checkin`, signal),
   },
   labels: (query: LabelQuery, signal?: AbortSignal) => get<LabelSheet>(`/api/labels${buildQuery(query)}`, signal),
   reports: (query: ReportQuery, signal?: AbortSignal) => get<Report>(`/api/reports${buildQuery(query)}`, signal),

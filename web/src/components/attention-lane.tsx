@@ -1,8 +1,10 @@
-// "Needs attention": the devices on the floor that wait for a person — failed, or silent while unfinished — at the
+// "Needs attention": the devices on the floor that wait for a person — failed, silent while unfinished, or written
+// but never checked in from their first boot — at the
 // top of the dashboard, each with what happened in plain words, the installer's own words behind a toggle, and what
 // can be done about it. A device stays until someone acts (or it asks for its configuration again).
 import { memo, useState } from 'react';
 import { attentionSentences, type AttentionReason, type OperatorResolution } from '../../../src/contracts/attention.js';
+import { NOT_BOOTED_CAUSES } from '../../../src/contracts/checkin.js';
 import type { Deployment } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useAuth } from '../auth/auth.context.js';
@@ -22,8 +24,9 @@ export interface AttentionItem {
 
 type Action = OperatorResolution | 'release' | 'retire';
 
-function Detail({ deployment: d }: { deployment: Deployment }) {
+function Detail({ deployment: d, reason }: { deployment: Deployment; reason: AttentionReason }) {
   const rows: Array<[string, React.ReactNode]> = [
+    ...(reason === 'not-booted' ? ([['Written', formatDateTime(d.completed_at)], ['Check-in due', formatDateTime(d.checkin_due_at)]] as Array<[string, string]>) : []),
     ['Installer said', d.error_message],
     ['Last step', d.message],
     ['Last status', `${d.status} at ${Math.round(d.progress)} %`],
@@ -35,6 +38,12 @@ function Detail({ deployment: d }: { deployment: Deployment }) {
   ];
   return (
     <div className="mt-2" data-testid="attention-detail">
+      {reason === 'not-booted' && (
+        <div className="small mb-2" data-testid="attention-causes">
+          <div className="fw-semibold">Likely causes</div>
+          <ul className="mb-1 ps-3">{NOT_BOOTED_CAUSES.map((cause) => <li key={cause}>{cause}</li>)}</ul>
+        </div>
+      )}
       <dl className="row g-0 small mb-0 pc-attention-detail">
         {[...rows.filter(([, value]) => Boolean(value)).map(([label, value]): [string, React.ReactNode] => [label, <code className="text-body">{value}</code>]), ...cardRows(d)].map(([label, value]) => (
           <div key={label} style={{ display: 'contents' }}>
@@ -91,15 +100,15 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
   };
 
   return (
-    <div className={`card h-100 border-0 border-start border-4 shadow-sm ${reason === 'failed' ? 'border-danger' : 'border-warning'}`} data-testid={`attention-item-${d.id}`} data-hostname={d.hostname} data-reason={reason}>
+    <div className={`card h-100 border-0 border-start border-4 shadow-sm ${reason === 'stalled' ? 'border-warning' : 'border-danger'}`} data-testid={`attention-item-${d.id}`} data-hostname={d.hostname} data-reason={reason}>
       <div className="card-body py-2">
         <div className="d-flex flex-wrap align-items-center justify-content-between gap-1">
           <span className="font-monospace fw-semibold fs-6 text-break">{d.hostname}</span>
           <span className="d-flex align-items-center gap-1">
             <IdentifyBadge deployment={d} now={now} />
             <CardFlagBadges deployment={d} />
-            {reason === 'stalled' ? <span className="badge text-bg-warning">stalled</span> : <StatusBadge kind="deployment" status={d.status} />}
-            <span className="small text-body-secondary text-nowrap">{formatAgo(d.updated_at, now)}</span>
+            {reason === 'stalled' ? <span className="badge text-bg-warning">stalled</span> : reason === 'not-booted' ? <span className="badge text-bg-danger">not booted</span> : <StatusBadge kind="deployment" status={d.status} />}
+            <span className="small text-body-secondary text-nowrap">{formatAgo(reason === 'not-booted' ? (d.completed_at ?? d.updated_at) : d.updated_at, now)}</span>
           </span>
         </div>
         <div className="small text-body-secondary">
@@ -132,7 +141,7 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
             {open ? 'Hide detail' : 'Detail'}
           </button>
         </div>
-        {open && <Detail deployment={d} />}
+        {open && <Detail deployment={d} reason={reason} />}
       </div>
     </div>
   );

@@ -1,6 +1,7 @@
 // React bindings for the live connection: subscribe for the lifetime of a component, and reload on events.
 import { useEffect, useRef, useSyncExternalStore } from 'react';
 import type { ServerEventName, ServerEvents } from '../../../src/contracts/events.js';
+import type { Deployment } from '../../../src/contracts/domain.js';
 import { getLiveState, onLiveStateChange, onResync, subscribe, type LiveState } from './live.socket.js';
 
 /** Calls `handler` for every `name` event while the component is mounted; the latest handler always runs. */
@@ -8,6 +9,20 @@ export function useLiveEvent<K extends ServerEventName>(name: K, handler: (paylo
   const latest = useRef(handler);
   latest.current = handler;
   useEffect(() => subscribe(name, (payload) => latest.current(payload)), [name]);
+}
+
+/**
+ * Calls `handler` with every new state of a deployment: its reports (`deployment_status`) and its first boot's
+ * check-in or absence (`deployment_booted`, `deployment_not_booted`), which leave its status as it was.
+ */
+export function useDeploymentUpdates(handler: (deployment: Deployment) => void): void {
+  const latest = useRef(handler);
+  latest.current = handler;
+  useEffect(() => {
+    const apply = ({ deployment }: { deployment: Deployment }) => latest.current(deployment);
+    const unsubscribe = [subscribe('deployment_status', apply), subscribe('deployment_booted', apply), subscribe('deployment_not_booted', apply)];
+    return () => unsubscribe.forEach((stop) => stop());
+  }, []);
 }
 
 /** Calls `handler` whenever the connection opens again after a drop (server restart, network blip). */

@@ -5,7 +5,7 @@ import { attentionReasonOf } from '../../../src/contracts/attention.js';
 import type { Deployment } from '../../../src/contracts/domain.js';
 import { FINAL_DEPLOYMENT_STATUSES, OPEN_DEPLOYMENT_STATUSES } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
-import { useLiveEvent, useResync } from './live.hooks.js';
+import { useDeploymentUpdates, useResync } from './live.hooks.js';
 
 /** Finished devices stay on the board this long so the operator sees them complete before they move to history. */
 export const FINISHED_VISIBLE_MS = 60_000;
@@ -30,7 +30,12 @@ export type Tracked = { deployment: Deployment; finishedAt: number | null };
  * off the lane leaves `updated_at` alone, so the resolution time breaks the tie.
  */
 const isNewer = (a: Deployment, b: Deployment) =>
-  a.updated_at > b.updated_at || (a.updated_at === b.updated_at && (a.attention_resolved_at ?? '') > (b.attention_resolved_at ?? ''));
+  a.updated_at > b.updated_at ||
+  (a.updated_at === b.updated_at &&
+    ((a.attention_resolved_at ?? '') > (b.attention_resolved_at ?? '') ||
+      // A first boot's check-in, or its absence, leaves updated_at alone too.
+      (a.booted_at !== null && b.booted_at === null) ||
+      (a.not_booted_at !== null && b.not_booted_at === null)));
 
 /** `now` is the page's clock (one tick a second): it decides when finished devices leave and when silence is a stall. */
 export function useLiveFleet(now: number) {
@@ -110,7 +115,9 @@ export function useLiveFleet(now: number) {
         const isFinal = FINAL_DEPLOYMENT_STATUSES.includes(deployment.status);
         // A device that left the board long ago may still leave its swarm, or be marked resolved, later: that
         // brings no card back.
-        if (!current && isFinal && (deployment.delivery_role === 'done' || deployment.attention_resolved_at !== null)) continue;
+        if (!current && isFinal && (deployment.delivery_role === 'done' || deployment.attention_resolved_at !== null) && attentionReasonOf(deployment, flushedAt) === null) continue;
+        // A card found not booted long after it left the board comes back to the lane; its check-in brings none.
+        if (!current && isFinal && attentionReasonOf(deployment, flushedAt) === null && deployment.booted_at !== null) continue;
         // One that stops serving shows as finished for the usual while from then on.
         const stoppedServing = current !== undefined && isServing(current.deployment) && !isServing(deployment);
         next.set(deployment.id, { deployment, finishedAt: isFinal ? (stoppedServing ? flushedAt : (current?.finishedAt ?? flushedAt)) : null });
@@ -122,7 +129,7 @@ export function useLiveFleet(now: number) {
     if (frame.current !== null) cancelAnimationFrame(frame.current);
     if (timer.current !== null) clearTimeout(timer.current);
   }, []);
-  useLiveEvent('deployment_status', ({ deployment }) => {
+  useDeploymentUpdates((deployment) => {
     const queued = pending.current.get(deployment.id);
     if (!queued || !isNewer(queued, deployment)) pending.current.set(deployment.id, deployment);
     if (frame.current !== null || timer.current !== null) return;

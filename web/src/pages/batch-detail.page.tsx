@@ -9,7 +9,9 @@ import { BatchActivityBadge, BatchProgress, describeBatch, withProgress } from '
 import { formatAgo, formatDateTime, formatDuration } from '../../../src/contracts/format.js';
 import { PeerShareText } from '../components/peer-delivery.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, DeploymentBar, Pagination, StatusBadge } from '../components/ui.js';
-import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
+import { useDeploymentUpdates, useLiveEvent, useLiveReload } from '../live/live.hooks.js';
+import { BootBadge } from '../components/boot-state.js';
+import { useNow } from '../components/use-now.js';
 
 export function BatchDetailPage() {
   const rawId = useParams().id ?? '';
@@ -28,7 +30,8 @@ export function BatchDetailPage() {
     // The serving batch handed out its last name: the next one serves now.
     if (event.remaining_count === 0 && serving.data?.batch?.id === event.batch_id) serving.reload();
   });
-  useLiveEvent('deployment_status', ({ deployment }) => {
+  const now = useNow(5000);
+  useDeploymentUpdates((deployment) => {
     if (deployment.batch_id !== id) return;
     deployments.setData((data) => {
       if (!data) return data;
@@ -87,12 +90,13 @@ export function BatchDetailPage() {
         ) : (
           <div className="table-responsive">
             <table className="table table-sm align-middle mb-0">
-              <thead><tr><th scope="col">Hostname</th><th scope="col">Status</th><th scope="col" style={{ minWidth: 140 }}>Progress</th><th scope="col" className="d-none d-md-table-cell">Serial / MAC</th><th scope="col" className="d-none d-lg-table-cell text-end" title="Share of its chunk bytes received from other devices rather than from the server">From peers</th><th scope="col">Started</th><th scope="col" className="d-none d-md-table-cell">Took</th></tr></thead>
+              <thead><tr><th scope="col">Hostname</th><th scope="col">Status</th><th scope="col" title="Whether the written card's system checked in from its first boot">Booted</th><th scope="col" style={{ minWidth: 140 }}>Progress</th><th scope="col" className="d-none d-md-table-cell">Serial / MAC</th><th scope="col" className="d-none d-lg-table-cell text-end" title="Share of its chunk bytes received from other devices rather than from the server">From peers</th><th scope="col">Started</th><th scope="col" className="d-none d-md-table-cell">Took</th></tr></thead>
               <tbody>
                 {deployments.data?.items.map((d) => (
                   <tr key={d.id}>
                     <td className="font-monospace">{d.hostname}</td>
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
+                    <td><BootBadge deployment={d} now={now} testId={`batch-boot-${d.id}`} /></td>
                     <td><DeploymentBar deployment={d} /></td>
                     <td className="d-none d-md-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="d-none d-lg-table-cell small text-end text-nowrap"><PeerShareText deployment={d} suffix="" empty={<span className="text-body-secondary">—</span>} /></td>

@@ -4,11 +4,12 @@
 import { useMemo, type ReactNode } from 'react';
 import { Link } from 'react-router-dom';
 import { attentionReasonOf } from '../../../src/contracts/attention.js';
-import { isFinalDeploymentStatus, OPEN_BATCH_STATUSES, type Batch, type DeploymentStatus } from '../../../src/contracts/domain.js';
+import { isFinalDeploymentStatus, OPEN_BATCH_STATUSES, type Batch, type Deployment, type DeploymentStatus } from '../../../src/contracts/domain.js';
 import { compareQueueOrder } from '../../../src/contracts/batch-queue.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { useAuth } from '../auth/auth.context.js';
+import { BootBadge } from '../components/boot-state.js';
 import { BatchActivityBadge, BatchProgress, describeBatch, withProgress } from '../components/batch-progress.js';
 import { AttentionLane, type AttentionItem } from '../components/attention-lane.js';
 import { DeploymentCard } from '../components/deployment-card.js';
@@ -134,7 +135,11 @@ function ActiveBatchWidget() {
   );
 }
 
+const LANE_ORDER: Record<AttentionItem['reason'], number> = { failed: 0, 'not-booted': 1, stalled: 2 };
+
 function RecentHistory() {
+  // Often enough for a card's "awaiting boot" to turn "not booted" within seconds of its deadline.
+  const now = useNow(5000);
   const recent = useResource((signal) => api.deployments.list({ page: 1, limit: 10 }, signal), []);
   useLiveReload(['deployment_status'], recent.reload, {
     delayMs: 800,
@@ -152,6 +157,11 @@ function RecentHistory() {
     if (shown === undefined || shown === deployment.status) return;
     recent.setData((data) => (data ? { ...data, items: data.items.map((d) => (d.id === deployment.id ? deployment : d)) } : data));
   });
+  // Written vs booted: a listed card's check-in, or its absence past the deadline, shows at once.
+  const patchBoot = ({ deployment }: { deployment: Deployment }) =>
+    recent.setData((data) => (data && data.items.some((d) => d.id === deployment.id) ? { ...data, items: data.items.map((d) => (d.id === deployment.id ? deployment : d)) } : data));
+  useLiveEvent('deployment_booted', patchBoot);
+  useLiveEvent('deployment_not_booted', patchBoot);
   return (
     <div className="card shadow-sm border-0" data-testid="recent-history">
       <div className="card-header bg-transparent d-flex justify-content-between align-items-center">
@@ -172,6 +182,7 @@ function RecentHistory() {
                 <th scope="col" className="d-none d-sm-table-cell">Product</th>
                 <th scope="col" className="d-none d-sm-table-cell">Venue</th>
                 <th scope="col">Status</th>
+                <th scope="col" title="Whether the written card's system checked in from its first boot">Booted</th>
                 <th scope="col" className="d-none d-md-table-cell">Duration</th>
                 <th scope="col">Started</th>
               </tr>
@@ -183,6 +194,7 @@ function RecentHistory() {
                   <td className="d-none d-sm-table-cell">{d.product_type}</td>
                   <td className="d-none d-sm-table-cell">{d.venue_code}</td>
                   <td><StatusBadge kind="deployment" status={d.status} /></td>
+                  <td><BootBadge deployment={d} now={now} testId={`recent-boot-${d.id}`} /></td>
                   <td className="d-none d-md-table-cell">{d.completed_at ? formatDuration((new Date(d.completed_at).getTime() - new Date(d.started_at).getTime()) / 1000) : '—'}</td>
                   <td className="text-nowrap" title={formatDateTime(d.started_at)}>{formatAgo(d.started_at)}</td>
                 </tr>
@@ -219,8 +231,8 @@ function LiveFloor({ between, after }: { between: ReactNode; after: ReactNode })
       const reason = attentionReasonOf(deployment, now);
       if (reason) items.push({ deployment, reason });
     }
-    // Failures first, then the longest silent; the newest failure on top.
-    return items.sort((a, b) => (a.reason === b.reason ? b.deployment.updated_at.localeCompare(a.deployment.updated_at) : a.reason === 'failed' ? -1 : 1));
+    // Failures first, then cards written but not booted, then the silent; the newest of each on top.
+    return items.sort((a, b) => (a.reason === b.reason ? b.deployment.updated_at.localeCompare(a.deployment.updated_at) : LANE_ORDER[a.reason] - LANE_ORDER[b.reason]));
   }, [live.list, now]);
   // A failure waiting in the lane stays on the board too (after the unfinished): the compact view filters by state.
   const board = live.list;

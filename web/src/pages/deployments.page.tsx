@@ -15,9 +15,17 @@ import { useNow } from '../components/use-now.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, DeploymentBar, Pagination, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
 import { pageOf, pageSizeOf, useSearchState } from '../components/use-search-state.js';
-import { useLiveEvent, useLiveReload } from '../live/live.hooks.js';
+import { useDeploymentUpdates, useLiveEvent, useLiveReload } from '../live/live.hooks.js';
+import { BootBadge } from '../components/boot-state.js';
+import { BOOT_STATES, type BootState } from '../../../src/contracts/checkin.js';
 
-const KEYS = ['venue', 'status', 'product', 'from', 'to', 'search', 'page', 'limit'] as const;
+const KEYS = ['venue', 'status', 'boot', 'product', 'from', 'to', 'search', 'page', 'limit'] as const;
+const BOOT_OPTIONS = [
+  { value: 'booted', label: 'Booted' },
+  { value: 'awaiting', label: 'Awaiting boot' },
+  { value: 'not-booted', label: 'Not booted' },
+  { value: 'no-checkin', label: 'No check-in' },
+] as const satisfies ReadonlyArray<{ value: BootState; label: string }>;
 const DAY = /^\d{4}-\d{2}-\d{2}$/;
 
 const durationOf = (d: Deployment) => (d.completed_at ? (Date.parse(d.completed_at) - Date.parse(d.started_at)) / 1000 : null);
@@ -41,6 +49,33 @@ function describeResolution(d: Deployment): string {
   if (d.attention_resolution === 'reimage') return `will re-image on next boot (asked by ${d.attention_resolved_by ?? 'someone'}, ${when})`;
   if (d.attention_resolution === 'reimaged') return `re-imaged: the device asked again (${when})`;
   return `acknowledged by ${d.attention_resolved_by ?? 'someone'}, ${when}`;
+}
+
+/** Written vs booted, and what the system reported from its first boot. */
+function FirstBootRows({ deployment: d, now }: { deployment: Deployment; now: number }) {
+  const facts = useResource((signal) => (d.booted_at ? api.deployments.checkin(d.id, signal) : Promise.resolve({ checkin: null })), [d.id, d.booted_at]);
+  const c = facts.data?.checkin;
+  const rows: Array<[string, React.ReactNode]> = [
+    ['First boot', <span data-testid="deployment-detail-boot"><BootBadge deployment={d} now={now} /> {d.booted_at ? formatDateTime(d.booted_at) : d.checkin_due_at ? `check-in due ${formatDateTime(d.checkin_due_at)}` : ''}</span>],
+    ...(c
+      ? ([
+          ['Booted as', <span data-testid="deployment-detail-checkin"><code>{c.hostname}</code>{c.hostname !== d.hostname && <span className="text-danger"> (not {d.hostname})</span>}</span>],
+          ['Booted system', `${c.os_release ?? 'unknown OS'} · image ${c.image_version ?? 'unknown'}`],
+          ['Booted addresses', c.ip_addresses.length ? c.ip_addresses.join(', ') : '—'],
+          ['Checked in', `${formatDateTime(c.received_at)} from ${c.source_ip ?? 'an unknown address'}`],
+        ] as Array<[string, React.ReactNode]>)
+      : []),
+  ];
+  return (
+    <>
+      {rows.map(([k, v]) => (
+        <div className="contents" key={k} style={{ display: 'contents' }}>
+          <dt className="col-4">{k}</dt>
+          <dd className="col-8">{v}</dd>
+        </div>
+      ))}
+    </>
+  );
 }
 
 function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; onClose: () => void }) {
@@ -95,6 +130,7 @@ function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; 
             <dd className="col-8">{v}</dd>
           </div>
         ))}
+        <FirstBootRows deployment={d} now={now} />
       </dl>
       <InstallerLogView deploymentId={d.id} />
     </Modal>
@@ -121,14 +157,16 @@ export function DeploymentsPage() {
   const filters: DeploymentFilters = {
     venue: params.venue || undefined,
     status: (params.status || undefined) as DeploymentStatus | undefined,
+    boot: (BOOT_STATES as readonly string[]).includes(params.boot) ? (params.boot as BootState) : undefined,
     product: (params.product || undefined) as ProductType | undefined,
     from: dateError ? undefined : params.from || undefined,
     to: dateError ? undefined : params.to || undefined,
     search: params.search || undefined,
   };
-  const list = useResource((signal) => api.deployments.list({ ...filters, page, limit }, signal), [params.venue, params.status, params.product, params.from, params.to, params.search, page, limit, dateError]);
+  const list = useResource((signal) => api.deployments.list({ ...filters, page, limit }, signal), [params.venue, params.status, params.boot, params.product, params.from, params.to, params.search, page, limit, dateError]);
 
-  useLiveEvent('deployment_status', ({ deployment }) => {
+  const now = useNow(30_000);
+  useDeploymentUpdates((deployment) => {
     list.setData((data) => {
       if (!data || !data.items.some((d) => d.id === deployment.id)) return data;
       return { ...data, items: data.items.map((d) => (d.id === deployment.id && d.updated_at <= deployment.updated_at ? deployment : d)) };
@@ -155,12 +193,13 @@ export function DeploymentsPage() {
       <div className="card shadow-sm border-0">
         <div className="card-body">
           <div className="row g-2 align-items-end" role="search">
-            <div className="col-12 col-md-3">
+            <div className="col-12 col-md-2">
               <label htmlFor="dep-search" className="form-label small mb-1">Search</label>
               <input id="dep-search" type="search" className="form-control form-control-sm" placeholder="Hostname, serial or MAC" value={searchText} onChange={(e) => setSearchText(e.target.value)} data-testid="dep-filter-search" />
             </div>
-            <FilterSelect id="dep-venue" label="Venue" value={params.venue} onChange={(value) => update({ venue: value })} options={(venues.data?.venues ?? []).map((v) => ({ value: v.code, label: v.code }))} testId="dep-filter-venue" className="col-6 col-md-2" />
+            <FilterSelect id="dep-venue" label="Venue" value={params.venue} onChange={(value) => update({ venue: value })} options={(venues.data?.venues ?? []).map((v) => ({ value: v.code, label: v.code }))} testId="dep-filter-venue" className="col-6 col-md-1" />
             <FilterSelect id="dep-status" label="Status" value={params.status} onChange={(value) => update({ status: value })} options={DEPLOYMENT_STATUSES} testId="dep-filter-status" className="col-6 col-md-2" />
+            <FilterSelect id="dep-boot" label="First boot" value={params.boot} onChange={(value) => update({ boot: value })} options={BOOT_OPTIONS} testId="dep-filter-boot" className="col-6 col-md-2" />
             <FilterSelect id="dep-product" label="Product" value={params.product} onChange={(value) => update({ product: value })} options={PRODUCT_TYPES} testId="dep-filter-product" className="col-4 col-md-1" />
             <div className="col-4 col-md-2">
               <label htmlFor="dep-from" className="form-label small mb-1">From</label>
@@ -172,7 +211,7 @@ export function DeploymentsPage() {
             </div>
           </div>
           {dateError && <div className="text-danger small mt-1" role="alert">{dateError}</div>}
-          {hasFilters && <button type="button" className="btn btn-sm btn-link px-0 mt-1" onClick={() => { setSearchText(''); update({ venue: '', status: '', product: '', from: '', to: '', search: '' }); }}>Clear filters</button>}
+          {hasFilters && <button type="button" className="btn btn-sm btn-link px-0 mt-1" onClick={() => { setSearchText(''); update({ venue: '', status: '', boot: '', product: '', from: '', to: '', search: '' }); }}>Clear filters</button>}
         </div>
         <ErrorAlert error={list.error} onRetry={list.reload} />
         {list.loading ? (
@@ -188,6 +227,7 @@ export function DeploymentsPage() {
                   <th scope="col" className="d-none d-md-table-cell">Venue</th>
                   <th scope="col" className="d-none d-md-table-cell">Product</th>
                   <th scope="col">Status</th>
+                  <th scope="col" title="Written vs booted: whether the card's system checked in from its first boot">Booted</th>
                   <th scope="col" className="d-none d-lg-table-cell" style={{ minWidth: 120 }}>Progress</th>
                   <th scope="col" className="d-none d-xl-table-cell">Serial / MAC</th>
                   <th scope="col" className="d-none d-xl-table-cell">Image</th>
@@ -207,6 +247,7 @@ export function DeploymentsPage() {
                     <td className="d-none d-md-table-cell">{d.venue_code}</td>
                     <td className="d-none d-md-table-cell">{d.product_type}</td>
                     <td><StatusBadge kind="deployment" status={d.status} /></td>
+                    <td><BootBadge deployment={d} now={now} testId={`deployment-boot-${d.id}`} /></td>
                     <td className="d-none d-lg-table-cell"><DeploymentBar deployment={d} /></td>
                     <td className="d-none d-xl-table-cell small font-monospace">{d.serial_number ?? d.mac_address ?? '—'}</td>
                     <td className="d-none d-xl-table-cell small">{d.image_version ?? '—'}</td>

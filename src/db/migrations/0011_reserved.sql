@@ -1,1 +1,0 @@
--- Version 0011 is taken by a change merged from elsewhere; this file only keeps the numbering whole until it arrives.

@@ -1,2 +1,0 @@
--- Number held for a change merged alongside this one; replaced by it at the merge.
-SELECT 1;
