@@ -242,8 +242,7 @@ export function createDeploymentService(ctx: CoreContext) {
         if (!updated) throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) has just finished; the report was ignored.`);
         if (status === 'completed' && request.generalization) repos.deployments.saveGeneralization(deployment.id, request.generalization, now);
         if (overrulesSweep) {
-          repos.audit.insert({
-            at: now,
+          ctx.audit({
             actor: `device ${request.ip_address ?? ip ?? ''}`.trim(),
             action: 'deployment.sweep_overruled',
             target: deployment.hostname,
@@ -287,14 +286,15 @@ export function createDeploymentService(ctx: CoreContext) {
      * Takes a device off the "needs attention" lane. `reimage` needs nothing more of the server: the device keeps
      * its hostname and starts over when it next asks for its configuration (requestConfig then marks it reimaged).
      */
-    resolveAttention(id: number, resolution: OperatorResolution, actor: string): Deployment {
+    resolveAttention(id: number, resolution: OperatorResolution): Deployment {
       return ctx.write((emit) => {
         const deployment = repos.deployments.find(id);
         if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}.`);
         if (deployment.status === 'completed' || deployment.status === 'superseded') {
           throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}; only a failed or unfinished one can be acknowledged or re-imaged.`);
         }
-        const resolved = repos.deployments.resolveAttention(id, resolution, isoOf(ctx.now()), actor)!;
+        const resolved = repos.deployments.resolveAttention(id, resolution, isoOf(ctx.now()), ctx.actor())!;
+        ctx.audit({ action: 'deployment.attention', target: resolved.hostname, details: { deployment: id, resolution } });
         emitStatus(emit, resolved);
         return resolved;
       });

@@ -4,7 +4,6 @@ import { Type, type Static } from 'typebox';
 import { AttentionResolve, DeploymentList, DeploymentQuery, DeploymentResponse, Report, ReportQuery } from '../../contracts/api.js';
 import { Deployment, RowId } from '../../contracts/domain.js';
 import { deploymentCsvLines } from '../../core/deployment-csv.js';
-import { actorOf } from '../auth/access.hooks.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
@@ -30,10 +29,9 @@ export function registerDeploymentRoutes(app: TypedApp, { core }: ServerDeps): v
   // Acknowledge, or mark for a re-image: the device leaves the "needs attention" lane on every dashboard.
   app.post(
     '/api/deployments/:id/attention',
-    { schema: { params: IdParams, body: AttentionResolve, response: { 200: DeploymentResponse } }, config: { access: 'operator', audit: 'deployment.attention' } },
+    { schema: { params: IdParams, body: AttentionResolve, response: { 200: DeploymentResponse } }, config: { access: 'operator' } },
     async (request) => {
-      const deployment = core.deployments.resolveAttention(request.params.id, request.body.resolution, actorOf(request.principal));
-      request.auditTarget = deployment.hostname;
+      const deployment = core.deployments.resolveAttention(request.params.id, request.body.resolution);
       return { success: true as const, deployment };
     },
   );
