@@ -12,7 +12,7 @@ async function startServer(dataDir: string): Promise<{ url: string; stop: () => 
   const entry = fileURLToPath(new URL('./config-server.ts', import.meta.url));
   const child = spawn(process.execPath, ['--import', 'tsx', entry, JSON.stringify({ dataDir })], { stdio: ['ignore', 'pipe', 'inherit'] });
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    createInterface({ input: child.stdout }).once('line', resolve);
     child.once('exit', (code) => reject(new Error(`bench server exited (${code})`)));
   });
   const { device } = JSON.parse(line) as { device: string };

@@ -19,7 +19,7 @@ describe('deployments', () => {
   afterEach(() => f.close());
 
   const ask = (request: Partial<ConfigRequest>) => f.core.deployments.requestConfig({ venue_code: 'CORO', product_type: 'KXP2', ...request }, '10.0.0.9');
-  const report = (request: Partial<StatusRequest> & Pick<StatusRequest, 'status'>) => f.core.deployments.report(request as StatusRequest, '10.0.0.9');
+  const report = (request: Partial<StatusRequest> & Pick<StatusRequest, 'status'>) => f.core.deployments.report(request, '10.0.0.9');
 
   it('gives a device its hostname, the active image and a new deployment record', () => {
     const config = ask({ serial_number: '10000000aaaa0001', mac_address: 'dc:a6:32:00:00:01' });

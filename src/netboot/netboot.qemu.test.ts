@@ -38,10 +38,11 @@ function bootQemu(args: string[], timeoutMs: number, consoleLog: string): Promis
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
     child.once('error', reject);
-    child.once('close', async (code) => {
+    child.once('close', (code) => {
       clearTimeout(timer);
-      await writeFile(consoleLog, output).catch(() => {});
-      resolve({ code, console: output.replace(/\r/g, ''), timedOut });
+      void writeFile(consoleLog, output)
+        .catch(() => {})
+        .then(() => resolve({ code, console: output.replace(/\r/g, ''), timedOut }));
     });
   });
 }

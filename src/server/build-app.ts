@@ -160,7 +160,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     images: core.images,
     baseUrl: (request) => deviceBaseUrl(config, request),
     onBytesServed: metrics.countBytesServed,
-    onChunkSent: core.peers.noteServerSend,
+    onChunkSent: (imageSha256, index) => core.peers.noteServerSend(imageSha256, index),
     signal: shutdown.signal,
     shutdownGraceMs: config.shutdownGraceSeconds * 1000,
   });
