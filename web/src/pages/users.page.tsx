@@ -270,7 +270,7 @@ function AuditTab() {
   return (
     <>
       <ErrorAlert error={audit.error} onRetry={audit.reload} />
-      {audit.loading ? <Loading /> : (audit.data?.items.length ?? 0) === 0 ? <EmptyState title="Nothing recorded yet">Every change made through the API or the dashboard is written here.</EmptyState> : (
+      {audit.loading ? <Loading /> : (audit.data?.items.length ?? 0) === 0 ? <EmptyState title="Nothing recorded yet">Every change, from the dashboard, the API or the pitcrew command, is written here with who made it.</EmptyState> : (
         <div className="card shadow-sm border-0">
           <div className="table-responsive">
             <table className="table table-sm align-middle mb-0" data-testid="audit-table">
