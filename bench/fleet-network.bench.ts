@@ -174,7 +174,7 @@ async function startServer(network: ShapedNetwork, dataDir: string, image: strin
   });
   // Registering a 2.6 GiB image (hash, block map, chunks) takes a while on two cores; bounded all the same.
   const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the server was not ready within 20 minutes')), 20 * 60_000).unref());
-  const [line] = (await Promise.race([once(createInterface({ input: child.stdout! }), 'line'), exited, timeout])) as [string];
+  const [line] = (await Promise.race([once(createInterface({ input: child.stdout }), 'line'), exited, timeout])) as [string];
   exited.catch(() => {});
   return {
     hello: JSON.parse(line) as ServerHello,
@@ -312,7 +312,7 @@ async function runPath(
       // `ip netns exec` execs the command: the child's pid is the installer's node process.
       const child = spawn('ip', ['netns', 'exec', device.ns, flags.node, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       run.child = child;
-      createInterface({ input: child.stdout! }).on('line', (line) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
         try {
           const entry = JSON.parse(line) as { time: string; msg: string; phase?: string; delivery?: unknown; bytes?: number; peer_bytes?: number };
           if (entry.phase === 'config' && run.firstAskMs === null) run.firstAskMs = Date.parse(entry.time);
@@ -327,7 +327,7 @@ async function runPath(
           // Not a log line.
         }
       });
-      createInterface({ input: child.stderr! }).on('line', (line) => {
+      createInterface({ input: child.stderr }).on('line', (line) => {
         run.tail.push(line);
         if (run.tail.length > 5) run.tail.shift();
       });

@@ -107,7 +107,7 @@ const reapedChildrenCpuSeconds = () => {
 };
 /** The host's CPU time so far, all CPUs, in USER_HZ ticks: busy (user, nice, system, irq, softirq), steal, and all. */
 function hostCpu(): { atMs: number; busy: number; steal: number; total: number } {
-  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number) as number[];
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
   const busy = user! + nice! + system! + irq! + softirq!;
   return { atMs: Date.now(), busy, steal: steal!, total: busy + idle! + iowait! + steal! };
 }
@@ -140,8 +140,8 @@ class Processes {
       proc.output = (proc.output + text).slice(-2000);
       options.onOutput?.(text);
     };
-    child.stdout!.on('data', take);
-    child.stderr!.on('data', take);
+    child.stdout.on('data', take);
+    child.stderr.on('data', take);
     child.on('exit', (code, signal) => {
       proc.exitedMs = Date.now();
       proc.exitCode = code ?? 128 + (signal ? constants.signals[signal] : 0);
@@ -167,7 +167,7 @@ class Processes {
     if (pending.length === 0) return true;
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadlineMs - Date.now()))));
-    const all = Promise.all(pending.map((proc) => (proc.exitCode !== null ? undefined : once(proc.child, 'exit')))).then(() => true as const);
+    const all = Promise.all(pending.filter((proc) => proc.exitCode === null).map((proc) => once(proc.child, 'exit'))).then(() => true as const);
     try {
       return await Promise.race([all, late]);
     } finally {
@@ -421,7 +421,7 @@ async function runTorrent(ctx: Context, mechanism: 'torrent-webseed' | 'torrent-
     if (seeder) await procs.stop([seeder], 10_000);
     const shares = runs.map((_, i) => aria2Shares(logOf(`d${i + 1}`)));
     const known = shares.every((share) => share !== null);
-    const sum = (pick: (share: { uploaded: number; downloaded: number }) => number) => (known ? shares.reduce((total, share) => total + pick(share!), 0) : null);
+    const sum = (pick: (share: { uploaded: number; downloaded: number }) => number) => (known ? shares.reduce((total, share) => total + pick(share), 0) : null);
     notes.push(`tracker: ${stats.announces} announces, ${stats.peers} peers at the end${webSeed ? `; web seed: ${stats.fileRequests} range requests` : ''}`);
     if (!known) notes.push(`${shares.filter((share) => share === null).length} aria2c logged no share ratio: the devices' bytes are unknown`);
     const torrent: TorrentBytes = {
@@ -556,15 +556,16 @@ async function runLateJoiner(ctx: Context, streaming: boolean): Promise<string> 
     let startLate: Promise<{ proc: Proc; startMs: number }> | null = null;
     const session = await multicastSession(ctx, procs, deadlineMs, onTime, {
       streaming,
-      onTransfer: () =>
-        (startLate = sleep(LATE_JOIN_MS).then(() => ({
+      onTransfer: () => {
+        startLate = sleep(LATE_JOIN_MS).then(() => ({
           startMs: Date.now(),
           proc: procs.start(devices[lateIndex]!.ns, 'udp-receiver', ['--file', deviceFile(ctx, lateIndex), '--interface', 'eth0', '--nokbd', '--start-timeout', '60', '--receive-timeout', '30'], {
             onOutput: (text) => {
               if (lateDoneMs === null && text.includes('Transfer complete')) lateDoneMs = Date.now();
             },
           }),
-        }))),
+        }));
+      },
     });
     const sessionEndMs = session.sender.exitedMs ?? Date.now();
     const late = await (startLate as Promise<{ proc: Proc; startMs: number }> | null);

@@ -30,7 +30,7 @@ async function serve(): Promise<void> {
 
 async function startServerProcess(dataDir: string, image: string): Promise<{ url: string; stop: () => Promise<void> }> {
   const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve', JSON.stringify({ dataDir, image })], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const [line] = (await once(createInterface({ input: child.stdout! }), 'line')) as [string];
+  const [line] = (await once(createInterface({ input: child.stdout }), 'line')) as [string];
   return {
     url: (JSON.parse(line) as { device: string }).device,
     stop: async () => {

@@ -246,7 +246,7 @@ export async function startTrackerServer(ns: string, args: ServeArgs): Promise<T
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const waiting: Array<(line: string) => void> = [];
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   lines.on('line', (line) => waiting.shift()?.(line));
   const nextLine = (timeoutMs: number) =>
     new Promise<string>((resolve, reject) => {
@@ -261,7 +261,7 @@ export async function startTrackerServer(ns: string, args: ServeArgs): Promise<T
     });
   const stop = async () => {
     if (child.exitCode !== null || child.signalCode !== null) return;
-    child.stdin!.end();
+    child.stdin.end();
     const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
     await once(child, 'exit');
     clearTimeout(timer);
@@ -279,7 +279,7 @@ export async function startTrackerServer(ns: string, args: ServeArgs): Promise<T
     announceUrl: `${origin}/announce`,
     async stats() {
       const answer = nextLine(10_000);
-      child.stdin!.write('stats\n');
+      child.stdin.write('stats\n');
       return JSON.parse(await answer) as ServerStats;
     },
     stop,

@@ -76,7 +76,7 @@ describe('deploy/pitcrew.service', () => {
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     const listening = await new Promise<{ management: string; device: string }>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`the server exited early (${code})`)));
-      createInterface({ input: child.stdout! }).on('line', (line) => {
+      createInterface({ input: child.stdout }).on('line', (line) => {
         if (!line.startsWith('{')) return;
         const entry = JSON.parse(line) as { msg?: string; management?: string; device?: string };
         if (entry.msg === 'Pitcrew is listening') resolve(entry as { management: string; device: string });

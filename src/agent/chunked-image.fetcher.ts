@@ -348,6 +348,7 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
     if (isTransientError(failure)) {
       throw new InstallerError('NETWORK', `the image's chunks could not be fetched after ${policy.maxRetries} retries: ${(failure as Error).message}`, { cause: failure });
     }
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- a worker's failure passed on as it was caught
     throw failure;
   }
   return result;

@@ -167,6 +167,7 @@ export class ImageWriter {
   }
 
   private throwIfFailed(): void {
+    // eslint-disable-next-line @typescript-eslint/only-throw-error -- the write's failure as it was caught
     if (this.failure) throw this.failure;
   }
 }

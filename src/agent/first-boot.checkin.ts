@@ -9,7 +9,7 @@
 // minimal debootstrap system can check in to an http:// server; https:// needs curl or wget). Addresses come from
 // `ip` (iproute2), else `hostname -I`.
 import type { ConfigResponse } from '../contracts/device-api.js';
-import type { Ext4Change } from './ext4.volume.js';
+import type { Ext4Change } from '../disk-layout/ext4.volume.js';
 
 export const CHECKIN_SCRIPT_PATH = '/usr/local/lib/pitcrew/checkin.sh';
 export const CHECKIN_UNIT_NAME = 'pitcrew-checkin.service';

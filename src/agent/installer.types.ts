@@ -74,7 +74,7 @@ export interface InstallerOptions {
    * A block device or file path; "auto" to choose the disk by the board's boot order (target-disk.chooser.ts); "sink"
    * to hash the stream and keep nothing.
    */
-  target: string | 'auto' | 'sink';
+  target: 'auto' | 'sink' | (string & {});
   identity: DeviceIdentity;
   productType?: ProductType | null;
   venueCode?: string | null;

@@ -40,7 +40,7 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
 }
 
 export function abortError(signal?: AbortSignal): InstallerError {
-  const reason = signal?.reason;
+  const reason: unknown = signal?.reason;
   if (reason instanceof InstallerError) return reason;
   return new InstallerError('ABORTED', reason instanceof Error ? reason.message : 'installation aborted');
 }

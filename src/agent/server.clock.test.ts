@@ -86,7 +86,7 @@ describe('the server time', () => {
       (error: { code: number; stdout: string; stderr: string }) => error,
     );
     expect(failure).toMatchObject({ code: 3 });
-    const { stdout, stderr } = failure as { stdout: string; stderr: string };
+    const { stdout, stderr } = failure;
     const lines = `${stdout}${stderr}`
       .trim()
       .split('\n')

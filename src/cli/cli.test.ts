@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
@@ -51,6 +51,19 @@ describe('pitcrew CLI', () => {
     expect(list.out.split('\n')[1]).toMatch(/^1\s+CORO\s+KXP2\s+active\s+-3\s+10\s+10/);
     expect((await run('venue', 'show', 'coro')).out).toMatch(/kart_numbers_unreserved\s+14/);
     expect((await run('pool', 'list', '--venue', 'CORO', '--limit', '2')).out).toMatch(/KXP2-CORO-001[\s\S]*\(2 of 24; use --limit\)/);
+
+    // Changes from the shell are audited like any other, under the OS user running the command.
+    const db = new Database(join(dir, 'data', 'pitcrew.db'), { readonly: true });
+    const audit = db.prepare('SELECT actor, action, target FROM audit_log ORDER BY id').all();
+    db.close();
+    const actor = `cli:${userInfo().username}`;
+    expect(audit).toEqual([
+      { actor, action: 'venue.create', target: 'CORO' },
+      { actor, action: 'pool.import', target: 'CORO' },
+      { actor, action: 'pool.import', target: 'CORO' },
+      { actor, action: 'batch.create', target: '1' },
+      { actor, action: 'batch.start', target: '1' },
+    ]);
   });
 
   it.each([

@@ -7,7 +7,7 @@ export function printTable<T extends object>(rows: T[], columns: Array<keyof T &
     say(empty);
     return;
   }
-  const text = (value: unknown) => (value === null || value === undefined ? '' : typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(1) : String(value));
+  const text = (value: unknown) => (value === null || value === undefined ? '' : typeof value === 'number' && !Number.isInteger(value) ? value.toFixed(1) : typeof value === 'string' ? value : JSON.stringify(value));
   const widths = columns.map((column) => Math.max(column.length, ...rows.map((row) => text(row[column]).length)));
   const line = (cells: string[]) => cells.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd();
   say(line(columns.map((c) => c.toUpperCase())));

@@ -87,7 +87,7 @@ describe('describeFailure', () => {
 });
 
 describe('attention sentences', () => {
-  const base = { status: 'failed' as const, updated_at: '2026-05-01T10:00:00Z', attention_resolved_at: null, error_message: 'read-back verification failed: the disk holds sha256 ab', card_kind: 'sd' as const, card_size_bytes: 31_914_983_424, card_capacity_check: 'ok' as const, card_write_bps: 20e6, fleet_median_write_bps: 20e6 };
+  const base = { status: 'failed' as const, updated_at: '2026-05-01T10:00:00Z', attention_resolved_at: null, error_message: 'read-back verification failed: the disk holds sha256 ab', card_kind: 'sd' as const, card_size_bytes: 31_914_983_424, card_capacity_check: 'ok' as const, card_write_bps: 20e6, fleet_median_write_bps: 20e6, completed_at: null };
   it('add what the card\'s measurements say to the failure', () => {
     expect(attentionSentences(base, 'failed', Date.parse('2026-05-01T10:01:00Z'))).toEqual([describeFailure(base.error_message).sentence]);
     const fake = attentionSentences({ ...base, card_capacity_check: 'wrapped', card_write_bps: 2e6 }, 'failed', Date.parse('2026-05-01T10:01:00Z'));
@@ -97,5 +97,10 @@ describe('attention sentences', () => {
   });
   it('say how long a stalled device has been silent', () => {
     expect(attentionSentences({ ...base, status: 'downloading' }, 'stalled', Date.parse('2026-05-01T10:05:00Z'))[0]).toMatch(/^No report for 5 minutes/);
+  });
+  it('say how long ago a card that never checked in was written', () => {
+    const written = { ...base, status: 'completed' as const, completed_at: '2026-05-01T10:00:00Z' };
+    expect(attentionSentences(written, 'not-booted', Date.parse('2026-05-01T10:20:00Z'))[0]).toBe(describeNotBooted(written.completed_at, Date.parse('2026-05-01T10:20:00Z')));
+    expect(attentionSentences(written, 'not-booted', Date.parse('2026-05-01T10:20:00Z'))[0]).toMatch(/^Written and verified 20 minutes ago/);
   });
 });

@@ -21,7 +21,7 @@ describe('batch device counts and completion', () => {
     return f.core.batches.start(batch.id);
   };
   const ask = (serial: string) => f.core.deployments.requestConfig({ serial_number: serial }, '10.0.0.9').deployment;
-  const report = (deploymentId: number, status: StatusRequest['status']) => f.core.deployments.report({ deployment_id: deploymentId, status } as StatusRequest, '10.0.0.9');
+  const report = (deploymentId: number, status: StatusRequest['status']) => f.core.deployments.report({ deployment_id: deploymentId, status }, '10.0.0.9');
   const countsOf = (id: number) => {
     const { handed_out_count, imaging_count, succeeded_count, failed_count, status } = f.core.batches.get(id);
     return { status, handed_out_count, imaging_count, succeeded_count, failed_count };

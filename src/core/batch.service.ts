@@ -41,6 +41,7 @@ export function createBatchService(ctx: CoreContext) {
         throw new AppError('INVALID_TRANSITION', `Batch ${id} is ${batch.status}; it can be ${PAST_TENSE[action]} only when ${rule.from.join(' or ')}.`);
       }
       const updated = repos.batches.setStatus(id, rule.to, isoOf(ctx.now()));
+      ctx.audit({ action: `batch.${action}`, target: String(id) });
       emit(EVENT_OF[action] as 'batch_started', { batch_id: id, batch: updated });
       // A batch paused after its last name went out, whose devices finished meanwhile, completes once started.
       if (action === 'start' && updated.remaining_count === 0) return settleBatch(ctx, emit, id) ?? updated;
@@ -81,6 +82,7 @@ export function createBatchService(ctx: CoreContext) {
           peer_delivery: input.peer_delivery ?? true,
           peer_linger_s: input.peer_linger_s ?? DEFAULT_PEER_LINGER_S,
         });
+        ctx.audit({ action: 'batch.create', target: String(batch.id), details: input });
         emit('batch_created', { batch_id: batch.id, batch });
         return batch;
       });
@@ -95,6 +97,7 @@ export function createBatchService(ctx: CoreContext) {
       return ctx.write((emit) => {
         get(id);
         const batch = repos.batches.setPriority(id, priority);
+        ctx.audit({ action: 'batch.priority', target: String(id), details: { priority } });
         emit('batch_updated', { batch_id: id, batch });
         return batch;
       });
@@ -108,6 +111,7 @@ export function createBatchService(ctx: CoreContext) {
           peer_delivery: change.peer_delivery ?? current.peer_delivery,
           peer_linger_s: change.peer_linger_s ?? current.peer_linger_s,
         });
+        ctx.audit({ action: 'batch.peer_delivery', target: String(id), details: change });
         emit('batch_updated', { batch_id: id, batch });
         return batch;
       });
@@ -122,6 +126,7 @@ export function createBatchService(ctx: CoreContext) {
       return ctx.write((emit) => {
         const batches = ids.map(get);
         const top = Math.max(...batches.map((b) => b.priority), batches.length - 1);
+        ctx.audit({ action: 'batch.reorder', target: ids.join(',') });
         return batches.map((batch, index) => {
           const priority = top - index;
           if (batch.priority === priority) return batch;

@@ -9,6 +9,7 @@ import { createVenueRepository } from '../db/venue.repository.js';
 import { createAuditRepository } from '../db/audit.repository.js';
 import { createProfileRepository } from '../db/profile.repository.js';
 import type { Stats } from '../contracts/domain.js';
+import { ambientActor, auditDetails, type Actor, type AuditRecord } from './audit.js';
 
 export function createRepositories(db: Db) {
   return {
@@ -35,14 +36,27 @@ export interface CoreContext {
    * change that was rolled back; `statsChanged` marks that dashboard numbers moved.
    */
   write<T>(work: (emit: Emit, markStatsChanged: () => void) => T): T;
+  /** Who is making changes right now: the ambient actor (see audit.ts), else the core's default. */
+  actor(): Actor;
+  /**
+   * Writes the audit entry of a management change. Only inside `write`, in the transaction of the change it
+   * describes: the entry commits and rolls back with it.
+   */
+  audit(record: AuditRecord): void;
 }
 
-export function createContext(db: Db, events: EventSink, now: () => Date, computeStats: (ctx: CoreContext) => Stats): CoreContext {
+export function createContext(db: Db, events: EventSink, now: () => Date, computeStats: (ctx: CoreContext) => Stats, defaultActor: Actor): CoreContext {
+  const repos = createRepositories(db);
   const ctx: CoreContext = {
     db,
-    repos: createRepositories(db),
+    repos,
     events,
     now,
+    actor: () => ambientActor() ?? defaultActor,
+    audit(record) {
+      if (!db.inTransaction) throw new Error(`audit entry ${record.action} written outside the transaction of its change`);
+      repos.audit.insert({ at: isoOf(now()), actor: record.actor ?? ctx.actor(), action: record.action, target: record.target ?? null, details: auditDetails(record.details) });
+    },
     write(work) {
       // Nobody listening (CLI, workers): skip building event payloads and the stats read altogether.
       if (events === silentEvents) return inWriteTransaction(db, () => work(() => undefined, () => undefined));

@@ -10,7 +10,7 @@ export const DEPLOYMENT_CSV_COLUMNS = [
 
 function csvField(value: unknown): string {
   if (value === null || value === undefined) return '';
-  let text = String(value);
+  let text = typeof value === 'string' ? value : JSON.stringify(value);
   // A leading =, +, - or @ would run as a formula when a spreadsheet opens the file.
   if (/^[=+\-@\t\r]/.test(text) && typeof value === 'string') text = `'${text}`;
   return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;

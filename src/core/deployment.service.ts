@@ -300,8 +300,7 @@ export function createDeploymentService(ctx: CoreContext) {
         if (status === 'completed' && request.log_tail) repos.deployments.saveLogTail(deployment.id, request.log_tail, now);
         if (status === 'completed' && request.generalization) repos.deployments.saveGeneralization(deployment.id, request.generalization, now);
         if (overrulesSweep) {
-          repos.audit.insert({
-            at: now,
+          ctx.audit({
             actor: `device ${request.ip_address ?? ip ?? ''}`.trim(),
             action: 'deployment.sweep_overruled',
             target: deployment.hostname,
@@ -327,6 +326,7 @@ export function createDeploymentService(ctx: CoreContext) {
           throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}: its installer no longer asks the server, so it cannot blink. Find the board by its hostname.`);
         }
         const requested = repos.deployments.requestIdentify(id, isoOf(ctx.now()), seconds)!;
+        ctx.audit({ action: 'deployment.identify', target: deployment.hostname, details: { seconds } });
         emitStatus(emit, requested);
         return requested;
       });
@@ -380,7 +380,7 @@ export function createDeploymentService(ctx: CoreContext) {
      * Takes a device off the "needs attention" lane. `reimage` needs nothing more of the server: the device keeps
      * its hostname and starts over when it next asks for its configuration (requestConfig then marks it reimaged).
      */
-    resolveAttention(id: number, resolution: OperatorResolution, actor: string): Deployment {
+    resolveAttention(id: number, resolution: OperatorResolution): Deployment {
       return ctx.write((emit) => {
         const deployment = repos.deployments.find(id);
         if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}.`);
@@ -388,7 +388,8 @@ export function createDeploymentService(ctx: CoreContext) {
         if ((deployment.status === 'completed' && !notBooted) || deployment.status === 'superseded') {
           throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}${deployment.status === 'completed' ? ' and not overdue for its first-boot check-in' : ''}; only a failed, unfinished or not booted one can be acknowledged or re-imaged.`);
         }
-        const resolved = repos.deployments.resolveAttention(id, resolution, isoOf(ctx.now()), actor)!;
+        const resolved = repos.deployments.resolveAttention(id, resolution, isoOf(ctx.now()), ctx.actor())!;
+        ctx.audit({ action: 'deployment.attention', target: resolved.hostname, details: { deployment: id, resolution } });
         emitStatus(emit, resolved);
         return resolved;
       });

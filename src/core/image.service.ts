@@ -2,6 +2,7 @@
 // registered file verified by its SHA-256.
 import type { Readable } from 'node:stream';
 import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { rm } from 'node:fs/promises';
 import type { MasterImage, ProductType } from '../contracts/domain.js';
 import type { ImageGeneralizationReport, ImageUpdate, ImageUploadFields } from '../contracts/api.js';
@@ -13,6 +14,9 @@ import { safeImageFilename, type ImageStore, type IngestOptions, type StoredFile
 import { buildImageDelivery } from './image-delivery.js';
 import { previewGeneralization } from './image-generalization.js';
 import { checkDiskImage, NotADiskImageError } from '../disk-layout/disk-image.check.js';
+
+/** How an image is named in the audit log: `KXP2 1.4`. */
+const imageLabel = (image: Pick<MasterImage, 'product_type' | 'version'>) => `${image.product_type} ${image.version}`;
 
 export interface UploadOptions extends IngestOptions {
   /**
@@ -138,6 +142,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
             description: fields.description?.trim() || null,
             uploaded_at: isoOf(ctx.now()),
           }, delivery);
+          ctx.audit({ action: 'image.upload', target: imageLabel(image), details: { ...fields, source: basename(original), sha256: image.sha256 } });
           emit('image_uploaded', { image_id: image.id, image });
           announceSameContent(emit, image.sha256, image.id);
           return image;
@@ -266,6 +271,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
         get(id);
         const description = change.description === undefined ? undefined : change.description?.trim() || null;
         const image = repos.images.update(id, { description, generalize: change.generalize })!;
+        ctx.audit({ action: 'image.update', target: imageLabel(image), details: change });
         emit('image_updated', { image_id: image.id, image });
         return image;
       });
@@ -275,6 +281,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     activate(id: number): MasterImage {
       return ctx.write((emit) => {
         const image = repos.images.activate(get(id));
+        ctx.audit({ action: 'image.activate', target: imageLabel(image) });
         emit('image_activated', { image_id: image.id, image });
         return image;
       });
@@ -291,6 +298,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
         const found = get(id);
         if (found.active) throw new AppError('CONFLICT', `${found.product_type} ${found.version} is the active image; activate another one before deleting it.`);
         repos.images.delete(id);
+        ctx.audit({ action: 'image.delete', target: imageLabel(found) });
         emit('image_deleted', { image_id: id });
         announceSameContent(emit, found.sha256, id);
         return found;

@@ -3,6 +3,8 @@ import type { EventSink } from '../contracts/events.js';
 import { silentEvents } from '../contracts/events.js';
 import type { Db } from '../db/database.js';
 import { createContext } from './context.js';
+import { createAccountsService, DEFAULT_SESSION_HOURS } from './accounts.service.js';
+import { SYSTEM_ACTOR, type Actor } from './audit.js';
 import { createBatchService } from './batch.service.js';
 import { createCheckinService } from './checkin.service.js';
 import { createDeploymentService } from './deployment.service.js';
@@ -22,15 +24,20 @@ export interface CoreOptions {
   imagesDir: string;
   events?: EventSink;
   now?: () => Date;
+  /** Who made the changes no request names: the CLI's OS user, else `system`. */
+  actor?: Actor;
+  /** How long a browser session lasts. */
+  sessionHours?: number;
 }
 
-export function createCore({ db, imagesDir, events = silentEvents, now = () => new Date() }: CoreOptions) {
-  const ctx = createContext(db, events, now, computeStats);
+export function createCore({ db, imagesDir, events = silentEvents, now = () => new Date(), actor = SYSTEM_ACTOR, sessionHours = DEFAULT_SESSION_HOURS }: CoreOptions) {
+  const ctx = createContext(db, events, now, computeStats, actor);
   const imageStore = createImageStore(imagesDir);
   const deployments = createDeploymentService(ctx);
   return {
     ctx,
     imageStore,
+    accounts: createAccountsService(ctx, { sessionHours }),
     venues: createVenueService(ctx),
     pool: createPoolService(ctx),
     batches: createBatchService(ctx),

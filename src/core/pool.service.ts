@@ -43,6 +43,7 @@ export function createPoolService(ctx: CoreContext) {
           added++;
         }
         const duplicates = parsed.repeated + (parsed.numbers.length - added);
+        ctx.audit({ action: 'pool.import', target: venue, details: { numbers: input.numbers, added, duplicates } });
         if (added > 0) announce(emit, venue, 'KXP2', markStatsChanged);
         return { success: true as const, added, duplicates, message: `Added ${added} kart number${added === 1 ? '' : 's'} to ${venue}${duplicates ? `, skipped ${duplicates} duplicate${duplicates === 1 ? '' : 's'}` : ''}.` };
       });
@@ -52,12 +53,13 @@ export function createPoolService(ctx: CoreContext) {
     get: requireEntry,
 
     /** Frees a hostname for another device. A released RXP2 name is removed: it only ever belonged to one serial. */
-    release(id: number): PoolEntry {
+    release(id: number, action: 'pool.release' | 'hostname.release' = 'pool.release'): PoolEntry {
       return ctx.write((emit, markStatsChanged) => {
         const entry = requireEntry(id);
         if (entry.status !== 'assigned') throw new AppError('CONFLICT', `${entry.hostname} is ${entry.status}, not assigned; there is nothing to release.`);
         const released = entry.product_type === 'KXP2' ? repos.hostnames.setUnassigned(id, 'available') : (repos.hostnames.delete(id), { ...entry, status: 'available' as const });
         announce(emit, entry.venue_code, entry.product_type, markStatsChanged);
+        ctx.audit({ action, target: entry.hostname });
         return released;
       });
     },
@@ -65,7 +67,7 @@ export function createPoolService(ctx: CoreContext) {
     releaseHostname(hostname: string): PoolEntry {
       const entry = repos.hostnames.findByHostname(hostname.trim().toUpperCase());
       if (!entry) throw new AppError('NOT_FOUND', `There is no hostname ${hostname}.`);
-      return this.release(entry.id);
+      return this.release(entry.id, 'hostname.release');
     },
 
     /** A retired number is never handed out again; a device holding it keeps running but loses the claim. */
@@ -75,6 +77,7 @@ export function createPoolService(ctx: CoreContext) {
         if (entry.status === 'retired') throw new AppError('CONFLICT', `${entry.hostname} is already retired.`);
         const retired = repos.hostnames.setUnassigned(id, 'retired');
         announce(emit, entry.venue_code, entry.product_type, markStatsChanged);
+        ctx.audit({ action: 'pool.retire', target: entry.hostname });
         return retired;
       });
     },
@@ -89,6 +92,7 @@ export function createPoolService(ctx: CoreContext) {
         }
         repos.hostnames.delete(id);
         announce(emit, entry.venue_code, entry.product_type, markStatsChanged);
+        ctx.audit({ action: 'pool.delete', target: entry.hostname });
       });
     },
 
@@ -99,6 +103,7 @@ export function createPoolService(ctx: CoreContext) {
         const venue = requireVenue(input.venue_code);
         const result = assignHostname(ctx, emit, { venue_code: venue, product_type: input.product_type, identity, batch: null });
         if (!result.reused) markStatsChanged();
+        ctx.audit({ action: 'hostname.assign', target: result.entry.hostname, details: input });
         return result;
       });
     },

@@ -65,7 +65,7 @@ export function createProfileService(ctx: CoreContext) {
     },
 
     /** Stores the change as the next revision. Omitted secrets keep their stored values. */
-    set(venueCode: string, product: ProductType | null, input: unknown, actor: string): ProfileResponse {
+    set(venueCode: string, product: ProductType | null, input: unknown): ProfileResponse {
       const checked = checkInput(input);
       return ctx.write((emit) => {
         const code = venueOf(venueCode);
@@ -76,8 +76,10 @@ export function createProfileService(ctx: CoreContext) {
           revision: (current?.revision ?? 0) + 1,
           profile: withStoredSecrets(checked, current?.profile ?? null),
           created_at: isoOf(ctx.now()),
-          created_by: actor,
+          created_by: ctx.actor(),
         });
+        // Secrets are masked in the entry (audit.ts masks fields named like passphrases and password hashes).
+        ctx.audit({ action: 'profile.update', target: `${code}${product ? `/${product}` : ''} revision ${revision.revision}`, details: checked });
         emit('venue_changed', { venue_code: code, deleted: false });
         return responseOf(code, product, revision);
       });

@@ -56,6 +56,7 @@ export function createVenueService(ctx: CoreContext) {
       return ctx.write((emit) => {
         if (repos.venues.find(venue.code)) throw new AppError('CONFLICT', `Venue ${venue.code} already exists.`);
         repos.venues.insert(venue);
+        ctx.audit({ action: 'venue.create', target: venue.code, details: input });
         emit('venue_changed', { venue_code: venue.code, deleted: false });
         return venue;
       });
@@ -72,6 +73,7 @@ export function createVenueService(ctx: CoreContext) {
           contact_email: input.contact_email === undefined ? current.contact_email : cleanEmail(input.contact_email),
         };
         repos.venues.update(next);
+        ctx.audit({ action: 'venue.update', target: next.code, details: input });
         emit('venue_changed', { venue_code: next.code, deleted: false });
         return next;
       });
@@ -88,6 +90,7 @@ export function createVenueService(ctx: CoreContext) {
         ].filter(Boolean);
         if (reasons.length > 0) throw new AppError('CONFLICT', `Venue ${venue.code} cannot be deleted: it has ${reasons.join(', ')}.`);
         repos.venues.delete(venue.code);
+        ctx.audit({ action: 'venue.delete', target: venue.code });
         emit('venue_changed', { venue_code: venue.code, deleted: true });
       });
     },

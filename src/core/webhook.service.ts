@@ -81,7 +81,11 @@ export function createWebhookService(ctx: CoreContext) {
     create(input: WebhookCreate): Webhook {
       const at = isoOf(ctx.now());
       const fields = checkedFields({ name: input.name, format: input.format ?? 'json', events: input.events, secret: input.secret ?? null });
-      return publicOf(write(() => repo.insert({ ...fields, url: checkedUrl(input.url), enabled: input.enabled ?? true, at })));
+      return publicOf(write(() => {
+        const webhook = repo.insert({ ...fields, url: checkedUrl(input.url), enabled: input.enabled ?? true, at });
+        ctx.audit({ action: 'webhook.create', target: `${webhook.id} (${webhook.name})`, details: { ...input, url: webhook.url } });
+        return webhook;
+      }));
     },
 
     update(id: number, input: WebhookUpdate): Webhook {
@@ -93,18 +97,25 @@ export function createWebhookService(ctx: CoreContext) {
           events: input.events ?? current.events,
           secret: input.secret === undefined ? current.secret : input.secret,
         });
-        return repo.update(id, { ...fields, url: input.url === undefined ? current.url : checkedUrl(input.url), enabled: input.enabled ?? current.enabled }, isoOf(ctx.now()));
+        const updated = repo.update(id, { ...fields, url: input.url === undefined ? current.url : checkedUrl(input.url), enabled: input.enabled ?? current.enabled }, isoOf(ctx.now()));
+        ctx.audit({ action: 'webhook.update', target: `${id} (${fields.name})`, details: input });
+        return updated;
       }));
     },
 
     remove(id: number): void {
-      if (!write(() => repo.delete(id))) throw new AppError('NOT_FOUND', `There is no webhook ${id}.`);
+      write(() => {
+        const webhook = get(id);
+        repo.delete(id);
+        ctx.audit({ action: 'webhook.delete', target: `${id} (${webhook.name})` });
+      });
     },
 
     /** Queues a test delivery to one webhook, whatever it subscribes to and even while it is disabled. */
     sendTest(id: number): WebhookDelivery {
       const delivery = write(() => {
         const webhook = get(id);
+        ctx.audit({ action: 'webhook.test', target: `${id} (${webhook.name})` });
         return enqueue(webhook, `test:${randomUUID()}`, testEnvelope(webhook.name, ctx.now()))!;
       });
       announceQueued();

@@ -68,7 +68,7 @@ describe('dnsmasq supervisor', () => {
     // What a crashed server leaves behind: its dnsmasq, still running, and the pid record. Running means past
     // `env`'s exec of node: in between, its command line can read as nothing at all.
     const orphan = spawn(fake, ['--keep-in-foreground', `--conf-file=${configFile}`], { stdio: ['ignore', 'pipe', 'ignore'] });
-    await once(orphan.stdout!, 'data');
+    await once(orphan.stdout, 'data');
     await writeFile(pidRecord, `${orphan.pid}\n`);
     const orphanExit = once(orphan, 'exit');
     supervisor = new DnsmasqSupervisor({ configFile, binary: fake, pidRecord });

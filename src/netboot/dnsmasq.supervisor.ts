@@ -96,7 +96,7 @@ export class DnsmasqSupervisor extends EventEmitter<DnsmasqSupervisorEvents> {
     const args = ['--keep-in-foreground', '--log-facility=-', '--pid-file=', `--conf-file=${this.options.configFile}`];
     const [command, ...prefix] = [...(this.options.launcher ?? []), binary];
     this.setState('starting');
-    const child = spawn(command!, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, [...prefix, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     this.startedAt = Date.now();
     let spawnFailed: NodeJS.ErrnoException | null = null;
@@ -112,7 +112,7 @@ export class DnsmasqSupervisor extends EventEmitter<DnsmasqSupervisorEvents> {
       this.setState('running');
       this.options.log?.('info', 'dnsmasq started', { pid: child.pid, config: this.options.configFile });
     });
-    for (const stream of [child.stdout!, child.stderr!]) {
+    for (const stream of [child.stdout, child.stderr]) {
       createInterface({ input: stream }).on('line', (line) => this.remember(line));
     }
   }

@@ -8,7 +8,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { createCore, type Core } from '../core/index.js';
 import { openDatabase, type Db } from '../db/database.js';
 import { dataPaths } from '../db/data-dir.js';
-import { createAccountsService, type AccountsService } from './auth/accounts.service.js';
+import type { AccountsService } from '../core/accounts.service.js';
 import { installAccessHooks } from './auth/access.hooks.js';
 import type { ServerConfig } from './config.js';
 import { registerConfigRoute } from './device/config.route.js';
@@ -56,9 +56,9 @@ import { defaultAccess, type Access } from './auth/access.hooks.js';
 /** How often the server looks for changes other programs made to the database (a cheap PRAGMA). */
 const EXTERNAL_CHANGE_POLL_MS = 1000;
 
-/** Access and audit names for routes whose modules do not declare them (they are registered as plugins). */
-const ROUTE_POLICY: Record<string, { access: Access; audit?: string }> = {
-  'POST /api/images/upload': { access: 'operator', audit: 'image.upload' },
+/** Access for routes whose modules do not declare it (they are registered as plugins). */
+const ROUTE_POLICY: Record<string, { access: Access }> = {
+  'POST /api/images/upload': { access: 'operator' },
 };
 
 export interface BuildOptions {
@@ -125,8 +125,8 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
   const broadcaster = createEventBroadcaster();
   const metrics = createServerMetrics();
   broadcaster.observe(metrics.observeEvent);
-  const core = createCore({ db, imagesDir: paths.images, events: broadcaster.sink, now });
-  const accounts = createAccountsService(db, { sessionHours: config.sessionHours, now });
+  const core = createCore({ db, imagesDir: paths.images, events: broadcaster.sink, now, sessionHours: config.sessionHours });
+  const accounts = core.accounts;
   const shutdown = new AbortController();
 
   // One full disk is one problem: both listeners share the alarm that logs it.
@@ -187,7 +187,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     images: core.images,
     baseUrl: (request) => deviceBaseUrl(config, request),
     onBytesServed: metrics.countBytesServed,
-    onChunkSent: core.peers.noteServerSend,
+    onChunkSent: (imageSha256, index) => core.peers.noteServerSend(imageSha256, index),
     signal: shutdown.signal,
   });
   registerInstallerFilesRoute(device, { dataDir: config.dataDir });

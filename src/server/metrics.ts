@@ -9,11 +9,12 @@ interface Histogram {
   count: number;
 }
 
+/** Plain functions, not methods: they are handed around as callbacks. */
 export interface ServerMetrics {
   /** Called by the image download route as bytes go out. */
-  countBytesServed(bytes: number): void;
-  observeRequest(listener: 'management' | 'device', method: string, route: string, status: number, seconds: number): void;
-  observeEvent<K extends ServerEventName>(name: K, payload: ServerEvents[K]): void;
+  countBytesServed: (bytes: number) => void;
+  observeRequest: (listener: 'management' | 'device', method: string, route: string, status: number, seconds: number) => void;
+  observeEvent: <K extends ServerEventName>(name: K, payload: ServerEvents[K]) => void;
   /** Prometheus text exposition format; `extra` are gauges computed by the caller at scrape time. */
   render(extra: GaugeFamily[]): string;
 }

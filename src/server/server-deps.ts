@@ -1,6 +1,6 @@
 // What every route module receives: the domain core and the server's own services, passed explicitly.
 import type { Core } from '../core/index.js';
-import type { AccountsService } from './auth/accounts.service.js';
+import type { AccountsService } from '../core/accounts.service.js';
 import type { ServerConfig } from './config.js';
 import type { ServerMetrics } from './metrics.js';
 

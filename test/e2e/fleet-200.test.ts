@@ -44,7 +44,7 @@ const STOP_FRAME_RECORDER = `(() => {
 })()`;
 
 const startFrameRecorder = (page: Page) => page.evaluate(START_FRAME_RECORDER);
-const stopFrameRecorder = (page: Page) => page.evaluate(STOP_FRAME_RECORDER) as Promise<FrameStats>;
+const stopFrameRecorder = (page: Page) => page.evaluate<FrameStats>(STOP_FRAME_RECORDER);
 
 const rows = (page: Page) => page.locator('[data-testid^="fleet-row-"]');
 

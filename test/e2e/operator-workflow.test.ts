@@ -313,7 +313,7 @@ describe('operator workflow in the browser', () => {
     await expect.poll(hostnames, { timeout: 10_000 }).toEqual(['KXP2-HIST-003']);
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('deployments-csv').click()]);
-    const csv = await readFile((await download.path())!, 'utf8');
+    const csv = await readFile((await download.path()), 'utf8');
     const lines = csv.trim().split(/\r?\n/);
     expect(lines[0]).toMatch(/hostname/i);
     expect(lines).toHaveLength(2);

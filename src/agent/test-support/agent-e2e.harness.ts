@@ -41,7 +41,7 @@ export async function registerActiveImage(t: TestServer, path: string, product: 
 
 /** Deployments matching a hostname, serial or MAC, newest first, as the dashboard lists them. */
 export async function listDeployments(t: TestServer, query: Record<string, string> = {}): Promise<Deployment[]> {
-  const answer = await t.as.viewer.get(`/api/deployments?${new URLSearchParams(query)}`);
+  const answer = await t.as.viewer.get(`/api/deployments?${new URLSearchParams(query).toString()}`);
   if (answer.status !== 200) throw new Error(`listing deployments: ${answer.status} ${answer.text}`);
   return answer.body.items;
 }

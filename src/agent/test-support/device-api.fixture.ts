@@ -13,6 +13,7 @@ import { basename } from 'node:path';
 import type { ConfigResponse, StatusRequest } from '../../contracts/device-api.js';
 import type { LogUpload } from '../../contracts/card-health.js';
 import { CHUNK_RAW_BYTES, MANIFEST_FORMAT, MAP_BLOCK_BYTES, type ImageChunk, type ImageManifest } from '../../contracts/image-delivery.js';
+import { answeredBy } from '../../server/test-support/answered-by.js';
 
 export interface ImageRequestRecord {
   range: string | null;
@@ -111,7 +112,7 @@ export async function startDeviceApiFixture(imagePath: string, overrides: Partia
     return JSON.parse(Buffer.concat(chunks).toString('utf8'));
   };
 
-  const server = createServer(async (req, res) => {
+  const server = createServer(answeredBy(async (req, res) => {
     if (req.method === 'POST' && req.url === '/api/config') {
       fixture.configRequests.push(await readJson(req));
       if (refusal && refusal.times > 0) {
@@ -148,7 +149,7 @@ export async function startDeviceApiFixture(imagePath: string, overrides: Partia
     const chunk = /^\/images\/(.+)\.chunks\/(\d+)$/.exec(req.url ?? '');
     if (req.method === 'GET' && chunk && decodeURIComponent(chunk[1]!) === name) return serveChunk(res, Number(chunk[2]));
     sendJson(res, 404, { success: false, error: `no route ${req.method} ${req.url}`, code: 'NOT_FOUND' });
-  });
+  }));
 
   const serveImage = (req: IncomingMessage, res: ServerResponse) => {
     const rangeHeader = fixture.ignoreRange ? undefined : req.headers.range;

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { BATCH_STATUSES, PRODUCT_TYPES, type BatchStatus, type ProductType } from '../../contracts/domain.js';
+import { BATCH_STATUSES, PRODUCT_TYPES, type BatchStatus } from '../../contracts/domain.js';
 import { withCore } from '../core-session.js';
 import { printTable, say } from '../output.js';
 import { oneOf, parseId, parseInteger } from '../parsers.js';
@@ -66,7 +66,7 @@ export function registerBatchCommands(program: Command): void {
     .description('how many devices a new batch could take')
     .action((venue: string, product: string, _options, command: Command) =>
       withCore(command, (core) => {
-        const room = core.batches.capacity(venue, oneOf(PRODUCT_TYPES, 'product')(product) as ProductType);
+        const room = core.batches.capacity(venue, oneOf(PRODUCT_TYPES, 'product')(product));
         say(room.needs_pool ? `${room.venue_code} KXP2: ${room.available} available, ${room.reserved} reserved, room for ${room.unreserved}.` : `${room.venue_code} RXP2: no pool needed; hostnames come from serials.`);
       }),
     );

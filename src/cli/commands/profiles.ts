@@ -3,12 +3,10 @@
 // passphrase, the password hash) come only from the file, never the command line (ps and shell history show it);
 // a file without them keeps the stored ones. Changes are written to the audit log as `cli:<os user>`, without secrets.
 import { readFile } from 'node:fs/promises';
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { PRODUCT_TYPES, type ProductType } from '../../contracts/domain.js';
 import { AppError } from '../../contracts/errors.js';
 import { inputOfView, PROFILE_VARIABLES, type ProfileResponse, type ProvisioningProfileInput } from '../../contracts/provisioning-profile.js';
-import { createAccountsService } from '../../server/auth/accounts.service.js';
 import { withCore } from '../core-session.js';
 import { printRecord, printTable, say } from '../output.js';
 import { oneOf } from '../parsers.js';
@@ -32,13 +30,6 @@ interface SetOptions extends ScopeOptions {
   command?: string[];
 }
 
-const actor = () => {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-};
 const productOf = (options: ScopeOptions): ProductType | null => (options.product ? oneOf(PRODUCT_TYPES, 'Product')(options.product) : null);
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -136,13 +127,7 @@ export function registerProfileCommands(program: Command): void {
       await withCore(command, (core) => {
         const product = productOf(options);
         const start = (fromFile as ProvisioningProfileInput | null) ?? inputOfView(core.profiles.get(options.venue, product).profile);
-        const saved = core.profiles.set(options.venue, product, applyFlags(start, options), actor());
-        createAccountsService(core.ctx.db, { sessionHours: 12 }).record({
-          actor: actor(),
-          action: 'profile.update',
-          target: `${saved.venue_code}${product ? `/${product}` : ''} revision ${saved.revision!.revision}`,
-          details: JSON.stringify({ source: options.file ? 'file' : 'flags' }),
-        });
+        const saved = core.profiles.set(options.venue, product, applyFlags(start, options));
         say(`Stored revision ${saved.revision!.revision} of the ${saved.venue_code}${product ? ` ${product}` : ''} profile.`);
       });
     });

@@ -48,7 +48,7 @@ describe('pitcrew serve', () => {
     try {
       let password: string | null = null;
       let listening: { management: string; device: string } | null = null;
-      for await (const line of createInterface({ input: child.stdout! })) {
+      for await (const line of createInterface({ input: child.stdout })) {
         const shown = /^ {6}(\S{16})$/.exec(line);
         if (shown) password = shown[1]!;
         if (line.includes('Pitcrew is listening')) {

@@ -8,7 +8,8 @@ import { Command } from 'commander';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { openDatabase } from '../../db/database.js';
 import { dataPaths } from '../../db/data-dir.js';
-import { createAccountsService } from '../../server/auth/accounts.service.js';
+import type { AccountsService } from '../../core/accounts.service.js';
+import { createCore } from '../../core/index.js';
 import { registerUserCommands } from './users.js';
 
 let dir: string;
@@ -38,10 +39,11 @@ async function pitcrew(args: string[], input = '') {
   }
 }
 
-const withAccounts = async <T>(work: (accounts: ReturnType<typeof createAccountsService>) => T | Promise<T>) => {
-  const db = openDatabase(dataPaths(dir).database);
+const withAccounts = async <T>(work: (accounts: AccountsService) => T | Promise<T>) => {
+  const paths = dataPaths(dir);
+  const db = openDatabase(paths.database);
   try {
-    return await work(createAccountsService(db, { sessionHours: 1 }));
+    return await work(createCore({ db, imagesDir: paths.images }).accounts);
   } finally {
     db.close();
   }

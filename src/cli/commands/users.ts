@@ -1,34 +1,15 @@
 // `pitcrew user …` and `pitcrew token …`: accounts managed from the server's own shell, e.g. to recover a lost
 // admin password or to issue a token for a script. Changes are written to the audit log as `cli:<os user>`.
-import { userInfo } from 'node:os';
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { ROLES, type Role } from '../../contracts/domain.js';
 import { AppError } from '../../contracts/errors.js';
-import { openDatabase } from '../../db/database.js';
-import { dataPaths } from '../../db/data-dir.js';
-import { createAccountsService, type AccountsService } from '../../server/auth/accounts.service.js';
-import { readSetting } from '../../server/config.js';
-import { dataDirOf } from '../core-session.js';
+import type { AccountsService } from '../../core/accounts.service.js';
+import { withCore } from '../core-session.js';
 import { printTable, say } from '../output.js';
 import { oneOf, parseId } from '../parsers.js';
 
-const actor = () => {
-  try {
-    return `cli:${userInfo().username}`;
-  } catch {
-    return 'cli';
-  }
-};
-
-async function withAccounts<T>(command: Command, work: (accounts: AccountsService) => T | Promise<T>): Promise<T> {
-  const db = openDatabase(dataPaths(dataDirOf(command)).database);
-  try {
-    return await work(createAccountsService(db, { sessionHours: readSetting('sessionHours') }));
-  } finally {
-    db.close();
-  }
-}
+const withAccounts = <T>(command: Command, work: (accounts: AccountsService) => T | Promise<T>): Promise<T> => withCore(command, (core) => work(core.accounts));
 
 /** Reads one line from the terminal without echoing it. */
 function promptHidden(question: string): Promise<string> {
@@ -91,7 +72,6 @@ export function registerUserCommands(program: Command, input: NodeJS.ReadableStr
       const password = await readNewPassword(input);
       await withAccounts(command, async (accounts) => {
         const created = await accounts.createUser({ username, password, role: chosen });
-        accounts.record({ actor: actor(), action: 'user.create', target: created.username, details: JSON.stringify({ role: chosen }) });
         say(`Created ${created.role} ${created.username}.`);
       });
     });
@@ -109,7 +89,6 @@ export function registerUserCommands(program: Command, input: NodeJS.ReadableStr
       const password = await readNewPassword(input);
       await withAccounts(command, async (accounts) => {
         const updated = await accounts.updateUser(requireUser(accounts, username).id, { password });
-        accounts.record({ actor: actor(), action: 'user.password', target: updated.username });
         say(`Changed the password of ${updated.username}.`);
       });
     });
@@ -120,7 +99,6 @@ export function registerUserCommands(program: Command, input: NodeJS.ReadableStr
     .action((username: string, newRole: string, _options, command: Command) =>
       withAccounts(command, async (accounts) => {
         const updated = await accounts.updateUser(requireUser(accounts, username).id, { role: role(newRole) });
-        accounts.record({ actor: actor(), action: 'user.update', target: updated.username, details: JSON.stringify({ role: updated.role }) });
         say(`${updated.username} is now ${updated.role}.`);
       }),
     );
@@ -131,7 +109,6 @@ export function registerUserCommands(program: Command, input: NodeJS.ReadableStr
     .action((username: string, _options, command: Command) =>
       withAccounts(command, (accounts) => {
         const removed = accounts.deleteUser(requireUser(accounts, username).id);
-        accounts.record({ actor: actor(), action: 'user.delete', target: removed.username });
         say(`Removed ${removed.username}.`);
       }),
     );
@@ -146,7 +123,6 @@ export function registerUserCommands(program: Command, input: NodeJS.ReadableStr
       withAccounts(command, (accounts) => {
         const owner = requireUser(accounts, options.user);
         const created = accounts.createToken(owner.id, name);
-        accounts.record({ actor: actor(), action: 'token.create', target: `${created.token.prefix}… (${owner.username})` });
         process.stderr.write(`Created token ${created.token.id} "${created.token.name}" for ${owner.username} (${owner.role}). The secret is shown once:\n`);
         say(created.secret);
       }),
@@ -169,7 +145,6 @@ export function registerUserCommands(program: Command, input: NodeJS.ReadableStr
     .action((id: string, _options, command: Command) =>
       withAccounts(command, (accounts) => {
         const revoked = accounts.revokeToken(parseId(id, 'Token id'));
-        accounts.record({ actor: actor(), action: 'token.revoke', target: `${revoked.prefix}… (${revoked.username})` });
         say(`Revoked token ${revoked.id} "${revoked.name}".`);
       }),
     );

@@ -16,7 +16,7 @@ export function createCoreFixture() {
   const db = openDatabase(join(dir, 'pitcrew.db'));
   const events: RecordedEvent[] = [];
   /** Records what it hears in `events`. */
-  const sink: EventSink = { emit: (name, payload) => void events.push({ name, payload } as RecordedEvent) };
+  const sink: EventSink = { emit: (name, payload) => void events.push({ name, payload }) };
   let clock = new Date('2026-06-15T10:00:00.000Z');
   const core = createCore({ db, imagesDir: join(dir, 'images'), events: sink, now: () => new Date(clock) });
   return {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../contracts/domain.js';
-import { hasRole } from './accounts.service.js';
+import { hasRole } from '../../core/accounts.service.js';
 import { HttpClient, startTestServer, type TestServer } from '../test-support/test-server.js';
 
 let t: TestServer;

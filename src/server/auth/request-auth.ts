@@ -2,7 +2,8 @@
 // hooks and the Socket.IO handshake, so both recognise the same people the same way.
 import { fastifyCookie } from '@fastify/cookie';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { AccountsService, Principal } from './accounts.service.js';
+import type { AccountsService } from '../../core/accounts.service.js';
+import type { Principal } from '../../core/audit.js';
 
 export const SESSION_COOKIE = 'pitcrew_session';
 

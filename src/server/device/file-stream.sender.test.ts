@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { waitFor } from '../test-support/test-server.js';
 import { CHUNK_BYTES, sendFileRange, type SendOptions, type Transfer, type TransferOutcome } from './file-stream.sender.js';
+import { answeredBy } from '../test-support/answered-by.js';
 
 interface Harness {
   url: string;
@@ -25,7 +26,7 @@ async function withSender(size: number, options: SendOptions, run: (harness: Har
   writeFileSync(file, content);
   const transfers: Transfer[] = [];
   const outcomes: TransferOutcome[] = [];
-  const server = createServer(async (request: IncomingMessage, response: ServerResponse) => {
+  const server = createServer(answeredBy(async (request: IncomingMessage, response: ServerResponse) => {
     // As when a device hangs up while the route is still opening the file.
     if (startAfterClientLeft) await new Promise((resolve) => response.once('close', resolve));
     const query = new URL(request.url ?? '/', 'http://x').searchParams;
@@ -35,7 +36,7 @@ async function withSender(size: number, options: SendOptions, run: (harness: Har
     const transfer = sendFileRange(response, openSync(file, 'r'), start, end, options);
     transfers.push(transfer);
     void transfer.done.then((outcome) => outcomes.push(outcome));
-  });
+  }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const address = server.address();
   if (!address || typeof address === 'string') throw new Error('no address');

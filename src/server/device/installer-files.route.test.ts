@@ -19,7 +19,7 @@ describe('installer files on the device listener', () => {
   beforeEach(async () => {
     dir = await mkdtemp(join(tmpdir(), 'pitcrew-installer-route-'));
     app = Fastify();
-    installErrorHandling(app as never);
+    installErrorHandling(app);
     registerInstallerFilesRoute(app, { dataDir: dir, agentBundle: join(dir, 'agent.mjs') });
     await app.ready();
   });

@@ -31,7 +31,7 @@ describe('server log', () => {
           body: JSON.stringify(body),
         });
         expect(response.ok, `${method} ${path}: ${response.status} ${await response.clone().text()}`).toBe(true);
-        return response.json() as Promise<unknown>;
+        return response.json();
       };
       await call(server.managementUrl, 'POST', '/api/venues', { code: 'CORO', name: 'Coronado' });
       await call(server.managementUrl, 'POST', '/api/kart-numbers', { venue_code: 'CORO', numbers: '1-5' });

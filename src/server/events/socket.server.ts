@@ -4,7 +4,8 @@ import type { Server as HttpServer } from 'node:http';
 import { Server } from 'socket.io';
 import type { FastifyBaseLogger } from 'fastify';
 import type { ClientToServerEvents, ServerToClientEvents } from '../../contracts/events.js';
-import type { AccountsService, Principal } from '../auth/accounts.service.js';
+import type { AccountsService } from '../../core/accounts.service.js';
+import type { Principal } from '../../core/audit.js';
 import { authenticate, isForeignOrigin, sessionIdFrom } from '../auth/request-auth.js';
 
 export interface SocketData {

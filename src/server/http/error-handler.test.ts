@@ -11,7 +11,7 @@ let app: TypedApp;
 const logged: unknown[] = [];
 beforeEach(async () => {
   logged.length = 0;
-  app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => void logged.push(JSON.parse(line)) } } }).withTypeProvider<TypeBoxTypeProvider>() as unknown as TypedApp;
+  app = Fastify({ logger: { level: 'error', stream: { write: (line: string) => void logged.push(JSON.parse(line)) } } }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   installErrorHandling(app);
   app.get('/bug', async () => {

@@ -104,4 +104,21 @@ describe('audit log', () => {
     expect((await t.as.operator.get('/api/audit')).status).toBe(403);
     expect((await t.as.admin.get('/api/audit?limit=0')).status).toBe(400);
   });
+
+  it('names the right actor for each of many concurrent changes by different people, and nothing for refused ones', async () => {
+    const before = (await t.as.admin.get('/api/audit?limit=1')).body.total as number;
+    const writers = ['admin', 'operator'] as const;
+    const answers = await Promise.all(
+      Array.from({ length: 24 }, (_, i) => t.as[writers[i % 2]!].post('/api/venues', { code: `CC${String(i).padStart(2, '0')}`, name: `Concurrent ${i}` })),
+    );
+    expect(answers.map((a) => a.status)).toEqual(Array(24).fill(201));
+    const refused = await Promise.all([t.as.operator.post('/api/venues', { code: 'CC00', name: 'Taken' }), t.as.viewer.post('/api/venues', { code: 'VIEW', name: 'No right' })]);
+    expect(refused.map((a) => a.status)).toEqual([409, 403]);
+
+    const page = await t.as.admin.get('/api/audit?limit=100');
+    expect(page.body.total).toBe(before + 24);
+    const created = (page.body.items as Array<{ actor: string; action: string; target: string }>).filter((e) => e.action === 'venue.create' && e.target.startsWith('CC'));
+    expect(created).toHaveLength(24);
+    for (const entry of created) expect(entry.actor).toBe(writers[Number(entry.target.slice(2)) % 2]);
+  });
 });

@@ -86,8 +86,7 @@ describe('login, logout, me', () => {
     await new HttpClient(t.managementUrl).login('operator', PASSWORDS.operator);
     const audit = (await t.as.admin.get('/api/audit')).body.items;
     expect(audit[0]).toMatchObject({ actor: 'operator', action: 'auth.login', target: 'operator' });
-    expect(audit[0].details).toContain('"password":"***"');
-    expect(audit[0].details).not.toContain(PASSWORDS.operator);
+    expect(JSON.stringify(audit)).not.toContain(PASSWORDS.operator);
     expect(audit[1]).toMatchObject({ actor: 'operator', action: 'auth.login_failed', target: '127.0.0.1' });
   });
 });

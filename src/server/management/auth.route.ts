@@ -14,7 +14,6 @@ export function registerAuthRoutes(app: TypedApp, { accounts, config, endLiveSoc
       schema: { body: LoginRequest, response: { 200: Type.Object({ success: Type.Literal(true), user: MeResponse.properties.user }) } },
       config: {
         access: 'public',
-        audit: 'auth.login',
         rateLimit: {
           max: config.loginAttemptsPerMinute,
           timeWindow: 60_000,
@@ -23,16 +22,8 @@ export function registerAuthRoutes(app: TypedApp, { accounts, config, endLiveSoc
       },
     },
     async (request, reply) => {
-      let user;
-      try {
-        user = await accounts.verifyLogin(request.body.username, request.body.password);
-      } catch (error) {
-        accounts.record({ actor: request.body.username.slice(0, 64), action: 'auth.login_failed', target: request.ip, details: null });
-        throw error;
-      }
-      const session = accounts.createSession(user.id);
-      request.principal = { user, via: 'session' };
-      request.auditTarget = user.username;
+      const user = await accounts.verifyLogin(request.body.username, request.body.password, request.ip);
+      const session = accounts.createSession(user);
       reply.setCookie(SESSION_COOKIE, session.id, {
         path: '/',
         httpOnly: true,
@@ -44,7 +35,7 @@ export function registerAuthRoutes(app: TypedApp, { accounts, config, endLiveSoc
     },
   );
 
-  app.post('/api/auth/logout', { schema: { response: { 200: SuccessResponse } }, config: { access: 'public', audit: 'auth.logout' } }, async (request, reply) => {
+  app.post('/api/auth/logout', { schema: { response: { 200: SuccessResponse } }, config: { access: 'public' } }, async (request, reply) => {
     const sessionId = sessionIdFrom(request.headers.cookie);
     if (sessionId) {
       accounts.deleteSession(sessionId);

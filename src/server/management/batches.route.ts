@@ -14,9 +14,8 @@ export function registerBatchRoutes(app: TypedApp, { core }: ServerDeps): void {
     batches: core.batches.list(request.query),
   }));
 
-  app.post('/api/batches', { schema: { body: BatchCreate, response: { 201: BatchResponse } }, config: { access: 'operator', audit: 'batch.create' } }, async (request, reply) => {
+  app.post('/api/batches', { schema: { body: BatchCreate, response: { 201: BatchResponse } }, config: { access: 'operator' } }, async (request, reply) => {
     const batch = core.batches.create(request.body);
-    request.auditTarget = String(batch.id);
     return reply.code(201).send({ success: true as const, batch });
   });
 
@@ -29,8 +28,7 @@ export function registerBatchRoutes(app: TypedApp, { core }: ServerDeps): void {
     core.batches.capacity(request.query.venue, request.query.product),
   );
 
-  app.post('/api/batches/reorder', { schema: { body: BatchReorder, response: { 200: BatchList } }, config: { access: 'operator', audit: 'batch.reorder' } }, async (request) => {
-    request.auditTarget = request.body.ids.join(',');
+  app.post('/api/batches/reorder', { schema: { body: BatchReorder, response: { 200: BatchList } }, config: { access: 'operator' } }, async (request) => {
     return { batches: core.batches.reorder(request.body.ids) };
   });
 
@@ -40,18 +38,18 @@ export function registerBatchRoutes(app: TypedApp, { core }: ServerDeps): void {
   }));
 
   for (const action of ['start', 'pause', 'cancel'] as const) {
-    app.post(`/api/batches/:id/${action}`, { schema: { params: IdParams, response: { 200: BatchResponse } }, config: { access: 'operator', audit: `batch.${action}` } }, async (request) => ({
+    app.post(`/api/batches/:id/${action}`, { schema: { params: IdParams, response: { 200: BatchResponse } }, config: { access: 'operator' } }, async (request) => ({
       success: true as const,
       batch: core.batches[action](request.params.id),
     }));
   }
 
-  app.put('/api/batches/:id/priority', { schema: { params: IdParams, body: BatchPriorityUpdate, response: { 200: BatchResponse } }, config: { access: 'operator', audit: 'batch.priority' } }, async (request) => ({
+  app.put('/api/batches/:id/priority', { schema: { params: IdParams, body: BatchPriorityUpdate, response: { 200: BatchResponse } }, config: { access: 'operator' } }, async (request) => ({
     success: true as const,
     batch: core.batches.setPriority(request.params.id, request.body.priority),
   }));
 
-  app.put('/api/batches/:id/peer-delivery', { schema: { params: IdParams, body: BatchPeerDeliveryUpdate, response: { 200: BatchResponse } }, config: { access: 'operator', audit: 'batch.peer_delivery' } }, async (request) => ({
+  app.put('/api/batches/:id/peer-delivery', { schema: { params: IdParams, body: BatchPeerDeliveryUpdate, response: { 200: BatchResponse } }, config: { access: 'operator' } }, async (request) => ({
     success: true as const,
     batch: core.batches.setPeerDelivery(request.params.id, request.body),
   }));

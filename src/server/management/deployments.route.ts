@@ -6,7 +6,6 @@ import { Deployment, RowId } from '../../contracts/domain.js';
 import { DeploymentLog, IDENTIFY_DEFAULT_S, IdentifyRequest } from '../../contracts/card-health.js';
 import { DeploymentCheckinAnswer } from '../../contracts/checkin.js';
 import { deploymentCsvLines } from '../../core/deployment-csv.js';
-import { actorOf } from '../auth/access.hooks.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
@@ -37,10 +36,9 @@ export function registerDeploymentRoutes(app: TypedApp, { core }: ServerDeps): v
 
   app.post(
     '/api/deployments/:id/attention',
-    { schema: { params: IdParams, body: AttentionResolve, response: { 200: DeploymentResponse } }, config: { access: 'operator', audit: 'deployment.attention' } },
+    { schema: { params: IdParams, body: AttentionResolve, response: { 200: DeploymentResponse } }, config: { access: 'operator' } },
     async (request) => {
-      const deployment = core.deployments.resolveAttention(request.params.id, request.body.resolution, actorOf(request.principal));
-      request.auditTarget = deployment.hostname;
+      const deployment = core.deployments.resolveAttention(request.params.id, request.body.resolution);
       return { success: true as const, deployment };
     },
   );
@@ -48,10 +46,9 @@ export function registerDeploymentRoutes(app: TypedApp, { core }: ServerDeps): v
   // Blink the board's activity LED, so a technician finds it on the bench: delivered with its next status answer.
   app.post(
     '/api/deployments/:id/identify',
-    { schema: { params: IdParams, body: IdentifyRequest, response: { 200: DeploymentResponse } }, config: { access: 'operator', audit: 'deployment.identify' } },
+    { schema: { params: IdParams, body: IdentifyRequest, response: { 200: DeploymentResponse } }, config: { access: 'operator' } },
     async (request) => {
       const deployment = core.deployments.requestIdentify(request.params.id, request.body.seconds ?? IDENTIFY_DEFAULT_S);
-      request.auditTarget = deployment.hostname;
       return { success: true as const, deployment };
     },
   );

@@ -77,7 +77,6 @@ async function upload(request: FastifyRequest, reply: FastifyReply, deps: ImageU
       if (!part.filename) throw new AppError('VALIDATION', 'No file selected: the "image" field carries no file name.');
       // Everything about the image is checked here, before its first byte is stored.
       const fields = parseFields(text);
-      (request as { auditTarget?: string }).auditTarget = `${fields.product_type} ${fields.version}`;
       deps.images.checkNew(fields);
       const abort = new AbortController();
       const onGone = () => !request.raw.complete && abort.abort(new AppError('VALIDATION', 'The upload was interrupted before the file was complete.'));

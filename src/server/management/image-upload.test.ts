@@ -133,6 +133,9 @@ describe('image upload', () => {
       const operator = await upload([...fields('KXP2', '1.1', 'operator build'), fileOf(1, 0, 'master.img', 2).part]);
       expect(operator.status).toBe(200);
       expect(core.images.list().map((image) => [image.version, image.description])).toEqual(expect.arrayContaining([['1.0', null], ['1.1', 'operator build']]));
+      // Each upload is audited as whoever streamed it, though the entry is written after seconds of streaming.
+      const uploads = core.accounts.listAudit(1, 50).items.filter((entry) => entry.action === 'image.upload');
+      expect(uploads.map((entry) => [entry.actor, entry.target])).toEqual([['operator', 'KXP2 1.1'], ['admin', 'KXP2 1.0']]);
     }));
 
   it('leaves no file and no record when the client disappears half-way, and the version stays free', () =>

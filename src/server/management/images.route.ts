@@ -16,21 +16,17 @@ export function registerImageRoutes(app: TypedApp, { core }: ServerDeps): void {
     generalization: core.images.generalizationOf(request.params.id),
   }));
 
-  app.put('/api/images/:id', { schema: { params: IdParams, body: ImageUpdate, response: { 200: ImageDetail } }, config: { access: 'operator', audit: 'image.update' } }, async (request) => {
+  app.put('/api/images/:id', { schema: { params: IdParams, body: ImageUpdate, response: { 200: ImageDetail } }, config: { access: 'operator' } }, async (request) => {
     const image = core.images.update(request.params.id, request.body);
-    request.auditTarget = `${image.product_type} ${image.version}`;
     return { image, generalization: core.images.generalizationOf(image.id) };
   });
 
-  app.post('/api/images/:id/activate', { schema: { params: IdParams, response: { 200: ImageResponse } }, config: { access: 'operator', audit: 'image.activate' } }, async (request) => {
+  app.post('/api/images/:id/activate', { schema: { params: IdParams, response: { 200: ImageResponse } }, config: { access: 'operator' } }, async (request) => {
     const image = core.images.activate(request.params.id);
-    request.auditTarget = `${image.product_type} ${image.version}`;
     return { success: true as const, image, checksum: image.sha256, filename: image.filename };
   });
 
-  app.delete('/api/images/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'operator', audit: 'image.delete' } }, async (request) => {
-    const image = core.images.get(request.params.id);
-    request.auditTarget = `${image.product_type} ${image.version}`;
+  app.delete('/api/images/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'operator' } }, async (request) => {
     await core.images.delete(request.params.id);
     return { success: true as const };
   });

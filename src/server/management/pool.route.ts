@@ -15,38 +15,32 @@ export function registerPoolRoutes(app: TypedApp, { core }: ServerDeps): void {
     core.pool.list(request.query),
   );
 
-  app.post('/api/kart-numbers', { schema: { body: KartNumberImport, response: { 200: KartNumberImportResult } }, config: { access: 'operator', audit: 'pool.import' } }, async (request) => {
-    request.auditTarget = request.body.venue_code.toUpperCase();
+  app.post('/api/kart-numbers', { schema: { body: KartNumberImport, response: { 200: KartNumberImportResult } }, config: { access: 'operator' } }, async (request) => {
     return core.pool.importKartNumbers(request.body);
   });
 
-  app.post('/api/kart-numbers/:id/release', { schema: { params: IdParams, response: { 200: PoolEntryResponse } }, config: { access: 'operator', audit: 'pool.release' } }, async (request) => {
+  app.post('/api/kart-numbers/:id/release', { schema: { params: IdParams, response: { 200: PoolEntryResponse } }, config: { access: 'operator' } }, async (request) => {
     const entry = core.pool.release(request.params.id);
-    request.auditTarget = entry.hostname;
     return { success: true as const, entry };
   });
 
-  app.post('/api/kart-numbers/:id/retire', { schema: { params: IdParams, response: { 200: PoolEntryResponse } }, config: { access: 'operator', audit: 'pool.retire' } }, async (request) => {
+  app.post('/api/kart-numbers/:id/retire', { schema: { params: IdParams, response: { 200: PoolEntryResponse } }, config: { access: 'operator' } }, async (request) => {
     const entry = core.pool.retire(request.params.id);
-    request.auditTarget = entry.hostname;
     return { success: true as const, entry };
   });
 
-  app.delete('/api/kart-numbers/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'operator', audit: 'pool.delete' } }, async (request) => {
-    request.auditTarget = core.pool.get(request.params.id).hostname;
+  app.delete('/api/kart-numbers/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'operator' } }, async (request) => {
     core.pool.delete(request.params.id);
     return { success: true as const };
   });
 
-  app.post('/api/hostname/assign', { schema: { body: HostnameAssignRequest, response: { 200: HostnameAssignResponse } }, config: { access: 'operator', audit: 'hostname.assign' } }, async (request) => {
+  app.post('/api/hostname/assign', { schema: { body: HostnameAssignRequest, response: { 200: HostnameAssignResponse } }, config: { access: 'operator' } }, async (request) => {
     const assignment = core.pool.assign(request.body);
-    request.auditTarget = assignment.entry.hostname;
     return { success: true as const, hostname: assignment.entry.hostname, entry: assignment.entry, reused: assignment.reused };
   });
 
-  app.post('/api/hostname/release', { schema: { body: HostnameReleaseRequest, response: { 200: PoolEntryResponse } }, config: { access: 'operator', audit: 'hostname.release' } }, async (request) => {
+  app.post('/api/hostname/release', { schema: { body: HostnameReleaseRequest, response: { 200: PoolEntryResponse } }, config: { access: 'operator' } }, async (request) => {
     const entry = core.pool.releaseHostname(request.body.hostname);
-    request.auditTarget = entry.hostname;
     return { success: true as const, entry };
   });
 }

@@ -3,7 +3,6 @@
 import { Type } from 'typebox';
 import { ProductType, RowId, VenueCode } from '../../contracts/domain.js';
 import { ProfileResponse, ProfileRevisionInfo, ProfileRevisionList, ProfileScope, ProvisioningProfileInput } from '../../contracts/provisioning-profile.js';
-import { actorOf } from '../auth/access.hooks.js';
 import type { TypedApp } from '../http/app-types.js';
 import type { ServerDeps } from '../server-deps.js';
 
@@ -16,15 +15,12 @@ export function registerProfileRoutes(app: TypedApp, { core }: ServerDeps): void
     core.profiles.get(request.params.code, request.query.product ?? null),
   );
 
-  // The audit entry's details are the body with passphrase and password_hash masked (access.hooks.ts).
   app.put(
     '/api/venues/:code/profile',
-    { schema: { params: CodeParams, querystring: ProfileScope, body: ProvisioningProfileInput, response: { 200: ProfileResponse } }, config: { access: 'operator', audit: 'profile.update' } },
+    { schema: { params: CodeParams, querystring: ProfileScope, body: ProvisioningProfileInput, response: { 200: ProfileResponse } }, config: { access: 'operator' } },
     async (request) => {
       const product: ProductType | null = request.query.product ?? null;
-      const saved = core.profiles.set(request.params.code, product, request.body, actorOf(request.principal));
-      request.auditTarget = `${saved.venue_code}${product ? `/${product}` : ''} revision ${saved.revision!.revision}`;
-      return saved;
+      return core.profiles.set(request.params.code, product, request.body);
     },
   );
 

@@ -16,7 +16,7 @@ export function registerTokenRoutes(app: TypedApp, { accounts, endLiveSockets }:
     return { tokens: accounts.listTokens(user.role === 'admin' ? undefined : user.id) };
   });
 
-  app.post('/api/tokens', { schema: { body: TokenCreate, response: { 201: TokenCreated } }, config: { access: 'operator', audit: 'token.create' } }, async (request, reply) => {
+  app.post('/api/tokens', { schema: { body: TokenCreate, response: { 201: TokenCreated } }, config: { access: 'operator' } }, async (request, reply) => {
     const { user } = request.principal!;
     let owner = user;
     if (request.body.username !== undefined && request.body.username.toLowerCase() !== user.username.toLowerCase()) {
@@ -26,17 +26,15 @@ export function registerTokenRoutes(app: TypedApp, { accounts, endLiveSockets }:
       owner = found;
     }
     const created = accounts.createToken(owner.id, request.body.name);
-    request.auditTarget = `${created.token.prefix}… (${owner.username})`;
     return reply.code(201).send({ success: true as const, ...created });
   });
 
-  app.delete('/api/tokens/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'operator', audit: 'token.revoke' } }, async (request) => {
+  app.delete('/api/tokens/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'operator' } }, async (request) => {
     const token = accounts.getToken(request.params.id);
     // Someone else's token is "not found" for an operator, so ids cannot be probed.
     if (token.user_id !== request.principal!.user.id && request.principal!.user.role !== 'admin') throw new AppError('NOT_FOUND', `There is no API token ${request.params.id}.`);
     accounts.revokeToken(token.id);
     endLiveSockets({ tokenId: token.id });
-    request.auditTarget = `${token.prefix}… (${token.username})`;
     return { success: true as const };
   });
 }

@@ -11,24 +11,22 @@ const IdParams = Type.Object({ id: RowId() });
 export function registerUserRoutes(app: TypedApp, { accounts, endLiveSockets }: ServerDeps): void {
   app.get('/api/users', { schema: { response: { 200: UserList } }, config: { access: 'admin' } }, async () => ({ users: accounts.listUsers() }));
 
-  app.post('/api/users', { schema: { body: UserCreate, response: { 201: UserResponse } }, config: { access: 'admin', audit: 'user.create' } }, async (request, reply) => {
+  app.post('/api/users', { schema: { body: UserCreate, response: { 201: UserResponse } }, config: { access: 'admin' } }, async (request, reply) => {
     const user = await accounts.createUser(request.body);
-    request.auditTarget = user.username;
     return reply.code(201).send({ success: true as const, user });
   });
 
-  app.put('/api/users/:id', { schema: { params: IdParams, body: UserUpdate, response: { 200: UserResponse } }, config: { access: 'admin', audit: 'user.update' } }, async (request) => {
+  app.put('/api/users/:id', { schema: { params: IdParams, body: UserUpdate, response: { 200: UserResponse } }, config: { access: 'admin' } }, async (request) => {
     if (request.body.password === undefined && request.body.role === undefined) throw new AppError('VALIDATION', 'Nothing to change: give a new password, a new role, or both.');
     const user = await accounts.updateUser(request.params.id, request.body);
     // A new password ends the user's sessions; a new role must apply to what their open dashboards receive.
     endLiveSockets({ userId: user.id });
-    request.auditTarget = user.username;
     return { success: true as const, user };
   });
 
-  app.delete('/api/users/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'admin', audit: 'user.delete' } }, async (request) => {
+  app.delete('/api/users/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'admin' } }, async (request) => {
     if (request.principal?.user.id === request.params.id) throw new AppError('CONFLICT', 'You cannot remove your own account; ask another admin.');
-    request.auditTarget = accounts.deleteUser(request.params.id).username;
+    accounts.deleteUser(request.params.id);
     endLiveSockets({ userId: request.params.id });
     return { success: true as const };
   });

@@ -10,20 +10,19 @@ const CodeParams = Type.Object({ code: VenueCode });
 export function registerVenueRoutes(app: TypedApp, { core }: ServerDeps): void {
   app.get('/api/venues', { schema: { response: { 200: VenueList } }, config: { access: 'viewer' } }, async () => ({ venues: core.venues.list() }));
 
-  app.post('/api/venues', { schema: { body: VenueCreate, response: { 201: VenueResponse } }, config: { access: 'operator', audit: 'venue.create' } }, async (request, reply) => {
+  app.post('/api/venues', { schema: { body: VenueCreate, response: { 201: VenueResponse } }, config: { access: 'operator' } }, async (request, reply) => {
     const venue = core.venues.create(request.body);
-    request.auditTarget = venue.code;
     return reply.code(201).send({ success: true as const, venue, venue_code: venue.code });
   });
 
   app.get('/api/venues/:code', { schema: { params: CodeParams, response: { 200: Venue } }, config: { access: 'viewer' } }, async (request) => core.venues.get(request.params.code));
 
-  app.put('/api/venues/:code', { schema: { params: CodeParams, body: VenueUpdate, response: { 200: VenueResponse } }, config: { access: 'operator', audit: 'venue.update' } }, async (request) => {
+  app.put('/api/venues/:code', { schema: { params: CodeParams, body: VenueUpdate, response: { 200: VenueResponse } }, config: { access: 'operator' } }, async (request) => {
     const venue = core.venues.update(request.params.code, request.body);
     return { success: true as const, venue, venue_code: venue.code };
   });
 
-  app.delete('/api/venues/:code', { schema: { params: CodeParams, response: { 200: SuccessResponse } }, config: { access: 'operator', audit: 'venue.delete' } }, async (request) => {
+  app.delete('/api/venues/:code', { schema: { params: CodeParams, response: { 200: SuccessResponse } }, config: { access: 'operator' } }, async (request) => {
     core.venues.delete(request.params.code);
     return { success: true as const };
   });

@@ -16,23 +16,21 @@ export function registerWebhookRoutes(app: TypedApp, { core }: ServerDeps): void
 
   app.get('/api/webhooks', { schema: { response: { 200: WebhookList } }, config: { access: 'admin' } }, async () => ({ webhooks: webhooks.list() }));
 
-  app.post('/api/webhooks', { schema: { body: WebhookCreate, response: { 201: WebhookResponse } }, config: { access: 'admin', audit: 'webhook.create' } }, async (request, reply) => {
-    const webhook = webhooks.create(request.body);
-    request.auditTarget = `${webhook.id} (${webhook.name})`;
-    return reply.code(201).send({ success: true as const, webhook });
+  app.post('/api/webhooks', { schema: { body: WebhookCreate, response: { 201: WebhookResponse } }, config: { access: 'admin' } }, async (request, reply) => {
+    return reply.code(201).send({ success: true as const, webhook: webhooks.create(request.body) });
   });
 
-  app.put('/api/webhooks/:id', { schema: { params: IdParams, body: WebhookUpdate, response: { 200: WebhookResponse } }, config: { access: 'admin', audit: 'webhook.update' } }, async (request) => ({
+  app.put('/api/webhooks/:id', { schema: { params: IdParams, body: WebhookUpdate, response: { 200: WebhookResponse } }, config: { access: 'admin' } }, async (request) => ({
     success: true as const,
     webhook: webhooks.update(request.params.id, request.body),
   }));
 
-  app.delete('/api/webhooks/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'admin', audit: 'webhook.delete' } }, async (request) => {
+  app.delete('/api/webhooks/:id', { schema: { params: IdParams, response: { 200: SuccessResponse } }, config: { access: 'admin' } }, async (request) => {
     webhooks.remove(request.params.id);
     return { success: true as const };
   });
 
-  app.post('/api/webhooks/:id/test', { schema: { params: IdParams, response: { 202: WebhookDeliveryResponse } }, config: { access: 'admin', audit: 'webhook.test' } }, async (request, reply) =>
+  app.post('/api/webhooks/:id/test', { schema: { params: IdParams, response: { 202: WebhookDeliveryResponse } }, config: { access: 'admin' } }, async (request, reply) =>
     reply.code(202).send({ success: true as const, delivery: webhooks.sendTest(request.params.id) }));
 
   app.get('/api/webhooks/deliveries', { schema: { querystring: WebhookDeliveryQuery, response: { 200: WebhookDeliveryList } }, config: { access: 'admin' } }, async (request) => ({

@@ -5,8 +5,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Role } from '../../contracts/domain.js';
-import { createUserRepository } from '../../db/user.repository.js';
-import { hashPassword } from '../auth/password.js';
+import { createUserRepository, publicUser } from '../../db/user.repository.js';
+import { hashPassword } from '../../core/password.js';
 import { SESSION_COOKIE } from '../auth/request-auth.js';
 import { buildApp, type BuildOptions, type PitcrewServer } from '../build-app.js';
 import { loadConfig, type ServerConfig } from '../config.js';
@@ -91,7 +91,7 @@ export async function startTestServer(overrides: Partial<Record<keyof ServerConf
     for (const role of ['admin', 'operator', 'viewer'] as const) {
       const user = users.insert({ username: role, password_hash: hashes[role], role, created_at: new Date().toISOString() });
       as[role] = new HttpClient(addresses.management);
-      as[role].cookie = `${SESSION_COOKIE}=${server.accounts.createSession(user.id).id}`;
+      as[role].cookie = `${SESSION_COOKIE}=${server.accounts.createSession(publicUser(user)).id}`;
     }
   }
   return {

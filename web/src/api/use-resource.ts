@@ -42,7 +42,8 @@ export function useResource<T>(load: (signal: AbortSignal) => Promise<T>, deps: 
         setReloading(false);
       });
     return () => controller.abort();
-    // The caller lists what the request depends on, as with useEffect.
+    // The caller lists what the request depends on, as with useEffect; the latest `load` is read from a ref.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [...deps, version]);
 
   const reload = useCallback(() => setVersion((v) => v + 1), []);

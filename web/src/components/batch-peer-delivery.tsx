@@ -56,7 +56,7 @@ function LingerEditor({ batch, onSaved, onCancel }: { batch: Batch; onSaved: (ba
   };
   const inputId = `linger-${batch.id}`;
   return (
-    <form className="d-inline-flex flex-wrap gap-1 align-items-center" onSubmit={save} noValidate onKeyDown={(e) => { if (e.key === 'Escape') { e.stopPropagation(); onCancel(); } }}>
+    <form className="d-inline-flex flex-wrap gap-1 align-items-center" onSubmit={(event) => void save(event)} noValidate onKeyDown={(e) => { if (e.key === 'Escape') { e.stopPropagation(); onCancel(); } }}>
       <label className="text-body-secondary" htmlFor={inputId}>serve others for at most</label>
       <input
         id={inputId}

@@ -1,7 +1,7 @@
 // Written vs booted: whether a written card's system checked in from its first boot (src/contracts/checkin.ts).
 import type { Deployment } from '../../../src/contracts/domain.js';
 import { bootStateOf, type BootState } from '../../../src/contracts/checkin.js';
-import { formatDateTime } from './format.js';
+import { formatDateTime } from '../../../src/contracts/format.js';
 
 const LOOK: Record<BootState, { label: string; variant: string }> = {
   booted: { label: 'booted', variant: 'success' },

@@ -62,7 +62,7 @@ export function KartImportModal({ venues, initialVenue, onClose, onImported }: {
       }
     >
       <div className="row g-4">
-        <form id="kart-import-form" className="col-12 col-lg-7" onSubmit={submit} noValidate>
+        <form id="kart-import-form" className="col-12 col-lg-7" onSubmit={(event) => void submit(event)} noValidate>
           {serverError && <div className="alert alert-danger" role="alert" data-testid="kart-import-error">{serverError}</div>}
           <div className="mb-3">
             <label htmlFor="import-venue" className="form-label">Venue</label>
@@ -183,7 +183,7 @@ export function KartAddModal({ venues, initialVenue, onClose, onAdded }: { venue
         </>
       }
     >
-      <form id="kart-add-form" onSubmit={submit} noValidate>
+      <form id="kart-add-form" onSubmit={(event) => void submit(event)} noValidate>
         {serverError && <div className="alert alert-danger" role="alert" data-testid="kart-add-error">{serverError}</div>}
         <div className="mb-3">
           <label htmlFor="add-venue" className="form-label">Venue</label>

@@ -6,7 +6,9 @@ import { parseWholeNumber } from '../../../src/contracts/numbers.js';
 
 export function useSearchState<K extends string>(keys: readonly K[]) {
   const [params, setParams] = useSearchParams();
-  const values = useMemo(() => Object.fromEntries(keys.map((k) => [k, params.get(k) ?? ''])) as Record<K, string>, [params, keys.join(',')]);
+  // Compared by their joined names, so callers may pass a fresh array each render.
+  const keyList = keys.join(',');
+  const values = useMemo(() => Object.fromEntries(keyList.split(',').map((k) => [k, params.get(k) ?? ''])) as Record<K, string>, [params, keyList]);
   /** Sets some keys (empty string removes one); any change other than `page` goes back to page 1. */
   const update = useCallback(
     (patch: Partial<Record<K | 'page', string | number | null>>) => {

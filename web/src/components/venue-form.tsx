@@ -63,7 +63,7 @@ export function VenueFormModal({ venue, onClose, onSaved }: { venue?: Venue; onC
         </>
       }
     >
-      <form id="venue-form" onSubmit={submit} noValidate>
+      <form id="venue-form" onSubmit={(event) => void submit(event)} noValidate>
         {serverError && <div className="alert alert-danger" role="alert" data-testid="venue-form-error">{serverError}</div>}
         <Field label="Code" error={form.shown('code')} help={isEdit ? 'The code is part of every hostname and never changes.' : '4 letters or digits; part of every hostname, e.g. KXP2-CORO-007.'} testId="venue-code">
           {({ id, describedBy, className }) => (

@@ -53,7 +53,7 @@ export function useLiveReload(names: readonly ServerEventName[], reload: () => v
         latestReload.current();
       }, delayMs);
     };
-    const stops = names.map((name) =>
+    const stops = (key ? (key.split(',') as ServerEventName[]) : []).map((name) =>
       subscribe(name, (payload) => {
         if (!latestWhen.current || latestWhen.current(name, payload)) trigger();
       }),

@@ -104,9 +104,9 @@ export function subscribe<K extends ServerEventName>(name: K, handler: (payload:
     set = new Set();
     handlers.set(name, set);
   }
-  set.add(handler as AnyHandler);
+  set.add(handler);
   return () => {
-    set.delete(handler as AnyHandler);
+    set.delete(handler);
   };
 }
 

@@ -109,7 +109,7 @@ export function BatchCreatePage() {
       } else {
         toast.success(`Batch #${batch.id} created. Start it when the devices are ready.`);
       }
-      navigate('/batches');
+      void navigate('/batches');
     } catch (error) {
       setServerError(describeError(error));
       capacity.reload();
@@ -129,7 +129,7 @@ export function BatchCreatePage() {
       <nav aria-label="breadcrumb"><ol className="breadcrumb small mb-1"><li className="breadcrumb-item"><Link to="/batches">Batches</Link></li><li className="breadcrumb-item active" aria-current="page">New</li></ol></nav>
       <PageHeader title="New batch" />
       <div className="row g-4">
-        <form className="col-12 col-lg-7" onSubmit={submit} noValidate data-testid="batch-form">
+        <form className="col-12 col-lg-7" onSubmit={(event) => void submit(event)} noValidate data-testid="batch-form">
           <div className="card shadow-sm border-0"><div className="card-body">
             {serverError && <div className="alert alert-danger" role="alert" data-testid="batch-form-error">{serverError}</div>}
             <Field label="Venue" error={form.shown('venue_code')}>

@@ -60,7 +60,7 @@ function PriorityEditor({ batch, onSaved }: { batch: Batch; onSaved: () => void 
     }
   };
   return (
-    <form className="d-inline-flex gap-1 align-items-center" onSubmit={save} onKeyDown={(e) => { if (e.key === 'Escape') { e.stopPropagation(); setEditing(false); } }}>
+    <form className="d-inline-flex gap-1 align-items-center" onSubmit={(event) => void save(event)} onKeyDown={(e) => { if (e.key === 'Escape') { e.stopPropagation(); setEditing(false); } }}>
       <label className="visually-hidden" htmlFor={`priority-${batch.id}`}>Priority of batch {batch.id}</label>
       <input id={`priority-${batch.id}`} type="number" className={`form-control form-control-sm${invalid ? ' is-invalid' : ''}`} style={{ width: '6.5rem' }} value={value} onChange={(e) => setValue(e.target.value)} autoFocus data-testid={`batch-priority-input-${batch.id}`} />
       <button type="submit" className="btn btn-sm btn-primary" disabled={invalid || busy}>Save</button>
@@ -218,7 +218,7 @@ export function BatchesPage() {
       />
       <div className="row g-2 mb-3" role="search">
         <FilterSelect id="batch-venue" label="Venue" value={params.venue} onChange={(value) => update({ venue: value })} options={venueList.map((v) => ({ value: v.code, label: `${v.code} — ${v.name}` }))} allLabel="All venues" testId="batch-filter-venue" className="col-6 col-md-3" />
-        <FilterSelect id="batch-status" label="Status" value={params.status} onChange={(value) => update({ status: value as BatchStatus | '' })} options={BATCH_STATUSES} testId="batch-filter-status" className="col-6 col-md-3" />
+        <FilterSelect id="batch-status" label="Status" value={params.status} onChange={(value) => update({ status: value })} options={BATCH_STATUSES} testId="batch-filter-status" className="col-6 col-md-3" />
       </div>
       <ErrorAlert error={batches.error} onRetry={batches.reload} />
       {batches.loading ? (

@@ -151,7 +151,7 @@ function RecentHistory() {
   const items = recent.data?.items ?? [];
   // A listed device's next step shows at once (not "assigned" at 62 %); reports of devices not listed, and progress
   // within a step, cost nothing here.
-  const shownStatus = useMemo(() => new Map(items.map((d) => [d.id, d.status])), [items]);
+  const shownStatus = useMemo(() => new Map((recent.data?.items ?? []).map((d) => [d.id, d.status])), [recent.data]);
   useLiveEvent('deployment_status', ({ deployment }) => {
     const shown = shownStatus.get(deployment.id);
     if (shown === undefined || shown === deployment.status) return;

@@ -146,6 +146,9 @@ export function DeploymentsPage() {
   const [selected, setSelected] = useState<Deployment | null>(null);
   useEffect(() => {
     if (search !== params.search) update({ search });
+    // Only a newly typed (debounced) search goes to the address; the address changing by itself (back button)
+    // must not be written back.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [search]);
 
   const venues = useResource((signal) => api.venues.list(signal), []);

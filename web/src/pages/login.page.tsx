@@ -38,7 +38,7 @@ export function LoginPage() {
           </div>
           <p className="text-body-secondary small mb-4">Raspberry Pi mass deployment — sign in to manage venues, batches and images.</p>
           {reason && !error && <div className="alert alert-info py-2 small" role="status">{reason}</div>}
-          <form onSubmit={submit} noValidate data-testid="login-form">
+          <form onSubmit={(event) => void submit(event)} noValidate data-testid="login-form">
             <div className="mb-3">
               <label htmlFor="login-username" className="form-label">Username</label>
               <input

@@ -67,7 +67,7 @@ export function VenueDetailPage() {
     try {
       await api.venues.remove(code);
       toast.success(`Venue ${code} deleted.`);
-      navigate('/venues');
+      void navigate('/venues');
     } catch (error) {
       toast.error(error, `Venue ${code} was not deleted`);
     }

@@ -116,7 +116,7 @@ export function VenuesPage() {
                       </td>
                       <td className="d-none d-lg-table-cell small">{formatDateTime(v.created_at)}</td>
                       <td className="text-end text-nowrap">
-                        <button type="button" className="btn btn-sm btn-outline-secondary me-1" onClick={() => navigate(`/venues/${v.code}`)}>Open</button>
+                        <button type="button" className="btn btn-sm btn-outline-secondary me-1" onClick={() => void navigate(`/venues/${v.code}`)}>Open</button>
                         {can.canWrite && (
                           <>
                             <button type="button" className="btn btn-sm btn-outline-primary me-1" onClick={() => setEditing(v)} data-testid={`venue-edit-${v.code}`}>Edit</button>
@@ -144,7 +144,7 @@ export function VenuesPage() {
           onSaved={(venue) => {
             setEditing(null);
             venues.reload();
-            if (editing === 'new') navigate(`/venues/${venue.code}`);
+            if (editing === 'new') void navigate(`/venues/${venue.code}`);
           }}
         />
       )}

@@ -161,7 +161,7 @@ export function uploadForm(baseUrl: string, parts: Array<FormField | FormFile>, 
       if (!(await write(closing))) return;
       request.end();
     })().catch((error: unknown) => {
-      if (!answered) reject(error as Error);
+      if (!answered) reject(error);
     });
   });
 }

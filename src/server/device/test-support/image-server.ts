@@ -68,7 +68,7 @@ export async function spawnServer(overrides: ConfigOverrides, wrapper: string[] 
   const [program, ...rest] = [...wrapper, process.execPath, ...args];
   const child = spawn(program!, rest, { stdio: ['ignore', 'pipe', 'inherit'], cwd: ROOT, env: { ...process.env, PITCREW_TEST_OVERRIDES: JSON.stringify(settings) } });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const output: string[] = [];
   lines.on('line', (line) => output.push(line));
   const addresses = await new Promise<{ management: string; device: string }>((resolve, reject) => {

@@ -1,49 +1,40 @@
 // People and scripts on the management side: users with roles, browser sessions, API tokens and the audit log.
 // Secrets (session ids, token secrets) are random and only their SHA-256 is stored.
 import { createHash, randomBytes } from 'node:crypto';
-import type { ApiToken, AuditEntry, Role, User } from '../../contracts/domain.js';
-import { ROLES } from '../../contracts/domain.js';
-import { USERNAME_PATTERN, type PagedResult, type UserCreate, type UserUpdate } from '../../contracts/api.js';
-import { AppError } from '../../contracts/errors.js';
-import { FIELD_LIMITS } from '../../contracts/limits.js';
-import { inWriteTransaction, type Db } from '../../db/database.js';
-import { createUserRepository, publicUser } from '../../db/user.repository.js';
-import { createSessionRepository } from '../../db/session.repository.js';
-import { createApiTokenRepository } from '../../db/api-token.repository.js';
-import { createAuditRepository } from '../../db/audit.repository.js';
+import type { ApiToken, AuditEntry, Role, User } from '../contracts/domain.js';
+import { ROLES } from '../contracts/domain.js';
+import { USERNAME_PATTERN, type PagedResult, type UserCreate, type UserUpdate } from '../contracts/api.js';
+import { AppError } from '../contracts/errors.js';
+import { createUserRepository, publicUser } from '../db/user.repository.js';
+import { createSessionRepository } from '../db/session.repository.js';
+import { createApiTokenRepository } from '../db/api-token.repository.js';
+import { SYSTEM_ACTOR } from './audit.js';
+import { isoOf, type CoreContext } from './context.js';
+import { FIELD_LIMITS } from '../contracts/limits.js';
 import { hashPassword, UNUSABLE_HASH, verifyPassword } from './password.js';
+
+export type { Principal } from './audit.js';
 
 export const ROLE_RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
 export const hasRole = (role: Role, needed: Role): boolean => ROLE_RANK[role] >= ROLE_RANK[needed];
 
 export const TOKEN_PREFIX = 'pct_';
+export const DEFAULT_SESSION_HOURS = 12;
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const USERNAME = new RegExp(USERNAME_PATTERN);
-
-export interface Principal {
-  user: User;
-  via: 'session' | 'token';
-  tokenId?: number;
-}
-
-export interface AuditInput {
-  actor: string;
-  action: string;
-  target?: string | null;
-  details?: string | null;
-}
+/** How a token appears in the audit log: its public prefix and its owner, never the secret. */
+const tokenLabel = (token: { prefix: string }, owner: string) => `${token.prefix}… (${owner})`;
 
 export interface AccountsOptions {
   sessionHours: number;
-  now?: () => Date;
 }
 
-export function createAccountsService(db: Db, { sessionHours, now = () => new Date() }: AccountsOptions) {
+export function createAccountsService(ctx: CoreContext, { sessionHours }: AccountsOptions) {
+  const { db, repos } = ctx;
   const users = createUserRepository(db);
   const sessions = createSessionRepository(db);
   const tokens = createApiTokenRepository(db);
-  const audit = createAuditRepository(db);
-  const iso = () => now().toISOString();
+  const iso = () => isoOf(ctx.now());
 
   const requireUser = (id: number) => {
     const user = users.find(id);
@@ -64,13 +55,8 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
     return role as Role;
   };
 
-  function record(entry: AuditInput): void {
-    audit.insert({ at: iso(), actor: entry.actor, action: entry.action, target: entry.target ?? null, details: entry.details ?? null });
-  }
-
   return {
-    record,
-    listAudit: (page: number, limit: number): PagedResult<AuditEntry> => audit.list(page, limit),
+    listAudit: (page: number, limit: number): PagedResult<AuditEntry> => repos.audit.list(page, limit),
 
     listUsers: (): User[] => users.list(),
     findUserByName: (username: string): User | undefined => {
@@ -83,9 +69,11 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
       checkPassword(input.password);
       const role = checkRole(input.role);
       const password_hash = await hashPassword(input.password);
-      return inWriteTransaction(db, () => {
+      return ctx.write(() => {
         if (users.findByName(input.username)) throw new AppError('CONFLICT', `A user named ${input.username} already exists.`);
-        return publicUser(users.insert({ username: input.username, password_hash, role, created_at: iso() }));
+        const user = publicUser(users.insert({ username: input.username, password_hash, role, created_at: iso() }));
+        ctx.audit({ action: 'user.create', target: user.username, details: { role } });
+        return user;
       });
     },
 
@@ -94,7 +82,7 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
       if (input.password !== undefined) checkPassword(input.password);
       const role = input.role === undefined ? undefined : checkRole(input.role);
       const hash = input.password === undefined ? undefined : await hashPassword(input.password);
-      return inWriteTransaction(db, () => {
+      return ctx.write(() => {
         const user = requireUser(id);
         if (role && role !== 'admin' && user.role === 'admin' && users.adminCount() <= 1) {
           throw new AppError('CONFLICT', `${user.username} is the last admin; make someone else admin first.`);
@@ -104,48 +92,70 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
           users.setPassword(id, hash);
           sessions.deleteForUser(id);
         }
+        ctx.audit({ action: hash && !role ? 'user.password' : 'user.update', target: user.username, details: { role, password: hash ? 'changed' : undefined } });
         return publicUser(requireUser(id));
       });
     },
 
     deleteUser(id: number): User {
-      return inWriteTransaction(db, () => {
+      return ctx.write(() => {
         const user = requireUser(id);
         if (user.role === 'admin' && users.adminCount() <= 1) throw new AppError('CONFLICT', `${user.username} is the last admin and cannot be removed.`);
         users.delete(id);
+        ctx.audit({ action: 'user.delete', target: user.username });
         return publicUser(user);
       });
     },
 
-    /** The user for a username and password, or an error that does not say which of the two was wrong. */
-    async verifyLogin(username: string, password: string): Promise<User> {
+    /**
+     * The user for a username and password, or an error that does not say which of the two was wrong. A failed
+     * attempt is audited with the name it tried and where it came from (`from`, the client address).
+     */
+    async verifyLogin(username: string, password: string, from: string | null = null): Promise<User> {
       const user = users.findByName(username);
       const matches = await verifyPassword(password, user?.password_hash ?? UNUSABLE_HASH);
-      if (!user || !matches) throw new AppError('UNAUTHENTICATED', 'Wrong username or password.');
+      if (!user || !matches) {
+        ctx.write(() => ctx.audit({ actor: username.slice(0, 64), action: 'auth.login_failed', target: from }));
+        throw new AppError('UNAUTHENTICATED', 'Wrong username or password.');
+      }
       return publicUser(user);
     },
 
-    /** Returns the cookie value; only its hash is kept. */
-    createSession(userId: number): { id: string; expiresAt: Date } {
+    /** Logs `user` in: returns the cookie value, of which only the hash is kept. */
+    createSession(user: User): { id: string; expiresAt: Date } {
       const id = randomBytes(32).toString('base64url');
-      const expiresAt = new Date(now().getTime() + sessionHours * 3_600_000);
-      sessions.deleteExpired(iso());
-      sessions.insert({ id_hash: sha256(id), user_id: userId, created_at: iso(), expires_at: expiresAt.toISOString() });
+      const expiresAt = new Date(ctx.now().getTime() + sessionHours * 3_600_000);
+      ctx.write(() => {
+        sessions.deleteExpired(iso());
+        sessions.insert({ id_hash: sha256(id), user_id: user.id, created_at: iso(), expires_at: expiresAt.toISOString() });
+        ctx.audit({ actor: user.username, action: 'auth.login', target: user.username });
+      });
       return { id, expiresAt };
     },
     findSessionUser(id: string): User | undefined {
       const user = sessions.findUser(sha256(id), iso());
       return user && publicUser(user);
     },
-    deleteSession: (id: string): void => sessions.delete(sha256(id)),
+    /** Logs out: the session ends (an unknown or expired one is already gone, and nothing is recorded). */
+    deleteSession(id: string): void {
+      ctx.write(() => {
+        const user = sessions.findUser(sha256(id), iso());
+        sessions.delete(sha256(id));
+        if (user) ctx.audit({ actor: user.username, action: 'auth.logout', target: user.username });
+      });
+    },
 
     /** The secret is returned once, here; afterwards only its prefix identifies the token. */
     createToken(userId: number, name: string): { token: ApiToken; secret: string } {
       const trimmed = name.trim();
       if (!trimmed || trimmed.length > FIELD_LIMITS.tokenName.max) throw new AppError('VALIDATION', `A token needs a name of 1–${FIELD_LIMITS.tokenName.max} characters.`);
-      requireUser(userId);
       const secret = `${TOKEN_PREFIX}${randomBytes(24).toString('base64url')}`;
-      const token = tokens.insert({ user_id: userId, name: trimmed, prefix: secret.slice(0, TOKEN_PREFIX.length + 6), secret_hash: sha256(secret), created_at: iso() });
+      const token = ctx.write(() => {
+        const owner = requireUser(userId);
+        const inserted = tokens.insert({ user_id: userId, name: trimmed, prefix: secret.slice(0, TOKEN_PREFIX.length + 6), secret_hash: sha256(secret), created_at: iso() });
+        ctx.audit({ action: 'token.create', target: tokenLabel(inserted, owner.username), details: { name: trimmed } });
+        return inserted;
+      });
       return { token, secret };
     },
     listTokens: (userId?: number): ApiToken[] => tokens.list(userId),
@@ -155,10 +165,13 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
       return token;
     },
     revokeToken(id: number): ApiToken {
-      const token = tokens.find(id);
-      if (!token) throw new AppError('NOT_FOUND', `There is no API token ${id}.`);
-      tokens.delete(id);
-      return token;
+      return ctx.write(() => {
+        const token = tokens.find(id);
+        if (!token) throw new AppError('NOT_FOUND', `There is no API token ${id}.`);
+        tokens.delete(id);
+        ctx.audit({ action: 'token.revoke', target: tokenLabel(token, token.username) });
+        return token;
+      });
     },
     findTokenUser(secret: string): { user: User; tokenId: number } | undefined {
       if (!secret.startsWith(TOKEN_PREFIX)) return undefined;
@@ -176,10 +189,10 @@ export function createAccountsService(db: Db, { sessionHours, now = () => new Da
       if (users.count() > 0) return { created: false, generatedPassword: null };
       const generated = password ? null : randomBytes(12).toString('base64url');
       const password_hash = await hashPassword(password ?? generated!);
-      const created = inWriteTransaction(db, () => {
+      const created = ctx.write(() => {
         if (users.count() > 0) return false;
         users.insert({ username: 'admin', password_hash, role: 'admin', created_at: iso() });
-        record({ actor: 'system', action: 'user.create', target: 'admin', details: 'first start' });
+        ctx.audit({ actor: SYSTEM_ACTOR, action: 'user.create', target: 'admin', details: 'first start' });
         return true;
       });
       return { created, generatedPassword: created ? generated : null };
