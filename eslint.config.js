@@ -46,7 +46,8 @@ export default tseslint.config(
   { files: ['web/**/*.{ts,tsx}'], languageOptions: { globals: { ...globals.browser } } },
   // Layers: every rule the UI, CLI and agent share lives in src/contracts, and dependencies point one way only.
   ...importBoundaries('web/**/*.{ts,tsx}', [/^(\.\.\/)+src\/(?!contracts\/)/], 'The web UI imports only src/contracts from the server side.'),
-  ...importBoundaries('src/contracts/**/*.ts', [/^\.\.\//], 'src/contracts depends on nothing else in the project.'),
+  ...importBoundaries('src/contracts/*.ts', [/^\.\.\//], 'src/contracts depends on nothing else in the project.'),
+  ...importBoundaries('src/contracts/test-support/*.ts', [/^\.\.\/\.\.\//], 'src/contracts depends on nothing else in the project.'),
   ...importBoundaries('src/core/**/*.ts', [/^(\.\.\/)+(server|agent|cli)\//], 'The core never imports the server, the agent or the CLI.'),
   ...importBoundaries('src/db/**/*.ts', [/^(\.\.\/)+(core|server|agent|cli)\//], 'The data layer never imports the core, the server, the agent or the CLI.'),
   ...importBoundaries('src/disk-layout/**/*.ts', [/^(\.\.\/)+(core|server|db|agent|cli)\//], 'src/disk-layout is shared by the core and the agent and imports neither.'),

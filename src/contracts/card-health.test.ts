@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { cardFlagsOf, describeSdManufacturer, fleetMedian, identifyStateOf, isStandardCapacity } from './card-health.js';
 
 const card = { card_kind: 'sd' as const, card_size_bytes: 31_914_983_424, card_capacity_check: 'ok' as const, card_write_bps: 20e6, fleet_median_write_bps: 20e6 };
-const kinds = (fields: Partial<typeof card> | Record<string, unknown>) => cardFlagsOf({ ...card, ...fields } as Parameters<typeof cardFlagsOf>[0]).map((f) => f.kind);
+const kinds = (fields: Partial<typeof card> | Record<string, unknown>) => cardFlagsOf({ ...card, ...fields }).map((f) => f.kind);
 
 describe('the fleet median', () => {
   it('needs five real measurements', () => {

@@ -14,9 +14,9 @@ function boundsOf(schema: JsonSchema, min: 'minLength' | 'minimum', max: 'maxLen
 }
 
 /** Shortest and longest text a field's schema allows. */
-export const textLimitsOf = (schema: object): Required<Bounds> => boundsOf(schema as JsonSchema, 'minLength', 'maxLength');
+export const textLimitsOf = (schema: object): Required<Bounds> => boundsOf(schema, 'minLength', 'maxLength');
 /** Smallest and largest whole number a field's schema allows. */
-export const integerLimitsOf = (schema: object): Required<Bounds> => boundsOf(schema as JsonSchema, 'minimum', 'maximum');
+export const integerLimitsOf = (schema: object): Required<Bounds> => boundsOf(schema, 'minimum', 'maximum');
 
 export const FIELD_LIMITS = {
   venueName: textLimitsOf(VenueCreate.properties.name),

@@ -12,7 +12,6 @@ import {
   publicKeyProblem,
   renderProfileForDevice,
   viewOfProfile,
-  type ProvisioningProfileInput as Input,
 } from './provisioning-profile.js';
 import { ED25519_KEY, FULL_PROFILE, RSA_KEY, SHA512_HASH, YESCRYPT_HASH } from './test-support/profile-samples.js';
 
@@ -29,7 +28,7 @@ function withField(path: string, value: unknown): unknown {
 /** Where the schema or the rules refuse the value; [] when accepted. */
 function refusals(profile: unknown): string[] {
   if (!Value.Check(ProvisioningProfileInput, profile)) return [...Value.Errors(ProvisioningProfileInput, profile)].map((e) => e.instancePath);
-  return profileProblems(profile as Input).map((p) => p.field);
+  return profileProblems(profile).map((p) => p.field);
 }
 
 describe('provisioning profile schema and rules', () => {

@@ -6,7 +6,7 @@ import type { ConfigRequest, StatusRequest } from '../contracts/device-api.js';
 import type { DeploymentQuery, PagedResult, Report } from '../contracts/api.js';
 import { AppError } from '../contracts/errors.js';
 import { formatIsoDay } from '../contracts/format.js';
-import { isNotBooted, STALLED_AFTER_S, type OperatorResolution } from '../contracts/attention.js';
+import { isNotBooted, type OperatorResolution } from '../contracts/attention.js';
 import type { DeploymentFilter } from '../db/deployment.repository.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
 import { assignHostname, findHeldHostname } from './assignment.js';

@@ -95,7 +95,7 @@ describe('installer stick under QEMU', () => {
     await writeFile(disk, '');
     await truncate(disk, image.size + 32 * 1024 * 1024);
     const monitorSocket = join(work, 'monitor.sock');
-    let unplugged: Promise<void> | null = null;
+    const unplugging: { done: Promise<void> | null } = { done: null };
     const runResult = await bootQemu([
       '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1536',
       '-rtc', 'base=1970-01-02T00:00:00',
@@ -108,9 +108,9 @@ describe('installer stick under QEMU', () => {
       '-drive', `file=${disk},format=raw,if=none,id=target,cache=unsafe`, '-device', 'usb-storage,bus=xhci.0,drive=target,id=target-usb,serial=SSD0001',
       '-drive', `file=${stick.output},format=raw,if=none,id=stick,cache=writethrough`, '-device', 'usb-storage,bus=xhci.0,drive=stick,id=stick-usb,serial=STICK0001',
     ], 600_000, join(CACHE, 'last-qemu-stick-console.log'), (text) => {
-      if (!unplugged && /pull out sd[a-z]+ now/.test(text)) unplugged = unplug(monitorSocket, 'stick-usb');
+      if (!unplugging.done && /pull out sd[a-z]+ now/.test(text)) unplugging.done = unplug(monitorSocket, 'stick-usb');
     });
-    await unplugged;
+    await unplugging.done;
     const tail = runResult.console.split('\n').slice(-80).join('\n');
 
     expect(runResult.timedOut, tail).toBe(false);

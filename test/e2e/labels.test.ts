@@ -34,7 +34,7 @@ const DECODE_LABEL_QR_CODES = `(async () => {
 
 async function decodeQrCodes(page: Page): Promise<Array<{ hostname: string; decoded: string | null }>> {
   if (!(await page.evaluate('typeof window.jsQR === "function"'))) await page.addScriptTag({ content: JSQR_SOURCE });
-  return page.evaluate(DECODE_LABEL_QR_CODES) as Promise<Array<{ hostname: string; decoded: string | null }>>;
+  return page.evaluate<Array<{ hostname: string; decoded: string | null }>>(DECODE_LABEL_QR_CODES);
 }
 
 describe('label sheets', () => {

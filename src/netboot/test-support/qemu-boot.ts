@@ -19,10 +19,11 @@ export function bootQemu(args: string[], timeoutMs: number, consoleLog: string, 
     let timedOut = false;
     const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
     child.once('error', reject);
-    child.once('close', async (code) => {
+    child.once('close', (code) => {
       clearTimeout(timer);
-      await writeFile(consoleLog, output).catch(() => {});
-      resolve({ code, console: output.replace(/\r/g, ''), timedOut });
+      void writeFile(consoleLog, output)
+        .catch(() => {})
+        .then(() => resolve({ code, console: output.replace(/\r/g, ''), timedOut }));
     });
   });
 }

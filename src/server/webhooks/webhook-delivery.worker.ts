@@ -47,7 +47,7 @@ export interface WebhookDeliveryWorker {
 async function answerText(response: Response): Promise<string> {
   const reader = response.body?.getReader();
   if (!reader) return '';
-  const { value } = await reader.read();
+  const { value } = (await reader.read()) as { value?: Uint8Array };
   await reader.cancel().catch(() => undefined);
   return value ? new TextDecoder().decode(value.subarray(0, ERROR_TEXT_LIMIT)).replace(/\s+/g, ' ').trim() : '';
 }

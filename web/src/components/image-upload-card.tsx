@@ -142,7 +142,7 @@ export function UploadCard({ images, limits, onUploaded }: { images: MasterImage
     <div className="card shadow-sm border-0 mb-4" data-testid="image-upload">
       <div className="card-header bg-transparent"><h2 className="h6 mb-0">Upload a master image</h2></div>
       <div className="card-body">
-        <form onSubmit={submit} noValidate>
+        <form onSubmit={(event) => void submit(event)} noValidate>
           {serverError && <div className="alert alert-danger" role="alert" data-testid="image-upload-error">{serverError}</div>}
           <div className="row g-3">
             <div className="col-12 col-md-6">

@@ -245,7 +245,7 @@ function ProfileFormModal({ code, product, current, onClose, onSaved }: { code: 
         </>
       }
     >
-      <form id="profile-form" onSubmit={submit} noValidate autoComplete="off">
+      <form id="profile-form" onSubmit={(event) => void submit(event)} noValidate autoComplete="off">
         {serverError && <div className="alert alert-danger" role="alert" data-testid="profile-form-error">{serverError}</div>}
         <p className="small text-body-secondary">
           Devices already written keep the revision they got; the next ones get this one. File paths, owners, contents and commands may use {variables}, filled in per device.

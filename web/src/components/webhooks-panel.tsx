@@ -58,7 +58,7 @@ function WebhookForm({ onCreated }: { onCreated: () => void }) {
   const toggleEvent = (event: WebhookEvent, on: boolean) =>
     form.set('events', on ? WEBHOOK_EVENTS.filter((e) => e === event || form.values.events.includes(e)) : form.values.events.filter((e) => e !== event));
   return (
-    <form onSubmit={submit} noValidate data-testid="webhook-form" className="border rounded p-3 mb-3">
+    <form onSubmit={(event) => void submit(event)} noValidate data-testid="webhook-form" className="border rounded p-3 mb-3">
       <h3 className="h6">Add a webhook</h3>
       {error && <div className="alert alert-danger" role="alert" data-testid="webhook-form-error">{error}</div>}
       <div className="row g-2">

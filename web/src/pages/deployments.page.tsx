@@ -15,7 +15,7 @@ import { useNow } from '../components/use-now.js';
 import { EmptyState, ErrorAlert, Loading, PageHeader, DeploymentBar, Pagination, StatusBadge, FilterSelect } from '../components/ui.js';
 import { useDebounced } from '../components/use-debounced.js';
 import { pageOf, pageSizeOf, useSearchState } from '../components/use-search-state.js';
-import { useDeploymentUpdates, useLiveEvent, useLiveReload } from '../live/live.hooks.js';
+import { useDeploymentUpdates, useLiveReload } from '../live/live.hooks.js';
 import { BootBadge } from '../components/boot-state.js';
 import { BOOT_STATES, type BootState } from '../../../src/contracts/checkin.js';
 

@@ -49,7 +49,7 @@ export function TokensTab() {
 
   return (
     <>
-      <form className="card shadow-sm border-0 mb-3" onSubmit={create} noValidate>
+      <form className="card shadow-sm border-0 mb-3" onSubmit={(event) => void create(event)} noValidate>
         <div className="card-body">
           <div className="row g-2 align-items-end">
             <div className="col-12 col-md-5">

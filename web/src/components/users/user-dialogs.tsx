@@ -47,7 +47,7 @@ export function UserCreateModal({ onClose, onCreated }: { onClose: () => void; o
   };
   return (
     <Modal title="New user" onClose={onClose} testId="user-form" footer={<><button type="button" className="btn btn-outline-secondary" onClick={onClose}>Cancel</button><button type="submit" form="user-form" className="btn btn-primary" disabled={busy} data-testid="user-save"><Busy busy={busy}>Create user</Busy></button></>}>
-      <form id="user-form" onSubmit={submit} noValidate>
+      <form id="user-form" onSubmit={(event) => void submit(event)} noValidate>
         {error && <div className="alert alert-danger" role="alert" data-testid="user-form-error">{error}</div>}
         <Field label="Username" error={form.shown('username')}>
           {({ id, describedBy, className }) => <input id={id} aria-describedby={describedBy} className={className()} value={form.values.username} onChange={(e) => form.set('username', e.target.value)} autoComplete="off" data-autofocus data-testid="user-username" />}
@@ -92,7 +92,7 @@ export function PasswordModal({ user, onClose }: { user: User; onClose: () => vo
   };
   return (
     <Modal title={`New password for ${user.username}`} size="sm" onClose={onClose} footer={<><button type="button" className="btn btn-outline-secondary" onClick={onClose}>Cancel</button><button type="submit" form="pw-form" className="btn btn-primary" disabled={busy}><Busy busy={busy}>Set password</Busy></button></>}>
-      <form id="pw-form" onSubmit={submit} noValidate>
+      <form id="pw-form" onSubmit={(event) => void submit(event)} noValidate>
         {error && <div className="alert alert-danger py-2" role="alert">{error}</div>}
         <label htmlFor="new-password" className="form-label">Password</label>
         <input id="new-password" type="password" className={`form-control${invalid ? ' is-invalid' : ''}`} value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" autoFocus />
