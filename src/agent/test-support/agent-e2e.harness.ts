@@ -23,6 +23,16 @@ export const CHECKIN_ROOT_FILES = [CHECKIN_WANTS_PATH, CHECKIN_UNIT_PATH, CHECKI
 export const apartFromCheckin = (paths: string[]): string[] =>
   paths.filter((path) => !CHECKIN_ROOT_FILES.some((file) => file === path || file.startsWith(`${path}/`)));
 
+/**
+ * A disk's differences from its image with the check-in's root files set apart, after checking they are all there:
+ * what the rest of the installation changed.
+ */
+export function apartFromCheckinFiles<T extends { root: string[] }>(diff: T): T {
+  const missing = CHECKIN_ROOT_FILES.filter((file) => !diff.root.includes(file));
+  if (missing.length) throw new Error(`the first-boot check-in is missing from the written root filesystem: ${missing.join(', ')}`);
+  return { ...diff, root: apartFromCheckin(diff.root) };
+}
+
 /** A venue with kart numbers, created through the management API as an operator. */
 export async function createVenueWithKarts(t: TestServer, code: string, numbers: string): Promise<void> {
   const venue = await t.as.operator.post('/api/venues', { code, name: `Venue ${code}` });
