@@ -3,7 +3,6 @@
 // /init fetches Node and the agent from the real server's device listener, and the agent deploys a generated
 // Raspberry Pi OS-like image onto a virtio disk, verifies and customises it, and reboots. Then the host checks
 // the server's record and the disk itself.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -20,31 +19,11 @@ import { collectKernelModules } from './kernel-modules.collector.js';
 import { defaultAgentBundlePath } from './installer-files.js';
 import { buildInstaller, netbootPaths } from './netboot.service.js';
 import { prepareQemuKernel, type QemuKernel } from './test-support/qemu-kernel.js';
+import { runQemu } from './test-support/qemu-board.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 // Downloaded .debs and the Node package, kept between runs; every file is checked against its archive checksum.
 const CACHE = join(REPO, 'data', 'test-cache', 'netboot');
-
-interface QemuRun { code: number | null; console: string; timedOut: boolean }
-
-function bootQemu(args: string[], timeoutMs: number, consoleLog: string): Promise<QemuRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('qemu-system-aarch64', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    // Decoded per stream, not per chunk: a chunk may end inside a multi-byte character (the banner's "—").
-    const collect = (text: string) => { output += text; };
-    child.stdout.setEncoding('utf8').on('data', collect);
-    child.stderr.setEncoding('utf8').on('data', collect);
-    let timedOut = false;
-    const timer = setTimeout(() => { timedOut = true; child.kill('SIGKILL'); }, timeoutMs);
-    child.once('error', reject);
-    child.once('close', async (code) => {
-      clearTimeout(timer);
-      await writeFile(consoleLog, output).catch(() => {});
-      resolve({ code, console: output.replace(/\r/g, ''), timedOut });
-    });
-  });
-}
 
 // QEMU is a test dependency: `npm test` installs it (as root) or stops naming it, before any test runs.
 describe('network-booted installer under QEMU', () => {
@@ -85,7 +64,7 @@ describe('network-booted installer under QEMU', () => {
       'pitcrew.target=/dev/vda', 'pitcrew.product=KXP2', 'pitcrew.venue=QEMU',
       'pitcrew.retry=5',
     ].join(' ');
-    const run = await bootQemu([
+    const run = await runQemu([
       '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1536',
       // A Pi has no battery-backed clock: the board starts in 1970.
       '-rtc', 'base=1970-01-02T00:00:00',
