@@ -132,7 +132,7 @@ export interface MasterSetup {
 /** Refuses early, with the fix, when this host cannot run arm64 maintainer scripts or build the image. */
 export async function checkMasterBuildHost(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('building the Debian master needs root (mmdebstrap in root mode, file ownership in the image)');
-  const missing = ['mmdebstrap', 'sfdisk', 'mkfs.vfat', 'mcopy', 'mke2fs', 'systemctl'].filter((tool) => !commandExists(tool));
+  const missing = ['mmdebstrap', 'sfdisk', 'mkfs.vfat', 'mcopy', 'mke2fs', 'systemctl', 'systemd-firstboot'].filter((tool) => !commandExists(tool));
   if (missing.length) throw new Error(`missing tools to build the Debian master: ${missing.join(', ')} (apt-get install mmdebstrap fdisk dosfstools mtools e2fsprogs systemd)`);
   const binfmt = await readFile('/proc/sys/fs/binfmt_misc/qemu-aarch64', 'utf8').catch(() => '');
   if (!binfmt.startsWith('enabled')) {
@@ -148,12 +148,9 @@ function commandExists(name: string): boolean {
 /** The cached master for this exact recipe, or a new one. */
 export async function buildDebianMaster(setup: MasterSetup): Promise<DebianMaster> {
   const sources = await readFile(HOST_SOURCES, 'utf8').catch(() => null);
-  const recipe = JSON.stringify({
-    suite: MASTER_SUITE, packages: MASTER_PACKAGES, sources, INITRAMFS_CONF, INITRAMFS_HOOK, PRUNE_MODULES, NETWORK_FILE,
-    REPORT_SCRIPT, REPORT_UNIT, BOOT_START, BOOT_SECTORS, ROOT_HEADROOM_BYTES, layout: 2,
-  });
-  const key = createHash('sha256').update(recipe).digest('hex').slice(0, 16);
-  const dir = join(setup.cacheDir, 'debian-master', key);
+  const { treeKey, imageKey } = await masterCacheKeys(sources);
+  const store = join(setup.cacheDir, 'debian-master');
+  const dir = join(store, imageKey);
   const metaFile = join(dir, 'master.json');
   if (existsSync(metaFile)) {
     const cached = JSON.parse(await readFile(metaFile, 'utf8')) as DebianMaster;
@@ -163,12 +160,18 @@ export async function buildDebianMaster(setup: MasterSetup): Promise<DebianMaste
     }
   }
   await checkMasterBuildHost();
-  await mkdir(join(setup.cacheDir, 'debian-master'), { recursive: true });
-  const work = await mkdtemp(join(setup.cacheDir, 'debian-master', '.build-'));
+  await mkdir(store, { recursive: true });
+  const work = await mkdtemp(join(store, '.build-'));
   try {
-    const master = await buildInto(work, sources ? HOST_SOURCES : null, setup.log);
+    const tree = join(store, `rootfs-${treeKey}.tar`);
+    let buildSeconds = 0;
+    if (!existsSync(tree)) buildSeconds = await buildRootTree(work, tree, sources ? HOST_SOURCES : null, setup.log);
+    const rootfs = join(work, 'rootfs');
+    await mkdir(rootfs);
+    await run('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-xf', tree]);
+    const master = { ...(await buildImage(work, rootfs, setup.log)), buildSeconds };
     await writeFile(join(work, 'master.json'), JSON.stringify({ ...master, path: join(dir, 'master.img') }, null, 2));
-    await rm(join(work, 'rootfs'), { recursive: true, force: true });
+    await rm(rootfs, { recursive: true, force: true });
     await rm(dir, { recursive: true, force: true });
     await rename(work, dir);
     return { ...master, path: join(dir, 'master.img') };
@@ -178,14 +181,22 @@ export async function buildDebianMaster(setup: MasterSetup): Promise<DebianMaste
   }
 }
 
-async function buildInto(work: string, sourcesFile: string | null, log?: (line: string) => void): Promise<DebianMaster> {
-  const rootfs = join(work, 'rootfs');
+/** Names of the cached tree (packages and how they were installed) and image (also all this file writes and lays out). */
+export async function masterCacheKeys(sources: string | null): Promise<{ treeKey: string; imageKey: string }> {
+  const treeKey = hashOf(JSON.stringify({ suite: MASTER_SUITE, packages: MASTER_PACKAGES, sources, INITRAMFS_CONF, INITRAMFS_HOOK, PRUNE_MODULES }));
+  return { treeKey, imageKey: hashOf(treeKey + (await readFile(import.meta.filename, 'utf8'))) };
+}
+
+const hashOf = (text: string) => createHash('sha256').update(text).digest('hex').slice(0, 16);
+
+/** mmdebstrap's tree, kept as a tarball (owners, modes, capabilities): the slow part, redone only for new packages. */
+async function buildRootTree(work: string, tarball: string, sourcesFile: string | null, log?: (line: string) => void): Promise<number> {
+  const rootfs = join(work, 'tree');
   const early = join(work, 'early');
   await writeTree(early, {
     'etc/initramfs-tools/conf.d/qemu-virt': INITRAMFS_CONF,
     'etc/initramfs-tools/hooks/qemu-virt': { content: INITRAMFS_HOOK, mode: 0o755 },
   });
-
   log?.(`Building a Debian ${MASTER_SUITE} arm64 system with mmdebstrap (${MASTER_PACKAGES.join(', ')})`);
   const started = Date.now();
   await runLogged('mmdebstrap', [
@@ -200,9 +211,16 @@ async function buildInto(work: string, sourcesFile: string | null, log?: (line: 
     `--customize-hook=${PRUNE_MODULES}`,
     MASTER_SUITE, rootfs, ...(sourcesFile ? [sourcesFile] : []),
   ]);
-  const buildSeconds = Math.round((Date.now() - started) / 1000);
-  log?.(`mmdebstrap took ${buildSeconds} s`);
+  const seconds = Math.round((Date.now() - started) / 1000);
+  log?.(`mmdebstrap took ${seconds} s`);
+  await run('tar', ['--numeric-owner', '--xattrs', '--xattrs-include=*', '-C', rootfs, '-cf', `${tarball}.partial`, '.']);
+  await rename(`${tarball}.partial`, tarball);
+  await rm(rootfs, { recursive: true, force: true });
+  return seconds;
+}
 
+/** The configured unit's tree, laid out on a Raspberry Pi OS-shaped disk image. */
+async function buildImage(work: string, rootfs: string, log?: (line: string) => void): Promise<Omit<DebianMaster, 'buildSeconds'>> {
   const diskId = randomBytes(4).toString('hex');
   const partuuid = (n: number) => `PARTUUID=${diskId}-0${n}`;
   // The unit this master was captured from had booted: it has a machine-id of its own (mmdebstrap leaves it empty).
@@ -216,6 +234,9 @@ async function buildInto(work: string, sourcesFile: string | null, log?: (line: 
     'usr/local/sbin/pitcrew-test-report': { content: REPORT_SCRIPT, mode: 0o755 },
     'etc/systemd/system/pitcrew-test-report.service': REPORT_UNIT,
   });
+  // Configured as a unit in use is: otherwise systemd-firstboot, which runs on a first boot, would wait on the console
+  // for someone to type a locale, a time zone and a root password.
+  await run('systemd-firstboot', [`--root=${rootfs}`, '--locale=C.UTF-8', '--timezone=Etc/UTC', '--root-password-hashed=!']);
   await mkdir(join(rootfs, 'boot/firmware'), { recursive: true });
   await run('systemctl', [`--root=${rootfs}`, 'enable', '--quiet', 'systemd-networkd.service', 'pitcrew-test-report.service']);
 
@@ -262,7 +283,6 @@ async function buildInto(work: string, sourcesFile: string | null, log?: (line: 
     kernelVersion,
     machineId,
     hostKeys,
-    buildSeconds,
   };
 }
 
