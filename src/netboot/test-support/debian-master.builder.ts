@@ -266,9 +266,16 @@ async function buildImage(work: string, rootfs: string, log?: (line: string) => 
   await truncate(path, size);
   await runWithInput('sfdisk', ['--quiet', '--no-reread', '--no-tell-kernel', path],
     `label: dos\nlabel-id: 0x${diskId}\nunit: sectors\n\nstart=${BOOT_START}, size=${BOOT_SECTORS}, type=c\nstart=${ROOT_START}, size=${rootSectors}, type=83\n`);
-  await run('mkfs.vfat', ['-F', '32', '-n', 'bootfs', '-i', diskId, '--offset', String(BOOT_START), path, String((BOOT_SECTORS * SECTOR) / 1024)]);
+  // The FAT is made in a file of its own and copied in: mtools misreads a FAT32 made with --offset inside a disk
+  // much larger than the filesystem ("No directory slots").
+  const bootImage = join(work, 'boot.img');
+  await writeFile(bootImage, '');
+  await truncate(bootImage, BOOT_SECTORS * SECTOR);
+  await run('mkfs.vfat', ['-F', '32', '-n', 'bootfs', '-i', diskId, bootImage]);
   const bootNames = (await readdir(bootFiles)).sort();
-  await run('mcopy', ['-i', `${path}@@${BOOT_START * SECTOR}`, ...bootNames.map((n) => join(bootFiles, n)), '::/'], { env: MTOOLS_ENV });
+  await run('mcopy', ['-i', bootImage, ...bootNames.map((n) => join(bootFiles, n)), '::/'], { env: MTOOLS_ENV });
+  await run('dd', [`if=${bootImage}`, `of=${path}`, 'bs=1M', `seek=${(BOOT_START * SECTOR) / 2 ** 20}`, 'conv=notrunc,sparse', 'status=none']);
+  await rm(bootImage);
   await run('mke2fs', ['-q', '-F', '-t', 'ext4', '-L', 'rootfs', '-E', `offset=${ROOT_START * SECTOR},root_owner=0:0,nodiscard`, '-d', rootfs, path, `${(rootSectors * SECTOR) / 1024}k`]);
   log?.(`Master image: ${(size / 2 ** 20).toFixed(0)} MiB (root ${(used / 2 ** 20).toFixed(0)} MiB used), kernel ${kernelVersion}`);
 
