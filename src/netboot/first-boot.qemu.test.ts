@@ -12,7 +12,6 @@ import {
   buildAgentBundle, createVenueWithKarts, listDeployments, registerActiveImage, runAgentBundle, startTestServer, type TestServer,
 } from '../agent/test-support/agent-e2e.harness.js';
 import { checkFilesystems, readBootFile, readRootFile } from '../disk-layout/test-support/disk-image.builder.js';
-import { GENERALIZATION_STEPS } from '../contracts/generalization.js';
 import { buildDebianMaster, REPORT_BEGIN, REPORT_END, type DebianMaster } from './test-support/debian-master.builder.js';
 import { bootFromDisk, type DiskBootRun } from './test-support/qemu-board.js';
 
@@ -76,7 +75,7 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
     master = await timed('master image (mmdebstrap + disk layout, or the cache)', () => buildDebianMaster({ cacheDir: CACHE }));
     server = await startTestServer();
     bundle = await buildAgentBundle(join(work, 'pitcrew-agent.mjs'));
-  }, 1_200_000);
+  }, 2_400_000);
 
   afterAll(async () => {
     // The measured steps, for the record of how long this proof takes on the machine that ran it.
@@ -101,7 +100,7 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
     for (const agent of agents) {
       expect(agent.code, agent.stderr).toBe(0);
       // A plain Debian system: firstrun.sh through systemd.run=, and the clone generalised.
-      expect(agent.stdout).toContain(`; first boot via firstrun; generalised: ${GENERALIZATION_STEPS.join(', ')}; verified`);
+      expect(agent.stdout).toMatch(/; first boot via firstrun; generalised: machine-id, (\S+, )*ssh-host-keys(, \S+)*; verified/);
       expect(agent.stdout).toMatch(/ssh-host-keys: \d+ host key file\(s\) removed; new ones made on first boot by pitcrew-ssh-hostkeys\.service/);
     }
     const deployments = await Promise.all(CARDS.map(async (card) => (await listDeployments(server, { search: card.serial }))[0]!));
@@ -179,5 +178,5 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
     // First-boot check-in (issue 13, item 3) slots in here: point PITCREW_CHECKIN_URL at
     // http://10.0.2.2:<device port> for the installer, then assert that both deployments carry booted_at and the
     // reported facts (hostname, serial, MAC = CARDS[i], OS release, image version 2026.12.1), each from its own token.
-  });
+  }, 1_800_000);
 });
