@@ -171,12 +171,15 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
     expect(new Set(allKeys).size).toBe(masterKeys.length * 3);
 
     // Provisioning profiles (issue 13, item 2) slot in here: give the venue a profile before the batch starts, then
-    // assert on each powered-off disk the authorized keys (/home/<user>/.ssh/authorized_keys), the placed files with
-    // their mode and owner, and the Wi-Fi configuration where this OS reads it, and that each deployment records the
-    // profile revision it got.
+    // assert on each powered-off disk (readRootFile) the authorized keys, the placed files with their mode and owner
+    // (statRootPath), the Wi-Fi configuration where this OS reads it (the master has no wireless stack: its file is
+    // checked, not used), and that each deployment records the profile revision it got. A first-boot command of the
+    // profile shows in the report too if it prints to /dev/console.
 
     // First-boot check-in (issue 13, item 3) slots in here: point PITCREW_CHECKIN_URL at
-    // http://10.0.2.2:<device port> for the installer, then assert that both deployments carry booted_at and the
-    // reported facts (hostname, serial, MAC = CARDS[i], OS release, image version 2026.12.1), each from its own token.
+    // http://10.0.2.2:<device port> (the host's loopback, seen from a guest), then assert that both deployments carry
+    // booted_at and the reported facts (hostname, serial, MAC = CARDS[i], OS release, image version 2026.12.1), each
+    // from its own token. No waiting is needed: the report unit powers off only once every boot job, the check-in's
+    // included, has finished; a check-in that failed leaves its unit failed, and `failed` above is then not empty.
   }, 1_800_000);
 });
