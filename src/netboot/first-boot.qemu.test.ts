@@ -18,6 +18,8 @@ import { bootFromDisk, type DiskBootRun } from './test-support/qemu-board.js';
 const REPO = join(import.meta.dirname, '..', '..');
 // The built master, kept between runs and named by its recipe (CI starts without it and builds it).
 const CACHE = join(REPO, 'data', 'test-cache');
+/** Each board's console of the last run, kept for reading after a failure. */
+const CONSOLES = join(CACHE, 'first-boot-consoles');
 /** One emulated boot on a loaded two-core machine: generous, but a hung board still fails the test. */
 const BOOT_TIMEOUT_MS = 420_000;
 
@@ -72,6 +74,7 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
   beforeAll(async () => {
     work = join(tmpdir(), `pitcrew-first-boot-${process.pid}`);
     await mkdir(work, { recursive: true });
+    await mkdir(CONSOLES, { recursive: true });
     master = await timed('master image (mmdebstrap + disk layout, or the cache)', () => buildDebianMaster({ cacheDir: CACHE }));
     server = await startTestServer();
     bundle = await buildAgentBundle(join(work, 'pitcrew-agent.mjs'));
@@ -113,7 +116,7 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
     // Power on, both boards at once (one emulated core each): the first boot runs firstrun.sh and reboots.
     const firstBoots = await timed('first boots (firstrun.sh, then reboot)', () => Promise.all(CARDS.map((card, i) => bootFromDisk({
       disk: disks[i]!, bootStartByte: master.boot.startByte, mac: card.mac, workDir: join(work, `${card.name}-boot1`), timeoutMs: BOOT_TIMEOUT_MS,
-      consoleLog: join(work, `${card.name}-boot1.log`),
+      consoleLog: join(CONSOLES, `${card.name}-boot1.log`),
     }))));
     for (const boot of firstBoots) {
       expect(boot.timedOut, consoleTail(boot)).toBe(false);
@@ -128,7 +131,7 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
 
     const secondBoots = await timed('second boots (multi-user, report, power off)', () => Promise.all(CARDS.map((card, i) => bootFromDisk({
       disk: disks[i]!, bootStartByte: master.boot.startByte, mac: card.mac, workDir: join(work, `${card.name}-boot2`), timeoutMs: BOOT_TIMEOUT_MS,
-      consoleLog: join(work, `${card.name}-boot2.log`),
+      consoleLog: join(CONSOLES, `${card.name}-boot2.log`),
     }))));
     const reports = secondBoots.map((boot) => {
       expect(boot.timedOut, consoleTail(boot)).toBe(false);
