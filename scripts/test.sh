@@ -25,6 +25,9 @@ declare -A NEEDS=(
   [bmaptool]=bmap-tools
   [zstd]=zstd
   [busybox]=busybox
+  [mmdebstrap]=mmdebstrap
+  [qemu-aarch64-static]=qemu-user-static
+  [update-binfmts]=binfmt-support
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done
@@ -37,6 +40,12 @@ if ((${#missing[@]})); then
     echo "Install them with: sudo apt-get install -y ${missing[*]}"
     exit 1
   fi
+fi
+
+# The Debian master for the first-boot test is built by running arm64 maintainer scripts under qemu-user.
+if [[ $(id -u) == 0 && ! -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ]]; then
+  [[ -e /proc/sys/fs/binfmt_misc/register ]] || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc
+  update-binfmts --enable qemu-aarch64
 fi
 
 npm run typecheck

@@ -19,7 +19,7 @@ import { collectKernelModules } from './kernel-modules.collector.js';
 import { defaultAgentBundlePath } from './installer-files.js';
 import { buildInstaller, netbootPaths } from './netboot.service.js';
 import { prepareQemuKernel, type QemuKernel } from './test-support/qemu-kernel.js';
-import { bootQemu } from './test-support/qemu-boot.js';
+import { runQemu } from './test-support/qemu-board.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 // Downloaded .debs and the Node package, kept between runs; every file is checked against its archive checksum.
@@ -64,7 +64,7 @@ describe('network-booted installer under QEMU', () => {
       'pitcrew.target=/dev/vda', 'pitcrew.product=KXP2', 'pitcrew.venue=QEMU',
       'pitcrew.retry=5',
     ].join(' ');
-    const run = await bootQemu([
+    const run = await runQemu([
       '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1536',
       // A Pi has no battery-backed clock: the board starts in 1970.
       '-rtc', 'base=1970-01-02T00:00:00',

@@ -22,7 +22,7 @@ import { buildDiskImage, readRootFile } from '../disk-layout/test-support/disk-i
 import { prepareAptContext } from './debian-packages.fetcher.js';
 import { defaultAgentBundlePath } from './installer-files.js';
 import { buildInstaller, netbootPaths } from './netboot.service.js';
-import { bootQemu } from './test-support/qemu-boot.js';
+import { runQemu } from './test-support/qemu-board.js';
 import { prepareQemuKernel, QEMU_USB_MODULES, type QemuKernel } from './test-support/qemu-kernel.js';
 import { prepareSampleTftpTree } from './test-support/sample-tftp-tree.js';
 import { buildUsbStickImage } from './usb-stick.builder.js';
@@ -96,7 +96,7 @@ describe('installer stick under QEMU', () => {
     await truncate(disk, image.size + 32 * 1024 * 1024);
     const monitorSocket = join(work, 'monitor.sock');
     const unplugging: { done: Promise<void> | null } = { done: null };
-    const runResult = await bootQemu([
+    const runResult = await runQemu([
       '-M', 'virt', '-cpu', 'cortex-a57', '-smp', '2', '-m', '1536',
       '-rtc', 'base=1970-01-02T00:00:00',
       '-nographic', '-no-reboot', '-nodefaults', '-serial', 'stdio',

@@ -338,7 +338,7 @@ function flavourRootFiles(flavour: ImageFlavour): Record<string, string> {
   }
 }
 
-function runWithInput(command: string, args: string[], input: string): Promise<void> {
+export function runWithInput(command: string, args: string[], input: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = execFile(command, args, (error) => (error ? reject(error) : resolve()));
     child.stdin!.end(input);
