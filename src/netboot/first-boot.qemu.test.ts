@@ -5,13 +5,18 @@
 // multi-user, reports itself on the serial console and powers off. What each system became is then read from
 // outside, on the powered-off disk, as well as from what the running system said.
 import { mkdir, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   buildAgentBundle, createVenueWithKarts, listDeployments, registerActiveImage, runAgentBundle, startTestServer, type TestServer,
 } from '../agent/test-support/agent-e2e.harness.js';
-import { checkFilesystems, readBootFile, readRootFile } from '../disk-layout/test-support/disk-image.builder.js';
+import { checkFilesystems, readBootFile, readRootFile, statRootPath } from '../disk-layout/test-support/disk-image.builder.js';
+import type { DeploymentCheckinAnswer } from '../contracts/checkin.js';
+import type { ProvisioningProfileInput } from '../contracts/provisioning-profile.js';
+import { ED25519_KEY, SHA512_HASH } from '../contracts/test-support/profile-samples.js';
+import { WPA_SUPPLICANT_CONF } from '../agent/provisioning.renderer.js';
 import { buildDebianMaster, REPORT_BEGIN, REPORT_END, type DebianMaster } from './test-support/debian-master.builder.js';
 import { bootFromDisk, type DiskBootRun } from './test-support/qemu-board.js';
 
@@ -56,6 +61,31 @@ const consoleTail = (run: DiskBootRun) => `${run.console.split('\n').slice(-60).
 /** The key material of an OpenSSH public key line ("type base64 comment"). */
 const keyBlob = (line: string) => line.trim().split(/\s+/).slice(0, 2).join(' ');
 
+/** A port free on the host now: the device listener's, fixed before start so the check-in URL can name it. */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer().once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The venue's profile: a user with a key, a file per unit, Wi-Fi, and a first-boot command that leaves a trace. */
+const PROFILE: ProvisioningProfileInput = {
+  wifi: { ssid: 'Venue Karts', passphrase: 'correct horse battery', country: 'DE' },
+  ssh: { authorized_keys: [ED25519_KEY], password_login: false },
+  user: { name: 'crew', password_hash: SHA512_HASH },
+  time_zone: null,
+  keyboard: null,
+  locale: null,
+  files: [{ path: '/etc/kart/identity.conf', mode: '0640', owner: 'crew:crew', content: 'venue={venue_code}\nkart={kart_number}\nhost={hostname}\n' }],
+  commands: ['echo provisioned {hostname} >/var/log/pitcrew-provisioned'],
+};
+/** debugfs stat's "User: N Group: N" and "Mode: 0NNN" of a path. */
+const ownerAndMode = (stat: string) => ({ uid: Number(/User:\s+(\d+)/.exec(stat)?.[1]), gid: Number(/Group:\s+(\d+)/.exec(stat)?.[1]), mode: /Mode:\s+(\d+)/.exec(stat)?.[1] });
+
 describe('a Debian arm64 master deployed to two cards and booted under QEMU', () => {
   let work: string;
   let server: TestServer;
@@ -76,7 +106,9 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
     await mkdir(work, { recursive: true });
     await mkdir(CONSOLES, { recursive: true });
     master = await timed('master image (mmdebstrap + disk layout, or the cache)', () => buildDebianMaster({ cacheDir: CACHE }));
-    server = await startTestServer();
+    // The guests reach the host's loopback as 10.0.2.2 (QEMU user networking): the check-in URL says so.
+    const devicePort = await freePort();
+    server = await startTestServer({ devicePort, checkinUrl: `http://10.0.2.2:${devicePort}` });
     bundle = await buildAgentBundle(join(work, 'pitcrew-agent.mjs'));
   }, 2_400_000);
 
@@ -89,6 +121,8 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
 
   it('gives each card its hostname and a machine-id and SSH host keys of its own, and both boot to multi-user', async () => {
     await createVenueWithKarts(server, 'QEMU', '21-22');
+    const profile = await server.as.operator.put('/api/venues/QEMU/profile', PROFILE);
+    expect(profile.status, profile.text).toBe(200);
     const registered = await timed('image registered (block map, chunks)', () => registerActiveImage(server, master.path, 'KXP2', '2026.12.1'));
     const batch = await server.as.operator.post('/api/batches', { venue_code: 'QEMU', product_type: 'KXP2', total_count: 2, peer_delivery: false });
     expect(batch.status, batch.text).toBe(201);
@@ -173,16 +207,37 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
     expect(allKeys.every((key) => /^ssh-\S+ [A-Za-z0-9+/=]{40,}$/.test(key) || /^ecdsa-\S+ [A-Za-z0-9+/=]{40,}$/.test(key))).toBe(true);
     expect(new Set(allKeys).size).toBe(masterKeys.length * 3);
 
-    // Provisioning profiles (issue 13, item 2) slot in here: give the venue a profile before the batch starts, then
-    // assert on each powered-off disk (readRootFile) the authorized keys, the placed files with their mode and owner
-    // (statRootPath), the Wi-Fi configuration where this OS reads it (the master has no wireless stack: its file is
-    // checked, not used), and that each deployment records the profile revision it got. A first-boot command of the
-    // profile shows in the report too if it prints to /dev/console.
+    // The venue's profile, on each powered-off disk: the user with its key, the unit's own file, Wi-Fi where this
+    // system reads it (it has no wireless stack: the file is checked, not used), and the first-boot command's trace.
+    for (const [i, disk] of disks.entries()) {
+      const read = (path: string) => readRootFile(disk, master.root.startByte, path);
+      const passwd = (await read('/etc/passwd')) ?? '';
+      const crew = /^crew:x:(\d+):(\d+):/m.exec(passwd);
+      expect(crew, passwd).not.toBeNull();
+      const [uid, gid] = [Number(crew![1]), Number(crew![2])];
+      expect((await read('/etc/shadow'))?.match(/^crew:([^:]*):/m)?.[1]).toBe(SHA512_HASH);
+      expect((await read('/home/crew/.ssh/authorized_keys'))?.trim()).toBe(ED25519_KEY);
+      expect(ownerAndMode(await statRootPath(disk, master.root.startByte, '/home/crew/.ssh/authorized_keys'))).toMatchObject({ uid, gid, mode: '0600' });
+      expect(await read('/etc/kart/identity.conf')).toBe(`venue=QEMU\nkart=${hostnames[i]!.slice(-2)}\nhost=${hostnames[i]}\n`);
+      expect(ownerAndMode(await statRootPath(disk, master.root.startByte, '/etc/kart/identity.conf'))).toMatchObject({ uid, gid, mode: '0640' });
+      expect(await read(WPA_SUPPLICANT_CONF)).toMatch(/ssid=.*\n[\s\S]*psk=[0-9a-f]{64}/);
+      expect(await read('/var/log/pitcrew-provisioned')).toBe(`provisioned ${hostnames[i]}\n`);
+      // The one-shot units did their work and removed themselves.
+      expect(await read('/etc/systemd/system/pitcrew-provision.service')).toBeNull();
+      expect(await read('/etc/systemd/system/pitcrew-checkin.service')).toBeNull();
+    }
+    const revisions = await Promise.all(deployments.map(async (d) => (await server.as.viewer.get(`/api/deployments/${d.id}/profile`)).body as { revision: { revision: number } | null }));
+    expect(revisions.map((r) => r.revision?.revision)).toEqual([1, 1]);
 
-    // First-boot check-in (issue 13, item 3) slots in here: point PITCREW_CHECKIN_URL at
-    // http://10.0.2.2:<device port> (the host's loopback, seen from a guest), then assert that both deployments carry
-    // booted_at and the reported facts (hostname, serial, MAC = CARDS[i], OS release, image version 2026.12.1), each
-    // from its own token. No waiting is needed: the report unit powers off only once every boot job, the check-in's
-    // included, has finished; a check-in that failed leaves its unit failed, and `failed` above is then not empty.
+    // Each system checked in on its first boot, with its own one-time token, and said what it is.
+    for (const [i, deployment] of deployments.entries()) {
+      const { checkin } = (await server.as.viewer.get(`/api/deployments/${deployment.id}/checkin`)).body as DeploymentCheckinAnswer;
+      expect(checkin, `deployment ${deployment.id} (${deployment.hostname}) never checked in`).not.toBeNull();
+      expect(checkin).toMatchObject({ deployment_id: deployment.id, hostname: hostnames[i], mac_address: CARDS[i]!.mac, image_version: '2026.12.1' });
+      expect(checkin!.os_release).toMatch(/Debian GNU\/Linux 12/);
+      expect(checkin!.ip_addresses).toContain('10.0.2.15');
+      const [after] = await listDeployments(server, { search: CARDS[i]!.serial });
+      expect(after!.booted_at).not.toBeNull();
+    }
   }, 1_800_000);
 });
