@@ -220,6 +220,7 @@ export async function runInstaller(options: InstallerOptions): Promise<Installer
           interruptAfterBytes: attempt === 1 ? faults?.cutDownloadAfterBytes : undefined,
           signal: options.signal,
           deviceToken: options.deviceToken,
+          deployment: config,
           onData: (received) => {
             let chunk = received;
             if (corruptStreamAt !== undefined && corruptStreamAt >= streamOffset && corruptStreamAt < streamOffset + chunk.length) {
