@@ -6,9 +6,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, statRootPath, type ImageFlavour } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import {
-  apartFromCheckin,
   buildAgentBundle,
-  CHECKIN_ROOT_FILES,
   createVenueWithKarts,
   diffDiskWithImage,
   listDeployments,
@@ -18,13 +16,6 @@ import {
   type TestServer,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { readWarnings } from '../../src/contracts/deployment-message.js';
-
-/** The disk's differences from the image, the first-boot check-in's files apart (there, and agent-checkin.test.ts's to pin). */
-async function changesOf(...args: Parameters<typeof diffDiskWithImage>) {
-  const diff = await diffDiskWithImage(...args);
-  for (const file of CHECKIN_ROOT_FILES) expect(diff.root).toContain(file);
-  return { ...diff, root: apartFromCheckin(diff.root) };
-}
 
 const CHANGED_ON_ROOT = ['/etc/hostname', '/etc/hosts'];
 const EXPECTED_CHANGES: Record<ImageFlavour, { boot: string[]; root: string[] }> = {
@@ -86,7 +77,7 @@ describe('pitcrew-agent with the real server', () => {
     // nothing cut, no chunk is retried.
     expect(agent.stdout).toMatch(/\[completed\] installed 2025\.11\.1 as KXP2-CORO-007; image delivery v2 \((zlib|zstd-cli)\); first boot via rpi-preseed; verified \(o_direct\)\n/);
 
-    expect(await changesOf(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES['rpi-preseed'] });
+    expect(await diffDiskWithImage(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES['rpi-preseed'] });
     expect(await readBootFile(disk, image.boot.startByte, 'rpi-preseed.toml')).toBe('config_version = "1.0"\n\n[system]\nhostname = "KXP2-CORO-007"\n');
     // Wired to run exactly once: the unit is enabled, and no stale stamp tells it that it already ran.
     expect(await statRootPath(disk, image.root.startByte, '/etc/systemd/system/multi-user.target.wants/rpi-preseed.service')).toMatch(/Type: symlink/);
@@ -117,7 +108,7 @@ describe('pitcrew-agent with the real server', () => {
     const { image, disk, agent, work } = await installFlavour('cloud-init', 'KXP2', '10000000c0ffee02');
     expect(agent.code, agent.stderr).toBe(0);
 
-    expect(await changesOf(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES['cloud-init'] });
+    expect(await diffDiskWithImage(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES['cloud-init'] });
     expect(await readBootFile(disk, image.boot.startByte, 'user-data')).toBe(
       '#cloud-config\n# This file is the cloud-init user-data seed; Raspberry Pi Imager fills it in.\ntimezone: Europe/London\nhostname: KXP2-CORO-007\nmanage_etc_hosts: true\npreserve_hostname: false\n',
     );
@@ -134,7 +125,7 @@ describe('pitcrew-agent with the real server', () => {
     const { image, disk, agent, work } = await installFlavour('firstrun', 'KXP2', '10000000c0ffee03');
     expect(agent.code, agent.stderr).toBe(0);
 
-    expect(await changesOf(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES.firstrun });
+    expect(await diffDiskWithImage(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES.firstrun });
     const script = await readBootFile(disk, image.boot.startByte, 'firstrun.sh');
     expect(script).toContain("NEW_HOSTNAME='KXP2-CORO-007'\n");
     // Runs once: it deletes itself and removes its own systemd.run arguments.
@@ -151,7 +142,7 @@ describe('pitcrew-agent with the real server', () => {
     const { image, disk, agent, work } = await installFlavour('none', 'RXP2', '10000000abc12345');
     expect(agent.code, agent.stderr).toBe(0);
 
-    expect(await changesOf(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES.none });
+    expect(await diffDiskWithImage(disk, image, work)).toEqual({ outsidePartitions: [], ...EXPECTED_CHANGES.none });
     expect(await readRootFile(disk, image.root.startByte, '/etc/hostname')).toBe('RXP2-CORO-ABC12345\n');
     expect(await readRootFile(disk, image.root.startByte, '/etc/hosts')).toMatch(/\n127\.0\.1\.1\tRXP2-CORO-ABC12345\n$/);
     await checkFilesystems(disk, image);
