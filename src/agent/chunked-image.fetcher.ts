@@ -9,7 +9,7 @@ import { Value } from 'typebox/value';
 import type { ConfigResponse } from '../contracts/device-api.js';
 import { CHUNK_RAW_BYTES, ImageManifest, type ImageChunk } from '../contracts/image-delivery.js';
 import { CorruptFrameError, type ChunkDecompressor } from './chunk.decompressor.js';
-import { deviceTokenHeaders, httpError, readBodyText, sendRequest } from './http.client.js';
+import { deploymentHeaders, deviceTokenHeaders, httpError, type DeploymentCredentials, readBodyText, sendRequest } from './http.client.js';
 import { createThrottle } from './image.downloader.js';
 import { InstallerError, isTransientError } from './installer.errors.js';
 import { abortError, DEFAULT_RETRY_POLICY, retryTransient, type RetryNotice, type RetryPolicy } from './retry.policy.js';
@@ -39,7 +39,7 @@ export async function fetchManifest(url: string, config: ConfigResponse, options
   const body = await retryTransient(
     async () => {
       const response = await sendRequest(new URL(url), {
-        headers: { accept: 'application/json', ...deviceTokenHeaders(options.deviceToken) },
+        headers: { accept: 'application/json', ...deviceTokenHeaders(options.deviceToken), ...deploymentHeaders(config) },
         idleTimeoutMs: options.stallTimeoutMs ?? 30_000,
         signal: options.signal,
       });
@@ -118,6 +118,8 @@ export interface ChunkFetchOptions {
   maxBytesPerSecond?: number;
   signal?: AbortSignal;
   deviceToken?: string | null;
+  /** The configuration answer's deployment and token, sent with every chunk request to the server (never to peers). */
+  deployment?: DeploymentCredentials | null;
   onRetry?: (notice: RetryNotice & { what: string }) => void;
   /** Failure injection: cut one chunk's connection once this many bytes have arrived, all chunks counted. */
   interruptAfterBytes?: number;
@@ -251,7 +253,7 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
   const getFrame = async (index: number, chunk: ImageChunk): Promise<Buffer> => {
     const url = chunkUrl(manifest, options.manifestUrl, index);
     const response = await sendRequest(url, {
-      headers: { accept: 'application/zstd', ...deviceTokenHeaders(options.deviceToken) },
+      headers: { accept: 'application/zstd', ...deviceTokenHeaders(options.deviceToken), ...deploymentHeaders(options.deployment) },
       idleTimeoutMs: options.stallTimeoutMs ?? 30_000,
       signal: stop.signal,
       agent: connections,

@@ -111,6 +111,7 @@ export async function deliverChunked(ctx: ChunkedContext): Promise<void> {
       maxBytesPerSecond: options.maxBytesPerSecond,
       signal: options.signal,
       deviceToken: options.deviceToken,
+      deployment: config,
       interruptAfterBytes: indices ? undefined : ctx.faults?.cutDownloadAfterBytes,
       corruptAt: ctx.faults?.corruptStreamAt,
       swarm: ctx.chunked.swarm,

@@ -4,6 +4,7 @@ import http, { type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import { InstallerError, isTransientStatus } from './installer.errors.js';
 import { abortError } from './retry.policy.js';
+import { DEPLOYMENT_ID_HEADER, DEPLOYMENT_TOKEN_HEADER, type ConfigResponse } from '../contracts/device-api.js';
 
 export interface RequestOptions {
   method?: string;
@@ -96,6 +97,16 @@ export function httpError(what: string, status: number, body: unknown): Installe
 
 /** The header a server with PITCREW_DEVICE_TOKEN expects from devices. */
 export const deviceTokenHeaders = (token: string | null | undefined): Record<string, string> => (token ? { authorization: `Bearer ${token}` } : {});
+
+/** What ties a request to the deployment of a configuration answer: the answer itself will do. */
+export type DeploymentCredentials = Pick<ConfigResponse, 'deployment_id' | 'deployment_token'>;
+
+/**
+ * The headers an image download (raw image, manifest, chunk) from the server carries: the deployment and its token
+ * (servers that gave none: nothing). Never for peers: the token is the installer's alone.
+ */
+export const deploymentHeaders = (deployment: DeploymentCredentials | null | undefined): Record<string, string> =>
+  deployment?.deployment_token ? { [DEPLOYMENT_ID_HEADER]: String(deployment.deployment_id), [DEPLOYMENT_TOKEN_HEADER]: deployment.deployment_token } : {};
 
 /** Joins a path onto a base URL, keeping any path prefix the base has (a reverse proxy's sub-path). */
 export function resolveUrl(base: string, path: string): URL {

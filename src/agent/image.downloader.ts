@@ -3,7 +3,7 @@
 // a range of a different file if the image changed in between; that is then a permanent error.
 import type { IncomingMessage } from 'node:http';
 import { InstallerError, isTransientError } from './installer.errors.js';
-import { deviceTokenHeaders, httpError, readBodyText, sendRequest } from './http.client.js';
+import { deploymentHeaders, deviceTokenHeaders, httpError, type DeploymentCredentials, readBodyText, sendRequest } from './http.client.js';
 import { abortError, computeBackoffMs, DEFAULT_RETRY_POLICY, sleep, type RetryNotice, type RetryPolicy } from './retry.policy.js';
 
 export interface DownloadOptions {
@@ -22,6 +22,8 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   onRetry?: (notice: RetryNotice & { resumeFrom: number }) => void;
   deviceToken?: string | null;
+  /** The configuration answer's deployment and token, sent with every request (`deploymentHeaders`). */
+  deployment?: DeploymentCredentials | null;
 }
 
 export interface DownloadResult {
@@ -71,7 +73,7 @@ interface DownloadState {
 }
 
 async function fetchFrom(url: URL, state: DownloadState, options: DownloadOptions, throttle: Throttle | null): Promise<void> {
-  const headers: Record<string, string> = { accept: 'application/octet-stream', ...deviceTokenHeaders(options.deviceToken) };
+  const headers: Record<string, string> = { accept: 'application/octet-stream', ...deviceTokenHeaders(options.deviceToken), ...deploymentHeaders(options.deployment) };
   if (state.received > 0) {
     headers.range = `bytes=${state.received}-`;
     if (state.etag) headers['if-range'] = state.etag;

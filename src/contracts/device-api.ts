@@ -23,6 +23,14 @@ export const ConfigRequest = Type.Object(
 );
 export type ConfigRequest = Static<typeof ConfigRequest>;
 
+/**
+ * Headers an installer sends with every request for its image on the device listener (raw image, manifest, chunks):
+ * the deployment of its configuration answer and that answer's `deployment_token`. A wrong token is refused (403); a
+ * missing one only where the operator requires tokens (PITCREW_REQUIRE_DEPLOYMENT_TOKEN, 401). Never sent to peers.
+ */
+export const DEPLOYMENT_ID_HEADER = 'x-pitcrew-deployment-id';
+export const DEPLOYMENT_TOKEN_HEADER = 'x-pitcrew-deployment-token';
+
 export const ConfigResponse = Type.Object({
   hostname: Type.String(),
   product_type: ProductType,

@@ -144,6 +144,26 @@ export function createDeploymentService(ctx: CoreContext) {
     },
 
     /**
+     * Whether an image download (raw image, manifest, chunk) may go ahead: a token is always checked against the
+     * deployment it names; none at all passes unless the server requires tokens (installers that predate them).
+     * Chunk requests are hot (hundreds per device), so this is one primary-key probe by a prepared statement (the
+     * page stays in SQLite's cache; microseconds beside a 4 MiB chunk) and a constant-time compare of the stored
+     * hash. No cache of its own: one would have to follow deployments being deleted.
+     */
+    checkDownload(deploymentId: string | null, token: string | null, requireToken: boolean): void {
+      if (token === null) {
+        if (!requireToken) return;
+        throw new AppError('UNAUTHENTICATED', 'This server requires every image download to carry the deployment token of its configuration answer (PITCREW_REQUIRE_DEPLOYMENT_TOKEN), and this one carried none: update the installer.');
+      }
+      const id = deploymentId !== null && /^[1-9]\d{0,14}$/.test(deploymentId) ? Number(deploymentId) : null;
+      if (id === null) throw new AppError('VALIDATION', 'An image download that carries a deployment token must name its deployment (X-Pitcrew-Deployment-Id) as a positive integer.');
+      const stored = repos.deployments.tokenOf(id);
+      if (!stored || !sameHash(stored.token_sha256, sha256Hex(token))) {
+        throw new AppError('FORBIDDEN', `The download's deployment token is not the one deployment ${id} was given; it was refused.`);
+      }
+    },
+
+    /**
      * Everything a device needs to image itself, in one transaction: the hostname it holds or a new one (from the
      * active batch, else its own venue and product), the active image — checked before any hostname is consumed —
      * and a new deployment record. An earlier unfinished deployment of the same hostname is closed as superseded.

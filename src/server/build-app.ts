@@ -188,6 +188,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     baseUrl: (request) => deviceBaseUrl(config, request),
     onBytesServed: metrics.countBytesServed,
     onChunkSent: (imageSha256, index) => core.peers.noteServerSend(imageSha256, index),
+    checkDeployment: (deploymentId, token) => core.deployments.checkDownload(deploymentId, token, config.requireDeploymentToken),
     signal: shutdown.signal,
   });
   registerInstallerFilesRoute(device, { dataDir: config.dataDir });

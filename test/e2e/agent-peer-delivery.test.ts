@@ -236,6 +236,18 @@ describe('one-to-many delivery', () => {
     expect(b).toMatchObject({ ok: true, peerBytes: compressed });
   });
 
+  it('where the operator requires deployment tokens, the server hands chunks only to installers carrying theirs, and peers share as before', async () => {
+    fleet = await startFleet({ requireDeploymentToken: '1' });
+    const { t, compressed, mapped, image } = fleet;
+    const first = fleet.device(1, { cardWriteBytesPerSecond: holderCard(mapped) });
+    await waitFor(() => fleet!.members().find((m) => m.holds === image.delivery!.chunk_count), 15_000, 'the first device to hold every chunk');
+    expect((await fetch(`${t.deviceUrl}/images/${encodeURIComponent(image.filename)}.chunks/0`)).status).toBe(401);
+    const second = fleet.device(2, { customize: false });
+    const [a, b] = await Promise.all([first.done, second.done]);
+    expect(a).toMatchObject({ ok: true, bytes: compressed });
+    expect(b).toMatchObject({ ok: true, peerBytes: compressed });
+  });
+
   it('an operator turns one-to-many off per batch: its devices fetch from the server alone and serve nobody', async () => {
     fleet = await startFleet();
     const { t, compressed, mapped } = fleet;

@@ -1,6 +1,6 @@
 // GET|HEAD /images/{filename} on the device listener: master images for installers, resumable with Range; and
 // beside each, its delivery v2 files: `{filename}.manifest` (JSON), `{filename}.chunks/{i}` (one zstd frame each)
-// and `{filename}.bmap` (for bmaptool).
+// and `{filename}.bmap` (for bmaptool). Every one checks the installer's deployment token where it sends one.
 import { close, fstat, open } from 'node:fs';
 import { promisify } from 'node:util';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -10,6 +10,7 @@ import { AppError, type ErrorBody } from '../../contracts/errors.js';
 import { decideRange, ifRangeAllows, weakEtagMatches } from './http-range.js';
 import { sendFileRange, type Transfer } from './file-stream.sender.js';
 import { deliveryUrls } from '../../contracts/image-delivery.js';
+import { DEPLOYMENT_ID_HEADER, DEPLOYMENT_TOKEN_HEADER } from '../../contracts/device-api.js';
 
 export interface ImageDownloadDeps {
   images: ImageService;
@@ -26,6 +27,11 @@ export interface ImageDownloadDeps {
   signal: AbortSignal;
   /** A download that takes nothing for this long is cut (default 120 s). */
   idleTimeoutMs?: number;
+  /**
+   * Checks the deployment an installer names in its download headers (`DEPLOYMENT_ID_HEADER`,
+   * `DEPLOYMENT_TOKEN_HEADER`; null where absent) and throws to refuse it.
+   */
+  checkDeployment?: (deploymentId: string | null, token: string | null) => void;
 }
 
 export interface ImageDownloads {
@@ -54,6 +60,7 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
       reply.code(503).header('connection', 'close').header('retry-after', '10');
       return errorBody('The server is shutting down; retry shortly.', 'UNAVAILABLE');
     }
+    deps.checkDeployment?.(trimmedHeader(request, DEPLOYMENT_ID_HEADER), trimmedHeader(request, DEPLOYMENT_TOKEN_HEADER));
     const filename = request.params['*'];
     const delivery = deliveryTarget(filename);
     if (delivery && !deps.images.isImageFile(filename)) return serveDelivery(request, reply, delivery);
@@ -200,6 +207,12 @@ function deliveryTarget(path: string): DeliveryTarget | null {
   if (chunk) return { kind: 'chunk', filename: chunk[1]!, index: Number(chunk[2]) };
   const file = /^([^/]+)\.(manifest|bmap)$/.exec(path);
   return file ? { kind: file[2] as 'manifest' | 'bmap', filename: file[1]! } : null;
+}
+
+/** A request header's value, trimmed; null where absent or empty. */
+function trimmedHeader(request: FastifyRequest, name: string): string | null {
+  const value = singleHeader(request.headers[name])?.trim();
+  return value ? value : null;
 }
 
 const singleHeader = (value: string | string[] | undefined): string | undefined => (Array.isArray(value) ? value.join(', ') : value);
