@@ -20,6 +20,7 @@ import { generalizeClone } from '../disk-layout/clone.generalizer.js';
 import type { GeneralizationStep } from '../contracts/generalization.js';
 import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
 import { addProvisioning } from './first-boot.provisioning.js';
+import { FIRSTRUN_HOSTNAME_MARK } from './provisioning.renderer.js';
 import { checkinChanges, type CheckinSetup } from './first-boot.checkin.js';
 
 export type { FirstBootFlavour } from './first-boot.detector.js';
@@ -245,7 +246,7 @@ export function addFirstrunArguments(cmdline: string, script: string): string {
   return [...tokens, `systemd.run=${script}`, ...FIRSTRUN_ARGS].join(' ') + '\n';
 }
 
-const HOSTNAME_BLOCK_START = '# pitcrew: hostname';
+const HOSTNAME_BLOCK_START = FIRSTRUN_HOSTNAME_MARK;
 
 function hostnameBlock(hostname: string): string {
   return [
