@@ -117,6 +117,30 @@ describe('provisioning on real disk images', () => {
     expect(await throwaway.read('/boot/firmware/cmdline.txt')).not.toContain('systemd.run');
   });
 
+  it('feeds the newest Raspberry Pi OS through rpi-preseed.toml: its tables beside the hostname, the files on the root', async () => {
+    const image = await build({ flavour: 'rpi-preseed', bootFiles: { 'rpi-preseed.toml': 'config_version = "1.1"\n\n[interfaces]\ni2c = true\n' } });
+    const result = await customize(image, DEVICE_PROFILE);
+    expect(result.flavour).toBe('rpi-preseed');
+    const toml = (await readBootFile(image.path, image.boot.startByte, 'rpi-preseed.toml'))!;
+    const parsed = JSON.parse(execFileSync('python3', ['-c', 'import sys, json, tomllib; print(json.dumps(tomllib.loads(sys.stdin.read())))'], { input: toml }).toString());
+    expect(parsed).toMatchObject({
+      config_version: '1.1',
+      system: { hostname: 'KXP2-CORO-007' },
+      interfaces: { i2c: true },
+      user: { name: 'crew', password: SHA512_HASH, password_encrypted: true },
+      ssh: { enabled: true, password_authentication: false },
+      wlan: { ssid: 'Venue Karts', password: '1989ebb102e3315213e5be13db4f64365b801ff677a6e01d0caa40063167816b', country: 'DE' },
+      locale: { timezone: 'Europe/Berlin', keymap: 'de' },
+      runcmd: { late: ['echo provisioned KXP2-CORO-007 >/var/log/pitcrew-provisioned'] },
+    });
+    expect(toml).not.toContain('correct horse battery');
+    expect(await root(image, '/etc/kart/identity.conf')).toContain('kart=7\n');
+    expect(await stat(image, '/opt/camera/KXP2-CORO-007.json')).toMatch(/Mode:\s+0600/);
+    // rpi-preseed does the rest: no unit of ours, not even for the commands.
+    for (const path of [PROVISION_UNIT, COMMANDS_UNIT_LINK, WPA_SUPPLICANT_CONF, '/etc/timezone']) expect(await root(image, path)).toBeNull();
+    await checkFilesystems(image.path, image);
+  });
+
   it('feeds cloud-init through user-data and network-config on the boot partition, keeping the hostname', async () => {
     const image = await build({ flavour: 'cloud-init', bootFiles: { 'user-data': '#cloud-config\nusers:\n  - name: pi\npackage_update: true\n' } });
     const result = await customize(image, DEVICE_PROFILE);

@@ -5,7 +5,7 @@ import type { FirstBootFlavour } from './first-boot.detector.js';
 import { InstallerError } from './installer.errors.js';
 import {
   cloudInitKeys, cloudInitNetworkConfig, firstrunProvisioningBlock, FIRSTRUN_HOSTNAME_MARK, FIRSTRUN_PROVISIONING_END, FIRSTRUN_PROVISIONING_MARK,
-  NETWORK_MANAGER_PROBES, renderFirstrunRootFiles, renderRootFiles, setCloudConfigKeys,
+  NETWORK_MANAGER_PROBES, preseedSections, renderFirstrunRootFiles, renderPreseedRootFiles, renderRootFiles, setCloudConfigKeys, setTomlSections,
 } from './provisioning.renderer.js';
 import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
 
@@ -51,7 +51,12 @@ export async function addProvisioning(step: ProvisioningStep): Promise<void> {
   const probes = await step.ext.inspect(NETWORK_MANAGER_PROBES, { content: false });
   const facts = { hasNetworkManager: NETWORK_MANAGER_PROBES.some((path) => probes.get(path)) };
   let added: Ext4Change[];
-  if (step.flavour === 'firstrun') {
+  if (step.flavour === 'rpi-preseed') {
+    const toml = step.bootFiles.get('rpi-preseed.toml') ?? step.bootText('rpi-preseed.toml');
+    if (toml === null) throw new InstallerError('CUSTOMIZE', 'the rpi-preseed.toml to add the profile to is missing');
+    step.bootFiles.set('rpi-preseed.toml', setTomlSections(toml, preseedSections(step.profile)));
+    added = renderPreseedRootFiles(step.profile);
+  } else if (step.flavour === 'firstrun') {
     const script = step.bootFiles.get('firstrun.sh') ?? step.bootText('firstrun.sh');
     if (script === null) throw new InstallerError('CUSTOMIZE', 'the firstrun.sh to add the profile to is missing');
     step.bootFiles.set('firstrun.sh', insertFirstrunProvisioning(script, firstrunProvisioningBlock(step.profile, facts)));

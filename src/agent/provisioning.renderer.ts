@@ -3,6 +3,8 @@
 //   cloud-init   user-data keys (users, ssh_pwauth, ssh_authorized_keys, timezone, keyboard, locale, write_files,
 //                runcmd) merged into the image's #cloud-config, and a network-config for Wi-Fi, as Raspberry Pi
 //                Imager writes them;
+//   rpi-preseed  (newest Raspberry Pi OS): [user], [ssh], [wlan], [locale] and [runcmd] tables merged into the
+//                boot partition's rpi-preseed.toml (rpi-preseed(5)); the profile's files on the root filesystem;
 //   firstrun     (Raspberry Pi OS Bookworm, systemd.run=firstrun.sh): a block in firstrun.sh written as Raspberry
 //                Pi Imager writes it: Raspberry Pi OS's own helpers (imager_custom, userconf-pi's userconf) where the
 //                image has them, plain commands where not; the profile's files on the root filesystem, and the
@@ -229,11 +231,7 @@ const FIRST_USER_GROUPS = ['sudo', 'adm', 'users', 'dialout', 'audio', 'video', 
 
 /** Root filesystem changes beside the firstrun.sh block: the profile's files, the sshd drop-in and the commands' unit. */
 export function renderFirstrunRootFiles(profile: ProvisioningProfile): Ext4Change[] {
-  return [
-    { kind: 'file', path: SSHD_DROP_IN, content: sshdDropIn(profile.ssh.password_login), mode: 0o644 },
-    ...profile.files.map((placed): Ext4Change => ({ kind: 'file', path: placed.path, content: placed.content, mode: parseMode(placed.mode) })),
-    ...commandsUnitChanges(profile.commands),
-  ];
+  return [...renderPreseedRootFiles(profile), ...commandsUnitChanges(profile.commands)];
 }
 
 /**
@@ -357,6 +355,88 @@ function firstrunWifi(wifi: NonNullable<ProvisioningProfile['wifi']>, facts: Roo
     'fi',
   );
   return lines;
+}
+
+// ── rpi-preseed ───────────────────────────────────────────────────────────────────────────────────
+
+type TomlValue = string | boolean | string[];
+export type TomlSection = [name: string, entries: Array<[key: string, value: TomlValue]>];
+
+/**
+ * A TOML basic string as rpi-preseed's own parser reads it: it undoes \\ and \" only, so nothing else may need
+ * escaping (the profile's schema keeps line breaks and control characters out of every value).
+ */
+export function tomlString(text: string): string {
+  // Tab is the one control character a TOML basic string may hold as it is.
+  if ([...text].some((char) => char !== '\t' && (char < ' ' || char === '\u007f'))) throw new Error('a value for rpi-preseed.toml holds a control character');
+  return `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+const tomlValue = (value: TomlValue): string =>
+  typeof value === 'boolean' ? String(value) : Array.isArray(value) ? `[${value.map(tomlString).join(', ')}]` : tomlString(value);
+
+/**
+ * rpi-preseed.toml's tables for the profile (rpi-preseed(5)): [user] renames the image's first user (uid 1000) with a
+ * crypt hash; [ssh] its keys and password login; [wlan] the PSK derived from the passphrase (so the passphrase itself
+ * is never on the card); [locale]; [runcmd] early (after the user exists: file owners) and late (after the network:
+ * the commands). The files themselves have no field there and go on the root filesystem.
+ */
+export function preseedSections(profile: ProvisioningProfile): TomlSection[] {
+  const sections: TomlSection[] = [];
+  if (profile.user) {
+    sections.push(['user', [
+      ['name', profile.user.name],
+      ...(profile.user.password_hash ? [['password', profile.user.password_hash], ['password_encrypted', true]] as Array<[string, TomlValue]> : []),
+      ['groups', ['sudo', 'adm']],
+    ]]);
+  }
+  const keys = profile.ssh.authorized_keys.map((key) => key.trim());
+  if (keys.length || profile.ssh.password_login) {
+    sections.push(['ssh', [['enabled', true], ['password_authentication', profile.ssh.password_login], ...(keys.length ? [['authorized_keys', keys]] as Array<[string, TomlValue]> : [])]]);
+  }
+  if (profile.wifi) {
+    const wifi = profile.wifi;
+    sections.push(['wlan', [['ssid', wifi.ssid], ['password', wpaPsk(wifi)], ['password_encrypted', true], ['key_mgmt', 'wpa-psk'], ['hidden', wifi.hidden], ['country', wifi.country]]]);
+  }
+  const locale: Array<[string, TomlValue]> = [];
+  if (profile.time_zone) locale.push(['timezone', profile.time_zone]);
+  if (profile.keyboard) locale.push(['keymap', profile.keyboard.layout], ...(profile.keyboard.variant ? [['keymap_variant', profile.keyboard.variant]] as Array<[string, TomlValue]> : []));
+  if (profile.locale) locale.push(['locales', [profile.locale]], ['lang', profile.locale]);
+  if (locale.length) sections.push(['locale', locale]);
+  const owners = profile.files.filter((placed) => !isRoot(placed.owner)).map((placed) => `chown ${shellQuote(placed.owner)} ${shellQuote(placed.path)}`);
+  const runcmd: Array<[string, TomlValue]> = [];
+  if (owners.length) runcmd.push(['early', owners]);
+  if (profile.commands.length) runcmd.push(['late', [...profile.commands]]);
+  if (runcmd.length) sections.push(['runcmd', runcmd]);
+  return sections;
+}
+
+const TOML_HEADER = /^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$/;
+
+/** Replaces (or adds) whole tables of a TOML document, keeping everything else (dotted keys of a replaced table too go). */
+export function setTomlSections(document: string, sections: readonly TomlSection[]): string {
+  let lines = document.replace(/\n+$/, '').split('\n');
+  for (const [name, entries] of sections) {
+    const kept: string[] = [];
+    let table: string | null = null;
+    for (const line of lines) {
+      const header = TOML_HEADER.exec(line);
+      if (header) table = header[1]!;
+      const inReplaced = table === name;
+      const dottedAtTop = table === null && new RegExp(`^\\s*${name}\\.`).test(line);
+      if (!inReplaced && !dottedAtTop) kept.push(line);
+    }
+    while (kept.length && kept.at(-1)!.trim() === '') kept.pop();
+    lines = [...kept, ...(kept.length ? [''] : []), `[${name}]`, ...entries.map(([key, value]) => `${key} = ${tomlValue(value)}`)];
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Root filesystem changes beside rpi-preseed.toml: the profile's files and the sshd drop-in. */
+export function renderPreseedRootFiles(profile: ProvisioningProfile): Ext4Change[] {
+  return [
+    { kind: 'file', path: SSHD_DROP_IN, content: sshdDropIn(profile.ssh.password_login), mode: 0o644 },
+    ...profile.files.map((placed): Ext4Change => ({ kind: 'file', path: placed.path, content: placed.content, mode: parseMode(placed.mode) })),
+  ];
 }
 
 // ── cloud-init ────────────────────────────────────────────────────────────────────────────────────
