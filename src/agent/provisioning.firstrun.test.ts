@@ -40,6 +40,12 @@ describe('the firstrun.sh block', () => {
     checkShell(scriptFor(profile, true));
   });
 
+  it('keeps the image\'s password when the profile has no hash', () => {
+    const block = firstrunProvisioningBlock({ ...EMPTY_PROFILE, user: { name: 'crew', password_hash: null } }, { hasNetworkManager: false });
+    expect(block).toContain("\n  /usr/lib/userconf-pi/userconf 'crew'\n");
+    expect(block).not.toContain('chpasswd');
+  });
+
   it('leaves out what the profile does not have', () => {
     const block = firstrunProvisioningBlock(EMPTY_PROFILE, { hasNetworkManager: false });
     expect(block.split('\n')).toEqual([FIRSTRUN_PROVISIONING_MARK, expect.stringContaining('IMAGER_CUSTOM='), expect.stringContaining('FIRSTUSER='), '# pitcrew: end of provisioning']);

@@ -286,11 +286,11 @@ const heredoc = (path: string, content: string): string[] => [`  cat >${path} <<
 
 function firstrunUser(user: NonNullable<ProvisioningProfile['user']>): string[] {
   const name = shellQuote(user.name);
-  // No hash: '*' matches no password, and unlike '!' does not count as a locked account for SSH keys.
-  const hash = shellQuote(user.password_hash ?? '*');
+  // Without a hash, the password stays as the image has it (userconf is then given the name alone).
+  const hash = user.password_hash ? shellQuote(user.password_hash) : null;
   return [
     'if [ -f /usr/lib/userconf-pi/userconf ] && [ -n "$FIRSTUSER" ]; then',
-    `  ${USERCONF} ${name} ${hash}`,
+    `  ${USERCONF} ${name}${hash ? ` ${hash}` : ''}`,
     'else',
     `  if [ -n "$FIRSTUSER" ] && [ "$FIRSTUSER" != ${name} ] && ! id -u ${name} >/dev/null 2>&1; then`,
     `    usermod -l ${name} "$FIRSTUSER"`,
@@ -301,7 +301,7 @@ function firstrunUser(user: NonNullable<ProvisioningProfile['user']>): string[] 
     `    useradd -m -s /bin/bash ${name}`,
     `    for group in ${FIRST_USER_GROUPS.join(' ')}; do getent group "$group" >/dev/null && usermod -aG "$group" ${name}; done`,
     '  fi',
-    `  echo ${name}:${hash} | chpasswd -e`,
+    ...(hash ? [`  echo ${name}:${hash} | chpasswd -e`] : []),
     'fi',
   ];
 }
