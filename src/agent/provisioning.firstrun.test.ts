@@ -29,6 +29,8 @@ describe('the firstrun.sh block', () => {
     expect(block).toContain(`"$IMAGER_CUSTOM" set_keymap 'de'`);
     const script = scriptFor(DEVICE);
     checkShell(script);
+    // Only the derived PSK is on the boot partition, whichever branch runs.
+    for (const hasNetworkManager of [true, false]) expect(scriptFor(DEVICE, hasNetworkManager)).not.toContain(DEVICE.wifi!.passphrase);
     execFileSync('bash', ['-n'], { input: script });
   });
 
@@ -159,7 +161,9 @@ describe.skipIf(!canChroot() && !process.env.CI)('firstrun.sh run in a throwaway
     });
     await root.run();
     expect(await root.read('/root/.ssh/authorized_keys')).toBe(`${ED25519_KEY}\n${RSA_KEY}\n`);
-    expect(await root.read('/etc/NetworkManager/system-connections/pitcrew-wifi.nmconnection')).toContain('ssid=Venue Karts\n');
+    expect(await root.read('/etc/NetworkManager/system-connections/pitcrew-wifi.nmconnection')).toContain(`ssid=Venue Karts\n`);
+    expect(await root.read('/etc/NetworkManager/system-connections/pitcrew-wifi.nmconnection')).toContain(`psk=${PSK}\n`);
+    expect((await stat(join(dir, '/etc/NetworkManager/system-connections/pitcrew-wifi.nmconnection'))).mode & 0o777).toBe(0o600);
     expect(await root.calls()).not.toContain(expect.stringMatching(/^useradd/));
 
     const piOs = await buildFirstrunRoot(join(dir, 'pi-os'), {

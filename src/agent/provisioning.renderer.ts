@@ -340,7 +340,8 @@ function firstrunWifi(wifi: NonNullable<ProvisioningProfile['wifi']>, facts: Roo
     `  "$IMAGER_CUSTOM" set_wlan ${[...(wifi.hidden ? ['-h'] : []), shellQuote(wifi.ssid), wpaPsk(wifi), wifi.country].join(' ')}`,
     'else',
   ];
-  if (facts.hasNetworkManager) lines.push(`  mkdir -p ${dirOf(NM_CONNECTION)}`, ...heredoc(NM_CONNECTION, networkManagerKeyfile(wifi)), `  chmod 600 ${NM_CONNECTION}`);
+  // NetworkManager takes the 64-digit PSK as well: the passphrase itself stays off the boot partition.
+  if (facts.hasNetworkManager) lines.push(`  mkdir -p ${dirOf(NM_CONNECTION)}`, ...heredoc(NM_CONNECTION, networkManagerKeyfile({ ...wifi, passphrase: wpaPsk(wifi) })), `  chmod 600 ${NM_CONNECTION}`);
   else {
     lines.push(
       `  mkdir -p ${dirOf(WPA_SUPPLICANT_CONF)} ${dirOf(IFUPDOWN_WLAN)}`,
