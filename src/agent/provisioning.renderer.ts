@@ -183,6 +183,10 @@ export function commandsScript(commands: readonly string[]): string {
   ].join('\n');
 }
 
+/** Gives a placed file to its owner; the failure message is quoted too, as a path may hold shell syntax. */
+const chownLine = (who: string, placed: ProvisioningProfile['files'][number]): string =>
+  `chown ${shellQuote(placed.owner)} ${shellQuote(placed.path)} || echo ${shellQuote(`${who}: could not give ${placed.path} to ${placed.owner}`)}`;
+
 export function provisionScript(profile: ProvisioningProfile): string {
   const lines = ['#!/bin/sh', '# Written by the Pitcrew installer: first-boot provisioning. Runs once; each step says what failed.', 'set +e', ''];
   if (profile.wifi) lines.push(`command -v iw >/dev/null && iw reg set ${profile.wifi.country}`);
@@ -201,7 +205,7 @@ export function provisionScript(profile: ProvisioningProfile): string {
       );
     }
   }
-  for (const placed of profile.files) if (!isRoot(placed.owner)) lines.push(`chown ${shellQuote(placed.owner)} ${shellQuote(placed.path)} || echo "pitcrew-provision: could not give ${placed.path} to ${placed.owner}"`);
+  for (const placed of profile.files) if (!isRoot(placed.owner)) lines.push(chownLine('pitcrew-provision', placed));
   if (profile.locale) {
     const locale = profile.locale;
     lines.push(
@@ -276,7 +280,7 @@ export function firstrunProvisioningBlock(profile: ProvisioningProfile, facts: R
       'fi',
     );
   }
-  for (const placed of profile.files) if (!isRoot(placed.owner)) lines.push(`chown ${shellQuote(placed.owner)} ${shellQuote(placed.path)} || echo "firstrun: could not give ${placed.path} to ${placed.owner}"`);
+  for (const placed of profile.files) if (!isRoot(placed.owner)) lines.push(chownLine('firstrun', placed));
   lines.push(FIRSTRUN_PROVISIONING_END);
   return lines.join('\n');
 }
