@@ -8,6 +8,7 @@
 //                per-instance modules once per id) and ds=nocloud on cmdline.txt;
 //   firstrun     (Bookworm): firstrun.sh on the boot partition, started by systemd.run= on cmdline.txt; the
 //                script deletes itself and strips those arguments, so it runs once.
+// The venue's provisioning profile goes through the same mechanism (first-boot.provisioning.ts).
 // /etc/hostname and /etc/hosts are written on the root filesystem in every case, so the name holds even on an
 // image without any first-boot hook (the result's warnings then say so). Everything written is read back and compared.
 import { asCustomizeError, InstallerError } from './installer.errors.js';
