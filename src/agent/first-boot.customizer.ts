@@ -8,6 +8,7 @@
 //                per-instance modules once per id) and ds=nocloud on cmdline.txt;
 //   firstrun     (Bookworm): firstrun.sh on the boot partition, started by systemd.run= on cmdline.txt; the
 //                script deletes itself and strips those arguments, so it runs once.
+// The venue's provisioning profile goes through the same mechanism (first-boot.provisioning.ts).
 // /etc/hostname and /etc/hosts are written on the root filesystem in every case, so the name holds even on an
 // image without any first-boot hook (the result's warnings then say so). Everything written is read back and compared.
 import { asCustomizeError, InstallerError } from './installer.errors.js';
@@ -20,6 +21,7 @@ import { generalizeClone } from '../disk-layout/clone.generalizer.js';
 import type { GeneralizationStep } from '../contracts/generalization.js';
 import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
 import { addProvisioning } from './first-boot.provisioning.js';
+import { FIRSTRUN_HOSTNAME_MARK } from './provisioning.renderer.js';
 import { checkinChanges, type CheckinSetup } from './first-boot.checkin.js';
 
 export type { FirstBootFlavour } from './first-boot.detector.js';
@@ -245,7 +247,7 @@ export function addFirstrunArguments(cmdline: string, script: string): string {
   return [...tokens, `systemd.run=${script}`, ...FIRSTRUN_ARGS].join(' ') + '\n';
 }
 
-const HOSTNAME_BLOCK_START = '# pitcrew: hostname';
+const HOSTNAME_BLOCK_START = FIRSTRUN_HOSTNAME_MARK;
 
 function hostnameBlock(hostname: string): string {
   return [

@@ -2,7 +2,11 @@
 // root filesystem changes the customizer is about to write, so they are written and read back with the hostname's.
 import type { Ext4Change, Ext4Volume } from '../disk-layout/ext4.volume.js';
 import type { FirstBootFlavour } from './first-boot.detector.js';
-import { cloudInitKeys, cloudInitNetworkConfig, NETWORK_MANAGER_PROBES, renderRootFiles, setCloudConfigKeys } from './provisioning.renderer.js';
+import { InstallerError } from './installer.errors.js';
+import {
+  cloudInitKeys, cloudInitNetworkConfig, firstrunProvisioningBlock, FIRSTRUN_HOSTNAME_MARK, FIRSTRUN_PROVISIONING_END, FIRSTRUN_PROVISIONING_MARK,
+  NETWORK_MANAGER_PROBES, preseedSections, renderFirstrunRootFiles, renderPreseedRootFiles, renderRootFiles, setCloudConfigKeys, setTomlSections,
+} from './provisioning.renderer.js';
 import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
 
 export interface ProvisioningStep {
@@ -18,6 +22,25 @@ export interface ProvisioningStep {
 }
 
 /** Mutates bootFiles and rootChanges; a profile file at a path already changed replaces that change. */
+/**
+ * Puts the provisioning block right after the hostname block (so it runs before the script's own cleanup and any steps
+ * a master image's firstrun.sh has), replacing one already there.
+ */
+export function insertFirstrunProvisioning(script: string, block: string): string {
+  let lines = script.split('\n');
+  const oldStart = lines.indexOf(FIRSTRUN_PROVISIONING_MARK);
+  if (oldStart !== -1) {
+    const oldEnd = lines.indexOf(FIRSTRUN_PROVISIONING_END, oldStart);
+    if (oldEnd === -1) throw new InstallerError('CUSTOMIZE', 'firstrun.sh has an unfinished provisioning block; refusing to edit it');
+    lines = [...lines.slice(0, oldStart), ...lines.slice(oldEnd + 1)];
+  }
+  const hostname = lines.indexOf(FIRSTRUN_HOSTNAME_MARK);
+  const hostnameEnd = hostname === -1 ? -1 : lines.indexOf('fi', hostname);
+  const at = hostnameEnd !== -1 ? hostnameEnd + 1 : lines[0]?.startsWith('#!') ? 1 : 0;
+  lines.splice(at, 0, ...block.split('\n'));
+  return lines.join('\n');
+}
+
 export async function addProvisioning(step: ProvisioningStep): Promise<void> {
   if (step.flavour === 'cloud-init') {
     const userData = step.bootFiles.get('user-data') ?? step.bootText('user-data') ?? '#cloud-config\n';
@@ -26,7 +49,21 @@ export async function addProvisioning(step: ProvisioningStep): Promise<void> {
     return;
   }
   const probes = await step.ext.inspect(NETWORK_MANAGER_PROBES, { content: false });
-  const added = renderRootFiles(step.profile, { hasNetworkManager: NETWORK_MANAGER_PROBES.some((path) => probes.get(path)) });
+  const facts = { hasNetworkManager: NETWORK_MANAGER_PROBES.some((path) => probes.get(path)) };
+  let added: Ext4Change[];
+  if (step.flavour === 'rpi-preseed') {
+    const toml = step.bootFiles.get('rpi-preseed.toml') ?? step.bootText('rpi-preseed.toml');
+    if (toml === null) throw new InstallerError('CUSTOMIZE', 'the rpi-preseed.toml to add the profile to is missing');
+    step.bootFiles.set('rpi-preseed.toml', setTomlSections(toml, preseedSections(step.profile)));
+    added = renderPreseedRootFiles(step.profile);
+  } else if (step.flavour === 'firstrun') {
+    const script = step.bootFiles.get('firstrun.sh') ?? step.bootText('firstrun.sh');
+    if (script === null) throw new InstallerError('CUSTOMIZE', 'the firstrun.sh to add the profile to is missing');
+    step.bootFiles.set('firstrun.sh', insertFirstrunProvisioning(script, firstrunProvisioningBlock(step.profile, facts)));
+    added = renderFirstrunRootFiles(step.profile);
+  } else {
+    added = renderRootFiles(step.profile, facts);
+  }
   const replaced = new Set(added.map((change) => change.path));
   const kept = step.rootChanges.filter((change) => !replaced.has(change.path));
   step.rootChanges.splice(0, step.rootChanges.length, ...kept, ...added);

@@ -3,6 +3,12 @@
 //   cloud-init   user-data keys (users, ssh_pwauth, ssh_authorized_keys, timezone, keyboard, locale, write_files,
 //                runcmd) merged into the image's #cloud-config, and a network-config for Wi-Fi, as Raspberry Pi
 //                Imager writes them;
+//   rpi-preseed  (newest Raspberry Pi OS): [user], [ssh], [wlan], [locale] and [runcmd] tables merged into the
+//                boot partition's rpi-preseed.toml (rpi-preseed(5)); the profile's files on the root filesystem;
+//   firstrun     (Raspberry Pi OS Bookworm, systemd.run=firstrun.sh): a block in firstrun.sh written as Raspberry
+//                Pi Imager writes it: Raspberry Pi OS's own helpers (imager_custom, userconf-pi's userconf) where the
+//                image has them, plain commands where not; the profile's files on the root filesystem, and the
+//                commands in a one-shot unit once the network is up (firstrun.sh runs before any network);
 //   every other  files on the root filesystem where the OS reads them, plus one-shot systemd units for what needs
 //   flavour      the running system (creating the user, owners of its files, locale generation; then the commands,
 //                once the network is up); each removes itself after its run.
@@ -34,6 +40,7 @@ export interface RootFacts {
 
 /** POSIX shell single-quoting. */
 export const shellQuote = (text: string): string => `'${text.replaceAll("'", "'\\''")}'`;
+const dirOf = (path: string): string => path.slice(0, path.lastIndexOf('/'));
 const parseMode = (mode: string): number => parseInt(mode, 8);
 const isRoot = (owner: string): boolean => owner === 'root' || owner === 'root:root';
 
@@ -55,27 +62,38 @@ export function renderRootFiles(profile: ProvisioningProfile, facts: RootFacts):
   // Without a user the keys are root's; a user's are installed by the unit once the user (and its uid) exists.
   if (keys && !profile.user) file('/root/.ssh/authorized_keys', `${keys}\n`, 0o600);
   if (keys && profile.user) file(STAGED_KEYS, `${keys}\n`, 0o600);
-  const password = profile.ssh.password_login ? 'yes' : 'no';
-  file(SSHD_DROP_IN, `# Written by the Pitcrew installer.\nPasswordAuthentication ${password}\nKbdInteractiveAuthentication ${password}\n`);
+  file(SSHD_DROP_IN, sshdDropIn(profile.ssh.password_login));
   if (profile.time_zone) {
     file('/etc/timezone', `${profile.time_zone}\n`);
     changes.push({ kind: 'symlink', path: '/etc/localtime', target: `/usr/share/zoneinfo/${profile.time_zone}` });
   }
-  if (profile.keyboard) {
-    file('/etc/default/keyboard', `XKBMODEL="pc105"\nXKBLAYOUT="${profile.keyboard.layout}"\nXKBVARIANT="${profile.keyboard.variant}"\nXKBOPTIONS=""\nBACKSPACE="guess"\n`);
-  }
+  if (profile.keyboard) file('/etc/default/keyboard', keyboardFile(profile.keyboard));
   if (profile.locale) file('/etc/default/locale', `LANG=${profile.locale}\n`);
   for (const placed of profile.files) file(placed.path, placed.content, parseMode(placed.mode));
 
   file(PROVISION_SCRIPT, provisionScript(profile), 0o700);
   file(PROVISION_UNIT, PROVISION_UNIT_TEXT);
   changes.push({ kind: 'symlink', path: PROVISION_UNIT_LINK, target: PROVISION_UNIT });
-  if (profile.commands.length) {
-    file(COMMANDS_SCRIPT, commandsScript(profile.commands), 0o700);
-    file(COMMANDS_UNIT, COMMANDS_UNIT_TEXT);
-    changes.push({ kind: 'symlink', path: COMMANDS_UNIT_LINK, target: COMMANDS_UNIT });
-  }
+  changes.push(...commandsUnitChanges(profile.commands));
   return changes;
+}
+
+const keyboardFile = (keyboard: NonNullable<ProvisioningProfile['keyboard']>): string =>
+  `XKBMODEL="pc105"\nXKBLAYOUT="${keyboard.layout}"\nXKBVARIANT="${keyboard.variant}"\nXKBOPTIONS=""\nBACKSPACE="guess"\n`;
+
+const sshdDropIn = (passwordLogin: boolean): string => {
+  const password = passwordLogin ? 'yes' : 'no';
+  return `# Written by the Pitcrew installer.\nPasswordAuthentication ${password}\nKbdInteractiveAuthentication ${password}\n`;
+};
+
+/** The commands' script and its one-shot unit, enabled; nothing without commands. */
+function commandsUnitChanges(commands: readonly string[]): Ext4Change[] {
+  if (!commands.length) return [];
+  return [
+    { kind: 'file', path: COMMANDS_SCRIPT, content: commandsScript(commands), mode: 0o700 },
+    { kind: 'file', path: COMMANDS_UNIT, content: COMMANDS_UNIT_TEXT, mode: 0o644 },
+    { kind: 'symlink', path: COMMANDS_UNIT_LINK, target: COMMANDS_UNIT },
+  ];
 }
 
 /** A GLib key file value: backslash is its escape character, and a leading space would be trimmed. */
@@ -95,6 +113,9 @@ export function networkManagerKeyfile(wifi: NonNullable<ProvisioningProfile['wif
  * wpa_supplicant has no escapes in its quoted strings, so both go in as hex: the SSID's bytes, and the PSK derived
  * from the passphrase as wpa_passphrase does (PBKDF2-SHA1, the SSID as salt, 4096 rounds, 32 bytes).
  */
+export const wpaPsk = (wifi: NonNullable<ProvisioningProfile['wifi']>): string =>
+  pbkdf2Sync(wifi.passphrase, Buffer.from(wifi.ssid, 'utf8'), 4096, 32, 'sha1').toString('hex');
+
 export function wpaSupplicantConf(wifi: NonNullable<ProvisioningProfile['wifi']>): string {
   const ssid = Buffer.from(wifi.ssid, 'utf8');
   return [
@@ -105,7 +126,7 @@ export function wpaSupplicantConf(wifi: NonNullable<ProvisioningProfile['wifi']>
     'network={',
     `    ssid=${ssid.toString('hex')}`,
     ...(wifi.hidden ? ['    scan_ssid=1'] : []),
-    `    psk=${pbkdf2Sync(wifi.passphrase, ssid, 4096, 32, 'sha1').toString('hex')}`,
+    `    psk=${wpaPsk(wifi)}`,
     '    key_mgmt=WPA-PSK',
     '}',
     '',
@@ -162,6 +183,10 @@ export function commandsScript(commands: readonly string[]): string {
   ].join('\n');
 }
 
+/** Gives a placed file to its owner; the failure message is quoted too, as a path may hold shell syntax. */
+const chownLine = (who: string, placed: ProvisioningProfile['files'][number]): string =>
+  `chown ${shellQuote(placed.owner)} ${shellQuote(placed.path)} || echo ${shellQuote(`${who}: could not give ${placed.path} to ${placed.owner}`)}`;
+
 export function provisionScript(profile: ProvisioningProfile): string {
   const lines = ['#!/bin/sh', '# Written by the Pitcrew installer: first-boot provisioning. Runs once; each step says what failed.', 'set +e', ''];
   if (profile.wifi) lines.push(`command -v iw >/dev/null && iw reg set ${profile.wifi.country}`);
@@ -180,7 +205,7 @@ export function provisionScript(profile: ProvisioningProfile): string {
       );
     }
   }
-  for (const placed of profile.files) if (!isRoot(placed.owner)) lines.push(`chown ${shellQuote(placed.owner)} ${shellQuote(placed.path)} || echo "pitcrew-provision: could not give ${placed.path} to ${placed.owner}"`);
+  for (const placed of profile.files) if (!isRoot(placed.owner)) lines.push(chownLine('pitcrew-provision', placed));
   if (profile.locale) {
     const locale = profile.locale;
     lines.push(
@@ -195,6 +220,228 @@ export function provisionScript(profile: ProvisioningProfile): string {
   const leftovers = profile.commands.length ? [`rm -f ${PROVISION_SCRIPT} ${STAGED_KEYS}`] : [`rm -rf ${PROVISION_DIR}`];
   lines.push('', `rm -f ${PROVISION_UNIT_LINK} ${PROVISION_UNIT}`, ...leftovers, 'exit 0', '');
   return lines.join('\n');
+}
+
+// ── firstrun.sh ───────────────────────────────────────────────────────────────────────────────────
+
+/** The line that opens the installer's hostname block in firstrun.sh; the provisioning block follows that block. */
+export const FIRSTRUN_HOSTNAME_MARK = '# pitcrew: hostname';
+export const FIRSTRUN_PROVISIONING_MARK = '# pitcrew: provisioning';
+export const FIRSTRUN_PROVISIONING_END = '# pitcrew: end of provisioning';
+export const IMAGER_CUSTOM = '/usr/lib/raspberrypi-sys-mods/imager_custom';
+export const USERCONF = '/usr/lib/userconf-pi/userconf';
+/** The groups Raspberry Pi OS gives its first user; those an image lacks are left out at first boot. */
+const FIRST_USER_GROUPS = ['sudo', 'adm', 'users', 'dialout', 'audio', 'video', 'plugdev', 'netdev', 'input', 'gpio', 'i2c', 'spi', 'render'];
+
+/** Root filesystem changes beside the firstrun.sh block: the profile's files, the sshd drop-in and the commands' unit. */
+export function renderFirstrunRootFiles(profile: ProvisioningProfile): Ext4Change[] {
+  return [...renderPreseedRootFiles(profile), ...commandsUnitChanges(profile.commands)];
+}
+
+/**
+ * The profile as firstrun.sh commands (POSIX sh, run as root by systemd.run= before the network is up), in Raspberry
+ * Pi Imager's way: each step through Raspberry Pi OS's helper where the image has it, else plain commands. The user
+ * goes through userconf-pi, which also retires Raspberry Pi OS's own first-boot user wizard.
+ */
+export function firstrunProvisioningBlock(profile: ProvisioningProfile, facts: RootFacts): string {
+  const lines = [
+    FIRSTRUN_PROVISIONING_MARK,
+    `IMAGER_CUSTOM=${IMAGER_CUSTOM}`,
+    'FIRSTUSER=$(getent passwd 1000 | cut -d: -f1)',
+  ];
+  if (profile.user) lines.push(...firstrunUser(profile.user));
+  lines.push(...firstrunSsh(profile));
+  if (profile.wifi) lines.push(...firstrunWifi(profile.wifi, facts));
+  if (profile.time_zone) {
+    const zone = shellQuote(profile.time_zone);
+    lines.push(
+      'if [ -f "$IMAGER_CUSTOM" ]; then',
+      `  "$IMAGER_CUSTOM" set_timezone ${zone}`,
+      'else',
+      `  ln -sf /usr/share/zoneinfo/${profile.time_zone} /etc/localtime`,
+      `  echo ${zone} >/etc/timezone`,
+      'fi',
+    );
+  }
+  if (profile.keyboard) {
+    const { layout, variant } = profile.keyboard;
+    lines.push('if [ -f "$IMAGER_CUSTOM" ]; then', `  "$IMAGER_CUSTOM" set_keymap ${shellQuote(layout)}`);
+    // imager_custom sets the layout only.
+    if (variant) lines.push(`  sed -i 's/^XKBVARIANT=.*/XKBVARIANT="${variant}"/' /etc/default/keyboard`);
+    lines.push('else', ...heredoc('/etc/default/keyboard', keyboardFile(profile.keyboard)), '  command -v dpkg-reconfigure >/dev/null && dpkg-reconfigure -f noninteractive keyboard-configuration', 'fi');
+  }
+  if (profile.locale) {
+    const locale = profile.locale;
+    lines.push(
+      `echo 'LANG=${locale}' >/etc/default/locale`,
+      'if [ -f /etc/locale.gen ]; then',
+      `  grep -q '^${locale} UTF-8' /etc/locale.gen || echo '${locale} UTF-8' >>/etc/locale.gen`,
+      '  command -v locale-gen >/dev/null && locale-gen',
+      'fi',
+    );
+  }
+  for (const placed of profile.files) if (!isRoot(placed.owner)) lines.push(chownLine('firstrun', placed));
+  lines.push(FIRSTRUN_PROVISIONING_END);
+  return lines.join('\n');
+}
+
+/** A file written by the script (quoted delimiter: nothing in it is expanded; no profile value holds a line break). */
+const heredoc = (path: string, content: string): string[] => [`  cat >${path} <<'PITCREW_EOF'`, ...content.replace(/\n$/, '').split('\n'), 'PITCREW_EOF'];
+
+function firstrunUser(user: NonNullable<ProvisioningProfile['user']>): string[] {
+  const name = shellQuote(user.name);
+  // Without a hash, the password stays as the image has it (userconf is then given the name alone).
+  const hash = user.password_hash ? shellQuote(user.password_hash) : null;
+  return [
+    'if [ -f /usr/lib/userconf-pi/userconf ] && [ -n "$FIRSTUSER" ]; then',
+    `  ${USERCONF} ${name}${hash ? ` ${hash}` : ''}`,
+    'else',
+    `  if [ -n "$FIRSTUSER" ] && [ "$FIRSTUSER" != ${name} ] && ! id -u ${name} >/dev/null 2>&1; then`,
+    `    usermod -l ${name} "$FIRSTUSER"`,
+    `    usermod -m -d /home/${user.name} ${name}`,
+    `    groupmod -n ${name} "$FIRSTUSER"`,
+    '    [ -f /etc/sudoers.d/010_pi-nopasswd ] && sed -i "s/^$FIRSTUSER /' + user.name + ' /" /etc/sudoers.d/010_pi-nopasswd',
+    `  elif ! id -u ${name} >/dev/null 2>&1; then`,
+    `    useradd -m -s /bin/bash ${name}`,
+    `    for group in ${FIRST_USER_GROUPS.join(' ')}; do getent group "$group" >/dev/null && usermod -aG "$group" ${name}; done`,
+    '  fi',
+    ...(hash ? [`  echo ${name}:${hash} | chpasswd -e`] : []),
+    'fi',
+  ];
+}
+
+function firstrunSsh(profile: ProvisioningProfile): string[] {
+  const keys = profile.ssh.authorized_keys.map((key) => key.trim());
+  if (!keys.length && !profile.ssh.password_login) return [];
+  // The keys' owner: the profile's user, else Raspberry Pi OS's first user, else root.
+  const owner = profile.user ? shellQuote(profile.user.name) : '"${FIRSTUSER:-root}"';
+  const mode = profile.ssh.password_login ? '-p' : '-k';
+  return [
+    `SSH_USER=${owner}`,
+    // imager_custom installs keys for the first user (uid 1000) only.
+    'if [ -f "$IMAGER_CUSTOM" ] && [ "$(getent passwd 1000 | cut -d: -f1)" = "$SSH_USER" ]; then',
+    `  "$IMAGER_CUSTOM" enable_ssh ${[mode, ...keys.map(shellQuote)].join(' ')}`,
+    'else',
+    ...(keys.length ? [
+      '  SSH_HOME=$(getent passwd "$SSH_USER" | cut -d: -f6)',
+      '  SSH_GROUP=$(id -g "$SSH_USER")',
+      '  mkdir -p "$SSH_HOME/.ssh"',
+      '  chown "$SSH_USER:$SSH_GROUP" "$SSH_HOME/.ssh"',
+      '  chmod 700 "$SSH_HOME/.ssh"',
+      `  printf '%s\\n' ${keys.map(shellQuote).join(' ')} >"$SSH_HOME/.ssh/authorized_keys"`,
+      '  chown "$SSH_USER:$SSH_GROUP" "$SSH_HOME/.ssh/authorized_keys"',
+      '  chmod 600 "$SSH_HOME/.ssh/authorized_keys"',
+    ] : []),
+    '  systemctl enable ssh',
+    'fi',
+  ];
+}
+
+function firstrunWifi(wifi: NonNullable<ProvisioningProfile['wifi']>, facts: RootFacts): string[] {
+  // imager_custom takes the PSK derived from the passphrase, as Imager passes it.
+  const lines = [
+    'if [ -f "$IMAGER_CUSTOM" ]; then',
+    `  "$IMAGER_CUSTOM" set_wlan ${[...(wifi.hidden ? ['-h'] : []), shellQuote(wifi.ssid), wpaPsk(wifi), wifi.country].join(' ')}`,
+    'else',
+  ];
+  // NetworkManager takes the 64-digit PSK as well: the passphrase itself stays off the boot partition.
+  if (facts.hasNetworkManager) lines.push(`  mkdir -p ${dirOf(NM_CONNECTION)}`, ...heredoc(NM_CONNECTION, networkManagerKeyfile({ ...wifi, passphrase: wpaPsk(wifi) })), `  chmod 600 ${NM_CONNECTION}`);
+  else {
+    lines.push(
+      `  mkdir -p ${dirOf(WPA_SUPPLICANT_CONF)} ${dirOf(IFUPDOWN_WLAN)}`,
+      ...heredoc(WPA_SUPPLICANT_CONF, wpaSupplicantConf(wifi)),
+      `  chmod 600 ${WPA_SUPPLICANT_CONF}`,
+      ...heredoc(IFUPDOWN_WLAN, `allow-hotplug wlan0\niface wlan0 inet dhcp\n    wpa-conf ${WPA_SUPPLICANT_CONF}\n`),
+    );
+  }
+  lines.push(
+    '  command -v rfkill >/dev/null && rfkill unblock wifi',
+    '  for state in /var/lib/systemd/rfkill/*:wlan; do [ -f "$state" ] && echo 0 >"$state"; done',
+    'fi',
+  );
+  return lines;
+}
+
+// ── rpi-preseed ───────────────────────────────────────────────────────────────────────────────────
+
+type TomlValue = string | boolean | string[];
+export type TomlSection = [name: string, entries: Array<[key: string, value: TomlValue]>];
+
+/**
+ * A TOML basic string as rpi-preseed's own parser reads it: it undoes \\ and \" only, so nothing else may need
+ * escaping (the profile's schema keeps line breaks and control characters out of every value).
+ */
+export function tomlString(text: string): string {
+  // Tab is the one control character a TOML basic string may hold as it is.
+  if ([...text].some((char) => char !== '\t' && (char < ' ' || char === '\u007f'))) throw new Error('a value for rpi-preseed.toml holds a control character');
+  return `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
+}
+const tomlValue = (value: TomlValue): string =>
+  typeof value === 'boolean' ? String(value) : Array.isArray(value) ? `[${value.map(tomlString).join(', ')}]` : tomlString(value);
+
+/**
+ * rpi-preseed.toml's tables for the profile (rpi-preseed(5)): [user] renames the image's first user (uid 1000) with a
+ * crypt hash; [ssh] its keys and password login; [wlan] the PSK derived from the passphrase (so the passphrase itself
+ * is never on the card); [locale]; [runcmd] early (after the user exists: file owners) and late (after the network:
+ * the commands). The files themselves have no field there and go on the root filesystem.
+ */
+export function preseedSections(profile: ProvisioningProfile): TomlSection[] {
+  const sections: TomlSection[] = [];
+  if (profile.user) {
+    sections.push(['user', [
+      ['name', profile.user.name],
+      ...(profile.user.password_hash ? [['password', profile.user.password_hash], ['password_encrypted', true]] as Array<[string, TomlValue]> : []),
+      ['groups', ['sudo', 'adm']],
+    ]]);
+  }
+  const keys = profile.ssh.authorized_keys.map((key) => key.trim());
+  if (keys.length || profile.ssh.password_login) {
+    sections.push(['ssh', [['enabled', true], ['password_authentication', profile.ssh.password_login], ...(keys.length ? [['authorized_keys', keys]] as Array<[string, TomlValue]> : [])]]);
+  }
+  if (profile.wifi) {
+    const wifi = profile.wifi;
+    sections.push(['wlan', [['ssid', wifi.ssid], ['password', wpaPsk(wifi)], ['password_encrypted', true], ['key_mgmt', 'wpa-psk'], ['hidden', wifi.hidden], ['country', wifi.country]]]);
+  }
+  const locale: Array<[string, TomlValue]> = [];
+  if (profile.time_zone) locale.push(['timezone', profile.time_zone]);
+  if (profile.keyboard) locale.push(['keymap', profile.keyboard.layout], ...(profile.keyboard.variant ? [['keymap_variant', profile.keyboard.variant]] as Array<[string, TomlValue]> : []));
+  if (profile.locale) locale.push(['locales', [profile.locale]], ['lang', profile.locale]);
+  if (locale.length) sections.push(['locale', locale]);
+  const owners = profile.files.filter((placed) => !isRoot(placed.owner)).map((placed) => `chown ${shellQuote(placed.owner)} ${shellQuote(placed.path)}`);
+  const runcmd: Array<[string, TomlValue]> = [];
+  if (owners.length) runcmd.push(['early', owners]);
+  if (profile.commands.length) runcmd.push(['late', [...profile.commands]]);
+  if (runcmd.length) sections.push(['runcmd', runcmd]);
+  return sections;
+}
+
+const TOML_HEADER = /^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]\s*(#.*)?$/;
+
+/** Replaces (or adds) whole tables of a TOML document, keeping everything else (dotted keys of a replaced table too go). */
+export function setTomlSections(document: string, sections: readonly TomlSection[]): string {
+  let lines = document.replace(/\n+$/, '').split('\n');
+  for (const [name, entries] of sections) {
+    const kept: string[] = [];
+    let table: string | null = null;
+    for (const line of lines) {
+      const header = TOML_HEADER.exec(line);
+      if (header) table = header[1]!;
+      const inReplaced = table === name;
+      const dottedAtTop = table === null && new RegExp(`^\\s*${name}\\.`).test(line);
+      if (!inReplaced && !dottedAtTop) kept.push(line);
+    }
+    while (kept.length && kept.at(-1)!.trim() === '') kept.pop();
+    lines = [...kept, ...(kept.length ? [''] : []), `[${name}]`, ...entries.map(([key, value]) => `${key} = ${tomlValue(value)}`)];
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Root filesystem changes beside rpi-preseed.toml: the profile's files and the sshd drop-in. */
+export function renderPreseedRootFiles(profile: ProvisioningProfile): Ext4Change[] {
+  return [
+    { kind: 'file', path: SSHD_DROP_IN, content: sshdDropIn(profile.ssh.password_login), mode: 0o644 },
+    ...profile.files.map((placed): Ext4Change => ({ kind: 'file', path: placed.path, content: placed.content, mode: parseMode(placed.mode) })),
+  ];
 }
 
 // ── cloud-init ────────────────────────────────────────────────────────────────────────────────────

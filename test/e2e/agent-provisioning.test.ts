@@ -16,7 +16,7 @@ import {
   startTestServer,
   type TestServer,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
-import { COMMANDS_SCRIPT, COMMANDS_UNIT, COMMANDS_UNIT_LINK, IFUPDOWN_WLAN, PROVISION_SCRIPT, PROVISION_UNIT, PROVISION_UNIT_LINK, SSHD_DROP_IN, WPA_SUPPLICANT_CONF } from '../../src/agent/provisioning.renderer.js';
+import { COMMANDS_SCRIPT, COMMANDS_UNIT, COMMANDS_UNIT_LINK, IFUPDOWN_WLAN, PROVISION_SCRIPT, PROVISION_UNIT, SSHD_DROP_IN, WPA_SUPPLICANT_CONF } from '../../src/agent/provisioning.renderer.js';
 import { FULL_PROFILE, SHA512_HASH } from '../../src/contracts/test-support/profile-samples.js';
 
 let dir: string;
@@ -47,7 +47,7 @@ async function recordedRevision(serial: string): Promise<number> {
 }
 
 describe('pitcrew-agent provisions each card with its venue profile', () => {
-  it('writes the fallback files on a Pi-OS-like Debian, each card with its own variables and the revision it was given', async () => {
+  it('feeds a Pi-OS-like Debian through firstrun.sh, each card with its own variables and the revision it was given', async () => {
     const work = join(dir, 'debian');
     await mkdir(work, { recursive: true });
     const image = await buildDiskImage(work, { flavour: 'firstrun' });
@@ -62,15 +62,21 @@ describe('pitcrew-agent provisions each card with its venue profile', () => {
     for (const secret of [FULL_PROFILE.wifi!.passphrase, SHA512_HASH]) expect(agent.stdout + agent.stderr).not.toContain(secret);
 
     const root = (disk: string, path: string) => readRootFile(disk, image.root.startByte, path);
+    const firstrun = async (disk: string) => (await readBootFile(disk, image.boot.startByte, 'firstrun.sh')) ?? '';
     expect(await root(first, '/etc/kart/identity.conf')).toBe('venue=CORO\nkart=7\nhost=KXP2-CORO-007\nserial=10000000feed0007\nmac=d8:3a:dd:00:00:07\n');
-    expect(await root(first, WPA_SUPPLICANT_CONF)).toContain('psk=1989ebb102e3315213e5be13db4f64365b801ff677a6e01d0caa40063167816b\n'); // wpa_passphrase 'Venue Karts' 'correct horse battery'
-    expect(await statRootPath(first, image.root.startByte, WPA_SUPPLICANT_CONF)).toMatch(/Mode:\s+0600/);
+    const psk = '1989ebb102e3315213e5be13db4f64365b801ff677a6e01d0caa40063167816b'; // wpa_passphrase 'Venue Karts' 'correct horse battery'
+    expect(await firstrun(first)).toContain(`set_wlan 'Venue Karts' ${psk} DE\n`);
+    expect(await firstrun(first)).toContain(`/usr/lib/userconf-pi/userconf 'crew' '${SHA512_HASH}'\n`);
+    expect(await firstrun(first)).toContain("set_timezone 'Europe/Berlin'\n");
     expect(await root(first, SSHD_DROP_IN)).toContain('PasswordAuthentication no');
-    expect(await root(first, PROVISION_SCRIPT)).toContain(`crew:${SHA512_HASH}`);
     expect(await root(first, '/opt/camera/KXP2-CORO-007.json')).toBe('{"kart": "7"}\n');
+    expect(await statRootPath(first, image.root.startByte, '/opt/camera/KXP2-CORO-007.json')).toMatch(/Mode:\s+0600/);
     const changed = await diffDiskWithImage(first, image, join(work, 'diff-1'));
     expect(changed.outsidePartitions).toEqual([]);
-    expect(changed.root).toEqual(expect.arrayContaining([WPA_SUPPLICANT_CONF, IFUPDOWN_WLAN, SSHD_DROP_IN, PROVISION_SCRIPT, PROVISION_UNIT, PROVISION_UNIT_LINK, COMMANDS_SCRIPT, COMMANDS_UNIT, COMMANDS_UNIT_LINK, '/etc/timezone', '/etc/localtime', '/etc/default/keyboard', '/etc/default/locale', '/etc/kart/identity.conf', '/opt/camera/KXP2-CORO-007.json', '/var/lib/pitcrew-provision/authorized_keys']));
+    expect(changed.boot).toEqual(expect.arrayContaining(['/firstrun.sh', '/cmdline.txt']));
+    expect(changed.root).toEqual(expect.arrayContaining([SSHD_DROP_IN, COMMANDS_SCRIPT, COMMANDS_UNIT, COMMANDS_UNIT_LINK, '/etc/kart/identity.conf', '/opt/camera/KXP2-CORO-007.json']));
+    // firstrun.sh does what the fallback's files and unit would.
+    for (const path of [PROVISION_UNIT, PROVISION_SCRIPT, WPA_SUPPLICANT_CONF, IFUPDOWN_WLAN, '/etc/timezone']) expect(changed.root).not.toContain(path);
     await checkFilesystems(first, image);
 
     // The profile changes before the next card: that card gets the new revision, the first keeps its record.
@@ -79,12 +85,11 @@ describe('pitcrew-agent provisions each card with its venue profile', () => {
     const again = await install(second, '10000000feed0008', 'D8:3A:DD:00:00:08');
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toContain('provisioned with profile revision 2');
-    expect(await root(second, '/etc/timezone')).toBe('Europe/London\n');
-    expect(await root(second, WPA_SUPPLICANT_CONF)).toContain(`ssid=${Buffer.from('Pit Lane').toString('hex')}`);
+    expect(await firstrun(second)).toContain("set_timezone 'Europe/London'\n");
     // The passphrase kept from the first revision, the PSK derived for the new SSID.
-    expect(await root(second, WPA_SUPPLICANT_CONF)).toContain('psk=aac69fc7a0492b57d0dc584cdbd2b840865ea1cba6311ce30284b8cf1e90c378\n');
+    expect(await firstrun(second)).toContain("set_wlan 'Pit Lane' aac69fc7a0492b57d0dc584cdbd2b840865ea1cba6311ce30284b8cf1e90c378 DE\n");
     expect(await root(second, '/etc/kart/identity.conf')).toContain('kart=8\nhost=KXP2-CORO-008\n');
-    expect(await root(first, '/etc/timezone')).toBe('Europe/Berlin\n');
+    expect(await firstrun(first)).toContain("set_timezone 'Europe/Berlin'\n");
     expect([await recordedRevision('10000000feed0007'), await recordedRevision('10000000feed0008')]).toEqual([1, 2]);
   });
 
