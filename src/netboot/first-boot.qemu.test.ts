@@ -136,8 +136,8 @@ describe('a Debian arm64 master deployed to two cards and booted under QEMU', ()
     ]))));
     for (const agent of agents) {
       expect(agent.code, agent.stderr).toBe(0);
-      // A plain Debian system: firstrun.sh through systemd.run=, and the clone generalised.
-      expect(agent.stdout).toMatch(/; first boot via firstrun; generalised: machine-id, (\S+, )*ssh-host-keys(, \S+)*; verified/);
+      // A plain Debian system: firstrun.sh through systemd.run=, the clone generalised, the venue's profile written.
+      expect(agent.stdout).toMatch(/; first boot via firstrun; generalised: machine-id, (\S+, )*ssh-host-keys(, \S+)*; provisioned with profile revision 1; verified/);
       expect(agent.stdout).toMatch(/ssh-host-keys: \d+ host key file\(s\) removed; new ones made on first boot by pitcrew-ssh-hostkeys\.service/);
     }
     const deployments = await Promise.all(CARDS.map(async (card) => (await listDeployments(server, { search: card.serial }))[0]!));
