@@ -67,7 +67,8 @@ describe('the needs-attention lane', () => {
 
     // A minute and more later the completed card has left the board; the failure has not.
     const finishedCard = page.getByTestId(`deployment-card-${finishing.config!.deployment_id}`);
-    await finishedCard.waitFor();
+    // Shown as completed first: its minute counts from then (an earlier card of it, still assigned, would not leave).
+    await page.locator(`[data-testid="deployment-card-${finishing.config!.deployment_id}"][data-status="completed"]`).waitFor();
     await page.clock.fastForward(61_000);
     await finishedCard.waitFor({ state: 'detached' });
     await item.waitFor();
