@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MasterImage } from '../../src/contracts/domain.js';
 import { runInstaller, type InstallerEvent, type InstallerOptions, type InstallerResult } from '../../src/agent/installer.runner.js';
+import { DEFAULT_CHUNKS_IN_FLIGHT } from '../../src/agent/chunked-image.fetcher.js';
 import { buildDiskImage, makeTempDir, sha256File, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import { createVenueWithKarts, listDeployments, registerActiveImage, startTestServer, waitFor, type TestServer } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { pythonDownload, pythonPost } from './support/python-installer.js';
@@ -203,8 +204,9 @@ describe('one-to-many delivery', () => {
     expect([...seen].sort()).toEqual([a.deploymentId, b.deploymentId].sort());
     expect(a).toMatchObject({ ok: true, finalReportDelivered: true });
     expect(b).toMatchObject({ ok: true, finalReportDelivered: true });
-    // At most what one device fetches at once may come from the server while the restarted swarm learns who holds what.
-    expect(b.peerBytes).toBeGreaterThanOrEqual(compressed - 4 * (4 << 20));
+    // At most what one device fetches at once may come from the server while the restarted swarm learns who holds
+    // what, and one chunk more: on a loaded machine the holder's first announce may miss the new swarm's warm-up.
+    expect(b.peerBytes).toBeGreaterThanOrEqual(compressed - (DEFAULT_CHUNKS_IN_FLIGHT + 1) * (4 << 20));
     expect(await sha256File(join(dir, 'card-2.img'), 0, master.size)).toBe(master.sha256);
     for (const id of [a.deploymentId!, b.deploymentId!]) expect(restarted.server.core.deployments.get(id).status).toBe('completed');
   });
