@@ -1,6 +1,6 @@
 // Gives the written disk its hostname for first boot, without mounting anything, after making it a machine of its
 // own (clone.generalizer.ts: machine-id, SSH host keys, leases, logs …) unless the image turns that off. The root
-// filesystem is inspected to learn which first-boot mechanism the image really runs (first-boot.detector.ts), and
+// filesystem is inspected to learn which first-boot mechanism the image really runs (src/disk-layout/first-boot.detector.ts), and
 // that mechanism is fed the way Raspberry Pi Imager feeds it:
 //   rpi-preseed  (newest Raspberry Pi OS): [system] hostname in /boot/firmware/rpi-preseed.toml; the
 //                rpi-preseed.service unit enabled and no stale "applied" stamp, so it runs exactly once;
@@ -12,9 +12,9 @@
 // /etc/hostname and /etc/hosts are written on the root filesystem in every case, so the name holds even on an
 // image without any first-boot hook (the result's warnings then say so). Everything written is read back and compared.
 import { asCustomizeError, InstallerError } from './installer.errors.js';
-import { Ext4Volume, type Ext4Change, type Ext4Entry } from '../disk-layout/ext4.volume.js';
-import { FIRST_BOOT_PROBES, planFirstBoot, PRESEED_STAMPS, unitsFromPackageLists, wantsLinkOf, type BootPartitionMount, type FirstBootFlavour } from './first-boot.detector.js';
-import { FatVolume } from './fat.volume.js';
+import { Ext4Volume, type Ext4Change } from '../disk-layout/ext4.volume.js';
+import { inspectFirstBoot, PRESEED_STAMPS, wantsLinkOf, type FirstBootFlavour } from '../disk-layout/first-boot.detector.js';
+import { FatVolume } from '../disk-layout/fat.volume.js';
 import { detectFilesystem, type PartitionEntry, type PartitionTable } from './partition-table.parser.js';
 import { isValidHostname } from './device-api.client.js';
 import { generalizeClone } from '../disk-layout/clone.generalizer.js';
@@ -24,7 +24,7 @@ import { addProvisioning } from './first-boot.provisioning.js';
 import { FIRSTRUN_HOSTNAME_MARK } from './provisioning.renderer.js';
 import { checkinChanges, type CheckinSetup } from './first-boot.checkin.js';
 
-export type { FirstBootFlavour } from './first-boot.detector.js';
+export type { FirstBootFlavour } from '../contracts/first-boot.js';
 
 export interface CustomizeOptions {
   devicePath: string;
@@ -58,8 +58,8 @@ export interface CustomizeResult {
 
 const FIRSTRUN_ARGS = ['systemd.run_success_action=reboot', 'systemd.unit=kernel-command-line.target'];
 
-const ROOT_PROBES = [...FIRST_BOOT_PROBES, '/etc/fstab', '/etc/hosts', '/boot/firmware'];
-const BOOT_PROBES = ['cmdline.txt', 'rpi-preseed.toml', 'user-data', 'meta-data', 'firstrun.sh'];
+const ROOT_PROBES = ['/etc/hosts'];
+const BOOT_PROBES = ['rpi-preseed.toml', 'user-data', 'meta-data', 'firstrun.sh'];
 
 /** What could not be read or written on the card fails the installation as a customisation (CUSTOMIZE). */
 export function customizeFirstBoot(options: CustomizeOptions): Promise<CustomizeResult> {
@@ -77,15 +77,9 @@ async function writeFirstBoot(options: CustomizeOptions): Promise<CustomizeResul
   // Before the hostname: the unit it may enable and the files it writes are the device's own, not the master's.
   const generalization = options.generalize === false ? null : await generalizeClone(ext);
 
-  // Everything the decision needs, in one mcopy and one debugfs session (two if a package moved its units).
-  const rootNow = await ext.inspect(ROOT_PROBES);
-  const movedUnits = unitsFromPackageLists(rootNow);
-  if (movedUnits.length) for (const [path, entry] of await ext.inspect(movedUnits)) rootNow.set(path, entry);
-  const bootNow = await fat.readFiles(BOOT_PROBES);
+  const { plan, mount, root: rootNow, boot: bootNow } = await inspectFirstBoot(ext, fat, { rootPaths: ROOT_PROBES, bootFiles: BOOT_PROBES });
   const text = (name: string) => bootNow.get(name)?.toString('utf8') ?? null;
-  const mount = findBootMount(rootNow);
   const bootMount = mount.point;
-  const plan = planFirstBoot(rootNow, text('cmdline.txt'), mount);
   const flavour = plan.flavour;
   const bootFiles = new Map<string, string>();
   const rootChanges: Ext4Change[] = [];
@@ -148,16 +142,6 @@ async function locatePartitions(table: PartitionTable, readDisk: CustomizeOption
   if (!boot) throw new InstallerError('CUSTOMIZE', 'the image has no FAT boot partition');
   if (!root) throw new InstallerError('CUSTOMIZE', 'the image has no ext4 root partition');
   return { boot, root };
-}
-
-/** The boot partition's mount point from /etc/fstab: /boot/firmware since Bookworm, /boot before. */
-function findBootMount(root: Map<string, Ext4Entry>): BootPartitionMount {
-  const fstab = root.get('/etc/fstab')?.content?.toString('utf8') ?? '';
-  for (const line of fstab.split('\n')) {
-    const [, point, type] = line.trim().split(/\s+/);
-    if (!line.trim().startsWith('#') && type === 'vfat' && point?.startsWith('/boot')) return { point: point.replace(/\/$/, ''), fromFstab: true };
-  }
-  return { point: root.get('/boot/firmware')?.type === 'directory' ? '/boot/firmware' : '/boot', fromFstab: false };
 }
 
 /** Replaces the 127.0.1.1 line (Debian's own-hostname line), or adds one. */

@@ -1,7 +1,7 @@
 // The customizer's provisioning step: adds the device's profile (provisioning.renderer.ts) to the boot files and
 // root filesystem changes the customizer is about to write, so they are written and read back with the hostname's.
 import type { Ext4Change, Ext4Volume } from '../disk-layout/ext4.volume.js';
-import type { FirstBootFlavour } from './first-boot.detector.js';
+import type { FirstBootFlavour } from '../contracts/first-boot.js';
 import { InstallerError } from './installer.errors.js';
 import {
   cloudInitKeys, cloudInitNetworkConfig, firstrunProvisioningBlock, FIRSTRUN_HOSTNAME_MARK, FIRSTRUN_PROVISIONING_END, FIRSTRUN_PROVISIONING_MARK,

@@ -3,6 +3,7 @@
 import { Type, type Static } from 'typebox';
 import { BlockMapKind, ImageSourceFormat } from './image-delivery.js';
 import { GeneralizationReport } from './generalization.js';
+import { FirstBootPreview } from './first-boot.js';
 
 export const PRODUCT_TYPES = ['KXP2', 'RXP2'] as const;
 export const ProductType = Type.Enum(PRODUCT_TYPES);
@@ -179,6 +180,8 @@ export const MasterImage = Type.Object({
     Type.Object({ steps: Type.Union([GeneralizationReport, Type.Null()]), problem: NullableString }),
     Type.Null(),
   ]),
+  /** The first-boot mechanism its cards will use (contracts/first-boot.ts); null until the image has been inspected. */
+  first_boot_preview: Type.Union([FirstBootPreview, Type.Null()]),
   /**
    * Other images with the same SHA-256: the same bytes under another version (or product) is usually a mistake — a
    * rebuild that was not rebuilt — so it is flagged, not refused.

@@ -12,7 +12,7 @@ import { AppError } from '../contracts/errors.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
 import { safeImageFilename, type ImageStore, type IngestOptions, type StoredFile } from './image-store.js';
 import { buildImageDelivery } from './image-delivery.js';
-import { previewGeneralization } from './image-generalization.js';
+import { inspectImage } from './image-inspection.js';
 import { checkDiskImage, NotADiskImageError } from '../disk-layout/disk-image.check.js';
 
 /** How an image is named in the audit log: `KXP2 1.4`. */
@@ -124,7 +124,7 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
           await refuseUnlessDiskImage(stored, original);
           return buildImageDelivery(store, stored.filename, stored.size_bytes, { precompressed: stored.precompressed, signal });
         })().finally(() => rm(stored.precompressed.path, { force: true }));
-        const generalizationPreview = await previewGeneralization(store.pathOf(stored.filename));
+        const inspection = await inspectImage(store.pathOf(stored.filename));
         await beforeRegister?.(stored);
         return ctx.write((emit) => {
           // Another path (the CLI, another process) may have registered this version while the bytes streamed.
@@ -138,7 +138,8 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
             size_bytes: stored.size_bytes,
             sha256: stored.sha256,
             source_format: stored.source_format,
-            generalization_preview: generalizationPreview,
+            generalization_preview: inspection.generalization,
+            first_boot_preview: inspection.firstBoot,
             description: fields.description?.trim() || null,
             uploaded_at: isoOf(ctx.now()),
           }, delivery);
@@ -250,6 +251,25 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
         }
       }
       return prepared;
+    },
+
+    /**
+     * Inspects images registered before the first-boot mechanism was (generalisation steps and first boot), one at
+     * a time; quick (a few filesystem reads each). Answers how many were inspected.
+     */
+    async inspectUninspected(signal?: AbortSignal): Promise<number> {
+      let inspected = 0;
+      for (const image of repos.images.listUninspected()) {
+        if (signal?.aborted) break;
+        const inspection = await inspectImage(store.pathOf(image.filename));
+        ctx.write((emit) => {
+          const updated = repos.images.recordInspection(image.id, { generalization_preview: inspection.generalization, first_boot_preview: inspection.firstBoot });
+          if (!updated) return; // deleted meanwhile
+          inspected++;
+          emit('image_updated', { image_id: updated.id, image: updated });
+        });
+      }
+      return inspected;
     },
 
     /** Registers an image streamed from anywhere (an HTTP upload); the stream is consumed exactly once. */

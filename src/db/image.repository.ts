@@ -14,6 +14,7 @@ interface ImageRow {
   active: 0 | 1;
   generalize: 0 | 1;
   generalization_preview: string | null;
+  first_boot_preview: string | null;
   source_format: ImageSourceFormat;
   block_map: BlockMapKind | null;
   block_map_notes: string;
@@ -43,7 +44,7 @@ export interface ImageDeliveryRecord {
 const ratio = (a: number, b: number) => (b > 0 ? Math.round((a / b) * 1000) / 1000 : 0);
 
 function toImage(row: ImageRow): MasterImage {
-  const { active, generalize, generalization_preview, block_map, block_map_notes, mapped_bytes, compressed_bytes, chunk_count, same_content, ...rest } = row;
+  const { active, generalize, generalization_preview, first_boot_preview, block_map, block_map_notes, mapped_bytes, compressed_bytes, chunk_count, same_content, ...rest } = row;
   const delivery = block_map === null || mapped_bytes === null || compressed_bytes === null
     ? null
     : {
@@ -60,13 +61,15 @@ function toImage(row: ImageRow): MasterImage {
     active: active === 1,
     generalize: generalize === 1,
     generalization_preview: generalization_preview === null ? null : (JSON.parse(generalization_preview) as MasterImage['generalization_preview']),
+    first_boot_preview: first_boot_preview === null ? null : (JSON.parse(first_boot_preview) as MasterImage['first_boot_preview']),
     delivery,
     same_content_as: JSON.parse(same_content) as MasterImage['same_content_as'],
   };
 }
 
 export type NewImage = Omit<MasterImage, 'id' | 'active' | 'delivery' | 'generalize' | 'same_content_as'>;
-type ImageInsert = Omit<NewImage, 'generalization_preview'> & { generalization_preview: string | null };
+type ImageInsert = Omit<NewImage, 'generalization_preview' | 'first_boot_preview'> & { generalization_preview: string | null; first_boot_preview: string | null };
+const jsonOrNull = (value: unknown): string | null => (value === null ? null : JSON.stringify(value));
 
 /** An operator's change to an image: only the fields given change. */
 export interface ImageChange {
@@ -87,9 +90,12 @@ export function createImageRepository(db: Db) {
   const all = db.prepare<[], ImageRow>(`${SELECT} ORDER BY product_type, uploaded_at DESC, id DESC`);
   const bySha256 = db.prepare<[string], ImageRow>(`${SELECT} WHERE sha256 = ? ORDER BY id`);
   const withoutDelivery = db.prepare<[], ImageRow>(`${SELECT} WHERE block_map IS NULL ORDER BY active DESC, id`);
+  const uninspected = db.prepare<[], ImageRow>(`${SELECT} WHERE first_boot_preview IS NULL ORDER BY active DESC, id`);
   const insert = db.prepare<ImageInsert, { id: number }>(`
-    INSERT INTO images (product_type, version, filename, size_bytes, sha256, description, uploaded_at, active, source_format, generalization_preview)
-    VALUES (@product_type, @version, @filename, @size_bytes, @sha256, @description, @uploaded_at, 0, @source_format, @generalization_preview) RETURNING id`);
+    INSERT INTO images (product_type, version, filename, size_bytes, sha256, description, uploaded_at, active, source_format, generalization_preview, first_boot_preview)
+    VALUES (@product_type, @version, @filename, @size_bytes, @sha256, @description, @uploaded_at, 0, @source_format, @generalization_preview, @first_boot_preview) RETURNING id`);
+  const setInspection = db.prepare<{ id: number; generalization_preview: string | null; first_boot_preview: string | null }>(
+    'UPDATE images SET generalization_preview = @generalization_preview, first_boot_preview = @first_boot_preview WHERE id = @id');
   const setDelivery = db.prepare<{ id: number; block_map: BlockMapKind; notes: string; mapped: number; compressed: number }>(`
     UPDATE images SET block_map = @block_map, block_map_notes = @notes, mapped_bytes = @mapped, compressed_bytes = @compressed
     WHERE id = @id`);
@@ -136,15 +142,22 @@ export function createImageRepository(db: Db) {
     listBySha256: (sha256: string): MasterImage[] => bySha256.all(sha256).map(toImage),
     /** Images registered before delivery v2, active ones first: their chunks are built in the background. */
     listWithoutDelivery: (): MasterImage[] => withoutDelivery.all().map(toImage),
+    /** Images registered before their first-boot mechanism was inspected, active ones first. */
+    listUninspected: (): MasterImage[] => uninspected.all().map(toImage),
     /** Callers run this inside a transaction when `delivery` is given. */
     insert: (image: NewImage, delivery?: ImageDeliveryRecord): MasterImage => {
-      const { id } = insert.get({ ...image, generalization_preview: image.generalization_preview === null ? null : JSON.stringify(image.generalization_preview) })!;
+      const { id } = insert.get({ ...image, generalization_preview: jsonOrNull(image.generalization_preview), first_boot_preview: jsonOrNull(image.first_boot_preview) })!;
       if (delivery) recordDelivery(id, delivery);
       return find(id)!;
     },
     recordDelivery: (id: number, delivery: ImageDeliveryRecord): MasterImage => {
       recordDelivery(id, delivery);
       return find(id)!;
+    },
+    /** What inspecting the image found (both previews at once). */
+    recordInspection: (id: number, inspection: Pick<MasterImage, 'generalization_preview' | 'first_boot_preview'>): MasterImage | undefined => {
+      setInspection.run({ id, generalization_preview: jsonOrNull(inspection.generalization_preview), first_boot_preview: jsonOrNull(inspection.first_boot_preview) });
+      return find(id);
     },
     chunks: (id: number): StoredChunk[] => chunksOf.all(id),
     chunk: (id: number, index: number): StoredChunk | undefined => chunkAt.get(id, index),

@@ -255,7 +255,8 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     return closing;
   }
 
-  // Images registered before delivery v2 get their chunks in the background; their devices take the raw path meanwhile.
+  // Images registered before delivery v2 get their chunks in the background (their devices take the raw path
+  // meanwhile), and images registered before first-boot detection are inspected.
   let preparingDeliveries: Promise<unknown> = Promise.resolve();
   const prepareMissingDeliveries = () =>
     core.images.prepareMissingDeliveries((image, error) => {
@@ -266,7 +267,10 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     const managementUrl = await management.listen({ port: config.port, host: config.host });
     const deviceUrl = await device.listen({ port: config.devicePort, host: config.deviceHost });
     webhookWorker.start();
-    preparingDeliveries = prepareMissingDeliveries().catch((error: unknown) => management.log.error({ err: error }, 'could not prepare images for chunked delivery'));
+    preparingDeliveries = Promise.all([
+      prepareMissingDeliveries().catch((error: unknown) => management.log.error({ err: error }, 'could not prepare images for chunked delivery')),
+      core.images.inspectUninspected(shutdown.signal).catch((error: unknown) => management.log.error({ err: error }, 'could not inspect images registered before first-boot detection')),
+    ]);
     return { management: managementUrl, device: deviceUrl };
   }
 

@@ -45,7 +45,7 @@ export function ImageGeneralization({ image, canWrite }: { image: MasterImage; c
           <summary>Steps</summary>
           <StepList steps={image.generalization_preview?.steps ?? null} testId={`image-generalization-preview-${image.id}`}>
             {image.generalization_preview === null
-              ? 'Registered before images were inspected: see what a device reported below.'
+              ? 'Not inspected yet (the server inspects older images in the background): see what a device reported below.'
               : image.generalization_preview.steps === null
                 ? `The image could not be inspected (${image.generalization_preview.problem ?? 'unknown reason'}).`
                 : 'From the image, at registration:'}

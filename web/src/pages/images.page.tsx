@@ -3,6 +3,7 @@
 import { useMemo, useState } from 'react';
 import type { MasterImage } from '../../../src/contracts/domain.js';
 import { PRODUCT_TYPES } from '../../../src/contracts/domain.js';
+import { FIRST_BOOT_FLAVOUR_LABELS } from '../../../src/contracts/first-boot.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { usePermissions } from '../auth/auth.context.js';
@@ -25,7 +26,27 @@ function SameContentWarning({ image }: { image: MasterImage }) {
   );
 }
 
-/** What the image holds, from the block map's reading of its partition table and filesystems. */
+/** The first-boot mechanism the hostname and provisioning profile will go through on its cards. */
+function FirstBootSummary({ preview }: { preview: MasterImage['first_boot_preview'] }) {
+  return (
+    <div className="small mt-2" data-testid="image-activate-first-boot">
+      <span className="fw-semibold">First boot: </span>
+      {preview === null ? (
+        <span className="text-body-secondary">not inspected yet (the server inspects older images in the background).</span>
+      ) : preview.flavour === null ? (
+        <span className="text-warning-emphasis">the image could not be inspected ({preview.problem ?? 'unknown reason'}).</span>
+      ) : (
+        <>
+          <span data-flavour={preview.flavour}>{FIRST_BOOT_FLAVOUR_LABELS[preview.flavour]}</span>
+          {preview.boot_mount && <span className="text-body-secondary"> (boot partition at {preview.boot_mount})</span>}
+          {preview.warnings.map((warning) => <div key={warning} className="text-warning-emphasis">⚠ {warning}</div>)}
+        </>
+      )}
+    </div>
+  );
+}
+
+/** What the image holds: the block map's reading of its partition table and filesystems, and its first boot. */
 function ImageContents({ image }: { image: MasterImage }) {
   return (
     <div data-testid="image-activate-contents">
@@ -37,6 +58,7 @@ function ImageContents({ image }: { image: MasterImage }) {
       ) : (
         <div className="small text-body-secondary">Not read yet: its partitions are listed once its chunks are prepared.</div>
       )}
+      <FirstBootSummary preview={image.first_boot_preview} />
       <SameContentWarning image={image} />
     </div>
   );

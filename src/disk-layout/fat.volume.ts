@@ -1,10 +1,11 @@
 // The FAT boot partition, read and written in place with mtools (`-i device@@offset`): nothing is mounted, so
-// the installer needs no loop devices and leaves no mount behind if it dies. Several files move in one mcopy.
+// the installer needs no loop devices and leaves no mount behind if it dies, and the server reads a stored image's
+// boot files without root. Several files move in one mcopy. Failures are DiskLayoutErrors (the installer's
+// customisation failures).
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { InstallerError } from './installer.errors.js';
-import { runTool } from './tool.runner.js';
+import { DiskLayoutError, runDiskTool } from './disk-tool.js';
 
 // Images are not floppies: skip mtools' geometry sanity checks.
 const MTOOLS_ENV = { MTOOLS_SKIP_CHECK: '1' };
@@ -23,7 +24,7 @@ export class FatVolume {
     try {
       const out = join(dir, 'out');
       await mkdir(out);
-      const result = await runTool('mcopy', ['-n', '-i', this.image, ...names.map((name) => `::/${name}`), `${out}/`], { env: MTOOLS_ENV });
+      const result = await runDiskTool('mcopy', ['-n', '-i', this.image, ...names.map((name) => `::/${name}`), `${out}/`], { env: MTOOLS_ENV });
       // mcopy exits 0 when every file was copied, 1 when any was missing (it copies the others all the same). Its
       // verdict is the exit status; stderr may carry warnings (a loop or nbd device has no geometry), so it is
       // only read when mcopy failed, and then every complaint must be about a file we asked for not being there.
@@ -39,13 +40,13 @@ export class FatVolume {
           return true;
         });
         if (trouble.length > 0 || missing.size === 0) {
-          throw new InstallerError('CUSTOMIZE', `reading the boot partition failed: ${trouble[0] ?? `mcopy exit ${result.code}`}`);
+          throw new DiskLayoutError(`reading the boot partition failed: ${trouble[0] ?? `mcopy exit ${result.code}`}`);
         }
       }
       const files = new Map<string, Buffer | null>();
       for (const name of names) {
         const bytes = await readFile(join(out, name)).catch(() => null);
-        if (bytes === null && !missing.has(name)) throw new InstallerError('CUSTOMIZE', `reading the boot partition failed: mcopy reported no error but did not copy ${name}`);
+        if (bytes === null && !missing.has(name)) throw new DiskLayoutError(`reading the boot partition failed: mcopy reported no error but did not copy ${name}`);
         files.set(name, bytes);
       }
       return files;
@@ -69,9 +70,9 @@ export class FatVolume {
         await writeFile(join(dir, name), content);
         locals.push(join(dir, name));
       }
-      const result = await runTool('mcopy', ['-o', '-i', this.image, ...locals, '::/'], { env: MTOOLS_ENV });
+      const result = await runDiskTool('mcopy', ['-o', '-i', this.image, ...locals, '::/'], { env: MTOOLS_ENV });
       if (result.code !== 0) {
-        throw new InstallerError('CUSTOMIZE', `writing ${[...files.keys()].join(', ')} to the boot partition failed: ${mtoolsMessages(result.stderr)[0] ?? `mcopy exit ${result.code}`}`);
+        throw new DiskLayoutError(`writing ${[...files.keys()].join(', ')} to the boot partition failed: ${mtoolsMessages(result.stderr)[0] ?? `mcopy exit ${result.code}`}`);
       }
     } finally {
       await rm(dir, { recursive: true, force: true });
@@ -85,7 +86,7 @@ export class FatVolume {
 
 function checkNames(names: string[]): void {
   for (const name of names) {
-    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new InstallerError('CUSTOMIZE', `unsupported boot file name ${JSON.stringify(name)}`);
+    if (!/^[A-Za-z0-9._-]+$/.test(name)) throw new DiskLayoutError(`unsupported boot file name ${JSON.stringify(name)}`);
   }
 }
 

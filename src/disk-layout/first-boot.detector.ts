@@ -6,9 +6,13 @@
 // package list without its unit, cloud-init disabled or without its seed folder, Imager's imager_custom on an image
 // that cannot run firstrun.sh), or none can run at all, the plan carries warnings for the deployment: then the
 // hostname may only be in /etc/hostname, where a first-boot service of the image can still overwrite it.
-import type { Ext4Entry } from '../disk-layout/ext4.volume.js';
+// The installer decides on each card it writes; the server decides the same way on a stored image when it is
+// registered (inspectFirstBoot reads both partitions without mounting anything).
+import type { FirstBootFlavour } from '../contracts/first-boot.js';
+import type { Ext4Entry, Ext4Volume } from './ext4.volume.js';
+import type { FatVolume } from './fat.volume.js';
 
-export type FirstBootFlavour = 'rpi-preseed' | 'cloud-init' | 'firstrun' | 'none';
+export type { FirstBootFlavour } from '../contracts/first-boot.js';
 
 const UNIT_DIRS = ['/usr/lib/systemd/system', '/lib/systemd/system'];
 /** Units in /etc/systemd/system override packaged ones; a link to /dev/null there masks a unit. */
@@ -138,4 +142,40 @@ export function planFirstBoot(entries: ReadonlyMap<string, Ext4Entry>, cmdline: 
 
 function unusedWarning(signs: readonly string[], used: string): string {
   return `the image has ${signs.join('; ')}: the hostname is set for first boot through ${used} instead`;
+}
+
+/** The boot partition's mount point from /etc/fstab: /boot/firmware since Bookworm, /boot before. */
+export function findBootMount(root: ReadonlyMap<string, Ext4Entry>): BootPartitionMount {
+  const fstab = root.get('/etc/fstab')?.content?.toString('utf8') ?? '';
+  for (const line of fstab.split('\n')) {
+    const [, point, type] = line.trim().split(/\s+/);
+    if (!line.trim().startsWith('#') && type === 'vfat' && point?.startsWith('/boot')) return { point: point.replace(/\/$/, ''), fromFstab: true };
+  }
+  return { point: root.get('/boot/firmware')?.type === 'directory' ? '/boot/firmware' : '/boot', fromFstab: false };
+}
+
+export interface FirstBootInspection {
+  plan: FirstBootPlan;
+  mount: BootPartitionMount;
+  /** Every root path probed (the decision's, /etc/fstab, and the caller's extras). */
+  root: Map<string, Ext4Entry>;
+  /** Every boot file read (cmdline.txt and the caller's extras); null for those the partition lacks. */
+  boot: Map<string, Buffer | null>;
+}
+
+/**
+ * Reads what the decision needs, in one debugfs session and one mcopy (two debugfs sessions if a package moved its
+ * units), plus the caller's extra paths, and decides. Nothing is written.
+ */
+export async function inspectFirstBoot(
+  ext: Ext4Volume,
+  fat: FatVolume,
+  extra: { rootPaths?: readonly string[]; bootFiles?: readonly string[] } = {},
+): Promise<FirstBootInspection> {
+  const root = await ext.inspect([...FIRST_BOOT_PROBES, '/etc/fstab', '/boot/firmware', ...(extra.rootPaths ?? [])]);
+  const movedUnits = unitsFromPackageLists(root);
+  if (movedUnits.length) for (const [path, entry] of await ext.inspect(movedUnits)) root.set(path, entry);
+  const boot = await fat.readFiles([...new Set(['cmdline.txt', ...(extra.bootFiles ?? [])])]);
+  const mount = findBootMount(root);
+  return { plan: planFirstBoot(root, boot.get('cmdline.txt')?.toString('utf8') ?? null, mount), mount, root, boot };
 }
