@@ -13,6 +13,7 @@ import {
   checkFilesystems,
   KEPT_BESIDE_ARTEFACTS,
   makeTempDir,
+  readBootFile,
   sha256File,
   type BuildOptions,
   type BuiltImage,
@@ -204,5 +205,58 @@ describe('generalizeClone on real disk images', () => {
     expect(done(on.generalization!)).toEqual([...GENERALIZATION_STEPS]);
     expect(on.flavour).toBe('firstrun');
     await checkFilesystems(join(dir, 'on.img'), image);
+  });
+});
+
+describe('a first boot made by generalisation asks nothing on the console', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await makeTempDir();
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const FIRSTBOOT_UNIT = { '/usr/lib/systemd/system/systemd-firstboot.service': '[Unit]\nConditionFirstBoot=yes\n[Service]\nExecStart=systemd-firstboot --prompt-locale --prompt-timezone --prompt-root-password\n' };
+
+  /** Customises a copy of a fresh image built with `options`; answers the result and both cmdline.txt files. */
+  async function customizeImage(options: Partial<BuildOptions>, generalize = true) {
+    const image = await buildDiskImage(dir, { flavour: 'firstrun', fileName: `master-${Math.random().toString(36).slice(2)}.img`, ...options });
+    const disk = join(dir, `card-${Math.random().toString(36).slice(2)}.img`);
+    await copyFile(image.path, disk);
+    const result = await customizeFirstBoot({
+      devicePath: disk,
+      table: parsePartitionTable((await readFile(disk)).subarray(0, 1 << 20)),
+      hostname: 'KXP2-CORO-008',
+      instanceId: 'pitcrew-2-abc',
+      generalize,
+      readDisk: async (position, length) => (await readFile(disk)).subarray(position, position + length),
+    });
+    const cmdline = (await readBootFile(disk, image.boot.startByte, 'cmdline.txt'))!;
+    return { result, cmdline, masterCmdline: (await readBootFile(image.path, image.boot.startByte, 'cmdline.txt'))!, image, disk };
+  }
+
+  it('tells systemd-firstboot not to ask, before the firstrun.sh arguments, and says so in the machine-id step', async () => {
+    const { result, cmdline, image, disk } = await customizeImage({ artefacts: { machineId: 'id' }, rootFiles: FIRSTBOOT_UNIT });
+    expect(cmdline).toMatch(/ systemd\.firstboot=off systemd\.run=\/boot\/firmware\/firstrun\.sh systemd\.run_success_action=reboot systemd\.unit=kernel-command-line\.target\n$/);
+    expect(stepOf(result.generalization!, 'machine-id').note).toMatch(/replaced by "uninitialized".*; systemd-firstboot asks nothing \(systemd\.firstboot=off on cmdline\.txt\)$/);
+    await checkFilesystems(disk, image);
+  });
+
+  it('on an rpi-preseed image, whose cmdline.txt is otherwise left alone, adds that one argument', async () => {
+    const { cmdline, masterCmdline } = await customizeImage({ flavour: 'rpi-preseed', artefacts: { machineId: 'id' }, rootFiles: FIRSTBOOT_UNIT });
+    expect(cmdline).toBe(`${masterCmdline.trim()} systemd.firstboot=off\n`);
+  });
+
+  it.each([
+    ['the image is a first-boot image already', { artefacts: { machineId: 'uninitialized' }, rootFiles: FIRSTBOOT_UNIT }, true],
+    ['the image has no systemd-firstboot', { artefacts: { machineId: 'id' } }, true],
+    ['systemd-firstboot is masked', { artefacts: { machineId: 'id' }, rootFiles: FIRSTBOOT_UNIT, rootSymlinks: { '/etc/systemd/system/systemd-firstboot.service': '/dev/null' } }, true],
+    ['generalisation is off', { artefacts: { machineId: 'id' }, rootFiles: FIRSTBOOT_UNIT }, false],
+  ] as const)('leaves cmdline.txt without it when %s', async (_why, options, generalize) => {
+    const { cmdline, result } = await customizeImage(options, generalize);
+    expect(cmdline).not.toContain('systemd.firstboot');
+    expect(cmdline).toContain('systemd.run=/boot/firmware/firstrun.sh');
+    if (result.generalization) expect(stepOf(result.generalization, 'machine-id').note).not.toContain('systemd-firstboot');
   });
 });

@@ -12,7 +12,7 @@
 // /etc/hostname and /etc/hosts are written on the root filesystem in every case, so the name holds even on an
 // image without any first-boot hook (the result's warnings then say so). Everything written is read back and compared.
 import { asCustomizeError, InstallerError } from './installer.errors.js';
-import { Ext4Volume, type Ext4Change } from '../disk-layout/ext4.volume.js';
+import { Ext4Volume, type Ext4Change, type Ext4Entry } from '../disk-layout/ext4.volume.js';
 import { inspectFirstBoot, PRESEED_STAMPS, wantsLinkOf, type FirstBootFlavour } from '../disk-layout/first-boot.detector.js';
 import { FatVolume } from '../disk-layout/fat.volume.js';
 import { detectFilesystem, type PartitionEntry, type PartitionTable } from './partition-table.parser.js';
@@ -58,7 +58,13 @@ export interface CustomizeResult {
 
 const FIRSTRUN_ARGS = ['systemd.run_success_action=reboot', 'systemd.unit=kernel-command-line.target'];
 
-const ROOT_PROBES = ['/etc/hosts'];
+/** systemd-firstboot, packaged, and where a link to /dev/null masks it. */
+const SYSTEMD_FIRSTBOOT_UNITS = ['/usr/lib/systemd/system/systemd-firstboot.service', '/lib/systemd/system/systemd-firstboot.service'];
+const SYSTEMD_FIRSTBOOT_MASK = '/etc/systemd/system/systemd-firstboot.service';
+/** systemd-firstboot(1): with this on the kernel command line it asks nothing, whatever is left unset. */
+export const FIRSTBOOT_NO_QUESTIONS = 'systemd.firstboot=off';
+
+const ROOT_PROBES = ['/etc/hosts', ...SYSTEMD_FIRSTBOOT_UNITS, SYSTEMD_FIRSTBOOT_MASK];
 const BOOT_PROBES = ['rpi-preseed.toml', 'user-data', 'meta-data', 'firstrun.sh'];
 
 /** What could not be read or written on the card fails the installation as a customisation (CUSTOMIZE). */
@@ -110,6 +116,9 @@ async function writeFirstBoot(options: CustomizeOptions): Promise<CustomizeResul
     if (!wired) bootFiles.set('cmdline.txt', addFirstrunArguments(cmdlineText!, script));
   }
 
+  const warnings = [...plan.warnings];
+  if (generalization) keepFirstBootQuiet(generalization, rootNow, bootFiles, cmdlineText, warnings);
+
   if (options.provisioning) await addProvisioning({ profile: options.provisioning, flavour, ext, bootFiles, rootChanges, bootText: text });
 
   // Boot files first: if the root edit then fails, the deployment fails and the card has no partition table.
@@ -126,9 +135,43 @@ async function writeFirstBoot(options: CustomizeOptions): Promise<CustomizeResul
     bootPartition: boot.number,
     rootPartition: root.number,
     written: [...[...bootFiles.keys()].map((name) => `boot:/${name}`), ...rootChanges.map((change) => `root:${change.path}`)],
-    warnings: plan.warnings,
+    warnings,
     generalization,
   };
+}
+
+/**
+ * Generalisation made this boot a first boot (machine-id "uninitialized"): systemd-firstboot then asks on the console
+ * for whatever the image leaves unset (locale, time zone, root password), and a headless board waits there for ever.
+ * systemd.firstboot=off on cmdline.txt keeps it from asking; what the image does set stays as it is. Images that are
+ * first-boot images already (Raspberry Pi OS) were made to boot so, and are left alone. Said in the machine-id step.
+ */
+function keepFirstBootQuiet(
+  generalization: GeneralizationStep[],
+  root: ReadonlyMap<string, Ext4Entry>,
+  bootFiles: Map<string, string>,
+  cmdlineText: string | null,
+  warnings: string[],
+): void {
+  const machineId = generalization.find((step) => step.step === 'machine-id');
+  const asks = SYSTEMD_FIRSTBOOT_UNITS.some((unit) => root.get(unit)) && root.get(SYSTEMD_FIRSTBOOT_MASK)?.linkTarget !== '/dev/null';
+  if (!machineId?.done || !asks) return;
+  const cmdline = bootFiles.get('cmdline.txt') ?? cmdlineText;
+  if (cmdline === null) {
+    warnings.push('the image runs systemd-firstboot on the first boot generalisation gives it, and has no cmdline.txt to tell it not to ask: it may wait on the console for a locale, time zone or root password the image leaves unset');
+    return;
+  }
+  if (cmdlineTokens(cmdline).some((token) => token.startsWith('systemd.firstboot='))) return;
+  bootFiles.set('cmdline.txt', withFirstbootNoQuestions(cmdline));
+  machineId.note = `${machineId.note}; systemd-firstboot asks nothing (${FIRSTBOOT_NO_QUESTIONS} on cmdline.txt)`.slice(0, 200);
+}
+
+/** Before any systemd.run argument: firstrun.sh strips everything from " systemd.run" to the end of the line. */
+export function withFirstbootNoQuestions(cmdline: string): string {
+  const tokens = cmdlineTokens(cmdline);
+  const at = tokens.findIndex((token) => token.startsWith('systemd.run'));
+  tokens.splice(at === -1 ? tokens.length : at, 0, FIRSTBOOT_NO_QUESTIONS);
+  return tokens.join(' ') + '\n';
 }
 
 async function locatePartitions(table: PartitionTable, readDisk: CustomizeOptions['readDisk']): Promise<{ boot: PartitionEntry; root: PartitionEntry }> {
