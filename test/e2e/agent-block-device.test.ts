@@ -5,55 +5,41 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { readKernelPartitions } from '../../src/agent/partition-table.reread.js';
-import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
+import { checkFilesystems, readBootFile, readRootFile } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import {
-  buildAgentBundle,
-  createVenueWithKarts,
   apartFromCheckinFiles,
+  coroBoardArgs,
+  createVenueWithKarts,
   diffDiskWithImage,
   listDeployments,
   registerActiveImage,
   runAgentBundle,
-  startTestServer,
-  type TestServer,
+  useAgentE2e,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { attachLoopDevice, canUseLoopDevices, detachLoopDevice } from '../../src/agent/test-support/loop-device.js';
 
 const run = promisify(execFile);
 const MiB = 1 << 20;
 
-let dir: string;
-let bundle: string;
-let image: BuiltImage;
-let t: TestServer;
+const e2e = useAgentE2e('pitcrew-agent-blockdev-', { image: { flavour: 'rpi-preseed' } });
 const loops: string[] = [];
 
-beforeAll(async () => {
-  dir = await makeTempDir('pitcrew-agent-blockdev-');
-  bundle = await buildAgentBundle(join(dir, 'pitcrew-agent.mjs'));
-  image = await buildDiskImage(dir, { flavour: 'rpi-preseed' });
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 beforeEach(async () => {
-  t = await startTestServer();
-  await createVenueWithKarts(t, 'CORO', '7-9');
-  await registerActiveImage(t, image.path, 'KXP2', '2025.11.1');
+  await createVenueWithKarts(e2e.server, 'CORO', '7-9');
+  await registerActiveImage(e2e.server, e2e.image.path, 'KXP2', '2025.11.1');
 });
 afterEach(async () => {
-  await t.close();
   while (loops.length > 0) await detachLoopDevice(loops.pop()!).catch(() => {});
 });
 
 /** A loop device over a new file of `size` bytes filled with `fill`. */
 async function loopDevice(name: string, size: number, fill: Buffer | null, flags: string[]): Promise<{ file: string; loop: string }> {
-  const file = join(dir, name);
+  const file = join(e2e.dir, name);
   await writeFile(file, fill ?? Buffer.alloc(0));
   if (!fill) await run('truncate', ['-s', String(size), file]);
   const loop = await attachLoopDevice(file, flags);
@@ -61,11 +47,11 @@ async function loopDevice(name: string, size: number, fill: Buffer | null, flags
   return { file, loop };
 }
 
-const installOnto = (target: string, serial: string) =>
-  runAgentBundle(bundle, ['--server', t.deviceUrl, '--target', target, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', 'D8:3A:DD:00:00:51']);
+const installOnto = (target: string, serial: string) => runAgentBundle(e2e.bundle, coroBoardArgs(serial, target, e2e.server.deviceUrl, 'D8:3A:DD:00:00:51'));
 
 describe.skipIf(!canUseLoopDevices() && !process.env.CI)('pitcrew-agent onto a block device', () => {
   it('installs onto a loop device (no geometry for mtools) and leaves the kernel listing the new partitions', async () => {
+    const { dir, image, server: t } = e2e;
     const { file, loop } = await loopDevice('card.img', Math.ceil(image.size / MiB) * MiB + MiB, null, ['--partscan']);
     const sysDir = `/sys/block/${basename(loop)}`;
     expect(await readKernelPartitions(sysDir)).toEqual([]);
@@ -99,6 +85,7 @@ describe.skipIf(!canUseLoopDevices() && !process.env.CI)('pitcrew-agent onto a b
   });
 
   it('refuses a drive with 4096-byte logical sectors before writing anything', async () => {
+    const { image, server: t } = e2e;
     const old = randomBytes(Math.ceil(image.size / MiB) * MiB + MiB);
     const { file, loop } = await loopDevice('4kn.img', old.length, old, ['--sector-size', '4096']);
     expect((await readFile(`/sys/block/${basename(loop)}/queue/logical_block_size`, 'utf8')).trim()).toBe('4096');

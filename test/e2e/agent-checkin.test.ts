@@ -1,39 +1,24 @@
 // The installer bundle against the real server: the card it writes carries the first-boot check-in (script, unit
 // and the link that enables it), the server expects that card to check in, and the script as written on the card,
 // run under `sh` over the card's own root filesystem, checks it in and removes itself.
-import { lstat, rm } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildDiskImage, dumpRootPartition, makeTempDir, statRootPath } from '../../src/disk-layout/test-support/disk-image.builder.js';
-import { buildAgentBundle, createVenueWithKarts, listDeployments, registerActiveImage, runAgentBundle, startTestServer, type TestServer } from '../../src/agent/test-support/agent-e2e.harness.js';
+import { describe, expect, it } from 'vitest';
+import { buildDiskImage, dumpRootPartition, statRootPath } from '../../src/disk-layout/test-support/disk-image.builder.js';
+import { coroBoardArgs, createVenueWithKarts, listDeployments, registerActiveImage, runAgentBundle, useAgentE2e } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { BASE_TOOLS, runCheckinScript, toolbox, UNIT_FACTS, writeUnitView } from '../../src/agent/test-support/checkin-root.js';
 import { CHECKIN_SCRIPT_PATH, CHECKIN_UNIT_PATH, CHECKIN_WANTS_PATH } from '../../src/agent/first-boot.checkin.js';
 
-let dir: string;
-let bundle: string;
-let t: TestServer;
-
-beforeAll(async () => {
-  dir = await makeTempDir('pitcrew-agent-checkin-');
-  bundle = await buildAgentBundle(join(dir, 'pitcrew-agent.mjs'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  t = await startTestServer();
-});
-afterEach(async () => {
-  await t.close();
-});
+const e2e = useAgentE2e('pitcrew-agent-checkin-');
 
 describe('pitcrew-agent adds the first-boot check-in', () => {
   it('writes the script and its enabled unit on the card, and that script checks the card in from its first boot', async () => {
+    const { dir, bundle, server: t } = e2e;
     const image = await buildDiskImage(dir, { flavour: 'cloud-init' });
     await createVenueWithKarts(t, 'CORO', '1-9');
     await registerActiveImage(t, image.path, 'KXP2', '2026.1.0');
     const disk = join(dir, 'card.img');
-    const agent = await runAgentBundle(bundle, ['--server', t.deviceUrl, '--target', disk, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', UNIT_FACTS.serial, '--mac', UNIT_FACTS.mac]);
+    const agent = await runAgentBundle(bundle, coroBoardArgs(UNIT_FACTS.serial, disk, t.deviceUrl, UNIT_FACTS.mac));
     expect(agent.code, agent.stderr).toBe(0);
 
     expect(await statRootPath(disk, image.root.startByte, CHECKIN_SCRIPT_PATH)).toMatch(/Type: regular\s+Mode:\s+0700/);

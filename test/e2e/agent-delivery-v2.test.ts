@@ -3,53 +3,34 @@
 // keep their old bytes, and the filesystems do not care), faults on the wire and on the server are caught, a
 // server restart mid-deployment costs only the chunks in flight, and images without chunks take the raw path.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { runInstaller, type InstallerEvent } from '../../src/agent/installer.runner.js';
-import { buildDiskImage, makeTempDir, readBootFile, readRootFile, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
+import { buildDiskImage, readBootFile, readRootFile, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import { startCutProxy } from '../../src/agent/test-support/tcp-cut.proxy.js';
 import {
   apartFromCheckin,
-  buildAgentBundle,
   CHECKIN_ROOT_FILES,
+  coroBoardArgs,
   createVenueWithKarts,
   diffDiskWithImage,
   fsckPartitions,
   listDeployments,
   registerActiveImage,
   runAgentBundle,
-  startTestServer,
+  useAgentE2e,
   waitFor,
-  type TestServer,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
 
-let dir: string;
-let bundle: string;
-let t: TestServer | null = null;
+const e2e = useAgentE2e('pitcrew-delivery-e2e-');
 
-beforeAll(async () => {
-  dir = await makeTempDir('pitcrew-delivery-e2e-');
-  bundle = await buildAgentBundle(join(dir, 'pitcrew-agent.mjs'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 beforeEach(async () => {
-  t = await startTestServer();
-  await createVenueWithKarts(t, 'CORO', '1-9');
+  await createVenueWithKarts(e2e.server, 'CORO', '1-9');
 });
-afterEach(async () => {
-  await t?.close();
-  t = null;
-});
-
-const device = (serial: string, disk: string, server: string) => [
-  '--server', server, '--target', disk, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', `d8:3a:dd:00:${serial.slice(-4, -2)}:${serial.slice(-2)}`,
-];
 
 async function imageIn(name: string, scheme: 'mbr' | 'gpt' = 'mbr', rootFiles: Record<string, Buffer> = {}): Promise<BuiltImage> {
-  const work = join(dir, name);
+  const work = join(e2e.dir, name);
   await mkdir(work, { recursive: true });
   return buildDiskImage(work, { flavour: 'rpi-preseed', scheme, rootFiles });
 }
@@ -63,13 +44,14 @@ async function usedCard(path: string, image: BuiltImage): Promise<Buffer> {
 
 describe('pitcrew-agent with image delivery v2', () => {
   it.each(['mbr', 'gpt'] as const)('deploys onto a card full of old data (%s): filesystems clean, every file as the master, first boot customised', async (scheme) => {
+    const { dir, bundle, server: t } = e2e;
     const image = await imageIn(`used-${scheme}`, scheme);
-    const registered = await registerActiveImage(t!, image.path, 'KXP2', '2025.12.1');
+    const registered = await registerActiveImage(t, image.path, 'KXP2', '2025.12.1');
     expect(registered.delivery!.mapped_bytes).toBeLessThan(image.size);
     const disk = join(dir, `used-${scheme}.img`);
     const old = await usedCard(disk, image);
 
-    const agent = await runAgentBundle(bundle, device(`10000000000d00${scheme === 'mbr' ? '01' : '02'}`, disk, t!.deviceUrl));
+    const agent = await runAgentBundle(bundle, coroBoardArgs(`10000000000d00${scheme === 'mbr' ? '01' : '02'}`, disk, t.deviceUrl));
     expect(agent.code, agent.stderr).toBe(0);
     expect(agent.stdout).toMatch(/image delivery v2: .* mapped of .* in \d+ zstd chunks \((zlib|zstd-cli)\)/);
     expect(agent.stdout).toMatch(/\[completed\] installed 2025\.12\.1 as KXP2-CORO-00\d; image delivery v2 \((zlib|zstd-cli)\); first boot via rpi-preseed; verified \(o_direct\)\n/);
@@ -95,18 +77,19 @@ describe('pitcrew-agent with image delivery v2', () => {
     expect(kept * 4096).toBeGreaterThan((image.size - registered.delivery!.mapped_bytes) / 2);
     expect(content.subarray(content.length - (1 << 20)).every((b) => b === 0)).toBe(true);
 
-    const [deployment] = await listDeployments(t!, { search: hostname!.trim() });
+    const [deployment] = await listDeployments(t, { search: hostname!.trim() });
     expect(deployment).toMatchObject({ status: 'completed', bytes_total: registered.delivery!.mapped_bytes, bytes_done: registered.delivery!.mapped_bytes, eta_s: null });
   });
 
   it('retries a chunk whose connection is cut mid-way', async () => {
+    const { dir, bundle, server: t } = e2e;
     const image = await imageIn('cut');
-    const registered = await registerActiveImage(t!, image.path, 'KXP2', '2025.12.2');
-    const proxy = await startCutProxy(t!.deviceUrl);
+    const registered = await registerActiveImage(t, image.path, 'KXP2', '2025.12.2');
+    const proxy = await startCutProxy(t.deviceUrl);
     try {
       proxy.cutNextImageDownloadAfter(Math.floor(registered.delivery!.compressed_bytes / registered.delivery!.chunk_count), /\.chunks\/[1-9]\d*$/);
       const disk = join(dir, 'cut.img');
-      const agent = await runAgentBundle(bundle, device('10000000000d0003', disk, proxy.url));
+      const agent = await runAgentBundle(bundle, coroBoardArgs('10000000000d0003', disk, proxy.url));
       expect(agent.code, agent.stderr).toBe(0);
       expect(proxy.cuts).toBe(1);
       expect(agent.stderr).toMatch(/chunk \d+ \(image bytes \d+-\d+\): .*; retry 1 in/);
@@ -119,10 +102,11 @@ describe('pitcrew-agent with image delivery v2', () => {
   });
 
   it('fails clearly, naming the chunk, when a chunk on the server is corrupt', async () => {
+    const { dir, bundle, server: t } = e2e;
     const image = await imageIn('corrupt');
-    const registered = await registerActiveImage(t!, image.path, 'KXP2', '2025.12.3');
-    const chunksFile = t!.server.core.imageStore.deliveryPathsOf(registered.filename).chunks;
-    const manifest = (await (await fetch(`${t!.deviceUrl}/images/${registered.filename}.manifest`)).json()) as { chunks: Array<{ offset: number; compressed_length: number }> };
+    const registered = await registerActiveImage(t, image.path, 'KXP2', '2025.12.3');
+    const chunksFile = t.server.core.imageStore.deliveryPathsOf(registered.filename).chunks;
+    const manifest = (await (await fetch(`${t.deviceUrl}/images/${registered.filename}.manifest`)).json()) as { chunks: Array<{ offset: number; compressed_length: number }> };
     // The last byte of the chunk file: inside the last chunk's frame.
     const file = await open(chunksFile, 'r+');
     const { size } = await file.stat();
@@ -133,28 +117,30 @@ describe('pitcrew-agent with image delivery v2', () => {
     await file.close();
 
     const disk = join(dir, 'corrupt.img');
-    const agent = await runAgentBundle(bundle, device('10000000000d0004', disk, t!.deviceUrl));
+    const agent = await runAgentBundle(bundle, coroBoardArgs('10000000000d0004', disk, t.deviceUrl));
     const last = manifest.chunks.length - 1;
     expect(agent.code).toBe(1);
     expect(agent.stderr).toMatch(new RegExp(`installation failed while downloading: chunk ${last} \\(image bytes ${manifest.chunks[last]!.offset}-\\d+\\) arrived corrupt 3 times in a row`));
-    const [deployment] = await listDeployments(t!, { search: '10000000000d0004' });
+    const [deployment] = await listDeployments(t, { search: '10000000000d0004' });
     expect(deployment).toMatchObject({ status: 'failed' });
     expect(deployment!.error_message).toMatch(new RegExp(`^chunk ${last} .*arrived corrupt`));
     expect((await readFile(disk)).subarray(0, 1 << 20).every((b) => b === 0)).toBe(true);
   });
 
   it('survives a server restart mid-deployment, losing at most the chunks in flight', async () => {
+    const { dir } = e2e;
+    let t = e2e.server;
     // Enough data for several chunks, fetched one at a time: the restart falls between two of them.
     const image = await imageIn('restart', 'mbr', { '/usr/share/pitcrew-test/big.bin': randomBytes(10 << 20) });
-    const registered = await registerActiveImage(t!, image.path, 'KXP2', '2025.12.4');
+    const registered = await registerActiveImage(t, image.path, 'KXP2', '2025.12.4');
     const mapped = registered.delivery!.mapped_bytes;
-    const devicePort = Number(new URL(t!.deviceUrl).port);
+    const devicePort = Number(new URL(t.deviceUrl).port);
     const disk = join(dir, 'restart.img');
     await usedCard(disk, image);
     const written: number[] = [];
     const retries: string[] = [];
     const installing = runInstaller({
-      serverUrl: t!.deviceUrl,
+      serverUrl: t.deviceUrl,
       target: disk,
       identity: { serial: '10000000000d0005', mac: 'd8:3a:dd:00:d0:05', model: 'Raspberry Pi 5', iface: null },
       productType: 'KXP2',
@@ -171,12 +157,12 @@ describe('pitcrew-agent with image delivery v2', () => {
       },
     });
     await waitFor(() => written.some((n) => n > 0), 20_000, 'the first chunk written');
-    const dataDir = t!.dataDir;
-    await t!.server.close();
+    const dataDir = t.dataDir;
+    await t.server.close();
     // Down until the installer has found it so.
     await waitFor(() => retries.length > 0, 20_000, 'a chunk request refused');
     expect(written.at(-1)!).toBeLessThan(mapped);
-    t = await startTestServer({ dataDir, devicePort }, { users: false });
+    t = await e2e.startServer({ dataDir, devicePort }, { users: false });
     const result = await installing;
 
     expect(result, result.error ?? '').toMatchObject({ ok: true, delivery: 'chunked', verifyMethod: 'o_direct' });
@@ -192,19 +178,20 @@ describe('pitcrew-agent with image delivery v2', () => {
   });
 
   it('takes the raw path when the server has no chunks for the image', async () => {
+    const { dir, bundle, server: t } = e2e;
     const image = await imageIn('raw');
-    const registered = await registerActiveImage(t!, image.path, 'KXP2', '2025.12.5');
+    const registered = await registerActiveImage(t, image.path, 'KXP2', '2025.12.5');
     // As a database from before v2 has it, until the background preparation reaches the image.
-    t!.server.db.prepare('DELETE FROM image_chunks WHERE image_id = ?').run(registered.id);
-    t!.server.db.prepare('UPDATE images SET block_map = NULL, mapped_bytes = NULL, compressed_bytes = NULL WHERE id = ?').run(registered.id);
+    t.server.db.prepare('DELETE FROM image_chunks WHERE image_id = ?').run(registered.id);
+    t.server.db.prepare('UPDATE images SET block_map = NULL, mapped_bytes = NULL, compressed_bytes = NULL WHERE id = ?').run(registered.id);
     const disk = join(dir, 'raw.img');
-    const agent = await runAgentBundle(bundle, device('10000000000d0006', disk, t!.deviceUrl));
+    const agent = await runAgentBundle(bundle, coroBoardArgs('10000000000d0006', disk, t.deviceUrl));
     expect(agent.code, agent.stderr).toBe(0);
     expect(agent.stdout).toMatch(/raw image: [\d.]+ MiB/);
     expect(agent.stdout).not.toMatch(/image delivery v2/);
     const diff = await diffDiskWithImage(disk, image, join(dir, 'raw', 'diff'));
     expect({ ...diff, root: apartFromCheckin(diff.root) }).toEqual({ outsidePartitions: [], boot: ['/rpi-preseed.toml'], root: ['/etc/hostname', '/etc/hosts'] });
-    const [deployment] = await listDeployments(t!, { search: '10000000000d0006' });
+    const [deployment] = await listDeployments(t, { search: '10000000000d0006' });
     expect(deployment).toMatchObject({ status: 'completed', bytes_total: image.size });
   });
 });

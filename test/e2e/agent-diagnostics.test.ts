@@ -3,26 +3,18 @@
 // blinks its LED (a folder standing in for /sys/class/leds/ACT), which gets its trigger back afterwards.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runInstaller, type InstallerEvent } from '../../src/agent/installer.runner.js';
 import { buildFakeBoard } from '../../src/agent/test-support/fake-board.js';
-import { buildDiskImage, makeTempDir, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
-import { createVenueWithKarts, listDeployments, registerActiveImage, startTestServer, waitFor, type TestServer } from '../../src/agent/test-support/agent-e2e.harness.js';
+import { makeTempDir } from '../../src/disk-layout/test-support/disk-image.builder.js';
+import { createVenueWithKarts, listDeployments, registerActiveImage, useAgentE2e, waitFor } from '../../src/agent/test-support/agent-e2e.harness.js';
 
-let dir: string;
-let image: BuiltImage;
-let t: TestServer;
+// The installer runs in-process here: no bundle.
+const e2e = useAgentE2e('pitcrew-diagnose-e2e-', { bundle: false, image: { flavour: 'cloud-init' } });
 let root: string;
 
-beforeAll(async () => {
-  dir = await makeTempDir('pitcrew-diagnose-e2e-');
-  image = await buildDiskImage(dir, { flavour: 'cloud-init' });
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
 beforeEach(async () => {
-  t = await startTestServer();
+  const { image, server: t } = e2e;
   await createVenueWithKarts(t, 'CORO', '1-5');
   await registerActiveImage(t, image.path, 'KXP2', '2026.5.1');
   root = await makeTempDir('pitcrew-diagnose-board-');
@@ -36,13 +28,12 @@ beforeEach(async () => {
   await writeFile(join(root, 'sys/class/leds/ACT/brightness'), '0\n');
 });
 afterEach(async () => {
-  await t.close();
   await rm(root, { recursive: true, force: true });
 });
 
 const install = (serial: string, extra: Partial<Parameters<typeof runInstaller>[0]> = {}) =>
   runInstaller({
-    serverUrl: t.deviceUrl,
+    serverUrl: e2e.server.deviceUrl,
     target: join(root, 'dev/mmcblk0'),
     systemRoot: root,
     identity: { serial, mac: `d8:3a:dd:00:d1:${serial.slice(-2)}`, model: 'Raspberry Pi 5', iface: null },
@@ -54,6 +45,7 @@ const install = (serial: string, extra: Partial<Parameters<typeof runInstaller>[
 
 describe('diagnosing an installation', () => {
   it('sends the whole log of a failed installation, with the card it failed on and how fast that card was', async () => {
+    const { image, server: t } = e2e;
     const result = await install('10000000000d0001', { faults: { corruptWriteAt: image.root.startByte + 100_000 }, rawOnly: true });
     expect(result).toMatchObject({ ok: false, errorCode: 'VERIFY_MISMATCH' });
     const [deployment] = await listDeployments(t, { search: '10000000000d0001' });
@@ -72,6 +64,7 @@ describe('diagnosing an installation', () => {
   });
 
   it('blinks the board\'s LED for an Identify asked while it installs, keeps the log\'s last lines and restores the LED', async () => {
+    const { image, server: t } = e2e;
     const events: InstallerEvent[] = [];
     // A slow card, so the operator's click lands mid-installation.
     const running = install('10000000000d0002', { cardWriteBytesPerSecond: Math.ceil(image.size / 4), onEvent: (event) => events.push(event) });

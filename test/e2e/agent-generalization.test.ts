@@ -2,46 +2,29 @@
 // machine of its own (machine-id, SSH host keys, leases, logs, histories …) and the rest of the disk equals the
 // image; the steps reach the server with the final report and show with the image; an image whose switch an
 // operator turned off is written with the master's identity left as it was.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { ALL_CLONE_ARTEFACTS, buildDiskImage, checkFilesystems, KEPT_BESIDE_ARTEFACTS, makeTempDir, readRootFile } from '../../src/disk-layout/test-support/disk-image.builder.js';
+import { describe, expect, it } from 'vitest';
+import { ALL_CLONE_ARTEFACTS, buildDiskImage, checkFilesystems, KEPT_BESIDE_ARTEFACTS, readRootFile } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import {
   apartFromCheckin,
-  buildAgentBundle,
+  coroBoardArgs,
   createVenueWithKarts,
   diffDiskWithImage,
   listDeployments,
   registerActiveImage,
   runAgentBundle,
-  startTestServer,
-  type TestServer,
+  useAgentE2e,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { GENERALIZATION_STEPS } from '../../src/contracts/generalization.js';
 
-let dir: string;
-let bundle: string;
-let t: TestServer;
+const e2e = useAgentE2e('pitcrew-agent-generalization-');
 
-beforeAll(async () => {
-  dir = await makeTempDir('pitcrew-agent-generalization-');
-  bundle = await buildAgentBundle(join(dir, 'pitcrew-agent.mjs'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  t = await startTestServer();
-});
-afterEach(async () => {
-  await t.close();
-});
-
-const install = (disk: string, serial: string) =>
-  runAgentBundle(bundle, ['--server', t.deviceUrl, '--target', disk, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', 'D8:3A:DD:00:00:51']);
+const install = (disk: string, serial: string) => runAgentBundle(e2e.bundle, coroBoardArgs(serial, disk, e2e.server.deviceUrl, 'D8:3A:DD:00:00:51'));
 
 describe('pitcrew-agent generalises each card', () => {
   it('makes a used master into a machine of its own, reports every step, and leaves the artefacts where the image turns it off', async () => {
+    const { dir, server: t } = e2e;
     const work = join(dir, 'used');
     await mkdir(work, { recursive: true });
     const image = await buildDiskImage(work, { flavour: 'firstrun', artefacts: ALL_CLONE_ARTEFACTS });

@@ -1,20 +1,19 @@
 // The installer bundle against the real server, one test per first-boot flavour: the disk must equal the image
 // outside the customised files, the hostname files must hold exactly what first boot needs, wired to run once,
 // and the server must show the deployment completed.
-import { mkdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, statRootPath, type ImageFlavour } from '../../src/disk-layout/test-support/disk-image.builder.js';
+import { describe, expect, it } from 'vitest';
+import { buildDiskImage, checkFilesystems, readBootFile, readRootFile, statRootPath, type ImageFlavour } from '../../src/disk-layout/test-support/disk-image.builder.js';
 import {
-  buildAgentBundle,
-  createVenueWithKarts,
   apartFromCheckinFiles,
+  coroBoardArgs,
+  createVenueWithKarts,
   diffDiskWithImage,
   listDeployments,
   registerActiveImage,
   runAgentBundle,
-  startTestServer,
-  type TestServer,
+  useAgentE2e,
 } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { readWarnings } from '../../src/contracts/deployment-message.js';
 
@@ -26,25 +25,10 @@ const EXPECTED_CHANGES: Record<ImageFlavour, { boot: string[]; root: string[] }>
   none: { boot: [], root: CHANGED_ON_ROOT },
 };
 
-let dir: string;
-let bundle: string;
-let t: TestServer;
-
-beforeAll(async () => {
-  dir = await makeTempDir('pitcrew-agent-e2e-');
-  bundle = await buildAgentBundle(join(dir, 'pitcrew-agent.mjs'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  t = await startTestServer();
-});
-afterEach(async () => {
-  await t.close();
-});
+const e2e = useAgentE2e('pitcrew-agent-e2e-');
 
 async function installFlavour(flavour: ImageFlavour, product: 'KXP2' | 'RXP2', serial: string) {
+  const { dir, bundle, server: t } = e2e;
   const work = join(dir, `${flavour}-${product}`);
   await mkdir(work, { recursive: true });
   const image = await buildDiskImage(work, { flavour, stalePreseedStamp: flavour === 'rpi-preseed' });
@@ -72,6 +56,7 @@ async function installFlavour(flavour: ImageFlavour, product: 'KXP2' | 'RXP2', s
 
 describe('pitcrew-agent with the real server', () => {
   it('installs a Raspberry Pi OS image with rpi-preseed (newest)', async () => {
+    const t = e2e.server;
     const { image, registered, disk, agent, work } = await installFlavour('rpi-preseed', 'KXP2', '10000000c0ffee01');
     expect(agent.code, agent.stderr).toBe(0);
     // Through image delivery v2 (the server built the image's chunks when it was registered); on loopback with
@@ -106,6 +91,7 @@ describe('pitcrew-agent with the real server', () => {
   });
 
   it('installs a Trixie image with cloud-init', async () => {
+    const t = e2e.server;
     const { image, disk, agent, work } = await installFlavour('cloud-init', 'KXP2', '10000000c0ffee02');
     expect(agent.code, agent.stderr).toBe(0);
 
@@ -123,6 +109,7 @@ describe('pitcrew-agent with the real server', () => {
   });
 
   it('installs a Bookworm image with firstrun.sh', async () => {
+    const t = e2e.server;
     const { image, disk, agent, work } = await installFlavour('firstrun', 'KXP2', '10000000c0ffee03');
     expect(agent.code, agent.stderr).toBe(0);
 
@@ -140,6 +127,7 @@ describe('pitcrew-agent with the real server', () => {
   });
 
   it('names an RXP2 board after its serial, on an image with no first-boot hook', async () => {
+    const t = e2e.server;
     const { image, disk, agent, work } = await installFlavour('none', 'RXP2', '10000000abc12345');
     expect(agent.code, agent.stderr).toBe(0);
 
@@ -155,9 +143,10 @@ describe('pitcrew-agent with the real server', () => {
   });
 
   it('gives a board that is imaged again the hostname it already holds', async () => {
+    const { bundle, server: t } = e2e;
     const first = await installFlavour('firstrun', 'KXP2', '10000000c0ffee04');
     expect(first.agent.code, first.agent.stderr).toBe(0);
-    const again = await runAgentBundle(bundle, ['--server', t.deviceUrl, '--target', first.disk, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', '10000000c0ffee04', '--mac', 'd8:3a:dd:00:00:42']);
+    const again = await runAgentBundle(bundle, coroBoardArgs('10000000c0ffee04', first.disk, t.deviceUrl, 'd8:3a:dd:00:00:42'));
     expect(again.code, again.stderr).toBe(0);
     expect(again.stdout).toMatch(/as KXP2-CORO-007;/);
     // The second write started from a card that already had firstrun wiring: it is replaced, not stacked.

@@ -2,52 +2,27 @@
 // profile where its image reads it on first boot (files plus a one-shot unit on a Pi-OS-like Debian, user-data and
 // network-config on a cloud-init image), the rest of the disk equals the image, and each deployment records the
 // revision it got, also when the profile changes between two cards.
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildDiskImage, checkFilesystems, makeTempDir, readBootFile, readRootFile, statRootPath } from '../../src/disk-layout/test-support/disk-image.builder.js';
-import {
-  buildAgentBundle,
-  createVenueWithKarts,
-  diffDiskWithImage,
-  listDeployments,
-  registerActiveImage,
-  runAgentBundle,
-  startTestServer,
-  type TestServer,
-} from '../../src/agent/test-support/agent-e2e.harness.js';
+import { describe, expect, it } from 'vitest';
+import { buildDiskImage, checkFilesystems, readBootFile, readRootFile, statRootPath } from '../../src/disk-layout/test-support/disk-image.builder.js';
+import { coroBoardArgs, createVenueWithKarts, diffDiskWithImage, listDeployments, registerActiveImage, runAgentBundle, useAgentE2e } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { COMMANDS_SCRIPT, COMMANDS_UNIT, COMMANDS_UNIT_LINK, IFUPDOWN_WLAN, PROVISION_SCRIPT, PROVISION_UNIT, SSHD_DROP_IN, WPA_SUPPLICANT_CONF } from '../../src/agent/provisioning.renderer.js';
 import { FULL_PROFILE, SHA512_HASH } from '../../src/contracts/test-support/profile-samples.js';
 
-let dir: string;
-let bundle: string;
-let t: TestServer;
+const e2e = useAgentE2e('pitcrew-agent-provisioning-');
 
-beforeAll(async () => {
-  dir = await makeTempDir('pitcrew-agent-provisioning-');
-  bundle = await buildAgentBundle(join(dir, 'pitcrew-agent.mjs'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  t = await startTestServer();
-});
-afterEach(async () => {
-  await t.close();
-});
-
-const install = (disk: string, serial: string, mac: string) =>
-  runAgentBundle(bundle, ['--server', t.deviceUrl, '--target', disk, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', mac]);
+const install = (disk: string, serial: string, mac: string) => runAgentBundle(e2e.bundle, coroBoardArgs(serial, disk, e2e.server.deviceUrl, mac));
 
 async function recordedRevision(serial: string): Promise<number> {
-  const [deployment] = await listDeployments(t, { search: serial });
+  const [deployment] = await listDeployments(e2e.server, { search: serial });
   expect(deployment).toMatchObject({ status: 'completed' });
-  return (await t.as.viewer.get(`/api/deployments/${deployment!.id}/profile`)).body.revision.revision;
+  return (await e2e.server.as.viewer.get(`/api/deployments/${deployment!.id}/profile`)).body.revision.revision;
 }
 
 describe('pitcrew-agent provisions each card with its venue profile', () => {
   it('feeds a Pi-OS-like Debian through firstrun.sh, each card with its own variables and the revision it was given', async () => {
+    const { dir, server: t } = e2e;
     const work = join(dir, 'debian');
     await mkdir(work, { recursive: true });
     const image = await buildDiskImage(work, { flavour: 'firstrun' });
@@ -94,6 +69,7 @@ describe('pitcrew-agent provisions each card with its venue profile', () => {
   });
 
   it('feeds a cloud-init image through user-data and network-config', async () => {
+    const { dir, server: t } = e2e;
     const work = join(dir, 'cloud');
     await mkdir(work, { recursive: true });
     const image = await buildDiskImage(work, { flavour: 'cloud-init' });

@@ -1,30 +1,16 @@
 // `pitcrew simulate` against the real server: a small fleet with injected faults ends exactly as planned, and
 // the server's deployment list shows every simulated board.
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { planFleet } from '../../src/agent/fleet.simulator.js';
-import { buildDiskImage, makeTempDir, type BuiltImage } from '../../src/disk-layout/test-support/disk-image.builder.js';
-import { createVenueWithKarts, listDeployments, registerActiveImage, startTestServer, type TestServer } from '../../src/agent/test-support/agent-e2e.harness.js';
+import { createVenueWithKarts, listDeployments, registerActiveImage, useAgentE2e } from '../../src/agent/test-support/agent-e2e.harness.js';
 import { runCli } from '../../src/cli/program.js';
 
-let dir: string;
-let image: BuiltImage;
-let t: TestServer;
-
-beforeAll(async () => {
-  dir = await makeTempDir('pitcrew-simulate-e2e-');
-  image = await buildDiskImage(dir, { flavour: 'rpi-preseed' });
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-beforeEach(async () => {
-  t = await startTestServer();
-});
-afterEach(async () => {
+// `pitcrew simulate` runs the installer in-process: no bundle.
+const e2e = useAgentE2e('pitcrew-simulate-e2e-', { bundle: false, image: { flavour: 'rpi-preseed' } });
+afterEach(() => {
   vi.restoreAllMocks();
-  await t.close();
 });
 
 /** Runs `pitcrew …` in-process and captures what it prints. */
@@ -52,6 +38,7 @@ function seedWithEveryFault(n: number): string {
 
 describe('pitcrew simulate', () => {
   it('runs a fleet with file-backed disks and injected faults to the planned outcome', async () => {
+    const { dir, image, server: t } = e2e;
     await createVenueWithKarts(t, 'CORO', '1-20');
     const registered = await registerActiveImage(t, image.path, 'KXP2', '2025.11.1');
     const wire = registered.delivery!.compressed_bytes;
@@ -87,6 +74,7 @@ describe('pitcrew simulate', () => {
   });
 
   it('drives a large fleet through hashing sinks, naming RXP2 boards after their serials', async () => {
+    const { image, server: t } = e2e;
     await createVenueWithKarts(t, 'ARIA', '1');
     const registered = await registerActiveImage(t, image.path, 'RXP2', '7.0.0');
     const run = await pitcrew('simulate', '--devices', '8', '--server', t.deviceUrl, '--product-type', 'RXP2', '--venue', 'ARIA', '--sink', '--seed', 'sinks', '--no-table');
@@ -104,6 +92,7 @@ describe('pitcrew simulate', () => {
   });
 
   it('reports a fleet that cannot be served and exits non-zero', async () => {
+    const t = e2e.server;
     const run = await pitcrew('simulate', '--devices', '2', '--server', t.deviceUrl, '--product-type', 'KXP2', '--venue', 'NONE', '--sink', '--seed', 'refused');
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/0 completed, 2 failed/);
@@ -112,6 +101,7 @@ describe('pitcrew simulate', () => {
   });
 
   it('refuses bad options', async () => {
+    const { dir, server: t } = e2e;
     expect((await pitcrew('simulate', '--devices', '0', '--server', t.deviceUrl)).stderr).toMatch(/--devices.*whole number from 1/);
     expect((await pitcrew('simulate', '--devices', '2', '--server', 'not a url')).stderr).toMatch(/http\(s\) URL/);
     expect((await pitcrew('simulate', '--devices', '2', '--server', t.deviceUrl, '--fail-rate', '2')).stderr).toMatch(/from 0 to 1/);

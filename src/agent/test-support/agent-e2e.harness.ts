@@ -1,15 +1,25 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- API answers are checked by the tests' assertions */
 // End-to-end support for the installer: the real server on ephemeral ports with a temp data dir, set up through
-// its management API the way an operator would, the agent built into its one-file bundle, and a comparison of a
-// written disk with its image that names every file that differs.
+// its management API the way an operator would, the agent built into its one-file bundle, the hooks that give a
+// test file all of these (useAgentE2e), and a comparison of a written disk with its image that names every file
+// that differs.
 import { execFile } from 'node:child_process';
 import { lstat, open, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { build } from 'esbuild';
+import { afterAll, afterEach, beforeAll, beforeEach } from 'vitest';
 import type { Deployment, MasterImage, ProductType } from '../../contracts/domain.js';
 import { startTestServer, waitFor, type TestServer } from '../../server/test-support/test-server.js';
-import { dumpBootPartition, dumpRootPartition, sha256File, type BuiltImage } from '../../disk-layout/test-support/disk-image.builder.js';
+import {
+  buildDiskImage,
+  dumpBootPartition,
+  dumpRootPartition,
+  makeTempDir,
+  sha256File,
+  type BuildOptions as DiskImageOptions,
+  type BuiltImage,
+} from '../../disk-layout/test-support/disk-image.builder.js';
 import { CHECKIN_SCRIPT_PATH, CHECKIN_UNIT_PATH, CHECKIN_WANTS_PATH } from '../first-boot.checkin.js';
 
 const run = promisify(execFile);
@@ -93,6 +103,97 @@ export async function runAgentBundle(bundle: string, args: string[], env: NodeJS
     if (typeof failure.code !== 'number') throw error;
     return { code: failure.code, stdout: failure.stdout ?? '', stderr: failure.stderr ?? '' };
   }
+}
+
+/**
+ * The installer's arguments for a KXP2 board of venue CORO that writes `target`; unless given, its MAC is made from
+ * the serial's last four digits, so that each board of a test has its own.
+ */
+export function coroBoardArgs(serial: string, target: string, serverUrl: string, mac = `d8:3a:dd:00:${serial.slice(-4, -2)}:${serial.slice(-2)}`): string[] {
+  return ['--server', serverUrl, '--target', target, '--product-type', 'KXP2', '--venue', 'CORO', '--serial', serial, '--mac', mac];
+}
+
+export interface AgentE2eOptions {
+  /** Build the installer bundle into `dir` (the default); false for a file that runs the installer in-process. */
+  bundle?: boolean;
+  /** A disk image built once into `dir` for the whole file (after the bundle). */
+  image?: DiskImageOptions;
+  /** Start a server with the default settings before each test (the default); false where each test starts its own. */
+  serverBeforeEach?: boolean;
+}
+
+/** What useAgentE2e gives a test file; each getter throws when asked outside the time the hooks made it exist. */
+export interface AgentE2e {
+  /** The file's temp folder, removed after its last test. */
+  readonly dir: string;
+  /** The installer bundle, built once into `dir`. */
+  readonly bundle: string;
+  /** The disk image built once for the file (options.image). */
+  readonly image: BuiltImage;
+  /** The server this test started last. */
+  readonly server: TestServer;
+  /**
+   * Starts a server for this test only, with startTestServer's overrides and options; it becomes `server` and is
+   * closed after the test.
+   */
+  startServer(...args: Parameters<typeof startTestServer>): Promise<TestServer>;
+}
+
+/**
+ * The setup every installer end-to-end file needs, in one place rather than copied into each: vitest hooks,
+ * registered where this is called (a file's top level), that build a temp folder with the installer bundle (and an
+ * image, if asked) once for the file, since building them is slow and no test changes them, and start a fresh server
+ * for each test, so that no test sees another's deployments. Hooks the file registers after this call run after
+ * these before each test and before these after it (vitest's stack order), so they can use `server`.
+ */
+export function useAgentE2e(tempDirPrefix: string, options: AgentE2eOptions = {}): AgentE2e {
+  let dir: string | undefined;
+  let bundle: string | undefined;
+  let image: BuiltImage | undefined;
+  const servers: TestServer[] = [];
+  const present = <T>(value: T | undefined, missing: string): T => {
+    if (value === undefined) throw new Error(`useAgentE2e: ${missing}`);
+    return value;
+  };
+
+  const e2e: AgentE2e = {
+    get dir() {
+      return present(dir, "no temp folder: it exists while the file's tests run");
+    },
+    get bundle() {
+      return present(bundle, "no installer bundle: options.bundle is false, or the file's tests are not running");
+    },
+    get image() {
+      return present(image, "no disk image: options.image asks for none, or the file's tests are not running");
+    },
+    get server() {
+      return present(servers.at(-1), 'no server: this test has not started one');
+    },
+    async startServer(...args) {
+      const server = await startTestServer(...args);
+      servers.push(server);
+      return server;
+    },
+  };
+
+  beforeAll(async () => {
+    dir = await makeTempDir(tempDirPrefix);
+    if (options.bundle !== false) bundle = await buildAgentBundle(join(dir, 'pitcrew-agent.mjs'));
+    if (options.image) image = await buildDiskImage(dir, options.image);
+  });
+  afterAll(async () => {
+    await rm(e2e.dir, { recursive: true, force: true });
+  });
+  if (options.serverBeforeEach !== false) {
+    beforeEach(async () => {
+      await e2e.startServer();
+    });
+  }
+  afterEach(async () => {
+    // Newest first: a server restarted on an earlier one's data folder is closed before that folder is removed.
+    while (servers.length > 0) await servers.pop()!.close();
+  });
+  return e2e;
 }
 
 export interface DiskDifferences {
