@@ -9,6 +9,7 @@ import { readDiskId } from '../../agent/block-devices.reader.js';
 import { netbootPaths } from '../../netboot/netboot.service.js';
 import { prepareSampleTftpTree } from '../../netboot/test-support/sample-tftp-tree.js';
 import { startTestServer, waitFor, type HttpClient, type TestServer } from '../test-support/test-server.js';
+import { MAX_STICKS_AT_ONCE } from './netboot.route.js';
 
 const run = promisify(execFile);
 
@@ -87,6 +88,33 @@ describe('the installer stick download', () => {
     expect(await stickCmdline(a.bytes, 'a.img')).toContain(`pitcrew.stick=${a.headers.get('x-pitcrew-disk-id')}`);
     expect(await stickCmdline(b.bytes, 'b.img')).toContain(`pitcrew.stick=${b.headers.get('x-pitcrew-disk-id')}`);
     expect(await readdir(join(netbootPaths(t.dataDir).root, 'usb-images'))).toEqual([]);
+  });
+});
+
+describe('stick images at once', () => {
+  it(`builds at most ${MAX_STICKS_AT_ONCE} at a time, counting each until its download ends, and refuses more with a 503 and when to retry`, async () => {
+    const headers = { cookie: t.as.operator.cookie! };
+    const url = `${t.as.operator.baseUrl}/api/netboot/usb-image`;
+    // Downloads whose bodies are not read yet: their builds are done, their responses still open.
+    const open = await Promise.all(Array.from({ length: MAX_STICKS_AT_ONCE }, () => fetch(url, { headers })));
+    expect(open.map((response) => response.status)).toEqual(open.map(() => 200));
+
+    const refused = await fetch(url, { headers });
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('30');
+    expect(await refused.json()).toMatchObject({ success: false, code: 'UNAVAILABLE', error: expect.stringContaining('being built or downloaded already') });
+
+    // One download read to its end frees its place.
+    await open[0]!.arrayBuffer();
+    const next = await waitFor(async () => {
+      const response = await fetch(url, { headers });
+      if (response.status === 200) return response;
+      await response.body?.cancel();
+      return false;
+    }, 10_000, 'a place for another stick');
+    expect(await stickCmdline(Buffer.from(await next.arrayBuffer()), 'after.img')).toContain(`pitcrew.stick=${next.headers.get('x-pitcrew-disk-id')}`);
+    for (const response of open.slice(1)) await response.body?.cancel();
+    await waitFor(async () => (await readdir(join(netbootPaths(t.dataDir).root, 'usb-images'))).length === 0, 10_000, 'the build folders to be removed');
   });
 });
 

@@ -25,12 +25,27 @@ function asAppError(error: unknown): unknown {
   return error;
 }
 
+/**
+ * Stick images built or being downloaded at once: each holds some 100 MB of scratch space until its download ends
+ * and a core while it is built. Two cover an operator with two tabs; a page reloaded in a loop gets a 503, not a full
+ * disk.
+ */
+export const MAX_STICKS_AT_ONCE = 2;
+
 export function registerNetbootRoutes(app: TypedApp, { config }: ServerDeps): void {
   const scratchRoot = join(netbootPaths(config.dataDir).root, 'usb-images');
+  let sticksInProgress = 0;
   // A build cut short by a crash or a power cut leaves its ~100 MB folder: nothing else uses them, so start clean.
   app.addHook('onReady', async () => { await rm(scratchRoot, { recursive: true, force: true }); });
   // Operators only: the stick carries the device token when the network boot folder's cmdline.txt does.
   app.get('/api/netboot/usb-image', { schema: { querystring: UsbImageQuery, response: { 200: StickBody } }, config: { access: 'operator' } }, async (request, reply) => {
+    if (sticksInProgress >= MAX_STICKS_AT_ONCE) {
+      reply.header('retry-after', '30');
+      throw new AppError('UNAVAILABLE', `${MAX_STICKS_AT_ONCE} installer stick images are being built or downloaded already; try again when one of them has finished.`);
+    }
+    // Counted until the response ends, whichever way: the download holds the image's disk space until then.
+    sticksInProgress++;
+    reply.raw.once('close', () => sticksInProgress--);
     await mkdir(scratchRoot, { recursive: true });
     const scratch = await mkdtemp(join(scratchRoot, 'build-'));
     // A browser that goes away (the page left, the download cancelled) stops the build rather than leave it running.
