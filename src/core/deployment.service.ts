@@ -302,7 +302,8 @@ export function createDeploymentService(ctx: CoreContext) {
         };
         let updated = overrulesSweep ? repos.deployments.overruleSweep(change) : repos.deployments.update(change);
         if (updated && status === 'completed' && request.checkin_installed && !updated.booted_at) {
-          updated = repos.deployments.setCheckinDue(updated.id, isoOf(new Date(ctx.now().getTime() + (options.bootDeadlineS ?? DEFAULT_BOOT_DEADLINE_S) * 1000)));
+          // From the instant recorded as completed_at: the deadline is exactly the boot deadline after it.
+          updated = repos.deployments.setCheckinDue(updated.id, isoOf(new Date(Date.parse(now) + (options.bootDeadlineS ?? DEFAULT_BOOT_DEADLINE_S) * 1000)));
         }
         if (!updated) throw new AppError('DEPLOYMENT_FINAL', `Deployment ${deployment.id} (${deployment.hostname}) has just finished; the report was ignored.`);
         const writeBps = request.card_write_bps ?? null;

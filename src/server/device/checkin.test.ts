@@ -12,9 +12,10 @@ afterEach(async () => t.close());
 
 const DEADLINE_S = 600;
 
-async function start(overrides: Parameters<typeof startTestServer>[0] = {}) {
+/** `now` defaults to the test's clock, which moves only when a test moves it. */
+async function start(overrides: Parameters<typeof startTestServer>[0] = {}, now = () => new Date(clock)) {
   clock = Date.parse('2026-06-01T10:00:00.000Z');
-  t = await startTestServer({ bootDeadlineSeconds: DEADLINE_S, ...overrides }, { now: () => new Date(clock) });
+  t = await startTestServer({ bootDeadlineSeconds: DEADLINE_S, ...overrides }, { now });
   t.server.core.venues.create({ code: 'CORO', name: 'Coronado' });
   t.server.core.pool.importKartNumbers({ venue_code: 'CORO', numbers: '1-5' });
   await activateTestImage(t.server, 'KXP2', '2.4.1');
@@ -70,6 +71,15 @@ describe('the check-in token', () => {
     const config = await askConfig('10000000aa01');
     expect(config.checkin_url).toBe('https://pitcrew.venue.example:8443/api/checkin');
     expect(config.checkin_retry_s).toBe(7200);
+  });
+});
+
+describe('the check-in deadline', () => {
+  it('is exactly the boot deadline after the recorded completion, however the clock moves while the report is handled', async () => {
+    await start({}, () => new Date(clock++)); // a millisecond on every reading
+    const config = await written();
+    const { completed_at, checkin_due_at } = deployment(config.deployment_id);
+    expect(Date.parse(checkin_due_at!) - Date.parse(completed_at!)).toBe(DEADLINE_S * 1000);
   });
 });
 
