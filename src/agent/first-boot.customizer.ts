@@ -13,7 +13,8 @@
 // image without any first-boot hook (the result's warnings then say so). Everything written is read back and compared.
 import { asCustomizeError, InstallerError } from './installer.errors.js';
 import { Ext4Volume, type Ext4Change, type Ext4Entry } from '../disk-layout/ext4.volume.js';
-import { inspectFirstBoot, PRESEED_STAMPS, wantsLinkOf, type FirstBootFlavour } from '../disk-layout/first-boot.detector.js';
+import { inspectFirstBoot, PRESEED_STAMPS, wantsLinkOf } from '../disk-layout/first-boot.detector.js';
+import type { FirstBootFlavour } from '../contracts/first-boot.js';
 import { FatVolume } from '../disk-layout/fat.volume.js';
 import { detectFilesystem, type PartitionEntry, type PartitionTable } from './partition-table.parser.js';
 import { isValidHostname } from './device-api.client.js';
@@ -23,8 +24,6 @@ import type { ProvisioningProfile } from '../contracts/provisioning-profile.js';
 import { addProvisioning } from './first-boot.provisioning.js';
 import { FIRSTRUN_HOSTNAME_MARK } from './provisioning.renderer.js';
 import { checkinChanges, type CheckinSetup } from './first-boot.checkin.js';
-
-export type { FirstBootFlavour } from '../contracts/first-boot.js';
 
 export interface CustomizeOptions {
   devicePath: string;
@@ -62,7 +61,7 @@ const FIRSTRUN_ARGS = ['systemd.run_success_action=reboot', 'systemd.unit=kernel
 const SYSTEMD_FIRSTBOOT_UNITS = ['/usr/lib/systemd/system/systemd-firstboot.service', '/lib/systemd/system/systemd-firstboot.service'];
 const SYSTEMD_FIRSTBOOT_MASK = '/etc/systemd/system/systemd-firstboot.service';
 /** systemd-firstboot(1): with this on the kernel command line it asks nothing, whatever is left unset. */
-export const FIRSTBOOT_NO_QUESTIONS = 'systemd.firstboot=off';
+const FIRSTBOOT_NO_QUESTIONS = 'systemd.firstboot=off';
 
 const ROOT_PROBES = ['/etc/hosts', ...SYSTEMD_FIRSTBOOT_UNITS, SYSTEMD_FIRSTBOOT_MASK];
 const BOOT_PROBES = ['rpi-preseed.toml', 'user-data', 'meta-data', 'firstrun.sh'];
@@ -167,7 +166,7 @@ function keepFirstBootQuiet(
 }
 
 /** Before any systemd.run argument: firstrun.sh strips everything from " systemd.run" to the end of the line. */
-export function withFirstbootNoQuestions(cmdline: string): string {
+function withFirstbootNoQuestions(cmdline: string): string {
   const tokens = cmdlineTokens(cmdline);
   const at = tokens.findIndex((token) => token.startsWith('systemd.run'));
   tokens.splice(at === -1 ? tokens.length : at, 0, FIRSTBOOT_NO_QUESTIONS);

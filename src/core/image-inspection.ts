@@ -55,15 +55,16 @@ const unread = (problem: string): ImageInspection => ({
 
 export async function inspectImage(imagePath: string): Promise<ImageInspection> {
   let boot: PartitionEntry | null;
-  let root: PartitionEntry | null;
+  let ext: Ext4Volume;
   try {
-    ({ boot, root } = await findPartitions(imagePath));
-    if (!root) return unread('the image has no ext4 root partition');
-    await new Ext4Volume(imagePath, root.startByte).checkClean();
+    const found = await findPartitions(imagePath);
+    if (!found.root) return unread('the image has no ext4 root partition');
+    boot = found.boot;
+    ext = new Ext4Volume(imagePath, found.root.startByte);
+    await ext.checkClean();
   } catch (error) {
     return unread(messageOf(error));
   }
-  const ext = new Ext4Volume(imagePath, root.startByte);
   const generalization = await planGeneralization(ext).then(
     (plan): GeneralizationPreview => ({ steps: plan.steps, problem: null }),
     (error: unknown): GeneralizationPreview => ({ steps: null, problem: messageOf(error) }),

@@ -12,13 +12,11 @@ import type { FirstBootFlavour } from '../contracts/first-boot.js';
 import type { Ext4Entry, Ext4Volume } from './ext4.volume.js';
 import type { FatVolume } from './fat.volume.js';
 
-export type { FirstBootFlavour } from '../contracts/first-boot.js';
-
 const UNIT_DIRS = ['/usr/lib/systemd/system', '/lib/systemd/system'];
 /** Units in /etc/systemd/system override packaged ones; a link to /dev/null there masks a unit. */
 const LOCAL_UNITS = '/etc/systemd/system';
 
-export const PRESEED_UNITS = UNIT_DIRS.map((dir) => `${dir}/rpi-preseed.service`);
+const PRESEED_UNITS = UNIT_DIRS.map((dir) => `${dir}/rpi-preseed.service`);
 /** The link that enables a unit for multi-user.target: it must carry the unit's own name. */
 export const wantsLinkOf = (unit: string): string => `${LOCAL_UNITS}/multi-user.target.wants/${unit.slice(unit.lastIndexOf('/') + 1)}`;
 export const PRESEED_STAMPS = ['applied', 'apply-failed', 'early-runcmd-done', 'runcmd-done'].map((name) => `/var/lib/rpi-preseed/${name}`);
@@ -44,14 +42,14 @@ const packageList = (name: string) => `/var/lib/dpkg/info/${name}.list`;
 const masks = (units: readonly string[]) => units.map((unit) => `${LOCAL_UNITS}/${unit.slice(unit.lastIndexOf('/') + 1)}`);
 
 /** Everything the decision reads first (one debugfs session). */
-export const FIRST_BOOT_PROBES: readonly string[] = [
+const FIRST_BOOT_PROBES: readonly string[] = [
   ...PRESEED_UNITS, wantsLinkOf(PRESEED_UNITS[0]!), ...PRESEED_STAMPS, PRESEED_PROGRAM, packageList('rpi-preseed'), ...masks(PRESEED_UNITS),
   CLOUD_INIT_PROGRAM, ...CLOUD_INIT_UNITS, CLOUD_INIT_CONFIG, CLOUD_INIT_DISABLED, packageList('cloud-init'), ...masks(CLOUD_INIT_UNITS),
   ...SYSTEMD_PROGRAMS, ...INIT_PATHS, IMAGER_CUSTOM, packageList('raspberrypi-sys-mods'),
 ];
 
 /** Units a package's file list names that the first probes did not cover (a package that moved its unit). */
-export function unitsFromPackageLists(entries: ReadonlyMap<string, Ext4Entry>): string[] {
+function unitsFromPackageLists(entries: ReadonlyMap<string, Ext4Entry>): string[] {
   const named = (pkg: string, pattern: RegExp) =>
     (entries.get(packageList(pkg))?.content?.toString('utf8') ?? '')
       .split('\n')
@@ -91,7 +89,7 @@ function whyNotSystemd(entries: ReadonlyMap<string, Ext4Entry>, cmdline: string 
 }
 
 /** The decision (see the top of this file), from the probed root filesystem and the image's cmdline.txt. */
-export function planFirstBoot(entries: ReadonlyMap<string, Ext4Entry>, cmdline: string | null, boot: BootPartitionMount): FirstBootPlan {
+function planFirstBoot(entries: ReadonlyMap<string, Ext4Entry>, cmdline: string | null, boot: BootPartitionMount): FirstBootPlan {
   const notSystemd = whyNotSystemd(entries, cmdline);
   const notSeen = boot.fromFstab ? null : `/etc/fstab does not mount the boot partition, so nothing written there is seen at first boot (${boot.point} is a guess)`;
   const signs: string[] = [];
@@ -145,7 +143,7 @@ function unusedWarning(signs: readonly string[], used: string): string {
 }
 
 /** The boot partition's mount point from /etc/fstab: /boot/firmware since Bookworm, /boot before. */
-export function findBootMount(root: ReadonlyMap<string, Ext4Entry>): BootPartitionMount {
+function findBootMount(root: ReadonlyMap<string, Ext4Entry>): BootPartitionMount {
   const fstab = root.get('/etc/fstab')?.content?.toString('utf8') ?? '';
   for (const line of fstab.split('\n')) {
     const [, point, type] = line.trim().split(/\s+/);
