@@ -164,7 +164,7 @@ export const DeploymentQuery = Type.Intersect([
     to: Type.Optional(Type.String({ format: 'date', description: 'YYYY-MM-DD, inclusive' })),
     search: Type.Optional(Type.String({ maxLength: 64, description: 'hostname, serial or MAC, partial' })),
     boot: Type.Optional(Type.Enum(BOOT_STATES, { description: 'written vs booted (src/contracts/checkin.ts): booted, awaiting (its check-in deadline ahead), not-booted (past it), no-checkin (an installer that added none)' })),
-    attention: Type.Optional(Type.Boolean({ description: 'only devices needing a hand: unresolved failures, stalled ones and written cards not booted by their check-in deadline (src/contracts/attention.ts)' })),
+    attention: Type.Optional(Type.Boolean({ description: 'only devices needing a hand: unresolved failures, stalled ones, written cards not booted by their check-in deadline and cards written although the capacity check proved them counterfeit (src/contracts/attention.ts)' })),
     format: Type.Optional(Type.Union([Type.Literal('json'), Type.Literal('csv')])),
   }),
 ]);

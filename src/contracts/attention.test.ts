@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { attentionReasonOf, attentionSentences, describeFailure, describeNotBooted, STALLED_AFTER_S } from './attention.js';
+import { COUNTERFEIT_CARD_SENTENCE } from './card-health.js';
 import { bootStateOf } from './checkin.js';
 
 const at = (iso: string) => Date.parse(iso);
@@ -57,6 +58,44 @@ describe('not booted', () => {
   });
 });
 
+describe('counterfeit card', () => {
+  const written = { ...base, status: 'completed' as const, completed_at: '2026-05-01T10:00:00.000Z', card_capacity_check: 'wrapped' as const, checkin_due_at: null, booted_at: null, attention_resolution: null };
+  const later = at('2026-05-09T10:00:00Z');
+
+  it('holds a finished board whose capacity check proved its card counterfeit, however old, and booted or not', () => {
+    expect(attentionReasonOf(written, later)).toBe('counterfeit-card');
+    expect(attentionReasonOf({ ...written, card_capacity_check: 'lost' }, later)).toBe('counterfeit-card');
+    expect(attentionReasonOf({ ...written, checkin_due_at: '2026-05-01T10:15:00.000Z', booted_at: '2026-05-01T10:05:00.000Z' }, later)).toBe('counterfeit-card');
+  });
+
+  it('leaves a card whose check passed, was skipped or never ran alone, and an unfinished or failed one to their own reasons', () => {
+    for (const check of ['ok', 'skipped', null] as const) expect(attentionReasonOf({ ...written, card_capacity_check: check }, later)).toBeNull();
+    expect(attentionReasonOf({ ...written, card_capacity_check: undefined }, later)).toBeNull();
+    expect(attentionReasonOf({ ...written, status: 'downloading', completed_at: null, updated_at: written.completed_at }, at(written.completed_at) + 1000)).toBeNull();
+    expect(attentionReasonOf({ ...written, status: 'failed' }, later)).toBe('failed');
+    expect(attentionReasonOf({ ...written, status: 'superseded' }, later)).toBeNull();
+  });
+
+  it('counts an acknowledgement or a re-image asked since it was written, and a re-image always; not an acknowledgement of a stall while it installed', () => {
+    expect(attentionReasonOf({ ...written, attention_resolved_at: '2026-05-01T10:01:00.000Z', attention_resolution: 'acknowledged' as const }, later)).toBeNull();
+    expect(attentionReasonOf({ ...written, attention_resolved_at: written.completed_at, attention_resolution: 'reimage' as const }, later)).toBeNull();
+    expect(attentionReasonOf({ ...written, attention_resolved_at: '2026-05-01T09:58:00.000Z', attention_resolution: 'reimaged' as const }, later)).toBeNull();
+    expect(attentionReasonOf({ ...written, attention_resolved_at: '2026-05-01T09:58:00.000Z', attention_resolution: 'acknowledged' as const }, later)).toBe('counterfeit-card');
+  });
+
+  it('gives way to not-booted past its check-in deadline, whose own resolution rule decides', () => {
+    const silent = { ...written, checkin_due_at: '2026-05-01T10:15:00.000Z' };
+    const due = at(silent.checkin_due_at);
+    expect(attentionReasonOf(silent, due - 1)).toBe('counterfeit-card');
+    expect(attentionReasonOf(silent, due)).toBe('not-booted');
+    // Acknowledged as a counterfeit card before its deadline: the silence after it is news.
+    expect(attentionReasonOf({ ...silent, attention_resolved_at: '2026-05-01T10:05:00.000Z', attention_resolution: 'acknowledged' as const }, due - 1)).toBeNull();
+    expect(attentionReasonOf({ ...silent, attention_resolved_at: '2026-05-01T10:05:00.000Z', attention_resolution: 'acknowledged' as const }, due)).toBe('not-booted');
+    expect(attentionReasonOf({ ...silent, attention_resolved_at: '2026-05-01T10:20:00.000Z', attention_resolution: 'acknowledged' as const }, due + 600_000)).toBeNull();
+    expect(attentionReasonOf({ ...silent, attention_resolved_at: '2026-05-01T10:01:00.000Z', attention_resolution: 'reimaged' as const }, due)).toBeNull();
+  });
+});
+
 describe('describeFailure', () => {
   it.each([
     ['read-back verification failed: the disk holds sha256 aaaa, the image is bbbb (faulty or counterfeit storage?)', 'verify', /failed verification.*Replace the card/],
@@ -97,6 +136,14 @@ describe('attention sentences', () => {
   });
   it('say how long a stalled device has been silent', () => {
     expect(attentionSentences({ ...base, status: 'downloading' }, 'stalled', Date.parse('2026-05-01T10:05:00Z'))[0]).toMatch(/^No report for 5 minutes/);
+  });
+  it('say a counterfeit card is the trouble first, once, then what else the card\'s measurements say', () => {
+    const written = { ...base, status: 'completed' as const, completed_at: '2026-05-01T10:00:00Z', card_capacity_check: 'lost' as const };
+    expect(attentionSentences(written, 'counterfeit-card', Date.parse('2026-05-01T10:20:00Z'))).toEqual([COUNTERFEIT_CARD_SENTENCE]);
+    const slowToo = attentionSentences({ ...written, card_write_bps: 2e6 }, 'counterfeit-card', Date.parse('2026-05-01T10:20:00Z'));
+    expect(slowToo).toEqual([COUNTERFEIT_CARD_SENTENCE, expect.stringMatching(/^The card wrote at 10 % of the fleet's usual rate/)]);
+    // Not booted first, the card after it.
+    expect(attentionSentences(written, 'not-booted', Date.parse('2026-05-01T10:20:00Z'))).toEqual([expect.stringMatching(/^Written and verified 20 minutes ago/), COUNTERFEIT_CARD_SENTENCE]);
   });
   it('say how long ago a card that never checked in was written', () => {
     const written = { ...base, status: 'completed' as const, completed_at: '2026-05-01T10:00:00Z' };

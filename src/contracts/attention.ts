@@ -1,7 +1,7 @@
 // Which devices need a person on a busy floor, and what to tell that person. One rule for the server (the
 // `attention` filter), the dashboard's lane and the tests.
 import { FINAL_DEPLOYMENT_STATUSES, type AttentionResolution, type Deployment } from './domain.js';
-import { cardFlagsOf } from './card-health.js';
+import { cardFlagsOf, COUNTERFEIT_CARD_SENTENCE, isProvenCounterfeit } from './card-health.js';
 import { bootStateOf } from './checkin.js';
 
 /**
@@ -16,9 +16,10 @@ export const STALLED_AFTER_S = 90;
 export const OPERATOR_RESOLUTIONS = ['acknowledged', 'reimage'] as const satisfies readonly AttentionResolution[];
 export type OperatorResolution = (typeof OPERATOR_RESOLUTIONS)[number];
 
-export type AttentionReason = 'failed' | 'stalled' | 'not-booted';
+export type AttentionReason = 'failed' | 'stalled' | 'not-booted' | 'counterfeit-card';
 
-type AttentionFields = Pick<Deployment, 'status' | 'updated_at' | 'attention_resolved_at'> & Partial<Pick<Deployment, 'checkin_due_at' | 'booted_at' | 'attention_resolution'>>;
+type AttentionFields = Pick<Deployment, 'status' | 'updated_at' | 'attention_resolved_at'> &
+  Partial<Pick<Deployment, 'checkin_due_at' | 'booted_at' | 'attention_resolution' | 'completed_at' | 'card_capacity_check'>>;
 
 /**
  * Written and verified, expecting a first-boot check-in (`checkin_due_at` set), past that deadline and still silent.
@@ -30,8 +31,20 @@ export const isNotBooted = (d: Pick<AttentionFields, 'status' | 'checkin_due_at'
 const isOpen = (d: Pick<Deployment, 'status'>) => !FINAL_DEPLOYMENT_STATUSES.includes(d.status);
 
 /**
- * Why a deployment needs a hand at `nowMs`, or null. A failure, or a card written but not booted, stays until
- * resolved (or the check-in arrives), however old; a stall is over when the device reports again, and an acknowledgement covers the silence it was given for, not a later one.
+ * Written and verified on a card the installer's capacity check proved counterfeit (it writes such a card all the
+ * same): the board looks finished and would lose data in the field.
+ */
+export const isWrittenOnCounterfeitCard = (d: Pick<AttentionFields, 'status' | 'card_capacity_check'>): boolean => d.status === 'completed' && isProvenCounterfeit(d);
+
+/**
+ * Why a deployment needs a hand at `nowMs`, or null. A failure, a card written but not booted, or one written on a
+ * counterfeit card stays until resolved (or the check-in arrives), however old; a stall is over when the device
+ * reports again, and an acknowledgement covers the silence it was given for, not a later one.
+ *
+ * A counterfeit card past its check-in deadline and still silent is `not-booted` first: a board that never started
+ * is the bigger problem, and its sentences still name the card. When that silence counts as resolved (by its own rule,
+ * unchanged), so does the card: an acknowledgement after the deadline came after the card was written, and a
+ * re-image covers both.
  */
 export function attentionReasonOf(d: AttentionFields, nowMs: number): AttentionReason | null {
   if (isNotBooted(d, nowMs)) {
@@ -40,6 +53,12 @@ export function attentionReasonOf(d: AttentionFields, nowMs: number): AttentionR
     return resolved ? null : 'not-booted';
   }
   if (d.status === 'failed') return d.attention_resolved_at === null ? 'failed' : null;
+  if (isWrittenOnCounterfeitCard(d)) {
+    // Resolved by a re-image, or an acknowledgement given once the card was written: not one given for a stall while
+    // it installed, nor for the stale sweep's failure its final report overruled. Nobody had seen the card then.
+    const resolved = d.attention_resolved_at !== null && (d.attention_resolution === 'reimaged' || !d.completed_at || d.attention_resolved_at >= d.completed_at);
+    return resolved ? null : 'counterfeit-card';
+  }
   if (!isOpen(d)) return null;
   const silentForMs = nowMs - Date.parse(d.updated_at);
   if (silentForMs < STALLED_AFTER_S * 1000) return null;
@@ -107,6 +126,7 @@ export const describeNotBooted = (completedAt: string | null, nowMs: number): st
 /**
  * Everything the lane says of a device needing a hand: what happened, then what its card's measurements add (a
  * card far slower than the fleet, or holding less than it claims, explains many a failure and outlives a re-image).
+ * For a counterfeit card, what happened is the card: its flag's sentence comes first, and only once.
  */
 export function attentionSentences(
   d: AttentionFields & Pick<Deployment, 'error_message' | 'completed_at'> & Parameters<typeof cardFlagsOf>[0],
@@ -116,6 +136,7 @@ export function attentionSentences(
   const first =
     reason === 'failed' ? describeFailure(d.error_message).sentence
     : reason === 'not-booted' ? describeNotBooted(d.completed_at, nowMs)
+    : reason === 'counterfeit-card' ? COUNTERFEIT_CARD_SENTENCE
     : describeStall((nowMs - Date.parse(d.updated_at)) / 1000);
-  return [first, ...cardFlagsOf(d).map((flag) => flag.sentence)];
+  return [first, ...cardFlagsOf(d).map((flag) => flag.sentence).filter((sentence) => sentence !== first)];
 }

@@ -1,7 +1,7 @@
 // Card identity and health: what the installer reports about the card it wrote, and the rules that flag a card
 // an operator should look at. One rule for the server, the dashboard and the tests.
 import { Type, type Static } from 'typebox';
-import { CAPACITY_CHECKS, CARD_KINDS, LIMITS, type Deployment } from './domain.js';
+import { CAPACITY_CHECKS, CARD_KINDS, LIMITS, type CapacityCheck, type Deployment } from './domain.js';
 
 export { CAPACITY_CHECKS, CARD_KINDS, type CapacityCheck, type CardKind } from './domain.js';
 
@@ -74,6 +74,18 @@ export function isStandardCapacity(sizeBytes: number): boolean {
   return NOMINAL_GB.some((gb) => sizeBytes >= gb * 1e9 * NOMINAL_LOW && sizeBytes <= gb * 1e9 * NOMINAL_HIGH);
 }
 
+/**
+ * The capacity check's findings that prove a card counterfeit: it showed the card holding less than it claims. Not a
+ * size no card is sold at (a guess), and not a slow card (worn as often as fake): those stay flags on the device.
+ */
+export const COUNTERFEIT_CAPACITY_CHECKS = ['wrapped', 'lost'] as const satisfies readonly CapacityCheck[];
+
+export const isProvenCounterfeit = (d: { card_capacity_check?: CapacityCheck | null }): boolean =>
+  (COUNTERFEIT_CAPACITY_CHECKS as readonly (CapacityCheck | null | undefined)[]).includes(d.card_capacity_check);
+
+/** What the card flags and the "needs attention" lane say of a card proven counterfeit. */
+export const COUNTERFEIT_CARD_SENTENCE = 'The card holds less than it claims (data written near its end did not come back): a counterfeit card. Replace it and re-image.';
+
 export type CardFlagKind = 'slow' | 'capacity';
 export interface CardFlag {
   kind: CardFlagKind;
@@ -110,8 +122,8 @@ export function cardFlagsOf(d: CardFields): CardFlag[] {
   if (share !== null && share < SLOW_CARD_SHARE) {
     flags.push({ kind: 'slow', sentence: `The card wrote at ${Math.round(share * 100)} % of the fleet's usual rate: it is worn, fake or in a poor reader. Replace it before it fails in the field.` });
   }
-  if (d.card_capacity_check === 'wrapped' || d.card_capacity_check === 'lost') {
-    flags.push({ kind: 'capacity', sentence: 'The card holds less than it claims (data written near its end did not come back): a counterfeit card. Replace it and re-image.' });
+  if (isProvenCounterfeit(d)) {
+    flags.push({ kind: 'capacity', sentence: COUNTERFEIT_CARD_SENTENCE });
   } else if (d.card_capacity_check !== 'ok' && d.card_kind === 'sd' && d.card_size_bytes !== null && d.card_size_bytes > 0 && !isStandardCapacity(d.card_size_bytes)) {
     flags.push({ kind: 'capacity', sentence: 'The card reports a size no card is sold at: it may be counterfeit. Check it, or replace it.' });
   }

@@ -6,7 +6,7 @@ import type { ConfigRequest, StatusRequest } from '../contracts/device-api.js';
 import type { DeploymentQuery, PagedResult, Report } from '../contracts/api.js';
 import { AppError } from '../contracts/errors.js';
 import { formatIsoDay } from '../contracts/format.js';
-import { isNotBooted, type OperatorResolution } from '../contracts/attention.js';
+import { isNotBooted, isWrittenOnCounterfeitCard, type OperatorResolution } from '../contracts/attention.js';
 import type { DeploymentFilter } from '../db/deployment.repository.js';
 import { isoOf, type CoreContext, type Emit } from './context.js';
 import { assignHostname, findHeldHostname } from './assignment.js';
@@ -202,7 +202,8 @@ export function createDeploymentService(ctx: CoreContext) {
           if (closed) emitStatus(emit, closed);
           if (closed?.batch_id) movedBatches.add(closed.batch_id);
         }
-        // Asking again is the re-image: earlier failures of this device are history now, off the lane.
+        // Asking again is the re-image: earlier failures of this device, and cards it left unbooted or counterfeit,
+        // are history now, off the lane.
         for (const resolved of repos.deployments.resolveFailuresOfHostname(assignment.entry.hostname, now)) emitStatus(emit, resolved);
         let deployment = repos.deployments.insert({
           hostname: assignment.entry.hostname,
@@ -405,9 +406,9 @@ export function createDeploymentService(ctx: CoreContext) {
       return ctx.write((emit) => {
         const deployment = repos.deployments.find(id);
         if (!deployment) throw new AppError('NOT_FOUND', `There is no deployment ${id}.`);
-        const notBooted = isNotBooted(deployment, ctx.now().getTime());
-        if ((deployment.status === 'completed' && !notBooted) || deployment.status === 'superseded') {
-          throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}${deployment.status === 'completed' ? ' and not overdue for its first-boot check-in' : ''}; only a failed, unfinished or not booted one can be acknowledged or re-imaged.`);
+        const needsHand = isNotBooted(deployment, ctx.now().getTime()) || isWrittenOnCounterfeitCard(deployment);
+        if ((deployment.status === 'completed' && !needsHand) || deployment.status === 'superseded') {
+          throw new AppError('CONFLICT', `Deployment ${id} (${deployment.hostname}) is ${deployment.status}${deployment.status === 'completed' ? ', not overdue for its first-boot check-in and not on a counterfeit card' : ''}; only a failed, unfinished, not booted or counterfeit one can be acknowledged or re-imaged.`);
         }
         const resolved = repos.deployments.resolveAttention(id, resolution, isoOf(ctx.now()), ctx.actor())!;
         ctx.audit({ action: 'deployment.attention', target: resolved.hostname, details: { deployment: id, resolution } });

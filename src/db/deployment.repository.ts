@@ -4,6 +4,7 @@ import type { GeneralizationReport } from '../contracts/generalization.js';
 import type { CardIdentity, DeploymentLog } from '../contracts/card-health.js';
 import type { BootState, DeploymentCheckin } from '../contracts/checkin.js';
 import { STALLED_AFTER_S } from '../contracts/attention.js';
+import { COUNTERFEIT_CAPACITY_CHECKS } from '../contracts/card-health.js';
 import type { Db } from './database.js';
 import { containsPattern, SEARCH_DEVICE_COLUMNS, sqlList, whereOf } from './where.js';
 
@@ -47,7 +48,7 @@ export interface DeploymentFilter {
   from?: string;
   to?: string;
   search?: string;
-  /** Only those needing a hand at this instant (src/contracts/attention.ts): failed, stalled or not booted. */
+  /** Only those needing a hand at this instant (src/contracts/attention.ts): failed, stalled, not booted or written on a counterfeit card. */
   attentionAt?: string;
   /** Only those in this boot state (bootStateOf in src/contracts/checkin.ts) at `at`. */
   boot?: { state: BootState; at: string };
@@ -59,13 +60,20 @@ const OUTCOME = `status IN (${sqlList(OUTCOME_DEPLOYMENT_STATUSES)})`;
 
 // Mirrors attentionReasonOf in src/contracts/attention.ts: unresolved failures; open records silent for
 // STALLED_AFTER_S before @attentionAt unless acknowledged after their last report; written cards past their check-in
-// deadline unless re-imaged or acknowledged after it.
+// deadline unless re-imaged or acknowledged after it; cards written although the capacity check proved them
+// counterfeit, unless re-imaged or acknowledged since they were written. The rule calls a counterfeit card past its
+// deadline not booted first; no need to say so here, for its check-in deadline lies after its completion (set then,
+// PITCREW_BOOT_DEADLINE_S later), so a silence counted as resolved counts the card as resolved too.
 const AWAITING_CHECKIN = "status = 'completed' AND booted_at IS NULL AND checkin_due_at IS NOT NULL";
 /** Nobody dealt with its silence: not re-imaged, and not acknowledged since its deadline. */
 const BOOT_UNRESOLVED = "(attention_resolved_at IS NULL OR (attention_resolution <> 'reimaged' AND attention_resolved_at < checkin_due_at))";
+const COUNTERFEIT_WRITTEN = `status = 'completed' AND card_capacity_check IN (${sqlList(COUNTERFEIT_CAPACITY_CHECKS)})`;
+/** Nobody dealt with the card: not re-imaged, and not acknowledged since it was written. */
+const COUNTERFEIT_UNRESOLVED = "(attention_resolved_at IS NULL OR (attention_resolution <> 'reimaged' AND attention_resolved_at < completed_at))";
 const NEEDS_ATTENTION = `((status = 'failed' AND attention_resolved_at IS NULL)
   OR (${OPEN} AND updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', @attentionAt, '-${STALLED_AFTER_S} seconds') AND (attention_resolved_at IS NULL OR attention_resolved_at < updated_at))
-  OR (${AWAITING_CHECKIN} AND checkin_due_at <= @attentionAt AND ${BOOT_UNRESOLVED}))`;
+  OR (${AWAITING_CHECKIN} AND checkin_due_at <= @attentionAt AND ${BOOT_UNRESOLVED})
+  OR (${COUNTERFEIT_WRITTEN} AND ${COUNTERFEIT_UNRESOLVED}))`;
 
 // Mirrors bootStateOf in src/contracts/checkin.ts.
 const BOOT_STATE_SQL: Record<BootState, string> = {
@@ -127,8 +135,9 @@ export function createDeploymentRepository(db: Db) {
   );
   const resolveFailuresOfHostname = db.prepare<{ hostname: string; at: string }, Deployment>(`
     UPDATE deployments SET attention_resolved_at = @at, attention_resolution = 'reimaged', attention_resolved_by = 'server'
-     WHERE hostname = @hostname AND (status = 'failed' OR (${AWAITING_CHECKIN}))
-       AND (attention_resolved_at IS NULL OR attention_resolution = 'reimage' OR (status = 'completed' AND attention_resolved_at < checkin_due_at)) RETURNING *`);
+     WHERE hostname = @hostname AND (status = 'failed' OR (${AWAITING_CHECKIN}) OR (${COUNTERFEIT_WRITTEN}))
+       AND (attention_resolved_at IS NULL OR attention_resolution = 'reimage' OR (status = 'completed' AND attention_resolved_at < checkin_due_at)
+            OR (${COUNTERFEIT_WRITTEN} AND ${COUNTERFEIT_UNRESOLVED})) RETURNING *`);
   const inSwarms = db.prepare<[], Deployment>("SELECT * FROM deployments WHERE delivery_role IN ('receiving', 'serving') ORDER BY id");
   const markSwept = db.prepare<{ id: number; swept_at: string }>('UPDATE deployments SET swept_at = @swept_at WHERE id = @id');
   const insertToken = db.prepare<{ deployment_id: number; token_sha256: string; checkin_token_sha256: string | null }>(

@@ -1,9 +1,12 @@
 // A failed device waits in "Needs attention" at the top of the dashboard with a plain sentence, its installer's own
 // words behind a toggle, for as long as nobody acts (not just the minute finished cards stay); acknowledging it,
 // marking it for a re-image or retiring its name takes it off the lane on the server too; the "Failed today" tile
-// opens the list of failures. Each test fails its own devices and opens the dashboard itself.
+// opens the list of failures. A board finished on a card the capacity check proved counterfeit waits there too, after
+// the failures. Each test fails its own devices and opens the dashboard itself.
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AttentionReason } from '../../src/contracts/attention.js';
+import type { CardIdentity } from '../../src/contracts/card-health.js';
 import type { Deployment } from '../../src/contracts/domain.js';
 import { ApiSession } from './support/api.session.js';
 import { waitForLive } from './support/browser.harness.js';
@@ -13,6 +16,9 @@ import { ADMIN_PASSWORD, type E2eServer } from './support/server.harness.js';
 
 const HASH_ON_DISK = 'a'.repeat(64);
 const HASH_OF_IMAGE = 'b'.repeat(64);
+const COUNTERFEIT_CARD: CardIdentity = { kind: 'sd', manufacturer: 'none (0x000000, typical of counterfeit cards)', name: 'NCard', serial: '0xdeadbeef', size_bytes: 1_024_209_543_168, capacity_check: 'wrapped' };
+/** The lane's order, as the dashboard promises it. */
+const LANE_ORDER: readonly AttentionReason[] = ['failed', 'not-booted', 'counterfeit-card', 'stalled'];
 
 describe('the needs-attention lane', () => {
   let dashboard: Dashboard;
@@ -127,5 +133,51 @@ describe('the needs-attention lane', () => {
     const pool = await admin.get<{ items: Array<{ hostname: string; status: string }> }>(`/api/kart-numbers?search=${config.hostname}`);
     expect(pool.items.find((entry) => entry.hostname === config.hostname)).toMatchObject({ status: 'retired' });
     expect(await admin.get<Deployment>(`/api/deployments/${config.deployment_id}`)).toMatchObject({ attention_resolution: 'acknowledged' });
+  });
+
+  it('holds a board finished on a counterfeit card after the failures, saying so once, until acknowledged', async () => {
+    await openDashboardPage();
+    const failing = FakeDevice.numbered(server.deviceUrl, 6);
+    await failing.requestConfig();
+    await failing.report('failed', { error_message: 'writing /dev/mmcblk0 at byte 0 made no progress' });
+    const sold = FakeDevice.numbered(server.deviceUrl, 7);
+    const { deployment_id: id } = await sold.requestConfig();
+    // As the installer reports it: the card from the capacity check on, written all the same.
+    await sold.report('downloading', { progress: 30, card: COUNTERFEIT_CARD });
+    await sold.report('completed', { card: COUNTERFEIT_CARD, card_write_bps: 18_000_000, card_read_bps: 40_000_000 });
+    const sound = FakeDevice.numbered(server.deviceUrl, 8);
+    await sound.requestConfig();
+    await sound.report('completed', { card: { ...COUNTERFEIT_CARD, serial: '0x00c0ffee', size_bytes: 31_914_983_424, capacity_check: 'ok' } });
+
+    const item = page.getByTestId(`attention-item-${id}`);
+    await item.getByTestId('attention-sentence').filter({ hasText: 'holds less than it claims' }).waitFor();
+    expect(await item.getAttribute('data-reason')).toBe('counterfeit-card');
+    expect(await item.getByTestId('attention-reason').textContent()).toBe('counterfeit card');
+    expect(await item.getByTestId('attention-sentence').textContent()).toMatch(/a counterfeit card\. Replace it and re-image\.$/);
+    // Said once: neither again under it nor as the card's "fake card?" flag beside the reason.
+    expect(await item.getByTestId('attention-card-sentence').count()).toBe(0);
+    expect(await item.getByTestId('card-flag-capacity').count()).toBe(0);
+    await page.getByTestId(`attention-item-${failing.config!.deployment_id}`).waitFor();
+    const reasons = (await page.locator('[data-testid^="attention-item-"]').evaluateAll((all) => all.map((card) => card.getAttribute('data-reason')))) as AttentionReason[];
+    expect(reasons).toEqual([...reasons].sort((a, b) => LANE_ORDER.indexOf(a) - LANE_ORDER.indexOf(b)));
+    expect(reasons.indexOf('counterfeit-card')).toBeGreaterThan(reasons.lastIndexOf('failed'));
+    const needingAttention = async () => (await admin.get<{ items: Deployment[] }>('/api/deployments?attention=true')).items.map((d) => d.id);
+    expect(await needingAttention()).toContain(id);
+    // Counted before the page's clock runs ahead of the server's, which would make it see stalls the server does not.
+    expect(await page.getByTestId('attention-count').textContent()).toBe(String((await needingAttention()).length));
+
+    // Finished, yet it outlasts the minute finished cards stay on the board, as a card whose check passed does not.
+    expect(await page.getByTestId(`attention-item-${sound.config!.deployment_id}`).count()).toBe(0);
+    const soundCard = page.locator(`[data-testid="deployment-card-${sound.config!.deployment_id}"][data-status="completed"]`);
+    await soundCard.waitFor();
+    await page.clock.fastForward(61_000);
+    await soundCard.waitFor({ state: 'detached' });
+    await item.getByTestId('attention-details-toggle').click();
+    expect(await item.getByTestId('attention-detail').textContent()).toMatch(/Capacity check\s*failed: the card wraps around \(counterfeit\)/);
+
+    await item.getByTestId('attention-acknowledge').click();
+    await item.waitFor({ state: 'detached' });
+    expect(await admin.get<Deployment>(`/api/deployments/${id}`)).toMatchObject({ status: 'completed', card_capacity_check: 'wrapped', attention_resolution: 'acknowledged', attention_resolved_by: 'admin' });
+    expect(await needingAttention()).not.toContain(id);
   });
 });

@@ -1,5 +1,6 @@
 // The "needs attention" lane on the server: which deployments the `attention` filter lists, and how an operator (or
-// the device asking again) takes one off it, recorded on the record and in the audit log.
+// the device asking again) takes one off it, recorded on the record and in the audit log. A card the installer's
+// capacity check proved counterfeit is written all the same; its finished board waits on the lane too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { STALLED_AFTER_S } from '../../contracts/attention.js';
 import type { Deployment } from '../../contracts/domain.js';
@@ -15,7 +16,7 @@ const attentionIds = async () => ((await t.as.viewer.get('/api/deployments?atten
 beforeAll(async () => {
   t = await startTestServer({}, { now: () => new Date(clock) });
   t.server.core.venues.create({ code: 'CORO', name: 'Coronado' });
-  t.server.core.pool.importKartNumbers({ venue_code: 'CORO', numbers: '1-10' });
+  t.server.core.pool.importKartNumbers({ venue_code: 'CORO', numbers: '1-20' });
   await activateTestImage(t.server, 'KXP2');
 });
 afterAll(async () => t.close());
@@ -82,5 +83,71 @@ describe('deployments needing attention', () => {
     expect((await t.as.operator.post(`/api/deployments/${device.deployment_id}/attention`, { resolution: 'acknowledged' })).status).toBe(409);
     expect((await t.as.operator.post(`/api/deployments/${device.deployment_id}/attention`, { resolution: 'reimaged' })).status).toBe(400);
     expect((await t.as.operator.post('/api/deployments/999999/attention', { resolution: 'acknowledged' })).status).toBe(404);
+  });
+});
+
+describe('a finished board on a card proven counterfeit', () => {
+  const fakeBoard = async (n: number) =>
+    (await t.device.post('/api/config', { venue_code: 'CORO', product_type: 'KXP2', serial_number: `10000000cc0${n}`, mac_address: `dc:a6:32:00:cc:0${n}` })).body as { deployment_id: number; hostname: string };
+  // As the installer reports it: the card in every phase report from the capacity check on, rates in the final one.
+  const card = (capacityCheck: string) => ({ kind: 'sd', manufacturer: 'none (0x000000, typical of counterfeit cards)', name: 'NCard', serial: '0xdeadbeef', size_bytes: 1_024_209_543_168, capacity_check: capacityCheck });
+  const install = async (device: { deployment_id: number }, capacityCheck: string) => {
+    await t.device.post('/api/status', { deployment_id: device.deployment_id, status: 'downloading', progress: 10, card: card(capacityCheck) });
+    await t.device.post('/api/status', { deployment_id: device.deployment_id, status: 'completed', card: card(capacityCheck), card_write_bps: 18_000_000 });
+  };
+  const deployment = async (id: number) => (await t.as.viewer.get(`/api/deployments/${id}`)).body as Deployment;
+
+  it('waits on the lane once written, not while installing, until an operator acknowledges it; a card that passed never does', async () => {
+    const fake = await fakeBoard(1);
+    await t.device.post('/api/status', { deployment_id: fake.deployment_id, status: 'downloading', progress: 10, card: card('wrapped') });
+    expect(await attentionIds()).not.toContain(fake.deployment_id);
+    await t.device.post('/api/status', { deployment_id: fake.deployment_id, status: 'completed', card: card('wrapped') });
+    expect(await deployment(fake.deployment_id)).toMatchObject({ status: 'completed', card_capacity_check: 'wrapped', attention_resolved_at: null });
+    expect(await attentionIds()).toContain(fake.deployment_id);
+
+    const passed = await fakeBoard(2);
+    await install(passed, 'ok');
+    const skipped = await fakeBoard(3);
+    await install(skipped, 'skipped');
+    expect(await attentionIds()).not.toContain(passed.deployment_id);
+    expect(await attentionIds()).not.toContain(skipped.deployment_id);
+    expect((await t.as.operator.post(`/api/deployments/${passed.deployment_id}/attention`, { resolution: 'acknowledged' })).status).toBe(409);
+
+    clock += 60_000;
+    const answer = await t.as.operator.post(`/api/deployments/${fake.deployment_id}/attention`, { resolution: 'acknowledged' });
+    expect(answer.status).toBe(200);
+    expect(answer.body.deployment).toMatchObject({ status: 'completed', attention_resolution: 'acknowledged', attention_resolved_by: 'operator' });
+    expect(await attentionIds()).not.toContain(fake.deployment_id);
+    clock += 3600_000;
+    expect(await attentionIds()).not.toContain(fake.deployment_id);
+  });
+
+  it('leaves the lane when marked for a re-image, and the record is history once the device asks again, asked to or not', async () => {
+    const marked = await fakeBoard(4);
+    await install(marked, 'lost');
+    expect(await attentionIds()).toContain(marked.deployment_id);
+    expect((await t.as.operator.post(`/api/deployments/${marked.deployment_id}/attention`, { resolution: 'reimage' })).body.deployment).toMatchObject({ attention_resolution: 'reimage' });
+    expect(await attentionIds()).not.toContain(marked.deployment_id);
+    expect((await fakeBoard(4)).hostname).toBe(marked.hostname);
+    expect(await deployment(marked.deployment_id)).toMatchObject({ attention_resolution: 'reimaged', attention_resolved_by: 'server' });
+
+    const unasked = await fakeBoard(5);
+    await install(unasked, 'wrapped');
+    expect(await attentionIds()).toContain(unasked.deployment_id);
+    await fakeBoard(5);
+    expect(await attentionIds()).not.toContain(unasked.deployment_id);
+    expect(await deployment(unasked.deployment_id)).toMatchObject({ attention_resolution: 'reimaged', attention_resolved_by: 'server' });
+  });
+
+  it('is not covered by an acknowledgement of a stall while it installed: nobody had seen the card then', async () => {
+    const device = await fakeBoard(6);
+    await t.device.post('/api/status', { deployment_id: device.deployment_id, status: 'downloading', progress: 10, card: card('wrapped') });
+    clock += (STALLED_AFTER_S + 1) * 1000;
+    expect(await attentionIds()).toContain(device.deployment_id);
+    await t.as.operator.post(`/api/deployments/${device.deployment_id}/attention`, { resolution: 'acknowledged' });
+    expect(await attentionIds()).not.toContain(device.deployment_id);
+    clock += 1000;
+    await t.device.post('/api/status', { deployment_id: device.deployment_id, status: 'completed', card: card('wrapped') });
+    expect(await attentionIds()).toContain(device.deployment_id);
   });
 });

@@ -1,6 +1,6 @@
-// "Needs attention": the devices on the floor that wait for a person — failed, silent while unfinished, or written
-// but never checked in from their first boot — at the
-// top of the dashboard, each with what happened in plain words, the installer's own words behind a toggle, and what
+// "Needs attention": the devices on the floor that wait for a person — failed, silent while unfinished, written but
+// never checked in from their first boot, or written on a card the capacity check proved counterfeit — at the top of
+// the dashboard, each with what happened in plain words, the installer's own words behind a toggle, and what
 // can be done about it. A device stays until someone acts (or it asks for its configuration again).
 import { memo, useState } from 'react';
 import { attentionSentences, type AttentionReason, type OperatorResolution } from '../../../src/contracts/attention.js';
@@ -27,6 +27,7 @@ type Action = OperatorResolution | 'release' | 'retire';
 function Detail({ deployment: d, reason }: { deployment: Deployment; reason: AttentionReason }) {
   const rows: Array<[string, React.ReactNode]> = [
     ...(reason === 'not-booted' ? ([['Written', formatDateTime(d.completed_at)], ['Check-in due', formatDateTime(d.checkin_due_at)]] as Array<[string, string]>) : []),
+    ...(reason === 'counterfeit-card' ? ([['Written', formatDateTime(d.completed_at)]] as Array<[string, string]>) : []),
     ['Installer said', d.error_message],
     ['Last step', d.message],
     ['Last status', `${d.status} at ${Math.round(d.progress)} %`],
@@ -55,6 +56,19 @@ function Detail({ deployment: d, reason }: { deployment: Deployment; reason: Att
       <InstallerLogView deploymentId={d.id} />
     </div>
   );
+}
+
+/** Why it is on the lane, where its status does not say it: a failure's status does. */
+const REASON_BADGE: Record<Exclude<AttentionReason, 'failed'>, { label: string; variant: string }> = {
+  stalled: { label: 'stalled', variant: 'warning' },
+  'not-booted': { label: 'not booted', variant: 'danger' },
+  'counterfeit-card': { label: 'counterfeit card', variant: 'danger' },
+};
+
+function ReasonBadge({ deployment, reason }: { deployment: Deployment; reason: AttentionReason }) {
+  if (reason === 'failed') return <StatusBadge kind="deployment" status={deployment.status} testId="attention-reason" />;
+  const { label, variant } = REASON_BADGE[reason];
+  return <span className={`badge text-bg-${variant}`} data-testid="attention-reason">{label}</span>;
 }
 
 const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }: { deployment: Deployment; reason: AttentionReason; now: number }) {
@@ -106,9 +120,10 @@ const AttentionCard = memo(function AttentionCard({ deployment: d, reason, now }
           <span className="font-monospace fw-semibold fs-6 text-break">{d.hostname}</span>
           <span className="d-flex align-items-center gap-1">
             <IdentifyBadge deployment={d} now={now} />
-            <CardFlagBadges deployment={d} />
-            {reason === 'stalled' ? <span className="badge text-bg-warning">stalled</span> : reason === 'not-booted' ? <span className="badge text-bg-danger">not booted</span> : <StatusBadge kind="deployment" status={d.status} />}
-            <span className="small text-body-secondary text-nowrap">{formatAgo(reason === 'not-booted' ? (d.completed_at ?? d.updated_at) : d.updated_at, now)}</span>
+            {/* The reason's badge says it of a counterfeit card, without the flag's doubt ("fake card?"). */}
+            <CardFlagBadges deployment={d} except={reason === 'counterfeit-card' ? 'capacity' : undefined} />
+            <ReasonBadge deployment={d} reason={reason} />
+            <span className="small text-body-secondary text-nowrap">{formatAgo(reason === 'not-booted' || reason === 'counterfeit-card' ? (d.completed_at ?? d.updated_at) : d.updated_at, now)}</span>
           </span>
         </div>
         <div className="small text-body-secondary">

@@ -1,7 +1,7 @@
 // Identify and diagnose, wherever a device is shown: its card's flags (much slower than the fleet, or holding less
 // than it claims), an Identify that blinks the board's LED, what the card is and measured, and the installer's log.
 import { useState, type ReactNode } from 'react';
-import { cardFlagsOf, identifyStateOf, writeRateShare } from '../../../src/contracts/card-health.js';
+import { cardFlagsOf, identifyStateOf, writeRateShare, type CardFlagKind } from '../../../src/contracts/card-health.js';
 import type { Deployment } from '../../../src/contracts/domain.js';
 import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
@@ -12,9 +12,9 @@ import { Busy } from './ui.js';
 
 const FLAG_LABEL = { slow: 'slow card', capacity: 'fake card?' } as const;
 
-/** A badge per flag, its sentence on hover and for screen readers. */
-export function CardFlagBadges({ deployment, className = '' }: { deployment: Deployment; className?: string }) {
-  const flags = cardFlagsOf(deployment);
+/** A badge per flag, its sentence on hover and for screen readers; `except` leaves out one a badge nearby says already. */
+export function CardFlagBadges({ deployment, className = '', except }: { deployment: Deployment; className?: string; except?: CardFlagKind }) {
+  const flags = cardFlagsOf(deployment).filter((flag) => flag.kind !== except);
   if (flags.length === 0) return null;
   return (
     <>

@@ -56,10 +56,11 @@ export function useLiveFleet(now: number) {
         const next = new Map<number, Tracked>();
         const reloadedAt = Date.now();
         // Keep recently finished cards; everything open, serving or needing a hand comes fresh from the server. A
-        // card that was serving and no longer is, or a failure resolved elsewhere, went by while the connection was
-        // down: it leaves the board.
+        // card that was serving and no longer is, or one needing a hand (a failure, a card not booted or counterfeit)
+        // resolved elsewhere, went by while the connection was down: it leaves the board.
         for (const [id, entry] of previous) {
-          if (entry.finishedAt !== null && !isServing(entry.deployment) && entry.deployment.status !== 'failed') next.set(id, entry);
+          const neededHand = entry.deployment.status === 'failed' || attentionReasonOf(entry.deployment, reloadedAt) !== null;
+          if (entry.finishedAt !== null && !isServing(entry.deployment) && !neededHand) next.set(id, entry);
         }
         // An event applied while the lists were on their way may be newer than what they say: it stays.
         const fresher = (deployment: Deployment) => {

@@ -135,7 +135,12 @@ function ActiveBatchWidget() {
   );
 }
 
-const LANE_ORDER: Record<AttentionItem['reason'], number> = { failed: 0, 'not-booted': 1, stalled: 2 };
+/**
+ * A counterfeit card before a stall: a stall mostly ends by itself (the device reports again, or the stale sweep
+ * turns it into a failure, which leads the lane), while a board on a counterfeit card looks finished and may be boxed
+ * and shipped next; this lane is the one chance to catch it.
+ */
+const LANE_ORDER: Record<AttentionItem['reason'], number> = { failed: 0, 'not-booted': 1, 'counterfeit-card': 2, stalled: 3 };
 
 function RecentHistory() {
   // Often enough for a card's "awaiting boot" to turn "not booted" within seconds of its deadline.
@@ -231,7 +236,7 @@ function LiveFloor({ between, after }: { between: ReactNode; after: ReactNode })
       const reason = attentionReasonOf(deployment, now);
       if (reason) items.push({ deployment, reason });
     }
-    // Failures first, then cards written but not booted, then the silent; the newest of each on top.
+    // Failures first, then cards written but not booted, then counterfeit cards, then the silent; the newest of each on top.
     return items.sort((a, b) => (a.reason === b.reason ? b.deployment.updated_at.localeCompare(a.deployment.updated_at) : LANE_ORDER[a.reason] - LANE_ORDER[b.reason]));
   }, [live.list, now]);
   // A failure waiting in the lane stays on the board too (after the unfinished): the compact view filters by state.

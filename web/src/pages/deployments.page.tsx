@@ -4,7 +4,7 @@ import { useEffect, useState } from 'react';
 import { Link } from 'react-router-dom';
 import type { Deployment, DeploymentStatus, ProductType } from '../../../src/contracts/domain.js';
 import { DEPLOYMENT_STATUSES, PRODUCT_TYPES } from '../../../src/contracts/domain.js';
-import { describeFailure } from '../../../src/contracts/attention.js';
+import { attentionReasonOf, describeFailure } from '../../../src/contracts/attention.js';
 import { api, type DeploymentFilters } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
 import { formatBytes, formatDateTime, formatDuration, formatRate } from '../../../src/contracts/format.js';
@@ -42,9 +42,10 @@ function PeerDeliveryDetail({ deployment: d }: { deployment: Deployment }) {
   );
 }
 
-/** Who took the device off the dashboard's "needs attention" lane, and how. */
-function describeResolution(d: Deployment): string {
-  if (d.attention_resolved_at === null) return d.status === 'failed' ? 'waiting on the dashboard' : '—';
+/** Who took the device off the dashboard's "needs attention" lane, and how; whether it waits there now. */
+function describeResolution(d: Deployment, now: number): string {
+  if (attentionReasonOf(d, now) !== null) return 'waiting on the dashboard';
+  if (d.attention_resolved_at === null) return '—';
   const when = formatDateTime(d.attention_resolved_at);
   if (d.attention_resolution === 'reimage') return `will re-image on next boot (asked by ${d.attention_resolved_by ?? 'someone'}, ${when})`;
   if (d.attention_resolution === 'reimaged') return `re-imaged: the device asked again (${when})`;
@@ -106,7 +107,7 @@ function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; 
     ['Finished', formatDateTime(d.completed_at)],
     ['Duration', formatDuration(durationOf(d))],
     ['Message', d.message ?? '—'],
-    ['Attention', describeResolution(d)],
+    ['Attention', describeResolution(d, now)],
     ...cardRows(d),
   ];
   return (
