@@ -55,6 +55,27 @@ describe('deployments needing attention', () => {
     expect(await attentionIds()).toContain(silentId);
   });
 
+  it('does not let an acknowledged stall hide the failure that follows it: a failure is news', async () => {
+    const device = await config(7);
+    clock += (STALLED_AFTER_S + 1) * 1000;
+    expect(await attentionIds()).toContain(device.deployment_id);
+    await t.as.operator.post(`/api/deployments/${device.deployment_id}/attention`, { resolution: 'acknowledged' });
+    expect(await attentionIds()).not.toContain(device.deployment_id);
+    clock += 1000;
+    const failed = await t.device.post('/api/status', { deployment_id: device.deployment_id, status: 'failed', error_message: 'the target /dev/mmcblk0 is write-protected' });
+    expect(failed.status).toBe(200);
+    expect(await attentionIds()).toContain(device.deployment_id);
+    const record = (await t.as.viewer.get(`/api/deployments/${device.deployment_id}`)).body as Deployment;
+    expect(record).toMatchObject({ status: 'failed', attention_resolved_at: null, attention_resolution: null, attention_resolved_by: null });
+
+    // A re-image asked for while it was silent stands: the device is to start over whatever this record comes to.
+    const marked = await config(8);
+    clock += (STALLED_AFTER_S + 1) * 1000;
+    await t.as.operator.post(`/api/deployments/${marked.deployment_id}/attention`, { resolution: 'reimage' });
+    await t.device.post('/api/status', { deployment_id: marked.deployment_id, status: 'failed', error_message: 'the target /dev/mmcblk0 is write-protected' });
+    expect(await attentionIds()).not.toContain(marked.deployment_id);
+  });
+
   it('marks a failure for a re-image; the device asking again keeps its hostname and closes the old record for good', async () => {
     const device = await config(4);
     await t.device.post('/api/status', { deployment_id: device.deployment_id, status: 'failed', error_message: 'writing /dev/mmcblk0 at byte 4096 made no progress' });
