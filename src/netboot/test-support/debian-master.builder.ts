@@ -147,7 +147,7 @@ export interface MasterSetup {
 /** Refuses early, with the fix, when this host cannot run arm64 maintainer scripts or build the image. */
 export async function checkMasterBuildHost(): Promise<void> {
   if (process.getuid?.() !== 0) throw new Error('building the Debian master needs root (mmdebstrap in root mode, file ownership in the image)');
-  const missing = ['mmdebstrap', 'sfdisk', 'mkfs.vfat', 'mcopy', 'mke2fs', 'systemctl', 'systemd-firstboot'].filter((tool) => !commandExists(tool));
+  const missing = ['mmdebstrap', 'sfdisk', 'mkfs.vfat', 'mcopy', 'mke2fs', 'systemctl'].filter((tool) => !commandExists(tool));
   if (missing.length) throw new Error(`missing tools to build the Debian master: ${missing.join(', ')} (apt-get install mmdebstrap fdisk dosfstools mtools e2fsprogs systemd)`);
   const binfmt = await readFile('/proc/sys/fs/binfmt_misc/qemu-aarch64', 'utf8').catch(() => '');
   if (!binfmt.startsWith('enabled')) {
@@ -254,9 +254,9 @@ async function buildImage(work: string, rootfs: string, log?: (line: string) => 
     'usr/local/sbin/pitcrew-test-report': { content: REPORT_SCRIPT, mode: 0o755 },
     'etc/systemd/system/pitcrew-test-report.service': REPORT_UNIT,
   });
-  // Configured as a unit in use is: otherwise systemd-firstboot, which runs on a first boot, would wait on the console
-  // for someone to type a locale, a time zone and a root password.
-  await run('systemd-firstboot', [`--root=${rootfs}`, '--locale=C.UTF-8', '--timezone=Etc/UTC', '--root-password-hashed=!']);
+  // No locale, time zone or root password is set, as on a unit nobody configured: on the first boot generalisation
+  // gives each card, systemd-firstboot would wait on the console for them, were it not for the systemd.firstboot=off
+  // the installer puts on cmdline.txt (first-boot.customizer.ts). The boots below prove it.
   await mkdir(join(rootfs, 'boot/firmware'), { recursive: true });
   await run('systemctl', [`--root=${rootfs}`, 'enable', '--quiet', 'systemd-networkd.service', 'pitcrew-test-report.service']);
 
