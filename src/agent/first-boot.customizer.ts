@@ -1,7 +1,7 @@
 // Gives the written disk its hostname for first boot, without mounting anything, after making it a machine of its
 // own (clone.generalizer.ts: machine-id, SSH host keys, leases, logs …) unless the image turns that off. The root
-// filesystem is inspected to learn which first-boot mechanism the image really runs (src/disk-layout/first-boot.detector.ts), and
-// that mechanism is fed the way Raspberry Pi Imager feeds it:
+// filesystem is inspected to learn which first-boot mechanism the image really runs
+// (src/disk-layout/first-boot.detector.ts), and that mechanism is fed the way Raspberry Pi Imager feeds it:
 //   rpi-preseed  (newest Raspberry Pi OS): [system] hostname in /boot/firmware/rpi-preseed.toml; the
 //                rpi-preseed.service unit enabled and no stale "applied" stamp, so it runs exactly once;
 //   cloud-init   (Trixie): hostname in user-data, a fresh instance-id in meta-data (cloud-init runs its
