@@ -1,6 +1,7 @@
-// One-to-many delivery, a device's membership of its image's swarm: it announces what it holds about once a second
-// (and at once when it runs out of work), learns from the answer which peers hold which chunks and which chunks the
-// server wants it to fetch, and decides for the chunk fetcher where each next chunk comes from:
+// One-to-many delivery, a device's membership of its image's swarm: it announces what it holds at the interval the
+// server answers (twice a second), and at once when it runs out of work; learns from the answer which peers hold
+// which chunks and which chunks the server wants it to fetch, and decides for the chunk fetcher where each next
+// chunk comes from:
 //   1. a chunk a usable peer holds, rarest first (so the swarm's copies spread);
 //   2. a chunk the server handed this device (nobody else holds it or is fetching it);
 //   3. any missing chunk from the server, when there is no swarm (off, or no answer), or when nothing could be
