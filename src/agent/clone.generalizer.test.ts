@@ -243,6 +243,13 @@ describe('a first boot made by generalisation asks nothing on the console', () =
     await checkFilesystems(disk, image);
   });
 
+  it('keeps a firstrun.sh the image wired itself, as it has it (an older Imager\'s two arguments), and puts the argument before it', async () => {
+    const wired = 'console=serial0,115200 root=/dev/mmcblk0p2 rootwait systemd.run=/boot/firmware/firstrun.sh systemd.run_success_action=reboot\n';
+    const { cmdline, result } = await customizeImage({ artefacts: { machineId: 'id' }, rootFiles: FIRSTBOOT_UNIT, bootFiles: { 'cmdline.txt': wired, 'firstrun.sh': '#!/bin/bash\nset +e\nexit 0\n' } });
+    expect(result.flavour).toBe('firstrun');
+    expect(cmdline).toBe(wired.replace(' systemd.run=', ' systemd.firstboot=off systemd.run='));
+  });
+
   it('on an rpi-preseed image, whose cmdline.txt is otherwise left alone, adds that one argument', async () => {
     const { cmdline, masterCmdline } = await customizeImage({ flavour: 'rpi-preseed', artefacts: { machineId: 'id' }, rootFiles: FIRSTBOOT_UNIT });
     expect(cmdline).toBe(`${masterCmdline.trim()} systemd.firstboot=off\n`);

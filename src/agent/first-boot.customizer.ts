@@ -126,7 +126,7 @@ async function writeFirstBoot(options: CustomizeOptions): Promise<CustomizeResul
 
   await checkBootFiles(fat, bootFiles);
   await ext.checkApplied(rootChanges);
-  if (bootFiles.has('cmdline.txt')) checkCmdline(bootFiles.get('cmdline.txt')!, flavour, bootMount);
+  if (bootFiles.has('cmdline.txt')) checkCmdline(bootFiles.get('cmdline.txt')!, flavour, bootMount, cmdlineText ?? '');
 
   return {
     flavour,
@@ -325,11 +325,21 @@ async function checkBootFiles(fat: FatVolume, files: Map<string, string>): Promi
   }
 }
 
-function checkCmdline(cmdline: string, flavour: FirstBootFlavour, bootMount: string): void {
+/**
+ * What was written to cmdline.txt holds what first boot needs. Arguments the image wired itself (firstrun.sh already
+ * started by systemd.run=) are checked for being there, not for Imager's order; ours must end the line.
+ */
+function checkCmdline(cmdline: string, flavour: FirstBootFlavour, bootMount: string, imageCmdline: string): void {
   if (cmdline.trim().includes('\n')) throw new InstallerError('CUSTOMIZE', 'cmdline.txt must stay a single line');
   const tokens = cmdlineTokens(cmdline);
+  const script = `systemd.run=${bootMount}/firstrun.sh`;
   if (flavour === 'cloud-init' && !tokens.some((t) => t.startsWith('ds='))) throw new InstallerError('CUSTOMIZE', 'cmdline.txt lacks the ds=nocloud datasource');
-  if (flavour === 'firstrun' && tokens.at(-FIRSTRUN_ARGS.length - 1) !== `systemd.run=${bootMount}/firstrun.sh`) {
-    throw new InstallerError('CUSTOMIZE', 'cmdline.txt does not end with the firstrun.sh arguments');
+  if (flavour === 'firstrun') {
+    const wiredByImage = cmdlineTokens(imageCmdline).includes(script);
+    if (wiredByImage && !tokens.includes(script)) throw new InstallerError('CUSTOMIZE', `cmdline.txt lost the image's ${script}`);
+    if (!wiredByImage && tokens.at(-FIRSTRUN_ARGS.length - 1) !== script) throw new InstallerError('CUSTOMIZE', 'cmdline.txt does not end with the firstrun.sh arguments');
   }
+  const quiet = tokens.indexOf(FIRSTBOOT_NO_QUESTIONS);
+  const firstRun = tokens.findIndex((t) => t.startsWith('systemd.run'));
+  if (quiet !== -1 && firstRun !== -1 && quiet > firstRun) throw new InstallerError('CUSTOMIZE', `${FIRSTBOOT_NO_QUESTIONS} must come before the systemd.run arguments on cmdline.txt`);
 }

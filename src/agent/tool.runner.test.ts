@@ -7,7 +7,7 @@ describe('the installer running disk tools', () => {
   it('fails the installation as a customisation when a tool is missing', async () => {
     const error = await runTool('mcopy', [], { env: { PATH: '/nonexistent' } }).catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(InstallerError);
-    expect(error).toMatchObject({ code: 'CUSTOMIZE', transient: false, message: 'mcopy is not available in the installer environment (install the mtools package)' });
+    expect(error).toMatchObject({ code: 'CUSTOMIZE', transient: false, message: 'mcopy is not installed on this machine (install the mtools package)' });
   });
 
   it('turns only disk-layout errors into customisation failures, leaving every other error as it is', () => {

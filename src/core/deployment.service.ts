@@ -302,6 +302,11 @@ export function createDeploymentService(ctx: CoreContext) {
           bytes_from_server: request.bytes_from_server ?? deployment.bytes_from_server,
         };
         let updated = overrulesSweep ? repos.deployments.overruleSweep(change) : repos.deployments.update(change);
+        // The device's own failure is news: an acknowledgement given while it was open (of a stall) would keep it off
+        // the lane for good. A re-image asked for stands; so does an acknowledged silence the stale sweep closes.
+        if (updated && !overrulesSweep && status === 'failed' && updated.attention_resolution === 'acknowledged') {
+          updated = repos.deployments.dropAcknowledgement(updated.id) ?? updated;
+        }
         if (updated && status === 'completed' && request.checkin_installed && !updated.booted_at) {
           // From the instant recorded as completed_at: the deadline is exactly the boot deadline after it.
           updated = repos.deployments.setCheckinDue(updated.id, isoOf(new Date(Date.parse(now) + (options.bootDeadlineS ?? DEFAULT_BOOT_DEADLINE_S) * 1000)));

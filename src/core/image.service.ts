@@ -254,22 +254,29 @@ export function createImageService(ctx: CoreContext, store: ImageStore) {
     },
 
     /**
-     * Inspects images registered before the first-boot mechanism was (generalisation steps and first boot), one at
-     * a time; quick (a few filesystem reads each). Answers how many were inspected.
+     * Inspects the images registered before the first-boot mechanism was, and again those whose inspection found a
+     * problem (a tool installed since, a read that failed), one at a time; quick (a few filesystem reads each). A list
+     * of generalisation steps already known is kept when this inspection could not make one. Answers how many images
+     * changed.
      */
     async inspectUninspected(signal?: AbortSignal): Promise<number> {
-      let inspected = 0;
+      let changed = 0;
       for (const image of repos.images.listUninspected()) {
         if (signal?.aborted) break;
         const inspection = await inspectImage(store.pathOf(image.filename));
+        const found = {
+          generalization_preview: inspection.generalization.steps === null && image.generalization_preview?.steps ? image.generalization_preview : inspection.generalization,
+          first_boot_preview: inspection.firstBoot,
+        };
+        if (JSON.stringify(found) === JSON.stringify({ generalization_preview: image.generalization_preview, first_boot_preview: image.first_boot_preview })) continue;
         ctx.write((emit) => {
-          const updated = repos.images.recordInspection(image.id, { generalization_preview: inspection.generalization, first_boot_preview: inspection.firstBoot });
+          const updated = repos.images.recordInspection(image.id, found);
           if (!updated) return; // deleted meanwhile
-          inspected++;
+          changed++;
           emit('image_updated', { image_id: updated.id, image: updated });
         });
       }
-      return inspected;
+      return changed;
     },
 
     /** Registers an image streamed from anywhere (an HTTP upload); the stream is consumed exactly once. */

@@ -70,8 +70,6 @@ const BOOT_UNRESOLVED = "(attention_resolved_at IS NULL OR (attention_resolution
 const COUNTERFEIT_WRITTEN = `status = 'completed' AND card_capacity_check IN (${sqlList(COUNTERFEIT_CAPACITY_CHECKS)})`;
 /** Nobody dealt with the card: not re-imaged, and not acknowledged since it was written. */
 const COUNTERFEIT_UNRESOLVED = "(attention_resolved_at IS NULL OR (attention_resolution <> 'reimaged' AND attention_resolved_at < completed_at))";
-/** In an update of an open record: it fails now, and what covered it was an acknowledgement. */
-const ACKNOWLEDGEMENT_LAPSES = "@status = 'failed' AND attention_resolution = 'acknowledged'";
 const NEEDS_ATTENTION = `((status = 'failed' AND attention_resolved_at IS NULL)
   OR (${OPEN} AND updated_at < strftime('%Y-%m-%dT%H:%M:%fZ', @attentionAt, '-${STALLED_AFTER_S} seconds') AND (attention_resolved_at IS NULL OR attention_resolved_at < updated_at))
   OR (${AWAITING_CHECKIN} AND checkin_due_at <= @attentionAt AND ${BOOT_UNRESOLVED})
@@ -113,19 +111,16 @@ export function createDeploymentRepository(db: Db) {
   const latestBySerial = db.prepare<[string], Deployment>('SELECT * FROM deployments WHERE serial_number = ? ORDER BY id DESC LIMIT 1');
   const latestByMac = db.prepare<[string], Deployment>('SELECT * FROM deployments WHERE mac_address = ? ORDER BY id DESC LIMIT 1');
   const openForHostname = db.prepare<[string], Deployment>(`SELECT * FROM deployments WHERE hostname = ? AND ${OPEN}`);
-  // The status guard makes a final state final even against a report racing the one that closed it. A record that
-  // fails here was open, so its failure is news: an acknowledgement given while it was open (of a stall) is dropped,
-  // or it would keep the failure off the lane for good. A re-image asked for stands: it covers whatever the record
-  // comes to until the device asks again.
+  // The status guard makes a final state final even against a report racing the one that closed it.
   const update = db.prepare<DeploymentProgress, Deployment>(`
     UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
            rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message,
            ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at,
-           bytes_from_peers = @bytes_from_peers, bytes_from_server = @bytes_from_server,
-           attention_resolved_at = iif(${ACKNOWLEDGEMENT_LAPSES}, NULL, attention_resolved_at),
-           attention_resolved_by = iif(${ACKNOWLEDGEMENT_LAPSES}, NULL, attention_resolved_by),
-           attention_resolution = iif(${ACKNOWLEDGEMENT_LAPSES}, NULL, attention_resolution)
+           bytes_from_peers = @bytes_from_peers, bytes_from_server = @bytes_from_server
      WHERE id = @id AND ${OPEN} RETURNING *`);
+  const dropAcknowledgement = db.prepare<[number], Deployment>(`
+    UPDATE deployments SET attention_resolved_at = NULL, attention_resolution = NULL, attention_resolved_by = NULL
+     WHERE id = ? AND attention_resolution = 'acknowledged' RETURNING *`);
   // Only a record the stale sweep closed can be reopened, and only by the device's own final report.
   const overruleSweep = db.prepare<DeploymentProgress, Deployment>(`
     UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
@@ -268,6 +263,8 @@ export function createDeploymentRepository(db: Db) {
     /** Spends the deployment's one check-in; false when it was spent already. */
     useCheckinToken: (deploymentId: number, at: string): boolean => useCheckinToken.run({ deployment_id: deploymentId, at }).changes === 1,
     setCheckinDue: (id: number, due: string): Deployment | undefined => setCheckinDue.get({ id, due }),
+    /** Forgets an acknowledgement (not a re-image asked for); undefined when there was none. */
+    dropAcknowledgement: (id: number): Deployment | undefined => dropAcknowledgement.get(id),
     markBooted: (id: number, bootedAt: string): Deployment | undefined => markBooted.get({ id, booted_at: bootedAt }),
     saveCheckin: (checkin: DeploymentCheckin): void => void insertCheckin.run({ ...checkin, ip_addresses: JSON.stringify(checkin.ip_addresses) }),
     checkinOf: (deploymentId: number): DeploymentCheckin | null => {

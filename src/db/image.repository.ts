@@ -90,7 +90,10 @@ export function createImageRepository(db: Db) {
   const all = db.prepare<[], ImageRow>(`${SELECT} ORDER BY product_type, uploaded_at DESC, id DESC`);
   const bySha256 = db.prepare<[string], ImageRow>(`${SELECT} WHERE sha256 = ? ORDER BY id`);
   const withoutDelivery = db.prepare<[], ImageRow>(`${SELECT} WHERE block_map IS NULL ORDER BY active DESC, id`);
-  const uninspected = db.prepare<[], ImageRow>(`${SELECT} WHERE first_boot_preview IS NULL ORDER BY active DESC, id`);
+  // Not inspected yet, or the inspection found a problem (a tool missing then, a read that failed): tried again.
+  const uninspected = db.prepare<[], ImageRow>(
+    `${SELECT} WHERE first_boot_preview IS NULL OR json_extract(first_boot_preview, '$.problem') IS NOT NULL ORDER BY active DESC, id`,
+  );
   const insert = db.prepare<ImageInsert, { id: number }>(`
     INSERT INTO images (product_type, version, filename, size_bytes, sha256, description, uploaded_at, active, source_format, generalization_preview, first_boot_preview)
     VALUES (@product_type, @version, @filename, @size_bytes, @sha256, @description, @uploaded_at, 0, @source_format, @generalization_preview, @first_boot_preview) RETURNING id`);
@@ -142,7 +145,7 @@ export function createImageRepository(db: Db) {
     listBySha256: (sha256: string): MasterImage[] => bySha256.all(sha256).map(toImage),
     /** Images registered before delivery v2, active ones first: their chunks are built in the background. */
     listWithoutDelivery: (): MasterImage[] => withoutDelivery.all().map(toImage),
-    /** Images registered before their first-boot mechanism was inspected, active ones first. */
+    /** Images registered before their first-boot mechanism was inspected, or whose inspection failed; active first. */
     listUninspected: (): MasterImage[] => uninspected.all().map(toImage),
     /** Callers run this inside a transaction when `delivery` is given. */
     insert: (image: NewImage, delivery?: ImageDeliveryRecord): MasterImage => {

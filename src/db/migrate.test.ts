@@ -114,6 +114,35 @@ describe('migrations', () => {
     db.close();
   });
 
+  it('17 starts the lane with recent counterfeit cards only: re-imaged and day-old ones count as dealt with', () => {
+    const old = new Database(join(dir, 'old.db'));
+    migrate(old, 16);
+    old.prepare("INSERT INTO venues (code, name, created_at) VALUES ('CORO', 'Coronado', '2026-01-01T00:00:00Z')").run();
+    const insert = old.prepare(`INSERT INTO deployments (hostname, product_type, venue_code, status, card_capacity_check, started_at, updated_at, completed_at, attention_resolved_at, attention_resolution)
+                                VALUES (?, 'KXP2', 'CORO', ?, ?, ?, ?, ?, ?, ?)`);
+    const recent = new Date(Date.now() - 3_600_000).toISOString();
+    const later = new Date(Date.now() - 1_800_000).toISOString();
+    const dayOld = '2026-01-01T00:01:00Z';
+    insert.run('KXP2-CORO-001', 'completed', 'wrapped', recent, recent, recent, null, null); // deployed again since
+    insert.run('KXP2-CORO-001', 'downloading', null, later, later, null, null, null);
+    insert.run('KXP2-CORO-002', 'completed', 'lost', recent, recent, recent, null, null); // recent: stays on the lane
+    insert.run('KXP2-CORO-003', 'completed', 'wrapped', dayOld, dayOld, dayOld, null, null); // day-old
+    insert.run('KXP2-CORO-004', 'completed', 'ok', dayOld, dayOld, dayOld, null, null); // a good card: untouched
+    insert.run('KXP2-CORO-005', 'completed', 'lost', dayOld, dayOld, dayOld, '2026-01-01T00:00:30Z', 'acknowledged'); // a stall acknowledged before it was written
+    old.close();
+    const db = openDatabase(join(dir, 'old.db'));
+    expect(db.prepare('SELECT id, attention_resolution, attention_resolved_by FROM deployments ORDER BY id').all()).toEqual([
+      { id: 1, attention_resolution: 'reimaged', attention_resolved_by: 'server' },
+      { id: 2, attention_resolution: null, attention_resolved_by: null },
+      { id: 3, attention_resolution: null, attention_resolved_by: null },
+      { id: 4, attention_resolution: 'acknowledged', attention_resolved_by: 'upgrade' },
+      { id: 5, attention_resolution: null, attention_resolved_by: null },
+      { id: 6, attention_resolution: 'acknowledged', attention_resolved_by: 'upgrade' },
+    ]);
+    expect(db.prepare('SELECT attention_resolved_at FROM deployments WHERE id = 1').pluck().get()).toBe(later);
+    db.close();
+  });
+
   it('are idempotent: opening again applies nothing', () => {
     openDatabase(join(dir, 'a.db')).close();
     const db = new Database(join(dir, 'a.db'));

@@ -10,6 +10,6 @@ describe('runDiskTool', () => {
   it('says plainly which package a missing tool comes from, as its own error type', async () => {
     const run = runDiskTool('debugfs', [], { env: { PATH: '/nonexistent' } });
     await expect(run).rejects.toBeInstanceOf(DiskLayoutError);
-    await expect(run).rejects.toThrow('debugfs is not available in the installer environment (install the e2fsprogs package)');
+    await expect(run).rejects.toThrow('debugfs is not installed on this machine (install the e2fsprogs package)');
   });
 });

@@ -32,7 +32,7 @@ export function runDiskTool(command: string, args: string[], options: { env?: No
       const hint = PACKAGE_OF[command] ? ` (install the ${PACKAGE_OF[command]} package)` : '';
       reject(
         error.code === 'ENOENT'
-          ? new DiskLayoutError(`${command} is not available in the installer environment${hint}`, { cause: error })
+          ? new DiskLayoutError(`${command} is not installed on this machine${hint}`, { cause: error })
           : new DiskLayoutError(`running ${command} failed: ${error.message}`, { cause: error }),
       );
     });

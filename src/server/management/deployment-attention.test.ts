@@ -68,6 +68,16 @@ describe('deployments needing attention', () => {
     const record = (await t.as.viewer.get(`/api/deployments/${device.deployment_id}`)).body as Deployment;
     expect(record).toMatchObject({ status: 'failed', attention_resolved_at: null, attention_resolution: null, attention_resolved_by: null });
 
+    // An acknowledged silence that the stale sweep closes is the same silence: it stays acknowledged.
+    const unplugged = await config(9);
+    clock += (STALLED_AFTER_S + 1) * 1000;
+    await t.as.operator.post(`/api/deployments/${unplugged.deployment_id}/attention`, { resolution: 'acknowledged' });
+    clock += 60_000;
+    const swept = t.server.core.deployments.sweepStale(60_000).map((d) => d.id);
+    expect(swept).toContain(unplugged.deployment_id);
+    expect(t.server.core.deployments.get(unplugged.deployment_id)).toMatchObject({ status: 'failed', attention_resolution: 'acknowledged' });
+    expect(await attentionIds()).not.toContain(unplugged.deployment_id);
+
     // A re-image asked for while it was silent stands: the device is to start over whatever this record comes to.
     const marked = await config(8);
     clock += (STALLED_AFTER_S + 1) * 1000;

@@ -1,10 +1,12 @@
 // The first-boot mechanism of a master image, found when it is registered and shown over real HTTP with the image:
 // the same decision the installer makes on each card (src/disk-layout/first-boot.detector.ts), on real disk images,
 // with what the installer will warn about; images registered before are inspected in the background.
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildDiskImage, makeTempDir, type BuildOptions } from '../../disk-layout/test-support/disk-image.builder.js';
 import type { MasterImage } from '../../contracts/domain.js';
+import { tinyDiskImage } from '../../disk-layout/test-support/tiny-disk-image.js';
 import { startTestServer, type TestServer } from '../test-support/test-server.js';
 
 describe('image first-boot detection', () => {
@@ -61,6 +63,20 @@ describe('image first-boot detection', () => {
     const after = (await t.as.viewer.get(`/api/images/${image.id}`)).body.image as MasterImage;
     expect(after.first_boot_preview).toEqual(image.first_boot_preview);
     expect(after.generalization_preview).toEqual(image.generalization_preview);
+    expect(await t.server.core.images.inspectUninspected()).toBe(0);
+  }, 30_000);
+
+  it('inspects again an image whose inspection found a problem (a tool installed since), and leaves one that cannot be read as it was', async () => {
+    const image = await register({ flavour: 'cloud-init' });
+    const failed = { flavour: null, boot_mount: null, warnings: [], problem: 'mcopy is not installed on this machine (install the mtools package)' };
+    t.server.db.prepare('UPDATE images SET first_boot_preview = ? WHERE id = ?').run(JSON.stringify(failed), image.id);
+    const notADisk = join(dir, 'no-root.img');
+    await writeFile(notADisk, tinyDiskImage('no file systems at all'));
+    const unreadable = await t.server.core.images.registerFile({ product_type: 'RXP2', version: '9.0.0' }, notADisk);
+    expect(unreadable.first_boot_preview).toMatchObject({ flavour: null, problem: 'the image has no ext4 root partition' });
+
+    expect(await t.server.core.images.inspectUninspected()).toBe(1);
+    expect((await t.as.viewer.get(`/api/images/${image.id}`)).body.image.first_boot_preview).toEqual(image.first_boot_preview);
     expect(await t.server.core.images.inspectUninspected()).toBe(0);
   }, 30_000);
 });

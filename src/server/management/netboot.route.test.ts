@@ -99,6 +99,8 @@ describe('stick images at once', () => {
     const open = await Promise.all(Array.from({ length: MAX_STICKS_AT_ONCE }, () => fetch(url, { headers })));
     expect(open.map((response) => response.status)).toEqual(open.map(() => 200));
 
+    // A HEAD would build a whole image for its headers: there is none.
+    expect((await fetch(url, { headers, method: 'HEAD' })).status).toBe(404);
     const refused = await fetch(url, { headers });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toBe('30');

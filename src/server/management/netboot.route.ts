@@ -38,7 +38,8 @@ export function registerNetbootRoutes(app: TypedApp, { config }: ServerDeps): vo
   // A build cut short by a crash or a power cut leaves its ~100 MB folder: nothing else uses them, so start clean.
   app.addHook('onReady', async () => { await rm(scratchRoot, { recursive: true, force: true }); });
   // Operators only: the stick carries the device token when the network boot folder's cmdline.txt does.
-  app.get('/api/netboot/usb-image', { schema: { querystring: UsbImageQuery, response: { 200: StickBody } }, config: { access: 'operator' } }, async (request, reply) => {
+  // No HEAD twin: it would build a whole image only to send its headers.
+  app.get('/api/netboot/usb-image', { schema: { querystring: UsbImageQuery, response: { 200: StickBody } }, exposeHeadRoute: false, config: { access: 'operator' } }, async (request, reply) => {
     if (sticksInProgress >= MAX_STICKS_AT_ONCE) {
       reply.header('retry-after', '30');
       throw new AppError('UNAVAILABLE', `${MAX_STICKS_AT_ONCE} installer stick images are being built or downloaded already; try again when one of them has finished.`);
