@@ -1,6 +1,7 @@
 // Form state that validates as the person types: errors show for a field once it has been touched (or once the
 // form was submitted), and the submit button knows whether everything is valid.
-import { useCallback, useId, useMemo, useState, type ReactNode } from 'react';
+import { useCallback, useId, useMemo, useState, type FormEvent, type ReactNode } from 'react';
+import { describeError } from '../api/api.client.js';
 
 export type Errors<T> = Partial<Record<keyof T, string>>;
 
@@ -24,6 +25,30 @@ export function useForm<T extends Record<string, unknown>>(initial: T, validate:
   const shown = (key: keyof T): string | undefined => (touched[key] || submitted ? errors[key] : undefined);
 
   return { values, set, setValues, errors, shown, isValid, submitted, markSubmitted: () => setSubmitted(true), reset };
+}
+
+/**
+ * A form's submit: shows every field's error and stops while any remains, else runs `send` with the button busy, and
+ * keeps the server's refusal, in words, for the form to show.
+ */
+export function useFormSubmit(form: { isValid: boolean; markSubmitted: () => void }, send: () => Promise<void>) {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    form.markSubmitted();
+    if (!form.isValid) return;
+    setBusy(true);
+    setError(null);
+    try {
+      await send();
+    } catch (caught) {
+      setError(describeError(caught));
+    } finally {
+      setBusy(false);
+    }
+  };
+  return { busy, error, submit };
 }
 
 interface FieldProps {

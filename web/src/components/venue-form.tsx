@@ -1,11 +1,11 @@
 // Create or edit a venue. The code is checked as it is typed (4 letters or digits, shown upper-case) and cannot
 // change later, because hostnames already handed out contain it.
-import { useCallback, useState, type FormEvent } from 'react';
+import { useCallback } from 'react';
 import type { Venue } from '../../../src/contracts/domain.js';
 import { VENUE_CODE_PATTERN } from '../../../src/contracts/domain.js';
 import { FIELD_LIMITS } from '../../../src/contracts/limits.js';
-import { api, describeError } from '../api/api.client.js';
-import { EMAIL_PATTERN, Field, useForm, type Errors } from './form.js';
+import { api } from '../api/api.client.js';
+import { EMAIL_PATTERN, Field, useForm, useFormSubmit, type Errors } from './form.js';
 import { Modal } from './modal.js';
 import { useToast } from './toast.provider.js';
 import { Busy } from './ui.js';
@@ -27,27 +27,14 @@ export function VenueFormModal({ venue, onClose, onSaved }: { venue?: Venue; onC
     { code: venue?.code ?? '', name: venue?.name ?? '', location: venue?.location ?? '', contact_email: venue?.contact_email ?? '' },
     useCallback(validateVenue, []),
   );
-  const [busy, setBusy] = useState(false);
-  const [serverError, setServerError] = useState<string | null>(null);
 
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    form.markSubmitted();
-    if (!form.isValid) return;
-    setBusy(true);
-    setServerError(null);
+  const { busy, error: serverError, submit } = useFormSubmit(form, async () => {
     const v = form.values;
     const details = { name: v.name.trim(), location: v.location.trim() || null, contact_email: v.contact_email.trim() || null };
-    try {
-      const saved = isEdit ? await api.venues.update(venue!.code, details) : await api.venues.create({ code: v.code, ...details });
-      toast.success(isEdit ? `Venue ${saved.venue.code} updated.` : `Venue ${saved.venue.code} created.`);
-      onSaved(saved.venue);
-    } catch (error) {
-      setServerError(describeError(error));
-    } finally {
-      setBusy(false);
-    }
-  };
+    const saved = isEdit ? await api.venues.update(venue!.code, details) : await api.venues.create({ code: v.code, ...details });
+    toast.success(isEdit ? `Venue ${saved.venue.code} updated.` : `Venue ${saved.venue.code} created.`);
+    onSaved(saved.venue);
+  });
 
   return (
     <Modal

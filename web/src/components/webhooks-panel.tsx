@@ -1,12 +1,12 @@
 // Notifications on the System page (administrators): the webhooks, a form to add one, a test button, and the
 // delivery log with each delivery's attempts, last status code and error.
-import { useCallback, useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState } from 'react';
 import {
   WEBHOOK_EVENT_LABELS, WEBHOOK_EVENTS, WEBHOOK_FORMATS, type Webhook, type WebhookDelivery, type WebhookEvent, type WebhookFormat,
 } from '../../../src/contracts/webhooks.js';
-import { api, describeError } from '../api/api.client.js';
+import { api } from '../api/api.client.js';
 import { useResource } from '../api/use-resource.js';
-import { Field, useForm, type Errors } from './form.js';
+import { Field, useForm, useFormSubmit, type Errors } from './form.js';
 import { formatDateTime } from '../../../src/contracts/format.js';
 import { useConfirm } from './modal.js';
 import { useToast } from './toast.provider.js';
@@ -35,26 +35,13 @@ const validate = (v: NewWebhook): Errors<NewWebhook> => ({
 function WebhookForm({ onCreated }: { onCreated: () => void }) {
   const toast = useToast();
   const form = useForm<NewWebhook>(EMPTY, useCallback(validate, []));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    form.markSubmitted();
-    if (!form.isValid) return;
-    setBusy(true);
-    setError(null);
-    try {
-      const { name, url, format, events, secret } = form.values;
-      await api.webhooks.create({ name: name.trim(), url: url.trim(), format, events, secret: secret || null });
-      toast.success(`Webhook ${name.trim()} added.`);
-      form.reset();
-      onCreated();
-    } catch (caught) {
-      setError(describeError(caught));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useFormSubmit(form, async () => {
+    const { name, url, format, events, secret } = form.values;
+    await api.webhooks.create({ name: name.trim(), url: url.trim(), format, events, secret: secret || null });
+    toast.success(`Webhook ${name.trim()} added.`);
+    form.reset();
+    onCreated();
+  });
   const toggleEvent = (event: WebhookEvent, on: boolean) =>
     form.set('events', on ? WEBHOOK_EVENTS.filter((e) => e === event || form.values.events.includes(e)) : form.values.events.filter((e) => e !== event));
   return (

@@ -5,7 +5,7 @@ import { ROLES } from '../../../../src/contracts/domain.js';
 import { USERNAME_PATTERN } from '../../../../src/contracts/api.js';
 import { FIELD_LIMITS } from '../../../../src/contracts/limits.js';
 import { api, describeError } from '../../api/api.client.js';
-import { Field, useForm, type Errors } from '../form.js';
+import { Field, useForm, useFormSubmit, type Errors } from '../form.js';
 import { Modal } from '../modal.js';
 import { useToast } from '../toast.provider.js';
 import { Busy } from '../ui.js';
@@ -27,24 +27,11 @@ const validateUser = (v: NewUser): Errors<NewUser> => ({
 export function UserCreateModal({ onClose, onCreated }: { onClose: () => void; onCreated: () => void }) {
   const toast = useToast();
   const form = useForm<NewUser>({ username: '', password: '', confirm: '', role: 'operator' }, useCallback(validateUser, []));
-  const [busy, setBusy] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const submit = async (event: FormEvent) => {
-    event.preventDefault();
-    form.markSubmitted();
-    if (!form.isValid) return;
-    setBusy(true);
-    setError(null);
-    try {
-      await api.users.create({ username: form.values.username, password: form.values.password, role: form.values.role });
-      toast.success(`User ${form.values.username} created.`);
-      onCreated();
-    } catch (caught) {
-      setError(describeError(caught));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, error, submit } = useFormSubmit(form, async () => {
+    await api.users.create({ username: form.values.username, password: form.values.password, role: form.values.role });
+    toast.success(`User ${form.values.username} created.`);
+    onCreated();
+  });
   return (
     <Modal title="New user" onClose={onClose} testId="user-form" footer={<><button type="button" className="btn btn-outline-secondary" onClick={onClose}>Cancel</button><button type="submit" form="user-form" className="btn btn-primary" disabled={busy} data-testid="user-save"><Busy busy={busy}>Create user</Busy></button></>}>
       <form id="user-form" onSubmit={(event) => void submit(event)} noValidate>
