@@ -82,6 +82,12 @@ export function createWebhookDeliveryWorker(webhooks: WebhookService, options: {
     if (delivery.secret !== null) headers[WEBHOOK_HEADERS.signature] = signWebhookBody(delivery.secret, timestamp, delivery.body);
     let statusCode: number | null = null;
     let error: string | null = null;
+    // Not AbortSignal.any([AbortSignal.timeout(…), …]): Node 20 may collect that pair mid-request, and the timeout
+    // then never fires, leaving a receiver that never answers holding its slot for good. This timer holds its signal.
+    const abort = new AbortController();
+    const timeout = setTimeout(() => abort.abort(new DOMException('no answer', 'TimeoutError')), policy.timeoutMs);
+    const onStop = () => abort.abort(stopping.signal.reason);
+    stopping.signal.addEventListener('abort', onStop, { once: true });
     try {
       const response = await fetch(delivery.url, {
         method: 'POST',
@@ -89,7 +95,7 @@ export function createWebhookDeliveryWorker(webhooks: WebhookService, options: {
         body: delivery.body,
         // A redirect would resend the body somewhere nobody configured: it counts as a failed attempt instead.
         redirect: 'manual',
-        signal: AbortSignal.any([AbortSignal.timeout(policy.timeoutMs), stopping.signal]),
+        signal: abort.signal,
       });
       statusCode = response.status;
       if (response.status < 200 || response.status > 299) {
@@ -101,6 +107,9 @@ export function createWebhookDeliveryWorker(webhooks: WebhookService, options: {
     } catch (cause) {
       if (stopping.signal.aborted) return;
       error = describeNetworkError(cause, policy.timeoutMs);
+    } finally {
+      clearTimeout(timeout);
+      stopping.signal.removeEventListener('abort', onStop);
     }
     const attemptsMade = delivery.attempts + 1;
     const at = now();

@@ -1,12 +1,17 @@
 // Webhooks end to end: the real server, real devices' reports through the device API, and a real HTTP receiver
 // that fails when told to. Checks the management API, the signature, the formats, retries, the delivery log and a
 // restart with deliveries still pending.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { WEBHOOK_HEADERS, type Webhook, type WebhookDelivery } from '../../contracts/webhooks.js';
 import { isValidWebhookSignature } from '../../core/webhook-signature.js';
 import { buildApp } from '../build-app.js';
 import { activateTestImage, startTestServer, waitFor, type TestServer } from '../test-support/test-server.js';
 import { startWebhookReceiver, type ReceivedRequest, type WebhookReceiver } from './test-support/webhook-receiver.js';
+
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 const SECRET = 'a-long-enough-shared-secret';
 const FAST_RETRIES = { firstRetryDelayMs: 50, maxRetryDelayMs: 400, timeoutMs: 1000, maxAttempts: 4 };
@@ -215,6 +220,8 @@ describe('webhook deliveries', () => {
 
   it('counts a receiver that does not answer in time as a failed attempt, without holding up the others', async () => {
     const slow = await startWebhookReceiver(() => 'hang');
+    // Garbage collection while the receiver hangs must not lose the timeout (a loaded server collects often).
+    const collecting = setInterval(collectGarbage, 20);
     try {
       const stuck = await createWebhook({ events: ['device_failed'], url: `${slow.url}/slow` });
       const fine = await createWebhook({ events: ['device_failed'] });
@@ -231,6 +238,7 @@ describe('webhook deliveries', () => {
       expect(slow.received.length).toBeGreaterThanOrEqual(3);
       expect(slow.received[2]!.at - slow.received[0]!.at).toBeGreaterThanOrEqual(500);
     } finally {
+      clearInterval(collecting);
       await slow.close();
     }
   });
