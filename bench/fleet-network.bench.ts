@@ -26,6 +26,7 @@
 //   (32, sparse), PITCREW_BENCH_FLEET_PATHS (alone,v2,peers), PITCREW_BENCH_FLEET_PEER_CACHE (the installers'
 //   --peer-cache, e.g. 48M where a hundred of them share this host's memory), PITCREW_BENCH_FLEET_SINK (1: installers
 //   hash into a sink, no card: delivery alone, to compare with bench/one-to-many-mechanisms.bench.ts),
+//   PITCREW_BENCH_FLEET_PROFILE_DIR (a V8 CPU profile of each installer, in <dir>/<path>/device-N.cpuprofile),
 //   PITCREW_BENCH_CACHE (data/bench-cache).
 // Small configuration while developing: PITCREW_BENCH_FLEET_DEVICES=4 PITCREW_BENCH_FLEET_MASTER=small.
 // Run as `node --import tsx bench/fleet-network.bench.ts --serve '{…}'` this file is that server.
@@ -94,6 +95,8 @@ interface Settings {
   sink: boolean;
   /** --peer-cache for every installer (memory: a hundred installers share this host's), or null for their default. */
   peerCache: string | null;
+  /** A folder for each installer's V8 CPU profile (where its CPU goes), or null. */
+  profileDir: string | null;
 }
 
 function settings(): Settings {
@@ -114,6 +117,7 @@ function settings(): Settings {
       .filter((p): p is PathName => (PATH_NAMES as readonly string[]).includes(p)),
     peerCache: process.env.PITCREW_BENCH_FLEET_PEER_CACHE ?? null,
     sink: process.env.PITCREW_BENCH_FLEET_SINK === '1',
+    profileDir: process.env.PITCREW_BENCH_FLEET_PROFILE_DIR || null,
   };
 }
 
@@ -310,7 +314,8 @@ async function runPath(
         ...(config.peerCache && flags.peers ? ['--peer-cache', config.peerCache] : []),
       ];
       // `ip netns exec` execs the command: the child's pid is the installer's node process.
-      const child = spawn('ip', ['netns', 'exec', device.ns, flags.node, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const profile = config.profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(config.profileDir, path), '--cpu-prof-name', `device-${i + 1}.cpuprofile`] : [];
+      const child = spawn('ip', ['netns', 'exec', device.ns, flags.node, ...profile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       run.child = child;
       createInterface({ input: child.stdout }).on('line', (line) => {
         try {

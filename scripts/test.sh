@@ -28,6 +28,7 @@ declare -A NEEDS=(
   [mmdebstrap]=mmdebstrap
   [qemu-aarch64-static]=qemu-user-static
   [update-binfmts]=binfmt-support
+  [fincore]=util-linux-extra
 )
 missing=()
 for cmd in "${!NEEDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || missing+=("${NEEDS[$cmd]}"); done

@@ -3,6 +3,7 @@
 import { constants, type BigIntStats } from 'node:fs';
 import { open, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { SECTOR_BYTES } from '../disk-layout/partition-table.js';
+import { DirectWriter, isAlignmentRefusal, writeFully } from './direct-io.js';
 import { InstallerError } from './installer.errors.js';
 
 export interface DiskTarget {
@@ -50,14 +51,14 @@ export async function openDiskTarget(path: string, imageSize: number, options: O
     const mountedAt = await findMount(path, systemRoot);
     if (mountedAt) throw new InstallerError('TARGET', `the target ${mountedAt.source} is mounted at ${mountedAt.point}; refusing to overwrite a disk in use`);
     const handle = await openHandle(path, constants.O_RDWR);
-    return handleTarget('block', path, capacity, handle);
+    return handleTarget('block', path, capacity, handle, await openDirect(path));
   }
   if (info && !info.isFile()) throw new InstallerError('TARGET', `the target ${path} is neither a block device nor a regular file`);
   const handle = await openHandle(path, constants.O_RDWR | constants.O_CREAT);
   const size = Number(info?.size ?? 0n);
   // A file-backed disk grows to the image; a larger one keeps its size, like a bigger card would.
   if (size < imageSize) await handle.truncate(imageSize);
-  return handleTarget('file', path, Math.max(size, imageSize), handle);
+  return handleTarget('file', path, Math.max(size, imageSize), handle, await openDirect(path));
 }
 
 async function openHandle(path: string, flags: number): Promise<FileHandle> {
@@ -73,21 +74,31 @@ function targetError(path: string, error: unknown): InstallerError {
   return new InstallerError('TARGET', `cannot open the target ${path}: ${(error as Error).message}${code === 'EACCES' ? ' (run as root)' : ''}`, { cause: error });
 }
 
-function handleTarget(kind: 'block' | 'file', path: string, capacity: number, handle: FileHandle): DiskTarget {
+/** A second handle for writes around the page cache; null where the filesystem has no O_DIRECT (tmpfs). */
+async function openDirect(path: string): Promise<DirectWriter | null> {
+  try {
+    return new DirectWriter(await open(path, constants.O_WRONLY | constants.O_DIRECT));
+  } catch (error) {
+    if (isAlignmentRefusal(error)) return null;
+    throw targetError(path, error);
+  }
+}
+
+function handleTarget(kind: 'block' | 'file', path: string, capacity: number, handle: FileHandle, direct: DirectWriter | null): DiskTarget {
   return {
     kind,
     path,
     capacity,
     async write(data, position) {
-      let done = 0;
-      while (done < data.length) {
-        const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-        if (bytesWritten <= 0) throw new InstallerError('IO', `writing ${path} at byte ${position + done} made no progress`);
-        done += bytesWritten;
-      }
+      if (await direct?.write(data, position)) return;
+      await writeFully(handle, data, position);
     },
+    // One fsync covers both handles: the same file or device, its data and the card's own cache.
     sync: () => handle.sync(),
-    close: () => handle.close(),
+    close: async () => {
+      await direct?.close();
+      await handle.close();
+    },
   };
 }
 

@@ -6,16 +6,13 @@ import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
+import { isAlignmentRefusal, probeAlignedView } from './direct-io.js';
 import { InstallerError } from './installer.errors.js';
 import { abortError } from './retry.policy.js';
 
 export type ReadBackMethod = 'o_direct' | 'cache_dropped' | 'buffered';
 
 const CHUNK_BYTES = 4 << 20;
-// O_DIRECT needs the buffer's memory address aligned (512 or 4096 bytes, device-dependent). Node does not
-// expose addresses, so an over-allocated buffer is probed for an offset the kernel accepts.
-const ALIGN_SLACK = 4096;
-const PROBE_STEP = 16;
 
 class DiskReader {
   private view: Buffer | null = null;
@@ -29,7 +26,7 @@ class DiskReader {
     try {
       return new DiskReader(await open(path, constants.O_RDONLY | constants.O_DIRECT), 'o_direct');
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw readError(path, 0, error);
+      if (!isAlignmentRefusal(error)) throw readError(path, 0, error);
     }
     const dropped = await dropCachedPages(path);
     return new DiskReader(await open(path, constants.O_RDONLY), dropped ? 'cache_dropped' : 'buffered');
@@ -45,7 +42,7 @@ class DiskReader {
     } catch (error) {
       // Holes in a sparse file are read without DMA and accept any buffer, so the first probe can pass on a
       // buffer real data refuses: probe again with this very read.
-      if (this.method !== 'o_direct' || (error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
+      if (this.method !== 'o_direct' || !isAlignmentRefusal(error)) throw error;
       this.view = await this.allocate(length, position);
       const { bytesRead } = await this.handle.read(this.view, 0, length, position);
       return this.view.subarray(0, bytesRead);
@@ -55,18 +52,10 @@ class DiskReader {
   private async allocate(length: number, position: number): Promise<Buffer> {
     const size = Math.max(length, CHUNK_BYTES);
     if (this.method !== 'o_direct') return Buffer.allocUnsafe(size);
-    const backing = Buffer.allocUnsafeSlow(size + ALIGN_SLACK);
-    for (let offset = 0; offset <= ALIGN_SLACK; offset += PROBE_STEP) {
-      const candidate = backing.subarray(offset, offset + size);
-      try {
-        // The probe is the real read: small reads can pass where large ones are refused.
-        await this.handle.read(candidate, 0, length, position);
-        return candidate;
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EINVAL') throw error;
-      }
-    }
-    throw new InstallerError('IO', 'no buffer alignment satisfies O_DIRECT reads on the target');
+    // The probe is the real read: small reads can pass where large ones are refused.
+    const probed = await probeAlignedView(size, (view) => this.handle.read(view, 0, length, position));
+    if (!probed) throw new InstallerError('IO', 'no buffer alignment satisfies O_DIRECT reads on the target');
+    return probed.view;
   }
 
   close(): Promise<void> {
