@@ -11,10 +11,11 @@
 //   faults  one-to-many with 10 % of the devices killed mid-transfer, 5 % serving corrupted chunks and 10 %
 //           joining late: every other device must end verified.
 // Each is printed with its makespan (first configuration request to the last device installed, not counting the
-// time finished devices keep serving others), the server's egress against the compressed image, the share of bytes
-// that came from peers, server CPU, the installers' CPU per device and the host's idle share, and the physical limit
-// max(bytes the server must send ÷ uplink, mapped bytes ÷ card rate). Twenty installers share the host's two cores
-// where each Pi has four of its own, so the host's CPU can bound a run before the link or the cards do (it says so);
+// time finished devices keep serving others), when the median and the 90th-percentile device ended, the server's
+// egress against the compressed image, the share of bytes that came from peers, server CPU, the installers' CPU per
+// device and the host's idle share, and the physical limit max(bytes the server must send ÷ uplink, mapped bytes ÷
+// card rate). Twenty installers share the host's two cores where each Pi has four of its own, so the host's CPU can
+// bound a run before the link or the cards do (it says so);
 // PITCREW_BENCH_FLEET_MASTER=small uses a master without kernel modules, firmware, docs and Python, where they are not.
 // Cards live in the temp dir; where its disk cannot hold them all (the raw path writes 20 × 2.6 GiB, zeros
 // included) they go on a zstd-compressed btrfs in a loop file, removed afterwards.
@@ -27,12 +28,13 @@
 //   --peer-cache, e.g. 48M where a hundred of them share this host's memory), PITCREW_BENCH_FLEET_SINK (1: installers
 //   hash into a sink, no card: delivery alone, to compare with bench/one-to-many-mechanisms.bench.ts),
 //   PITCREW_BENCH_FLEET_PROFILE_DIR (a V8 CPU profile of each installer, in <dir>/<path>/device-N.cpuprofile),
+//   PITCREW_BENCH_FLEET_LOG_DIR (each installer's log, in <dir>/<path>/device-N.log),
 //   PITCREW_BENCH_CACHE (data/bench-cache).
 // Small configuration while developing: PITCREW_BENCH_FLEET_DEVICES=4 PITCREW_BENCH_FLEET_MASTER=small.
 // Run as `node --import tsx bench/fleet-network.bench.ts --serve '{…}'` this file is that server.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statfsSync, statSync, writeFileSync } from 'node:fs';
 import { mkdir, truncate, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +99,8 @@ interface Settings {
   peerCache: string | null;
   /** A folder for each installer's V8 CPU profile (where its CPU goes), or null. */
   profileDir: string | null;
+  /** A folder for each installer's own log (JSON lines), or null. */
+  logDir: string | null;
 }
 
 function settings(): Settings {
@@ -118,6 +122,7 @@ function settings(): Settings {
     peerCache: process.env.PITCREW_BENCH_FLEET_PEER_CACHE ?? null,
     sink: process.env.PITCREW_BENCH_FLEET_SINK === '1',
     profileDir: process.env.PITCREW_BENCH_FLEET_PROFILE_DIR || null,
+    logDir: process.env.PITCREW_BENCH_FLEET_LOG_DIR || null,
   };
 }
 
@@ -193,6 +198,13 @@ async function startServer(network: ShapedNetwork, dataDir: string, image: strin
 }
 
 // /proc readings of a process (the benchmark runs in the same PID namespace as every namespace's processes).
+/** The value below which a share `q` of `values` lies (nearest rank); NaN for none. */
+function quantile(values: number[], q: number): number {
+  if (values.length === 0) return NaN;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
+}
+
 function cpuSeconds(pid: number): number {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in USER_HZ (100 on Linux)
@@ -212,6 +224,9 @@ interface PathResult {
   completed: number;
   failures: string[];
   makespanS: number;
+  /** When the median device, and the one at the 90th percentile, ended installed (from the first request). */
+  medianS: number;
+  p90S: number;
   egressBytes: number;
   /** Compressed bytes the installers received from each other, and in all. */
   peerBytes: number;
@@ -317,6 +332,10 @@ async function runPath(
       const profile = config.profileDir ? ['--cpu-prof', '--cpu-prof-dir', join(config.profileDir, path), '--cpu-prof-name', `device-${i + 1}.cpuprofile`] : [];
       const child = spawn('ip', ['netns', 'exec', device.ns, flags.node, ...profile, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
       run.child = child;
+      if (config.logDir) {
+        mkdirSync(join(config.logDir, path), { recursive: true });
+        child.stdout.pipe(createWriteStream(join(config.logDir, path, `device-${i + 1}.log`)));
+      }
       createInterface({ input: child.stdout }).on('line', (line) => {
         try {
           const entry = JSON.parse(line) as { time: string; msg: string; phase?: string; delivery?: unknown; bytes?: number; peer_bytes?: number };
@@ -392,6 +411,8 @@ async function runPath(
       completed: kept.filter((run) => run.exitCode === 0 && run.installedMs !== null).length,
       failures,
       makespanS: asked.length && installed.length ? (Math.max(...installed) - Math.min(...asked)) / 1000 : NaN,
+      medianS: asked.length ? (quantile(installed, 0.5) - Math.min(...asked)) / 1000 : NaN,
+      p90S: asked.length ? (quantile(installed, 0.9) - Math.min(...asked)) / 1000 : NaN,
       egressBytes: network.txBytes(network.server.ns) - egressBefore,
       peerBytes: runs.reduce((sum, run) => sum + run.peerBytes, 0),
       receivedBytes: runs.reduce((sum, run) => sum + run.bytes, 0),
@@ -575,6 +596,8 @@ function printResults(config: Settings, size: number, delivery: DeliveryFigures 
     ['completed', (r) => `${r.completed}`],
     ['makespan', (r) => fmtS(r.makespanS)],
     ['makespan ÷ one device alone', (r) => ratioText(r.makespanS / (alone?.makespanS ?? NaN))],
+    ['median device installed after', (r) => fmtS(r.medianS)],
+    ['90 % of devices installed after', (r) => fmtS(r.p90S)],
     ['physical limit', (r) => fmtS(limitOf(r))],
     ['makespan ÷ physical limit', (r) => ratioText(r.makespanS / limitOf(r))],
     ['server egress (eth0 tx bytes)', (r) => fmtGib(r.egressBytes)],

@@ -3,7 +3,7 @@
 import { constants, type BigIntStats } from 'node:fs';
 import { open, readFile, realpath, stat, type FileHandle } from 'node:fs/promises';
 import { SECTOR_BYTES } from '../disk-layout/partition-table.js';
-import { DirectWriter, isAlignmentRefusal, writeFully } from './direct-io.js';
+import { DirectWriter, writeFully } from './direct-io.js';
 import { InstallerError } from './installer.errors.js';
 
 export interface DiskTarget {
@@ -74,13 +74,15 @@ function targetError(path: string, error: unknown): InstallerError {
   return new InstallerError('TARGET', `cannot open the target ${path}: ${(error as Error).message}${code === 'EACCES' ? ' (run as root)' : ''}`, { cause: error });
 }
 
-/** A second handle for writes around the page cache; null where the filesystem has no O_DIRECT (tmpfs). */
+/**
+ * A second handle for writes around the page cache; null where the filesystem has no O_DIRECT (tmpfs) or the handle
+ * cannot be had otherwise: the page cache writes the same bytes, only at a higher cost.
+ */
 async function openDirect(path: string): Promise<DirectWriter | null> {
   try {
     return new DirectWriter(await open(path, constants.O_WRONLY | constants.O_DIRECT));
-  } catch (error) {
-    if (isAlignmentRefusal(error)) return null;
-    throw targetError(path, error);
+  } catch {
+    return null;
   }
 }
 

@@ -1,21 +1,9 @@
 // Every way an installation can fail, sorted into "try again" (transient) and "stop and say why" (permanent).
 // The message is what the operator reads on the dashboard, so it names the exact cause.
+import type { InstallerErrorCode } from '../contracts/installer-errors.js';
 import { DiskLayoutError } from '../disk-layout/disk-tool.js';
 
-export type InstallerErrorCode =
-  | 'NETWORK' // connection refused, reset, timed out, stalled
-  | 'HTTP' // the server answered with an error status
-  | 'CONFIG_REFUSED' // /api/config said no (no active image, pool exhausted, …)
-  | 'BAD_RESPONSE' // the server's answer does not have the expected shape
-  | 'IMAGE_CHANGED' // the image behind the URL changed between two resumed requests
-  | 'CHECKSUM_MISMATCH' // the downloaded bytes do not hash to the image's checksum
-  | 'VERIFY_MISMATCH' // the bytes read back from the disk differ from what was written
-  | 'TARGET' // the target disk is missing, too small, mounted or not writable
-  | 'IO' // reading or writing the target failed
-  | 'CUSTOMIZE' // first-boot customisation could not be written or checked
-  | 'DEPLOYMENT_CLOSED' // the server already closed this deployment (409 on a report)
-  | 'USAGE' // bad flags or settings
-  | 'ABORTED';
+export type { InstallerErrorCode };
 
 export class InstallerError extends Error {
   readonly code: InstallerErrorCode;

@@ -10,6 +10,7 @@ import type { StatusRequest } from '../contracts/device-api.js';
 import { OUTCOME_DEPLOYMENT_STATUSES, type DeviceReportedStatus } from '../contracts/domain.js';
 import type { GeneralizationReport } from '../contracts/generalization.js';
 import { IDENTIFY_MAX_S, type CardIdentity } from '../contracts/card-health.js';
+import type { InstallerErrorCode } from '../contracts/installer-errors.js';
 import { InstallerError, isInstallerError } from './installer.errors.js';
 import { sendStatus } from './device-api.client.js';
 import { retryTransient, type RetryPolicy } from './retry.policy.js';
@@ -40,6 +41,7 @@ export interface ProgressSnapshot {
  */
 export type PhaseFields = Partial<ProgressSnapshot> & {
   error_message?: string | null;
+  error_code?: InstallerErrorCode | null;
   generalization?: GeneralizationReport;
   card?: CardIdentity | null;
   card_write_bps?: number | null;
@@ -195,6 +197,7 @@ export class StatusReporter {
       mac_address: identity.mac_address,
       error_message: fields.error_message ?? null,
     };
+    if (fields.error_code) report.error_code = fields.error_code;
     if (identity.ip_address) report.ip_address = identity.ip_address;
     if (identity.deployment_token) report.deployment_token = identity.deployment_token;
     if (fields.progress !== undefined) report.progress = Math.max(0, Math.min(100, Math.round(fields.progress * 10) / 10));

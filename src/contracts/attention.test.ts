@@ -104,6 +104,7 @@ describe('describeFailure', () => {
     ['the target /dev/mmcblk0 holds 4000000000 bytes but the image needs 8000000000', 'card-too-small', /too small/],
     ['no disk this board can boot from to install to (no SD card, eMMC, NVMe or USB drive found)', 'no-card', /No card or drive/],
     ['writing /dev/mmcblk0 at byte 1048576 made no progress', 'io', /reseat or replace/],
+    ['writing the target at byte 1048576 failed: EIO: i/o error, write', 'io', /reseat or replace/],
     ['the image\'s chunks could not be fetched after 5 retries: socket hang up', 'network', /network cable/],
     ['chunk 3 of the image arrived corrupt 3 times in a row: sha256 differs', 'corrupt-download', /arriving corrupt/],
     ['the server refused a configuration (HTTP 409 POOL_EXHAUSTED): no kart numbers left', 'refused', /turned the device away/],
@@ -123,10 +124,24 @@ describe('describeFailure', () => {
   it('has a sentence for a failure reported without words', () => {
     expect(describeFailure(null).kind).toBe('unknown');
   });
+
+  it('goes by the installer\'s code where the code decides, whatever the words', () => {
+    // The words alone would read as a card too small, and as a corrupt download.
+    expect(describeFailure('the boot partition is too small for firstrun.sh', 'CUSTOMIZE').kind).toBe('customize');
+    expect(describeFailure('the range\'s checksum differs from the chunk\'s', 'VERIFY_MISMATCH').kind).toBe('verify');
+    expect(describeFailure('the image\'s chunks could not be fetched after 5 retries: socket hang up', 'NETWORK').sentence).toMatch(/lost the server/);
+  });
+
+  it('goes by the words for codes that cover several failures, and for codes it does not know', () => {
+    expect(describeFailure('/dev/mmcblk0 (SD card, 32 GB) is write-protected (an SD card\'s lock switch?)', 'TARGET').kind).toBe('write-protected');
+    expect(describeFailure('the target /dev/sda is mounted at /media/usb; refusing to overwrite a disk in use', 'TARGET').kind).toBe('target');
+    expect(describeFailure('chunk 3 is not on the server (HTTP 404): the image\'s chunks changed or were removed', 'HTTP').kind).toBe('image-changed');
+    expect(describeFailure('read-back verification failed: the disk holds sha256 aa', 'A_NEWER_CODE').kind).toBe('verify');
+  });
 });
 
 describe('attention sentences', () => {
-  const base = { status: 'failed' as const, updated_at: '2026-05-01T10:00:00Z', attention_resolved_at: null, error_message: 'read-back verification failed: the disk holds sha256 ab', card_kind: 'sd' as const, card_size_bytes: 31_914_983_424, card_capacity_check: 'ok' as const, card_write_bps: 20e6, fleet_median_write_bps: 20e6, completed_at: null };
+  const base = { status: 'failed' as const, updated_at: '2026-05-01T10:00:00Z', attention_resolved_at: null, error_message: 'read-back verification failed: the disk holds sha256 ab', error_code: null, card_kind: 'sd' as const, card_size_bytes: 31_914_983_424, card_capacity_check: 'ok' as const, card_write_bps: 20e6, fleet_median_write_bps: 20e6, completed_at: null };
   it('add what the card\'s measurements say to the failure', () => {
     expect(attentionSentences(base, 'failed', Date.parse('2026-05-01T10:01:00Z'))).toEqual([describeFailure(base.error_message).sentence]);
     const fake = attentionSentences({ ...base, card_capacity_check: 'wrapped', card_write_bps: 2e6 }, 'failed', Date.parse('2026-05-01T10:01:00Z'));

@@ -3,6 +3,7 @@
 import { FINAL_DEPLOYMENT_STATUSES, type AttentionResolution, type Deployment } from './domain.js';
 import { cardFlagsOf, COUNTERFEIT_CARD_SENTENCE, isProvenCounterfeit } from './card-health.js';
 import { bootStateOf } from './checkin.js';
+import type { InstallerErrorCode } from './installer-errors.js';
 
 /**
  * An open deployment with no report for this long is "stalled". The installer reports once a second while anything
@@ -84,8 +85,9 @@ export type FailureKind =
   | 'unknown';
 
 /**
- * Recognised by the words of the installer's messages (its reports carry the message, not the code), most specific
- * first. Each sentence says what happened and what to do, for someone who never read the installer's code.
+ * Recognised by the words of the messages (installers older than `error_code` send only those, and codes such as
+ * TARGET cover failures an operator mends differently), most specific first. Each sentence says what happened and
+ * what to do, for someone who never read the installer's code.
  */
 const FAILURE_PATTERNS: ReadonlyArray<{ kind: FailureKind; pattern: RegExp; sentence: string }> = [
   { kind: 'silent', pattern: /^No report from the device for /, sentence: 'The device went silent: check its power and network cable, then re-image it.' },
@@ -96,7 +98,7 @@ const FAILURE_PATTERNS: ReadonlyArray<{ kind: FailureKind; pattern: RegExp; sent
   { kind: 'boot-order', pattern: /BOOT_ORDER|cannot tell which one the board boots|name one with pitcrew\.target/, sentence: 'The board would not start from where the image would go: fix its boot order or name the target disk, then re-image.' },
   { kind: 'image-changed', pattern: /image changed during the installation|chunks changed or were removed/i, sentence: 'The master image changed while this device was installing: re-image it.' },
   { kind: 'corrupt-download', pattern: /arrived corrupt|checksum|sha-?256 mismatch/i, sentence: 'The image kept arriving corrupt: check the network cable and switch port, then re-image.' },
-  { kind: 'io', pattern: /^(writing|reading back) \S+ at byte|short read of|O_DIRECT/, sentence: 'Writing to or reading from the card failed: reseat or replace the card and re-image.' },
+  { kind: 'io', pattern: /^(writing|reading back) (the target|\S+) at byte|short read of|O_DIRECT/, sentence: 'Writing to or reading from the card failed: reseat or replace the card and re-image.' },
   { kind: 'target', pattern: /^(the target|cannot open the target|cannot tell the (size|logical sector size))|refusing to overwrite|the bootloader cannot start a system/i, sentence: 'The installer could not use the card: check that it is seated and not in use, then re-image.' },
   { kind: 'refused', pattern: /server refused a configuration|has closed this deployment/i, sentence: 'The server turned the device away: see the details (no active image or no names left?), fix that, then re-image.' },
   { kind: 'incompatible', pattern: /malformed|not JSON|not a valid host name|unsupported URL scheme|announce answer/i, sentence: 'The installer did not understand the server: installer and server versions may not match. Update, then re-image.' },
@@ -106,10 +108,23 @@ const FAILURE_PATTERNS: ReadonlyArray<{ kind: FailureKind; pattern: RegExp; sent
 
 const UNKNOWN_FAILURE = 'The installation failed: open the details for the installer\'s own words, then re-image.';
 
-/** A plain sentence for a failed deployment's error message, and the kind it was recognised as. */
-export function describeFailure(errorMessage: string | null): { kind: FailureKind; sentence: string } {
+/** Codes that name one kind whatever their message says; the others (TARGET, IO, HTTP …) are told apart by the words. */
+const KIND_OF_CODE: Partial<Record<InstallerErrorCode, FailureKind>> = {
+  VERIFY_MISMATCH: 'verify',
+  CHECKSUM_MISMATCH: 'corrupt-download',
+  IMAGE_CHANGED: 'image-changed',
+  CUSTOMIZE: 'customize',
+  CONFIG_REFUSED: 'refused',
+  DEPLOYMENT_CLOSED: 'refused',
+  BAD_RESPONSE: 'incompatible',
+  NETWORK: 'network',
+};
+
+/** A plain sentence for a failed deployment (its installer's code where that decides, else its message), and the kind it was recognised as. */
+export function describeFailure(errorMessage: string | null, errorCode: string | null = null): { kind: FailureKind; sentence: string } {
+  const byCode = errorCode === null ? undefined : KIND_OF_CODE[errorCode as InstallerErrorCode];
   const text = errorMessage ?? '';
-  const match = FAILURE_PATTERNS.find(({ pattern }) => pattern.test(text));
+  const match = byCode ? FAILURE_PATTERNS.find(({ kind }) => kind === byCode) : FAILURE_PATTERNS.find(({ pattern }) => pattern.test(text));
   return match ? { kind: match.kind, sentence: match.sentence } : { kind: 'unknown', sentence: UNKNOWN_FAILURE };
 }
 
@@ -129,12 +144,12 @@ export const describeNotBooted = (completedAt: string | null, nowMs: number): st
  * For a counterfeit card, what happened is the card: its flag's sentence comes first, and only once.
  */
 export function attentionSentences(
-  d: AttentionFields & Pick<Deployment, 'error_message' | 'completed_at'> & Parameters<typeof cardFlagsOf>[0],
+  d: AttentionFields & Pick<Deployment, 'error_message' | 'error_code' | 'completed_at'> & Parameters<typeof cardFlagsOf>[0],
   reason: AttentionReason,
   nowMs: number,
 ): string[] {
   const first =
-    reason === 'failed' ? describeFailure(d.error_message).sentence
+    reason === 'failed' ? describeFailure(d.error_message, d.error_code).sentence
     : reason === 'not-booted' ? describeNotBooted(d.completed_at, nowMs)
     : reason === 'counterfeit-card' ? COUNTERFEIT_CARD_SENTENCE
     : describeStall((nowMs - Date.parse(d.updated_at)) / 1000);

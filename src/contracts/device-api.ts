@@ -5,6 +5,7 @@ import { LIMITS, ProductType, REPORTABLE_STATUSES, RowId } from './domain.js';
 import { GeneralizationReport } from './generalization.js';
 import { DeviceProvisioning } from './provisioning-profile.js';
 import { CardIdentity, IdentifyInstruction, LOG_TAIL_MAX_BYTES } from './card-health.js';
+import { ERROR_CODE_PATTERN } from './installer-errors.js';
 
 const Optional = <T extends Parameters<typeof Type.Union>[0][number]>(schema: T) => Type.Optional(Type.Union([schema, Type.Null()]));
 
@@ -105,6 +106,8 @@ export const StatusRequest = Type.Object(
     bytes_from_server: Optional(Type.Integer({ minimum: 0, maximum: LIMITS.bytes })),
     message: Optional(Type.String({ maxLength: 2000 })),
     error_message: Optional(Type.String({ maxLength: 2000 })),
+    /** With a failure: the installer's code for it (src/contracts/installer-errors.ts). */
+    error_code: Optional(Type.String({ pattern: ERROR_CODE_PATTERN })),
     ip_address: Optional(Type.String({ maxLength: 64 })),
     /** The final report of a generalised installation: each step, done or skipped and why. */
     generalization: Optional(GeneralizationReport),

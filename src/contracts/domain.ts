@@ -252,6 +252,8 @@ export const Deployment = Type.Object({
   eta_s: NullableInteger,
   message: NullableString,
   error_message: NullableString,
+  /** The installer's code for the failure (src/contracts/installer-errors.ts); null from older installers and for the server's own verdicts. */
+  error_code: NullableString,
   started_at: Timestamp,
   updated_at: Timestamp,
   completed_at: NullableTimestamp,

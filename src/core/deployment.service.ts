@@ -194,6 +194,7 @@ export function createDeploymentService(ctx: CoreContext) {
             status: 'superseded',
             message: 'Superseded: the device asked for its configuration again before finishing, and carries on under a newer deployment.',
             error_message: null,
+            error_code: null,
             eta_s: null,
             rate_bps: 0,
             updated_at: now,
@@ -295,6 +296,7 @@ export function createDeploymentService(ctx: CoreContext) {
           eta_s: isFinal(status) ? null : request.eta_s ?? (status === deployment.status ? deployment.eta_s : null),
           message: request.message ?? deployment.message,
           error_message: status === 'failed' ? request.error_message || request.message || 'The installer reported a failure without saying why.' : null,
+          error_code: status === 'failed' ? request.error_code ?? null : null,
           ip_address: request.ip_address ?? ip,
           updated_at: now,
           completed_at: isFinal(status) ? now : null,
@@ -389,6 +391,7 @@ export function createDeploymentService(ctx: CoreContext) {
             ...stale,
             status: 'failed',
             error_message: `No report from the device for ${minutes >= 1 ? `${minutes} minute${minutes === 1 ? '' : 's'}` : `${Math.round(timeoutMs / 1000)} seconds`} (last status: ${stale.status}); marked failed.`,
+            error_code: null,
             updated_at: now,
             completed_at: now,
           });

@@ -26,7 +26,7 @@ export function deviceFailedEnvelope(deployment: Deployment): WebhookEnvelope {
     event: 'device_failed',
     occurred_at: deployment.completed_at ?? deployment.updated_at,
     title: `Device failed: ${deployment.hostname}`,
-    message: `${deviceName(deployment)} at ${deployment.venue_code} failed: ${describeFailure(deployment.error_message).sentence}\nDetail: ${reason}`,
+    message: `${deviceName(deployment)} at ${deployment.venue_code} failed: ${describeFailure(deployment.error_message, deployment.error_code).sentence}\nDetail: ${reason}`,
     data: { deployment },
   };
 }

@@ -32,6 +32,7 @@ export interface DeploymentProgress {
   eta_s: number | null;
   message: string | null;
   error_message: string | null;
+  error_code: string | null;
   ip_address: string | null;
   updated_at: string;
   completed_at: string | null;
@@ -114,7 +115,7 @@ export function createDeploymentRepository(db: Db) {
   // The status guard makes a final state final even against a report racing the one that closed it.
   const update = db.prepare<DeploymentProgress, Deployment>(`
     UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
-           rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message,
+           rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message, error_code = @error_code,
            ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at,
            bytes_from_peers = @bytes_from_peers, bytes_from_server = @bytes_from_server
      WHERE id = @id AND ${OPEN} RETURNING *`);
@@ -124,7 +125,7 @@ export function createDeploymentRepository(db: Db) {
   // Only a record the stale sweep closed can be reopened, and only by the device's own final report.
   const overruleSweep = db.prepare<DeploymentProgress, Deployment>(`
     UPDATE deployments SET status = @status, progress = @progress, bytes_done = @bytes_done, bytes_total = @bytes_total,
-           rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message,
+           rate_bps = @rate_bps, eta_s = @eta_s, message = @message, error_message = @error_message, error_code = @error_code,
            ip_address = coalesce(@ip_address, ip_address), updated_at = @updated_at, completed_at = @completed_at,
            bytes_from_peers = @bytes_from_peers, bytes_from_server = @bytes_from_server
      WHERE id = @id AND status = 'failed' AND swept_at IS NOT NULL RETURNING *`);

@@ -50,7 +50,7 @@ describe('diagnosing an installation', () => {
     const result = await install('10000000000d0001', { faults: { corruptWriteAt: image.root.startByte + 100_000 }, rawOnly: true, cardWriteBytesPerSecond: image.size });
     expect(result).toMatchObject({ ok: false, errorCode: 'VERIFY_MISMATCH' });
     const [deployment] = await listDeployments(t, { search: '10000000000d0001' });
-    expect(deployment).toMatchObject({ status: 'failed', card_kind: 'sd', card_manufacturer: 'SanDisk', card_name: 'SN32G', card_serial: '0x1a2b3c4d', card_size_bytes: image.size + (8 << 20) });
+    expect(deployment).toMatchObject({ status: 'failed', error_code: 'VERIFY_MISMATCH', card_kind: 'sd', card_manufacturer: 'SanDisk', card_name: 'SN32G', card_serial: '0x1a2b3c4d', card_size_bytes: image.size + (8 << 20) });
     expect(deployment!.card_write_bps).toBeGreaterThan(0);
     expect(deployment!.card_read_bps).toBeGreaterThan(0);
 

@@ -65,7 +65,7 @@ export async function reportFailure(run: InstallRun, failure: InstallerError): P
   const { config, result, emit, reporter, options, policy } = run;
   emit({ type: 'phase', phase: 'failed', message: failure.message });
   if (failure.code === 'DEPLOYMENT_CLOSED') return;
-  await reporter.reportPhase('failed', { error_message: failure.message, message: withWarnings(`failed while ${run.phase}`, result.warnings), ...cardRatesOf(result) }).catch((reportError: unknown) => {
+  await reporter.reportPhase('failed', { error_message: failure.message, error_code: failure.code, message: withWarnings(`failed while ${run.phase}`, result.warnings), ...cardRatesOf(result) }).catch((reportError: unknown) => {
     emit({ type: 'warning', message: `the failure could not be reported: ${describeError(reportError)}` });
   });
   await sendLog(config.status_url, config.deployment_id, { deployment_token: config.deployment_token ?? null, log: run.log.text(), truncated: run.log.truncated }, {

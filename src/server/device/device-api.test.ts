@@ -158,10 +158,15 @@ describe('device API: /api/status', () => {
     expect(success.body).toMatchObject({ received: true, hostname: config.hostname, status: 'completed' });
   });
 
-  it('records the reason of a failure', async () => {
+  it('records the reason of a failure, and the installer\'s code for it where it sends one', async () => {
     const config = await deployed();
     await report({ deployment_id: config.deployment_id, status: 'failed', error_message: 'SHA-256 mismatch after write' });
-    expect(t.server.core.deployments.get(config.deployment_id)).toMatchObject({ status: 'failed', error_message: 'SHA-256 mismatch after write' });
+    expect(t.server.core.deployments.get(config.deployment_id)).toMatchObject({ status: 'failed', error_message: 'SHA-256 mismatch after write', error_code: null });
+    // The same board tries again, and fails again: this time its installer says what kind of failure it was.
+    const coded = (await ask({ product_type: 'KXP2', venue_code: 'CORO', serial_number: '10000000aa01', mac_address: 'dc:a6:32:00:00:01' })).body;
+    expect(coded.deployment_id).not.toBe(config.deployment_id);
+    await report({ deployment_id: coded.deployment_id, status: 'failed', error_message: 'the boot partition is too small for firstrun.sh', error_code: 'CUSTOMIZE' });
+    expect(t.server.core.deployments.get(coded.deployment_id)).toMatchObject({ status: 'failed', error_code: 'CUSTOMIZE' });
   });
 
   it('ignores a report against a final state with a clear 409', async () => {
@@ -203,6 +208,9 @@ describe('device API: /api/status', () => {
     expect(badStatus.body.error).toMatch(/Field "status" must be one of/);
     const badProgress = await report({ deployment_id: 1, status: 'downloading', progress: 140 });
     expect(badProgress.body.error).toMatch(/Field "progress" must be <= 100/);
+    const badCode = await report({ deployment_id: 1, status: 'failed', error_code: 'no such; code' });
+    expect(badCode.status).toBe(400);
+    expect(badCode.body.error).toMatch(/Field "error_code"/);
   });
 });
 

@@ -72,7 +72,7 @@ export const DeploymentCard = memo(function DeploymentCard({ deployment: d, now 
           </div>
         )}
         {d.status === 'failed' && (
-          <div className="small text-danger mt-1" data-testid="deployment-card-failure">{describeFailure(d.error_message).sentence}</div>
+          <div className="small text-danger mt-1" data-testid="deployment-card-failure">{describeFailure(d.error_message, d.error_code).sentence}</div>
         )}
         {d.status === 'failed' && d.error_message && (
           <div className="small text-body-secondary mt-1 text-break pc-clamp-2" title={d.error_message} data-testid="deployment-card-error">{d.error_message}</div>

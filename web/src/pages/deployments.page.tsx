@@ -114,7 +114,7 @@ function DeploymentDetail({ deployment: d, onClose }: { deployment: Deployment; 
     <Modal title={<span className="font-monospace">{d.hostname}</span>} onClose={onClose} testId="deployment-detail">
       {d.status === 'failed' && (
         <div className="alert alert-danger" data-testid="deployment-detail-error">
-          <div className="fw-semibold" data-testid="deployment-detail-sentence">{describeFailure(d.error_message).sentence}</div>
+          <div className="fw-semibold" data-testid="deployment-detail-sentence">{describeFailure(d.error_message, d.error_code).sentence}</div>
           {d.error_message && (
             <details className="small mt-1">
               <summary>Technical detail</summary>
