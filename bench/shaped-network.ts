@@ -2,10 +2,12 @@
 // Linux bridge, a "server" namespace and one namespace per device, each joined to the bridge by a veth pair.
 // tbf shapes both ends of every link: the server's uplink (both directions) to the uplink rate, each device's
 // link (both directions) to the link rate; netem adds a small one-way delay on the endpoints where the kernel
-// has it. Nothing touches the host's own interfaces: every veth is created inside the namespaces.
+// has it. Nothing touches the host's own interfaces: every veth is created inside the namespaces. Only the kernel's
+// ARP table limits, which all namespaces share, are raised for a large fleet and put back afterwards.
 // Names carry the creating process's id (pcf<pid>-…); namespaces of a process that no longer runs are removed
 // on the next start. teardown() (also run on SIGINT/SIGTERM and at exit) kills what runs in them and deletes them.
 import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { hasCommand } from './support.js';
 
 export interface NetworkSpec {
@@ -155,12 +157,31 @@ export function shapedNetworkUnavailable(): string | null {
 
 const deviceAddress = (i: number) => `10.213.${1 + Math.floor(i / 250)}.${1 + (i % 250)}`;
 
+const NEIGHBOUR_THRESHOLDS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((name) => `/proc/sys/net/ipv4/neigh/default/${name}`);
+
+/**
+ * Room in the kernel's ARP table for every endpoint to know every other. The table and its limits are one for all
+ * namespaces (1024 entries by default), where each Pi has a table of its own: a hundred devices talking to each
+ * other overflow it ("neighbor table overflow!"), and peers then fail with EHOSTUNREACH for want of a table entry
+ * the venue's network would have had. Raised for the run, the old values put back at teardown.
+ */
+function makeRoomForNeighbours(endpoints: number): () => void {
+  const wanted = endpoints * endpoints + 1024;
+  const old = NEIGHBOUR_THRESHOLDS.map((file) => readFileSync(file, 'utf8').trim());
+  if (Number(old[2]) >= wanted) return () => {};
+  // Raised from the top down and lowered from the bottom up: the kernel wants gc_thresh1 ≤ gc_thresh2 ≤ gc_thresh3.
+  for (const file of [...NEIGHBOUR_THRESHOLDS].reverse()) writeFileSync(file, String(wanted));
+  return () => NEIGHBOUR_THRESHOLDS.forEach((file, i) => writeFileSync(file, old[i]!));
+}
+
 export function createShapedNetwork(spec: NetworkSpec): ShapedNetwork {
   removeStaleNamespaces();
   const switchNs = `${tag}-sw`;
   const created: string[] = [];
+  const restoreNeighbours = makeRoomForNeighbours(spec.devices + 1);
   const teardown = () => {
     for (const ns of created.splice(0).reverse()) deleteNamespace(ns);
+    restoreNeighbours();
   };
   const unregister = onCleanup(teardown);
   const delay = spec.delayMs > 0 && hasNetem() ? spec.delayMs : 0;

@@ -8,6 +8,7 @@ import https from 'node:https';
 import { Value } from 'typebox/value';
 import type { ConfigResponse } from '../contracts/device-api.js';
 import { CHUNK_RAW_BYTES, ImageManifest, type ImageChunk } from '../contracts/image-delivery.js';
+import { PEER_HAVE_HEADER } from '../contracts/peer-delivery.js';
 import { CorruptFrameError, type ChunkDecompressor } from './chunk.decompressor.js';
 import { deploymentHeaders, deviceTokenHeaders, httpError, type DeploymentCredentials, readBodyText, sendRequest } from './http.client.js';
 import { createThrottle } from './image.downloader.js';
@@ -215,9 +216,11 @@ export async function fetchChunks(options: ChunkFetchOptions): Promise<ChunkFetc
         agent: peerConnections,
       });
       const status = response.statusCode ?? 0;
+      const holding = header(response, PEER_HAVE_HEADER);
+      if (holding) swarm.peerHolds(peer, holding);
       if (status !== 200) {
         response.resume();
-        swarm.peerDone(peer, status === 503 || status === 404 || status === 403 ? 'busy' : 'unreachable', index);
+        swarm.peerDone(peer, status === 404 ? 'missing' : status === 503 || status === 403 ? 'busy' : 'unreachable', index, `HTTP ${status}`);
         return false;
       }
       frame = await readFrame(response, index, chunk);

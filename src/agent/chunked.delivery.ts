@@ -135,6 +135,7 @@ export async function deliverChunked(ctx: ChunkedContext): Promise<void> {
   );
   await writer.finishRanges();
   result.timings.downloadMs = Math.round(performance.now() - downloadStarted);
+  if (ctx.chunked.swarm) emit({ type: 'delivery', delivery: 'chunked', detail: ctx.chunked.swarm.describeTransfers() });
 
   const verifyStarted = performance.now();
   if (target.path === null) {

@@ -2,7 +2,7 @@
 // there is one), a few peers at a time, from a cache of bounded size.
 import { request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { peerChunkPath, SWARM_KEY_HEADER } from '../contracts/peer-delivery.js';
+import { ChunkSet, PEER_HAVE_HEADER, peerChunkPath, SWARM_KEY_HEADER } from '../contracts/peer-delivery.js';
 import { PeerChunkServer } from './peer-chunk.server.js';
 
 const SHA = 'a'.repeat(64);
@@ -11,17 +11,25 @@ const KEY = 'swarm-key-of-this-test';
 interface Answer {
   status: number;
   body: Buffer;
+  /** The chunks the server says it holds now (PEER_HAVE_HEADER), decoded. */
+  holds: number[] | null;
 }
+
+const holdsOf = (header: string | string[] | undefined): number[] | null => {
+  const set = typeof header === 'string' ? ChunkSet.decode(header, 10) : null;
+  return set ? Array.from({ length: 10 }, (_, i) => i).filter((i) => set.has(i)) : null;
+};
 
 /** A GET that reads its body only when told to, so a test can hold an upload slot open. */
 function get(port: number, path: string, headers: Record<string, string>, options: { hold?: boolean } = {}): Promise<Answer & { release: () => void }> {
   return new Promise((resolve, reject) => {
     const req = request({ host: '127.0.0.1', port, path, headers, agent: false }, (res) => {
       const chunks: Buffer[] = [];
-      const done = () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), release: () => res.destroy() });
+      const holds = holdsOf(res.headers[PEER_HAVE_HEADER]);
+      const done = () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks), holds, release: () => res.destroy() });
       if (options.hold) {
         res.pause();
-        resolve({ status: res.statusCode ?? 0, body: Buffer.alloc(0), release: () => res.destroy() });
+        resolve({ status: res.statusCode ?? 0, body: Buffer.alloc(0), holds, release: () => res.destroy() });
         return;
       }
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -53,6 +61,7 @@ describe('PeerChunkServer', () => {
     const answer = await get(port, peerChunkPath(SHA, 3), { [SWARM_KEY_HEADER]: KEY });
     expect(answer.status).toBe(200);
     expect(answer.body.equals(frame)).toBe(true);
+    expect(answer.holds).toEqual([3]);
     await expect.poll(() => server!.bytesServed).toBe(frame.length);
     expect(server!.have.has(3)).toBe(true);
     expect(server!.have.count()).toBe(1);
@@ -61,9 +70,11 @@ describe('PeerChunkServer', () => {
   it('refuses requests without the key, with a wrong key, for chunks it does not hold, and for other images', async () => {
     const port = await start();
     server!.keep(1, Buffer.from('frame'));
-    expect((await get(port, peerChunkPath(SHA, 1), {})).status).toBe(403);
+    // Without the key, not even what it holds.
+    expect(await get(port, peerChunkPath(SHA, 1), {})).toMatchObject({ status: 403, holds: null });
     expect((await get(port, peerChunkPath(SHA, 1), { [SWARM_KEY_HEADER]: 'not-the-key' })).status).toBe(403);
-    expect((await get(port, peerChunkPath(SHA, 2), { [SWARM_KEY_HEADER]: KEY })).status).toBe(404);
+    // A chunk it does not hold (its cache let it go): the answer says what it holds instead.
+    expect(await get(port, peerChunkPath(SHA, 2), { [SWARM_KEY_HEADER]: KEY })).toMatchObject({ status: 404, holds: [1] });
     expect((await get(port, peerChunkPath('b'.repeat(64), 1), { [SWARM_KEY_HEADER]: KEY })).status).toBe(404);
     expect((await get(port, '/peer/v1/chunks/../../etc/passwd', { [SWARM_KEY_HEADER]: KEY })).status).toBe(404);
     expect(server!.bytesServed).toBe(0);
@@ -88,7 +99,7 @@ describe('PeerChunkServer', () => {
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(server!.activeUploads).toBe(2);
     const third = await get(port, peerChunkPath(SHA, 0), headers);
-    expect(third.status).toBe(503);
+    expect(third).toMatchObject({ status: 503, holds: [0] });
     expect(server!.busyRefusals).toBe(1);
     first.release();
     await expect.poll(() => server!.activeUploads).toBe(1);

@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ChunkSet, PEER_CHUNK_PATH_PATTERN, PEER_MAX_UPLOADS, SWARM_KEY_HEADER } from '../contracts/peer-delivery.js';
+import { ChunkSet, PEER_CHUNK_PATH_PATTERN, PEER_HAVE_HEADER, PEER_HAVE_HEADER_MAX_BYTES, PEER_MAX_UPLOADS, SWARM_KEY_HEADER } from '../contracts/peer-delivery.js';
 
 export interface PeerChunkServerOptions {
   imageSha256: string;
@@ -104,6 +104,12 @@ export class PeerChunkServer {
     this.frames.clear();
   }
 
+  /** What it holds now, for the asker to go by rather than by the last announce answer. */
+  private holdingHeader(): Record<string, string> {
+    const text = this.held.encode();
+    return text.length <= PEER_HAVE_HEADER_MAX_BYTES ? { [PEER_HAVE_HEADER]: text } : {};
+  }
+
   private handle(request: IncomingMessage, response: ServerResponse): void {
     const refuse = (status: number, message: string, headers: Record<string, string> = {}) => {
       response.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', ...headers });
@@ -120,11 +126,12 @@ export class PeerChunkServer {
       if (!sameSecret(bearer ?? (typeof header === 'string' ? header.trim() : undefined), this.deviceToken)) return refuse(401, 'device token required');
     }
     const index = Number(match[2]);
+    const holding = this.holdingHeader();
     const frame = match[1] === this.options.imageSha256 ? this.frames.get(index) : undefined;
-    if (!frame) return refuse(404, 'chunk not held');
+    if (!frame) return refuse(404, 'chunk not held', holding);
     if (this.uploads >= (this.options.maxUploads ?? PEER_MAX_UPLOADS)) {
       this.busyRefusals++;
-      return refuse(503, 'busy', { 'retry-after': '1' });
+      return refuse(503, 'busy', { 'retry-after': '1', ...holding });
     }
     this.uploads++;
     let body = frame;
@@ -133,7 +140,7 @@ export class PeerChunkServer {
       body[body.length >> 1]! ^= 0x01;
     }
     response.once('close', () => this.uploads--);
-    response.writeHead(200, { 'content-type': 'application/zstd', 'content-length': String(body.length) });
+    response.writeHead(200, { 'content-type': 'application/zstd', 'content-length': String(body.length), ...holding });
     response.end(body, () => (this.bytesServed += body.length));
   }
 }

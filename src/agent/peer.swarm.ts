@@ -23,6 +23,7 @@ import {
 import { createSocket } from 'node:dgram';
 import { lookup } from 'node:dns/promises';
 import { Value } from 'typebox/value';
+import { formatBytes } from '../contracts/format.js';
 import { deviceTokenHeaders, httpError, readBodyText, sendRequest } from './http.client.js';
 import { InstallerError, isTransientError } from './installer.errors.js';
 import { PeerChunkServer } from './peer-chunk.server.js';
@@ -44,7 +45,8 @@ export interface PeerRef {
   url: string;
 }
 
-export type PeerOutcome = 'ok' | 'busy' | 'unreachable' | 'corrupt';
+/** How a transfer from a peer ended; `missing`: the peer no longer holds the chunk (its cache let it go). */
+export type PeerOutcome = 'ok' | 'busy' | 'missing' | 'unreachable' | 'corrupt';
 
 export interface PeerSwarmOptions {
   announceUrl: string;
@@ -80,6 +82,9 @@ export class PeerSwarm {
   bytesFromServer = 0;
   /** Peers dropped for sending bad data. */
   readonly banned = new Set<number>();
+  /** How transfers from peers ended, and why those that did not reach their peer failed: the closing summary's. */
+  readonly outcomes: Record<PeerOutcome, number> = { ok: 0, busy: 0, missing: 0, unreachable: 0, corrupt: 0 };
+  private readonly failureReasons = { busy: new Map<string, number>(), unreachable: new Map<string, number>() };
   private readonly chunkCount: number;
   private peers = new Map<number, PeerState>();
   private holders: Uint16Array;
@@ -221,9 +226,20 @@ export class PeerSwarm {
   peerDone(peer: PeerRef, outcome: PeerOutcome, index: number, detail?: string): void {
     const state = this.peers.get(peer.deploymentId);
     const now = performance.now();
+    this.outcomes[outcome]++;
+    if (outcome === 'busy' || outcome === 'unreachable') {
+      const reasons = this.failureReasons[outcome];
+      const reason = reasonOf(detail);
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+    }
     if (state) {
       state.inFlight--;
       if (outcome === 'busy') state.restUntil = now + BUSY_REST_MS;
+      // Until its next announce says otherwise: asking it again would only be told no again, as often as it is rarest.
+      if (outcome === 'missing' && state.have.has(index)) {
+        state.have.delete(index);
+        this.holders[index]!--;
+      }
       if (outcome === 'unreachable') state.restUntil = state.unreachableUntil = now + UNREACHABLE_REST_MS;
     }
     // Several peers in a row out of reach, none since: the network likely keeps devices apart (a switch that isolates
@@ -241,6 +257,31 @@ export class PeerSwarm {
       this.announceSoon();
     }
     this.wake();
+  }
+
+  /** How the transfers from peers went, in one line for the log. */
+  describeTransfers(): string {
+    const { ok, busy, missing, unreachable, corrupt } = this.outcomes;
+    const why = (reasons: Map<string, number>) => {
+      const top = [...reasons].sort((a, b) => b[1] - a[1]).slice(0, 4).map(([reason, n]) => `${reason} ×${n}`);
+      return top.length ? ` (${top.join(', ')})` : '';
+    };
+    return (
+      `one-to-many: ${ok} chunk(s) from peers, ${formatBytes(this.bytesFromPeers)}; ${formatBytes(this.bytesFromServer)} from the server; ` +
+      `peers busy ${busy} time(s)${why(this.failureReasons.busy)}, no longer holding the chunk ${missing}, out of reach ${unreachable}${why(this.failureReasons.unreachable)}, sent bad data ${corrupt}`
+    );
+  }
+
+  /** What a peer's own answer says it holds now (PEER_HAVE_HEADER): fresher than the last announce answer. */
+  peerHolds(peer: PeerRef, text: string): void {
+    const state = this.peers.get(peer.deploymentId);
+    const have = state ? ChunkSet.decode(text, this.chunkCount) : null;
+    if (!state || !have) return;
+    state.have.bits.forEach((before, i) => {
+      const changed = before ^ have.bits[i]!;
+      for (let bit = 0; changed >> bit; bit++) if (changed & (1 << bit)) this.holders[i * 8 + 7 - bit]! += have.bits[i]! & (1 << bit) ? 1 : -1;
+    });
+    state.have = have;
   }
 
   /** A transfer from the server ended (either way); frees its slot. */
@@ -457,6 +498,12 @@ export class PeerSwarm {
 }
 
 const first = (set: ReadonlySet<number>): number => set.values().next().value!;
+/** A failed transfer's cause in a few words (its error code, its HTTP status, else its words without counts). */
+function reasonOf(detail: string | undefined): string {
+  const text = detail ?? '';
+  const code = /\b(E[A-Z]{3,}|HTTP \d{3})\b/.exec(text)?.[1];
+  return code ?? (text.split(/[:(]/)[0]!.replace(/\d+/g, '#').trim().slice(0, 48) || 'unknown');
+}
 
 /**
  * The local address this device reaches the server from: where peers on the deployment network reach it too. A
