@@ -167,11 +167,16 @@ const NEIGHBOUR_THRESHOLDS = ['gc_thresh1', 'gc_thresh2', 'gc_thresh3'].map((nam
  */
 function makeRoomForNeighbours(endpoints: number): () => void {
   const wanted = endpoints * endpoints + 1024;
-  const old = NEIGHBOUR_THRESHOLDS.map((file) => readFileSync(file, 'utf8').trim());
-  if (Number(old[2]) >= wanted) return () => {};
-  // Raised from the top down and lowered from the bottom up: the kernel wants gc_thresh1 ≤ gc_thresh2 ≤ gc_thresh3.
-  for (const file of [...NEIGHBOUR_THRESHOLDS].reverse()) writeFileSync(file, String(wanted));
-  return () => NEIGHBOUR_THRESHOLDS.forEach((file, i) => writeFileSync(file, old[i]!));
+  try {
+    const old = NEIGHBOUR_THRESHOLDS.map((file) => readFileSync(file, 'utf8').trim());
+    if (Number(old[2]) >= wanted) return () => {};
+    // Raised from the top down and lowered from the bottom up: the kernel wants gc_thresh1 ≤ gc_thresh2 ≤ gc_thresh3.
+    for (const file of [...NEIGHBOUR_THRESHOLDS].reverse()) writeFileSync(file, String(wanted));
+    return () => NEIGHBOUR_THRESHOLDS.forEach((file, i) => writeFileSync(file, old[i]!));
+  } catch (error) {
+    console.error(`  warning: the ARP table limits could not be raised (${(error as Error).message}); peers may fail with EHOSTUNREACH`);
+    return () => {};
+  }
 }
 
 export function createShapedNetwork(spec: NetworkSpec): ShapedNetwork {

@@ -5,6 +5,7 @@
 // device-dependent) and Node does not expose addresses, so an over-allocated buffer is probed, with the real
 // operation, for an offset the kernel accepts.
 import type { FileHandle } from 'node:fs/promises';
+import { InstallerError } from './installer.errors.js';
 
 /** Room for any alignment the kernel may ask of a direct I/O buffer. */
 const ALIGN_SLACK = 4096;
@@ -36,24 +37,28 @@ export async function probeAlignedView<T>(size: number, attempt: (view: Buffer) 
   return null;
 }
 
-/** Direct writes must start and end on a sector. */
-const SECTOR_BYTES = 512;
+/**
+ * Direct writes must start and end on a logical sector. Only writes of whole 4 KiB pages go this way: every sector
+ * size divides them, so a refusal means direct I/O does not work on the target at all, not that this write was odd
+ * (the rare odd one, such as a last chunk, goes through the page cache without a probe).
+ */
+const PAGE_BYTES = 4096;
 
-/** Writes all of `data` at `position`, however many calls the kernel takes. */
-export async function writeFully(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+/** Writes all of `data` at `position` of `path` (named in errors), however many calls the kernel takes. */
+export async function writeFully(handle: FileHandle, data: Buffer, position: number, path: string): Promise<void> {
   let done = 0;
   while (done < data.length) {
     const { bytesWritten } = await handle.write(data, done, data.length - done, position + done);
-    if (bytesWritten <= 0) throw new Error(`writing at byte ${position + done} made no progress`);
+    if (bytesWritten <= 0) throw new InstallerError('IO', `writing ${path} at byte ${position + done} made no progress`);
     done += bytesWritten;
   }
 }
 
 /**
  * Writes through an O_DIRECT handle, each write copied into an aligned buffer of a small pool (one per write in
- * flight). `write` answers false when the kernel will not take a write this way (off a sector, or no buffer
- * alignment it accepts): the caller writes it through the page cache instead, and after a refusal of every
- * alignment so does every later write.
+ * flight). `write` answers false when the kernel will not take a write this way (off a page, or no buffer alignment
+ * it accepts): the caller writes it through the page cache instead, and after a refusal at every alignment so does
+ * every later write.
  */
 export class DirectWriter {
   private readonly free: Buffer[] = [];
@@ -61,11 +66,12 @@ export class DirectWriter {
 
   constructor(
     private readonly handle: FileHandle,
+    private readonly path: string,
     private readonly bufferBytes = 4 << 20,
   ) {}
 
   async write(data: Buffer, position: number): Promise<boolean> {
-    if (this.refused || position % SECTOR_BYTES !== 0 || data.length % SECTOR_BYTES !== 0) return false;
+    if (this.refused || position % PAGE_BYTES !== 0 || data.length % PAGE_BYTES !== 0) return false;
     for (let done = 0; done < data.length; done += this.bufferBytes) {
       if (!(await this.writePiece(data.subarray(done, done + this.bufferBytes), position + done))) return false;
     }
@@ -80,7 +86,7 @@ export class DirectWriter {
   private async writePiece(piece: Buffer, position: number): Promise<boolean> {
     const writeFrom = (view: Buffer) => {
       piece.copy(view);
-      return writeFully(this.handle, view.subarray(0, piece.length), position);
+      return writeFully(this.handle, view.subarray(0, piece.length), position, this.path);
     };
     const pooled = this.free.pop();
     if (pooled) {

@@ -75,12 +75,12 @@ function targetError(path: string, error: unknown): InstallerError {
 }
 
 /**
- * A second handle for writes around the page cache; null where the filesystem has no O_DIRECT (tmpfs) or the handle
- * cannot be had otherwise: the page cache writes the same bytes, only at a higher cost.
+ * A second handle for writes around the page cache; null where the filesystem has no O_DIRECT or the handle cannot
+ * be had otherwise: the page cache writes the same bytes, only at a higher cost.
  */
 async function openDirect(path: string): Promise<DirectWriter | null> {
   try {
-    return new DirectWriter(await open(path, constants.O_WRONLY | constants.O_DIRECT));
+    return new DirectWriter(await open(path, constants.O_WRONLY | constants.O_DIRECT), path);
   } catch {
     return null;
   }
@@ -93,13 +93,16 @@ function handleTarget(kind: 'block' | 'file', path: string, capacity: number, ha
     capacity,
     async write(data, position) {
       if (await direct?.write(data, position)) return;
-      await writeFully(handle, data, position);
+      await writeFully(handle, data, position, path);
     },
     // One fsync covers both handles: the same file or device, its data and the card's own cache.
     sync: () => handle.sync(),
     close: async () => {
-      await direct?.close();
-      await handle.close();
+      try {
+        await direct?.close();
+      } finally {
+        await handle.close();
+      }
     },
   };
 }

@@ -6,7 +6,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ChunkSet, PEER_CHUNK_PATH_PATTERN, PEER_HAVE_HEADER, PEER_HAVE_HEADER_MAX_BYTES, PEER_MAX_UPLOADS, SWARM_KEY_HEADER } from '../contracts/peer-delivery.js';
+import { ChunkSet, PEER_CHUNK_PATH_PATTERN, PEER_HAVE_HEADER, PEER_HAVE_HEADER_MAX_LENGTH, PEER_MAX_UPLOADS, SWARM_KEY_HEADER } from '../contracts/peer-delivery.js';
 
 export interface PeerChunkServerOptions {
   imageSha256: string;
@@ -107,7 +107,7 @@ export class PeerChunkServer {
   /** What it holds now, for the asker to go by rather than by the last announce answer. */
   private holdingHeader(): Record<string, string> {
     const text = this.held.encode();
-    return text.length <= PEER_HAVE_HEADER_MAX_BYTES ? { [PEER_HAVE_HEADER]: text } : {};
+    return text.length <= PEER_HAVE_HEADER_MAX_LENGTH ? { [PEER_HAVE_HEADER]: text } : {};
   }
 
   private handle(request: IncomingMessage, response: ServerResponse): void {

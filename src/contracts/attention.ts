@@ -116,7 +116,6 @@ const KIND_OF_CODE: Partial<Record<InstallerErrorCode, FailureKind>> = {
   CUSTOMIZE: 'customize',
   CONFIG_REFUSED: 'refused',
   DEPLOYMENT_CLOSED: 'refused',
-  BAD_RESPONSE: 'incompatible',
   NETWORK: 'network',
 };
 

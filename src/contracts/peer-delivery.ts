@@ -34,10 +34,10 @@ export const SWARM_KEY_HEADER = 'x-pitcrew-swarm-key';
 /**
  * Header on every answer of a device's chunk server to a peer with the key: the chunks it holds now (as ChunkSet
  * text). Its cache lets chunks go as others arrive, and the asker would otherwise go on asking for them until the
- * next announce answer says so. Left out where the bitfield would exceed PEER_HAVE_HEADER_MAX_BYTES (256 GiB mapped).
+ * next announce answer says so. Left out where its text would be longer than PEER_HAVE_HEADER_MAX_LENGTH (about 190 GiB mapped).
  */
 export const PEER_HAVE_HEADER = 'x-pitcrew-have';
-export const PEER_HAVE_HEADER_MAX_BYTES = 8192;
+export const PEER_HAVE_HEADER_MAX_LENGTH = 8192;
 /** Path of chunk `index` of image `sha256` on a device's chunk server. */
 export const peerChunkPath = (imageSha256: string, index: number) => `/peer/v1/chunks/${imageSha256}/${index}`;
 export const PEER_CHUNK_PATH_PATTERN = /^\/peer\/v1\/chunks\/([0-9a-f]{64})\/(\d{1,9})$/;
