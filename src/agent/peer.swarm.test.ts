@@ -1,9 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ImageManifest } from '../contracts/image-delivery.js';
 import { ChunkSet, type PeerAnnounceResponse } from '../contracts/peer-delivery.js';
-import { PeerSwarm } from './peer.swarm.js';
+import { PEER_WAIT_MS, PeerSwarm } from './peer.swarm.js';
 
 const CHUNKS = 4;
 const manifest = {
@@ -21,6 +21,7 @@ const manifest = {
 let announceServer: Server | null = null;
 let swarm: PeerSwarm | null = null;
 afterEach(async () => {
+  vi.useRealTimers();
   await swarm?.leave();
   await new Promise((resolve) => (announceServer ? announceServer.close(resolve) : resolve(undefined)));
   swarm = announceServer = null;
@@ -81,5 +82,30 @@ describe('choosing where chunks come from', () => {
     swarm.peerHolds(asked.peer!, Buffer.alloc(3).toString('base64'));
     swarm.peerDone(asked.peer!, 'ok', 2);
     expect(swarm.pick(new Set([0, 1, 3]))).toBeUndefined();
+  });
+});
+
+describe('a server that has not answered an announce yet', () => {
+  it('is no sign of an isolated network: the device waits, then takes one chunk at a time from the server', async () => {
+    // A crowd of devices starting at once: the server is too busy to answer announces for now.
+    announceServer = createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(503).end('busy'));
+    });
+    await new Promise<void>((resolve) => announceServer!.listen(0, '127.0.0.1', resolve));
+    const { port } = announceServer.address() as AddressInfo;
+    swarm = await PeerSwarm.join({ announceUrl: `http://127.0.0.1:${port}/api/peers/announce`, deploymentId: 1, deploymentToken: null, manifest, cacheBytes: 1 << 20, host: '127.0.0.1' });
+    expect(swarm).not.toBeNull();
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const pending = new Set([0, 1, 2, 3]);
+    expect(swarm!.pick(pending)).toBeUndefined();
+    vi.advanceTimersByTime(PEER_WAIT_MS);
+    const fromServer = swarm!.pick(pending)!;
+    expect(fromServer.peer).toBeNull();
+    pending.delete(fromServer.index);
+    // One at a time: the next waits for that one to end, as with busy peers.
+    expect(swarm!.pick(pending)).toBeUndefined();
+    swarm!.serverDone();
+    expect(swarm!.pick(pending)).toMatchObject({ peer: null });
   });
 });

@@ -92,8 +92,9 @@ export class PeerSwarm {
   private readonly assigned = new Set<number>();
   private serverInFlight = 0;
   private unreachableInARow = 0;
-  /** Whether the server has ever listed a peer. */
+  /** Whether the server has ever listed a peer, and ever answered an announce. */
   private hadPeers = false;
+  private answered = false;
   private noSourceSince: number | null = null;
   private enabled = true;
   private swarmKey = '';
@@ -191,8 +192,9 @@ export class PeerSwarm {
     // flight for that long, one chunk at a time: a crowded swarm must not turn into a hundred unicast streams.
     this.noSourceSince ??= now;
     if (now - this.noSourceSince < PEER_WAIT_MS) return undefined;
-    // An empty list after peers were known (churn, a server restart) is no sign of isolation: they may come back.
-    const peersCanServe = this.peers.size === 0 ? this.hadPeers : [...this.peers.values()].some((peer) => peer.unreachableUntil <= now);
+    // An empty list after peers were known (churn, a server restart) is no sign of isolation: they may come back. Nor
+    // is a server that has not answered an announce yet: a crowd starting at once keeps it busy, and peers may be many.
+    const peersCanServe = this.peers.size === 0 ? this.hadPeers || !this.answered : [...this.peers.values()].some((peer) => peer.unreachableUntil <= now);
     if (peersCanServe && (this.serverInFlight > 0 || this.peerInFlight() > 0)) return undefined;
     const notSeeding = [...pending].filter((i) => !this.seeding.has(i));
     return this.fromServer(notSeeding.length ? randomOf(notSeeding) : randomOf([...pending]));
@@ -457,6 +459,7 @@ export class PeerSwarm {
 
   private apply(answer: PeerAnnounceResponse): void {
     if (this.closed) return;
+    this.answered = true;
     this.enabled = answer.enabled;
     this.swarmKey = answer.swarm_key;
     this.server.setSwarmKey(answer.swarm_key);
