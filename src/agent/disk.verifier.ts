@@ -1,6 +1,7 @@
 // Reads back what was written, bypassing the page cache: otherwise "verification" would only re-read the
 // kernel's copy of the bytes we just handed it, never the card. O_DIRECT first; where a filesystem refuses it
-// (tmpfs), the cached pages are dropped (`dd iflag=nocache`, i.e. posix_fadvise DONTNEED) before a plain read.
+// (tmpfs before Linux 6.6), the cached pages are dropped (`dd iflag=nocache`, i.e. posix_fadvise DONTNEED) before a
+// plain read.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { constants } from 'node:fs';

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { ImageManifest } from '../contracts/image-delivery.js';
-import { ChunkSet, type PeerAnnounceResponse } from '../contracts/peer-delivery.js';
-import { PEER_WAIT_MS, PeerSwarm } from './peer.swarm.js';
+import { ChunkSet, type PeerAnnounce, type PeerAnnounceResponse } from '../contracts/peer-delivery.js';
+import { PEER_WAIT_MS, PeerSwarm, STARVED_LIMIT_MS } from './peer.swarm.js';
 
 const CHUNKS = 4;
 const manifest = {
@@ -27,29 +27,50 @@ afterEach(async () => {
   swarm = announceServer = null;
 });
 
-/** A server whose every announce answer lists one peer holding every chunk, and hands out nothing. */
-async function joinWithOnePeerHoldingAll(): Promise<PeerSwarm> {
-  const all = new ChunkSet(CHUNKS);
-  for (let i = 0; i < CHUNKS; i++) all.add(i);
+/** The announces the fake server received. */
+let announces: PeerAnnounce[] = [];
+
+/**
+ * Joins a swarm whose server answers every announce with `fields` over a default that lists nobody and hands out
+ * nothing, and with what `respond` makes of the announce.
+ */
+async function joinAnswering(fields: Partial<PeerAnnounceResponse>, respond?: (announce: PeerAnnounce) => Partial<PeerAnnounceResponse>): Promise<PeerSwarm> {
+  announces = [];
   const answer: PeerAnnounceResponse = {
     enabled: true,
     reason: null,
     swarm_key: 'key',
     interval_ms: 60_000,
-    peers: [{ deployment_id: 2, url: 'http://127.0.0.1:9/', have: all.encode() }],
+    peers: [],
     seeding: new ChunkSet(CHUNKS).encode(),
     fetch_from_server: [],
     linger: false,
+    ...fields,
   };
   announceServer = createServer((request, response) => {
-    request.resume();
-    request.on('end', () => response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(answer)));
+    const body: Buffer[] = [];
+    request.on('data', (piece: Buffer) => body.push(piece));
+    request.on('end', () => {
+      const announce = JSON.parse(Buffer.concat(body).toString()) as PeerAnnounce;
+      announces.push(announce);
+      response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...answer, ...respond?.(announce) }));
+    });
   });
   await new Promise<void>((resolve) => announceServer!.listen(0, '127.0.0.1', resolve));
   const { port } = announceServer.address() as AddressInfo;
   const joined = await PeerSwarm.join({ announceUrl: `http://127.0.0.1:${port}/api/peers/announce`, deploymentId: 1, deploymentToken: null, manifest, cacheBytes: 1 << 20, host: '127.0.0.1' });
   if (!joined) throw new Error('the swarm did not start');
   return joined;
+}
+
+const chunkSetOf = (indices: Iterable<number>) => {
+  const set = new ChunkSet(CHUNKS);
+  for (const i of indices) set.add(i);
+  return set.encode();
+};
+
+function joinWithOnePeerHoldingAll(): Promise<PeerSwarm> {
+  return joinAnswering({ peers: [{ deployment_id: 2, url: 'http://127.0.0.1:9/', have: chunkSetOf([0, 1, 2, 3]) }], serving_members: 1 });
 }
 
 describe('choosing where chunks come from', () => {
@@ -103,9 +124,69 @@ describe('a server that has not answered an announce yet', () => {
     const fromServer = swarm!.pick(pending)!;
     expect(fromServer.peer).toBeNull();
     pending.delete(fromServer.index);
-    // One at a time: the next waits for that one to end, as with busy peers.
+    // One at a time, as with busy peers: the next waits for that one to end, and for as long again.
     expect(swarm!.pick(pending)).toBeUndefined();
     swarm!.serverDone();
+    expect(swarm!.pick(pending)).toBeUndefined();
+    vi.advanceTimersByTime(PEER_WAIT_MS);
     expect(swarm!.pick(pending)).toMatchObject({ peer: null });
+    expect(swarm!.describeTransfers()).toMatch(/\(0 handed out, 0 after starving, 2 with announces unanswered, 0 with no peer to ask\)/);
+  });
+});
+
+describe('an announce answer that lists no peer', () => {
+  const serverPicks = (joined: PeerSwarm) => {
+    const pending = new Set([0, 1, 2, 3]);
+    expect(joined.pick(pending)).toBeUndefined();
+    vi.advanceTimersByTime(PEER_WAIT_MS);
+    const picks = [];
+    while (pending.size > 0) {
+      const pick = joined.pick(pending);
+      if (!pick) break;
+      expect(pick.peer).toBeNull();
+      pending.delete(pick.index);
+      picks.push(pick.index);
+    }
+    return picks;
+  };
+
+  it('while other members serve, means nobody holds a chunk yet: the device asks the server for one, and fetches what it is given', async () => {
+    swarm = await joinAnswering({ serving_members: 99 }, (announce) => ({ fetch_from_server: announce.starved_for ? [2] : [] }));
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const pending = new Set([0, 1, 2, 3]);
+    expect(serverPicks(swarm)).toEqual([]);
+    await vi.waitFor(() => expect(swarm!.pick(pending)).toMatchObject({ index: 2, peer: null }));
+    // Asked once, for every chunk it needed.
+    expect(announces.filter((announce) => announce.starved_for).map((announce) => announce.starved_for)).toEqual([chunkSetOf(pending)]);
+    expect(swarm.describeTransfers()).toMatch(/\(1 handed out, 0 after starving, 0 with announces unanswered, 0 with no peer to ask\)/);
+  });
+
+  it('takes one chunk at a time from the server itself once it has starved for long, the server granting nothing', async () => {
+    swarm = await joinAnswering({ serving_members: 99 });
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const pending = new Set([0, 1, 2, 3]);
+    expect(swarm.pick(pending)).toBeUndefined();
+    for (let waited = 0; waited < STARVED_LIMIT_MS; waited += PEER_WAIT_MS) {
+      vi.advanceTimersByTime(PEER_WAIT_MS);
+      const asked = announces.length;
+      expect(swarm.pick(pending)).toBeUndefined();
+      await vi.waitFor(() => expect(announces.length).toBeGreaterThan(asked));
+    }
+    vi.advanceTimersByTime(PEER_WAIT_MS);
+    expect(swarm.pick(pending)).toMatchObject({ peer: null });
+    expect(swarm.pick(pending)).toBeUndefined();
+    expect(swarm.describeTransfers()).toMatch(/\(0 handed out, 1 after starving, 0 with announces unanswered, 0 with no peer to ask\)/);
+  });
+
+  it('with nobody else in the swarm, means the device is alone: the server serves every chunk at once', async () => {
+    swarm = await joinAnswering({ serving_members: 0 });
+    vi.useFakeTimers({ toFake: ['performance'] });
+    expect(serverPicks(swarm)).toHaveLength(CHUNKS);
+  });
+
+  it('from a server that does not count members, is taken as alone, as before', async () => {
+    swarm = await joinAnswering({});
+    vi.useFakeTimers({ toFake: ['performance'] });
+    expect(serverPicks(swarm)).toHaveLength(CHUNKS);
   });
 });

@@ -3,9 +3,11 @@
 // which chunks and which chunks the server wants it to fetch, and decides for the chunk fetcher where each next
 // chunk comes from:
 //   1. a chunk a usable peer holds, rarest first (so the swarm's copies spread);
-//   2. a chunk the server handed this device (nobody else holds it or is fetching it);
-//   3. any missing chunk from the server, when there is no swarm (off, or no answer), or when nothing could be
-//      started from anywhere for PEER_WAIT_MS: the server's copy is always the last resort.
+//   2. a chunk the server handed this device (nobody else holds it or is fetching it, or the device was starving);
+//   3. when nothing could be started from either for PEER_WAIT_MS: with peers that could serve, it asks the server
+//      for a chunk in its next announce (starving), which the server grants within its bound on copies; with none
+//      (alone, off, out of reach), or a server that does not answer, any missing chunk from the server: the server's
+//      copy is always the last resort.
 // A peer that is unreachable or busy is rested for a moment; one that sent bad data is never asked again and is
 // reported to the server. When the installation is done the device serves on (linger) while the server says others
 // still need it, then leaves.
@@ -37,6 +39,10 @@ const BUSY_REST_MS = 300;
 const UNREACHABLE_REST_MS = 5000;
 /** This many transfers from peers in a row failing to reach them rests every peer. */
 const UNREACHABLE_IN_A_ROW = 4;
+/** Without an announce answer for this long, the server is not coordinating: a starving device fetches from it itself. */
+const ANNOUNCE_SILENCE_MS = 5000;
+/** A device starving this long (nothing from peers, nothing handed out) fetches from the server itself, one at a time. */
+export const STARVED_LIMIT_MS = 15_000;
 /** Without an answer from the server for this long, a finished device stops serving and reboots. */
 const LINGER_SERVER_SILENCE_MS = 60_000;
 
@@ -44,6 +50,13 @@ export interface PeerRef {
   deploymentId: number;
   url: string;
 }
+
+/**
+ * Why a chunk came from the server: handed to this device (nobody held it, or it was starving), after starving for
+ * STARVED_LIMIT_MS on peers that were busy or did not hold it, while the server did not answer announces, or with no
+ * peer that could serve (alone, off, or out of reach).
+ */
+type ServerPick = 'assigned' | 'starved' | 'unanswered' | 'alone';
 
 /** How a transfer from a peer ended; `missing`: the peer no longer holds the chunk (its cache let it go). */
 export type PeerOutcome = 'ok' | 'busy' | 'missing' | 'unreachable' | 'corrupt';
@@ -84,6 +97,8 @@ export class PeerSwarm {
   readonly banned = new Set<number>();
   /** How transfers from peers ended, and why those that did not reach their peer failed: the closing summary's. */
   readonly outcomes: Record<PeerOutcome, number> = { ok: 0, busy: 0, missing: 0, unreachable: 0, corrupt: 0 };
+  /** Why chunks were taken from the server: the closing summary's. */
+  readonly serverPicks: Record<ServerPick, number> = { assigned: 0, starved: 0, unanswered: 0, alone: 0 };
   private readonly failureReasons = { busy: new Map<string, number>(), unreachable: new Map<string, number>() };
   private readonly chunkCount: number;
   private peers = new Map<number, PeerState>();
@@ -95,7 +110,14 @@ export class PeerSwarm {
   /** Whether the server has ever listed a peer, and ever answered an announce. */
   private hadPeers = false;
   private answered = false;
+  /** Whether the last answer handed out chunks to fetch from the server. */
+  private handedOut = false;
+  /** Other members serving, as the last answer counted them (listed or not). */
+  private servingMembers = 0;
   private noSourceSince: number | null = null;
+  /** Since when nothing could start except by waiting on the server's say (see pick); the chunks it then needed. */
+  private starvedSince: number | null = null;
+  private starvedFor: ChunkSet | null = null;
   private enabled = true;
   private swarmKey = '';
   private intervalMs = PEER_ANNOUNCE_INTERVAL_MS;
@@ -174,30 +196,47 @@ export class PeerSwarm {
     const now = performance.now();
     const fromPeer = this.pickFromPeer(pending, now);
     if (fromPeer) {
-      this.noSourceSince = null;
+      this.noSourceSince = this.starvedSince = null;
       return fromPeer;
     }
     for (const index of this.assigned) {
       this.assigned.delete(index);
       if (pending.has(index)) {
-        this.noSourceSince = null;
-        return this.fromServer(index);
+        this.noSourceSince = this.starvedSince = null;
+        return this.fromServer(index, 'assigned');
       }
     }
     if (this.assigned.size === 0) this.announceSoon();
-    if (!this.enabled) return this.fromServer(first(pending));
+    if (!this.enabled) return this.fromServer(first(pending), 'alone');
     // Waiting is for peers to catch up, not for ever. With no peer that could serve at all (none listed, or every one
     // unreachable: a network that isolates devices), the server serves every pick after PEER_WAIT_MS. With peers that
-    // are only busy or do not hold the chunk yet, the server is the last resort for a device that has had nothing in
-    // flight for that long, one chunk at a time: a crowded swarm must not turn into a hundred unicast streams.
+    // are only busy or do not hold the chunk yet, a device that has had nothing in flight for that long is starving.
     this.noSourceSince ??= now;
     if (now - this.noSourceSince < PEER_WAIT_MS) return undefined;
-    // An empty list after peers were known (churn, a server restart) is no sign of isolation: they may come back. Nor
-    // is a server that has not answered an announce yet: a crowd starting at once keeps it busy, and peers may be many.
-    const peersCanServe = this.peers.size === 0 ? this.hadPeers || !this.answered : [...this.peers.values()].some((peer) => peer.unreachableUntil <= now);
-    if (peersCanServe && (this.serverInFlight > 0 || this.peerInFlight() > 0)) return undefined;
+    // An empty list is no sign of isolation when peers were known (churn, a server restart: they may come back), when
+    // the server has not answered an announce yet (a crowd starting at once keeps it busy, and peers may be many), or
+    // when it counts other members that serve (none of them holds a chunk yet: they soon will).
+    const peersCanServe =
+      this.peers.size === 0 ? this.hadPeers || !this.answered || this.servingMembers > 0 : [...this.peers.values()].some((peer) => peer.unreachableUntil <= now);
+    if (!peersCanServe) return this.fromServer(this.leastSeeded(pending), 'alone');
+    if (this.serverInFlight > 0 || this.peerInFlight() > 0) return undefined;
+    this.noSourceSince = now;
+    this.starvedSince ??= now;
+    // The server decides whether it sends a starving device a chunk anyway: it bounds how often it sends each one, so a
+    // crowded swarm does not turn back into a hundred unicast streams. Without its answers (none yet, or none lately),
+    // or starving for long, the device takes one chunk per PEER_WAIT_MS from the server itself.
+    const unanswered = !this.answered || now - this.lastAnswerAt >= ANNOUNCE_SILENCE_MS;
+    if (!unanswered && now - this.starvedSince < STARVED_LIMIT_MS) {
+      this.askWhileStarving(pending);
+      return undefined;
+    }
+    return this.fromServer(this.leastSeeded(pending), unanswered ? 'unanswered' : 'starved');
+  }
+
+  /** A pending chunk to take from the server unasked: one it is not sending into the swarm already, if there is one. */
+  private leastSeeded(pending: ReadonlySet<number>): number {
     const notSeeding = [...pending].filter((i) => !this.seeding.has(i));
-    return this.fromServer(notSeeding.length ? randomOf(notSeeding) : randomOf([...pending]));
+    return notSeeding.length ? randomOf(notSeeding) : randomOf([...pending]);
   }
 
   private peerInFlight(): number {
@@ -269,7 +308,9 @@ export class PeerSwarm {
       return top.length ? ` (${top.join(', ')})` : '';
     };
     return (
-      `one-to-many: ${ok} chunk(s) from peers, ${formatBytes(this.bytesFromPeers)}; ${formatBytes(this.bytesFromServer)} from the server; ` +
+      `one-to-many: ${ok} chunk(s) from peers, ${formatBytes(this.bytesFromPeers)}; ${formatBytes(this.bytesFromServer)} from the server ` +
+      `(${this.serverPicks.assigned} handed out, ${this.serverPicks.starved} after starving, ${this.serverPicks.unanswered} with announces unanswered, ` +
+      `${this.serverPicks.alone} with no peer to ask); ` +
       `peers busy ${busy} time(s)${why(this.failureReasons.busy)}, no longer holding the chunk ${missing}, out of reach ${unreachable}${why(this.failureReasons.unreachable)}, sent bad data ${corrupt}`
     );
   }
@@ -279,10 +320,8 @@ export class PeerSwarm {
     const state = this.peers.get(peer.deploymentId);
     const have = state ? ChunkSet.decode(text, this.chunkCount) : null;
     if (!state || !have) return;
-    state.have.bits.forEach((before, i) => {
-      const changed = before ^ have.bits[i]!;
-      for (let bit = 0; changed >> bit; bit++) if (changed & (1 << bit)) this.holders[i * 8 + 7 - bit]! += have.bits[i]! & (1 << bit) ? 1 : -1;
-    });
+    state.have.countInto(this.holders, -1);
+    have.countInto(this.holders);
     state.have = have;
   }
 
@@ -347,7 +386,9 @@ export class PeerSwarm {
   }
 
   private pickFromPeer(pending: ReadonlySet<number>, now: number): { index: number; peer: PeerRef } | undefined {
-    if (this.peers.size === 0) return undefined;
+    // Workers of a starving device ask ten times a second: with every peer busy or resting that must cost little.
+    const usable = [...this.peers.values()].filter((peer) => peer.inFlight < PER_PEER_IN_FLIGHT && peer.restUntil <= now);
+    if (usable.length === 0) return undefined;
     const order = [...pending];
     const start = Math.floor(Math.random() * order.length);
     let best: { index: number; peer: PeerState } | undefined;
@@ -356,7 +397,7 @@ export class PeerSwarm {
       const index = order[(start + k) % order.length]!;
       const count = this.holders[index]!;
       if (count === 0 || count >= bestCount) continue;
-      const peer = this.usableHolder(index, now);
+      const peer = usableHolder(usable, index);
       if (!peer) continue;
       best = { index, peer };
       bestCount = count;
@@ -367,18 +408,8 @@ export class PeerSwarm {
     return { index: best.index, peer: best.peer.ref };
   }
 
-  private usableHolder(index: number, now: number): PeerState | undefined {
-    let choice: PeerState | undefined;
-    let seen = 0;
-    for (const peer of this.peers.values()) {
-      if (peer.inFlight >= PER_PEER_IN_FLIGHT || peer.restUntil > now || !peer.have.has(index)) continue;
-      // Reservoir sampling: every usable holder equally likely, so load spreads across them.
-      if (Math.random() * ++seen < 1) choice = peer;
-    }
-    return choice;
-  }
-
-  private fromServer(index: number): { index: number; peer: null } {
+  private fromServer(index: number, why: ServerPick): { index: number; peer: null } {
+    this.serverPicks[why]++;
     this.serverInFlight++;
     return { index, peer: null };
   }
@@ -399,11 +430,24 @@ export class PeerSwarm {
     this.timer.unref();
   }
 
+  /** Announces what it still needs (starved_for), after the announce on its way if there is one: it went without. */
+  private askWhileStarving(pending: ReadonlySet<number>): void {
+    this.starvedFor = new ChunkSet(this.chunkCount);
+    for (const index of pending) this.starvedFor.add(index);
+    const ask = () => this.announce().catch(() => {});
+    void ask().then(() => (this.starvedFor ? ask() : undefined));
+  }
+
   private lastEarlyAnnounce = 0;
-  /** Out of work: ask the server now rather than at the next tick (at most ten times a second). */
+  /**
+   * Out of work: ask the server now rather than at the next tick. At most ten times a second while its answers hand
+   * out chunks (a lone device lives on them), else twice an interval: a hundred devices waiting on busy peers must not
+   * keep the server and themselves busy with announces.
+   */
   private announceSoon(): void {
     const now = performance.now();
-    if (this.closed || this.announcing || now - this.lastEarlyAnnounce < 100) return;
+    const gap = this.handedOut ? 100 : this.intervalMs / 2;
+    if (this.closed || this.announcing || now - this.lastEarlyAnnounce < gap) return;
     this.lastEarlyAnnounce = now;
     void this.announce().catch(() => {});
   }
@@ -423,6 +467,9 @@ export class PeerSwarm {
 
   private async post(): Promise<PeerAnnounceResponse> {
     const reports = this.pendingReports.splice(0, 32);
+    // Asked once per starving spell: pick asks again if it is still starving PEER_WAIT_MS later.
+    const starvedFor = this.starvedFor;
+    this.starvedFor = null;
     const body: PeerAnnounce = {
       deployment_id: this.options.deploymentId,
       deployment_token: this.options.deploymentToken,
@@ -431,6 +478,8 @@ export class PeerSwarm {
       have: this.server.have.encode(),
       role: this.role,
       want: this.role === 'receiving' ? Math.max(0, MAX_SERVER_ASSIGNMENTS / 2 - this.assigned.size) : 0,
+      // Left out unless starving: servers that predate it refuse fields they do not know.
+      ...(starvedFor && this.role === 'receiving' ? { starved_for: starvedFor.encode() } : {}),
       bytes_from_peers: this.bytesFromPeers,
       bytes_from_server: this.bytesFromServer,
       bytes_served: this.server.bytesServed,
@@ -465,9 +514,11 @@ export class PeerSwarm {
     this.server.setSwarmKey(answer.swarm_key);
     this.intervalMs = answer.interval_ms;
     this.lingerWanted = answer.linger;
+    this.servingMembers = answer.serving_members ?? 0;
     const seeding = ChunkSet.decode(answer.seeding, this.chunkCount);
     if (seeding) this.seeding = seeding;
     for (const index of answer.fetch_from_server) if (index < this.chunkCount) this.assigned.add(index);
+    this.handedOut = answer.fetch_from_server.length > 0;
     const next = new Map<number, PeerState>();
     for (const peer of answer.peers) {
       if (this.banned.has(peer.deployment_id) || peer.deployment_id === this.options.deploymentId) continue;
@@ -492,12 +543,16 @@ export class PeerSwarm {
 
   private recount(): void {
     this.holders.fill(0);
-    for (const peer of this.peers.values()) {
-      peer.have.bits.forEach((byte, i) => {
-        for (let b = byte, bit = 0; b; b = (b << 1) & 0xff, bit++) if (b & 0x80) this.holders[i * 8 + bit]!++;
-      });
-    }
+    for (const peer of this.peers.values()) peer.have.countInto(this.holders);
   }
+}
+
+/** One of the usable peers that holds the chunk, each equally likely (reservoir sampling), so load spreads across them. */
+function usableHolder(usable: PeerState[], index: number): PeerState | undefined {
+  let choice: PeerState | undefined;
+  let seen = 0;
+  for (const peer of usable) if (peer.have.has(index) && Math.random() * ++seen < 1) choice = peer;
+  return choice;
 }
 
 const first = (set: ReadonlySet<number>): number => set.values().next().value!;

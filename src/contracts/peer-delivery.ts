@@ -26,6 +26,12 @@ export const PEERS_PER_ANSWER = 40;
 export const DEFAULT_PEER_LINGER_S = 600;
 /** Chunks handed to one device per announce answer to fetch from the server, at most. */
 export const MAX_SERVER_ASSIGNMENTS = 16;
+/**
+ * A device that found nothing to fetch from peers for a while (PeerAnnounce.starved_for) is handed a chunk from the
+ * server anyway only while the server has sent that chunk fewer times than this: peers that are merely busy must not
+ * turn a crowded swarm back into unicast. Chunks nobody holds are handed out regardless (see fetch_from_server).
+ */
+export const MAX_SERVER_COPIES_FOR_STARVED = 2;
 /** The most chunks a swarm tracks: 4 TiB of mapped data in 4 MiB chunks. */
 export const MAX_SWARM_CHUNKS = 1 << 20;
 
@@ -61,6 +67,11 @@ export const PeerAnnounce = Type.Object(
     role: PeerRole,
     /** How many chunks it would take from the server now (see PeerAnnounceResponse.fetch_from_server). */
     want: Type.Integer({ minimum: 0, maximum: MAX_SERVER_ASSIGNMENTS }),
+    /**
+     * Sent when nothing could start from peers or handed-out chunks for a while: the chunks it still needs. The server
+     * may hand it one of them to fetch from it (see MAX_SERVER_COPIES_FOR_STARVED).
+     */
+    starved_for: Optional(ChunkSetText),
     bytes_from_peers: Type.Integer({ minimum: 0, maximum: LIMITS.bytes }),
     bytes_from_server: Type.Integer({ minimum: 0, maximum: LIMITS.bytes }),
     bytes_served: Type.Integer({ minimum: 0, maximum: LIMITS.bytes }),
@@ -94,6 +105,12 @@ export const PeerAnnounceResponse = Type.Object({
   swarm_key: Type.String(),
   interval_ms: Type.Integer({ minimum: 100, maximum: 60_000 }),
   peers: Type.Array(SwarmPeer),
+  /**
+   * Other devices in the swarm that serve chunks, listed or not. With none the device is alone and the server serves
+   * it at full speed; with some, an empty peer list means nobody holds a chunk yet, not that peers are out of reach.
+   * Absent from servers that predate it.
+   */
+  serving_members: Type.Optional(Type.Integer({ minimum: 0 })),
   /** Chunks the server sent within SERVER_SEEDING_WINDOW_MS: soon held by a peer. */
   seeding: ChunkSetText,
   /**
@@ -129,6 +146,12 @@ export class ChunkSet {
   }
   delete(index: number): void {
     this.bits[index >> 3]! &= ~(0x80 >> (index & 7));
+  }
+  /** Adds `delta` to counts[i] for every chunk i in the set: how many holders each chunk has. */
+  countInto(counts: Uint16Array, delta = 1): void {
+    this.bits.forEach((byte, i) => {
+      for (let b = byte, bit = 0; b; b = (b << 1) & 0xff, bit++) if (b & 0x80) counts[i * 8 + bit]! += delta;
+    });
   }
   count(): number {
     let n = 0;

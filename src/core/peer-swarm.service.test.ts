@@ -3,7 +3,14 @@
 import { randomBytes } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { MasterImage } from '../contracts/domain.js';
-import { ChunkSet, PEER_TTL_MS, SERVER_SEEDING_WINDOW_MS, SWARM_WARMUP_MS, type PeerAnnounce } from '../contracts/peer-delivery.js';
+import {
+  ChunkSet,
+  MAX_SERVER_COPIES_FOR_STARVED,
+  PEER_TTL_MS,
+  SERVER_SEEDING_WINDOW_MS,
+  SWARM_WARMUP_MS,
+  type PeerAnnounce,
+} from '../contracts/peer-delivery.js';
 import { buildDiskImage } from '../disk-layout/test-support/disk-image.builder.js';
 import { createCoreFixture, type CoreFixture } from './test-support/core-fixture.js';
 
@@ -77,6 +84,53 @@ describe('peer swarms', () => {
     expect(again.sort((x, y) => x - y)).toEqual([...toB].sort((x, y) => x - y));
   });
 
+  it('hands a chunk out again later each time it was sent without arriving: a crowded network is slow, not lossy', () => {
+    const [a, b] = [join(1), join(2)];
+    announce(a);
+    f.advance(SWARM_WARMUP_MS);
+    const [chunk] = announce(a, { want: 1 }).response.fetch_from_server;
+    const handOut = () => announce(b, { want: 16 }).response.fetch_from_server.includes(chunk!);
+    for (const [sends, window] of [
+      [1, SERVER_SEEDING_WINDOW_MS],
+      [2, 2 * SERVER_SEEDING_WINDOW_MS],
+      [3, 4 * SERVER_SEEDING_WINDOW_MS],
+    ]) {
+      f.core.peers.noteServerSend(image.sha256, chunk!);
+      f.advance(window! - 1);
+      announce(a);
+      expect(handOut(), `sent ${sends} time(s)`).toBe(false);
+      f.advance(1);
+      expect(handOut(), `sent ${sends} time(s)`).toBe(true);
+    }
+  });
+
+  it('hands a starving device one chunk it needs, the one fewest hold, while the server has sent it only once', () => {
+    expect(MAX_SERVER_COPIES_FOR_STARVED).toBe(2);
+    const [a, b, c, d] = [join(1), join(2), join(3), join(4)];
+    // Every chunk is held: nothing to hand out in the usual way. Chunk 1 is held twice.
+    const holdersAnnounce = () => {
+      announce(a, { have: holding(all()) });
+      announce(b, { have: holding([1]) });
+    };
+    holdersAnnounce();
+    f.advance(SWARM_WARMUP_MS);
+    expect(announce(c, { want: 16 }).response.fetch_from_server).toEqual([]);
+    expect(announce(c, { want: 16, starved_for: holding([0, 1]) }).response.fetch_from_server).toEqual([0]);
+    // Handed out just now: on its way into the swarm, not handed out again at once.
+    expect(announce(d, { want: 16, starved_for: holding([0]) }).response.fetch_from_server).toEqual([]);
+    f.core.peers.noteServerSend(image.sha256, 0);
+    f.advance(SERVER_SEEDING_WINDOW_MS);
+    holdersAnnounce();
+    // Sent once: a second copy for another starving device; sent twice: the peers serve it.
+    expect(announce(d, { want: 16, starved_for: holding([0]) }).response.fetch_from_server).toEqual([0]);
+    f.core.peers.noteServerSend(image.sha256, 0);
+    f.advance(SERVER_SEEDING_WINDOW_MS);
+    holdersAnnounce();
+    expect(announce(d, { want: 16, starved_for: holding([0]) }).response.fetch_from_server).toEqual([]);
+    // Nor a chunk the device itself holds.
+    expect(announce(b, { want: 16, have: holding([1]), starved_for: holding([1]) }).response.fetch_from_server).toEqual([]);
+  });
+
   it('lists other serving members with what they hold, at the address the server sees them, never the device itself', () => {
     const [a, b] = [join(1), join(2)];
     announce(a, { have: holding([0, 1]) });
@@ -84,11 +138,12 @@ describe('peer swarms', () => {
     expect(answer).toMatchObject({ enabled: true, reason: null, linger: false });
     expect(answer.swarm_key.length).toBeGreaterThanOrEqual(16);
     expect(answer.peers).toEqual([{ deployment_id: a.id, url: `http://10.42.0.1:${40000 + a.id}`, have: holding([0, 1]) }]);
-    expect(announce(a).response.peers).toEqual([]); // b holds nothing yet
+    // b holds nothing yet: not listed, but counted, so a knows it is not alone.
+    expect(announce(a).response).toMatchObject({ peers: [], serving_members: 1 });
     // A member that serves nothing (no port) is no peer, and what it holds is handed out by the server.
     announce(a, { have: holding(all()), port: null });
     f.advance(SWARM_WARMUP_MS);
-    expect(announce(b).response.peers).toEqual([]);
+    expect(announce(b).response).toMatchObject({ peers: [], serving_members: 0 });
     expect(announce(b, { want: 16 }).response.fetch_from_server.length).toBeGreaterThan(0);
   });
 
@@ -180,7 +235,9 @@ describe('peer swarms', () => {
     expect(() => announce({ ...a, id: 9999 })).toThrow(/There is no deployment 9999/);
     expect(() => announce({ ...a, token: 'x'.repeat(32) })).toThrow(/deployment_token is not the one/);
     expect(() => announce(a, { image_sha256: 'f'.repeat(64) })).toThrow(/installs the image with sha256/);
-    expect(() => announce(a, { have: Buffer.alloc(Math.ceil(chunkCount / 8) + 1).toString('base64') })).toThrow(/bitfield of the image's/);
+    const tooLong = Buffer.alloc(Math.ceil(chunkCount / 8) + 1).toString('base64');
+    expect(() => announce(a, { have: tooLong })).toThrow(/bitfields of the image's/);
+    expect(() => announce(a, { starved_for: tooLong })).toThrow(/bitfields of the image's/);
     const spare = Math.ceil(chunkCount / 8) * 8 - chunkCount;
     if (spare > 0) {
       const bits = Buffer.alloc(Math.ceil(chunkCount / 8));

@@ -9,6 +9,7 @@ import {
   ChunkSet,
   DEFAULT_PEER_LINGER_S,
   MAX_SERVER_ASSIGNMENTS,
+  MAX_SERVER_COPIES_FOR_STARVED,
   PEER_ANNOUNCE_INTERVAL_MS,
   PEER_TTL_MS,
   PEERS_PER_ANSWER,
@@ -38,8 +39,10 @@ interface Swarm {
   createdAt: number;
   chunkCount: number;
   members: Map<number, Member>;
-  /** When the server last sent each chunk (ms), 0 for never. */
+  /** When the server last sent or handed out each chunk (ms), 0 for never. */
   lastSent: Float64Array;
+  /** How many times the server has sent each chunk since the swarm began. */
+  sends: Uint32Array;
   /** Devices reported for sending data that failed its hash: never handed out again. */
   quarantined: Set<number>;
 }
@@ -87,6 +90,7 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
     swarm_key: '',
     interval_ms: PEER_ANNOUNCE_INTERVAL_MS,
     peers: [],
+    serving_members: 0,
     seeding: '',
     fetch_from_server: [],
     linger: false,
@@ -113,12 +117,23 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
       if (!image?.delivery) return { response: off(`the image of deployment ${deployment.id} has no chunks`), badPeers: [] };
       const chunkCount = image.delivery.chunk_count;
       const have = ChunkSet.decode(input.have, chunkCount);
-      if (!have) throw new AppError('VALIDATION', `"have" must be a bitfield of the image's ${chunkCount} chunks (${Math.ceil(chunkCount / 8)} bytes, base64).`);
+      const starvedFor = input.starved_for ? ChunkSet.decode(input.starved_for, chunkCount) : null;
+      if (!have || (input.starved_for && !starvedFor)) {
+        throw new AppError('VALIDATION', `"have" and "starved_for" must be bitfields of the image's ${chunkCount} chunks (${Math.ceil(chunkCount / 8)} bytes, base64).`);
+      }
 
       const now = clock();
       let swarm = swarms.get(image.sha256);
       if (!swarm || swarm.chunkCount !== chunkCount) {
-        swarm = { key: randomBytes(24).toString('base64url'), createdAt: now, chunkCount, members: new Map(), lastSent: new Float64Array(chunkCount), quarantined: new Set() };
+        swarm = {
+          key: randomBytes(24).toString('base64url'),
+          createdAt: now,
+          chunkCount,
+          members: new Map(),
+          lastSent: new Float64Array(chunkCount),
+          sends: new Uint32Array(chunkCount),
+          quarantined: new Set(),
+        };
         swarms.set(image.sha256, swarm);
       }
       expire(swarm, now);
@@ -147,15 +162,17 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
       if (previous?.role !== input.role && deployment.delivery_role !== input.role) setRole(deployment.id, input.role);
 
       const others = [...swarm.members.values()].filter((m) => m.deploymentId !== deployment.id);
-      const candidates = others.filter((m) => m.url !== null && m.role !== 'done' && m.have.count() > 0);
+      const othersServing = others.filter((m) => m.url !== null && m.role !== 'done');
+      const candidates = othersServing.filter((m) => m.have.count() > 0);
       const peers: SwarmPeer[] = sample(candidates, PEERS_PER_ANSWER).map((m) => ({ deployment_id: m.deploymentId, url: m.url!, have: m.have.encode() }));
       const fetchFromServer = assignServerChunks(swarm, member, Math.min(input.want, MAX_SERVER_ASSIGNMENTS), now);
+      if (starvedFor && fetchFromServer.length === 0) fetchFromServer.push(...grantToStarved(swarm, member, starvedFor, now));
       const seeding = new ChunkSet(chunkCount);
       for (let i = 0; i < chunkCount; i++) if (now - swarm.lastSent[i]! < SERVER_SEEDING_WINDOW_MS) seeding.add(i);
       const stillNeeded = others.some((m) => m.role === 'receiving');
       const linger = input.role === 'serving' && stillNeeded && now - member.servingSince! < member.lingerMs;
       return {
-        response: { enabled: true, reason: null, swarm_key: swarm.key, interval_ms: PEER_ANNOUNCE_INTERVAL_MS, peers, seeding: seeding.encode(), fetch_from_server: fetchFromServer, linger },
+        response: { enabled: true, reason: null, swarm_key: swarm.key, interval_ms: PEER_ANNOUNCE_INTERVAL_MS, peers, serving_members: othersServing.length, seeding: seeding.encode(), fetch_from_server: fetchFromServer, linger },
         badPeers,
       };
     },
@@ -182,7 +199,9 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
     /** The server began sending chunk `index` of the image with this SHA-256 (to anyone). */
     noteServerSend(imageSha256: string, index: number): void {
       const swarm = swarms.get(imageSha256);
-      if (swarm && index < swarm.chunkCount) swarm.lastSent[index] = clock();
+      if (!swarm || index >= swarm.chunkCount) return;
+      swarm.lastSent[index] = clock();
+      swarm.sends[index]!++;
     },
 
     /** The swarm of an image as it stands (tests, diagnostics). */
@@ -197,22 +216,48 @@ export type PeerSwarmService = ReturnType<typeof createPeerSwarmService>;
 
 /**
  * Up to `want` chunks for this member to fetch from the server (none while the swarm warms up): ones no serving member
- * holds and the server has not sent within the seeding window, chosen at random so that devices asking at once get different ones. Each is
- * marked as sent now, so the next device asking is given others (or waits for a peer to hold it).
+ * holds and the server has not sent lately, chosen at random so that devices asking at once get different ones. Each
+ * is marked as sent now, so the next device asking is given others (or waits for a peer to hold it). "Lately" is the
+ * seeding window, doubled for each time the chunk was sent before (up to 8×): on a crowded network a device can take
+ * longer than the window to fetch and announce a chunk, and handing it out again at once would send it twice.
  */
 function assignServerChunks(swarm: Swarm, member: Member, want: number, now: number): number[] {
   if (want <= 0 || now - swarm.createdAt < SWARM_WARMUP_MS) return [];
-  const held = new Uint8Array(Math.ceil(swarm.chunkCount / 8));
-  // Only members that serve count as holders: a quarantined or non-serving one helps nobody.
-  for (const other of swarm.members.values()) if (other.url !== null) other.have.bits.forEach((byte, i) => (held[i]! |= byte));
+  const held = new ChunkSet(swarm.chunkCount);
+  for (const other of servingMembers(swarm)) other.have.bits.forEach((byte, i) => (held.bits[i]! |= byte));
   const free: number[] = [];
   for (let i = 0; i < swarm.chunkCount; i++) {
-    if ((held[i >> 3]! & (0x80 >> (i & 7))) === 0 && now - swarm.lastSent[i]! >= SERVER_SEEDING_WINDOW_MS && !member.have.has(i)) free.push(i);
+    const window = SERVER_SEEDING_WINDOW_MS * 2 ** Math.min(Math.max(swarm.sends[i]! - 1, 0), 3);
+    if (!held.has(i) && now - swarm.lastSent[i]! >= window && !member.have.has(i)) free.push(i);
   }
   const chosen = sample(free, want);
   for (const index of chosen) swarm.lastSent[index] = now;
   return chosen.sort((a, b) => a - b);
 }
+
+/**
+ * For a member that found nothing to fetch for a while: one chunk it needs, from the server anyway, among those the
+ * server has sent fewer than MAX_SERVER_COPIES_FOR_STARVED times and not lately, the one fewest members hold (so it
+ * helps others too). None otherwise: it waits for peers, which hold everything else.
+ */
+function grantToStarved(swarm: Swarm, member: Member, needs: ChunkSet, now: number): number[] {
+  if (now - swarm.createdAt < SWARM_WARMUP_MS) return [];
+  const held = new Uint16Array(swarm.chunkCount);
+  for (const other of servingMembers(swarm)) other.have.countInto(held);
+  let best: number[] = [];
+  let fewest = Infinity;
+  for (let i = 0; i < swarm.chunkCount; i++) {
+    if (!needs.has(i) || member.have.has(i) || swarm.sends[i]! >= MAX_SERVER_COPIES_FOR_STARVED || now - swarm.lastSent[i]! < SERVER_SEEDING_WINDOW_MS) continue;
+    if (held[i]! < fewest) [best, fewest] = [[i], held[i]!];
+    else if (held[i] === fewest) best.push(i);
+  }
+  const chosen = sample(best, 1);
+  for (const index of chosen) swarm.lastSent[index] = now;
+  return chosen;
+}
+
+/** Members whose chunks count as held: a quarantined or non-serving one helps nobody. */
+const servingMembers = (swarm: Swarm) => [...swarm.members.values()].filter((member) => member.url !== null);
 
 /** An IPv6 address goes in brackets; an IPv4-mapped one is written as IPv4. */
 function urlHost(address: string): string {
