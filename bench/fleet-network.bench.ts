@@ -71,8 +71,8 @@ async function serve(): Promise<void> {
   // its own machine (it needs a few seconds of CPU in a whole run).
   try {
     setPriority(-20);
-  } catch {
-    // Not root: the figures then include a server starved of CPU.
+  } catch (error) {
+    process.stderr.write(`note: the server keeps its usual priority (${(error as Error).message}): with many devices it answers late, starved of CPU\n`);
   }
   const { buildApp } = await import('../src/server/build-app.js');
   const { loadConfig } = await import('../src/server/config.js');

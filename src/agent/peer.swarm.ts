@@ -30,7 +30,10 @@ import { deviceTokenHeaders, httpError, readBodyText, sendRequest } from './http
 import { InstallerError, isTransientError } from './installer.errors.js';
 import { PeerChunkServer } from './peer-chunk.server.js';
 
-/** With nothing to start from peers or by assignment for this long, a device takes a missing chunk from the server. */
+/**
+ * With nothing to start from peers or by assignment for this long, a device takes chunks from the server: all it
+ * needs when no peer could serve, else one it asks the server for (see pick).
+ */
 export const PEER_WAIT_MS = 1500;
 /** Chunks fetched at once from one peer. */
 const PER_PEER_IN_FLIGHT = 1;
@@ -112,6 +115,10 @@ export class PeerSwarm {
   private answered = false;
   /** Whether the last answer handed out chunks to fetch from the server. */
   private handedOut = false;
+  /** Whether the server hands starving devices chunks (it counts members: it knows starved_for). */
+  private serverGrants = false;
+  /** Peers out of reach, until when: kept across answers, whose samples rotate. */
+  private readonly outOfReach = new Map<number, number>();
   /** Other members serving, as the last answer counted them (listed or not). */
   private servingMembers = 0;
   private noSourceSince: number | null = null;
@@ -196,41 +203,54 @@ export class PeerSwarm {
     const now = performance.now();
     const fromPeer = this.pickFromPeer(pending, now);
     if (fromPeer) {
-      this.noSourceSince = this.starvedSince = null;
+      this.noSourceSince = null;
       return fromPeer;
     }
     for (const index of this.assigned) {
       this.assigned.delete(index);
       if (pending.has(index)) {
-        this.noSourceSince = this.starvedSince = null;
+        this.noSourceSince = null;
+        this.fed();
         return this.fromServer(index, 'assigned');
       }
     }
-    if (this.assigned.size === 0) this.announceSoon();
     if (!this.enabled) return this.fromServer(first(pending), 'alone');
     // Waiting is for peers to catch up, not for ever. With no peer that could serve at all (none listed, or every one
     // unreachable: a network that isolates devices), the server serves every pick after PEER_WAIT_MS. With peers that
     // are only busy or do not hold the chunk yet, a device that has had nothing in flight for that long is starving.
     this.noSourceSince ??= now;
-    if (now - this.noSourceSince < PEER_WAIT_MS) return undefined;
+    if (now - this.noSourceSince < PEER_WAIT_MS) return this.waitForWork();
     // An empty list is no sign of isolation when peers were known (churn, a server restart: they may come back), when
     // the server has not answered an announce yet (a crowd starting at once keeps it busy, and peers may be many), or
     // when it counts other members that serve (none of them holds a chunk yet: they soon will).
     const peersCanServe =
       this.peers.size === 0 ? this.hadPeers || !this.answered || this.servingMembers > 0 : [...this.peers.values()].some((peer) => peer.unreachableUntil <= now);
     if (!peersCanServe) return this.fromServer(this.leastSeeded(pending), 'alone');
-    if (this.serverInFlight > 0 || this.peerInFlight() > 0) return undefined;
+    if (this.serverInFlight > 0 || this.peerInFlight() > 0) return this.waitForWork();
     this.noSourceSince = now;
     this.starvedSince ??= now;
     // The server decides whether it sends a starving device a chunk anyway: it bounds how often it sends each one, so a
     // crowded swarm does not turn back into a hundred unicast streams. Without its answers (none yet, or none lately),
-    // or starving for long, the device takes one chunk per PEER_WAIT_MS from the server itself.
+    // from a server that predates this (it does not count members), or starving for long (nothing arrived from peers
+    // or the server), the device takes one chunk per PEER_WAIT_MS from the server itself.
     const unanswered = !this.answered || now - this.lastAnswerAt >= ANNOUNCE_SILENCE_MS;
-    if (!unanswered && now - this.starvedSince < STARVED_LIMIT_MS) {
+    if (!unanswered && this.serverGrants && now - this.starvedSince < STARVED_LIMIT_MS) {
       this.askWhileStarving(pending);
       return undefined;
     }
     return this.fromServer(this.leastSeeded(pending), unanswered ? 'unanswered' : 'starved');
+  }
+
+  /** Nothing to start now: ask the server for work at once (see announceSoon), and wait. */
+  private waitForWork(): undefined {
+    this.announceSoon();
+    return undefined;
+  }
+
+  /** Something arrived, or is on its way from the server: not starving (any more). */
+  private fed(): void {
+    this.starvedSince = null;
+    this.starvedFor = null;
   }
 
   /** A pending chunk to take from the server unasked: one it is not sending into the swarm already, if there is one. */
@@ -258,6 +278,7 @@ export class PeerSwarm {
 
   /** A chunk fetched from the server or a peer arrived and checked out: keep it for serving and count it. */
   received(index: number, frame: Buffer, from: PeerRef | null): void {
+    this.fed();
     if (from) this.bytesFromPeers += frame.length;
     else this.bytesFromServer += frame.length;
     this.server.keep(index, frame, (i) => this.holders[i]!);
@@ -283,11 +304,15 @@ export class PeerSwarm {
       }
       if (outcome === 'unreachable') state.restUntil = state.unreachableUntil = now + UNREACHABLE_REST_MS;
     }
+    if (outcome === 'unreachable') this.outOfReach.set(peer.deploymentId, now + UNREACHABLE_REST_MS);
     // Several peers in a row out of reach, none since: the network likely keeps devices apart (a switch that isolates
     // ports, a firewall that drops). Rest them all rather than wait on each in turn.
     this.unreachableInARow = outcome === 'unreachable' ? this.unreachableInARow + 1 : outcome === 'ok' ? 0 : this.unreachableInARow;
     if (this.unreachableInARow >= UNREACHABLE_IN_A_ROW) {
-      for (const peer of this.peers.values()) peer.restUntil = peer.unreachableUntil = now + UNREACHABLE_REST_MS;
+      for (const peer of this.peers.values()) {
+        peer.restUntil = peer.unreachableUntil = now + UNREACHABLE_REST_MS;
+        this.outOfReach.set(peer.ref.deploymentId, peer.unreachableUntil);
+      }
     }
     if (outcome === 'corrupt' && !this.banned.has(peer.deploymentId)) {
       this.banned.add(peer.deploymentId);
@@ -432,8 +457,7 @@ export class PeerSwarm {
 
   /** Announces what it still needs (starved_for), after the announce on its way if there is one: it went without. */
   private askWhileStarving(pending: ReadonlySet<number>): void {
-    this.starvedFor = new ChunkSet(this.chunkCount);
-    for (const index of pending) this.starvedFor.add(index);
+    this.starvedFor = ChunkSet.of(this.chunkCount, pending);
     const ask = () => this.announce().catch(() => {});
     void ask().then(() => (this.starvedFor ? ask() : undefined));
   }
@@ -515,6 +539,7 @@ export class PeerSwarm {
     this.intervalMs = answer.interval_ms;
     this.lingerWanted = answer.linger;
     this.servingMembers = answer.serving_members ?? 0;
+    this.serverGrants = answer.serving_members !== undefined;
     const seeding = ChunkSet.decode(answer.seeding, this.chunkCount);
     if (seeding) this.seeding = seeding;
     for (const index of answer.fetch_from_server) if (index < this.chunkCount) this.assigned.add(index);
@@ -525,12 +550,13 @@ export class PeerSwarm {
       const have = ChunkSet.decode(peer.have, this.chunkCount);
       if (!have) continue;
       const known = this.peers.get(peer.deployment_id);
+      const outOfReachUntil = this.outOfReach.get(peer.deployment_id) ?? 0;
       next.set(peer.deployment_id, {
         ref: { deploymentId: peer.deployment_id, url: peer.url },
         have,
         inFlight: known?.ref.url === peer.url ? known.inFlight : 0,
-        restUntil: known?.restUntil ?? 0,
-        unreachableUntil: known?.unreachableUntil ?? 0,
+        restUntil: Math.max(known?.restUntil ?? 0, outOfReachUntil),
+        unreachableUntil: outOfReachUntil,
       });
     }
     // Peers no longer listed but with transfers in flight stay until those end (their counts must come back down).

@@ -129,6 +129,11 @@ export class ChunkSet {
   constructor(readonly size: number, bits?: Uint8Array) {
     this.bits = bits ?? new Uint8Array(Math.ceil(size / 8));
   }
+  static of(size: number, indices: Iterable<number>): ChunkSet {
+    const set = new ChunkSet(size);
+    for (const index of indices) set.add(index);
+    return set;
+  }
   /** Null when the text is not a bitfield of `size` chunks (wrong length, or bits set past the end). */
   static decode(text: string, size: number): ChunkSet | null {
     const bytes = Buffer.from(text, 'base64');
@@ -147,7 +152,7 @@ export class ChunkSet {
   delete(index: number): void {
     this.bits[index >> 3]! &= ~(0x80 >> (index & 7));
   }
-  /** Adds `delta` to counts[i] for every chunk i in the set: how many holders each chunk has. */
+  /** Adds `delta` to counts[i] for every chunk i in the set: how many holders each chunk has (never below zero). */
   countInto(counts: Uint16Array, delta = 1): void {
     this.bits.forEach((byte, i) => {
       for (let b = byte, bit = 0; b; b = (b << 1) & 0xff, bit++) if (b & 0x80) counts[i * 8 + bit]! += delta;

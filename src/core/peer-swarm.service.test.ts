@@ -36,11 +36,7 @@ describe('peer swarms', () => {
     return { id: deployment.id, token, address: `10.42.0.${n}` };
   };
   type Device = ReturnType<typeof join>;
-  const holding = (indices: number[]) => {
-    const set = new ChunkSet(chunkCount);
-    indices.forEach((i) => set.add(i));
-    return set.encode();
-  };
+  const holding = (indices: number[]) => ChunkSet.of(chunkCount, indices).encode();
   const announce = (device: Device, fields: Partial<PeerAnnounce> = {}) =>
     f.core.peers.announce(
       {
@@ -87,6 +83,7 @@ describe('peer swarms', () => {
   it('hands a chunk out again later each time it was sent without arriving: a crowded network is slow, not lossy', () => {
     const [a, b] = [join(1), join(2)];
     announce(a);
+    announce(b);
     f.advance(SWARM_WARMUP_MS);
     const [chunk] = announce(a, { want: 1 }).response.fetch_from_server;
     const handOut = () => announce(b, { want: 16 }).response.fetch_from_server.includes(chunk!);
@@ -95,7 +92,7 @@ describe('peer swarms', () => {
       [2, 2 * SERVER_SEEDING_WINDOW_MS],
       [3, 4 * SERVER_SEEDING_WINDOW_MS],
     ]) {
-      f.core.peers.noteServerSend(image.sha256, chunk!);
+      f.core.peers.noteServerSend(image.sha256, chunk!, b.id);
       f.advance(window! - 1);
       announce(a);
       expect(handOut(), `sent ${sends} time(s)`).toBe(false);
@@ -106,29 +103,34 @@ describe('peer swarms', () => {
 
   it('hands a starving device one chunk it needs, the one fewest hold, while the server has sent it only once', () => {
     expect(MAX_SERVER_COPIES_FOR_STARVED).toBe(2);
-    const [a, b, c, d] = [join(1), join(2), join(3), join(4)];
-    // Every chunk is held: nothing to hand out in the usual way. Chunk 1 is held twice.
+    const [a, b, e, c, d] = [join(1), join(2), join(5), join(3), join(4)];
+    const last = chunkCount - 1;
+    // Every chunk but the last is held; of chunks 1–4, chunk 4 by one member only.
     const holdersAnnounce = () => {
-      announce(a, { have: holding(all()) });
-      announce(b, { have: holding([1]) });
+      announce(a, { have: holding(all().slice(0, last)) });
+      announce(b, { have: holding([1, 2, 3]) });
+      announce(e, { have: holding([2, 3]) });
     };
     holdersAnnounce();
     f.advance(SWARM_WARMUP_MS);
-    expect(announce(c, { want: 16 }).response.fetch_from_server).toEqual([]);
-    expect(announce(c, { want: 16, starved_for: holding([0, 1]) }).response.fetch_from_server).toEqual([0]);
+    // Starving for chunks 1–4: not handed the last chunk (nobody holds it, but it does not need it), but chunk 4.
+    expect(announce(c, { want: 16, starved_for: holding([1, 2, 3, 4]) }).response.fetch_from_server).toEqual([4]);
     // Handed out just now: on its way into the swarm, not handed out again at once.
-    expect(announce(d, { want: 16, starved_for: holding([0]) }).response.fetch_from_server).toEqual([]);
-    f.core.peers.noteServerSend(image.sha256, 0);
+    expect(announce(d, { want: 16, starved_for: holding([4]) }).response.fetch_from_server).toEqual([]);
+    f.core.peers.noteServerSend(image.sha256, 4, c.id);
+    // Sends to devices outside the swarm (or unnamed) are not the swarm's copies.
+    f.core.peers.noteServerSend(image.sha256, 4, 9999);
+    f.core.peers.noteServerSend(image.sha256, 4, null);
     f.advance(SERVER_SEEDING_WINDOW_MS);
     holdersAnnounce();
     // Sent once: a second copy for another starving device; sent twice: the peers serve it.
-    expect(announce(d, { want: 16, starved_for: holding([0]) }).response.fetch_from_server).toEqual([0]);
-    f.core.peers.noteServerSend(image.sha256, 0);
+    expect(announce(d, { want: 16, starved_for: holding([4]) }).response.fetch_from_server).toEqual([4]);
+    f.core.peers.noteServerSend(image.sha256, 4, d.id);
     f.advance(SERVER_SEEDING_WINDOW_MS);
     holdersAnnounce();
-    expect(announce(d, { want: 16, starved_for: holding([0]) }).response.fetch_from_server).toEqual([]);
+    expect(announce(d, { want: 16, starved_for: holding([4]) }).response.fetch_from_server).toEqual([]);
     // Nor a chunk the device itself holds.
-    expect(announce(b, { want: 16, have: holding([1]), starved_for: holding([1]) }).response.fetch_from_server).toEqual([]);
+    expect(announce(b, { want: 16, have: holding([1, 2, 3]), starved_for: holding([1]) }).response.fetch_from_server).toEqual([]);
   });
 
   it('lists other serving members with what they hold, at the address the server sees them, never the device itself', () => {

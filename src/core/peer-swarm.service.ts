@@ -162,10 +162,10 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
       if (previous?.role !== input.role && deployment.delivery_role !== input.role) setRole(deployment.id, input.role);
 
       const others = [...swarm.members.values()].filter((m) => m.deploymentId !== deployment.id);
-      const othersServing = others.filter((m) => m.url !== null && m.role !== 'done');
+      const othersServing = servingMembers(swarm).filter((m) => m.deploymentId !== deployment.id);
       const candidates = othersServing.filter((m) => m.have.count() > 0);
       const peers: SwarmPeer[] = sample(candidates, PEERS_PER_ANSWER).map((m) => ({ deployment_id: m.deploymentId, url: m.url!, have: m.have.encode() }));
-      const fetchFromServer = assignServerChunks(swarm, member, Math.min(input.want, MAX_SERVER_ASSIGNMENTS), now);
+      const fetchFromServer = assignServerChunks(swarm, member, Math.min(input.want, MAX_SERVER_ASSIGNMENTS), now, starvedFor);
       if (starvedFor && fetchFromServer.length === 0) fetchFromServer.push(...grantToStarved(swarm, member, starvedFor, now));
       const seeding = new ChunkSet(chunkCount);
       for (let i = 0; i < chunkCount; i++) if (now - swarm.lastSent[i]! < SERVER_SEEDING_WINDOW_MS) seeding.add(i);
@@ -196,10 +196,14 @@ export function createPeerSwarmService(ctx: CoreContext, deployments: Deployment
       return closed;
     },
 
-    /** The server began sending chunk `index` of the image with this SHA-256 (to anyone). */
-    noteServerSend(imageSha256: string, index: number): void {
+    /**
+     * The server began sending chunk `index` of the image with this SHA-256 to this deployment. Counted only for members
+     * of the image's swarm: a device that fetches from the server alone (one-to-many off for its batch, an installer
+     * without it) brings the swarm nothing.
+     */
+    noteServerSend(imageSha256: string, index: number, deploymentId: number | null): void {
       const swarm = swarms.get(imageSha256);
-      if (!swarm || index >= swarm.chunkCount) return;
+      if (!swarm || index >= swarm.chunkCount || deploymentId === null || !swarm.members.has(deploymentId)) return;
       swarm.lastSent[index] = clock();
       swarm.sends[index]!++;
     },
@@ -216,19 +220,20 @@ export type PeerSwarmService = ReturnType<typeof createPeerSwarmService>;
 
 /**
  * Up to `want` chunks for this member to fetch from the server (none while the swarm warms up): ones no serving member
- * holds and the server has not sent lately, chosen at random so that devices asking at once get different ones. Each
- * is marked as sent now, so the next device asking is given others (or waits for a peer to hold it). "Lately" is the
- * seeding window, doubled for each time the chunk was sent before (up to 8×): on a crowded network a device can take
+ * holds and the server has not sent lately, chosen at random so that devices asking at once get different ones; of a
+ * starving member, only ones it says it needs (its cache may have let go of chunks it has written). Each is marked as
+ * sent now, so the next device asking is given others (or waits for a peer to hold it). "Lately" is the seeding
+ * window, doubled for each copy sent after the first (3, 6, 12, then 24 s): on a crowded network a device can take
  * longer than the window to fetch and announce a chunk, and handing it out again at once would send it twice.
  */
-function assignServerChunks(swarm: Swarm, member: Member, want: number, now: number): number[] {
+function assignServerChunks(swarm: Swarm, member: Member, want: number, now: number, needs: ChunkSet | null): number[] {
   if (want <= 0 || now - swarm.createdAt < SWARM_WARMUP_MS) return [];
   const held = new ChunkSet(swarm.chunkCount);
   for (const other of servingMembers(swarm)) other.have.bits.forEach((byte, i) => (held.bits[i]! |= byte));
   const free: number[] = [];
   for (let i = 0; i < swarm.chunkCount; i++) {
     const window = SERVER_SEEDING_WINDOW_MS * 2 ** Math.min(Math.max(swarm.sends[i]! - 1, 0), 3);
-    if (!held.has(i) && now - swarm.lastSent[i]! >= window && !member.have.has(i)) free.push(i);
+    if (!held.has(i) && now - swarm.lastSent[i]! >= window && !member.have.has(i) && (needs?.has(i) ?? true)) free.push(i);
   }
   const chosen = sample(free, want);
   for (const index of chosen) swarm.lastSent[index] = now;

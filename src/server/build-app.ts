@@ -187,7 +187,7 @@ export async function buildApp(config: ServerConfig, options: BuildOptions = {})
     images: core.images,
     baseUrl: (request) => deviceBaseUrl(config, request),
     onBytesServed: metrics.countBytesServed,
-    onChunkSent: (imageSha256, index) => core.peers.noteServerSend(imageSha256, index),
+    onChunkSent: (imageSha256, index, deploymentId) => core.peers.noteServerSend(imageSha256, index, deploymentId),
     checkDeployment: (deploymentId, token) => core.deployments.checkDownload(deploymentId, token, config.requireDeploymentToken),
     signal: shutdown.signal,
   });

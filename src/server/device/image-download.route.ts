@@ -18,8 +18,11 @@ export interface ImageDownloadDeps {
   baseUrl: (request: FastifyRequest) => string;
   /** Bytes handed to clients, as they go (for metrics). */
   onBytesServed?: (bytes: number) => void;
-  /** A chunk of the image with this SHA-256 is being sent (one-to-many delivery: the swarm learns it is on its way). */
-  onChunkSent?: (imageSha256: string, index: number) => void;
+  /**
+   * A chunk of the image with this SHA-256 is being sent, to the deployment the request names if any (one-to-many
+   * delivery: the swarm learns it is on its way).
+   */
+  onChunkSent?: (imageSha256: string, index: number, deploymentId: number | null) => void;
   /**
    * The owner's shutdown: aborting it (when the grace period is over) cuts every download in flight. New downloads
    * are refused (503) from the moment the listener starts closing.
@@ -153,7 +156,10 @@ export function registerImageDownloadRoute(app: FastifyInstance, deps: ImageDown
         return reply.send();
       }
       handedOver = true;
-      if (file.kind === 'chunk') deps.onChunkSent?.(file.image.sha256, target.kind === 'chunk' ? target.index : 0);
+      if (file.kind === 'chunk') {
+        const named = trimmedHeader(request, DEPLOYMENT_ID_HEADER);
+        deps.onChunkSent?.(file.image.sha256, target.kind === 'chunk' ? target.index : 0, named && /^\d{1,15}$/.test(named) ? Number(named) : null);
+      }
       const outcome = await send(reply, fd, start, start + length - 1, 200, allHeaders);
       if (!outcome.finished) request.log.info({ path: request.url, bytes: outcome.bytes, reason: outcome.reason }, 'chunk download cut');
     } finally {
