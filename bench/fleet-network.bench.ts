@@ -17,6 +17,7 @@
 // card rate). Twenty installers share the host's two cores where each Pi has four of its own, so the host's CPU can
 // bound a run before the link or the cards do (it says so);
 // PITCREW_BENCH_FLEET_MASTER=small uses a master without kernel modules, firmware, docs and Python, where they are not.
+// The server runs at the kernel's highest priority, as if on a machine of its own.
 // Cards live in the temp dir; where its disk cannot hold them all (the raw path writes 20 × 2.6 GiB, zeros
 // included) they go on a zstd-compressed btrfs in a loop file, removed afterwards.
 // Needs root, network namespaces and tc (says why and returns otherwise). Sizes:
