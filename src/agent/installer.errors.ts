@@ -3,8 +3,6 @@
 import type { InstallerErrorCode } from '../contracts/installer-errors.js';
 import { DiskLayoutError } from '../disk-layout/disk-tool.js';
 
-export type { InstallerErrorCode };
-
 export class InstallerError extends Error {
   readonly code: InstallerErrorCode;
   readonly transient: boolean;

@@ -100,6 +100,31 @@ describe('choosing where chunks come from', () => {
   });
 });
 
+describe('a peer out of reach', () => {
+  it('stays out of reach across answers that leave it out of their sample and list it again', async () => {
+    let listed = true;
+    const peer = { deployment_id: 2, url: 'http://127.0.0.1:9/', have: chunkSetOf([0, 1, 2, 3]) };
+    swarm = await joinAnswering({ interval_ms: 100, serving_members: 1 }, () => ({ peers: listed ? [peer] : [] }));
+    vi.useFakeTimers({ toFake: ['performance'] });
+    const pending = new Set([0, 1, 2, 3]);
+    const asked = swarm.pick(pending)!;
+    expect(asked.peer).toMatchObject({ deploymentId: 2 });
+    swarm.peerDone(asked.peer!, 'unreachable', asked.index, 'connect ECONNREFUSED');
+    // An answer applied after each change: announces follow one another, so the second after a change saw it.
+    const twoMoreAnswers = async () => {
+      const before = announces.length;
+      await vi.waitFor(() => expect(announces.length).toBeGreaterThan(before + 1), { timeout: 5000 });
+    };
+    listed = false;
+    await twoMoreAnswers();
+    listed = true;
+    await twoMoreAnswers();
+    expect(swarm.pick(pending)).toBeUndefined();
+    vi.advanceTimersByTime(5000);
+    expect(swarm.pick(pending)).toMatchObject({ peer: { deploymentId: 2 } });
+  });
+});
+
 describe('a server that has not answered an announce yet', () => {
   it('is no sign of an isolated network: the device waits, then takes one chunk at a time from the server', async () => {
     // A crowd of devices starting at once: the server is too busy to answer announces for now.
